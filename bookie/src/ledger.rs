@@ -1,0 +1,149 @@
+//! The ledger contract brokers program against: create, append, read, close,
+//! open with recovery, delete. [`crate::client::LedgerClient`] implements it
+//! over real bookies; `MemoryLedgerStore` (feature `testing`) implements it in
+//! memory for unit tests of the layers above.
+//!
+//! Ordering contract: `LedgerWriter::append` assigns the entry id when it is
+//! *called*, so the order of calls is the order of entries; the returned
+//! futures complete in entry order, each only once `ack_quorum` bookies of the
+//! entry's write set have it durably (journal fsynced).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use thiserror::Error;
+
+/// Cluster-unique ledger id, allocated from the metadata store and never reused.
+pub type LedgerId = u64;
+
+/// Entry id within a ledger. `-1` means "no entry" (an empty ledger's LAC).
+pub type EntryId = i64;
+
+/// Parameters of a new ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerOptions {
+    pub ensemble_size: u32,
+    pub write_quorum: u32,
+    pub ack_quorum: u32,
+    pub password: Bytes,
+    /// Free-form properties stored in the ledger metadata (the broker records the topic).
+    pub custom: BTreeMap<String, String>,
+}
+
+impl LedgerOptions {
+    /// Checks `E >= Qw >= Qa >= 1`.
+    pub fn validate(&self) -> Result<(), LedgerError> {
+        let (e, w, a) = (self.ensemble_size, self.write_quorum, self.ack_quorum);
+        if a >= 1 && w >= a && e >= w {
+            Ok(())
+        } else {
+            Err(LedgerError::InvalidQuorum { ensemble: e, write: w, ack: a })
+        }
+    }
+}
+
+/// How to open an existing ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Fence the bookies, recover the tail and close the ledger: the previous
+    /// writer can never append again.
+    Recover,
+    /// Read-only, non-fencing: reads up to the LAC observed.
+    NoRecovery,
+}
+
+/// Final shape of a closed ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClosedLedger {
+    pub ledger_id: LedgerId,
+    /// Last entry id, `-1` when empty.
+    pub last_entry_id: EntryId,
+    /// Total payload bytes.
+    pub length: u64,
+}
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum LedgerError {
+    #[error("ledger {0} does not exist")]
+    NoSuchLedger(LedgerId),
+    #[error("entry {entry_id} of ledger {ledger_id} does not exist")]
+    NoSuchEntry { ledger_id: LedgerId, entry_id: EntryId },
+    #[error("ledger {0} is fenced: another writer recovered it")]
+    Fenced(LedgerId),
+    #[error("ledger {0} is closed")]
+    Closed(LedgerId),
+    #[error("wrong password for ledger {0}")]
+    Unauthorized(LedgerId),
+    #[error("invalid quorum: ensemble {ensemble}, write {write}, ack {ack} (need E >= Qw >= Qa >= 1)")]
+    InvalidQuorum { ensemble: u32, write: u32, ack: u32 },
+    #[error("not enough bookies: need {needed}, {available} available")]
+    NotEnoughBookies { needed: usize, available: usize },
+    #[error("entry of {size} bytes exceeds the {limit}-byte limit")]
+    EntryTooLarge { size: usize, limit: usize },
+    #[error("read of entry {entry_id} beyond last add confirmed {lac}")]
+    BeyondLac { entry_id: EntryId, lac: EntryId },
+    #[error("digest mismatch on entry {entry_id} of ledger {ledger_id}")]
+    DigestMismatch { ledger_id: LedgerId, entry_id: EntryId },
+    #[error("bookies unavailable: {0}")]
+    BookiesUnavailable(String),
+    #[error("metadata: {0}")]
+    Metadata(#[from] magnetar_metadata::MetadataError),
+    #[error("ledger client is shutting down")]
+    ShuttingDown,
+}
+
+/// The single writer of an open ledger.
+#[async_trait]
+pub trait LedgerWriter: Send + Sync {
+    fn id(&self) -> LedgerId;
+
+    /// Queues `payload` as the next entry. See the module doc for ordering.
+    fn append(&self, payload: Bytes) -> BoxFuture<'static, Result<EntryId, LedgerError>>;
+
+    /// Highest entry id confirmed to the caller, `-1` if none.
+    fn last_add_confirmed(&self) -> EntryId;
+
+    /// Total payload bytes confirmed.
+    fn length(&self) -> u64;
+
+    /// Closes the ledger at its LAC. Appends not yet confirmed fail with `Closed`.
+    async fn close(&self) -> Result<ClosedLedger, LedgerError>;
+}
+
+/// A read handle on a ledger.
+#[async_trait]
+pub trait LedgerReader: Send + Sync {
+    fn id(&self) -> LedgerId;
+
+    /// `Some` once the ledger is closed (always after `OpenMode::Recover`).
+    fn closed(&self) -> Option<ClosedLedger>;
+
+    /// Highest entry id that may be read: the last entry of a closed ledger,
+    /// else the LAC last observed.
+    fn readable_up_to(&self) -> EntryId;
+
+    /// Asks the bookies for the current LAC (non-fencing) and returns it.
+    async fn refresh_lac(&self) -> Result<EntryId, LedgerError>;
+
+    /// Reads entries `first..=last`, in order.
+    async fn read(&self, first: EntryId, last: EntryId) -> Result<Vec<Bytes>, LedgerError>;
+}
+
+/// Factory of ledgers: what the broker holds.
+#[async_trait]
+pub trait LedgerStore: Send + Sync + 'static {
+    async fn create(&self, options: LedgerOptions) -> Result<Arc<dyn LedgerWriter>, LedgerError>;
+
+    async fn open(
+        &self,
+        ledger_id: LedgerId,
+        password: Bytes,
+        mode: OpenMode,
+    ) -> Result<Arc<dyn LedgerReader>, LedgerError>;
+
+    /// Deletes the ledger's metadata; bookies reclaim its space by GC.
+    async fn delete(&self, ledger_id: LedgerId) -> Result<(), LedgerError>;
+}

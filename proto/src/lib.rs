@@ -1,0 +1,8 @@
+//! Magnetar's wire formats.
+//!
+//! - [`bookie`]: the internal gRPC service between ledger clients and bookies.
+
+/// The bookie gRPC service (`proto/bookie.proto`).
+pub mod bookie {
+    tonic::include_proto!("magnetar.bookie.v1");
+}
