@@ -2,12 +2,19 @@
 //! compiled without services (they travel in Pulsar frames, not gRPC).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["proto/bookie.proto"];
-    for proto in protos {
+    let grpc_protos = ["proto/bookie.proto"];
+    let pulsar_protos = ["proto/PulsarApi.proto"];
+    for proto in grpc_protos.iter().chain(pulsar_protos.iter()) {
         println!("cargo:rerun-if-changed={proto}");
     }
     tonic_prost_build::configure()
         .bytes(".")
-        .compile_protos(&protos, &["proto"])?;
+        .compile_protos(&grpc_protos, &["proto"])?;
+    // Messages only: no client or server stubs for the Pulsar protocol.
+    tonic_prost_build::configure()
+        .build_client(false)
+        .build_server(false)
+        .bytes(".")
+        .compile_protos(&pulsar_protos, &["proto"])?;
     Ok(())
 }

@@ -4,7 +4,13 @@
 //! - `server`: the bookie process (journal, entry logs, RocksDB index, gRPC).
 //! - `client`: the quorum ledger client over real bookies.
 
+pub mod client;
+pub mod digest;
 pub mod ledger;
+#[cfg(feature = "server-wip")]
+pub mod server;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use ledger::{
     ClosedLedger, EntryId, LedgerError, LedgerId, LedgerOptions, LedgerReader, LedgerStore, LedgerWriter,

@@ -1,1 +1,4 @@
 //! Broker.
+
+pub mod managed_ledger;
+pub mod metrics;

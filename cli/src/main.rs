@@ -1,1 +1,34 @@
-fn main() {}
+//! The `magnetar` command: one binary for every role.
+//!
+//! `main` only parses arguments, applies the optional config file, sets up
+//! tracing and hands over to a command in [`commands`]. Each server command
+//! prints one readiness line on stdout (see [`ready`]) once it is serving.
+
+mod args;
+mod commands;
+mod config_file;
+mod ready;
+
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    // The config file only provides defaults: flags and env vars win.
+    config_file::apply_from_args(std::env::args_os())?;
+    let cli = args::Cli::parse();
+    init_tracing(cli.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("magnetar")
+        .build()?;
+    runtime.block_on(commands::run(cli.command))
+}
+
+fn init_tracing(format: args::LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        args::LogFormat::Text => builder.init(),
+        args::LogFormat::Json => builder.json().init(),
+    }
+}

@@ -18,6 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
+use serde::{Deserialize, Serialize};
 
 use crate::error::MetadataError;
 
@@ -31,14 +32,14 @@ pub type Version = u64;
 pub type SessionId = i64;
 
 /// A value together with the version it was read at.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Versioned {
     pub value: Bytes,
     pub version: Version,
 }
 
 /// The condition a write places on the key's current version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Expected {
     /// Unconditional.
     Any,
@@ -57,14 +58,23 @@ pub struct PutOptions {
 }
 
 impl PutOptions {
-    pub const ANY: PutOptions = PutOptions { expected: Expected::Any, session: None };
+    pub const ANY: PutOptions = PutOptions {
+        expected: Expected::Any,
+        session: None,
+    };
 
     pub fn expect(expected: Expected) -> Self {
-        PutOptions { expected, session: None }
+        PutOptions {
+            expected,
+            session: None,
+        }
     }
 
     pub fn ephemeral(expected: Expected, session: SessionId) -> Self {
-        PutOptions { expected, session: Some(session) }
+        PutOptions {
+            expected,
+            session: Some(session),
+        }
     }
 }
 
@@ -77,17 +87,24 @@ pub struct ListPage {
 }
 
 /// What a watch observes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WatchTarget {
     Key(String),
     Prefix(String),
 }
 
 /// One change seen by a watch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WatchEvent {
-    Put { key: String, value: Bytes, version: Version },
-    Delete { key: String, revision: Version },
+    Put {
+        key: String,
+        value: Bytes,
+        version: Version,
+    },
+    Delete {
+        key: String,
+        revision: Version,
+    },
 }
 
 impl WatchEvent {
@@ -102,6 +119,16 @@ impl WatchEvent {
         match self {
             WatchEvent::Put { version, .. } => *version,
             WatchEvent::Delete { revision, .. } => *revision,
+        }
+    }
+}
+
+impl WatchTarget {
+    /// Whether a change to `key` is visible to this target.
+    pub fn matches(&self, key: &str) -> bool {
+        match self {
+            WatchTarget::Key(target) => target == key,
+            WatchTarget::Prefix(prefix) => key.starts_with(prefix.as_str()),
         }
     }
 }
@@ -127,12 +154,17 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// Lists keys under `prefix` in key order, at most `limit` per page,
     /// starting strictly after `start_after`.
-    async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<ListPage>;
+    async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize)
+        -> Result<ListPage>;
 
     /// Watches a key or prefix. With `from_revision = Some(r)` the stream
     /// starts with every change at revision `>= r` (for resuming); with
     /// `None` it starts with changes after the call.
-    async fn watch(&self, target: WatchTarget, from_revision: Option<Version>) -> Result<WatchStream>;
+    async fn watch(
+        &self,
+        target: WatchTarget,
+        from_revision: Option<Version>,
+    ) -> Result<WatchStream>;
 
     /// The store's current revision (the version the next write will exceed).
     async fn current_revision(&self) -> Result<Version>;

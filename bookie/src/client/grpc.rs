@@ -1,0 +1,190 @@
+//! gRPC transport to real bookies.
+//!
+//! One [`GrpcBookie`] per bookie id, created lazily and cached by
+//! [`GrpcConnector`]. Reads are plain unary calls on a shared HTTP/2 channel.
+//! Adds go through one long-lived bidirectional `AddEntries` stream per
+//! bookie, owned by a connection task that multiplexes callers by
+//! `request_id`: callers hand it `(request, reply)` pairs, it forwards them in
+//! order and routes each answer back. When the stream breaks every waiting
+//! caller gets [`TransportError::StreamBroken`] (the ledger writer then
+//! replaces the bookie) and the next add opens a fresh stream.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::future::{BoxFuture, FutureExt};
+use magnetar_proto::bookie::bookie_client::BookieClient;
+use magnetar_proto::bookie::{AddRequest, AddResponse, ReadLacRequest, ReadLacResponse, ReadRequest, ReadResponse};
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::client::config::ClientConfig;
+use crate::client::transport::{BookieConnector, BookieTransport, TransportError};
+
+/// Largest gRPC message the client sends or accepts (an entry plus framing).
+const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+/// Adds buffered towards one bookie's stream before callers wait.
+const ADD_QUEUE_DEPTH: usize = 4096;
+
+type AddReply = oneshot::Sender<Result<AddResponse, TransportError>>;
+
+/// Caches one [`GrpcBookie`] per bookie id.
+pub struct GrpcConnector {
+    config: ClientConfig,
+    bookies: Mutex<HashMap<String, Arc<GrpcBookie>>>,
+}
+
+impl GrpcConnector {
+    pub fn new(config: ClientConfig) -> Self {
+        GrpcConnector { config, bookies: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl BookieConnector for GrpcConnector {
+    fn bookie(&self, bookie_id: &str) -> Arc<dyn BookieTransport> {
+        let mut bookies = self.bookies.lock();
+        if let Some(existing) = bookies.get(bookie_id) {
+            return existing.clone();
+        }
+        let bookie = Arc::new(GrpcBookie::new(bookie_id, &self.config));
+        bookies.insert(bookie_id.to_string(), bookie.clone());
+        bookie
+    }
+}
+
+/// One bookie reached over gRPC. The channel connects lazily and reconnects
+/// by itself; the add stream is reopened by the connection task as needed.
+pub struct GrpcBookie {
+    bookie_id: String,
+    client: Option<BookieClient<Channel>>,
+    adds: mpsc::Sender<(AddRequest, AddReply)>,
+    next_request_id: AtomicU64,
+}
+
+impl GrpcBookie {
+    fn new(bookie_id: &str, config: &ClientConfig) -> Self {
+        let (adds, queued) = mpsc::channel(ADD_QUEUE_DEPTH);
+        let client = Endpoint::from_shared(format!("http://{bookie_id}")).ok().map(|endpoint| {
+            let channel =
+                endpoint.connect_timeout(config.connect_timeout).tcp_nodelay(true).connect_lazy();
+            BookieClient::new(channel)
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE)
+        });
+        if let Some(client) = client.clone() {
+            tokio::spawn(run_add_connection(bookie_id.to_string(), client, queued));
+        }
+        GrpcBookie { bookie_id: bookie_id.to_string(), client, adds, next_request_id: AtomicU64::new(1) }
+    }
+
+    fn client(&self) -> Result<BookieClient<Channel>, TransportError> {
+        self.client.clone().ok_or_else(|| TransportError::Connect {
+            bookie: self.bookie_id.clone(),
+            reason: "bookie id is not a valid address".to_string(),
+        })
+    }
+
+    fn rpc_error(&self, status: tonic::Status) -> TransportError {
+        TransportError::Rpc { bookie: self.bookie_id.clone(), reason: status.to_string() }
+    }
+}
+
+#[async_trait]
+impl BookieTransport for GrpcBookie {
+    fn add(&self, mut request: AddRequest) -> BoxFuture<'static, Result<AddResponse, TransportError>> {
+        request.request_id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
+        let (reply, answer) = oneshot::channel();
+        let bookie = self.bookie_id.clone();
+        let queued = self.adds.try_send((request, reply));
+        async move {
+            let broken = |reason: &str| TransportError::StreamBroken { bookie: bookie.clone(), reason: reason.into() };
+            if queued.is_err() {
+                return Err(broken("add queue full or connection task gone"));
+            }
+            answer.await.map_err(|_| broken("connection task dropped the request"))?
+        }
+        .boxed()
+    }
+
+    async fn read_entry(&self, request: ReadRequest) -> Result<ReadResponse, TransportError> {
+        let response = self.client()?.read_entry(request).await.map_err(|status| self.rpc_error(status))?;
+        Ok(response.into_inner())
+    }
+
+    async fn read_lac(&self, ledger_id: i64) -> Result<ReadLacResponse, TransportError> {
+        let request = ReadLacRequest { ledger_id };
+        let response = self.client()?.read_lac(request).await.map_err(|status| self.rpc_error(status))?;
+        Ok(response.into_inner())
+    }
+}
+
+/// The connection task of one bookie: runs add streams one after another
+/// until every sender (the [`GrpcBookie`]) is gone.
+async fn run_add_connection(
+    bookie_id: String,
+    client: BookieClient<Channel>,
+    mut queued: mpsc::Receiver<(AddRequest, AddReply)>,
+) {
+    while let Some(first) = queued.recv().await {
+        if let Err(reason) = run_one_add_stream(&bookie_id, client.clone(), first, &mut queued).await {
+            tracing::debug!(bookie = %bookie_id, %reason, "add stream ended");
+        }
+    }
+}
+
+/// Opens an `AddEntries` stream starting with `first` and pumps requests and
+/// answers until the stream breaks. Every caller still waiting when it breaks
+/// is answered with an error.
+async fn run_one_add_stream(
+    bookie_id: &str,
+    mut client: BookieClient<Channel>,
+    first: (AddRequest, AddReply),
+    queued: &mut mpsc::Receiver<(AddRequest, AddReply)>,
+) -> Result<(), String> {
+    let mut waiting: HashMap<u64, AddReply> = HashMap::new();
+    let (outgoing, outgoing_rx) = mpsc::channel::<AddRequest>(ADD_QUEUE_DEPTH);
+    let (request, reply) = first;
+    waiting.insert(request.request_id, reply);
+    // Cannot fail: the receiver is alive and the channel is empty.
+    let _ = outgoing.try_send(request);
+
+    let result = async {
+        let mut answers = client
+            .add_entries(ReceiverStream::new(outgoing_rx))
+            .await
+            .map_err(|status| status.to_string())?
+            .into_inner();
+        loop {
+            tokio::select! {
+                next = queued.recv() => {
+                    let Some((request, reply)) = next else { return Ok(()) };
+                    waiting.insert(request.request_id, reply);
+                    if outgoing.send(request).await.is_err() {
+                        return Err("request stream closed".to_string());
+                    }
+                }
+                answer = answers.message() => match answer {
+                    Ok(Some(answer)) => {
+                        if let Some(reply) = waiting.remove(&answer.request_id) {
+                            let _ = reply.send(Ok(answer));
+                        }
+                    }
+                    Ok(None) => return Err("bookie closed the add stream".to_string()),
+                    Err(status) => return Err(status.to_string()),
+                },
+            }
+        }
+    }
+    .await;
+
+    if let Err(reason) = &result {
+        for (_, reply) in waiting.drain() {
+            let _ = reply.send(Err(TransportError::StreamBroken { bookie: bookie_id.to_string(), reason: reason.clone() }));
+        }
+    }
+    result
+}

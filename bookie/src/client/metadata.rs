@@ -1,0 +1,313 @@
+//! Ledger metadata: its JSON format under `/ledgers/<id>`, id allocation from
+//! `/counters/ledger-id`, and the compare-and-swap loop every state change
+//! goes through.
+//!
+//! Every update is a CAS on the version last read. The metadata is the single
+//! point where writer, recoverers and replication workers serialize: a writer
+//! may change its ensemble only while the state is `OPEN`; a recoverer first
+//! moves `OPEN → IN_RECOVERY`, so a fenced writer's next CAS observes it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use magnetar_metadata::{Expected, MetadataError, MetadataStore, PutOptions, Version};
+use serde::{Deserialize, Serialize};
+
+use crate::ledger::{EntryId, LedgerError, LedgerId, LedgerOptions};
+
+/// A bookie's id: its `host:port` address.
+pub type BookieId = String;
+
+/// Prefix of the ledger metadata keys.
+pub const LEDGERS_PREFIX: &str = "/ledgers/";
+/// Counter key the ledger ids are allocated from.
+pub const LEDGER_ID_COUNTER_KEY: &str = "/counters/ledger-id";
+
+/// Metadata key of a ledger.
+pub fn ledger_key(ledger_id: LedgerId) -> String {
+    format!("{LEDGERS_PREFIX}{ledger_id}")
+}
+
+/// Lifecycle state of a ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LedgerState {
+    Open,
+    InRecovery,
+    Closed,
+}
+
+/// The ensemble in force from `first_entry_id` up to the next segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    pub first_entry_id: EntryId,
+    pub ensemble: Vec<BookieId>,
+}
+
+/// The stored form of a ledger's metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerMetadata {
+    pub ensemble_size: u32,
+    pub write_quorum: u32,
+    pub ack_quorum: u32,
+    pub state: LedgerState,
+    /// Meaningful once `CLOSED`; `-1` for an empty ledger.
+    pub last_entry_id: EntryId,
+    /// Total payload bytes; meaningful once `CLOSED`.
+    pub length: u64,
+    /// Ordered by `first_entry_id`, the first one starting at 0.
+    pub segments: Vec<Segment>,
+    /// Always `"crc32c"`.
+    pub digest: String,
+    /// The ledger password, hex-encoded.
+    pub password: String,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub ctime: u64,
+    #[serde(default)]
+    pub custom: BTreeMap<String, String>,
+}
+
+impl LedgerMetadata {
+    /// Metadata of a new, open ledger on `ensemble`.
+    pub fn new_open(options: &LedgerOptions, ensemble: Vec<BookieId>) -> Self {
+        let ctime = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        LedgerMetadata {
+            ensemble_size: options.ensemble_size,
+            write_quorum: options.write_quorum,
+            ack_quorum: options.ack_quorum,
+            state: LedgerState::Open,
+            last_entry_id: -1,
+            length: 0,
+            segments: vec![Segment { first_entry_id: 0, ensemble }],
+            digest: "crc32c".to_string(),
+            password: encode_hex(&options.password),
+            ctime,
+            custom: options.custom.clone(),
+        }
+    }
+
+    /// Whether `password` is this ledger's password.
+    pub fn password_matches(&self, password: &[u8]) -> bool {
+        self.password.eq_ignore_ascii_case(&encode_hex(password))
+    }
+
+    /// The ensemble that stores `entry_id`.
+    pub fn ensemble_for(&self, entry_id: EntryId) -> &[BookieId] {
+        let position = self.segments.partition_point(|segment| segment.first_entry_id <= entry_id);
+        let index = position.saturating_sub(1);
+        self.segments.get(index).map(|segment| segment.ensemble.as_slice()).unwrap_or(&[])
+    }
+
+    /// The last segment's ensemble: where new entries go.
+    pub fn last_ensemble(&self) -> &[BookieId] {
+        self.segments.last().map(|segment| segment.ensemble.as_slice()).unwrap_or(&[])
+    }
+
+    /// First entry id of the last segment.
+    pub fn last_segment_first_entry(&self) -> EntryId {
+        self.segments.last().map(|segment| segment.first_entry_id).unwrap_or(0)
+    }
+
+    /// Installs `ensemble` for entries from `first_entry_id` on: replaces the
+    /// last segment in place when it starts there, else appends a segment.
+    pub fn set_ensemble_from(&mut self, first_entry_id: EntryId, ensemble: Vec<BookieId>) {
+        match self.segments.last_mut() {
+            Some(last) if last.first_entry_id == first_entry_id => last.ensemble = ensemble,
+            _ => self.segments.push(Segment { first_entry_id, ensemble }),
+        }
+    }
+
+    /// Whether any segment references `bookie`.
+    pub fn references(&self, bookie: &str) -> bool {
+        self.segments.iter().any(|segment| segment.ensemble.iter().any(|b| b == bookie))
+    }
+
+    pub fn quorum(&self) -> crate::client::write_set::Quorum {
+        crate::client::write_set::Quorum::new(self.ensemble_size, self.write_quorum, self.ack_quorum)
+    }
+
+    fn parse(key: &str, value: &[u8]) -> Result<Self, LedgerError> {
+        serde_json::from_slice(value).map_err(|error| {
+            LedgerError::Metadata(MetadataError::Corrupt { key: key.to_string(), reason: error.to_string() })
+        })
+    }
+
+    fn to_bytes(&self) -> Bytes {
+        // Serializing plain structs of strings and integers cannot fail.
+        Bytes::from(serde_json::to_vec(self).expect("ledger metadata is always serializable"))
+    }
+}
+
+/// Metadata read together with its version: the input of a CAS.
+#[derive(Debug, Clone)]
+pub struct VersionedMetadata {
+    pub metadata: LedgerMetadata,
+    pub version: Version,
+}
+
+/// What a CAS-loop step decides after looking at the current metadata.
+pub enum CasStep {
+    /// Write this metadata.
+    Write(LedgerMetadata),
+    /// The current metadata is already what the caller wants.
+    Done,
+}
+
+/// Ledger metadata access over a [`MetadataStore`].
+#[derive(Clone)]
+pub struct LedgerMetadataStore {
+    store: Arc<dyn MetadataStore>,
+    cas_attempts: u32,
+}
+
+impl LedgerMetadataStore {
+    pub fn new(store: Arc<dyn MetadataStore>, cas_attempts: u32) -> Self {
+        LedgerMetadataStore { store, cas_attempts: cas_attempts.max(1) }
+    }
+
+    pub fn store(&self) -> &Arc<dyn MetadataStore> {
+        &self.store
+    }
+
+    /// Allocates a ledger id by a CAS loop on the counter key. Ids only grow,
+    /// so a deleted ledger's id is never handed out again.
+    pub async fn allocate_ledger_id(&self) -> Result<LedgerId, LedgerError> {
+        for _ in 0..self.cas_attempts {
+            let current = self.store.get(LEDGER_ID_COUNTER_KEY).await?;
+            let (next, expected) = match &current {
+                None => (0u64, Expected::Absent),
+                Some(versioned) => {
+                    let text = std::str::from_utf8(&versioned.value).unwrap_or("");
+                    let last: u64 = text.trim().parse().map_err(|_| {
+                        LedgerError::Metadata(MetadataError::Corrupt {
+                            key: LEDGER_ID_COUNTER_KEY.to_string(),
+                            reason: format!("not a decimal counter: {text:?}"),
+                        })
+                    })?;
+                    (last + 1, Expected::Version(versioned.version))
+                }
+            };
+            let value = Bytes::from(next.to_string());
+            match self.store.put(LEDGER_ID_COUNTER_KEY, value, PutOptions::expect(expected)).await {
+                Ok(_) => return Ok(next),
+                Err(MetadataError::BadVersion { .. }) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(contention(LEDGER_ID_COUNTER_KEY))
+    }
+
+    /// Writes the metadata of a new ledger; the key must not exist.
+    pub async fn create(&self, ledger_id: LedgerId, metadata: &LedgerMetadata) -> Result<Version, LedgerError> {
+        Ok(self.store.put(&ledger_key(ledger_id), metadata.to_bytes(), PutOptions::expect(Expected::Absent)).await?)
+    }
+
+    /// Reads a ledger's metadata.
+    pub async fn read(&self, ledger_id: LedgerId) -> Result<VersionedMetadata, LedgerError> {
+        let key = ledger_key(ledger_id);
+        let versioned = self.store.get(&key).await?.ok_or(LedgerError::NoSuchLedger(ledger_id))?;
+        Ok(VersionedMetadata { metadata: LedgerMetadata::parse(&key, &versioned.value)?, version: versioned.version })
+    }
+
+    /// Runs a CAS loop starting from `current`: `step` looks at the metadata
+    /// and decides what to write (or refuses with an error); on a version
+    /// conflict the metadata is re-read and `step` is asked again.
+    pub async fn update(
+        &self,
+        ledger_id: LedgerId,
+        mut current: VersionedMetadata,
+        mut step: impl FnMut(&LedgerMetadata) -> Result<CasStep, LedgerError>,
+    ) -> Result<VersionedMetadata, LedgerError> {
+        let key = ledger_key(ledger_id);
+        for _ in 0..self.cas_attempts {
+            let next = match step(&current.metadata)? {
+                CasStep::Done => return Ok(current),
+                CasStep::Write(next) => next,
+            };
+            let options = PutOptions::expect(Expected::Version(current.version));
+            match self.store.put(&key, next.to_bytes(), options).await {
+                Ok(version) => return Ok(VersionedMetadata { metadata: next, version }),
+                Err(MetadataError::BadVersion { .. }) => current = self.read(ledger_id).await?,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(contention(&key))
+    }
+
+    /// Deletes a ledger's metadata.
+    pub async fn delete(&self, ledger_id: LedgerId) -> Result<(), LedgerError> {
+        let key = ledger_key(ledger_id);
+        if self.store.get(&key).await?.is_none() {
+            return Err(LedgerError::NoSuchLedger(ledger_id));
+        }
+        Ok(self.store.delete(&key, Expected::Any).await?)
+    }
+}
+
+fn contention(key: &str) -> LedgerError {
+    LedgerError::Metadata(MetadataError::Unavailable(format!("too much contention on {key}")))
+}
+
+fn encode_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata_with_segments(segments: &[(EntryId, &[&str])]) -> LedgerMetadata {
+        let options = LedgerOptions {
+            ensemble_size: 2,
+            write_quorum: 2,
+            ack_quorum: 1,
+            password: Bytes::from_static(b"secret"),
+            custom: BTreeMap::new(),
+        };
+        let mut metadata = LedgerMetadata::new_open(&options, vec![]);
+        metadata.segments = segments
+            .iter()
+            .map(|(first, bookies)| Segment {
+                first_entry_id: *first,
+                ensemble: bookies.iter().map(|b| b.to_string()).collect(),
+            })
+            .collect();
+        metadata
+    }
+
+    #[test]
+    fn ensemble_for_picks_the_segment_containing_the_entry() {
+        let metadata = metadata_with_segments(&[(0, &["a", "b"]), (5, &["a", "c"]), (9, &["d", "c"])]);
+        assert_eq!(metadata.ensemble_for(0), ["a", "b"]);
+        assert_eq!(metadata.ensemble_for(4), ["a", "b"]);
+        assert_eq!(metadata.ensemble_for(5), ["a", "c"]);
+        assert_eq!(metadata.ensemble_for(8), ["a", "c"]);
+        assert_eq!(metadata.ensemble_for(100), ["d", "c"]);
+        assert!(metadata.references("b") && !metadata.references("z"));
+    }
+
+    #[test]
+    fn set_ensemble_replaces_in_place_or_appends() {
+        let mut metadata = metadata_with_segments(&[(0, &["a", "b"])]);
+        metadata.set_ensemble_from(0, vec!["a".into(), "c".into()]);
+        assert_eq!(metadata.segments.len(), 1);
+        metadata.set_ensemble_from(3, vec!["d".into(), "c".into()]);
+        assert_eq!(metadata.segments.len(), 2);
+        assert_eq!(metadata.ensemble_for(2), ["a", "c"]);
+        assert_eq!(metadata.ensemble_for(3), ["d", "c"]);
+    }
+
+    #[test]
+    fn json_round_trip_and_password_check() {
+        let metadata = metadata_with_segments(&[(0, &["a", "b"])]);
+        let parsed = LedgerMetadata::parse("k", &metadata.to_bytes()).unwrap();
+        assert_eq!(parsed, metadata);
+        assert!(parsed.password_matches(b"secret"));
+        assert!(!parsed.password_matches(b"other"));
+        let text = String::from_utf8(metadata.to_bytes().to_vec()).unwrap();
+        assert!(text.contains("\"state\":\"OPEN\""), "{text}");
+        assert!(matches!(LedgerMetadata::parse("k", b"{"), Err(LedgerError::Metadata(MetadataError::Corrupt { .. }))));
+    }
+}

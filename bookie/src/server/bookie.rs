@@ -1,0 +1,242 @@
+//! [`Bookie`]: the protocol rules of a bookie over its journal and storage —
+//! master keys, fencing, read-only mode, size limits — independent of gRPC.
+//!
+//! Add path ordering: the entry is validated, the ledger state updated and
+//! the entry put into the write cache *before* its journal record is queued
+//! (so a checkpoint mark never covers a record whose entry missed the cache
+//! snapshot), and the caller is answered only after the journal fsync. An
+//! entry can therefore be readable before it is durable; clients never read
+//! past the LAC, so this is harmless.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use magnetar_proto::bookie::{AddFlag, AddRequest};
+use tokio::sync::watch;
+
+use super::config::BookieConfig;
+use super::error::{BookieError, JournalError, StartError};
+use super::journal::files::FileJournalStorage;
+use super::journal::mark::read_mark;
+use super::journal::replay::replay_journal;
+use super::journal::{DurableAck, GroupCommitSettings, Journal};
+use super::ledger_state::{KeyCheck, LedgerTable};
+use super::record::{Record, RECORD_HEADER_LEN};
+use super::storage::LedgerStorage;
+use crate::digest::decode_entry;
+
+/// A bookie's storage engine and protocol rules.
+pub struct Bookie {
+    pub(crate) storage: Arc<LedgerStorage>,
+    journal: Arc<Journal>,
+    /// Read-only mode; the registration task watches it.
+    read_only: watch::Sender<bool>,
+    max_entry_size: usize,
+}
+
+/// An add that has been accepted and queued; [`PendingAdd::wait`] resolves
+/// once it is durable.
+pub struct PendingAdd {
+    bookie: Arc<Bookie>,
+    key_ack: Option<DurableAck>,
+    entry_ack: DurableAck,
+}
+
+impl PendingAdd {
+    pub async fn wait(self) -> Result<(), BookieError> {
+        if let Some(key_ack) = self.key_ack {
+            self.bookie.journal_outcome(key_ack.wait().await)?;
+        }
+        self.bookie.journal_outcome(self.entry_ack.wait().await)
+    }
+}
+
+impl Bookie {
+    /// Opens storage, replays the journal from the checkpoint mark and
+    /// starts a new journal file. Blocking IO: call from a blocking context
+    /// or accept a short stall at startup.
+    pub fn open(config: &BookieConfig) -> Result<Arc<Bookie>, StartError> {
+        let storage = LedgerStorage::open(config)?;
+        let journal_dir = config.journal_dir();
+        let mark = read_mark(&config.checkpoint_path())
+            .map_err(|e| super::error::StorageError::io(config.checkpoint_path(), e))?;
+        let max_body_len = config.max_entry_size + RECORD_HEADER_LEN;
+        let summary = replay_journal(&journal_dir, mark, max_body_len, |record| storage.apply_replayed(record))
+            .map_err(|e| super::error::StorageError::io(&journal_dir, e))?;
+        tracing::info!(
+            records = summary.records,
+            dropped_bytes = summary.dropped_bytes,
+            mark_file = mark.file_id,
+            mark_offset = mark.offset,
+            "journal replayed"
+        );
+        let journal_storage =
+            FileJournalStorage::create(&journal_dir, summary.next_file_id, config.journal_max_file_size)
+                .map_err(|e| super::error::StorageError::io(&journal_dir, e))?;
+        let settings = GroupCommitSettings {
+            max_group_wait: config.journal_max_group_wait,
+            buffered_bytes_threshold: config.journal_buffered_bytes_threshold,
+            queue_size: config.journal_queue_size,
+            sync: config.journal_sync,
+        };
+        if !config.journal_sync {
+            tracing::warn!("journal sync is off: acknowledged entries may be lost on power failure");
+        }
+        let journal = Journal::start(journal_storage, settings)
+            .map_err(|e| super::error::StorageError::io(&journal_dir, e))?;
+        Ok(Arc::new(Bookie {
+            storage: Arc::new(storage),
+            journal: Arc::new(journal),
+            read_only: watch::Sender::new(false),
+            max_entry_size: config.max_entry_size,
+        }))
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        *self.read_only.borrow()
+    }
+
+    /// Observes read-only transitions.
+    pub fn watch_read_only(&self) -> watch::Receiver<bool> {
+        self.read_only.subscribe()
+    }
+
+    /// Switches read-only mode; logs transitions.
+    pub fn set_read_only(&self, read_only: bool) {
+        let changed = self.read_only.send_if_modified(|current| std::mem::replace(current, read_only) != read_only);
+        if changed {
+            tracing::warn!(read_only, "bookie mode changed");
+        }
+    }
+
+    fn journal_outcome(&self, result: Result<super::journal::JournalPosition, JournalError>) -> Result<(), BookieError> {
+        match result {
+            Ok(_) => Ok(()),
+            Err(JournalError::NoSpace) => {
+                self.set_read_only(true);
+                Err(BookieError::Journal(JournalError::NoSpace))
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Validates and queues an add. Requests queued by one caller are
+    /// journaled in call order.
+    pub async fn enqueue_add(self: &Arc<Self>, request: AddRequest) -> Result<PendingAdd, BookieError> {
+        if request.body.len() > self.max_entry_size {
+            return Err(BookieError::TooLarge { size: request.body.len(), limit: self.max_entry_size });
+        }
+        if request.ledger_id < 0 || request.entry_id < 0 {
+            return Err(BookieError::BadRequest("negative ledger or entry id".into()));
+        }
+        if request.master_key.is_empty() {
+            return Err(BookieError::BadRequest("missing master key".into()));
+        }
+        let ledger_id = request.ledger_id as u64;
+        let entry = decode_entry(&request.body).map_err(|e| BookieError::BadRequest(e.to_string()))?;
+        if entry.ledger_id != request.ledger_id || entry.entry_id != request.entry_id {
+            return Err(BookieError::BadRequest("entry header does not match the request ids".into()));
+        }
+        let recovery = request.flags & AddFlag::Recovery as u32 != 0;
+        let high_priority = recovery || request.flags & AddFlag::HighPriority as u32 != 0;
+        if self.is_read_only() && !high_priority {
+            return Err(BookieError::ReadOnly);
+        }
+        let key = request.master_key.clone();
+        let check = self.storage.ledgers.update(ledger_id, |state| {
+            let check = LedgerTable::check_key(state, &key);
+            if check == KeyCheck::Mismatch {
+                Err(BookieError::Unauthorized(ledger_id))
+            } else if state.fenced && !recovery {
+                Err(BookieError::Fenced(ledger_id))
+            } else {
+                Ok(check)
+            }
+        })?;
+        self.storage.put_entry(ledger_id, request.entry_id, entry.lac, request.body.clone());
+        let key_ack = match check {
+            KeyCheck::Recorded => Some(self.journal.submit(Record::master_key(ledger_id, key)).await?),
+            _ => None,
+        };
+        let entry_ack = self.journal.submit(Record::entry(ledger_id, request.entry_id, request.body)).await?;
+        Ok(PendingAdd { bookie: self.clone(), key_ack, entry_ack })
+    }
+
+    /// Fences a ledger durably: answered only after the fence record is fsynced.
+    pub async fn fence(&self, ledger_id: u64, master_key: &Bytes) -> Result<(), BookieError> {
+        if master_key.is_empty() {
+            return Err(BookieError::BadRequest("fencing requires a master key".into()));
+        }
+        let check = self.storage.ledgers.update(ledger_id, |state| {
+            let check = LedgerTable::check_key(state, master_key);
+            if check != KeyCheck::Mismatch {
+                state.fenced = true;
+            }
+            check
+        });
+        let key_ack = match check {
+            KeyCheck::Mismatch => return Err(BookieError::Unauthorized(ledger_id)),
+            KeyCheck::Recorded => Some(self.journal.submit(Record::master_key(ledger_id, master_key.clone())).await?),
+            KeyCheck::Matches => None,
+        };
+        let fence_ack = self.journal.submit(Record::fence(ledger_id)).await?;
+        if let Some(ack) = key_ack {
+            self.journal_outcome(ack.wait().await)?;
+        }
+        self.journal_outcome(fence_ack.wait().await)?;
+        tracing::info!(ledger_id, "ledger fenced");
+        Ok(())
+    }
+
+    /// Reads an entry (optionally fencing first). Returns the entry id read
+    /// (resolves `-1`) and the body.
+    pub async fn read(
+        &self,
+        ledger_id: i64,
+        entry_id: i64,
+        fence: bool,
+        master_key: &Bytes,
+    ) -> Result<(i64, Bytes), BookieError> {
+        if ledger_id < 0 || entry_id < -1 {
+            return Err(BookieError::BadRequest("invalid ledger or entry id".into()));
+        }
+        let ledger_id = ledger_id as u64;
+        if fence {
+            self.fence(ledger_id, master_key).await?;
+        }
+        let storage = self.storage.clone();
+        tokio::task::spawn_blocking(move || storage.read_entry(ledger_id, entry_id))
+            .await
+            .map_err(|e| BookieError::TaskFailed(e.to_string()))?
+    }
+
+    /// The highest LAC piggybacked on any entry of the ledger.
+    pub fn read_lac(&self, ledger_id: i64) -> Result<i64, BookieError> {
+        if ledger_id < 0 {
+            return Err(BookieError::BadRequest("negative ledger id".into()));
+        }
+        let ledger_id = ledger_id as u64;
+        let state = self.storage.ledgers.get(ledger_id).ok_or(BookieError::NoLedger(ledger_id))?;
+        Ok(state.lac)
+    }
+
+    /// Makes everything queued so far durable.
+    pub async fn force(&self) -> Result<(), BookieError> {
+        self.journal_outcome(self.journal.sync_barrier().await)
+    }
+
+    /// Runs one checkpoint on a blocking thread.
+    pub async fn checkpoint(&self) -> Result<(), BookieError> {
+        let storage = self.storage.clone();
+        let journal = self.journal.clone();
+        tokio::task::spawn_blocking(move || storage.checkpoint(|| journal.written_position()))
+            .await
+            .map_err(|e| BookieError::TaskFailed(e.to_string()))??;
+        Ok(())
+    }
+
+    /// Bytes waiting in the write cache.
+    pub fn write_cache_bytes(&self) -> usize {
+        self.storage.cache.active_bytes()
+    }
+}

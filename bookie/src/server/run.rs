@@ -1,0 +1,231 @@
+//! Starting and stopping a bookie: storage and journal replay, the gRPC
+//! server on a (possibly pre-bound) listener, and the background tasks
+//! (checkpoints, disk checks, registration, GC).
+//!
+//! Shutdown order: stop accepting and drain gRPC → stop background tasks →
+//! final checkpoint → release storage (RocksDB lock, journal thread). The
+//! bookie is also crash-safe without it: nothing is acked before its fsync.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use magnetar_metadata::MetadataStore;
+use magnetar_proto::bookie::bookie_server::BookieServer as BookieGrpcServer;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+
+use super::bookie::Bookie;
+use super::config::BookieConfig;
+use super::disk::{run_disk_checker, DiskStatus, DiskThresholds, DiskUsageProbe, StatvfsProbe};
+use super::cookie::verify_or_create_cookie;
+use super::error::StartError;
+use super::gc::run_gc_once;
+use super::record::RECORD_HEADER_LEN;
+use super::registration::Registrar;
+use super::service::BookieService;
+
+/// What a bookie is started with besides its config.
+#[derive(Clone)]
+pub struct StartOptions {
+    /// The metadata store for cookie, registration and GC. `None` runs a
+    /// storage-only bookie (no cookie, no registration, no GC) for tests
+    /// and tools.
+    pub metadata: Option<Arc<dyn MetadataStore>>,
+    /// Measures disk usage; [`StatvfsProbe`] by default.
+    pub disk_probe: Arc<dyn DiskUsageProbe>,
+}
+
+impl StartOptions {
+    pub fn with_metadata(metadata: Arc<dyn MetadataStore>) -> Self {
+        StartOptions { metadata: Some(metadata), disk_probe: Arc::new(StatvfsProbe) }
+    }
+
+    pub fn storage_only() -> Self {
+        StartOptions { metadata: None, disk_probe: Arc::new(StatvfsProbe) }
+    }
+
+    pub fn disk_probe(mut self, probe: Arc<dyn DiskUsageProbe>) -> Self {
+        self.disk_probe = probe;
+        self
+    }
+}
+
+/// Binds `config.listen`, runs the bookie until `shutdown` resolves, then
+/// stops it cleanly.
+pub async fn run_bookie(
+    config: BookieConfig,
+    metadata: Arc<dyn MetadataStore>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let bookie = RunningBookie::start(config, listener, StartOptions::with_metadata(metadata)).await?;
+    tracing::info!(bookie_id = %bookie.bookie_id(), "bookie running");
+    shutdown.await;
+    bookie.shutdown().await;
+    Ok(())
+}
+
+/// A started bookie.
+pub struct RunningBookie {
+    bookie: Arc<Bookie>,
+    local_addr: SocketAddr,
+    bookie_id: String,
+    cancel: CancellationToken,
+    server: JoinHandle<Result<(), tonic::transport::Error>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningBookie {
+    /// Opens storage (replaying the journal), and serves on `listener`.
+    pub async fn start(config: BookieConfig, listener: TcpListener, options: StartOptions) -> Result<Self, StartError> {
+        let local_addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let bookie_id = config.advertised_address.clone().unwrap_or_else(|| local_addr.to_string());
+        if let Some(metadata) = &options.metadata {
+            verify_or_create_cookie(&config, &bookie_id, metadata).await?;
+        }
+        let open_config = config.clone();
+        let bookie = tokio::task::spawn_blocking(move || Bookie::open(&open_config))
+            .await
+            .map_err(|e| StartError::Config(format!("storage open task failed: {e}")))??;
+        let cancel = CancellationToken::new();
+        let disk_status = Arc::new(DiskStatus::default());
+        let thresholds = DiskThresholds {
+            interval: config.disk_check_interval,
+            read_only_above: config.disk_usage_threshold,
+            writable_below: config.disk_usage_low_water_mark,
+        };
+        super::disk::check_disk(&bookie, options.disk_probe.as_ref(), &config.data_dir, &thresholds, &disk_status);
+        let mut tasks = vec![
+            tokio::spawn(run_checkpoints(bookie.clone(), config.clone(), cancel.clone())),
+            tokio::spawn(run_disk_checker(
+                bookie.clone(),
+                options.disk_probe.clone(),
+                config.data_dir.clone(),
+                thresholds,
+                disk_status.clone(),
+                cancel.clone(),
+            )),
+        ];
+        if let Some(metadata) = options.metadata.clone() {
+            let registrar = Registrar::register(
+                metadata.clone(),
+                bookie_id.clone(),
+                bookie.clone(),
+                disk_status.clone(),
+                config.session_ttl,
+            )
+            .await?;
+            tasks.push(tokio::spawn(registrar.run(cancel.clone())));
+            tasks.push(tokio::spawn(run_gc(bookie.clone(), metadata, config.clone(), cancel.clone())));
+        }
+        let service = BookieService::new(bookie.clone(), bookie_id.clone(), disk_status.clone());
+        let max_message = config.max_grpc_message_size();
+        let grpc = BookieGrpcServer::new(service)
+            .max_decoding_message_size(max_message)
+            .max_encoding_message_size(max_message);
+        let shutdown = cancel.clone().cancelled_owned();
+        let server = tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(grpc)
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown),
+        );
+        tracing::info!(bookie_id = %bookie_id, addr = %local_addr, "bookie serving");
+        Ok(RunningBookie { bookie, local_addr, bookie_id, cancel, server, tasks })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn bookie_id(&self) -> &str {
+        &self.bookie_id
+    }
+
+    /// The storage engine (for tests and admin tools).
+    pub fn bookie(&self) -> &Arc<Bookie> {
+        &self.bookie
+    }
+
+    /// Runs garbage collection now (also runs every `gc_interval`).
+    pub async fn run_gc(&self, metadata: &dyn MetadataStore, config: &BookieConfig) -> Result<super::gc::GcReport, super::error::BookieError> {
+        run_gc_once(&self.bookie, metadata, config.compaction_threshold, config.max_entry_size + RECORD_HEADER_LEN).await
+    }
+
+    /// Stops cleanly, with a final checkpoint.
+    pub async fn shutdown(self) {
+        self.stop(true).await
+    }
+
+    /// Stops without a final checkpoint: the next start must replay the
+    /// journal (what a crash leaves behind, minus the unflushed page cache).
+    pub async fn stop_without_checkpoint(self) {
+        self.stop(false).await
+    }
+
+    async fn stop(self, checkpoint: bool) {
+        let RunningBookie { bookie, cancel, server, tasks, bookie_id, .. } = self;
+        cancel.cancel();
+        match tokio::time::timeout(Duration::from_secs(10), server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(err))) => tracing::warn!(error = %err, "grpc server ended with an error"),
+            Ok(Err(err)) => tracing::warn!(error = %err, "grpc server task failed"),
+            Err(_) => tracing::warn!("grpc server did not drain within 10s"),
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        if checkpoint {
+            if let Err(err) = bookie.checkpoint().await {
+                tracing::warn!(error = %err, "final checkpoint failed");
+            }
+        }
+        // Wait for in-flight add/read tasks to release the engine so its
+        // RocksDB lock and journal thread are gone when this returns.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Arc::strong_count(&bookie) > 1 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        drop(bookie);
+        tracing::info!(bookie_id = %bookie_id, "bookie stopped");
+    }
+}
+
+/// Checkpoints every `flush_interval`, or sooner when the write cache grows
+/// past `write_cache_max_bytes`.
+async fn run_checkpoints(bookie: Arc<Bookie>, config: BookieConfig, cancel: CancellationToken) {
+    let poll = config.flush_interval.min(Duration::from_millis(100));
+    let mut last = Instant::now();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(poll) => {}
+        }
+        if last.elapsed() < config.flush_interval && bookie.write_cache_bytes() < config.write_cache_max_bytes {
+            continue;
+        }
+        last = Instant::now();
+        if let Err(err) = bookie.checkpoint().await {
+            tracing::error!(error = %err, "checkpoint failed; will retry");
+        }
+    }
+}
+
+/// Runs garbage collection every `gc_interval`.
+async fn run_gc(bookie: Arc<Bookie>, metadata: Arc<dyn MetadataStore>, config: BookieConfig, cancel: CancellationToken) {
+    let max_body_len = config.max_entry_size + RECORD_HEADER_LEN;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(config.gc_interval) => {}
+        }
+        match run_gc_once(&bookie, metadata.as_ref(), config.compaction_threshold, max_body_len).await {
+            Ok(report) => tracing::info!(?report, "gc run complete"),
+            Err(err) => tracing::warn!(error = %err, "gc run failed"),
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Tuning of managed ledgers. Defaults follow the Pulsar broker defaults
+//! (`managedLedger*` settings in broker.conf).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+/// Where a new cursor starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitialPosition {
+    /// Before the first retained entry: the cursor sees everything.
+    Earliest,
+    /// After the last confirmed entry: the cursor sees only new entries.
+    Latest,
+}
+
+/// Configuration shared by every managed ledger of a factory.
+#[derive(Debug, Clone)]
+pub struct ManagedLedgerConfig {
+    /// Bookies per ledger (E).
+    pub ensemble_size: u32,
+    /// Copies of each entry (Qw).
+    pub write_quorum: u32,
+    /// Durable copies before an add is confirmed (Qa).
+    pub ack_quorum: u32,
+    /// Roll over once the current ledger holds this many entries.
+    pub max_entries_per_ledger: u64,
+    /// Roll over once the current ledger holds this many payload bytes.
+    pub max_ledger_size_bytes: u64,
+    /// A ledger is never rolled over before it is this old (zero disables the gate).
+    pub min_rollover_time: Duration,
+    /// Roll over once the current ledger is this old (plus a 0–5 % jitter drawn per ledger).
+    pub max_rollover_time: Duration,
+    /// Byte budget of the factory-wide entry cache; zero disables caching.
+    pub cache_size_bytes: usize,
+    /// How often dirty cursors are persisted. This is also the *unpersisted-ack
+    /// window*: acknowledgements newer than the last flush can be lost in a
+    /// crash, and the affected messages are then redelivered.
+    pub cursor_flush_interval: Duration,
+    /// Password of the ledgers the managed ledger creates.
+    pub password: Bytes,
+    /// At most this many individually-acked ranges are persisted per cursor;
+    /// the rest live in memory only (redelivered after a crash, never lost).
+    pub max_persisted_ack_ranges: usize,
+}
+
+impl Default for ManagedLedgerConfig {
+    fn default() -> Self {
+        ManagedLedgerConfig {
+            ensemble_size: 2,
+            write_quorum: 2,
+            ack_quorum: 2,
+            max_entries_per_ledger: 50_000,
+            max_ledger_size_bytes: 2048 * 1024 * 1024,
+            min_rollover_time: Duration::from_secs(10 * 60),
+            max_rollover_time: Duration::from_secs(240 * 60),
+            cache_size_bytes: 64 * 1024 * 1024,
+            cursor_flush_interval: Duration::from_secs(1),
+            password: Bytes::new(),
+            max_persisted_ack_ranges: 10_000,
+        }
+    }
+}

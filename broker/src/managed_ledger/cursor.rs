@@ -1,0 +1,289 @@
+//! A durable cursor (subscription): mark-delete position, individually
+//! acked ranges and read position, over the managed ledger's offsets.
+//!
+//! Acks change memory only and mark the cursor dirty; the maintenance task
+//! persists dirty cursors every `cursor_flush_interval` (and `flush()` /
+//! close persist at once). Acks newer than the last flush are therefore lost
+//! in a crash and their messages redelivered: the *unpersisted-ack window*.
+//! Only the first `max_persisted_ack_ranges` ranges are persisted; the rest
+//! are redelivered after a crash, never lost.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use magnetar_metadata::{Expected, MetadataError, PutOptions, Version};
+use parking_lot::Mutex;
+
+use super::ack_state::AckState;
+use super::inner::MlInner;
+use super::layout::LedgerLayout;
+use super::stored::{cursor_key, encode, StoredCursor};
+use super::{Entry, ManagedLedgerError, Position};
+
+pub struct ManagedCursor {
+    name: String,
+    key: String,
+    ml: Arc<MlInner>,
+    state: Mutex<CursorState>,
+    /// Version of the stored cursor; held across a persist so persists never interleave.
+    persisted_version: tokio::sync::Mutex<Option<Version>>,
+}
+
+struct CursorState {
+    acks: AckState,
+    /// Next offset to read (>= mark-delete + 1).
+    read_offset: i64,
+    dirty: bool,
+    /// Mark-delete offset of the last successful persist: what trimming may rely on.
+    persisted_mark_delete: i64,
+    properties: BTreeMap<String, String>,
+}
+
+impl ManagedCursor {
+    /// A cursor with the given state; `version` is that of the stored
+    /// cursor it was loaded from (`None` for a new one, which starts dirty).
+    pub(crate) fn new(
+        ml: Arc<MlInner>,
+        name: &str,
+        acks: AckState,
+        properties: BTreeMap<String, String>,
+        version: Option<Version>,
+    ) -> Self {
+        let mark_delete = acks.mark_delete();
+        ManagedCursor {
+            name: name.to_string(),
+            key: cursor_key(&ml.name, name),
+            ml,
+            state: Mutex::new(CursorState {
+                read_offset: mark_delete + 1,
+                acks,
+                dirty: version.is_none(),
+                persisted_mark_delete: if version.is_some() { mark_delete } else { i64::MIN },
+                properties,
+            }),
+            persisted_version: tokio::sync::Mutex::new(version),
+        }
+    }
+
+    /// Rebuilds the in-memory state from a stored cursor.
+    pub(crate) fn acks_from_stored(layout: &LedgerLayout, stored: &StoredCursor) -> AckState {
+        let mut acks = AckState::new(layout.clamped_offset_of(stored.mark_delete));
+        for (start, end) in &stored.individually_acked {
+            acks.ack_range(layout.clamped_offset_of(*start), layout.clamped_offset_of(*end));
+        }
+        acks
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Reads up to `max_entries` (and about `max_bytes`, at least one entry)
+    /// from the read position, skipping acked entries, and advances the read
+    /// position past what it returns. Empty when caught up; never waits.
+    pub async fn read_entries(&self, max_entries: usize, max_bytes: usize) -> Result<Vec<Entry>, ManagedLedgerError> {
+        let planned = self.plan_read(max_entries);
+        let mut entries: Vec<Entry> = Vec::with_capacity(planned.len());
+        let mut last_offset = None;
+        let mut bytes = 0usize;
+        let mut index = 0;
+        while index < planned.len() && bytes < max_bytes.max(1) {
+            let (start_offset, start) = planned[index];
+            let mut end = index;
+            while end + 1 < planned.len()
+                && planned[end + 1].1.ledger_id == start.ledger_id
+                && planned[end + 1].0 == planned[end].0 + 1
+            {
+                end += 1;
+            }
+            let run = match self.ml.read_run(start.ledger_id, start.entry_id, planned[end].1.entry_id).await {
+                Ok(run) => run,
+                Err(error) if entries.is_empty() => return Err(error),
+                Err(error) => {
+                    tracing::debug!(cursor = %self.name, error = %error, "read stopped early");
+                    break;
+                }
+            };
+            let returned = run.len();
+            for (i, entry) in run.into_iter().enumerate() {
+                if bytes >= max_bytes.max(1) && !entries.is_empty() {
+                    break;
+                }
+                bytes += entry.data.len();
+                last_offset = Some(start_offset + i as i64);
+                entries.push(entry);
+            }
+            if returned < end - index + 1 {
+                break;
+            }
+            index = end + 1;
+        }
+        if let Some(last) = last_offset {
+            let mut state = self.state.lock();
+            state.read_offset = state.read_offset.max(last + 1);
+        }
+        Ok(entries)
+    }
+
+    /// The unacked offsets (with positions) a read would return, in order.
+    fn plan_read(&self, max_entries: usize) -> Vec<(i64, Position)> {
+        let layout = self.ml.layout.read();
+        let lac = layout.last_confirmed_offset();
+        let state = self.state.lock();
+        let mut planned = Vec::new();
+        let mut offset = state.acks.next_unacked(state.read_offset);
+        while planned.len() < max_entries && offset <= lac {
+            planned.push((offset, layout.position_of(offset)));
+            offset = state.acks.next_unacked(offset + 1);
+        }
+        planned
+    }
+
+    /// Reads the given positions (redeliveries), skipping acked ones and
+    /// ones that no longer exist.
+    pub async fn read_positions(&self, positions: &[Position]) -> Result<Vec<Entry>, ManagedLedgerError> {
+        let mut entries = Vec::with_capacity(positions.len());
+        for &position in positions {
+            if self.is_acked(position) {
+                continue;
+            }
+            match self.ml.read_entry(position).await {
+                Ok(entry) => entries.push(entry),
+                Err(ManagedLedgerError::NoSuchEntry(_)) => continue,
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(entries)
+    }
+
+    pub fn has_more_entries(&self) -> bool {
+        let lac = self.ml.layout.read().last_confirmed_offset();
+        let state = self.state.lock();
+        state.acks.next_unacked(state.read_offset) <= lac
+    }
+
+    /// Read position := successor of mark-delete (redeliver everything unacked).
+    pub fn rewind(&self) {
+        let mut state = self.state.lock();
+        state.read_offset = state.acks.mark_delete() + 1;
+    }
+
+    /// Acks individual positions. Unknown or not-yet-written positions are ignored.
+    pub fn ack_individual(&self, positions: &[Position]) {
+        let layout = self.ml.layout.read();
+        let lac = layout.last_confirmed_offset();
+        let mut state = self.state.lock();
+        let mut moved = false;
+        for &position in positions {
+            match layout.offset_of(position) {
+                Some(offset) if offset <= lac && position.entry_id >= 0 => {
+                    moved |= state.acks.ack(offset);
+                    state.dirty = true;
+                }
+                _ => tracing::debug!(cursor = %self.name, %position, "ignoring ack of unknown position"),
+            }
+        }
+        Self::after_ack(&mut state, moved, &self.ml);
+    }
+
+    /// Acks everything up to and including `position`.
+    pub fn ack_cumulative(&self, position: Position) {
+        let layout = self.ml.layout.read();
+        let offset = layout.clamped_offset_of(position).min(layout.last_confirmed_offset());
+        let mut state = self.state.lock();
+        let moved = state.acks.ack_cumulative(offset);
+        state.dirty |= moved;
+        Self::after_ack(&mut state, moved, &self.ml);
+    }
+
+    fn after_ack(state: &mut CursorState, moved: bool, ml: &MlInner) {
+        if moved {
+            state.read_offset = state.read_offset.max(state.acks.mark_delete() + 1);
+            ml.request_trim();
+        }
+    }
+
+    pub fn is_acked(&self, position: Position) -> bool {
+        let layout = self.ml.layout.read();
+        let state = self.state.lock();
+        match layout.offset_of(position) {
+            Some(offset) => state.acks.is_acked(offset),
+            // Trimmed ledgers were consumed by every durable cursor.
+            None => layout.slots().first().is_some_and(|s| position.ledger_id < s.ledger_id),
+        }
+    }
+
+    pub fn mark_delete_position(&self) -> Position {
+        let layout = self.ml.layout.read();
+        layout.position_of(self.state.lock().acks.mark_delete())
+    }
+
+    pub fn read_position(&self) -> Position {
+        let layout = self.ml.layout.read();
+        let state = self.state.lock();
+        layout.position_of(state.acks.next_unacked(state.read_offset))
+    }
+
+    /// Entries not yet acked (precise).
+    pub fn backlog(&self) -> u64 {
+        let lac = self.ml.layout.read().last_confirmed_offset();
+        self.state.lock().acks.unacked_up_to(lac)
+    }
+
+    pub(crate) fn mark_delete_offset(&self) -> i64 {
+        self.state.lock().acks.mark_delete()
+    }
+
+    pub(crate) fn read_offset(&self) -> i64 {
+        self.state.lock().read_offset
+    }
+
+    pub(crate) fn persisted_mark_delete_offset(&self) -> i64 {
+        self.state.lock().persisted_mark_delete
+    }
+
+    pub(crate) fn is_dirty(&self) -> bool {
+        self.state.lock().dirty
+    }
+
+    /// Persists the cursor now if it changed since the last persist.
+    pub async fn flush(&self) -> Result<(), ManagedLedgerError> {
+        let mut version = self.persisted_version.lock().await;
+        let (stored, mark_delete) = {
+            let layout = self.ml.layout.read();
+            let mut state = self.state.lock();
+            if !state.dirty && version.is_some() {
+                return Ok(());
+            }
+            state.dirty = false;
+            let stored = StoredCursor {
+                mark_delete: layout.position_of(state.acks.mark_delete()),
+                individually_acked: state
+                    .acks
+                    .ranges()
+                    .take(self.ml.config.max_persisted_ack_ranges)
+                    .map(|(s, e)| (layout.position_of(s), layout.position_of(e)))
+                    .collect(),
+                properties: state.properties.clone(),
+            };
+            (stored, state.acks.mark_delete())
+        };
+        let expected = version.map_or(Expected::Absent, Expected::Version);
+        match self.ml.metadata.put(&self.key, encode(&stored), PutOptions::expect(expected)).await {
+            Ok(new_version) => {
+                *version = Some(new_version);
+                let mut state = self.state.lock();
+                state.persisted_mark_delete = state.persisted_mark_delete.max(mark_delete);
+                Ok(())
+            }
+            Err(error) => {
+                self.state.lock().dirty = true;
+                if let MetadataError::BadVersion { .. } = error {
+                    self.ml.set_fenced();
+                    return Err(self.ml.fenced());
+                }
+                Err(error.into())
+            }
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! [`ManagedLedgerFactory`]: opens, lists and deletes managed ledgers over a
+//! metadata store and a ledger store, sharing one entry cache.
+//!
+//! Open protocol (what makes a takeover safe): read the ledger list; open the
+//! last ledger with recovery, which fences its previous writer on the bookies
+//! and fixes its final length; drop empty ledgers; create a fresh ledger; CAS
+//! the list. Only after the CAS succeeds are writes accepted. A previous
+//! owner's appends then fail (fenced ledger) and its next list CAS fails
+//! (version conflict), so it ends `Fenced` without losing an acknowledged add.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use magnetar_bookie::{LedgerError, LedgerStore, OpenMode};
+use magnetar_metadata::{Expected, MetadataStore};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::cursor::ManagedCursor;
+use super::entry_cache::EntryCache;
+use super::inner::{ListState, MlInner, Status};
+use super::layout::LedgerLayout;
+use super::ledger::ManagedLedger;
+use super::stored::{
+    cursor_prefix, decode, ledger_list_key, now_millis, validate_name, StoredCursor, StoredLedger, StoredLedgerList,
+    LEDGER_LIST_ROOT,
+};
+use super::writer::{ledger_options, WriterTask};
+use super::{maintenance, ManagedLedgerConfig, ManagedLedgerError};
+
+const LIST_PAGE: usize = 1000;
+
+type Slot = Arc<tokio::sync::Mutex<Option<Arc<ManagedLedger>>>>;
+
+pub struct ManagedLedgerFactory {
+    metadata: Arc<dyn MetadataStore>,
+    ledgers: Arc<dyn LedgerStore>,
+    config: ManagedLedgerConfig,
+    cache: Arc<EntryCache>,
+    /// One slot per name, so concurrent opens of one name never race each other.
+    open_ledgers: Mutex<HashMap<String, Slot>>,
+}
+
+impl ManagedLedgerFactory {
+    pub fn new(metadata: Arc<dyn MetadataStore>, ledgers: Arc<dyn LedgerStore>, config: ManagedLedgerConfig) -> Self {
+        let cache = Arc::new(EntryCache::new(config.cache_size_bytes));
+        ManagedLedgerFactory { metadata, ledgers, config, cache, open_ledgers: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn config(&self) -> &ManagedLedgerConfig {
+        &self.config
+    }
+
+    pub fn entry_cache(&self) -> &EntryCache {
+        &self.cache
+    }
+
+    fn slot(&self, name: &str) -> Slot {
+        self.open_ledgers.lock().entry(name.to_string()).or_default().clone()
+    }
+
+    /// Managed ledgers currently open in this factory.
+    pub fn loaded(&self) -> Vec<Arc<ManagedLedger>> {
+        let slots: Vec<Slot> = self.open_ledgers.lock().values().cloned().collect();
+        slots
+            .iter()
+            .filter_map(|slot| slot.try_lock().ok().and_then(|ml| ml.clone()))
+            .filter(|ml| ml.is_open())
+            .collect()
+    }
+
+    /// Opens (creating if absent) the managed ledger `name`, e.g.
+    /// `public/default/persistent/my-topic`. Returns the already-open
+    /// instance if there is one.
+    pub async fn open(&self, name: &str) -> Result<Arc<ManagedLedger>, ManagedLedgerError> {
+        validate_name(name, true)?;
+        let slot = self.slot(name);
+        let mut guard = slot.lock().await;
+        if let Some(ml) = guard.as_ref().filter(|ml| ml.is_open()) {
+            return Ok(ml.clone());
+        }
+        let ml = Arc::new(self.open_fresh(name).await?);
+        *guard = Some(ml.clone());
+        Ok(ml)
+    }
+
+    async fn open_fresh(&self, name: &str) -> Result<ManagedLedger, ManagedLedgerError> {
+        let key = ledger_list_key(name);
+        let (mut list, version) = match self.metadata.get(&key).await? {
+            Some(stored) => (decode::<StoredLedgerList>(&key, &stored.value)?, Some(stored.version)),
+            None => (StoredLedgerList::default(), None),
+        };
+        let mut recovered = None;
+        if let Some(last) = list.ledgers.last_mut() {
+            match self.ledgers.open(last.ledger_id, self.config.password.clone(), OpenMode::Recover).await {
+                Ok(reader) => {
+                    let closed = reader.closed();
+                    last.entries = closed.map_or(0, |c| (c.last_entry_id + 1).max(0) as u64);
+                    last.size = closed.map_or(0, |c| c.length);
+                    last.timestamp = now_millis();
+                    recovered = Some(reader);
+                }
+                Err(LedgerError::NoSuchLedger(id)) => {
+                    tracing::warn!(managed_ledger = name, ledger_id = id, "last ledger is missing, dropping it");
+                    last.entries = 0;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let empty: Vec<u64> = list.ledgers.iter().filter(|l| l.entries == 0).map(|l| l.ledger_id).collect();
+        list.ledgers.retain(|l| l.entries > 0);
+
+        // Durability order: the new ledger exists before the list names it,
+        // and the list CAS succeeds before any write is accepted.
+        let writer = self.ledgers.create(ledger_options(name, &self.config)).await?;
+        list.ledgers.push(StoredLedger { ledger_id: writer.id(), entries: 0, size: 0, timestamp: now_millis() });
+        let layout = LedgerLayout::from_ledgers(list.ledgers.iter().map(|l| (l.ledger_id, l.entries as i64, l.size)));
+
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(MlInner {
+            name: name.to_string(),
+            config: self.config.clone(),
+            metadata: self.metadata.clone(),
+            store: self.ledgers.clone(),
+            cache: self.cache.clone(),
+            layout: RwLock::new(layout),
+            list: tokio::sync::Mutex::new(ListState { list: StoredLedgerList::default(), version }),
+            cursors: Mutex::new(Default::default()),
+            lac_tx: watch::channel(None).0,
+            status: Mutex::new(Status::Open),
+            commands,
+            shutdown: CancellationToken::new(),
+            trim_requested: AtomicBool::new(true),
+            readers: Mutex::new(HashMap::new()),
+            tail: Mutex::new(Default::default()),
+        });
+        {
+            let mut list_state = inner.list.lock().await;
+            if let Err(error) = inner.cas_list(&mut list_state, list).await {
+                drop(list_state);
+                let _ = self.ledgers.delete(writer.id()).await;
+                return Err(error);
+            }
+        }
+        for id in empty {
+            if let Err(e) = self.ledgers.delete(id).await {
+                tracing::debug!(managed_ledger = name, ledger_id = id, error = %e, "could not delete empty ledger");
+            }
+        }
+        if let Some(reader) = recovered {
+            inner.keep_reader(reader);
+        }
+        inner.lac_tx.send_replace(inner.last_confirmed());
+        self.load_cursors(&inner).await?;
+        tokio::spawn(WriterTask::new(inner.clone(), writer).run(command_rx));
+        tokio::spawn(maintenance::run(inner.clone()));
+        tracing::info!(managed_ledger = name, "opened managed ledger");
+        Ok(ManagedLedger { inner })
+    }
+
+    async fn load_cursors(&self, inner: &Arc<MlInner>) -> Result<(), ManagedLedgerError> {
+        let prefix = cursor_prefix(&inner.name);
+        for (key, stored) in self.list_all(&prefix).await? {
+            let cursor_name = &key[prefix.len()..];
+            if cursor_name.contains('/') {
+                continue; // a cursor of a managed ledger whose name extends this one
+            }
+            let parsed: StoredCursor = decode(&key, &stored.value)?;
+            let acks = ManagedCursor::acks_from_stored(&inner.layout.read(), &parsed);
+            let cursor = ManagedCursor::new(inner.clone(), cursor_name, acks, parsed.properties, Some(stored.version));
+            inner.cursors.lock().insert(cursor_name.to_string(), Arc::new(cursor));
+        }
+        Ok(())
+    }
+
+    async fn list_all(&self, prefix: &str) -> Result<Vec<(String, magnetar_metadata::Versioned)>, ManagedLedgerError> {
+        let mut all = Vec::new();
+        let mut start_after: Option<String> = None;
+        loop {
+            let page = self.metadata.list(prefix, start_after.as_deref(), LIST_PAGE).await?;
+            all.extend(page.entries);
+            match page.next_start_after {
+                Some(next) => start_after = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// Names of the stored managed ledgers whose name starts with `prefix`
+    /// (e.g. `public/default/persistent/`), sorted.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, ManagedLedgerError> {
+        let full = format!("{LEDGER_LIST_ROOT}{prefix}");
+        Ok(self.list_all(&full).await?.into_iter().map(|(key, _)| key[LEDGER_LIST_ROOT.len()..].to_string()).collect())
+    }
+
+    /// Whether a managed ledger named `name` is stored.
+    pub async fn exists(&self, name: &str) -> Result<bool, ManagedLedgerError> {
+        Ok(self.metadata.get(&ledger_list_key(name)).await?.is_some())
+    }
+
+    /// Deletes the managed ledger: closes it if open here, removes its
+    /// cursors and its list (metadata first), then deletes its ledgers.
+    pub async fn delete(&self, name: &str) -> Result<(), ManagedLedgerError> {
+        validate_name(name, true)?;
+        let slot = self.slot(name);
+        let mut guard = slot.lock().await;
+        if let Some(ml) = guard.take() {
+            if let Err(error) = ml.close().await {
+                tracing::debug!(managed_ledger = name, error = %error, "close before delete failed");
+            }
+        }
+        let key = ledger_list_key(name);
+        let Some(stored) = self.metadata.get(&key).await? else {
+            return Err(ManagedLedgerError::NoSuchManagedLedger(name.to_string()));
+        };
+        let list: StoredLedgerList = decode(&key, &stored.value)?;
+        let prefix = cursor_prefix(name);
+        for (cursor_key, _) in self.list_all(&prefix).await? {
+            if !cursor_key[prefix.len()..].contains('/') {
+                self.metadata.delete(&cursor_key, Expected::Any).await?;
+            }
+        }
+        self.metadata.delete(&key, Expected::Version(stored.version)).await?;
+        for ledger in list.ledgers {
+            self.cache.evict_ledger(ledger.ledger_id);
+            if let Err(e) = self.ledgers.delete(ledger.ledger_id).await {
+                tracing::warn!(managed_ledger = name, ledger_id = ledger.ledger_id, error = %e, "could not delete ledger");
+            }
+        }
+        tracing::info!(managed_ledger = name, "deleted managed ledger");
+        Ok(())
+    }
+
+    /// Closes every open managed ledger (broker shutdown).
+    pub async fn close_all(&self) {
+        for ml in self.loaded() {
+            if let Err(error) = ml.close().await {
+                tracing::warn!(managed_ledger = ml.name(), error = %error, "close failed");
+            }
+        }
+    }
+}

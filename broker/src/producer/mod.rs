@@ -1,0 +1,145 @@
+//! Producers: one per `PRODUCER` command, attached to a topic.
+//!
+//! Publish path and durability order:
+//! 1. the connection checks the checksum and takes a pending-publish permit
+//!    (the per-connection bound; waiting for it stops reading the socket);
+//! 2. [`Producer::publish`] hands the message body to
+//!    `ManagedLedger::add_entry`, which fixes the entry's order at call time;
+//! 3. the producer's receipt task awaits the add futures *in send order* and
+//!    sends `SEND_RECEIPT` only once an add resolved, i.e. once the entry is
+//!    durable on an ack quorum of bookies. A receipt therefore never precedes
+//!    durability, and receipts of one producer are never reordered.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use magnetar_proto::pulsar::api::{
+    CommandCloseProducer, CommandSendError, CommandSendReceipt, MessageIdData, ServerError,
+};
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
+
+use crate::managed_ledger::{ManagedLedger, ManagedLedgerError, Position};
+use crate::server::Outbound;
+
+/// `request_id` the broker puts on commands it initiates.
+pub const BROKER_REQUEST_ID: u64 = u64::MAX;
+
+/// One message (or batch) waiting for its add to become durable.
+struct PendingPublish {
+    sequence_id: u64,
+    highest_sequence_id: u64,
+    added: BoxFuture<'static, Result<Position, ManagedLedgerError>>,
+    /// Released when the receipt is sent: the connection's publish bound.
+    _permit: OwnedSemaphorePermit,
+}
+
+/// A producer attached to a topic.
+pub struct Producer {
+    id: u64,
+    name: String,
+    topic: String,
+    out: Outbound,
+    ledger: Arc<ManagedLedger>,
+    pending: mpsc::UnboundedSender<PendingPublish>,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer").field("id", &self.id).field("name", &self.name).field("topic", &self.topic).finish()
+    }
+}
+
+impl Producer {
+    /// Creates the producer and spawns its receipt task.
+    pub fn new(id: u64, name: String, topic: String, out: Outbound, ledger: Arc<ManagedLedger>) -> Arc<Self> {
+        let (pending, pending_rx) = mpsc::unbounded_channel();
+        tokio::spawn(send_receipts(id, out.clone(), pending_rx));
+        Arc::new(Producer { id, name, topic, out, ledger, pending, closed: AtomicBool::new(false) })
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    pub fn cid(&self) -> u64 {
+        self.out.cid()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Appends `body` (`[metadata size][metadata][payload]`, stored verbatim)
+    /// and queues its receipt behind the earlier ones.
+    pub fn publish(&self, sequence_id: u64, highest_sequence_id: u64, body: Bytes, permit: OwnedSemaphorePermit) {
+        let added = self.ledger.add_entry(body);
+        let publish = PendingPublish { sequence_id, highest_sequence_id, added, _permit: permit };
+        if self.pending.send(publish).is_err() {
+            tracing::warn!(producer_id = self.id, "receipt task is gone, dropping publish");
+        }
+    }
+
+    /// Marks the producer closed (client request or disconnect). Pending
+    /// receipts are still delivered.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// Closes the producer from the broker side (topic unload) and tells the
+    /// client, which will reconnect after a fresh lookup.
+    pub fn close_by_broker(&self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            self.out.send(CommandCloseProducer { producer_id: self.id, request_id: BROKER_REQUEST_ID });
+        }
+    }
+}
+
+/// Awaits each add in send order and answers it.
+async fn send_receipts(producer_id: u64, out: Outbound, mut pending: mpsc::UnboundedReceiver<PendingPublish>) {
+    while let Some(publish) = pending.recv().await {
+        match publish.added.await {
+            Ok(position) => {
+                out.send(CommandSendReceipt {
+                    producer_id,
+                    sequence_id: publish.sequence_id,
+                    message_id: Some(message_id(position)),
+                    highest_sequence_id: Some(publish.highest_sequence_id),
+                });
+            }
+            Err(error) => {
+                tracing::warn!(producer_id, sequence_id = publish.sequence_id, error = %error, "publish failed");
+                out.send(CommandSendError {
+                    producer_id,
+                    sequence_id: publish.sequence_id,
+                    error: crate::topic::storage_server_error(&error) as i32,
+                    message: error.to_string(),
+                });
+            }
+        }
+    }
+}
+
+/// The wire form of a position.
+pub fn message_id(position: Position) -> MessageIdData {
+    MessageIdData {
+        ledger_id: position.ledger_id,
+        entry_id: position.entry_id as u64,
+        ..Default::default()
+    }
+}
+
+/// A send error reply for a message that was not appended.
+pub fn send_error(producer_id: u64, sequence_id: u64, error: ServerError, message: impl Into<String>) -> CommandSendError {
+    CommandSendError { producer_id, sequence_id, error: error as i32, message: message.into() }
+}

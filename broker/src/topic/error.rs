@@ -1,0 +1,64 @@
+//! Errors of topic operations, each mapped to the Pulsar `ServerError` a
+//! client can act on.
+
+use magnetar_proto::pulsar::api::ServerError;
+use thiserror::Error;
+
+use super::name::TopicNameError;
+use super::ownership::OwnershipError;
+use crate::managed_ledger::ManagedLedgerError;
+
+#[derive(Debug, Error)]
+pub enum TopicError {
+    #[error(transparent)]
+    InvalidName(#[from] TopicNameError),
+    #[error("topic {0} is not served by this broker")]
+    NotOwned(String),
+    #[error("topic {0} is closing")]
+    Closing(String),
+    #[error("producer {name:?} is already connected to {topic}")]
+    ProducerBusy { topic: String, name: String },
+    #[error("subscription {subscription:?} already has an exclusive consumer")]
+    ConsumerBusy { subscription: String },
+    #[error("subscription {subscription:?} has other consumers")]
+    SubscriptionBusy { subscription: String },
+    #[error("subscription {subscription:?} is of type {existing}, not {requested}")]
+    SubscriptionTypeMismatch { subscription: String, existing: &'static str, requested: &'static str },
+    #[error("subscription {0:?} does not exist")]
+    SubscriptionNotFound(String),
+    #[error("not supported: {0}")]
+    NotSupported(&'static str),
+    #[error(transparent)]
+    Ownership(#[from] OwnershipError),
+    #[error("storage: {0}")]
+    Storage(#[from] ManagedLedgerError),
+}
+
+impl TopicError {
+    /// The error code sent to the client.
+    pub fn server_error(&self) -> ServerError {
+        match self {
+            TopicError::InvalidName(_) => ServerError::InvalidTopicName,
+            TopicError::NotOwned(_) | TopicError::Closing(_) => ServerError::ServiceNotReady,
+            TopicError::ProducerBusy { .. } => ServerError::ProducerBusy,
+            TopicError::ConsumerBusy { .. }
+            | TopicError::SubscriptionBusy { .. }
+            | TopicError::SubscriptionTypeMismatch { .. } => ServerError::ConsumerBusy,
+            TopicError::SubscriptionNotFound(_) => ServerError::SubscriptionNotFound,
+            TopicError::NotSupported(_) => ServerError::NotAllowedError,
+            TopicError::Ownership(error) => error.server_error(),
+            TopicError::Storage(error) => storage_server_error(error),
+        }
+    }
+}
+
+/// Fencing means another broker took the topic over: the client must look it
+/// up again. Metadata failures and ledger failures keep their own codes.
+pub fn storage_server_error(error: &ManagedLedgerError) -> ServerError {
+    match error {
+        ManagedLedgerError::Fenced { .. } | ManagedLedgerError::Closed { .. } => ServerError::ServiceNotReady,
+        ManagedLedgerError::Metadata(_) | ManagedLedgerError::Corrupt { .. } => ServerError::MetadataError,
+        ManagedLedgerError::InvalidName { .. } => ServerError::InvalidTopicName,
+        _ => ServerError::PersistenceError,
+    }
+}

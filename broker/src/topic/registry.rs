@@ -1,0 +1,96 @@
+//! The topics loaded on this broker.
+//!
+//! Topics load lazily on first use (auto-creation): loading opens the
+//! topic's managed ledger through the factory, which is where recovery and
+//! fencing of the previous owner happen. Concurrent first uses of a topic
+//! share one load; a failed load is not cached and is retried on next use.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::OnceCell;
+
+use crate::managed_ledger::ManagedLedgerFactory;
+
+use super::{PersistentTopic, TopicDomain, TopicError, TopicName};
+
+type TopicSlot = Arc<OnceCell<Arc<PersistentTopic>>>;
+
+pub struct TopicRegistry {
+    factory: Arc<ManagedLedgerFactory>,
+    topics: parking_lot::Mutex<HashMap<String, TopicSlot>>,
+}
+
+impl TopicRegistry {
+    pub fn new(factory: Arc<ManagedLedgerFactory>) -> Self {
+        TopicRegistry { factory, topics: parking_lot::Mutex::new(HashMap::new()) }
+    }
+
+    pub fn factory(&self) -> &Arc<ManagedLedgerFactory> {
+        &self.factory
+    }
+
+    /// The loaded topic, loading (and creating) it if needed.
+    pub async fn get_or_load(&self, name: &TopicName) -> Result<Arc<PersistentTopic>, TopicError> {
+        if name.domain() != TopicDomain::Persistent {
+            return Err(TopicError::NotSupported("non-persistent topics"));
+        }
+        let key = name.to_string();
+        let slot = self.topics.lock().entry(key.clone()).or_default().clone();
+        let topic = slot
+            .get_or_try_init(|| async {
+                let ledger = self.factory.open(&name.persistence_name()).await?;
+                tracing::info!(topic = %name, "loaded topic");
+                Ok::<_, TopicError>(Arc::new(PersistentTopic::new(name.clone(), ledger)))
+            })
+            .await?
+            .clone();
+        if topic.is_closing() {
+            self.forget(&key, &topic);
+            return Err(TopicError::Closing(key));
+        }
+        Ok(topic)
+    }
+
+    /// The topic if it is loaded.
+    pub fn get(&self, name: &TopicName) -> Option<Arc<PersistentTopic>> {
+        self.topics.lock().get(&name.to_string()).and_then(|slot| slot.get().cloned())
+    }
+
+    pub fn loaded(&self) -> Vec<Arc<PersistentTopic>> {
+        self.topics.lock().values().filter_map(|slot| slot.get().cloned()).collect()
+    }
+
+    /// Closes and forgets a topic (unload); `false` when it was not loaded.
+    pub async fn unload(&self, name: &TopicName) -> bool {
+        let Some(topic) = self.get(name) else {
+            return false;
+        };
+        topic.close().await;
+        self.forget(&name.to_string(), &topic);
+        true
+    }
+
+    /// Unloads every loaded topic matching `predicate` (bundle unload).
+    pub async fn unload_matching(&self, predicate: impl Fn(&TopicName) -> bool) -> usize {
+        let doomed: Vec<_> = self.loaded().into_iter().filter(|t| predicate(t.name())).collect();
+        for topic in &doomed {
+            topic.close().await;
+            self.forget(&topic.name().to_string(), topic);
+        }
+        doomed.len()
+    }
+
+    /// Unloads everything (broker shutdown).
+    pub async fn close_all(&self) -> usize {
+        self.unload_matching(|_| true).await
+    }
+
+    fn forget(&self, key: &str, topic: &Arc<PersistentTopic>) {
+        let mut topics = self.topics.lock();
+        let same = topics.get(key).and_then(|slot| slot.get()).is_some_and(|t| Arc::ptr_eq(t, topic));
+        if same {
+            topics.remove(key);
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! Command-line arguments (clap derive). Every server flag also reads an
+//! environment variable (`MAGNETAR_<FLAG>`), and the config file feeds those
+//! variables (see [`crate::config_file`]).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "magnetar", version, about = "A Pulsar-compatible message broker with separated compute and storage")]
+pub struct Cli {
+    /// Optional TOML file with flag defaults (flags and env vars take precedence).
+    #[arg(long, global = true, env = "MAGNETAR_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Log format on stderr. Filter with RUST_LOG (default `info`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Broker, bookies and metadata store in one process, with no config.
+    Standalone(StandaloneArgs),
+    /// A broker against external bookies and a metadata store.
+    Broker(BrokerArgs),
+    /// A bookie: quorum-replicated ledger storage.
+    Bookie(BookieArgs),
+    /// A node of the embedded Raft metadata store.
+    Metadata(MetadataNodeArgs),
+    /// Publish messages to a topic.
+    Produce(ProduceArgs),
+    /// Consume messages from a topic.
+    Consume(ConsumeArgs),
+    /// Load generators that report throughput and latency every second.
+    #[command(subcommand)]
+    Perf(PerfCommand),
+}
+
+/// Where the Pulsar and HTTP listeners bind.
+#[derive(Debug, Clone, Args)]
+pub struct ListenArgs {
+    /// Address to bind the Pulsar (binary protocol) and HTTP listeners to.
+    #[arg(long, env = "MAGNETAR_BIND", default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Pulsar binary protocol port (0 picks a free port).
+    #[arg(long, env = "MAGNETAR_PULSAR_PORT", default_value_t = 6650)]
+    pub pulsar_port: u16,
+    /// HTTP port: health, admin REST API, metrics (0 picks a free port).
+    #[arg(long, env = "MAGNETAR_HTTP_PORT", default_value_t = 8080)]
+    pub http_port: u16,
+    /// Host name clients should use to reach this broker (defaults to the bind address).
+    #[arg(long, env = "MAGNETAR_ADVERTISED_ADDRESS")]
+    pub advertised_address: Option<String>,
+    /// Largest message (batch) a producer may send, in bytes.
+    #[arg(long, env = "MAGNETAR_MAX_MESSAGE_SIZE", default_value_t = 5 * 1024 * 1024)]
+    pub max_message_size: usize,
+}
+
+/// Replication of the ledgers a broker creates.
+#[derive(Debug, Clone, Args)]
+pub struct QuorumArgs {
+    /// Bookies per ledger ensemble (E).
+    #[arg(long, env = "MAGNETAR_ENSEMBLE_SIZE")]
+    pub ensemble_size: Option<u32>,
+    /// Copies written per entry (Qw).
+    #[arg(long, env = "MAGNETAR_WRITE_QUORUM")]
+    pub write_quorum: Option<u32>,
+    /// Copies that must be fsynced before a producer gets its receipt (Qa).
+    #[arg(long, env = "MAGNETAR_ACK_QUORUM")]
+    pub ack_quorum: Option<u32>,
+}
+
+impl QuorumArgs {
+    /// The flags, with `default` filling what was not given.
+    pub fn resolve(&self, default: u32) -> (u32, u32, u32) {
+        (
+            self.ensemble_size.unwrap_or(default),
+            self.write_quorum.unwrap_or(default),
+            self.ack_quorum.unwrap_or(default),
+        )
+    }
+}
+
+/// Journal settings of a bookie.
+#[derive(Debug, Clone, Args)]
+pub struct JournalArgs {
+    /// Longest an add waits for its group commit, in milliseconds.
+    #[arg(long, env = "MAGNETAR_JOURNAL_MAX_GROUP_WAIT_MS", default_value_t = 2)]
+    pub journal_max_group_wait_ms: u64,
+    /// Buffered bytes that trigger a group commit before the wait expires.
+    #[arg(long, env = "MAGNETAR_JOURNAL_BUFFERED_WRITES_THRESHOLD", default_value_t = 512 * 1024)]
+    pub journal_buffered_writes_threshold: usize,
+    /// fsync the journal before acknowledging (turning this off can lose acknowledged data).
+    #[arg(long, env = "MAGNETAR_JOURNAL_SYNC", default_value_t = true, action = clap::ArgAction::Set)]
+    pub journal_sync: bool,
+    /// Disk usage fraction above which the bookie turns read-only.
+    #[arg(long, env = "MAGNETAR_DISK_USAGE_THRESHOLD", default_value_t = 0.95)]
+    pub disk_usage_threshold: f64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StandaloneArgs {
+    /// Where bookie and metadata data live.
+    #[arg(long, env = "MAGNETAR_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// Bookies to run in-process.
+    #[arg(long, env = "MAGNETAR_BOOKIES", default_value_t = 1)]
+    pub bookies: u32,
+    #[command(flatten)]
+    pub quorum: QuorumArgs,
+    #[command(flatten)]
+    pub journal: JournalArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BrokerArgs {
+    /// Metadata store URL: etcd://host:port[,host:port][/prefix] or raft://host:port[,...][/prefix].
+    #[arg(long, env = "MAGNETAR_METADATA")]
+    pub metadata: String,
+    /// Cluster name.
+    #[arg(long, env = "MAGNETAR_CLUSTER", default_value = "standalone")]
+    pub cluster: String,
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    #[command(flatten)]
+    pub quorum: QuorumArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BookieArgs {
+    /// Metadata store URL (see `magnetar broker --help`).
+    #[arg(long, env = "MAGNETAR_METADATA")]
+    pub metadata: String,
+    /// Journal, entry logs and index.
+    #[arg(long, env = "MAGNETAR_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// gRPC listen address; its host:port is the bookie id.
+    #[arg(long, env = "MAGNETAR_LISTEN", default_value = "127.0.0.1:3181")]
+    pub listen: String,
+    /// host:port other processes use to reach this bookie, and its id (defaults to `--listen`).
+    #[arg(long, env = "MAGNETAR_ADVERTISED_ADDRESS")]
+    pub advertised_address: Option<String>,
+    #[command(flatten)]
+    pub journal: JournalArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MetadataNodeArgs {
+    /// This node's id in `--peers`.
+    #[arg(long, env = "MAGNETAR_ID")]
+    pub id: u64,
+    /// gRPC listen address for clients and peers.
+    #[arg(long, env = "MAGNETAR_LISTEN")]
+    pub listen: String,
+    /// Raft log, state machine and snapshots.
+    #[arg(long, env = "MAGNETAR_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Every voter: `1=host:port,2=host:port,3=host:port` (1, 3 or 5 voters).
+    #[arg(long, env = "MAGNETAR_PEERS")]
+    pub peers: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// Service URL of a broker.
+    #[arg(long, env = "MAGNETAR_URL", default_value = "pulsar://127.0.0.1:6650")]
+    pub url: String,
+    /// Topic: `persistent://tenant/ns/name` or a short name.
+    pub topic: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProduceArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Message payloads; each is sent `--count` times.
+    #[arg(short, long = "message", required = true)]
+    pub messages: Vec<String>,
+    /// Times each message is sent.
+    #[arg(short = 'n', long, default_value_t = 1)]
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConsumeArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Subscription name.
+    #[arg(short, long, default_value = "magnetar-cli")]
+    pub subscription: String,
+    /// Subscription type.
+    #[arg(long = "type", value_enum, default_value_t = SubscriptionKind::Exclusive)]
+    pub kind: SubscriptionKind,
+    /// Stop after this many messages (0 = run until interrupted).
+    #[arg(short = 'n', long, default_value_t = 0)]
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SubscriptionKind {
+    Exclusive,
+    Shared,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PerfCommand {
+    /// Publish at a fixed or unlimited rate; report msgs/s, MB/s and publish latency.
+    Produce(PerfProduceArgs),
+    /// Consume and report msgs/s, MB/s and end-to-end latency.
+    Consume(PerfConsumeArgs),
+    /// Raw disk baseline: sequential writes, each followed by fdatasync.
+    Disk(PerfDiskArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PerfDiskArgs {
+    /// Directory on the disk to measure (the bookie's data dir).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// Bytes written before each fdatasync.
+    #[arg(short, long, default_value_t = 1024)]
+    pub size: usize,
+    /// How long to run, in seconds.
+    #[arg(short, long, default_value_t = 10)]
+    pub duration: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PerfProduceArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Messages per second (0 = as fast as possible).
+    #[arg(short, long, default_value_t = 0)]
+    pub rate: u64,
+    /// Payload size in bytes.
+    #[arg(short, long, default_value_t = 1024)]
+    pub size: usize,
+    /// How long to run, in seconds.
+    #[arg(short, long, default_value_t = 30)]
+    pub duration: u64,
+    /// Most messages in flight without a receipt.
+    #[arg(long, default_value_t = 1000)]
+    pub max_pending: usize,
+    /// Batch messages in the client (the Pulsar client default).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub batching: bool,
+    /// Largest batch, in messages.
+    #[arg(long, default_value_t = 1000)]
+    pub batch_max_messages: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PerfConsumeArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Subscription name.
+    #[arg(short, long, default_value = "magnetar-perf")]
+    pub subscription: String,
+    /// How long to run, in seconds.
+    #[arg(short, long, default_value_t = 30)]
+    pub duration: u64,
+}

@@ -1,0 +1,35 @@
+//! One module per subcommand; [`run`] dispatches.
+
+mod bookie;
+mod broker;
+mod client;
+mod metadata_node;
+mod perf;
+mod perf_disk;
+mod shutdown;
+mod standalone;
+
+use anyhow::Result;
+
+use crate::args::{Command, PerfCommand};
+
+pub async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Standalone(args) => standalone::run(args).await,
+        Command::Broker(args) => broker::run(args).await,
+        Command::Bookie(args) => bookie::run(args).await,
+        Command::Metadata(args) => metadata_node::run(args).await,
+        Command::Produce(args) => client::produce(args).await,
+        Command::Consume(args) => client::consume(args).await,
+        Command::Perf(PerfCommand::Produce(args)) => perf::produce(args).await,
+        Command::Perf(PerfCommand::Consume(args)) => perf::consume(args).await,
+        Command::Perf(PerfCommand::Disk(args)) => perf_disk::run(args),
+    }
+}
+
+/// Parses a metadata URL and connects to the store it names.
+pub async fn metadata_connect(url: &str) -> Result<std::sync::Arc<dyn magnetar_metadata::MetadataStore>> {
+    use anyhow::Context;
+    let parsed = magnetar_metadata::url::MetadataUrl::parse(url).with_context(|| format!("parse metadata URL {url:?}"))?;
+    magnetar_metadata::url::connect(&parsed).await.with_context(|| format!("connect to metadata store {url}"))
+}

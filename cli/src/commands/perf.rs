@@ -1,0 +1,173 @@
+//! `magnetar perf produce|consume`: load generators that print progress every
+//! second and a final summary with median and tail latencies.
+//!
+//! Publish latency is measured from handing a message to the client until its
+//! receipt arrives. End-to-end latency uses a send timestamp (microseconds
+//! since the Unix epoch) in the first 8 bytes of each payload, so producer and
+//! consumer must share a clock (same machine).
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use futures::stream::FuturesOrdered;
+use futures::{StreamExt, TryStreamExt};
+use hdrhistogram::Histogram;
+use pulsar::consumer::InitialPosition;
+use pulsar::{producer, ConsumerOptions, ProducerOptions, SubType, TokioExecutor};
+
+use super::client::connect;
+use crate::args::{PerfConsumeArgs, PerfProduceArgs};
+
+fn now_micros() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
+fn new_histogram() -> Result<Histogram<u64>> {
+    // 1 µs .. 60 s with 3 significant digits.
+    Histogram::new_with_bounds(1, 60_000_000, 3).context("create histogram")
+}
+
+fn print_summary(what: &str, count: u64, bytes: u64, elapsed: Duration, latency: &Histogram<u64>) {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "{what} summary: {count} msgs in {secs:.1} s = {:.0} msg/s, {:.1} MB/s; latency ms p50 {:.3} p99 {:.3} p99.9 {:.3} max {:.3}",
+        count as f64 / secs,
+        bytes as f64 / secs / 1e6,
+        latency.value_at_quantile(0.5) as f64 / 1000.0,
+        latency.value_at_quantile(0.99) as f64 / 1000.0,
+        latency.value_at_quantile(0.999) as f64 / 1000.0,
+        latency.max() as f64 / 1000.0,
+    );
+}
+
+pub async fn produce(args: PerfProduceArgs) -> Result<()> {
+    let client = connect(&args.client.url).await?;
+    let options = ProducerOptions {
+        batch_size: args.batching.then_some(args.batch_max_messages),
+        batch_byte_size: args.batching.then_some(128 * 1024),
+        batch_timeout: args.batching.then_some(Duration::from_millis(1)),
+        block_queue_if_full: true,
+        ..Default::default()
+    };
+    let mut producer = client
+        .producer()
+        .with_topic(&args.client.topic)
+        .with_options(options)
+        .build()
+        .await
+        .with_context(|| format!("create producer on {}", args.client.topic))?;
+
+    let size = args.size.max(8);
+    let mut latency = new_histogram()?;
+    let mut window = new_histogram()?;
+    let mut in_flight = FuturesOrdered::new();
+    let (mut sent, mut acked, mut bytes) = (0u64, 0u64, 0u64);
+    let start = Instant::now();
+    let end = start + Duration::from_secs(args.duration);
+    let interval = (args.rate > 0).then(|| Duration::from_secs_f64(1.0 / args.rate as f64));
+    let mut next_report = start + Duration::from_secs(1);
+    let mut last_acked = 0u64;
+
+    while Instant::now() < end {
+        if let Some(interval) = interval {
+            let due = start + interval.mul_f64(sent as f64);
+            if due > Instant::now() {
+                tokio::time::sleep_until(due.into()).await;
+            }
+        }
+        while in_flight.len() >= args.max_pending {
+            let (t0, receipt): (Instant, _) = in_flight.next().await.context("pending receipt")?;
+            record_receipt(receipt, t0, &mut latency, &mut window)?;
+            acked += 1;
+        }
+        let mut payload = vec![0u8; size];
+        payload[..8].copy_from_slice(&now_micros().to_be_bytes());
+        let t0 = Instant::now();
+        let receipt = producer
+            .send_non_blocking(producer::Message { payload, ..Default::default() })
+            .await
+            .context("send")?;
+        in_flight.push_back(async move { (t0, receipt.await) });
+        sent += 1;
+        bytes += size as u64;
+        // Collect receipts that are already there without blocking.
+        while let Some(Some((t0, receipt))) = futures::FutureExt::now_or_never(in_flight.next()) {
+            record_receipt(receipt, t0, &mut latency, &mut window)?;
+            acked += 1;
+        }
+        if Instant::now() >= next_report {
+            println!(
+                "produce: {} msg/s, publish latency ms p50 {:.3} p99 {:.3}",
+                acked - last_acked,
+                window.value_at_quantile(0.5) as f64 / 1000.0,
+                window.value_at_quantile(0.99) as f64 / 1000.0
+            );
+            window.reset();
+            last_acked = acked;
+            next_report += Duration::from_secs(1);
+        }
+    }
+    while let Some((t0, receipt)) = in_flight.next().await {
+        record_receipt(receipt, t0, &mut latency, &mut window)?;
+        acked += 1;
+    }
+    print_summary("produce", acked, bytes, start.elapsed(), &latency);
+    Ok(())
+}
+
+fn record_receipt(
+    receipt: Result<pulsar::proto::CommandSendReceipt, pulsar::Error>,
+    t0: Instant,
+    latency: &mut Histogram<u64>,
+    window: &mut Histogram<u64>,
+) -> Result<()> {
+    receipt.context("send failed")?;
+    let micros = (t0.elapsed().as_micros() as u64).max(1);
+    latency.saturating_record(micros);
+    window.saturating_record(micros);
+    Ok(())
+}
+
+pub async fn consume(args: PerfConsumeArgs) -> Result<()> {
+    let client = connect(&args.client.url).await?;
+    let mut consumer: pulsar::Consumer<Vec<u8>, TokioExecutor> = client
+        .consumer()
+        .with_topic(&args.client.topic)
+        .with_subscription(&args.subscription)
+        .with_subscription_type(SubType::Exclusive)
+        .with_options(ConsumerOptions::default().with_initial_position(InitialPosition::Latest))
+        .build()
+        .await
+        .with_context(|| format!("subscribe to {}", args.client.topic))?;
+    let mut latency = new_histogram()?;
+    let (mut count, mut bytes, mut last) = (0u64, 0u64, 0u64);
+    let start = Instant::now();
+    let end = start + Duration::from_secs(args.duration);
+    let mut ticker = tokio::time::interval_at((start + Duration::from_secs(1)).into(), Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(end.into()) => break,
+            _ = ticker.tick() => {
+                println!("consume: {} msg/s, end-to-end latency ms p50 {:.3} p99 {:.3}",
+                    count - last,
+                    latency.value_at_quantile(0.5) as f64 / 1000.0,
+                    latency.value_at_quantile(0.99) as f64 / 1000.0);
+                last = count;
+            }
+            message = consumer.try_next() => {
+                let Some(message) = message.context("receive")? else { break };
+                let data = &message.payload.data;
+                if data.len() >= 8 {
+                    let mut sent = [0u8; 8];
+                    sent.copy_from_slice(&data[..8]);
+                    latency.saturating_record(now_micros().saturating_sub(u64::from_be_bytes(sent)).max(1));
+                }
+                bytes += data.len() as u64;
+                count += 1;
+                consumer.ack(&message).await.context("ack")?;
+            }
+        }
+    }
+    print_summary("consume", count, bytes, start.elapsed(), &latency);
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! Optional TOML config file (`--config FILE` or `MAGNETAR_CONFIG`).
+//!
+//! Precedence: flags > environment > config file > built-in defaults. The
+//! file is a flat table whose keys are flag names without dashes' prefix,
+//! e.g. `ensemble-size = 2` or `metadata = "etcd://127.0.0.1:2379"`. Each key
+//! becomes the default of the flag with that name by setting its environment
+//! variable (`MAGNETAR_ENSEMBLE_SIZE`) when that variable is not already set.
+//! Unknown keys are rejected so that typos do not pass silently.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+
+/// Flag names the file may set (the flags that have an `env` fallback).
+const KNOWN_KEYS: &[&str] = &[
+    "metadata",
+    "data-dir",
+    "bind",
+    "pulsar-port",
+    "http-port",
+    "advertised-address",
+    "ensemble-size",
+    "write-quorum",
+    "ack-quorum",
+    "bookies",
+    "listen",
+    "journal-max-group-wait-ms",
+    "journal-buffered-writes-threshold",
+    "journal-sync",
+    "disk-usage-threshold",
+    "max-message-size",
+    "cluster",
+    "id",
+    "peers",
+];
+
+/// Finds `--config FILE` (or `--config=FILE`, or `MAGNETAR_CONFIG`) and
+/// applies the file's keys as environment defaults.
+pub fn apply_from_args(args: impl IntoIterator<Item = OsString>) -> Result<()> {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let mut path = std::env::var_os("MAGNETAR_CONFIG").map(PathBuf::from);
+    for (i, arg) in args.iter().enumerate() {
+        let arg = arg.to_string_lossy();
+        if arg == "--config" {
+            path = args.get(i + 1).map(PathBuf::from);
+        } else if let Some(value) = arg.strip_prefix("--config=") {
+            path = Some(PathBuf::from(value));
+        }
+    }
+    let Some(path) = path else { return Ok(()) };
+    let text = std::fs::read_to_string(&path).with_context(|| format!("read config file {}", path.display()))?;
+    for (key, value) in parse(&text).with_context(|| format!("parse config file {}", path.display()))? {
+        let env_name = env_var_for(&key);
+        if std::env::var_os(&env_name).is_none() {
+            std::env::set_var(env_name, value);
+        }
+    }
+    Ok(())
+}
+
+fn env_var_for(key: &str) -> String {
+    format!("MAGNETAR_{}", key.to_ascii_uppercase().replace('-', "_"))
+}
+
+fn parse(text: &str) -> Result<Vec<(String, String)>> {
+    let table: toml::Table = text.parse()?;
+    let mut out = Vec::new();
+    for (key, value) in table {
+        if !KNOWN_KEYS.contains(&key.as_str()) {
+            bail!("unknown config key {key:?} (known: {})", KNOWN_KEYS.join(", "));
+        }
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => bail!("config key {key:?} must be a string, number or boolean, not {other}"),
+        };
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_known_keys_and_maps_env_names() {
+        let pairs = parse("ensemble-size = 3\nmetadata = \"etcd://h:1\"\njournal-sync = false\n").unwrap();
+        assert!(pairs.contains(&("ensemble-size".into(), "3".into())));
+        assert!(pairs.contains(&("journal-sync".into(), "false".into())));
+        assert_eq!(env_var_for("ensemble-size"), "MAGNETAR_ENSEMBLE_SIZE");
+    }
+
+    #[test]
+    fn rejects_unknown_keys() {
+        let err = parse("ensemble_size = 3").unwrap_err();
+        assert!(err.to_string().contains("unknown config key"));
+    }
+}

@@ -1,0 +1,81 @@
+//! Wrapping sub-commands into the [`BaseCommand`] envelope.
+//!
+//! `BaseCommand` carries a `type` tag plus one optional field per command.
+//! Setting the tag and the field by hand is easy to get inconsistent, so each
+//! command type converts into a `BaseCommand` with `.into()`.
+
+use super::api::base_command::Type;
+use super::api::*;
+
+macro_rules! into_base_command {
+    ($($command:ident => $variant:ident, $field:ident;)*) => {
+        $(
+            impl From<$command> for BaseCommand {
+                fn from(command: $command) -> Self {
+                    BaseCommand {
+                        r#type: Type::$variant as i32,
+                        $field: Some(command),
+                        ..Default::default()
+                    }
+                }
+            }
+        )*
+    };
+}
+
+into_base_command! {
+    CommandConnect => Connect, connect;
+    CommandConnected => Connected, connected;
+    CommandSubscribe => Subscribe, subscribe;
+    CommandProducer => Producer, producer;
+    CommandSend => Send, send;
+    CommandSendReceipt => SendReceipt, send_receipt;
+    CommandSendError => SendError, send_error;
+    CommandMessage => Message, message;
+    CommandAck => Ack, ack;
+    CommandFlow => Flow, flow;
+    CommandUnsubscribe => Unsubscribe, unsubscribe;
+    CommandSuccess => Success, success;
+    CommandError => Error, error;
+    CommandCloseProducer => CloseProducer, close_producer;
+    CommandCloseConsumer => CloseConsumer, close_consumer;
+    CommandProducerSuccess => ProducerSuccess, producer_success;
+    CommandPing => Ping, ping;
+    CommandPong => Pong, pong;
+    CommandRedeliverUnacknowledgedMessages => RedeliverUnacknowledgedMessages, redeliver_unacknowledged_messages;
+    CommandPartitionedTopicMetadata => PartitionedMetadata, partition_metadata;
+    CommandPartitionedTopicMetadataResponse => PartitionedMetadataResponse, partition_metadata_response;
+    CommandLookupTopic => Lookup, lookup_topic;
+    CommandLookupTopicResponse => LookupResponse, lookup_topic_response;
+    CommandConsumerStats => ConsumerStats, consumer_stats;
+    CommandConsumerStatsResponse => ConsumerStatsResponse, consumer_stats_response;
+    CommandReachedEndOfTopic => ReachedEndOfTopic, reached_end_of_topic;
+    CommandSeek => Seek, seek;
+    CommandGetLastMessageId => GetLastMessageId, get_last_message_id;
+    CommandGetLastMessageIdResponse => GetLastMessageIdResponse, get_last_message_id_response;
+    CommandActiveConsumerChange => ActiveConsumerChange, active_consumer_change;
+    CommandGetTopicsOfNamespace => GetTopicsOfNamespace, get_topics_of_namespace;
+    CommandGetTopicsOfNamespaceResponse => GetTopicsOfNamespaceResponse, get_topics_of_namespace_response;
+    CommandGetSchema => GetSchema, get_schema;
+    CommandGetSchemaResponse => GetSchemaResponse, get_schema_response;
+    CommandAuthChallenge => AuthChallenge, auth_challenge;
+    CommandAuthResponse => AuthResponse, auth_response;
+    CommandAckResponse => AckResponse, ack_response;
+    CommandTcClientConnectRequest => TcClientConnectRequest, tc_client_connect_request;
+    CommandTcClientConnectResponse => TcClientConnectResponse, tc_client_connect_response;
+}
+
+/// Builds a `CommandError` envelope.
+pub fn error(request_id: u64, error: ServerError, message: impl Into<String>) -> BaseCommand {
+    CommandError { request_id, error: error as i32, message: message.into() }.into()
+}
+
+/// Builds a `CommandSuccess` envelope.
+pub fn success(request_id: u64) -> BaseCommand {
+    CommandSuccess { request_id, schema: None }.into()
+}
+
+/// The command's `type` tag, `None` when this build does not know it.
+pub fn command_type(command: &BaseCommand) -> Option<Type> {
+    Type::try_from(command.r#type).ok()
+}

@@ -1,0 +1,33 @@
+"""Helpers shared by the end-to-end scripts that drive Magnetar with the
+official Python pulsar-client. Every script prints one JSON object on stdout
+and exits non-zero when an expectation fails."""
+
+import json
+import sys
+
+import pulsar
+
+
+def client(url):
+    return pulsar.Client(url, operation_timeout_seconds=20, connection_timeout_ms=5000)
+
+
+def drain(consumer, expected, idle_ms=5000, ack=True):
+    """Receives until `expected` messages arrived or nothing came for idle_ms.
+    Returns the payloads in arrival order."""
+    got = []
+    while len(got) < expected:
+        try:
+            msg = consumer.receive(timeout_millis=idle_ms)
+        except pulsar.Timeout:
+            break
+        got.append(msg.data().decode())
+        if ack:
+            consumer.acknowledge(msg)
+    return got
+
+
+def report(result, ok):
+    result["ok"] = ok
+    print(json.dumps(result))
+    sys.exit(0 if ok else 1)

@@ -1,0 +1,100 @@
+//! The Rust `pulsar` crate against a real `magnetar standalone`.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use magnetar_tests::Standalone;
+use pulsar::consumer::InitialPosition;
+use pulsar::{producer, ConsumerOptions, ProducerOptions, Pulsar, SubType, TokioExecutor};
+
+async fn client(url: &str) -> Pulsar<TokioExecutor> {
+    Pulsar::builder(url, TokioExecutor).build().await.expect("connect")
+}
+
+async fn subscribe(
+    client: &Pulsar<TokioExecutor>,
+    topic: &str,
+    subscription: &str,
+    sub_type: SubType,
+) -> pulsar::Consumer<Vec<u8>, TokioExecutor> {
+    client
+        .consumer()
+        .with_topic(topic)
+        .with_subscription(subscription)
+        .with_subscription_type(sub_type)
+        .with_options(ConsumerOptions::default().with_initial_position(InitialPosition::Earliest))
+        .build()
+        .await
+        .expect("subscribe")
+}
+
+async fn produce(client: &Pulsar<TokioExecutor>, topic: &str, count: usize, batching: bool) {
+    let options = ProducerOptions {
+        batch_size: batching.then_some(500),
+        batch_timeout: batching.then_some(Duration::from_millis(5)),
+        ..Default::default()
+    };
+    let mut producer = client.producer().with_topic(topic).with_options(options).build().await.expect("producer");
+    let mut receipts = Vec::with_capacity(count);
+    for i in 0..count {
+        let message = producer::Message { payload: format!("r-{i}").into_bytes(), ..Default::default() };
+        receipts.push(producer.send_non_blocking(message).await.expect("send"));
+    }
+    for receipt in receipts {
+        receipt.await.expect("receipt");
+    }
+}
+
+async fn receive_n(consumer: &mut pulsar::Consumer<Vec<u8>, TokioExecutor>, n: usize) -> Vec<String> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let next = tokio::time::timeout(Duration::from_secs(10), consumer.try_next()).await;
+        let Ok(Ok(Some(message))) = next else { break };
+        got.push(String::from_utf8_lossy(&message.payload.data).into_owned());
+        consumer.ack(&message).await.expect("ack");
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_produce_and_exclusive_consume() {
+    let standalone = Standalone::start().unwrap();
+    let client = client(&standalone.pulsar_url().unwrap()).await;
+    let topic = "persistent://public/default/rust-batched";
+    let mut consumer = subscribe(&client, topic, "s", SubType::Exclusive).await;
+    produce(&client, topic, 10_000, true).await;
+    let got = receive_n(&mut consumer, 10_000).await;
+    let expected: Vec<String> = (0..10_000).map(|i| format!("r-{i}")).collect();
+    assert_eq!(got.len(), expected.len());
+    assert!(got == expected, "messages out of order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_subscription_spreads_without_loss_or_duplicates() {
+    let standalone = Standalone::start().unwrap();
+    let client = client(&standalone.pulsar_url().unwrap()).await;
+    let topic = "rust-shared";
+    let mut consumers = Vec::new();
+    for _ in 0..3 {
+        consumers.push(subscribe(&client, topic, "shared", SubType::Shared).await);
+    }
+    produce(&client, topic, 3000, false).await;
+    let tasks: Vec<_> = consumers
+        .into_iter()
+        .map(|mut c| tokio::spawn(async move { receive_n(&mut c, 3000).await }))
+        .collect();
+    let mut all = Vec::new();
+    let mut active = 0;
+    for task in tasks {
+        let got = task.await.expect("consumer task");
+        if !got.is_empty() {
+            active += 1;
+        }
+        all.extend(got);
+    }
+    let distinct: HashSet<&String> = all.iter().collect();
+    assert_eq!(all.len(), 3000, "loss or duplicates");
+    assert_eq!(distinct.len(), 3000, "duplicates");
+    assert!(active >= 2, "shared dispatch used only {active} consumer(s)");
+}
