@@ -2,7 +2,7 @@
 //! compiled without services (they travel in Pulsar frames, not gRPC).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let grpc_protos = ["proto/bookie.proto"];
+    let grpc_protos = ["proto/bookie.proto", "proto/metadata.proto"];
     let pulsar_protos = ["proto/PulsarApi.proto"];
     for proto in grpc_protos.iter().chain(pulsar_protos.iter()) {
         println!("cargo:rerun-if-changed={proto}");

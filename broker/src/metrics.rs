@@ -18,7 +18,11 @@ pub struct Counter {
 
 impl Counter {
     pub const fn new(name: &'static str, help: &'static str) -> Self {
-        Counter { name, help, value: AtomicU64::new(0) }
+        Counter {
+            name,
+            help,
+            value: AtomicU64::new(0),
+        }
     }
 
     pub fn inc(&self) {
@@ -44,7 +48,11 @@ pub struct Gauge {
 
 impl Gauge {
     pub const fn new(name: &'static str, help: &'static str) -> Self {
-        Gauge { name, help, value: AtomicI64::new(0) }
+        Gauge {
+            name,
+            help,
+            value: AtomicI64::new(0),
+        }
     }
 
     pub fn inc(&self) {
@@ -68,26 +76,48 @@ impl Gauge {
     }
 }
 
-pub static MESSAGES_IN: Counter =
-    Counter::new("magnetar_broker_messages_in_total", "Messages published to this broker.");
-pub static BYTES_IN: Counter = Counter::new("magnetar_broker_bytes_in_total", "Payload bytes published to this broker.");
-pub static MESSAGES_OUT: Counter =
-    Counter::new("magnetar_broker_messages_out_total", "Messages dispatched to consumers.");
-pub static BYTES_OUT: Counter =
-    Counter::new("magnetar_broker_bytes_out_total", "Payload bytes dispatched to consumers.");
-pub static TOPICS_LOADED: Gauge = Gauge::new("magnetar_broker_topics_loaded", "Topics currently loaded.");
+pub static MESSAGES_IN: Counter = Counter::new(
+    "magnetar_broker_messages_in_total",
+    "Messages published to this broker.",
+);
+pub static BYTES_IN: Counter = Counter::new(
+    "magnetar_broker_bytes_in_total",
+    "Payload bytes published to this broker.",
+);
+pub static MESSAGES_OUT: Counter = Counter::new(
+    "magnetar_broker_messages_out_total",
+    "Messages dispatched to consumers.",
+);
+pub static BYTES_OUT: Counter = Counter::new(
+    "magnetar_broker_bytes_out_total",
+    "Payload bytes dispatched to consumers.",
+);
+pub static TOPICS_LOADED: Gauge =
+    Gauge::new("magnetar_broker_topics_loaded", "Topics currently loaded.");
 pub static PRODUCERS: Gauge = Gauge::new("magnetar_broker_producers", "Connected producers.");
 pub static CONSUMERS: Gauge = Gauge::new("magnetar_broker_consumers", "Connected consumers.");
-pub static CONNECTIONS: Gauge = Gauge::new("magnetar_broker_connections", "Open client connections.");
-pub static MANAGED_LEDGER_ENTRIES_ADDED: Counter =
-    Counter::new("magnetar_broker_ml_entries_added_total", "Entries durably added to managed ledgers.");
-pub static MANAGED_LEDGER_BYTES_ADDED: Counter =
-    Counter::new("magnetar_broker_ml_bytes_added_total", "Payload bytes durably added to managed ledgers.");
-pub static ENTRY_CACHE_HITS: Counter =
-    Counter::new("magnetar_broker_entry_cache_hits_total", "Entry reads served from memory.");
-pub static ENTRY_CACHE_MISSES: Counter =
-    Counter::new("magnetar_broker_entry_cache_misses_total", "Entry reads that went to the ledger store.");
-pub static BUNDLES_OWNED: Gauge = Gauge::new("magnetar_broker_bundles_owned", "Namespace bundles owned by this broker.");
+pub static CONNECTIONS: Gauge =
+    Gauge::new("magnetar_broker_connections", "Open client connections.");
+pub static MANAGED_LEDGER_ENTRIES_ADDED: Counter = Counter::new(
+    "magnetar_broker_ml_entries_added_total",
+    "Entries durably added to managed ledgers.",
+);
+pub static MANAGED_LEDGER_BYTES_ADDED: Counter = Counter::new(
+    "magnetar_broker_ml_bytes_added_total",
+    "Payload bytes durably added to managed ledgers.",
+);
+pub static ENTRY_CACHE_HITS: Counter = Counter::new(
+    "magnetar_broker_entry_cache_hits_total",
+    "Entry reads served from memory.",
+);
+pub static ENTRY_CACHE_MISSES: Counter = Counter::new(
+    "magnetar_broker_entry_cache_misses_total",
+    "Entry reads that went to the ledger store.",
+);
+pub static BUNDLES_OWNED: Gauge = Gauge::new(
+    "magnetar_broker_bundles_owned",
+    "Namespace bundles owned by this broker.",
+);
 
 pub static COUNTERS: &[&Counter] = &[
     &MESSAGES_IN,
@@ -100,16 +130,38 @@ pub static COUNTERS: &[&Counter] = &[
     &ENTRY_CACHE_MISSES,
 ];
 
-pub static GAUGES: &[&Gauge] = &[&TOPICS_LOADED, &PRODUCERS, &CONSUMERS, &CONNECTIONS, &BUNDLES_OWNED];
+pub static GAUGES: &[&Gauge] = &[
+    &TOPICS_LOADED,
+    &PRODUCERS,
+    &CONSUMERS,
+    &CONNECTIONS,
+    &BUNDLES_OWNED,
+];
 
 /// Renders every metric in the Prometheus text exposition format (0.0.4).
 pub fn render_prometheus() -> String {
     let mut out = String::new();
     for counter in COUNTERS {
-        let _ = writeln!(out, "# HELP {} {}\n# TYPE {} counter\n{} {}", counter.name, counter.help, counter.name, counter.name, counter.get());
+        let _ = writeln!(
+            out,
+            "# HELP {} {}\n# TYPE {} counter\n{} {}",
+            counter.name,
+            counter.help,
+            counter.name,
+            counter.name,
+            counter.get()
+        );
     }
     for gauge in GAUGES {
-        let _ = writeln!(out, "# HELP {} {}\n# TYPE {} gauge\n{} {}", gauge.name, gauge.help, gauge.name, gauge.name, gauge.get());
+        let _ = writeln!(
+            out,
+            "# HELP {} {}\n# TYPE {} gauge\n{} {}",
+            gauge.name,
+            gauge.help,
+            gauge.name,
+            gauge.name,
+            gauge.get()
+        );
     }
     out
 }

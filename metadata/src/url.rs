@@ -25,10 +25,9 @@ pub async fn connect(url: &MetadataUrl) -> Result<Arc<dyn MetadataStore>> {
             EtcdStore::connect(endpoints, prefix.as_deref(), EtcdOptions::default()).await?,
         )),
         MetadataUrl::Memory => Ok(Arc::new(MemoryStore::new())),
-        // Replaced by the Raft backend's client once it lands.
-        MetadataUrl::Raft { .. } => Err(MetadataError::Unavailable(format!(
-            "cannot connect to {url}: raft client support is not compiled in yet"
-        ))),
+        MetadataUrl::Raft { endpoints, prefix } => {
+            crate::raft::connect_raft_url(url, endpoints, prefix.as_deref())
+        }
     }
 }
 

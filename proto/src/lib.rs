@@ -1,11 +1,17 @@
 //! Magnetar's wire formats.
 //!
 //! - [`bookie`]: the internal gRPC service between ledger clients and bookies.
+//! - [`metadata`]: the Raft metadata nodes' gRPC service.
 //! - [`pulsar`]: the Pulsar binary protocol spoken by clients and brokers.
 
 /// The bookie gRPC service (`proto/bookie.proto`).
 pub mod bookie {
     tonic::include_proto!("magnetar.bookie.v1");
+}
+
+/// The metadata-node gRPC service of the embedded Raft store (`proto/metadata.proto`).
+pub mod metadata {
+    tonic::include_proto!("magnetar.metadata.v1");
 }
 
 pub mod pulsar;

@@ -22,8 +22,8 @@ use super::bookie::Bookie;
 use super::config::BookieConfig;
 use super::disk::{run_disk_checker, DiskStatus, DiskThresholds, DiskUsageProbe, StatvfsProbe};
 use super::cookie::verify_or_create_cookie;
-use super::error::StartError;
-use super::gc::run_gc_once;
+use super::error::{BookieError, StartError};
+use super::gc::{run_gc_once, GcReport};
 use super::record::RECORD_HEADER_LEN;
 use super::registration::Registrar;
 use super::service::BookieService;
@@ -75,6 +75,8 @@ pub struct RunningBookie {
     bookie: Arc<Bookie>,
     local_addr: SocketAddr,
     bookie_id: String,
+    config: BookieConfig,
+    metadata: Option<Arc<dyn MetadataStore>>,
     cancel: CancellationToken,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
     tasks: Vec<JoinHandle<()>>,
@@ -135,7 +137,7 @@ impl RunningBookie {
                 .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown),
         );
         tracing::info!(bookie_id = %bookie_id, addr = %local_addr, "bookie serving");
-        Ok(RunningBookie { bookie, local_addr, bookie_id, cancel, server, tasks })
+        Ok(RunningBookie { bookie, local_addr, bookie_id, config, metadata: options.metadata, cancel, server, tasks })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -151,9 +153,14 @@ impl RunningBookie {
         &self.bookie
     }
 
-    /// Runs garbage collection now (also runs every `gc_interval`).
-    pub async fn run_gc(&self, metadata: &dyn MetadataStore, config: &BookieConfig) -> Result<super::gc::GcReport, super::error::BookieError> {
-        run_gc_once(&self.bookie, metadata, config.compaction_threshold, config.max_entry_size + RECORD_HEADER_LEN).await
+    /// Runs garbage collection now (it also runs every `gc_interval`).
+    /// Needs a metadata store to tell deleted ledgers apart.
+    pub async fn run_gc_now(&self) -> Result<GcReport, BookieError> {
+        let Some(metadata) = &self.metadata else {
+            return Err(BookieError::BadRequest("gc needs a metadata store".into()));
+        };
+        let max_body_len = self.config.max_entry_size + RECORD_HEADER_LEN;
+        run_gc_once(&self.bookie, metadata.as_ref(), self.config.compaction_threshold, max_body_len).await
     }
 
     /// Stops cleanly, with a final checkpoint.

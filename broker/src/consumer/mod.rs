@@ -100,13 +100,22 @@ impl Consumer {
     }
 
     pub fn unacked_messages(&self) -> u64 {
-        self.pending_acks.lock().values().map(|&n| u64::from(n)).sum()
+        self.pending_acks
+            .lock()
+            .values()
+            .map(|&n| u64::from(n))
+            .sum()
     }
 
     /// Sends one entry as a `MESSAGE` frame and charges permits by the
     /// number of messages in it. With `track_ack` the entry is remembered
     /// until acknowledged or redelivered.
-    pub fn send_entry(&self, entry: &Entry, redelivery_count: u32, track_ack: bool) -> Result<u32, ConnectionGone> {
+    pub fn send_entry(
+        &self,
+        entry: &Entry,
+        redelivery_count: u32,
+        track_ack: bool,
+    ) -> Result<u32, ConnectionGone> {
         if self.is_closed() {
             return Err(ConnectionGone);
         }
@@ -120,10 +129,14 @@ impl Consumer {
             redelivery_count: Some(redelivery_count),
             ..Default::default()
         };
-        if !self.out.send_frame(Frame::Payload(PayloadFrame::new(command.into(), entry.data.clone()))) {
+        if !self.out.send_frame(Frame::Payload(PayloadFrame::new(
+            command.into(),
+            entry.data.clone(),
+        ))) {
             return Err(ConnectionGone);
         }
-        self.permits.fetch_sub(i64::from(messages), Ordering::AcqRel);
+        self.permits
+            .fetch_sub(i64::from(messages), Ordering::AcqRel);
         if track_ack {
             self.pending_acks.lock().insert(entry.position, messages);
         }
@@ -133,7 +146,11 @@ impl Consumer {
     /// Forgets acknowledged positions; returns those that were pending here.
     pub fn acked(&self, positions: &[Position]) -> Vec<Position> {
         let mut pending = self.pending_acks.lock();
-        positions.iter().copied().filter(|p| pending.remove(p).is_some()).collect()
+        positions
+            .iter()
+            .copied()
+            .filter(|p| pending.remove(p).is_some())
+            .collect()
     }
 
     /// Forgets every pending position up to and including `position`.
@@ -147,7 +164,11 @@ impl Consumer {
         let mut pending = self.pending_acks.lock();
         let mut taken: Vec<Position> = match positions {
             None => pending.drain().map(|(p, _)| p).collect(),
-            Some(positions) => positions.iter().copied().filter(|p| pending.remove(p).is_some()).collect(),
+            Some(positions) => positions
+                .iter()
+                .copied()
+                .filter(|p| pending.remove(p).is_some())
+                .collect(),
         };
         taken.sort();
         taken
@@ -166,7 +187,10 @@ impl Consumer {
     /// will resubscribe after a fresh lookup.
     pub fn close_by_broker(&self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
-            self.out.send(CommandCloseConsumer { consumer_id: self.id, request_id: BROKER_REQUEST_ID });
+            self.out.send(CommandCloseConsumer {
+                consumer_id: self.id,
+                request_id: BROKER_REQUEST_ID,
+            });
         }
     }
 }

@@ -73,7 +73,10 @@ impl Dispatcher {
             cancel: CancellationToken::new(),
         });
         let span = tracing::info_span!("dispatcher", subscription = %dispatcher.subscription, topic = dispatcher.ledger.name());
-        tokio::spawn(tracing::Instrument::instrument(dispatcher.clone().run(), span));
+        tokio::spawn(tracing::Instrument::instrument(
+            dispatcher.clone().run(),
+            span,
+        ));
         dispatcher
     }
 
@@ -97,7 +100,9 @@ impl Dispatcher {
         state.consumers.retain(|c| !c.is_closed());
         if state.mode == SubscriptionType::Exclusive {
             if !state.consumers.is_empty() {
-                return Err(TopicError::ConsumerBusy { subscription: self.subscription.clone() });
+                return Err(TopicError::ConsumerBusy {
+                    subscription: self.subscription.clone(),
+                });
             }
             state.epoch += 1;
             self.cursor.rewind();
@@ -111,11 +116,18 @@ impl Dispatcher {
     /// Detaches a consumer; its unacknowledged entries go to the others.
     pub fn remove_consumer(&self, consumer_id: u64, cid: u64) -> Option<Arc<Consumer>> {
         let mut state = self.state.lock();
-        let index = state.consumers.iter().position(|c| c.id() == consumer_id && c.cid() == cid)?;
+        let index = state
+            .consumers
+            .iter()
+            .position(|c| c.id() == consumer_id && c.cid() == cid)?;
         let consumer = state.consumers.remove(index);
         let unacked = consumer.take_pending(None);
         if !unacked.is_empty() {
-            tracing::debug!(consumer_id, redelivered = unacked.len(), "consumer left, redelivering its unacked entries");
+            tracing::debug!(
+                consumer_id,
+                redelivered = unacked.len(),
+                "consumer left, redelivering its unacked entries"
+            );
         }
         state.requeue(unacked);
         drop(state);
@@ -139,7 +151,10 @@ impl Dispatcher {
     pub fn ack_cumulative(&self, consumer: &Consumer, position: Position) {
         self.cursor.ack_cumulative(position);
         consumer.acked_up_to(position);
-        self.state.lock().redelivery_counts.retain(|p, _| *p > position);
+        self.state
+            .lock()
+            .redelivery_counts
+            .retain(|p, _| *p > position);
     }
 
     /// `REDELIVER_UNACKNOWLEDGED_MESSAGES`. Shared: the listed positions
@@ -228,7 +243,11 @@ impl Dispatcher {
             return Ok(Progress::Busy);
         }
         if entries.is_empty() {
-            return Ok(if replay.is_empty() { Progress::Idle } else { Progress::Busy });
+            return Ok(if replay.is_empty() {
+                Progress::Idle
+            } else {
+                Progress::Busy
+            });
         }
         state.distribute(entries);
         Ok(Progress::Busy)

@@ -39,7 +39,11 @@ impl DispatchState {
 
     /// Sum of positive permits: how many entries a read may fetch at most.
     pub fn permit_budget(&self) -> usize {
-        self.consumers.iter().filter(|c| !c.is_closed()).map(|c| c.available_permits().max(0) as usize).sum()
+        self.consumers
+            .iter()
+            .filter(|c| !c.is_closed())
+            .map(|c| c.available_permits().max(0) as usize)
+            .sum()
     }
 
     /// Puts positions back for redelivery, counting the redelivery.
@@ -81,7 +85,11 @@ impl DispatchState {
             return;
         };
         for entry in &entries {
-            let count = self.redelivery_counts.get(&entry.position).copied().unwrap_or(0);
+            let count = self
+                .redelivery_counts
+                .get(&entry.position)
+                .copied()
+                .unwrap_or(0);
             if consumer.send_entry(entry, count, false).is_err() {
                 return;
             }
@@ -100,17 +108,31 @@ impl DispatchState {
             self.next_consumer = (index + 1) % consumer_count;
             let consumer = self.consumers[index].clone();
             let mut sent = 0;
-            while sent < ROUND_ROBIN_BATCH && consumer.available_permits() > 0 && !consumer.is_closed() {
-                let Some(entry) = entries.pop_front() else { break };
-                let count = self.redelivery_counts.get(&entry.position).copied().unwrap_or(0);
+            while sent < ROUND_ROBIN_BATCH
+                && consumer.available_permits() > 0
+                && !consumer.is_closed()
+            {
+                let Some(entry) = entries.pop_front() else {
+                    break;
+                };
+                let count = self
+                    .redelivery_counts
+                    .get(&entry.position)
+                    .copied()
+                    .unwrap_or(0);
                 if consumer.send_entry(&entry, count, true).is_err() {
                     entries.push_front(entry);
                     break;
                 }
                 sent += 1;
             }
-            turns_without_taker = if sent == 0 { turns_without_taker + 1 } else { 0 };
+            turns_without_taker = if sent == 0 {
+                turns_without_taker + 1
+            } else {
+                0
+            };
         }
-        self.replay.extend(entries.into_iter().map(|entry| entry.position));
+        self.replay
+            .extend(entries.into_iter().map(|entry| entry.position));
     }
 }

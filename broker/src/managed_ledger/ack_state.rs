@@ -18,7 +18,10 @@ pub struct AckState {
 
 impl AckState {
     pub fn new(mark_delete: i64) -> Self {
-        AckState { mark_delete, ranges: BTreeMap::new() }
+        AckState {
+            mark_delete,
+            ranges: BTreeMap::new(),
+        }
     }
 
     pub fn mark_delete(&self) -> i64 {
@@ -78,7 +81,11 @@ impl AckState {
             return false;
         }
         self.mark_delete = offset;
-        let covered: Vec<(i64, i64)> = self.ranges.range(..=offset).map(|(s, e)| (*s, *e)).collect();
+        let covered: Vec<(i64, i64)> = self
+            .ranges
+            .range(..=offset)
+            .map(|(s, e)| (*s, *e))
+            .collect();
         for (s, e) in covered {
             self.ranges.remove(&s);
             if e > offset {
@@ -94,7 +101,11 @@ impl AckState {
         if last <= self.mark_delete {
             return 0;
         }
-        let acked: i64 = self.ranges.range(..=last).map(|(s, e)| (*e).min(last) - s + 1).sum();
+        let acked: i64 = self
+            .ranges
+            .range(..=last)
+            .map(|(s, e)| (*e).min(last) - s + 1)
+            .sum();
         (last - self.mark_delete - acked).max(0) as u64
     }
 
@@ -145,7 +156,11 @@ mod tests {
         let mut s = AckState::new(-1);
         s.ack_range(5, 9);
         s.ack_cumulative(6);
-        assert_eq!(s.mark_delete(), 9, "7..=9 is contiguous with the new mark-delete");
+        assert_eq!(
+            s.mark_delete(),
+            9,
+            "7..=9 is contiguous with the new mark-delete"
+        );
         assert_eq!(s.unacked_up_to(12), 3);
     }
 
@@ -176,12 +191,19 @@ mod tests {
         assert_eq!(state.mark_delete(), expected_md, "seed {seed}");
         let mut previous_end = state.mark_delete() + 1;
         for (start, end) in state.ranges() {
-            assert!(start > previous_end, "seed {seed}: ranges must be disjoint, non-adjacent, > M+1");
+            assert!(
+                start > previous_end,
+                "seed {seed}: ranges must be disjoint, non-adjacent, > M+1"
+            );
             assert!(start <= end, "seed {seed}");
             previous_end = end + 1;
         }
         for p in 0..universe + 2 {
-            assert_eq!(state.is_acked(p), model.contains(&p), "seed {seed} offset {p}");
+            assert_eq!(
+                state.is_acked(p),
+                model.contains(&p),
+                "seed {seed} offset {p}"
+            );
         }
         let last = universe - 1;
         let brute = (0..=last).filter(|p| !model.contains(p)).count() as u64;

@@ -58,7 +58,11 @@ impl ManagedCursor {
                 read_offset: mark_delete + 1,
                 acks,
                 dirty: version.is_none(),
-                persisted_mark_delete: if version.is_some() { mark_delete } else { i64::MIN },
+                persisted_mark_delete: if version.is_some() {
+                    mark_delete
+                } else {
+                    i64::MIN
+                },
                 properties,
             }),
             persisted_version: tokio::sync::Mutex::new(version),
@@ -69,7 +73,10 @@ impl ManagedCursor {
     pub(crate) fn acks_from_stored(layout: &LedgerLayout, stored: &StoredCursor) -> AckState {
         let mut acks = AckState::new(layout.clamped_offset_of(stored.mark_delete));
         for (start, end) in &stored.individually_acked {
-            acks.ack_range(layout.clamped_offset_of(*start), layout.clamped_offset_of(*end));
+            acks.ack_range(
+                layout.clamped_offset_of(*start),
+                layout.clamped_offset_of(*end),
+            );
         }
         acks
     }
@@ -81,7 +88,11 @@ impl ManagedCursor {
     /// Reads up to `max_entries` (and about `max_bytes`, at least one entry)
     /// from the read position, skipping acked entries, and advances the read
     /// position past what it returns. Empty when caught up; never waits.
-    pub async fn read_entries(&self, max_entries: usize, max_bytes: usize) -> Result<Vec<Entry>, ManagedLedgerError> {
+    pub async fn read_entries(
+        &self,
+        max_entries: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Entry>, ManagedLedgerError> {
         let planned = self.plan_read(max_entries);
         let mut entries: Vec<Entry> = Vec::with_capacity(planned.len());
         let mut last_offset = None;
@@ -96,7 +107,11 @@ impl ManagedCursor {
             {
                 end += 1;
             }
-            let run = match self.ml.read_run(start.ledger_id, start.entry_id, planned[end].1.entry_id).await {
+            let run = match self
+                .ml
+                .read_run(start.ledger_id, start.entry_id, planned[end].1.entry_id)
+                .await
+            {
                 Ok(run) => run,
                 Err(error) if entries.is_empty() => return Err(error),
                 Err(error) => {
@@ -141,7 +156,10 @@ impl ManagedCursor {
 
     /// Reads the given positions (redeliveries), skipping acked ones and
     /// ones that no longer exist.
-    pub async fn read_positions(&self, positions: &[Position]) -> Result<Vec<Entry>, ManagedLedgerError> {
+    pub async fn read_positions(
+        &self,
+        positions: &[Position],
+    ) -> Result<Vec<Entry>, ManagedLedgerError> {
         let mut entries = Vec::with_capacity(positions.len());
         for &position in positions {
             if self.is_acked(position) {
@@ -180,7 +198,9 @@ impl ManagedCursor {
                     moved |= state.acks.ack(offset);
                     state.dirty = true;
                 }
-                _ => tracing::debug!(cursor = %self.name, %position, "ignoring ack of unknown position"),
+                _ => {
+                    tracing::debug!(cursor = %self.name, %position, "ignoring ack of unknown position")
+                }
             }
         }
         Self::after_ack(&mut state, moved, &self.ml);
@@ -189,7 +209,9 @@ impl ManagedCursor {
     /// Acks everything up to and including `position`.
     pub fn ack_cumulative(&self, position: Position) {
         let layout = self.ml.layout.read();
-        let offset = layout.clamped_offset_of(position).min(layout.last_confirmed_offset());
+        let offset = layout
+            .clamped_offset_of(position)
+            .min(layout.last_confirmed_offset());
         let mut state = self.state.lock();
         let moved = state.acks.ack_cumulative(offset);
         state.dirty |= moved;
@@ -209,7 +231,10 @@ impl ManagedCursor {
         match layout.offset_of(position) {
             Some(offset) => state.acks.is_acked(offset),
             // Trimmed ledgers were consumed by every durable cursor.
-            None => layout.slots().first().is_some_and(|s| position.ledger_id < s.ledger_id),
+            None => layout
+                .slots()
+                .first()
+                .is_some_and(|s| position.ledger_id < s.ledger_id),
         }
     }
 
@@ -269,7 +294,12 @@ impl ManagedCursor {
             (stored, state.acks.mark_delete())
         };
         let expected = version.map_or(Expected::Absent, Expected::Version);
-        match self.ml.metadata.put(&self.key, encode(&stored), PutOptions::expect(expected)).await {
+        match self
+            .ml
+            .metadata
+            .put(&self.key, encode(&stored), PutOptions::expect(expected))
+            .await
+        {
             Ok(new_version) => {
                 *version = Some(new_version);
                 let mut state = self.state.lock();

@@ -33,7 +33,10 @@ struct CacheInner {
 
 impl EntryCache {
     pub fn new(budget_bytes: usize) -> Self {
-        EntryCache { budget_bytes, inner: Mutex::new(CacheInner::default()) }
+        EntryCache {
+            budget_bytes,
+            inner: Mutex::new(CacheInner::default()),
+        }
     }
 
     pub fn insert(&self, position: Position, data: Bytes) {
@@ -50,7 +53,9 @@ impl EntryCache {
         if inner.bytes > self.budget_bytes {
             let target = self.budget_bytes * EVICTION_WATERMARK_PERCENT / 100;
             while inner.bytes > target {
-                let Some(oldest) = inner.order.pop_front() else { break };
+                let Some(oldest) = inner.order.pop_front() else {
+                    break;
+                };
                 if let Some(evicted) = inner.entries.remove(&oldest) {
                     inner.bytes -= evicted.len();
                 }

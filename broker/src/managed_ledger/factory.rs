@@ -24,8 +24,8 @@ use super::inner::{ListState, MlInner, Status};
 use super::layout::LedgerLayout;
 use super::ledger::ManagedLedger;
 use super::stored::{
-    cursor_prefix, decode, ledger_list_key, now_millis, validate_name, StoredCursor, StoredLedger, StoredLedgerList,
-    LEDGER_LIST_ROOT,
+    cursor_prefix, decode, ledger_list_key, now_millis, validate_name, StoredCursor, StoredLedger,
+    StoredLedgerList, LEDGER_LIST_ROOT,
 };
 use super::writer::{ledger_options, WriterTask};
 use super::{maintenance, ManagedLedgerConfig, ManagedLedgerError};
@@ -44,9 +44,19 @@ pub struct ManagedLedgerFactory {
 }
 
 impl ManagedLedgerFactory {
-    pub fn new(metadata: Arc<dyn MetadataStore>, ledgers: Arc<dyn LedgerStore>, config: ManagedLedgerConfig) -> Self {
+    pub fn new(
+        metadata: Arc<dyn MetadataStore>,
+        ledgers: Arc<dyn LedgerStore>,
+        config: ManagedLedgerConfig,
+    ) -> Self {
         let cache = Arc::new(EntryCache::new(config.cache_size_bytes));
-        ManagedLedgerFactory { metadata, ledgers, config, cache, open_ledgers: Mutex::new(HashMap::new()) }
+        ManagedLedgerFactory {
+            metadata,
+            ledgers,
+            config,
+            cache,
+            open_ledgers: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn config(&self) -> &ManagedLedgerConfig {
@@ -58,7 +68,11 @@ impl ManagedLedgerFactory {
     }
 
     fn slot(&self, name: &str) -> Slot {
-        self.open_ledgers.lock().entry(name.to_string()).or_default().clone()
+        self.open_ledgers
+            .lock()
+            .entry(name.to_string())
+            .or_default()
+            .clone()
     }
 
     /// Managed ledgers currently open in this factory.
@@ -89,12 +103,23 @@ impl ManagedLedgerFactory {
     async fn open_fresh(&self, name: &str) -> Result<ManagedLedger, ManagedLedgerError> {
         let key = ledger_list_key(name);
         let (mut list, version) = match self.metadata.get(&key).await? {
-            Some(stored) => (decode::<StoredLedgerList>(&key, &stored.value)?, Some(stored.version)),
+            Some(stored) => (
+                decode::<StoredLedgerList>(&key, &stored.value)?,
+                Some(stored.version),
+            ),
             None => (StoredLedgerList::default(), None),
         };
         let mut recovered = None;
         if let Some(last) = list.ledgers.last_mut() {
-            match self.ledgers.open(last.ledger_id, self.config.password.clone(), OpenMode::Recover).await {
+            match self
+                .ledgers
+                .open(
+                    last.ledger_id,
+                    self.config.password.clone(),
+                    OpenMode::Recover,
+                )
+                .await
+            {
                 Ok(reader) => {
                     let closed = reader.closed();
                     last.entries = closed.map_or(0, |c| (c.last_entry_id + 1).max(0) as u64);
@@ -103,20 +128,41 @@ impl ManagedLedgerFactory {
                     recovered = Some(reader);
                 }
                 Err(LedgerError::NoSuchLedger(id)) => {
-                    tracing::warn!(managed_ledger = name, ledger_id = id, "last ledger is missing, dropping it");
+                    tracing::warn!(
+                        managed_ledger = name,
+                        ledger_id = id,
+                        "last ledger is missing, dropping it"
+                    );
                     last.entries = 0;
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        let empty: Vec<u64> = list.ledgers.iter().filter(|l| l.entries == 0).map(|l| l.ledger_id).collect();
+        let empty: Vec<u64> = list
+            .ledgers
+            .iter()
+            .filter(|l| l.entries == 0)
+            .map(|l| l.ledger_id)
+            .collect();
         list.ledgers.retain(|l| l.entries > 0);
 
         // Durability order: the new ledger exists before the list names it,
         // and the list CAS succeeds before any write is accepted.
-        let writer = self.ledgers.create(ledger_options(name, &self.config)).await?;
-        list.ledgers.push(StoredLedger { ledger_id: writer.id(), entries: 0, size: 0, timestamp: now_millis() });
-        let layout = LedgerLayout::from_ledgers(list.ledgers.iter().map(|l| (l.ledger_id, l.entries as i64, l.size)));
+        let writer = self
+            .ledgers
+            .create(ledger_options(name, &self.config))
+            .await?;
+        list.ledgers.push(StoredLedger {
+            ledger_id: writer.id(),
+            entries: 0,
+            size: 0,
+            timestamp: now_millis(),
+        });
+        let layout = LedgerLayout::from_ledgers(
+            list.ledgers
+                .iter()
+                .map(|l| (l.ledger_id, l.entries as i64, l.size)),
+        );
 
         let (commands, command_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(MlInner {
@@ -126,7 +172,10 @@ impl ManagedLedgerFactory {
             store: self.ledgers.clone(),
             cache: self.cache.clone(),
             layout: RwLock::new(layout),
-            list: tokio::sync::Mutex::new(ListState { list: StoredLedgerList::default(), version }),
+            list: tokio::sync::Mutex::new(ListState {
+                list: StoredLedgerList::default(),
+                version,
+            }),
             cursors: Mutex::new(Default::default()),
             lac_tx: watch::channel(None).0,
             status: Mutex::new(Status::Open),
@@ -169,17 +218,32 @@ impl ManagedLedgerFactory {
             }
             let parsed: StoredCursor = decode(&key, &stored.value)?;
             let acks = ManagedCursor::acks_from_stored(&inner.layout.read(), &parsed);
-            let cursor = ManagedCursor::new(inner.clone(), cursor_name, acks, parsed.properties, Some(stored.version));
-            inner.cursors.lock().insert(cursor_name.to_string(), Arc::new(cursor));
+            let cursor = ManagedCursor::new(
+                inner.clone(),
+                cursor_name,
+                acks,
+                parsed.properties,
+                Some(stored.version),
+            );
+            inner
+                .cursors
+                .lock()
+                .insert(cursor_name.to_string(), Arc::new(cursor));
         }
         Ok(())
     }
 
-    async fn list_all(&self, prefix: &str) -> Result<Vec<(String, magnetar_metadata::Versioned)>, ManagedLedgerError> {
+    async fn list_all(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, magnetar_metadata::Versioned)>, ManagedLedgerError> {
         let mut all = Vec::new();
         let mut start_after: Option<String> = None;
         loop {
-            let page = self.metadata.list(prefix, start_after.as_deref(), LIST_PAGE).await?;
+            let page = self
+                .metadata
+                .list(prefix, start_after.as_deref(), LIST_PAGE)
+                .await?;
             all.extend(page.entries);
             match page.next_start_after {
                 Some(next) => start_after = Some(next),
@@ -192,7 +256,12 @@ impl ManagedLedgerFactory {
     /// (e.g. `public/default/persistent/`), sorted.
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, ManagedLedgerError> {
         let full = format!("{LEDGER_LIST_ROOT}{prefix}");
-        Ok(self.list_all(&full).await?.into_iter().map(|(key, _)| key[LEDGER_LIST_ROOT.len()..].to_string()).collect())
+        Ok(self
+            .list_all(&full)
+            .await?
+            .into_iter()
+            .map(|(key, _)| key[LEDGER_LIST_ROOT.len()..].to_string())
+            .collect())
     }
 
     /// Whether a managed ledger named `name` is stored.
@@ -222,7 +291,9 @@ impl ManagedLedgerFactory {
                 self.metadata.delete(&cursor_key, Expected::Any).await?;
             }
         }
-        self.metadata.delete(&key, Expected::Version(stored.version)).await?;
+        self.metadata
+            .delete(&key, Expected::Version(stored.version))
+            .await?;
         for ledger in list.ledgers {
             self.cache.evict_ledger(ledger.ledger_id);
             if let Err(e) = self.ledgers.delete(ledger.ledger_id).await {

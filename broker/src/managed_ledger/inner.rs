@@ -68,12 +68,16 @@ impl MlInner {
         match self.status() {
             Status::Open => None,
             Status::Fenced => Some(self.fenced()),
-            Status::Closed => Some(ManagedLedgerError::Closed { name: self.name.clone() }),
+            Status::Closed => Some(ManagedLedgerError::Closed {
+                name: self.name.clone(),
+            }),
         }
     }
 
     pub fn fenced(&self) -> ManagedLedgerError {
-        ManagedLedgerError::Fenced { name: self.name.clone() }
+        ManagedLedgerError::Fenced {
+            name: self.name.clone(),
+        }
     }
 
     pub fn set_fenced(&self) {
@@ -86,10 +90,18 @@ impl MlInner {
 
     /// CAS-writes `new` as the ledger list. A version conflict means another
     /// instance owns the managed ledger now: this one becomes fenced.
-    pub async fn cas_list(&self, state: &mut ListState, new: StoredLedgerList) -> Result<(), ManagedLedgerError> {
+    pub async fn cas_list(
+        &self,
+        state: &mut ListState,
+        new: StoredLedgerList,
+    ) -> Result<(), ManagedLedgerError> {
         let expected = state.version.map_or(Expected::Absent, Expected::Version);
         let key = ledger_list_key(&self.name);
-        match self.metadata.put(&key, encode(&new), PutOptions::expect(expected)).await {
+        match self
+            .metadata
+            .put(&key, encode(&new), PutOptions::expect(expected))
+            .await
+        {
             Ok(version) => {
                 state.version = Some(version);
                 state.list = new;

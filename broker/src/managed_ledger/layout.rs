@@ -55,7 +55,12 @@ impl LedgerLayout {
     /// Appends a new (empty) current ledger after the existing ones.
     pub fn push_ledger(&mut self, ledger_id: u64) {
         let base = self.slots.last().map_or(0, |s| s.base + s.entries);
-        self.slots.push(LedgerSlot { ledger_id, base, entries: 0, size: 0 });
+        self.slots.push(LedgerSlot {
+            ledger_id,
+            base,
+            entries: 0,
+            size: 0,
+        });
     }
 
     /// Records a confirmed entry of the current ledger.
@@ -69,7 +74,8 @@ impl LedgerLayout {
     /// Removes the given ledgers (never the current one).
     pub fn remove_ledgers(&mut self, ids: &[u64]) {
         let current = self.current().map(|s| s.ledger_id);
-        self.slots.retain(|s| Some(s.ledger_id) == current || !ids.contains(&s.ledger_id));
+        self.slots
+            .retain(|s| Some(s.ledger_id) == current || !ids.contains(&s.ledger_id));
     }
 
     /// Offset of the first retained entry (which may not be written yet).
@@ -88,7 +94,10 @@ impl LedgerLayout {
     /// Exact offset of a position, `None` if it names no retained or
     /// confirmed entry. `(L, -1)` maps to the offset before L's first entry.
     pub fn offset_of(&self, position: Position) -> Option<i64> {
-        let index = self.slots.binary_search_by_key(&position.ledger_id, |s| s.ledger_id).ok()?;
+        let index = self
+            .slots
+            .binary_search_by_key(&position.ledger_id, |s| s.ledger_id)
+            .ok()?;
         let slot = &self.slots[index];
         if position.entry_id < -1 || position.entry_id >= slot.entries {
             return None;
@@ -103,7 +112,11 @@ impl LedgerLayout {
             return offset;
         }
         let before_first = self.first_offset() - 1;
-        match self.slots.iter().position(|s| s.ledger_id > position.ledger_id) {
+        match self
+            .slots
+            .iter()
+            .position(|s| s.ledger_id > position.ledger_id)
+        {
             Some(0) => before_first,
             Some(next) => self.slots[next].base - 1,
             None => match self.slots.last() {
@@ -133,7 +146,9 @@ impl LedgerLayout {
 
     /// Total confirmed entries and bytes across retained ledgers.
     pub fn totals(&self) -> (u64, u64) {
-        self.slots.iter().fold((0, 0), |(e, b), s| (e + s.entries as u64, b + s.size))
+        self.slots
+            .iter()
+            .fold((0, 0), |(e, b), s| (e + s.entries as u64, b + s.size))
     }
 }
 

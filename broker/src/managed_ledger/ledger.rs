@@ -8,11 +8,11 @@ use futures::FutureExt;
 use magnetar_metadata::{Expected, MetadataError, PutOptions};
 use tokio::sync::{oneshot, watch};
 
+use super::ack_state::AckState;
 use super::cursor::ManagedCursor;
 use super::inner::{MlInner, Status};
 use super::stored::{cursor_key, decode, encode, validate_name, StoredCursor};
 use super::writer::WriterCommand;
-use super::ack_state::AckState;
 use super::{Entry, InitialPosition, ManagedLedgerError, Position};
 
 /// Counters of a managed ledger, for stats and metrics.
@@ -39,26 +39,40 @@ impl ManagedLedger {
 
     /// Appends `data`. Adds are ordered by call; the futures resolve in that
     /// order once the entry is durable on `ack_quorum` bookies.
-    pub fn add_entry(&self, data: Bytes) -> BoxFuture<'static, Result<Position, ManagedLedgerError>> {
+    pub fn add_entry(
+        &self,
+        data: Bytes,
+    ) -> BoxFuture<'static, Result<Position, ManagedLedgerError>> {
         if let Some(error) = self.inner.status_error() {
             return futures::future::ready(Err(error)).boxed();
         }
         let (reply, done) = oneshot::channel();
-        if self.inner.commands.send(WriterCommand::Add { data, reply }).is_err() {
+        if self
+            .inner
+            .commands
+            .send(WriterCommand::Add { data, reply })
+            .is_err()
+        {
             return futures::future::ready(Err(self.stopped_error())).boxed();
         }
         let inner = self.inner.clone();
         async move {
             match done.await {
                 Ok(result) => result,
-                Err(_) => Err(inner.status_error().unwrap_or(ManagedLedgerError::Closed { name: inner.name.clone() })),
+                Err(_) => Err(inner.status_error().unwrap_or(ManagedLedgerError::Closed {
+                    name: inner.name.clone(),
+                })),
             }
         }
         .boxed()
     }
 
     fn stopped_error(&self) -> ManagedLedgerError {
-        self.inner.status_error().unwrap_or(ManagedLedgerError::Closed { name: self.inner.name.clone() })
+        self.inner
+            .status_error()
+            .unwrap_or(ManagedLedgerError::Closed {
+                name: self.inner.name.clone(),
+            })
     }
 
     /// The last durable entry; `None` when no entry is retained.
@@ -106,21 +120,45 @@ impl ManagedLedger {
             };
             (AckState::new(mark_delete), stored)
         };
-        let put = self.inner.metadata.put(&key, encode(&stored), PutOptions::expect(Expected::Absent)).await;
+        let put = self
+            .inner
+            .metadata
+            .put(&key, encode(&stored), PutOptions::expect(Expected::Absent))
+            .await;
         let cursor = match put {
-            Ok(version) => ManagedCursor::new(self.inner.clone(), name, acks, stored.properties, Some(version)),
+            Ok(version) => ManagedCursor::new(
+                self.inner.clone(),
+                name,
+                acks,
+                stored.properties,
+                Some(version),
+            ),
             Err(MetadataError::BadVersion { .. }) => {
                 // Created concurrently by another handle: adopt the stored state.
-                let existing = self.inner.metadata.get(&key).await?.ok_or_else(|| self.inner.fenced())?;
+                let existing = self
+                    .inner
+                    .metadata
+                    .get(&key)
+                    .await?
+                    .ok_or_else(|| self.inner.fenced())?;
                 let parsed: StoredCursor = decode(&key, &existing.value)?;
                 let acks = ManagedCursor::acks_from_stored(&self.inner.layout.read(), &parsed);
-                ManagedCursor::new(self.inner.clone(), name, acks, parsed.properties, Some(existing.version))
+                ManagedCursor::new(
+                    self.inner.clone(),
+                    name,
+                    acks,
+                    parsed.properties,
+                    Some(existing.version),
+                )
             }
             Err(error) => return Err(error.into()),
         };
         tracing::info!(managed_ledger = %self.inner.name, cursor = name, "opened cursor");
         let mut cursors = self.inner.cursors.lock();
-        Ok(cursors.entry(name.to_string()).or_insert_with(|| Arc::new(cursor)).clone())
+        Ok(cursors
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::new(cursor))
+            .clone())
     }
 
     /// Removes the cursor and its stored state; its data no longer pins ledgers.
@@ -166,12 +204,21 @@ impl ManagedLedger {
     /// Idempotent; on a fenced ledger it only stops the tasks.
     pub async fn close(&self) -> Result<(), ManagedLedgerError> {
         let (reply, done) = oneshot::channel();
-        let writer_result = if self.inner.commands.send(WriterCommand::Close { reply }).is_ok() {
+        let writer_result = if self
+            .inner
+            .commands
+            .send(WriterCommand::Close { reply })
+            .is_ok()
+        {
             done.await.unwrap_or(Ok(()))
         } else {
             Ok(())
         };
-        let flush_result = if self.inner.status() == Status::Open { self.flush_cursors().await } else { Ok(()) };
+        let flush_result = if self.inner.status() == Status::Open {
+            self.flush_cursors().await
+        } else {
+            Ok(())
+        };
         self.inner.shutdown.cancel();
         {
             let mut status = self.inner.status.lock();

@@ -63,8 +63,14 @@ pub(crate) async fn trim_consumed_ledgers(inner: &MlInner) -> Result<Vec<u64>, M
     let doomed: Vec<u64> = {
         let layout = inner.layout.read();
         let slots = layout.slots();
-        let Some((_, closed)) = slots.split_last() else { return Ok(Vec::new()) };
-        closed.iter().filter(|s| s.base + s.entries - 1 <= slowest).map(|s| s.ledger_id).collect()
+        let Some((_, closed)) = slots.split_last() else {
+            return Ok(Vec::new());
+        };
+        closed
+            .iter()
+            .filter(|s| s.base + s.entries - 1 <= slowest)
+            .map(|s| s.ledger_id)
+            .collect()
     };
     if doomed.is_empty() {
         return Ok(doomed);
@@ -86,7 +92,12 @@ pub(crate) async fn trim_consumed_ledgers(inner: &MlInner) -> Result<Vec<u64>, M
 
 /// Evicts cached entries below every cursor's read position.
 fn evict_read_entries(inner: &MlInner) {
-    let Some(slowest_read) = inner.cursor_snapshot().iter().map(|c| c.read_offset()).min() else {
+    let Some(slowest_read) = inner
+        .cursor_snapshot()
+        .iter()
+        .map(|c| c.read_offset())
+        .min()
+    else {
         return;
     };
     let layout = inner.layout.read();
@@ -94,6 +105,8 @@ fn evict_read_entries(inner: &MlInner) {
         if slot.base >= slowest_read {
             break;
         }
-        inner.cache.evict_up_to(slot.ledger_id, slowest_read - 1 - slot.base);
+        inner
+            .cache
+            .evict_up_to(slot.ledger_id, slowest_read - 1 - slot.base);
     }
 }

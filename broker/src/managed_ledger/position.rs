@@ -15,12 +15,18 @@ pub struct Position {
 
 impl Position {
     pub const fn new(ledger_id: u64, entry_id: i64) -> Self {
-        Position { ledger_id, entry_id }
+        Position {
+            ledger_id,
+            entry_id,
+        }
     }
 
     /// The position just before the first entry of `ledger_id`.
     pub const fn before_ledger(ledger_id: u64) -> Self {
-        Position { ledger_id, entry_id: -1 }
+        Position {
+            ledger_id,
+            entry_id: -1,
+        }
     }
 }
 

@@ -14,17 +14,36 @@ use crate::metrics;
 impl MlInner {
     /// Reads one entry.
     pub async fn read_entry(&self, position: Position) -> Result<Entry, ManagedLedgerError> {
-        let mut entries = self.read_run(position.ledger_id, position.entry_id, position.entry_id).await?;
-        entries.pop().ok_or(ManagedLedgerError::NoSuchEntry(position))
+        let mut entries = self
+            .read_run(position.ledger_id, position.entry_id, position.entry_id)
+            .await?;
+        entries
+            .pop()
+            .ok_or(ManagedLedgerError::NoSuchEntry(position))
     }
 
     /// Reads entries `first..=last` of one ledger. May return a prefix when
     /// the tail of the range is not readable yet; errors only when nothing is.
-    pub async fn read_run(&self, ledger_id: u64, first: i64, last: i64) -> Result<Vec<Entry>, ManagedLedgerError> {
-        let known = self.layout.read().slots().iter().find(|s| s.ledger_id == ledger_id).map(|s| s.entries);
+    pub async fn read_run(
+        &self,
+        ledger_id: u64,
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<Entry>, ManagedLedgerError> {
+        let known = self
+            .layout
+            .read()
+            .slots()
+            .iter()
+            .find(|s| s.ledger_id == ledger_id)
+            .map(|s| s.entries);
         match known {
             Some(entries) if first >= 0 && last < entries && first <= last => {}
-            _ => return Err(ManagedLedgerError::NoSuchEntry(Position::new(ledger_id, first))),
+            _ => {
+                return Err(ManagedLedgerError::NoSuchEntry(Position::new(
+                    ledger_id, first,
+                )))
+            }
         }
         let mut out = Vec::with_capacity((last - first + 1) as usize);
         let mut next = first;
@@ -63,7 +82,12 @@ impl MlInner {
         }
     }
 
-    async fn read_from_store(&self, ledger_id: u64, first: i64, last: i64) -> Result<Vec<Bytes>, ManagedLedgerError> {
+    async fn read_from_store(
+        &self,
+        ledger_id: u64,
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<Bytes>, ManagedLedgerError> {
         let reader = self.reader(ledger_id).await?;
         let mut readable = reader.readable_up_to();
         if readable < last && reader.closed().is_none() {
@@ -71,12 +95,15 @@ impl MlInner {
         }
         let last = last.min(readable);
         if last < first {
-            return Err(ManagedLedgerError::NoSuchEntry(Position::new(ledger_id, first)));
+            return Err(ManagedLedgerError::NoSuchEntry(Position::new(
+                ledger_id, first,
+            )));
         }
         reader.read(first, last).await.map_err(|e| match e {
-            LedgerError::NoSuchEntry { ledger_id, entry_id } => {
-                ManagedLedgerError::NoSuchEntry(Position::new(ledger_id, entry_id))
-            }
+            LedgerError::NoSuchEntry {
+                ledger_id,
+                entry_id,
+            } => ManagedLedgerError::NoSuchEntry(Position::new(ledger_id, entry_id)),
             other => ManagedLedgerError::Ledger(other),
         })
     }
@@ -87,10 +114,16 @@ impl MlInner {
         }
         let reader = self
             .store
-            .open(ledger_id, self.config.password.clone(), OpenMode::NoRecovery)
+            .open(
+                ledger_id,
+                self.config.password.clone(),
+                OpenMode::NoRecovery,
+            )
             .await
             .map_err(|e| match e {
-                LedgerError::NoSuchLedger(id) => ManagedLedgerError::NoSuchEntry(Position::before_ledger(id)),
+                LedgerError::NoSuchLedger(id) => {
+                    ManagedLedgerError::NoSuchEntry(Position::before_ledger(id))
+                }
                 other => ManagedLedgerError::Ledger(other),
             })?;
         self.keep_reader(reader.clone());

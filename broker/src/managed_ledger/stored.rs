@@ -65,15 +65,25 @@ pub fn encode<T: Serialize>(value: &T) -> Bytes {
     Bytes::from(serde_json::to_vec(value).expect("managed-ledger metadata serializes to json"))
 }
 
-pub fn decode<T: for<'de> Deserialize<'de>>(key: &str, bytes: &[u8]) -> Result<T, ManagedLedgerError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ManagedLedgerError::Corrupt { key: key.to_string(), reason: e.to_string() })
+pub fn decode<T: for<'de> Deserialize<'de>>(
+    key: &str,
+    bytes: &[u8],
+) -> Result<T, ManagedLedgerError> {
+    serde_json::from_slice(bytes).map_err(|e| ManagedLedgerError::Corrupt {
+        key: key.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 /// Checks a managed-ledger or cursor name: non-empty, no empty segments, no
 /// control characters. Cursor names additionally may not contain `/`.
 pub fn validate_name(name: &str, allow_slash: bool) -> Result<(), ManagedLedgerError> {
-    let invalid = |reason| Err(ManagedLedgerError::InvalidName { name: name.to_string(), reason });
+    let invalid = |reason| {
+        Err(ManagedLedgerError::InvalidName {
+            name: name.to_string(),
+            reason,
+        })
+    };
     if name.is_empty() {
         return invalid("empty");
     }
@@ -109,7 +119,10 @@ mod tests {
         };
         let bytes = encode(&cursor);
         assert_eq!(decode::<StoredCursor>("k", &bytes).unwrap(), cursor);
-        assert!(matches!(decode::<StoredCursor>("k", b"{"), Err(ManagedLedgerError::Corrupt { .. })));
+        assert!(matches!(
+            decode::<StoredCursor>("k", b"{"),
+            Err(ManagedLedgerError::Corrupt { .. })
+        ));
     }
 
     #[test]

@@ -66,7 +66,9 @@ pub(crate) fn ledger_options(name: &str, config: &ManagedLedgerConfig) -> Ledger
         write_quorum: config.write_quorum,
         ack_quorum: config.ack_quorum,
         password: config.password.clone(),
-        custom: [("managed-ledger".to_string(), name.to_string())].into_iter().collect(),
+        custom: [("managed-ledger".to_string(), name.to_string())]
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -127,7 +129,12 @@ impl WriterTask {
         self.inflight.push_back(
             async move {
                 let result = append.await;
-                AddOutcome { result, ledger_id, data, reply }
+                AddOutcome {
+                    result,
+                    ledger_id,
+                    data,
+                    reply,
+                }
             }
             .boxed(),
         );
@@ -148,7 +155,12 @@ impl WriterTask {
     }
 
     fn complete(&mut self, outcome: AddOutcome) {
-        let AddOutcome { result, ledger_id, data, reply } = outcome;
+        let AddOutcome {
+            result,
+            ledger_id,
+            data,
+            reply,
+        } = outcome;
         match result {
             Ok(entry_id) => {
                 let position = Position::new(ledger_id, entry_id);
@@ -168,7 +180,10 @@ impl WriterTask {
             Err(source) => {
                 tracing::warn!(managed_ledger = %self.inner.name, ledger_id, error = %source, "add failed, rolling over");
                 self.needs_rollover = true;
-                let _ = reply.send(Err(ManagedLedgerError::WriteFailed { name: self.inner.name.clone(), source }));
+                let _ = reply.send(Err(ManagedLedgerError::WriteFailed {
+                    name: self.inner.name.clone(),
+                    source,
+                }));
             }
         }
     }
@@ -186,16 +201,28 @@ impl WriterTask {
         let options = ledger_options(&self.inner.name, &self.inner.config);
         let writer = self.inner.store.create(options).await.map_err(|source| {
             self.needs_rollover = true;
-            ManagedLedgerError::WriteFailed { name: self.inner.name.clone(), source }
+            ManagedLedgerError::WriteFailed {
+                name: self.inner.name.clone(),
+                source,
+            }
         })?;
         let new_id = writer.id();
         let mut list_state = self.inner.list.lock().await;
         let mut list = list_state.list.clone();
         self.record_final_lengths(&mut list.ledgers);
-        let empty_old: Vec<u64> =
-            list.ledgers.iter().filter(|l| Some(l.ledger_id) == old_id && l.entries == 0).map(|l| l.ledger_id).collect();
+        let empty_old: Vec<u64> = list
+            .ledgers
+            .iter()
+            .filter(|l| Some(l.ledger_id) == old_id && l.entries == 0)
+            .map(|l| l.ledger_id)
+            .collect();
         list.ledgers.retain(|l| !empty_old.contains(&l.ledger_id));
-        list.ledgers.push(StoredLedger { ledger_id: new_id, entries: 0, size: 0, timestamp: now_millis() });
+        list.ledgers.push(StoredLedger {
+            ledger_id: new_id,
+            entries: 0,
+            size: 0,
+            timestamp: now_millis(),
+        });
         if let Err(error) = self.inner.cas_list(&mut list_state, list).await {
             drop(list_state);
             if let Err(e) = self.inner.store.delete(new_id).await {
@@ -240,7 +267,9 @@ impl WriterTask {
     /// Closes the current ledger writer, keeping the layout's confirmed
     /// counts (the writer closes at its LAC, which is what was confirmed).
     async fn close_writer(&mut self) -> Result<(), ManagedLedgerError> {
-        let Some(writer) = self.writer.take() else { return Ok(()) };
+        let Some(writer) = self.writer.take() else {
+            return Ok(());
+        };
         match writer.close().await {
             Ok(closed) => {
                 tracing::debug!(managed_ledger = %self.inner.name, ledger_id = closed.ledger_id, last_entry_id = closed.last_entry_id, "closed ledger");

@@ -48,16 +48,34 @@ pub struct Producer {
 
 impl std::fmt::Debug for Producer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Producer").field("id", &self.id).field("name", &self.name).field("topic", &self.topic).finish()
+        f.debug_struct("Producer")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("topic", &self.topic)
+            .finish()
     }
 }
 
 impl Producer {
     /// Creates the producer and spawns its receipt task.
-    pub fn new(id: u64, name: String, topic: String, out: Outbound, ledger: Arc<ManagedLedger>) -> Arc<Self> {
+    pub fn new(
+        id: u64,
+        name: String,
+        topic: String,
+        out: Outbound,
+        ledger: Arc<ManagedLedger>,
+    ) -> Arc<Self> {
         let (pending, pending_rx) = mpsc::unbounded_channel();
         tokio::spawn(send_receipts(id, out.clone(), pending_rx));
-        Arc::new(Producer { id, name, topic, out, ledger, pending, closed: AtomicBool::new(false) })
+        Arc::new(Producer {
+            id,
+            name,
+            topic,
+            out,
+            ledger,
+            pending,
+            closed: AtomicBool::new(false),
+        })
     }
 
     pub fn id(&self) -> u64 {
@@ -82,11 +100,25 @@ impl Producer {
 
     /// Appends `body` (`[metadata size][metadata][payload]`, stored verbatim)
     /// and queues its receipt behind the earlier ones.
-    pub fn publish(&self, sequence_id: u64, highest_sequence_id: u64, body: Bytes, permit: OwnedSemaphorePermit) {
+    pub fn publish(
+        &self,
+        sequence_id: u64,
+        highest_sequence_id: u64,
+        body: Bytes,
+        permit: OwnedSemaphorePermit,
+    ) {
         let added = self.ledger.add_entry(body);
-        let publish = PendingPublish { sequence_id, highest_sequence_id, added, _permit: permit };
+        let publish = PendingPublish {
+            sequence_id,
+            highest_sequence_id,
+            added,
+            _permit: permit,
+        };
         if self.pending.send(publish).is_err() {
-            tracing::warn!(producer_id = self.id, "receipt task is gone, dropping publish");
+            tracing::warn!(
+                producer_id = self.id,
+                "receipt task is gone, dropping publish"
+            );
         }
     }
 
@@ -100,13 +132,20 @@ impl Producer {
     /// client, which will reconnect after a fresh lookup.
     pub fn close_by_broker(&self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
-            self.out.send(CommandCloseProducer { producer_id: self.id, request_id: BROKER_REQUEST_ID });
+            self.out.send(CommandCloseProducer {
+                producer_id: self.id,
+                request_id: BROKER_REQUEST_ID,
+            });
         }
     }
 }
 
 /// Awaits each add in send order and answers it.
-async fn send_receipts(producer_id: u64, out: Outbound, mut pending: mpsc::UnboundedReceiver<PendingPublish>) {
+async fn send_receipts(
+    producer_id: u64,
+    out: Outbound,
+    mut pending: mpsc::UnboundedReceiver<PendingPublish>,
+) {
     while let Some(publish) = pending.recv().await {
         match publish.added.await {
             Ok(position) => {
@@ -140,6 +179,16 @@ pub fn message_id(position: Position) -> MessageIdData {
 }
 
 /// A send error reply for a message that was not appended.
-pub fn send_error(producer_id: u64, sequence_id: u64, error: ServerError, message: impl Into<String>) -> CommandSendError {
-    CommandSendError { producer_id, sequence_id, error: error as i32, message: message.into() }
+pub fn send_error(
+    producer_id: u64,
+    sequence_id: u64,
+    error: ServerError,
+    message: impl Into<String>,
+) -> CommandSendError {
+    CommandSendError {
+        producer_id,
+        sequence_id,
+        error: error as i32,
+        message: message.into(),
+    }
 }

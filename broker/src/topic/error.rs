@@ -23,7 +23,11 @@ pub enum TopicError {
     #[error("subscription {subscription:?} has other consumers")]
     SubscriptionBusy { subscription: String },
     #[error("subscription {subscription:?} is of type {existing}, not {requested}")]
-    SubscriptionTypeMismatch { subscription: String, existing: &'static str, requested: &'static str },
+    SubscriptionTypeMismatch {
+        subscription: String,
+        existing: &'static str,
+        requested: &'static str,
+    },
     #[error("subscription {0:?} does not exist")]
     SubscriptionNotFound(String),
     #[error("not supported: {0}")]
@@ -56,8 +60,12 @@ impl TopicError {
 /// up again. Metadata failures and ledger failures keep their own codes.
 pub fn storage_server_error(error: &ManagedLedgerError) -> ServerError {
     match error {
-        ManagedLedgerError::Fenced { .. } | ManagedLedgerError::Closed { .. } => ServerError::ServiceNotReady,
-        ManagedLedgerError::Metadata(_) | ManagedLedgerError::Corrupt { .. } => ServerError::MetadataError,
+        ManagedLedgerError::Fenced { .. } | ManagedLedgerError::Closed { .. } => {
+            ServerError::ServiceNotReady
+        }
+        ManagedLedgerError::Metadata(_) | ManagedLedgerError::Corrupt { .. } => {
+            ServerError::MetadataError
+        }
         ManagedLedgerError::InvalidName { .. } => ServerError::InvalidTopicName,
         _ => ServerError::PersistenceError,
     }

@@ -51,7 +51,10 @@ pub struct TopicName {
 
 impl TopicName {
     pub fn parse(name: &str) -> Result<Self, TopicNameError> {
-        let invalid = |reason| TopicNameError::Invalid { name: name.to_string(), reason };
+        let invalid = |reason| TopicNameError::Invalid {
+            name: name.to_string(),
+            reason,
+        };
         let (domain, rest) = if let Some(rest) = name.strip_prefix("persistent://") {
             (TopicDomain::Persistent, rest)
         } else if let Some(rest) = name.strip_prefix("non-persistent://") {
@@ -65,7 +68,11 @@ impl TopicName {
         let (tenant, namespace, local_name) = match parts.as_slice() {
             [local] if !name.contains("://") => (DEFAULT_TENANT, DEFAULT_NAMESPACE, *local),
             [tenant, namespace, local] => (*tenant, *namespace, *local),
-            [_, _, _, _, ..] => return Err(invalid("legacy names with a cluster segment are not supported")),
+            [_, _, _, _, ..] => {
+                return Err(invalid(
+                    "legacy names with a cluster segment are not supported",
+                ))
+            }
             _ => return Err(invalid("expected tenant/namespace/topic")),
         };
         for part in [tenant, namespace, local_name] {
@@ -109,13 +116,20 @@ impl TopicName {
 
     /// Name of the managed ledger holding this topic.
     pub fn persistence_name(&self) -> String {
-        format!("{}/{}/{}/{}", self.tenant, self.namespace, self.domain.as_str(), url_encode(&self.local_name))
+        format!(
+            "{}/{}/{}/{}",
+            self.tenant,
+            self.namespace,
+            self.domain.as_str(),
+            url_encode(&self.local_name)
+        )
     }
 
     /// Inverse of [`TopicName::persistence_name`].
     pub fn from_persistence_name(name: &str) -> Option<Self> {
         let mut parts = name.splitn(4, '/');
-        let (tenant, namespace, domain, local) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let (tenant, namespace, domain, local) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         let domain = match domain {
             "persistent" => TopicDomain::Persistent,
             "non-persistent" => TopicDomain::NonPersistent,
@@ -132,7 +146,14 @@ impl TopicName {
 
 impl fmt::Display for TopicName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}/{}/{}", self.domain.as_str(), self.tenant, self.namespace, self.local_name)
+        write!(
+            f,
+            "{}://{}/{}/{}",
+            self.domain.as_str(),
+            self.tenant,
+            self.namespace,
+            self.local_name
+        )
     }
 }
 
@@ -175,7 +196,10 @@ mod tests {
         let name = TopicName::parse("my-topic").unwrap();
         assert_eq!(name.to_string(), "persistent://public/default/my-topic");
         assert_eq!(name.namespace(), "public/default");
-        assert_eq!(name.persistence_name(), "public/default/persistent/my-topic");
+        assert_eq!(
+            name.persistence_name(),
+            "public/default/persistent/my-topic"
+        );
     }
 
     #[test]
@@ -183,12 +207,23 @@ mod tests {
         let full = TopicName::parse("non-persistent://acme/ns/orders-partition-3").unwrap();
         assert_eq!(full.domain(), TopicDomain::NonPersistent);
         assert_eq!(full.partition_index(), Some(3));
-        assert_eq!(TopicName::parse("acme/ns/t").unwrap().to_string(), "persistent://acme/ns/t");
+        assert_eq!(
+            TopicName::parse("acme/ns/t").unwrap().to_string(),
+            "persistent://acme/ns/t"
+        );
     }
 
     #[test]
     fn bad_names_are_refused() {
-        for bad in ["", "a//b", "persistent://a/b", "persistent://a/c/n/t", "http://a/b/c", "a/b", "x\u{1}"] {
+        for bad in [
+            "",
+            "a//b",
+            "persistent://a/b",
+            "persistent://a/c/n/t",
+            "http://a/b/c",
+            "a/b",
+            "x\u{1}",
+        ] {
             assert!(TopicName::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

@@ -48,7 +48,9 @@ pub struct LocalOwnership {
 
 impl LocalOwnership {
     pub fn new(service_url: impl Into<String>) -> Self {
-        Self { service_url: service_url.into() }
+        Self {
+            service_url: service_url.into(),
+        }
     }
 }
 

@@ -70,7 +70,10 @@ impl PersistentTopic {
     /// Unregisters `producer` (only if it is the one registered under its name).
     pub fn remove_producer(&self, producer: &Arc<Producer>) {
         let mut producers = self.producers.lock();
-        if producers.get(producer.name()).is_some_and(|p| Arc::ptr_eq(p, producer)) {
+        if producers
+            .get(producer.name())
+            .is_some_and(|p| Arc::ptr_eq(p, producer))
+        {
             producers.remove(producer.name());
         }
     }
@@ -93,7 +96,12 @@ impl PersistentTopic {
             Some(existing) => existing.clone(),
             None => {
                 let cursor = self.ledger.open_cursor(subscription, initial).await?;
-                let created = Arc::new(Subscription::new(subscription.to_string(), mode, cursor, self.ledger.clone()));
+                let created = Arc::new(Subscription::new(
+                    subscription.to_string(),
+                    mode,
+                    cursor,
+                    self.ledger.clone(),
+                ));
                 subscriptions.insert(subscription.to_string(), created.clone());
                 tracing::info!(topic = %self.name, subscription, mode = mode.as_str(), "created subscription");
                 created
@@ -115,13 +123,18 @@ impl PersistentTopic {
     /// other than `requester` (consumer id, connection id) are attached.
     pub async fn unsubscribe(&self, name: &str, requester: (u64, u64)) -> Result<(), TopicError> {
         let mut subscriptions = self.subscriptions.lock().await;
-        let subscription = subscriptions.get(name).cloned().ok_or_else(|| TopicError::SubscriptionNotFound(name.to_string()))?;
+        let subscription = subscriptions
+            .get(name)
+            .cloned()
+            .ok_or_else(|| TopicError::SubscriptionNotFound(name.to_string()))?;
         let others = subscription
             .consumers()
             .iter()
             .any(|c| !c.is_closed() && (c.id(), c.cid()) != requester);
         if others {
-            return Err(TopicError::SubscriptionBusy { subscription: name.to_string() });
+            return Err(TopicError::SubscriptionBusy {
+                subscription: name.to_string(),
+            });
         }
         subscription.dispatcher().stop();
         self.ledger.delete_cursor(name).await?;
@@ -141,7 +154,13 @@ impl PersistentTopic {
         for producer in producers {
             producer.close_by_broker();
         }
-        let subscriptions: Vec<_> = self.subscriptions.lock().await.drain().map(|(_, s)| s).collect();
+        let subscriptions: Vec<_> = self
+            .subscriptions
+            .lock()
+            .await
+            .drain()
+            .map(|(_, s)| s)
+            .collect();
         for subscription in subscriptions {
             subscription.close();
         }

@@ -23,7 +23,10 @@ pub struct TopicRegistry {
 
 impl TopicRegistry {
     pub fn new(factory: Arc<ManagedLedgerFactory>) -> Self {
-        TopicRegistry { factory, topics: parking_lot::Mutex::new(HashMap::new()) }
+        TopicRegistry {
+            factory,
+            topics: parking_lot::Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn factory(&self) -> &Arc<ManagedLedgerFactory> {
@@ -54,11 +57,18 @@ impl TopicRegistry {
 
     /// The topic if it is loaded.
     pub fn get(&self, name: &TopicName) -> Option<Arc<PersistentTopic>> {
-        self.topics.lock().get(&name.to_string()).and_then(|slot| slot.get().cloned())
+        self.topics
+            .lock()
+            .get(&name.to_string())
+            .and_then(|slot| slot.get().cloned())
     }
 
     pub fn loaded(&self) -> Vec<Arc<PersistentTopic>> {
-        self.topics.lock().values().filter_map(|slot| slot.get().cloned()).collect()
+        self.topics
+            .lock()
+            .values()
+            .filter_map(|slot| slot.get().cloned())
+            .collect()
     }
 
     /// Closes and forgets a topic (unload); `false` when it was not loaded.
@@ -73,7 +83,11 @@ impl TopicRegistry {
 
     /// Unloads every loaded topic matching `predicate` (bundle unload).
     pub async fn unload_matching(&self, predicate: impl Fn(&TopicName) -> bool) -> usize {
-        let doomed: Vec<_> = self.loaded().into_iter().filter(|t| predicate(t.name())).collect();
+        let doomed: Vec<_> = self
+            .loaded()
+            .into_iter()
+            .filter(|t| predicate(t.name()))
+            .collect();
         for topic in &doomed {
             topic.close().await;
             self.forget(&topic.name().to_string(), topic);
@@ -88,7 +102,10 @@ impl TopicRegistry {
 
     fn forget(&self, key: &str, topic: &Arc<PersistentTopic>) {
         let mut topics = self.topics.lock();
-        let same = topics.get(key).and_then(|slot| slot.get()).is_some_and(|t| Arc::ptr_eq(t, topic));
+        let same = topics
+            .get(key)
+            .and_then(|slot| slot.get())
+            .is_some_and(|t| Arc::ptr_eq(t, topic));
         if same {
             topics.remove(key);
         }

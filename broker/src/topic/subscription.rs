@@ -15,9 +15,19 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    pub fn new(name: String, mode: SubscriptionType, cursor: Arc<ManagedCursor>, ledger: Arc<ManagedLedger>) -> Self {
+    pub fn new(
+        name: String,
+        mode: SubscriptionType,
+        cursor: Arc<ManagedCursor>,
+        ledger: Arc<ManagedLedger>,
+    ) -> Self {
         let dispatcher = Dispatcher::start(mode, name.clone(), cursor.clone(), ledger.clone());
-        Subscription { name, cursor, dispatcher: parking_lot::Mutex::new(dispatcher), ledger }
+        Subscription {
+            name,
+            cursor,
+            dispatcher: parking_lot::Mutex::new(dispatcher),
+            ledger,
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -38,7 +48,11 @@ impl Subscription {
 
     /// Attaches a consumer. A subscription without consumers takes the type
     /// of whoever subscribes next; one with consumers refuses other types.
-    pub fn add_consumer(&self, mode: SubscriptionType, consumer: Arc<Consumer>) -> Result<(), super::TopicError> {
+    pub fn add_consumer(
+        &self,
+        mode: SubscriptionType,
+        consumer: Arc<Consumer>,
+    ) -> Result<(), super::TopicError> {
         let mut dispatcher = self.dispatcher.lock();
         if dispatcher.mode() != mode {
             if dispatcher.consumers().iter().any(|c| !c.is_closed()) {
@@ -49,7 +63,12 @@ impl Subscription {
                 });
             }
             dispatcher.stop();
-            *dispatcher = Dispatcher::start(mode, self.name.clone(), self.cursor.clone(), self.ledger.clone());
+            *dispatcher = Dispatcher::start(
+                mode,
+                self.name.clone(),
+                self.cursor.clone(),
+                self.ledger.clone(),
+            );
         }
         dispatcher.add_consumer(consumer)
     }

@@ -52,7 +52,10 @@ pub struct AppliedState {
 impl AppliedState {
     pub fn new(inner: AppliedInner) -> Self {
         let (changes, _) = broadcast::channel(CHANGE_CHANNEL_CAPACITY);
-        AppliedState { inner: RwLock::new(inner), changes }
+        AppliedState {
+            inner: RwLock::new(inner),
+            changes,
+        }
     }
 
     /// Runs `read` against the current state under the read lock.

@@ -16,14 +16,15 @@ use bytes::Bytes;
 use futures::StreamExt;
 use magnetar_proto::metadata::metadata_node_client::MetadataNodeClient;
 use magnetar_proto::metadata::{
-    CreateSessionRequest, CurrentRevisionRequest, DeleteRequest, GetRequest, KeepAliveRequest, ListRequest,
-    PutRequest, RevokeSessionRequest, WatchRequest,
+    CreateSessionRequest, CurrentRevisionRequest, DeleteRequest, GetRequest, KeepAliveRequest,
+    ListRequest, PutRequest, RevokeSessionRequest, WatchRequest,
 };
 use tonic::transport::Channel;
 
 use crate::error::MetadataError;
 use crate::store::{
-    Expected, ListPage, MetadataStore, PutOptions, Result, SessionId, Version, Versioned, WatchStream, WatchTarget,
+    Expected, ListPage, MetadataStore, PutOptions, Result, SessionId, Version, Versioned,
+    WatchStream, WatchTarget,
 };
 
 use super::convert::{event_from_proto, expected_to_proto, status_to_error};
@@ -45,7 +46,10 @@ impl RaftClientStore {
     /// lazily, so unreachable nodes are only skipped when used.
     pub fn connect(addrs: &[String]) -> Result<Self> {
         if addrs.is_empty() {
-            return Err(MetadataError::InvalidUrl { url: String::new(), reason: "no metadata nodes given".into() });
+            return Err(MetadataError::InvalidUrl {
+                url: String::new(),
+                reason: "no metadata nodes given".into(),
+            });
         }
         let mut nodes = Vec::with_capacity(addrs.len());
         for addr in addrs {
@@ -56,13 +60,21 @@ impl RaftClientStore {
             let client = MetadataNodeClient::new(channel).max_decoding_message_size(usize::MAX);
             nodes.push((addr.clone(), client));
         }
-        Ok(RaftClientStore { nodes, preferred: AtomicUsize::new(0) })
+        Ok(RaftClientStore {
+            nodes,
+            preferred: AtomicUsize::new(0),
+        })
     }
 
     /// A client for `raft://host:port,host:port,...`.
     pub fn from_url(url: &str) -> Result<Self> {
-        let invalid = |reason: &str| MetadataError::InvalidUrl { url: url.to_string(), reason: reason.to_string() };
-        let rest = url.strip_prefix("raft://").ok_or_else(|| invalid("expected raft://host:port,..."))?;
+        let invalid = |reason: &str| MetadataError::InvalidUrl {
+            url: url.to_string(),
+            reason: reason.to_string(),
+        };
+        let rest = url
+            .strip_prefix("raft://")
+            .ok_or_else(|| invalid("expected raft://host:port,..."))?;
         let addrs: Vec<String> = rest
             .trim_end_matches('/')
             .split(',')
@@ -116,10 +128,19 @@ fn request<T>(message: T) -> tonic::Request<T> {
 impl MetadataStore for RaftClientStore {
     async fn get(&self, key: &str) -> Result<Option<Versioned>> {
         let response = self
-            .call(|mut client| async move { client.get(request(GetRequest { key: key.to_string() })).await })
+            .call(|mut client| async move {
+                client
+                    .get(request(GetRequest {
+                        key: key.to_string(),
+                    }))
+                    .await
+            })
             .await?
             .into_inner();
-        Ok(response.found.then_some(Versioned { value: response.value, version: response.version }))
+        Ok(response.found.then_some(Versioned {
+            value: response.value,
+            version: response.version,
+        }))
     }
 
     async fn put(&self, key: &str, value: Bytes, options: PutOptions) -> Result<Version> {
@@ -140,7 +161,10 @@ impl MetadataStore for RaftClientStore {
     }
 
     async fn delete(&self, key: &str, expected: Expected) -> Result<()> {
-        let message = DeleteRequest { key: key.to_string(), expected: Some(expected_to_proto(expected)) };
+        let message = DeleteRequest {
+            key: key.to_string(),
+            expected: Some(expected_to_proto(expected)),
+        };
         self.call(|mut client| {
             let message = message.clone();
             async move { client.delete(request(message)).await }
@@ -149,7 +173,12 @@ impl MetadataStore for RaftClientStore {
         Ok(())
     }
 
-    async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<ListPage> {
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage> {
         let message = ListRequest {
             prefix: prefix.to_string(),
             start_after: start_after.unwrap_or_default().to_string(),
@@ -166,17 +195,43 @@ impl MetadataStore for RaftClientStore {
         let entries = response
             .entries
             .into_iter()
-            .map(|entry| (entry.key, Versioned { value: entry.value, version: entry.version }))
+            .map(|entry| {
+                (
+                    entry.key,
+                    Versioned {
+                        value: entry.value,
+                        version: entry.version,
+                    },
+                )
+            })
             .collect();
-        Ok(ListPage { entries, next_start_after: response.has_next.then_some(response.next_start_after) })
+        Ok(ListPage {
+            entries,
+            next_start_after: response.has_next.then_some(response.next_start_after),
+        })
     }
 
-    async fn watch(&self, target: WatchTarget, from_revision: Option<Version>) -> Result<WatchStream> {
+    async fn watch(
+        &self,
+        target: WatchTarget,
+        from_revision: Option<Version>,
+    ) -> Result<WatchStream> {
         let message = match target {
-            WatchTarget::Key(key) => WatchRequest { target: key, prefix: false, from_revision: 0 },
-            WatchTarget::Prefix(prefix) => WatchRequest { target: prefix, prefix: true, from_revision: 0 },
+            WatchTarget::Key(key) => WatchRequest {
+                target: key,
+                prefix: false,
+                from_revision: 0,
+            },
+            WatchTarget::Prefix(prefix) => WatchRequest {
+                target: prefix,
+                prefix: true,
+                from_revision: 0,
+            },
         };
-        let message = WatchRequest { from_revision: from_revision.unwrap_or(0), ..message };
+        let message = WatchRequest {
+            from_revision: from_revision.unwrap_or(0),
+            ..message
+        };
         // No request timeout: a watch lives as long as the caller keeps it.
         let stream = self
             .call(|mut client| {
@@ -191,7 +246,11 @@ impl MetadataStore for RaftClientStore {
 
     async fn current_revision(&self) -> Result<Version> {
         let response = self
-            .call(|mut client| async move { client.current_revision(request(CurrentRevisionRequest {})).await })
+            .call(|mut client| async move {
+                client
+                    .current_revision(request(CurrentRevisionRequest {}))
+                    .await
+            })
             .await?;
         Ok(response.into_inner().revision)
     }
@@ -199,19 +258,32 @@ impl MetadataStore for RaftClientStore {
     async fn create_session(&self, ttl: Duration) -> Result<SessionId> {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
         let response = self
-            .call(|mut client| async move { client.create_session(request(CreateSessionRequest { ttl_ms })).await })
+            .call(|mut client| async move {
+                client
+                    .create_session(request(CreateSessionRequest { ttl_ms }))
+                    .await
+            })
             .await?;
         Ok(response.into_inner().session)
     }
 
     async fn keep_alive(&self, session: SessionId) -> Result<()> {
-        self.call(|mut client| async move { client.keep_alive(request(KeepAliveRequest { session })).await }).await?;
+        self.call(|mut client| async move {
+            client
+                .keep_alive(request(KeepAliveRequest { session }))
+                .await
+        })
+        .await?;
         Ok(())
     }
 
     async fn revoke_session(&self, session: SessionId) -> Result<()> {
-        self.call(|mut client| async move { client.revoke_session(request(RevokeSessionRequest { session })).await })
-            .await?;
+        self.call(|mut client| async move {
+            client
+                .revoke_session(request(RevokeSessionRequest { session }))
+                .await
+        })
+        .await?;
         Ok(())
     }
 }

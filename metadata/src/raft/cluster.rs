@@ -50,7 +50,10 @@ impl RaftNodeConfig {
             )));
         }
         if !self.peers.contains_key(&self.id) {
-            return Err(RaftBackendError::InvalidPeers(format!("node {} is not in the peer list", self.id)));
+            return Err(RaftBackendError::InvalidPeers(format!(
+                "node {} is not in the peer list",
+                self.id
+            )));
         }
         Ok(())
     }
@@ -59,28 +62,40 @@ impl RaftNodeConfig {
 /// Parses `1=host:port,2=host:port,...` (the `--peers` flag).
 pub fn parse_peers(spec: &str) -> Result<BTreeMap<NodeId, String>, RaftBackendError> {
     let mut peers = BTreeMap::new();
-    for item in spec.split(',').map(str::trim).filter(|item| !item.is_empty()) {
-        let (id, addr) = item
-            .split_once('=')
-            .ok_or_else(|| RaftBackendError::InvalidPeers(format!("{item:?} is not ID=HOST:PORT")))?;
+    for item in spec
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+    {
+        let (id, addr) = item.split_once('=').ok_or_else(|| {
+            RaftBackendError::InvalidPeers(format!("{item:?} is not ID=HOST:PORT"))
+        })?;
         let id: NodeId = id
             .trim()
             .parse()
             .map_err(|_| RaftBackendError::InvalidPeers(format!("{id:?} is not a node id")))?;
         if id == 0 {
-            return Err(RaftBackendError::InvalidPeers("node ids start at 1".to_string()));
+            return Err(RaftBackendError::InvalidPeers(
+                "node ids start at 1".to_string(),
+            ));
         }
         if peers.insert(id, addr.trim().to_string()).is_some() {
-            return Err(RaftBackendError::InvalidPeers(format!("node {id} is listed twice")));
+            return Err(RaftBackendError::InvalidPeers(format!(
+                "node {id} is listed twice"
+            )));
         }
     }
     Ok(peers)
 }
 
 /// Binds `config.listen` and runs the node until `shutdown` fires.
-pub async fn run_metadata_node(config: RaftNodeConfig, shutdown: CancellationToken) -> Result<(), RaftBackendError> {
-    let listener =
-        TcpListener::bind(config.listen).await.map_err(|e| RaftBackendError::io("bind metadata listener", e))?;
+pub async fn run_metadata_node(
+    config: RaftNodeConfig,
+    shutdown: CancellationToken,
+) -> Result<(), RaftBackendError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| RaftBackendError::io("bind metadata listener", e))?;
     run_metadata_node_on(config, listener, shutdown).await
 }
 
@@ -93,7 +108,9 @@ pub async fn run_metadata_node_on(
 ) -> Result<(), RaftBackendError> {
     config.validate()?;
     let node = start_node(config.id, &config.data_dir, &config.tuning).await?;
-    let local_addr = listener.local_addr().map_err(|e| RaftBackendError::io("read listener address", e))?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|e| RaftBackendError::io("read listener address", e))?;
     tracing::info!(node_id = config.id, listen = %local_addr, voters = config.peers.len(), "metadata node started");
 
     let service = MetadataNodeServer::new(MetadataNodeService::new(Arc::clone(&node)))
@@ -101,11 +118,18 @@ pub async fn run_metadata_node_on(
         .max_encoding_message_size(usize::MAX);
     let server = tonic::transport::Server::builder()
         .add_service(service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.clone().cancelled_owned());
+        .serve_with_incoming_shutdown(
+            TcpListenerStream::new(listener),
+            shutdown.clone().cancelled_owned(),
+        );
     let server_task = tokio::spawn(server);
 
     bootstrap_if_first(&node, &config).await?;
-    let expiry = tokio::spawn(run_session_expiry(Arc::clone(&node), config.tuning.expiry_tick, shutdown.clone()));
+    let expiry = tokio::spawn(run_session_expiry(
+        Arc::clone(&node),
+        config.tuning.expiry_tick,
+        shutdown.clone(),
+    ));
 
     shutdown.cancelled().await;
     tracing::info!(node_id = config.id, "metadata node stopping");
@@ -116,21 +140,34 @@ pub async fn run_metadata_node_on(
     match server_task.await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(error)) => Err(error.into()),
-        Err(join) => Err(RaftBackendError::io("join grpc server", std::io::Error::other(join))),
+        Err(join) => Err(RaftBackendError::io(
+            "join grpc server",
+            std::io::Error::other(join),
+        )),
     }
 }
 
 /// The lowest-id voter initializes an uninitialized group.
-async fn bootstrap_if_first(node: &RaftNode, config: &RaftNodeConfig) -> Result<(), RaftBackendError> {
+async fn bootstrap_if_first(
+    node: &RaftNode,
+    config: &RaftNodeConfig,
+) -> Result<(), RaftBackendError> {
     let lowest = config.peers.keys().next().copied();
     if lowest != Some(config.id) || node.raft().is_initialized().await? {
         return Ok(());
     }
-    let members: BTreeMap<NodeId, BasicNode> =
-        config.peers.iter().map(|(id, addr)| (*id, BasicNode { addr: addr.clone() })).collect();
+    let members: BTreeMap<NodeId, BasicNode> = config
+        .peers
+        .iter()
+        .map(|(id, addr)| (*id, BasicNode { addr: addr.clone() }))
+        .collect();
     match node.raft().initialize(members).await {
         Ok(()) => {
-            tracing::info!(node_id = config.id, voters = config.peers.len(), "initialized metadata group");
+            tracing::info!(
+                node_id = config.id,
+                voters = config.peers.len(),
+                "initialized metadata group"
+            );
             Ok(())
         }
         Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),

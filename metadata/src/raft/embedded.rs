@@ -16,7 +16,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{
-    Expected, ListPage, MetadataStore, PutOptions, Result, SessionId, Version, Versioned, WatchStream, WatchTarget,
+    Expected, ListPage, MetadataStore, PutOptions, Result, SessionId, Version, Versioned,
+    WatchStream, WatchTarget,
 };
 
 use super::error::RaftBackendError;
@@ -48,11 +49,21 @@ impl EmbeddedRaft {
     }
 
     /// Opens the store with explicit tuning, returning the concrete handle.
-    pub async fn start(data_dir: &Path, tuning: RaftTuning) -> Result<EmbeddedRaft, RaftBackendError> {
+    pub async fn start(
+        data_dir: &Path,
+        tuning: RaftTuning,
+    ) -> Result<EmbeddedRaft, RaftBackendError> {
         let node = start_node(EMBEDDED_NODE_ID, data_dir, &tuning).await?;
-        let members = BTreeMap::from([(EMBEDDED_NODE_ID, BasicNode { addr: String::new() })]);
+        let members = BTreeMap::from([(
+            EMBEDDED_NODE_ID,
+            BasicNode {
+                addr: String::new(),
+            },
+        )]);
         match node.raft().initialize(members).await {
-            Ok(()) => tracing::info!(data_dir = %data_dir.display(), "initialized embedded metadata group"),
+            Ok(()) => {
+                tracing::info!(data_dir = %data_dir.display(), "initialized embedded metadata group")
+            }
             // Already initialized: a restart. Harmless.
             Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
             Err(RaftError::APIError(e)) => return Err(RaftBackendError::Config(e.to_string())),
@@ -64,7 +75,11 @@ impl EmbeddedRaft {
             .await
             .map_err(|_| RaftBackendError::NoLeader(LEADER_WAIT))?;
         let stop = CancellationToken::new();
-        let expiry_task = tokio::spawn(run_session_expiry(Arc::clone(&node), tuning.expiry_tick, stop.clone()));
+        let expiry_task = tokio::spawn(run_session_expiry(
+            Arc::clone(&node),
+            tuning.expiry_tick,
+            stop.clone(),
+        ));
         Ok(EmbeddedRaft {
             store: RaftStore::new(node),
             stop,
@@ -111,11 +126,20 @@ impl MetadataStore for EmbeddedRaft {
         self.store.delete(key, expected).await
     }
 
-    async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<ListPage> {
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage> {
         self.store.list(prefix, start_after, limit).await
     }
 
-    async fn watch(&self, target: WatchTarget, from_revision: Option<Version>) -> Result<WatchStream> {
+    async fn watch(
+        &self,
+        target: WatchTarget,
+        from_revision: Option<Version>,
+    ) -> Result<WatchStream> {
         self.store.watch(target, from_revision).await
     }
 

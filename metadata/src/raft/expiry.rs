@@ -34,12 +34,18 @@ pub async fn run_session_expiry(node: Arc<RaftNode>, tick: Duration, shutdown: C
             continue;
         }
         let now = now_ms();
-        let due = node.state().read(|inner| inner.kv.next_session_deadline_ms()).is_some_and(|deadline| deadline <= now);
+        let due = node
+            .state()
+            .read(|inner| inner.kv.next_session_deadline_ms())
+            .is_some_and(|deadline| deadline <= now);
         if !due {
             continue;
         }
         let deadline = Instant::now() + tick.max(Duration::from_secs(1));
-        match node.write_local(Command::ExpireSessions { now_ms: now }, deadline).await {
+        match node
+            .write_local(Command::ExpireSessions { now_ms: now }, deadline)
+            .await
+        {
             Ok(outcome) => tracing::debug!(?outcome, now_ms = now, "proposed session expiry"),
             Err(error) => tracing::warn!(%error, "session expiry proposal failed"),
         }

@@ -30,7 +30,9 @@ use openraft::{
     AnyError, ErrorSubject, ErrorVerb, LogId, OptionalSend, RaftLogReader, RaftTypeConfig,
     StorageError, StorageIOError, Vote,
 };
-use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{
+    ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -56,7 +58,10 @@ pub struct RocksLogStore<C> {
 
 impl<C> Clone for RocksLogStore<C> {
     fn clone(&self) -> Self {
-        RocksLogStore { db: Arc::clone(&self.db), _types: PhantomData }
+        RocksLogStore {
+            db: Arc::clone(&self.db),
+            _types: PhantomData,
+        }
     }
 }
 
@@ -74,27 +79,46 @@ where
             .into_iter()
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db = DB::open_cf_descriptors(&options, dir, families)?;
-        Ok(RocksLogStore { db: Arc::new(db), _types: PhantomData })
+        Ok(RocksLogStore {
+            db: Arc::new(db),
+            _types: PhantomData,
+        })
     }
 
     fn log_cf(&self) -> &rocksdb::ColumnFamily {
-        self.db.cf_handle(CF_LOG).expect("the log column family is created at open")
+        self.db
+            .cf_handle(CF_LOG)
+            .expect("the log column family is created at open")
     }
 
     fn meta_cf(&self) -> &rocksdb::ColumnFamily {
-        self.db.cf_handle(CF_META).expect("the meta column family is created at open")
+        self.db
+            .cf_handle(CF_META)
+            .expect("the meta column family is created at open")
     }
 
-    fn read_meta<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StorageError<C::NodeId>> {
-        let raw = self.db.get_cf(self.meta_cf(), key).map_err(|e| read_error::<C>(&e))?;
+    fn read_meta<T: DeserializeOwned>(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<T>, StorageError<C::NodeId>> {
+        let raw = self
+            .db
+            .get_cf(self.meta_cf(), key)
+            .map_err(|e| read_error::<C>(&e))?;
         match raw {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| read_error::<C>(&e)),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| read_error::<C>(&e)),
         }
     }
 
     /// Writes one meta value and syncs the RocksDB WAL before returning.
-    fn write_meta_synced<T: Serialize>(&self, key: &[u8], value: &T) -> Result<(), StorageError<C::NodeId>> {
+    fn write_meta_synced<T: Serialize>(
+        &self,
+        key: &[u8],
+        value: &T,
+    ) -> Result<(), StorageError<C::NodeId>> {
         let bytes = serde_json::to_vec(value).map_err(|e| write_error::<C>(&e))?;
         self.db
             .put_cf_opt(self.meta_cf(), key, bytes, &synced())
@@ -107,7 +131,9 @@ where
             None => Ok(None),
             Some(item) => {
                 let (_, value) = item.map_err(|e| read_error::<C>(&e))?;
-                serde_json::from_slice(&value).map(Some).map_err(|e| read_error::<C>(&e))
+                serde_json::from_slice(&value)
+                    .map(Some)
+                    .map_err(|e| read_error::<C>(&e))
             }
         }
     }
@@ -124,11 +150,23 @@ fn index_key(index: u64) -> [u8; 8] {
 }
 
 fn read_error<C: RaftTypeConfig>(e: &(dyn std::error::Error + 'static)) -> StorageError<C::NodeId> {
-    StorageIOError::new(ErrorSubject::Logs, ErrorVerb::Read, AnyError::new(e)).into()
+    StorageIOError::new(
+        ErrorSubject::Logs,
+        ErrorVerb::Read,
+        AnyError::from_dyn(e, None),
+    )
+    .into()
 }
 
-fn write_error<C: RaftTypeConfig>(e: &(dyn std::error::Error + 'static)) -> StorageError<C::NodeId> {
-    StorageIOError::new(ErrorSubject::Logs, ErrorVerb::Write, AnyError::new(e)).into()
+fn write_error<C: RaftTypeConfig>(
+    e: &(dyn std::error::Error + 'static),
+) -> StorageError<C::NodeId> {
+    StorageIOError::new(
+        ErrorSubject::Logs,
+        ErrorVerb::Write,
+        AnyError::from_dyn(e, None),
+    )
+    .into()
 }
 
 impl<C> RaftLogReader<C> for RocksLogStore<C>
@@ -146,7 +184,9 @@ where
             Bound::Unbounded => 0,
         };
         let from = index_key(start);
-        let iter = self.db.iterator_cf(self.log_cf(), IteratorMode::From(&from, Direction::Forward));
+        let iter = self
+            .db
+            .iterator_cf(self.log_cf(), IteratorMode::From(&from, Direction::Forward));
         let mut entries = Vec::new();
         for item in iter {
             let (key, value) = item.map_err(|e| read_error::<C>(&e))?;
@@ -154,7 +194,8 @@ where
             if !range.contains(&index) {
                 break;
             }
-            let entry: C::Entry = serde_json::from_slice(&value).map_err(|e| read_error::<C>(&e))?;
+            let entry: C::Entry =
+                serde_json::from_slice(&value).map_err(|e| read_error::<C>(&e))?;
             entries.push(entry);
         }
         Ok(entries)
@@ -181,7 +222,10 @@ where
             Some(entry) => Some(openraft::RaftLogId::get_log_id(&entry).clone()),
             None => last_purged_log_id.clone(),
         };
-        Ok(LogState { last_purged_log_id, last_log_id })
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -201,7 +245,10 @@ where
         self.read_meta(KEY_VOTE)
     }
 
-    async fn save_committed(&mut self, committed: Option<LogId<C::NodeId>>) -> Result<(), StorageError<C::NodeId>> {
+    async fn save_committed(
+        &mut self,
+        committed: Option<LogId<C::NodeId>>,
+    ) -> Result<(), StorageError<C::NodeId>> {
         // Not synced: the committed index is an optimisation (entries up to
         // it are re-applied at startup without waiting for a leader). A lost
         // update only means a later re-apply.
@@ -211,11 +258,19 @@ where
             .map_err(|e| write_error::<C>(&e))
     }
 
-    async fn read_committed(&mut self) -> Result<Option<LogId<C::NodeId>>, StorageError<C::NodeId>> {
-        Ok(self.read_meta::<Option<LogId<C::NodeId>>>(KEY_COMMITTED)?.flatten())
+    async fn read_committed(
+        &mut self,
+    ) -> Result<Option<LogId<C::NodeId>>, StorageError<C::NodeId>> {
+        Ok(self
+            .read_meta::<Option<LogId<C::NodeId>>>(KEY_COMMITTED)?
+            .flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<C>) -> Result<(), StorageError<C::NodeId>>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<C>,
+    ) -> Result<(), StorageError<C::NodeId>>
     where
         I: IntoIterator<Item = C::Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -252,7 +307,9 @@ where
         let mut batch = WriteBatch::default();
         batch.delete_range_cf(self.log_cf(), from, to);
         batch.delete_cf(self.log_cf(), to);
-        self.db.write_opt(batch, &synced()).map_err(|e| write_error::<C>(&e))
+        self.db
+            .write_opt(batch, &synced())
+            .map_err(|e| write_error::<C>(&e))
     }
 
     async fn purge(&mut self, log_id: LogId<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {

@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use magnetar_proto::metadata::metadata_node_client::MetadataNodeClient;
 use magnetar_proto::metadata::RaftPayload;
-use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
+use openraft::error::{
+    Infallible, InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
-    VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
 };
 use openraft::BasicNode;
 use serde::de::DeserializeOwned;
@@ -42,7 +44,11 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetworkFactory {
     type Network = PeerConnection;
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Self::Network {
-        PeerConnection { target, addr: node.addr.clone(), client: None }
+        PeerConnection {
+            target,
+            addr: node.addr.clone(),
+            client: None,
+        }
     }
 }
 
@@ -66,13 +72,19 @@ impl PeerConnection {
         Ok(client)
     }
 
-    async fn call<Req, Resp, E>(&mut self, kind: RpcKind, request: &Req, option: &RPCOption) -> RpcResult<Resp, E>
+    async fn call<Req, Resp, E>(
+        &mut self,
+        kind: RpcKind,
+        request: &Req,
+        option: &RPCOption,
+    ) -> RpcResult<Resp, E>
     where
         Req: Serialize,
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        let json = serde_json::to_vec(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let json =
+            serde_json::to_vec(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut client = self.client()?;
         let mut grpc_request = tonic::Request::new(RaftPayload { json: json.into() });
         grpc_request.set_timeout(option.hard_ttl());
@@ -81,9 +93,11 @@ impl PeerConnection {
             RpcKind::Vote => client.vote(grpc_request).await,
             RpcKind::InstallSnapshot => client.install_snapshot(grpc_request).await,
         };
-        let payload = response.map_err(|status| RPCError::Unreachable(Unreachable::new(&status)))?.into_inner();
-        let result: Result<Resp, RaftError<NodeId, E>> =
-            serde_json::from_slice(&payload.json).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let payload = response
+            .map_err(|status| RPCError::Unreachable(Unreachable::new(&status)))?
+            .into_inner();
+        let result: Result<Resp, RaftError<NodeId, E>> = serde_json::from_slice(&payload.json)
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }
 }
@@ -101,7 +115,7 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
-    ) -> RpcResult<AppendEntriesResponse<NodeId>, std::convert::Infallible> {
+    ) -> RpcResult<AppendEntriesResponse<NodeId>, Infallible> {
         self.call(RpcKind::AppendEntries, &rpc, &option).await
     }
 
@@ -117,7 +131,7 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         &mut self,
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
-    ) -> RpcResult<VoteResponse<NodeId>, std::convert::Infallible> {
+    ) -> RpcResult<VoteResponse<NodeId>, Infallible> {
         self.call(RpcKind::Vote, &rpc, &option).await
     }
 }

@@ -59,8 +59,19 @@ pub struct RaftNode {
 }
 
 impl RaftNode {
-    pub fn new(id: NodeId, raft: MetaRaft, state: Arc<AppliedState>, operation_timeout: Duration) -> Self {
-        RaftNode { id, raft, state, operation_timeout, leader_clients: Mutex::new(HashMap::new()) }
+    pub fn new(
+        id: NodeId,
+        raft: MetaRaft,
+        state: Arc<AppliedState>,
+        operation_timeout: Duration,
+    ) -> Self {
+        RaftNode {
+            id,
+            raft,
+            state,
+            operation_timeout,
+            leader_clients: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn id(&self) -> NodeId {
@@ -75,6 +86,11 @@ impl RaftNode {
         &self.state
     }
 
+    /// Deadline of one write or linearizable read on this node.
+    pub fn operation_timeout(&self) -> Duration {
+        self.operation_timeout
+    }
+
     /// Commits `command` through the log (forwarding to the leader when
     /// needed) and returns what the state machine made of it.
     pub async fn write(&self, command: Command) -> Result<CommandResult> {
@@ -85,10 +101,14 @@ impl RaftNode {
                 ForwardedWrite::NotLeader => self.forward_write(&command, deadline).await?,
             };
             match attempt {
-                Some(ForwardedWrite::Applied(outcome)) => return outcome.map_err(MetadataError::from),
+                Some(ForwardedWrite::Applied(outcome)) => {
+                    return outcome.map_err(MetadataError::from)
+                }
                 Some(ForwardedWrite::NotLeader) | None => {
                     if Instant::now() + NO_LEADER_BACKOFF >= deadline {
-                        return Err(unavailable("no leader accepted the write before the deadline"));
+                        return Err(unavailable(
+                            "no leader accepted the write before the deadline",
+                        ));
                     }
                     tokio::time::sleep(NO_LEADER_BACKOFF).await;
                 }
@@ -109,7 +129,9 @@ impl RaftNode {
                     reason: "a command entry applied without an outcome".to_string(),
                 }),
             },
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => Ok(ForwardedWrite::NotLeader),
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
+                Ok(ForwardedWrite::NotLeader)
+            }
             Ok(Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e)))) => {
                 Err(unavailable(&format!("membership change in progress: {e}")))
             }
@@ -122,7 +144,11 @@ impl RaftNode {
 
     /// Sends `command` to the current leader. `None` when no other node is
     /// known to lead or it could not be reached before anything was sent.
-    async fn forward_write(&self, command: &Command, deadline: Instant) -> Result<Option<ForwardedWrite>> {
+    async fn forward_write(
+        &self,
+        command: &Command,
+        deadline: Instant,
+    ) -> Result<Option<ForwardedWrite>> {
         let Some(mut client) = self.leader_client() else {
             return Ok(None);
         };
@@ -131,12 +157,17 @@ impl RaftNode {
         request.set_timeout(deadline.saturating_duration_since(Instant::now()));
         match client.forward_write(request).await {
             Ok(response) => {
-                let answer: ForwardedWrite = serde_json::from_slice(&response.into_inner().json).map_err(|e| corrupt(&e))?;
+                let answer: ForwardedWrite =
+                    serde_json::from_slice(&response.into_inner().json).map_err(|e| corrupt(&e))?;
                 Ok(Some(answer))
             }
-            // The leader refused the connection: nothing was proposed, so
-            // retrying (possibly with a new leader) is safe.
-            Err(status) if status.code() == tonic::Code::Unavailable => {
+            // A transport failure (no `Failure` details: the leader was not
+            // reached, e.g. it refused the connection), so retrying, possibly
+            // with a new leader, is safe. A timeout the leader reported
+            // itself is final: the write may still commit.
+            Err(status)
+                if status.code() == tonic::Code::Unavailable && status.details().is_empty() =>
+            {
                 tracing::debug!(%status, "leader unreachable, retrying write");
                 Ok(None)
             }
@@ -163,7 +194,9 @@ impl RaftNode {
                 Ok(Err(RaftError::Fatal(_))) => return Err(MetadataError::ShuttingDown),
             }
             if Instant::now() + NO_LEADER_BACKOFF >= deadline {
-                return Err(unavailable("no leader confirmed a read index before the deadline"));
+                return Err(unavailable(
+                    "no leader confirmed a read index before the deadline",
+                ));
             }
             tokio::time::sleep(NO_LEADER_BACKOFF).await;
         }
@@ -189,7 +222,12 @@ impl RaftNode {
         request.set_timeout(deadline.saturating_duration_since(Instant::now()));
         match client.read_index(request).await {
             Ok(response) => Ok(Some(response.into_inner().read_index)),
-            Err(status) if matches!(status.code(), tonic::Code::Unavailable | tonic::Code::FailedPrecondition) => {
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::Unavailable | tonic::Code::FailedPrecondition
+                ) =>
+            {
                 Ok(None)
             }
             Err(status) => Err(super::convert::status_to_error(status)),
@@ -203,14 +241,21 @@ impl RaftNode {
             .applied_index_at_least(Some(index), "linearizable read")
             .await
             .map(|_| ())
-            .map_err(|_| unavailable("state machine did not reach the read index before the deadline"))
+            .map_err(|_| {
+                unavailable("state machine did not reach the read index before the deadline")
+            })
     }
 
     /// A client for the leader, if another node is currently known to lead.
     fn leader_client(&self) -> Option<MetadataNodeClient<Channel>> {
         let metrics = self.raft.metrics().borrow().clone();
         let leader = metrics.current_leader.filter(|leader| *leader != self.id)?;
-        let addr = metrics.membership_config.membership().get_node(&leader)?.addr.clone();
+        let addr = metrics
+            .membership_config
+            .membership()
+            .get_node(&leader)?
+            .addr
+            .clone();
         let mut clients = self.leader_clients.lock();
         if let Some(client) = clients.get(&addr) {
             return Some(client.clone());
@@ -224,7 +269,9 @@ impl RaftNode {
 
 /// Milliseconds since the Unix epoch on this node's clock.
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
 fn unavailable(reason: &str) -> MetadataError {
@@ -232,5 +279,8 @@ fn unavailable(reason: &str) -> MetadataError {
 }
 
 fn corrupt(e: &serde_json::Error) -> MetadataError {
-    MetadataError::Corrupt { key: String::new(), reason: format!("raft message encoding: {e}") }
+    MetadataError::Corrupt {
+        key: String::new(),
+        reason: format!("raft message encoding: {e}"),
+    }
 }

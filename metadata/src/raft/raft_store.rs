@@ -20,7 +20,8 @@ use bytes::Bytes;
 use crate::error::MetadataError;
 use crate::state_machine::{Command, CommandResult};
 use crate::store::{
-    Expected, ListPage, MetadataStore, PutOptions, Result, SessionId, Version, Versioned, WatchStream, WatchTarget,
+    Expected, ListPage, MetadataStore, PutOptions, Result, SessionId, Version, Versioned,
+    WatchStream, WatchTarget,
 };
 
 use super::node::{now_ms, RaftNode};
@@ -43,7 +44,10 @@ impl RaftStore {
 }
 
 fn unexpected(result: CommandResult) -> MetadataError {
-    MetadataError::Corrupt { key: String::new(), reason: format!("unexpected command result {result:?}") }
+    MetadataError::Corrupt {
+        key: String::new(),
+        reason: format!("unexpected command result {result:?}"),
+    }
 }
 
 #[async_trait]
@@ -54,8 +58,12 @@ impl MetadataStore for RaftStore {
     }
 
     async fn put(&self, key: &str, value: Bytes, options: PutOptions) -> Result<Version> {
-        let command =
-            Command::Put { key: key.to_string(), value, expected: options.expected, session: options.session };
+        let command = Command::Put {
+            key: key.to_string(),
+            value,
+            expected: options.expected,
+            session: options.session,
+        };
         match self.node.write(command).await? {
             CommandResult::Put { version } => Ok(version),
             other => Err(unexpected(other)),
@@ -63,18 +71,37 @@ impl MetadataStore for RaftStore {
     }
 
     async fn delete(&self, key: &str, expected: Expected) -> Result<()> {
-        match self.node.write(Command::Delete { key: key.to_string(), expected }).await? {
+        match self
+            .node
+            .write(Command::Delete {
+                key: key.to_string(),
+                expected,
+            })
+            .await?
+        {
             CommandResult::Deleted { .. } => Ok(()),
             other => Err(unexpected(other)),
         }
     }
 
-    async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<ListPage> {
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage> {
         self.node.read_barrier().await?;
-        Ok(self.node.state().read(|inner| inner.kv.list(prefix, start_after, limit)))
+        Ok(self
+            .node
+            .state()
+            .read(|inner| inner.kv.list(prefix, start_after, limit)))
     }
 
-    async fn watch(&self, target: WatchTarget, from_revision: Option<Version>) -> Result<WatchStream> {
+    async fn watch(
+        &self,
+        target: WatchTarget,
+        from_revision: Option<Version>,
+    ) -> Result<WatchStream> {
         open_watch(Arc::clone(self.node.state()), target, from_revision)
     }
 
@@ -85,14 +112,28 @@ impl MetadataStore for RaftStore {
 
     async fn create_session(&self, ttl: Duration) -> Result<SessionId> {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-        match self.node.write(Command::CreateSession { ttl_ms, now_ms: now_ms() }).await? {
+        match self
+            .node
+            .write(Command::CreateSession {
+                ttl_ms,
+                now_ms: now_ms(),
+            })
+            .await?
+        {
             CommandResult::SessionCreated { session } => Ok(session),
             other => Err(unexpected(other)),
         }
     }
 
     async fn keep_alive(&self, session: SessionId) -> Result<()> {
-        match self.node.write(Command::KeepAlive { session, now_ms: now_ms() }).await? {
+        match self
+            .node
+            .write(Command::KeepAlive {
+                session,
+                now_ms: now_ms(),
+            })
+            .await?
+        {
             CommandResult::KeptAlive => Ok(()),
             other => Err(unexpected(other)),
         }

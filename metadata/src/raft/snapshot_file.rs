@@ -32,7 +32,9 @@ impl SnapshotFile {
     /// Snapshots live in `dir` (created if missing).
     pub fn new(dir: &Path) -> io::Result<Self> {
         fs::create_dir_all(dir)?;
-        Ok(SnapshotFile { dir: dir.to_path_buf() })
+        Ok(SnapshotFile {
+            dir: dir.to_path_buf(),
+        })
     }
 
     /// Durably replaces the current snapshot (tmp → fsync → rename → fsync dir).
@@ -60,14 +62,21 @@ impl SnapshotFile {
         };
         let mut contents = Vec::new();
         file.read_to_end(&mut contents)?;
-        let corrupt = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("snapshot file: {what}"));
+        let corrupt = |what: &str| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("snapshot file: {what}"))
+        };
         let header: [u8; 8] = contents
             .get(..8)
             .and_then(|h| h.try_into().ok())
             .ok_or_else(|| corrupt("missing header"))?;
-        let meta_len = usize::try_from(u64::from_be_bytes(header)).map_err(|_| corrupt("bad meta length"))?;
-        let meta_end = 8usize.checked_add(meta_len).ok_or_else(|| corrupt("bad meta length"))?;
-        let meta_bytes = contents.get(8..meta_end).ok_or_else(|| corrupt("truncated meta"))?;
+        let meta_len =
+            usize::try_from(u64::from_be_bytes(header)).map_err(|_| corrupt("bad meta length"))?;
+        let meta_end = 8usize
+            .checked_add(meta_len)
+            .ok_or_else(|| corrupt("bad meta length"))?;
+        let meta_bytes = contents
+            .get(8..meta_end)
+            .ok_or_else(|| corrupt("truncated meta"))?;
         let meta: M = serde_json::from_slice(meta_bytes).map_err(|e| corrupt(&e.to_string()))?;
         let data = contents.get(meta_end..).unwrap_or_default().to_vec();
         Ok(Some((meta, data)))

@@ -63,7 +63,9 @@ impl RaftTuning {
             max_in_snapshot_log_to_keep: (self.snapshot_every / 10).min(1000),
             ..Config::default()
         };
-        config.validate().map_err(|e| RaftBackendError::Config(e.to_string()))
+        config
+            .validate()
+            .map_err(|e| RaftBackendError::Config(e.to_string()))
     }
 }
 
@@ -72,14 +74,24 @@ fn millis(duration: Duration) -> u64 {
 }
 
 /// Opens the storage in `data_dir` and starts the Raft instance of node `id`.
-pub async fn start_node(id: NodeId, data_dir: &Path, tuning: &RaftTuning) -> Result<Arc<RaftNode>, RaftBackendError> {
+pub async fn start_node(
+    id: NodeId,
+    data_dir: &Path,
+    tuning: &RaftTuning,
+) -> Result<Arc<RaftNode>, RaftBackendError> {
     let config = Arc::new(tuning.openraft_config()?);
-    std::fs::create_dir_all(data_dir).map_err(|e| RaftBackendError::io("create data directory", e))?;
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| RaftBackendError::io("create data directory", e))?;
     let log_store = RocksLogStore::<TypeConfig>::open(&data_dir.join("raft-log"))?;
-    let snapshot_file =
-        SnapshotFile::new(&data_dir.join("snapshot")).map_err(|e| RaftBackendError::io("open snapshot directory", e))?;
+    let snapshot_file = SnapshotFile::new(&data_dir.join("snapshot"))
+        .map_err(|e| RaftBackendError::io("open snapshot directory", e))?;
     let state_machine = StateMachineStore::open(snapshot_file)?;
     let state = state_machine.state();
     let raft = MetaRaft::new(id, config, GrpcNetworkFactory, log_store, state_machine).await?;
-    Ok(Arc::new(RaftNode::new(id, raft, state, tuning.operation_timeout)))
+    Ok(Arc::new(RaftNode::new(
+        id,
+        raft,
+        state,
+        tuning.operation_timeout,
+    )))
 }

@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
-    AnyError, EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder, StorageIOError,
-    StoredMembership,
+    AnyError, EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder,
+    StorageIOError, StoredMembership,
 };
 
 use crate::state_machine::KvStateMachine;
@@ -26,7 +26,8 @@ use crate::state_machine::KvStateMachine;
 use super::applied_state::{AppliedInner, AppliedState};
 use super::snapshot_file::SnapshotFile;
 use super::types::{
-    ApplyResponse, LogEntry, MetaLogId, MetaMembership, MetaSnapshotMeta, MetaStorageError, TypeConfig,
+    ApplyResponse, LogEntry, MetaLogId, MetaMembership, MetaSnapshotMeta, MetaStorageError,
+    TypeConfig,
 };
 
 /// The state-machine half of the node's storage. Cloning shares everything.
@@ -41,7 +42,10 @@ pub struct StateMachineStore {
 impl StateMachineStore {
     /// Restores the applied state from the snapshot file, if there is one.
     pub fn open(file: SnapshotFile) -> Result<Self, MetaStorageError> {
-        let inner = match file.load::<MetaSnapshotMeta>().map_err(|e| snapshot_error(ErrorVerb::Read, &e))? {
+        let inner = match file
+            .load::<MetaSnapshotMeta>()
+            .map_err(|e| snapshot_error(ErrorVerb::Read, &e))?
+        {
             None => AppliedInner::default(),
             Some((meta, data)) => {
                 tracing::info!(snapshot_id = %meta.snapshot_id, "restoring metadata state from snapshot");
@@ -62,41 +66,66 @@ impl StateMachineStore {
 }
 
 fn restore(meta: &MetaSnapshotMeta, data: &[u8]) -> Result<AppliedInner, MetaStorageError> {
-    let kv: KvStateMachine = serde_json::from_slice(data).map_err(|e| snapshot_error(ErrorVerb::Read, &e))?;
-    Ok(AppliedInner { kv, last_applied: meta.last_log_id, membership: meta.last_membership.clone() })
+    let kv: KvStateMachine =
+        serde_json::from_slice(data).map_err(|e| snapshot_error(ErrorVerb::Read, &e))?;
+    Ok(AppliedInner {
+        kv,
+        last_applied: meta.last_log_id,
+        membership: meta.last_membership.clone(),
+    })
 }
 
 fn snapshot_error(verb: ErrorVerb, e: &(dyn std::error::Error + 'static)) -> MetaStorageError {
-    StorageIOError::new(ErrorSubject::Snapshot(None), verb, AnyError::new(e)).into()
+    StorageIOError::new(
+        ErrorSubject::Snapshot(None),
+        verb,
+        AnyError::from_dyn(e, None),
+    )
+    .into()
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, MetaStorageError> {
-        let (data, last_applied, membership) = self.state.read(|inner| {
-            serde_json::to_vec(&inner.kv).map(|data| (data, inner.last_applied, inner.membership.clone()))
-        })
-        .map_err(|e| snapshot_error(ErrorVerb::Write, &e))?;
+        let (data, last_applied, membership) = self
+            .state
+            .read(|inner| {
+                serde_json::to_vec(&inner.kv)
+                    .map(|data| (data, inner.last_applied, inner.membership.clone()))
+            })
+            .map_err(|e| snapshot_error(ErrorVerb::Write, &e))?;
         let seq = self.snapshot_seq.fetch_add(1, Ordering::Relaxed);
         let snapshot_id = match last_applied {
             Some(log_id) => format!("{}-{}-{seq}", log_id.leader_id, log_id.index),
             None => format!("none-{seq}"),
         };
-        let meta = MetaSnapshotMeta { last_log_id: last_applied, last_membership: membership, snapshot_id };
+        let meta = MetaSnapshotMeta {
+            last_log_id: last_applied,
+            last_membership: membership,
+            snapshot_id,
+        };
         let file = self.file.clone();
-        let (meta, data) = tokio::task::spawn_blocking(move || file.save(&meta, &data).map(|()| (meta, data)))
-            .await
-            .map_err(|e| snapshot_error(ErrorVerb::Write, &e))?
-            .map_err(|e| snapshot_error(ErrorVerb::Write, &e))?;
+        let (meta, data) =
+            tokio::task::spawn_blocking(move || file.save(&meta, &data).map(|()| (meta, data)))
+                .await
+                .map_err(|e| snapshot_error(ErrorVerb::Write, &e))?
+                .map_err(|e| snapshot_error(ErrorVerb::Write, &e))?;
         tracing::info!(snapshot_id = %meta.snapshot_id, bytes = data.len(), "metadata snapshot persisted");
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
     }
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachineStore {
     type SnapshotBuilder = Self;
 
-    async fn applied_state(&mut self) -> Result<(Option<MetaLogId>, MetaMembership), MetaStorageError> {
-        Ok(self.state.read(|inner| (inner.last_applied, inner.membership.clone())))
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<MetaLogId>, MetaMembership), MetaStorageError> {
+        Ok(self
+            .state
+            .read(|inner| (inner.last_applied, inner.membership.clone())))
     }
 
     async fn apply<I>(&mut self, entries: I) -> Result<Vec<ApplyResponse>, MetaStorageError>
@@ -116,7 +145,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                     self.state.apply_other(entry.log_id, Some(stored));
                     ApplyResponse(None)
                 }
-                EntryPayload::Normal(command) => ApplyResponse(Some(self.state.apply_command(entry.log_id, command))),
+                EntryPayload::Normal(command) => {
+                    ApplyResponse(Some(self.state.apply_command(entry.log_id, command)))
+                }
             };
             responses.push(response);
         }
@@ -150,12 +181,17 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         Ok(())
     }
 
-    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, MetaStorageError> {
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig>>, MetaStorageError> {
         let file = self.file.clone();
         let loaded = tokio::task::spawn_blocking(move || file.load::<MetaSnapshotMeta>())
             .await
             .map_err(|e| snapshot_error(ErrorVerb::Read, &e))?
             .map_err(|e| snapshot_error(ErrorVerb::Read, &e))?;
-        Ok(loaded.map(|(meta, data)| Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
+        Ok(loaded.map(|(meta, data)| Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        }))
     }
 }

@@ -25,7 +25,11 @@ use super::applied_state::{AppliedState, Change};
 const WATCH_BUFFER: usize = 1024;
 
 /// Opens a watch on `state`. See the module docs.
-pub fn open_watch(state: Arc<AppliedState>, target: WatchTarget, from_revision: Option<Version>) -> Result<WatchStream> {
+pub fn open_watch(
+    state: Arc<AppliedState>,
+    target: WatchTarget,
+    from_revision: Option<Version>,
+) -> Result<WatchStream> {
     let feed = state.subscribe();
     let (current, initial) = state.read(|inner| {
         let current = inner.kv.revision();
@@ -73,7 +77,9 @@ impl WatchFollower {
             };
             let keep_going = match change {
                 Ok(Change::Event(event)) => self.deliver(event).await,
-                Ok(Change::Reset) | Err(broadcast::error::RecvError::Lagged(_)) => self.catch_up().await,
+                Ok(Change::Reset) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    self.catch_up().await
+                }
                 Err(broadcast::error::RecvError::Closed) => {
                     let _ = self.sender.send(Err(MetadataError::ShuttingDown)).await;
                     false
@@ -102,8 +108,12 @@ impl WatchFollower {
     /// Re-reads history after the last delivered revision.
     async fn catch_up(&mut self) -> bool {
         let from = self.delivered.saturating_add(1).max(self.min_revision);
-        let (current, missed) =
-            self.state.read(|inner| (inner.kv.revision(), inner.kv.events_since(from, &self.target, usize::MAX)));
+        let (current, missed) = self.state.read(|inner| {
+            (
+                inner.kv.revision(),
+                inner.kv.events_since(from, &self.target, usize::MAX),
+            )
+        });
         match missed {
             Ok(events) => {
                 self.delivered = self.delivered.max(current);

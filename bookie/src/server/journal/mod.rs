@@ -120,7 +120,7 @@ impl Journal {
     pub fn close(self) {
         let Journal { requests, thread, .. } = self;
         drop(requests);
-        if let Some(handle) = thread.lock().take() {
+        if let Some(handle) = thread.into_inner() {
             if handle.join().is_err() {
                 tracing::error!("journal thread panicked");
             }

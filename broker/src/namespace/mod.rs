@@ -1,0 +1,20 @@
+//! Namespaces: topic names, bundles (topic → hash range), namespace
+//! policies, the bootstrap of the default resources, and bundle ownership
+//! bound to the broker's metadata session.
+
+mod bundles;
+mod error;
+mod ownership;
+mod policies;
+mod topic_name;
+
+pub use bundles::{topic_hash, BundleRange, BundlesData, NamespaceBundles, DEFAULT_BUNDLE_COUNT};
+pub use error::NamespaceError;
+pub use ownership::{BundleRef, NamespaceService, OwnershipInfo, OWNERSHIP_ROOT};
+pub use policies::{
+    ClusterData, NamespacePolicies, PolicyStore, TenantInfo, CLUSTERS_ROOT, DEFAULT_CLUSTER, POLICIES_ROOT, TENANTS_ROOT,
+};
+pub use topic_name::{
+    is_valid_segment, url_decode, url_encode, NamespaceName, TopicDomain, TopicName, TopicNameError, DEFAULT_NAMESPACE,
+    DEFAULT_TENANT,
+};

@@ -1,0 +1,196 @@
+//! Clusters, tenants and namespace policies in the metadata store, and the
+//! idempotent bootstrap of the default `standalone` / `public` /
+//! `public/default` resources.
+//!
+//! Keys (JSON values, Pulsar field names):
+//! - `/admin/clusters/<cluster>`: [`ClusterData`]
+//! - `/admin/tenants/<tenant>`: [`TenantInfo`]
+//! - `/admin/policies/<tenant>/<namespace>`: [`NamespacePolicies`]
+//!
+//! Creation is a put with `Expected::Absent`, so concurrent creators agree
+//! on one winner and the others see `AlreadyExists`.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use magnetar_metadata::{Expected, MetadataError, MetadataStore, PutOptions};
+use serde::{Deserialize, Serialize};
+
+use super::bundles::{BundlesData, NamespaceBundles, DEFAULT_BUNDLE_COUNT};
+use super::topic_name::{is_valid_segment, DEFAULT_NAMESPACE, DEFAULT_TENANT};
+use super::{NamespaceError, NamespaceName, TopicNameError};
+
+pub const CLUSTERS_ROOT: &str = "/admin/clusters/";
+pub const TENANTS_ROOT: &str = "/admin/tenants/";
+pub const POLICIES_ROOT: &str = "/admin/policies/";
+pub const DEFAULT_CLUSTER: &str = "standalone";
+
+const LIST_PAGE: usize = 1000;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ClusterData {
+    pub service_url: String,
+    pub broker_service_url: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TenantInfo {
+    pub admin_roles: Vec<String>,
+    pub allowed_clusters: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespacePolicies {
+    pub bundles: BundlesData,
+    #[serde(default)]
+    pub replication_clusters: Vec<String>,
+}
+
+impl NamespacePolicies {
+    pub fn with_bundles(count: u32) -> Result<Self, NamespaceError> {
+        Ok(NamespacePolicies { bundles: NamespaceBundles::equal(count)?.to_data(), replication_clusters: Vec::new() })
+    }
+}
+
+/// Typed access to clusters, tenants and namespace policies.
+#[derive(Clone)]
+pub struct PolicyStore {
+    metadata: Arc<dyn MetadataStore>,
+}
+
+impl PolicyStore {
+    pub fn new(metadata: Arc<dyn MetadataStore>) -> Self {
+        PolicyStore { metadata }
+    }
+
+    pub fn metadata(&self) -> &Arc<dyn MetadataStore> {
+        &self.metadata
+    }
+
+    /// Creates cluster `cluster`, tenant `public` and namespace
+    /// `public/default` (4 bundles) when absent. Safe to run on every start
+    /// and from several brokers at once.
+    pub async fn bootstrap(&self, cluster: &str, data: ClusterData) -> Result<(), NamespaceError> {
+        ignore_exists(self.create_cluster(cluster, &data).await)?;
+        let tenant = TenantInfo { admin_roles: Vec::new(), allowed_clusters: vec![cluster.to_string()] };
+        ignore_exists(self.create_tenant(DEFAULT_TENANT, &tenant).await)?;
+        let namespace = NamespaceName::new(DEFAULT_TENANT, DEFAULT_NAMESPACE)?;
+        let mut policies = NamespacePolicies::with_bundles(DEFAULT_BUNDLE_COUNT)?;
+        policies.replication_clusters = vec![cluster.to_string()];
+        ignore_exists(self.create_namespace(&namespace, &policies).await)?;
+        tracing::info!(cluster, "bootstrapped default cluster, tenant and namespace");
+        Ok(())
+    }
+
+    pub async fn create_cluster(&self, name: &str, data: &ClusterData) -> Result<(), NamespaceError> {
+        check_segment(name)?;
+        self.create(&format!("{CLUSTERS_ROOT}{name}"), data, format!("cluster {name}")).await
+    }
+
+    pub async fn cluster(&self, name: &str) -> Result<ClusterData, NamespaceError> {
+        self.read(&format!("{CLUSTERS_ROOT}{name}")).await?.ok_or_else(|| NamespaceError::ClusterNotFound(name.into()))
+    }
+
+    pub async fn clusters(&self) -> Result<Vec<String>, NamespaceError> {
+        self.child_names(CLUSTERS_ROOT).await
+    }
+
+    pub async fn create_tenant(&self, name: &str, info: &TenantInfo) -> Result<(), NamespaceError> {
+        check_segment(name)?;
+        self.create(&format!("{TENANTS_ROOT}{name}"), info, format!("tenant {name}")).await
+    }
+
+    pub async fn tenant(&self, name: &str) -> Result<TenantInfo, NamespaceError> {
+        self.read(&format!("{TENANTS_ROOT}{name}")).await?.ok_or_else(|| NamespaceError::TenantNotFound(name.into()))
+    }
+
+    pub async fn tenants(&self) -> Result<Vec<String>, NamespaceError> {
+        self.child_names(TENANTS_ROOT).await
+    }
+
+    /// Creates a namespace; its tenant must exist.
+    pub async fn create_namespace(
+        &self,
+        namespace: &NamespaceName,
+        policies: &NamespacePolicies,
+    ) -> Result<(), NamespaceError> {
+        NamespaceBundles::from_data(&policies.bundles)?;
+        self.tenant(namespace.tenant()).await?;
+        self.create(&policies_key(namespace), policies, format!("namespace {namespace}")).await
+    }
+
+    pub async fn namespace_policies(&self, namespace: &NamespaceName) -> Result<NamespacePolicies, NamespaceError> {
+        self.read(&policies_key(namespace))
+            .await?
+            .ok_or_else(|| NamespaceError::NamespaceNotFound(namespace.to_string()))
+    }
+
+    pub async fn namespace_bundles(&self, namespace: &NamespaceName) -> Result<NamespaceBundles, NamespaceError> {
+        NamespaceBundles::from_data(&self.namespace_policies(namespace).await?.bundles)
+    }
+
+    /// Namespaces of a tenant as `tenant/namespace`; the tenant must exist.
+    pub async fn namespaces(&self, tenant: &str) -> Result<Vec<String>, NamespaceError> {
+        self.tenant(tenant).await?;
+        let names = self.child_names(&format!("{POLICIES_ROOT}{tenant}/")).await?;
+        Ok(names.into_iter().map(|ns| format!("{tenant}/{ns}")).collect())
+    }
+
+    async fn create<T: Serialize>(&self, key: &str, value: &T, what: String) -> Result<(), NamespaceError> {
+        let bytes = Bytes::from(serde_json::to_vec(value).map_err(|e| corrupt(key, e))?);
+        match self.metadata.put(key, bytes, PutOptions::expect(Expected::Absent)).await {
+            Ok(_) => Ok(()),
+            Err(MetadataError::BadVersion { .. }) => Err(NamespaceError::AlreadyExists(what)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn read<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Result<Option<T>, NamespaceError> {
+        match self.metadata.get(key).await? {
+            Some(stored) => serde_json::from_slice(&stored.value).map(Some).map_err(|e| corrupt(key, e)),
+            None => Ok(None),
+        }
+    }
+
+    /// Direct children names under `prefix` (deeper keys are skipped).
+    async fn child_names(&self, prefix: &str) -> Result<Vec<String>, NamespaceError> {
+        let mut names = Vec::new();
+        let mut start_after: Option<String> = None;
+        loop {
+            let page = self.metadata.list(prefix, start_after.as_deref(), LIST_PAGE).await?;
+            names.extend(
+                page.entries.iter().map(|(k, _)| &k[prefix.len()..]).filter(|n| !n.contains('/')).map(String::from),
+            );
+            match page.next_start_after {
+                Some(next) => start_after = Some(next),
+                None => return Ok(names),
+            }
+        }
+    }
+}
+
+pub fn policies_key(namespace: &NamespaceName) -> String {
+    format!("{POLICIES_ROOT}{}/{}", namespace.tenant(), namespace.namespace())
+}
+
+fn check_segment(name: &str) -> Result<(), NamespaceError> {
+    if is_valid_segment(name) {
+        Ok(())
+    } else {
+        Err(TopicNameError::InvalidNamespace { name: name.to_string(), reason: "use only [A-Za-z0-9-_=:.]" }.into())
+    }
+}
+
+fn ignore_exists(result: Result<(), NamespaceError>) -> Result<(), NamespaceError> {
+    match result {
+        Err(NamespaceError::AlreadyExists(_)) => Ok(()),
+        other => other,
+    }
+}
+
+fn corrupt(key: &str, error: serde_json::Error) -> NamespaceError {
+    NamespaceError::Corrupt { key: key.to_string(), reason: error.to_string() }
+}

@@ -1,0 +1,299 @@
+//! One client connection: a framed reader driven by this task and a writer
+//! task fed through [`Outbound`].
+//!
+//! Commands are handled one at a time in arrival order. Handlers that wait
+//! (topic loads, pending-publish permits) therefore hold back the following
+//! commands of the same connection, which is the backpressure the protocol
+//! expects; other connections are unaffected.
+//!
+//! The connection ends on: peer close, an undecodable frame, a protocol
+//! violation ([`ConnectionError`]), two keepalive periods without traffic,
+//! or broker shutdown. On the way out every producer and consumer of the
+//! connection is detached, so a consumer's unacknowledged messages go back
+//! to its subscription.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use magnetar_proto::pulsar::api::base_command::Type;
+use magnetar_proto::pulsar::api::{BaseCommand, CommandPing, CommandPong};
+use magnetar_proto::pulsar::{commands, Frame, PulsarCodec};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::sync::CancellationToken;
+
+use super::{ConnectionError, Outbound};
+use crate::consumer::Consumer;
+use crate::producer::Producer;
+use crate::service::BrokerContext;
+use crate::topic::{PersistentTopic, Subscription};
+
+/// Frames written per flush at most, so one busy producer cannot starve the flush.
+const WRITE_BATCH: usize = 64;
+
+/// A consumer as its connection knows it.
+pub(super) struct ConsumerSlot {
+    pub consumer: Arc<Consumer>,
+    pub subscription: Arc<Subscription>,
+    pub topic: Arc<PersistentTopic>,
+}
+
+/// A producer as its connection knows it.
+pub(super) struct ProducerSlot {
+    pub producer: Arc<Producer>,
+    pub topic: Arc<PersistentTopic>,
+}
+
+pub(super) struct Connection {
+    pub context: Arc<BrokerContext>,
+    pub cid: u64,
+    pub out: Outbound,
+    /// Negotiated protocol version; `None` until CONNECT.
+    pub protocol_version: Option<i32>,
+    pub producers: HashMap<u64, ProducerSlot>,
+    pub consumers: HashMap<u64, ConsumerSlot>,
+    /// Bounds publishes awaiting their receipt.
+    pub publish_permits: Arc<Semaphore>,
+}
+
+pub(crate) async fn run(context: Arc<BrokerContext>, stream: TcpStream, cid: u64) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(error = %error, "could not set TCP_NODELAY");
+    }
+    let codec = PulsarCodec::with_max_message_size(context.config.max_message_size);
+    let (read_half, write_half) = stream.into_split();
+    let mut reader = FramedRead::new(read_half, codec.clone());
+    let (frames, frames_rx) = mpsc::unbounded_channel();
+    let writer_done = CancellationToken::new();
+    let close_writer = CancellationToken::new();
+    let writer = tokio::spawn(write_frames(
+        FramedWrite::new(write_half, codec),
+        frames_rx,
+        close_writer.clone(),
+        writer_done.clone(),
+    ));
+    let mut connection = Connection {
+        publish_permits: Arc::new(Semaphore::new(context.config.max_pending_publishes)),
+        context,
+        cid,
+        out: Outbound::new(cid, frames),
+        protocol_version: None,
+        producers: HashMap::new(),
+        consumers: HashMap::new(),
+    };
+    tracing::debug!("connection accepted");
+    match connection.read_loop(&mut reader, &writer_done).await {
+        Ok(()) => tracing::debug!("connection closed"),
+        Err(error) => tracing::warn!(error = %error, "closing connection"),
+    }
+    connection.detach_all().await;
+    close_writer.cancel();
+    if let Err(error) = writer.await {
+        tracing::warn!(error = %error, "writer task failed");
+    }
+}
+
+impl Connection {
+    async fn read_loop(
+        &mut self,
+        reader: &mut FramedRead<OwnedReadHalf, PulsarCodec>,
+        writer_done: &CancellationToken,
+    ) -> Result<(), ConnectionError> {
+        let interval = self.context.config.keepalive_interval;
+        let mut keepalive = tokio::time::interval_at(Instant::now() + interval, interval);
+        let mut last_heard = Instant::now();
+        loop {
+            tokio::select! {
+                _ = self.context.shutdown.cancelled() => return Ok(()),
+                _ = writer_done.cancelled() => return Err(ConnectionError::WriterGone),
+                frame = reader.next() => match frame {
+                    None => return Ok(()),
+                    Some(Err(error)) => return Err(error.into()),
+                    Some(Ok(frame)) => {
+                        last_heard = Instant::now();
+                        self.handle_frame(frame).await?;
+                    }
+                },
+                _ = keepalive.tick() => {
+                    let silent: Duration = last_heard.elapsed();
+                    if silent > interval * 2 {
+                        return Err(ConnectionError::KeepaliveTimeout(silent));
+                    }
+                    if self.protocol_version.is_some() {
+                        self.out.send(CommandPing {});
+                    }
+                }
+            }
+        }
+    }
+
+    async fn handle_frame(&mut self, frame: Frame) -> Result<(), ConnectionError> {
+        let (command, payload) = match frame {
+            Frame::Command(command) => (command, None),
+            Frame::Payload(payload) => (payload.command.clone(), Some(payload)),
+        };
+        let kind = commands::command_type(&command)
+            .ok_or(ConnectionError::UnknownCommandType(command.r#type))?;
+        if self.protocol_version.is_none() && kind != Type::Connect {
+            return Err(ConnectionError::NotConnected(kind.as_str_name()));
+        }
+        let missing = || ConnectionError::MissingBody(command.r#type);
+        match kind {
+            Type::Connect => self.handle_connect(command.connect.clone().ok_or_else(missing)?)?,
+            Type::Ping => {
+                self.out.send(CommandPong {});
+            }
+            Type::Pong => {}
+            Type::Lookup => {
+                self.handle_lookup(command.lookup_topic.clone().ok_or_else(missing)?)
+                    .await
+            }
+            Type::PartitionedMetadata => self.handle_partitioned_metadata(
+                command.partition_metadata.clone().ok_or_else(missing)?,
+            ),
+            Type::GetTopicsOfNamespace => {
+                self.handle_topics_of_namespace(
+                    command
+                        .get_topics_of_namespace
+                        .clone()
+                        .ok_or_else(missing)?,
+                )
+                .await
+            }
+            Type::GetSchema => {
+                self.handle_get_schema(command.get_schema.clone().ok_or_else(missing)?)
+            }
+            Type::Producer => {
+                self.handle_producer(command.producer.clone().ok_or_else(missing)?)
+                    .await
+            }
+            Type::Send => {
+                let send = command.send.clone().ok_or_else(missing)?;
+                self.handle_send(send, payload.ok_or(ConnectionError::SendWithoutPayload)?)
+                    .await?
+            }
+            Type::CloseProducer => {
+                self.handle_close_producer(command.close_producer.clone().ok_or_else(missing)?)
+            }
+            Type::Subscribe => {
+                self.handle_subscribe(command.subscribe.clone().ok_or_else(missing)?)
+                    .await
+            }
+            Type::Flow => self.handle_flow(command.flow.clone().ok_or_else(missing)?)?,
+            Type::Ack => self.handle_ack(command.ack.clone().ok_or_else(missing)?)?,
+            Type::RedeliverUnacknowledgedMessages => self.handle_redeliver(
+                command
+                    .redeliver_unacknowledged_messages
+                    .clone()
+                    .ok_or_else(missing)?,
+            )?,
+            Type::Unsubscribe => {
+                self.handle_unsubscribe(command.unsubscribe.clone().ok_or_else(missing)?)
+                    .await
+            }
+            Type::CloseConsumer => {
+                self.handle_close_consumer(command.close_consumer.clone().ok_or_else(missing)?)
+            }
+            Type::Seek => self.handle_seek(command.seek.clone().ok_or_else(missing)?),
+            Type::GetLastMessageId => self.handle_get_last_message_id(
+                command.get_last_message_id.clone().ok_or_else(missing)?,
+            ),
+            Type::ConsumerStats => {
+                self.handle_consumer_stats(command.consumer_stats.clone().ok_or_else(missing)?)
+            }
+            Type::TcClientConnectRequest => self.handle_tc_client_connect(
+                command
+                    .tc_client_connect_request
+                    .clone()
+                    .ok_or_else(missing)?,
+            ),
+            Type::AuthResponse => {
+                tracing::debug!("ignoring AUTH_RESPONSE: authentication is not enabled")
+            }
+            other => self.ignore(other, &command),
+        }
+        Ok(())
+    }
+
+    fn ignore(&self, kind: Type, _command: &BaseCommand) {
+        tracing::warn!(
+            command = kind.as_str_name(),
+            "ignoring command a client should not send"
+        );
+    }
+
+    /// Detaches everything this connection created (disconnect).
+    async fn detach_all(&mut self) {
+        for (_, slot) in self.producers.drain() {
+            slot.producer.close();
+            slot.topic.remove_producer(&slot.producer);
+        }
+        for (consumer_id, slot) in self.consumers.drain() {
+            slot.consumer.close();
+            slot.subscription
+                .dispatcher()
+                .remove_consumer(consumer_id, self.cid);
+        }
+    }
+}
+
+/// Writes queued frames until asked to stop, then flushes what is queued
+/// and shuts the socket down.
+async fn write_frames(
+    mut writer: FramedWrite<OwnedWriteHalf, PulsarCodec>,
+    mut frames: mpsc::UnboundedReceiver<Frame>,
+    close: CancellationToken,
+    done: CancellationToken,
+) {
+    let result: Result<(), magnetar_proto::pulsar::FrameError> = async {
+        loop {
+            let frame = tokio::select! {
+                biased;
+                frame = frames.recv() => frame,
+                _ = close.cancelled() => None,
+            };
+            let Some(frame) = frame else { break };
+            feed(&mut writer, frame).await?;
+            for _ in 1..WRITE_BATCH {
+                match frames.try_recv() {
+                    Ok(frame) => feed(&mut writer, frame).await?,
+                    Err(_) => break,
+                }
+            }
+            writer.flush().await?;
+        }
+        while let Ok(frame) = frames.try_recv() {
+            feed(&mut writer, frame).await?;
+        }
+        writer.flush().await
+    }
+    .await;
+    if let Err(error) = result {
+        tracing::debug!(error = %error, "write failed");
+    }
+    done.cancel();
+    if let Err(error) = writer.into_inner().shutdown().await {
+        tracing::debug!(error = %error, "socket shutdown failed");
+    }
+}
+
+/// Writes one frame; a frame too large to encode is dropped with a log line
+/// instead of ending the connection.
+async fn feed(
+    writer: &mut FramedWrite<OwnedWriteHalf, PulsarCodec>,
+    frame: Frame,
+) -> Result<(), magnetar_proto::pulsar::FrameError> {
+    match writer.feed(frame).await {
+        Err(magnetar_proto::pulsar::FrameError::FrameTooLarge { size, limit }) => {
+            tracing::warn!(size, limit, "dropping outgoing frame over the size limit");
+            Ok(())
+        }
+        other => other,
+    }
+}

@@ -1,0 +1,111 @@
+//! Discovery commands: LOOKUP, PARTITIONED_METADATA, GET_TOPICS_OF_NAMESPACE
+//! and GET_SCHEMA.
+
+use magnetar_proto::pulsar::api::command_lookup_topic_response::LookupType;
+use magnetar_proto::pulsar::api::command_partitioned_topic_metadata_response::LookupType as MetadataLookupType;
+use magnetar_proto::pulsar::api::{
+    CommandGetSchema, CommandGetSchemaResponse, CommandGetTopicsOfNamespace,
+    CommandGetTopicsOfNamespaceResponse, CommandLookupTopic, CommandLookupTopicResponse,
+    CommandPartitionedTopicMetadata, CommandPartitionedTopicMetadataResponse, ServerError,
+};
+
+use super::connection::Connection;
+use crate::topic::{storage_server_error, TopicError, TopicName};
+
+impl Connection {
+    /// Answers `Connect` with the owner's URL, acquiring the topic's bundle
+    /// for this broker when no one owns it.
+    pub(super) async fn handle_lookup(&self, lookup: CommandLookupTopic) {
+        let request_id = lookup.request_id;
+        let result = match TopicName::parse(&lookup.topic) {
+            Ok(topic) => self
+                .context
+                .ownership
+                .lookup(&topic)
+                .await
+                .map_err(TopicError::from),
+            Err(error) => Err(error.into()),
+        };
+        let response = match result {
+            Ok(url) => CommandLookupTopicResponse {
+                broker_service_url: Some(url),
+                response: Some(LookupType::Connect as i32),
+                request_id,
+                authoritative: Some(true),
+                ..Default::default()
+            },
+            Err(error) => {
+                tracing::info!(topic = %lookup.topic, error = %error, "lookup failed");
+                CommandLookupTopicResponse {
+                    response: Some(LookupType::Failed as i32),
+                    request_id,
+                    error: Some(error.server_error() as i32),
+                    message: Some(error.to_string()),
+                    ..Default::default()
+                }
+            }
+        };
+        self.out.send(response);
+    }
+
+    /// Auto-created topics are non-partitioned: 0 partitions.
+    pub(super) fn handle_partitioned_metadata(&self, request: CommandPartitionedTopicMetadata) {
+        let response = match TopicName::parse(&request.topic) {
+            Ok(_) => CommandPartitionedTopicMetadataResponse {
+                partitions: Some(0),
+                request_id: request.request_id,
+                response: Some(MetadataLookupType::Success as i32),
+                ..Default::default()
+            },
+            Err(error) => CommandPartitionedTopicMetadataResponse {
+                request_id: request.request_id,
+                response: Some(MetadataLookupType::Failed as i32),
+                error: Some(ServerError::InvalidTopicName as i32),
+                message: Some(error.to_string()),
+                ..Default::default()
+            },
+        };
+        self.out.send(response);
+    }
+
+    /// Lists the namespace's persistent topics from the stored managed ledgers.
+    pub(super) async fn handle_topics_of_namespace(&self, request: CommandGetTopicsOfNamespace) {
+        let prefix = format!("{}/persistent/", request.namespace.trim_end_matches('/'));
+        match self.context.topics.factory().list(&prefix).await {
+            Ok(names) => {
+                let topics = names
+                    .iter()
+                    .filter_map(|name| TopicName::from_persistence_name(name))
+                    .map(|topic| topic.to_string())
+                    .collect();
+                self.out.send(CommandGetTopicsOfNamespaceResponse {
+                    request_id: request.request_id,
+                    topics,
+                    filtered: Some(false),
+                    topics_hash: None,
+                    changed: Some(true),
+                });
+            }
+            Err(error) => {
+                tracing::warn!(namespace = %request.namespace, error = %error, "listing topics failed");
+                self.out.send(magnetar_proto::pulsar::commands::error(
+                    request.request_id,
+                    storage_server_error(&error),
+                    error.to_string(),
+                ));
+            }
+        }
+    }
+
+    /// No schema registry: every topic answers "no schema", which clients
+    /// treat as a schema-less (bytes) topic.
+    pub(super) fn handle_get_schema(&self, request: CommandGetSchema) {
+        self.out.send(CommandGetSchemaResponse {
+            request_id: request.request_id,
+            error_code: Some(ServerError::TopicNotFound as i32),
+            error_message: Some(format!("no schema for topic {}", request.topic)),
+            schema: None,
+            schema_version: None,
+        });
+    }
+}

@@ -1,0 +1,220 @@
+//! Shared harness of the broker integration tests: an in-process broker on
+//! an ephemeral port over in-memory metadata and ledgers, and a raw-frame
+//! client for tests that need to see (or break) individual frames.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use magnetar_bookie::testing::MemoryLedgerStore;
+use magnetar_broker::{BrokerService, BrokerServiceConfig, BrokerServiceHandle};
+use magnetar_metadata::MemoryStore;
+use magnetar_proto::pulsar::api::command_subscribe::{InitialPosition, SubType};
+use magnetar_proto::pulsar::api::*;
+use magnetar_proto::pulsar::{encode_body, Frame, PayloadFrame, PulsarCodec};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::codec::Framed;
+
+/// Upper bound on any single wait in these tests.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+}
+
+pub async fn start_broker() -> BrokerServiceHandle {
+    start_broker_with(BrokerServiceConfig::default()).await
+}
+
+pub async fn start_broker_with(mut config: BrokerServiceConfig) -> BrokerServiceHandle {
+    init_tracing();
+    config.managed_ledger.ensemble_size = 1;
+    config.managed_ledger.write_quorum = 1;
+    config.managed_ledger.ack_quorum = 1;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    BrokerService::start(config, Arc::new(MemoryStore::new()), Arc::new(MemoryLedgerStore::new()), listener)
+        .await
+        .unwrap()
+}
+
+/// Client speaking raw frames.
+pub struct RawClient {
+    pub framed: Framed<TcpStream, PulsarCodec>,
+}
+
+impl RawClient {
+    /// Opens a TCP connection without the CONNECT handshake.
+    pub async fn open(addr: SocketAddr) -> RawClient {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        RawClient { framed: Framed::new(stream, PulsarCodec::default()) }
+    }
+
+    /// Opens a connection and completes CONNECT/CONNECTED.
+    pub async fn connect(addr: SocketAddr) -> RawClient {
+        let mut client = Self::open(addr).await;
+        let connected = client.handshake(17).await;
+        assert_eq!(connected.protocol_version, Some(17));
+        client
+    }
+
+    pub async fn handshake(&mut self, protocol_version: i32) -> CommandConnected {
+        self.send(CommandConnect {
+            client_version: "raw-test".into(),
+            protocol_version: Some(protocol_version),
+            ..Default::default()
+        })
+        .await;
+        self.recv_command().await.connected.expect("expected CONNECTED")
+    }
+
+    pub async fn send(&mut self, command: impl Into<BaseCommand>) {
+        self.framed.send(Frame::Command(command.into())).await.unwrap();
+    }
+
+    pub async fn send_frame(&mut self, frame: Frame) {
+        self.framed.send(frame).await.unwrap();
+    }
+
+    /// Writes bytes straight to the socket.
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.framed.get_mut().write_all(bytes).await.unwrap();
+    }
+
+    /// Next frame, answering broker PINGs on the way.
+    pub async fn recv(&mut self) -> Frame {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.framed.next())
+                .await
+                .expect("timed out waiting for a frame")
+                .expect("connection closed")
+                .expect("undecodable frame from broker");
+            if frame.command().ping.is_some() {
+                self.send(CommandPong {}).await;
+                continue;
+            }
+            return frame;
+        }
+    }
+
+    pub async fn recv_command(&mut self) -> BaseCommand {
+        self.recv().await.command().clone()
+    }
+
+    /// Next frame if one arrives within `wait`.
+    pub async fn try_recv(&mut self, wait: Duration) -> Option<Frame> {
+        match tokio::time::timeout(wait, self.framed.next()).await {
+            Ok(Some(Ok(frame))) => Some(frame),
+            _ => None,
+        }
+    }
+
+    /// Waits until the broker closes the connection; panics if it stays open.
+    pub async fn expect_closed(&mut self) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.framed.next()).await {
+                Err(_) => panic!("broker did not close the connection"),
+                Ok(None) | Ok(Some(Err(_))) => return,
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
+    pub async fn create_producer(&mut self, topic: &str, producer_id: u64) -> CommandProducerSuccess {
+        self.send(CommandProducer {
+            topic: topic.into(),
+            producer_id,
+            request_id: 1000 + producer_id,
+            ..Default::default()
+        })
+        .await;
+        let reply = self.recv_command().await;
+        reply.producer_success.unwrap_or_else(|| panic!("expected PRODUCER_SUCCESS, got {reply:?}"))
+    }
+
+    /// Sends one message (a batch of `batch` when > 1) and returns nothing;
+    /// read the receipt with [`Self::recv_command`].
+    pub async fn publish(&mut self, producer_id: u64, sequence_id: u64, payload: &[u8], batch: i32) {
+        let frame = publish_frame(producer_id, sequence_id, payload, batch);
+        self.send_frame(frame).await;
+    }
+
+    pub async fn publish_and_wait(&mut self, producer_id: u64, sequence_id: u64, payload: &[u8]) -> MessageIdData {
+        self.publish(producer_id, sequence_id, payload, 1).await;
+        let reply = self.recv_command().await;
+        let receipt = reply.send_receipt.unwrap_or_else(|| panic!("expected SEND_RECEIPT, got {reply:?}"));
+        assert_eq!(receipt.sequence_id, sequence_id);
+        receipt.message_id.expect("receipt without message id")
+    }
+
+    /// Subscribes and returns the broker's reply (SUCCESS or ERROR).
+    pub async fn subscribe(
+        &mut self,
+        topic: &str,
+        subscription: &str,
+        sub_type: SubType,
+        consumer_id: u64,
+    ) -> BaseCommand {
+        self.send(CommandSubscribe {
+            topic: topic.into(),
+            subscription: subscription.into(),
+            sub_type: sub_type as i32,
+            consumer_id,
+            request_id: 2000 + consumer_id,
+            initial_position: Some(InitialPosition::Earliest as i32),
+            ..Default::default()
+        })
+        .await;
+        self.recv_command().await
+    }
+
+    pub async fn flow(&mut self, consumer_id: u64, permits: u32) {
+        self.send(CommandFlow { consumer_id, message_permits: permits }).await;
+    }
+
+    /// Next MESSAGE frame as (command, body).
+    pub async fn recv_message(&mut self) -> (CommandMessage, Bytes) {
+        match self.recv().await {
+            Frame::Payload(PayloadFrame { command, body, .. }) => {
+                (command.message.unwrap_or_else(|| panic!("payload frame without MESSAGE")), body)
+            }
+            Frame::Command(other) => panic!("expected MESSAGE, got {other:?}"),
+        }
+    }
+}
+
+pub fn publish_frame(producer_id: u64, sequence_id: u64, payload: &[u8], batch: i32) -> Frame {
+    let metadata = MessageMetadata {
+        producer_name: "raw".into(),
+        sequence_id,
+        publish_time: 1,
+        num_messages_in_batch: (batch > 1).then_some(batch),
+        ..Default::default()
+    };
+    let send = CommandSend {
+        producer_id,
+        sequence_id,
+        num_messages: Some(batch.max(1)),
+        highest_sequence_id: Some(sequence_id + batch.max(1) as u64 - 1),
+        ..Default::default()
+    };
+    Frame::Payload(PayloadFrame::new(send.into(), encode_body(&metadata, payload)))
+}
+
+/// The payload part of a stored message body.
+pub fn payload_of(body: &Bytes) -> Bytes {
+    magnetar_proto::pulsar::split_body(body).unwrap().1
+}
+
+/// A topic name unique to the calling test.
+pub fn topic(test: &str) -> String {
+    format!("persistent://public/default/{test}-{}", rand::random::<u32>())
+}
