@@ -11,7 +11,9 @@ use tokio::net::TcpListener;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let data_dir = std::env::args().nth(1).ok_or("usage: bookie_crash_target <data-dir>")?;
+    let data_dir = std::env::args()
+        .nth(1)
+        .ok_or("usage: bookie_crash_target <data-dir>")?;
     let mut config = BookieConfig::for_dir(data_dir);
     config.flush_interval = Duration::from_millis(100);
     config.journal_max_file_size = 1 << 20;

@@ -73,7 +73,13 @@ pub fn decode_entry(body: &Bytes) -> Result<DecodedEntry, DigestError> {
     if stored != computed {
         return Err(DigestError::ChecksumMismatch { stored, computed });
     }
-    Ok(DecodedEntry { ledger_id, entry_id, lac, length, payload: body.slice(FRAME_OVERHEAD..) })
+    Ok(DecodedEntry {
+        ledger_id,
+        entry_id,
+        lac,
+        length,
+        payload: body.slice(FRAME_OVERHEAD..),
+    })
 }
 
 /// `SHA-1("ledger" || password)`, the key bookies check on adds and fences.
@@ -95,7 +101,13 @@ mod tests {
         let decoded = decode_entry(&body).unwrap();
         assert_eq!(
             decoded,
-            DecodedEntry { ledger_id: 7, entry_id: 42, lac: 41, length: 1000, payload: Bytes::from_static(b"hello") }
+            DecodedEntry {
+                ledger_id: 7,
+                entry_id: 42,
+                lac: 41,
+                length: 1000,
+                payload: Bytes::from_static(b"hello")
+            }
         );
     }
 
@@ -104,19 +116,28 @@ mod tests {
         let mut body = encode_entry(1, 0, -1, 3, b"abc").to_vec();
         let last = body.len() - 1;
         body[last] ^= 0x01;
-        assert!(matches!(decode_entry(&Bytes::from(body)), Err(DigestError::ChecksumMismatch { .. })));
+        assert!(matches!(
+            decode_entry(&Bytes::from(body)),
+            Err(DigestError::ChecksumMismatch { .. })
+        ));
     }
 
     #[test]
     fn flipped_header_bit_is_detected() {
         let mut body = encode_entry(1, 0, -1, 3, b"abc").to_vec();
         body[15] ^= 0x01; // entry id
-        assert!(matches!(decode_entry(&Bytes::from(body)), Err(DigestError::ChecksumMismatch { .. })));
+        assert!(matches!(
+            decode_entry(&Bytes::from(body)),
+            Err(DigestError::ChecksumMismatch { .. })
+        ));
     }
 
     #[test]
     fn short_body_is_refused() {
-        assert_eq!(decode_entry(&Bytes::from_static(b"short")), Err(DigestError::TooShort(5)));
+        assert_eq!(
+            decode_entry(&Bytes::from_static(b"short")),
+            Err(DigestError::TooShort(5))
+        );
     }
 
     #[test]

@@ -7,7 +7,6 @@
 pub mod client;
 pub mod digest;
 pub mod ledger;
-#[cfg(feature = "server-wip")]
 pub mod server;
 #[cfg(feature = "testing")]
 pub mod testing;

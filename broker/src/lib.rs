@@ -12,6 +12,7 @@ pub mod consumer;
 pub mod dispatch;
 pub mod managed_ledger;
 pub mod metrics;
+pub mod node;
 pub mod producer;
 pub mod server;
 pub mod service;
@@ -19,3 +20,4 @@ pub mod topic;
 
 pub use service::{BrokerService, BrokerServiceConfig, BrokerServiceError, BrokerServiceHandle};
 pub mod namespace;
+pub mod admin;

@@ -114,6 +114,8 @@ pub static ENTRY_CACHE_MISSES: Counter = Counter::new(
     "magnetar_broker_entry_cache_misses_total",
     "Entry reads that went to the ledger store.",
 );
+pub static MANAGED_LEDGERS_OPEN: Gauge =
+    Gauge::new("magnetar_broker_ml_open", "Managed ledgers open on this broker.");
 pub static BUNDLES_OWNED: Gauge = Gauge::new(
     "magnetar_broker_bundles_owned",
     "Namespace bundles owned by this broker.",

@@ -45,10 +45,20 @@ async fn wrong_magic_closes_the_connection() {
     let mut healthy = bystander(&broker).await;
     let mut bad = RawClient::connect(broker.local_addr()).await;
     bad.create_producer(&topic("magic"), 1).await;
-    let command: BaseCommand =
-        CommandSend { producer_id: 1, sequence_id: 0, ..Default::default() }.into();
+    let command: BaseCommand = CommandSend {
+        producer_id: 1,
+        sequence_id: 0,
+        ..Default::default()
+    }
+    .into();
     let command = prost::Message::encode_to_vec(&command);
-    let body = encode_body(&MessageMetadata { producer_name: "p".into(), ..Default::default() }, b"x");
+    let body = encode_body(
+        &MessageMetadata {
+            producer_name: "p".into(),
+            ..Default::default()
+        },
+        b"x",
+    );
     let mut buf = BytesMut::new();
     buf.put_u32((4 + command.len() + 6 + body.len()) as u32);
     buf.put_u32(command.len() as u32);
@@ -67,8 +77,13 @@ async fn bad_checksum_gets_send_error_and_keeps_the_connection() {
     let broker = start_broker().await;
     let mut client = RawClient::connect(broker.local_addr()).await;
     client.create_producer(&topic("checksum"), 1).await;
-    let Frame::Payload(good) = publish_frame(1, 0, b"payload", 1) else { unreachable!() };
-    let corrupt = PayloadFrame { received_checksum: None, ..good.clone() };
+    let Frame::Payload(good) = publish_frame(1, 0, b"payload", 1) else {
+        unreachable!()
+    };
+    let corrupt = PayloadFrame {
+        received_checksum: None,
+        ..good.clone()
+    };
     // Encode, then flip one payload byte so the checksum no longer matches.
     let mut buf = BytesMut::new();
     tokio_util::codec::Encoder::encode(
@@ -143,11 +158,27 @@ async fn flow_for_unknown_consumer_closes_the_connection() {
 async fn unknown_ids_with_request_ids_get_errors() {
     let broker = start_broker().await;
     let mut client = RawClient::connect(broker.local_addr()).await;
-    client.send(CommandCloseConsumer { consumer_id: 42, request_id: 5 }).await;
+    client
+        .send(CommandCloseConsumer {
+            consumer_id: 42,
+            request_id: 5,
+        })
+        .await;
     let error = client.recv_command().await.error.expect("ERROR");
-    assert_eq!((error.request_id, error.error), (5, ServerError::ConsumerNotFound as i32));
-    client.send(CommandCloseProducer { producer_id: 42, request_id: 6 }).await;
-    assert_eq!(client.recv_command().await.error.expect("ERROR").request_id, 6);
+    assert_eq!(
+        (error.request_id, error.error),
+        (5, ServerError::ConsumerNotFound as i32)
+    );
+    client
+        .send(CommandCloseProducer {
+            producer_id: 42,
+            request_id: 6,
+        })
+        .await;
+    assert_eq!(
+        client.recv_command().await.error.expect("ERROR").request_id,
+        6
+    );
     // The connection is still usable.
     client.send(CommandPing {}).await;
     assert!(client.recv_command().await.pong.is_some());
@@ -158,7 +189,12 @@ async fn unknown_ids_with_request_ids_get_errors() {
 async fn commands_before_connect_close_the_connection() {
     let broker = start_broker().await;
     let mut bad = RawClient::open(broker.local_addr()).await;
-    bad.send(CommandLookupTopic { topic: "t".into(), request_id: 1, ..Default::default() }).await;
+    bad.send(CommandLookupTopic {
+        topic: "t".into(),
+        request_id: 1,
+        ..Default::default()
+    })
+    .await;
     bad.expect_closed().await;
     broker.shutdown().await;
 }

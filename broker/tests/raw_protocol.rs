@@ -17,7 +17,10 @@ async fn connect_negotiates_the_lower_protocol_version() {
     assert_eq!(old.handshake(12).await.protocol_version, Some(12));
     let mut new = RawClient::open(broker.local_addr()).await;
     let connected = new.handshake(99).await;
-    assert_eq!(connected.protocol_version, Some(magnetar_proto::pulsar::PROTOCOL_VERSION));
+    assert_eq!(
+        connected.protocol_version,
+        Some(magnetar_proto::pulsar::PROTOCOL_VERSION)
+    );
     assert_eq!(connected.max_message_size, Some(5 * 1024 * 1024));
     broker.shutdown().await;
 }
@@ -35,18 +38,51 @@ async fn ping_is_answered_with_pong() {
 async fn lookup_and_partitioned_metadata_point_at_this_broker() {
     let broker = start_broker().await;
     let mut client = RawClient::connect(broker.local_addr()).await;
-    client.send(CommandLookupTopic { topic: "lookup-me".into(), request_id: 7, ..Default::default() }).await;
-    let lookup = client.recv_command().await.lookup_topic_response.expect("LOOKUP_RESPONSE");
+    client
+        .send(CommandLookupTopic {
+            topic: "lookup-me".into(),
+            request_id: 7,
+            ..Default::default()
+        })
+        .await;
+    let lookup = client
+        .recv_command()
+        .await
+        .lookup_topic_response
+        .expect("LOOKUP_RESPONSE");
     assert_eq!(lookup.request_id, 7);
     assert_eq!(lookup.response, Some(LookupType::Connect as i32));
-    assert_eq!(lookup.broker_service_url.as_deref(), Some(broker.service_url()));
+    assert_eq!(
+        lookup.broker_service_url.as_deref(),
+        Some(broker.service_url())
+    );
 
-    client.send(CommandPartitionedTopicMetadata { topic: "lookup-me".into(), request_id: 8, ..Default::default() }).await;
-    let metadata = client.recv_command().await.partition_metadata_response.expect("PARTITIONED_METADATA_RESPONSE");
+    client
+        .send(CommandPartitionedTopicMetadata {
+            topic: "lookup-me".into(),
+            request_id: 8,
+            ..Default::default()
+        })
+        .await;
+    let metadata = client
+        .recv_command()
+        .await
+        .partition_metadata_response
+        .expect("PARTITIONED_METADATA_RESPONSE");
     assert_eq!((metadata.request_id, metadata.partitions), (8, Some(0)));
 
-    client.send(CommandLookupTopic { topic: "a://b".into(), request_id: 9, ..Default::default() }).await;
-    let failed = client.recv_command().await.lookup_topic_response.expect("LOOKUP_RESPONSE");
+    client
+        .send(CommandLookupTopic {
+            topic: "a://b".into(),
+            request_id: 9,
+            ..Default::default()
+        })
+        .await;
+    let failed = client
+        .recv_command()
+        .await
+        .lookup_topic_response
+        .expect("LOOKUP_RESPONSE");
     assert_eq!(failed.response, Some(LookupType::Failed as i32));
     assert_eq!(failed.error, Some(ServerError::InvalidTopicName as i32));
     broker.shutdown().await;
@@ -59,10 +95,22 @@ async fn topics_of_namespace_lists_created_topics() {
     let topic = topic("listed");
     client.create_producer(&topic, 1).await;
     client
-        .send(CommandGetTopicsOfNamespace { request_id: 3, namespace: "public/default".into(), ..Default::default() })
+        .send(CommandGetTopicsOfNamespace {
+            request_id: 3,
+            namespace: "public/default".into(),
+            ..Default::default()
+        })
         .await;
-    let listed = client.recv_command().await.get_topics_of_namespace_response.expect("topics response");
-    assert!(listed.topics.contains(&topic), "{topic} missing from {:?}", listed.topics);
+    let listed = client
+        .recv_command()
+        .await
+        .get_topics_of_namespace_response
+        .expect("topics response");
+    assert!(
+        listed.topics.contains(&topic),
+        "{topic} missing from {:?}",
+        listed.topics
+    );
     broker.shutdown().await;
 }
 
@@ -74,11 +122,17 @@ async fn receipts_follow_send_order_with_increasing_positions() {
     assert!(success.producer_name.starts_with("standalone-"));
     assert_eq!(success.last_sequence_id, Some(-1));
     for sequence_id in 0..50 {
-        client.publish(1, sequence_id, format!("m{sequence_id}").as_bytes(), 1).await;
+        client
+            .publish(1, sequence_id, format!("m{sequence_id}").as_bytes(), 1)
+            .await;
     }
     let mut last = None;
     for sequence_id in 0..50 {
-        let receipt = client.recv_command().await.send_receipt.expect("SEND_RECEIPT");
+        let receipt = client
+            .recv_command()
+            .await
+            .send_receipt
+            .expect("SEND_RECEIPT");
         assert_eq!(receipt.sequence_id, sequence_id);
         let id = receipt.message_id.expect("message id");
         let position = (id.ledger_id, id.entry_id);
@@ -117,22 +171,39 @@ async fn dispatch_honours_permits_exactly() {
     let mut producer = RawClient::connect(broker.local_addr()).await;
     producer.create_producer(&topic, 1).await;
     for sequence_id in 0..10 {
-        producer.publish_and_wait(1, sequence_id, format!("m{sequence_id}").as_bytes()).await;
+        producer
+            .publish_and_wait(1, sequence_id, format!("m{sequence_id}").as_bytes())
+            .await;
     }
     let mut consumer = RawClient::connect(broker.local_addr()).await;
-    assert!(consumer.subscribe(&topic, "sub", SubType::Exclusive, 5).await.success.is_some());
+    assert!(consumer
+        .subscribe(&topic, "sub", SubType::Exclusive, 5)
+        .await
+        .success
+        .is_some());
     consumer.flow(5, 3).await;
     let mut received = Vec::new();
     for _ in 0..3 {
         received.push(payload_of(&consumer.recv_message().await.1));
     }
-    assert!(consumer.try_recv(Duration::from_millis(300)).await.is_none(), "more than 3 messages sent");
+    assert!(
+        consumer
+            .try_recv(Duration::from_millis(300))
+            .await
+            .is_none(),
+        "more than 3 messages sent"
+    );
     consumer.flow(5, 7).await;
     for _ in 0..7 {
         received.push(payload_of(&consumer.recv_message().await.1));
     }
-    let expected: Vec<_> = (0..10).map(|i| bytes::Bytes::from(format!("m{i}"))).collect();
-    assert_eq!(received, expected, "exclusive delivery must keep publish order");
+    let expected: Vec<_> = (0..10)
+        .map(|i| bytes::Bytes::from(format!("m{i}")))
+        .collect();
+    assert_eq!(
+        received, expected,
+        "exclusive delivery must keep publish order"
+    );
     broker.shutdown().await;
 }
 
@@ -148,12 +219,17 @@ async fn batches_are_charged_per_message() {
         assert!(producer.recv_command().await.send_receipt.is_some());
     }
     let mut consumer = RawClient::connect(broker.local_addr()).await;
-    consumer.subscribe(&topic, "sub", SubType::Exclusive, 1).await;
+    consumer
+        .subscribe(&topic, "sub", SubType::Exclusive, 1)
+        .await;
     consumer.flow(1, 5).await;
     consumer.recv_message().await;
     // Permits are now 5 - 10 = -5: 5 more leave the consumer at 0.
     consumer.flow(1, 5).await;
-    assert!(consumer.try_recv(Duration::from_millis(300)).await.is_none());
+    assert!(consumer
+        .try_recv(Duration::from_millis(300))
+        .await
+        .is_none());
     consumer.flow(1, 1).await;
     consumer.recv_message().await;
     broker.shutdown().await;
@@ -164,10 +240,22 @@ async fn second_exclusive_consumer_is_busy_and_other_types_are_refused() {
     let broker = start_broker().await;
     let topic = topic("exclusive");
     let mut client = RawClient::connect(broker.local_addr()).await;
-    assert!(client.subscribe(&topic, "sub", SubType::Exclusive, 1).await.success.is_some());
-    let busy = client.subscribe(&topic, "sub", SubType::Exclusive, 2).await.error.expect("ERROR");
+    assert!(client
+        .subscribe(&topic, "sub", SubType::Exclusive, 1)
+        .await
+        .success
+        .is_some());
+    let busy = client
+        .subscribe(&topic, "sub", SubType::Exclusive, 2)
+        .await
+        .error
+        .expect("ERROR");
     assert_eq!(busy.error, ServerError::ConsumerBusy as i32);
-    let failover = client.subscribe(&topic, "other", SubType::Failover, 3).await.error.expect("ERROR");
+    let failover = client
+        .subscribe(&topic, "other", SubType::Failover, 3)
+        .await
+        .error
+        .expect("ERROR");
     assert_eq!(failover.error, ServerError::NotAllowedError as i32);
     broker.shutdown().await;
 }
@@ -179,7 +267,9 @@ async fn exclusive_redelivery_rewinds_to_first_unacked() {
     let mut client = RawClient::connect(broker.local_addr()).await;
     client.create_producer(&topic, 1).await;
     for sequence_id in 0..4 {
-        client.publish_and_wait(1, sequence_id, format!("m{sequence_id}").as_bytes()).await;
+        client
+            .publish_and_wait(1, sequence_id, format!("m{sequence_id}").as_bytes())
+            .await;
     }
     client.subscribe(&topic, "sub", SubType::Exclusive, 9).await;
     client.flow(9, 4).await;
@@ -195,9 +285,17 @@ async fn exclusive_redelivery_rewinds_to_first_unacked() {
             ..Default::default()
         })
         .await;
-    client.send(CommandRedeliverUnacknowledgedMessages { consumer_id: 9, ..Default::default() }).await;
+    client
+        .send(CommandRedeliverUnacknowledgedMessages {
+            consumer_id: 9,
+            ..Default::default()
+        })
+        .await;
     client.flow(9, 10).await;
-    let again: Vec<_> = vec![client.recv_message().await.0.message_id, client.recv_message().await.0.message_id];
+    let again: Vec<_> = vec![
+        client.recv_message().await.0.message_id,
+        client.recv_message().await.0.message_id,
+    ];
     assert_eq!(again, first_round[2..].to_vec());
     assert!(client.try_recv(Duration::from_millis(300)).await.is_none());
     broker.shutdown().await;
@@ -215,7 +313,9 @@ async fn shared_consumer_close_redelivers_its_unacked_messages() {
     second.subscribe(&topic, "shared", SubType::Shared, 2).await;
     first.flow(1, 100).await;
     for sequence_id in 0..4 {
-        producer.publish_and_wait(1, sequence_id, format!("m{sequence_id}").as_bytes()).await;
+        producer
+            .publish_and_wait(1, sequence_id, format!("m{sequence_id}").as_bytes())
+            .await;
     }
     let mut held = Vec::new();
     for _ in 0..4 {
@@ -230,7 +330,12 @@ async fn shared_consumer_close_redelivers_its_unacked_messages() {
             ..Default::default()
         })
         .await;
-    first.send(CommandCloseConsumer { consumer_id: 1, request_id: 50 }).await;
+    first
+        .send(CommandCloseConsumer {
+            consumer_id: 1,
+            request_id: 50,
+        })
+        .await;
     assert!(first.recv_command().await.success.is_some());
     second.flow(2, 100).await;
     let mut redelivered = Vec::new();
@@ -280,11 +385,26 @@ async fn unsubscribe_needs_the_subscription_to_itself() {
     let mut b = RawClient::connect(broker.local_addr()).await;
     a.subscribe(&topic, "s", SubType::Shared, 1).await;
     b.subscribe(&topic, "s", SubType::Shared, 2).await;
-    a.send(CommandUnsubscribe { consumer_id: 1, request_id: 10 }).await;
-    assert_eq!(a.recv_command().await.error.expect("ERROR").error, ServerError::ConsumerBusy as i32);
-    b.send(CommandCloseConsumer { consumer_id: 2, request_id: 11 }).await;
+    a.send(CommandUnsubscribe {
+        consumer_id: 1,
+        request_id: 10,
+    })
+    .await;
+    assert_eq!(
+        a.recv_command().await.error.expect("ERROR").error,
+        ServerError::ConsumerBusy as i32
+    );
+    b.send(CommandCloseConsumer {
+        consumer_id: 2,
+        request_id: 11,
+    })
+    .await;
     assert!(b.recv_command().await.success.is_some());
-    a.send(CommandUnsubscribe { consumer_id: 1, request_id: 12 }).await;
+    a.send(CommandUnsubscribe {
+        consumer_id: 1,
+        request_id: 12,
+    })
+    .await;
     assert!(a.recv_command().await.success.is_some());
     broker.shutdown().await;
 }
@@ -298,8 +418,23 @@ async fn get_last_message_id_reports_the_last_entry() {
     client.publish_and_wait(1, 0, b"a").await;
     let last = client.publish_and_wait(1, 1, b"b").await;
     client.subscribe(&topic, "s", SubType::Exclusive, 3).await;
-    client.send(CommandGetLastMessageId { consumer_id: 3, request_id: 77 }).await;
-    let reply = client.recv_command().await.get_last_message_id_response.expect("response");
-    assert_eq!((reply.last_message_id.ledger_id, reply.last_message_id.entry_id), (last.ledger_id, last.entry_id));
+    client
+        .send(CommandGetLastMessageId {
+            consumer_id: 3,
+            request_id: 77,
+        })
+        .await;
+    let reply = client
+        .recv_command()
+        .await
+        .get_last_message_id_response
+        .expect("response");
+    assert_eq!(
+        (
+            reply.last_message_id.ledger_id,
+            reply.last_message_id.entry_id
+        ),
+        (last.ledger_id, last.entry_id)
+    );
     broker.shutdown().await;
 }

@@ -44,10 +44,6 @@ impl FakeBookie {
         rand::thread_rng().gen_range(Duration::ZERO..self.max_delay)
     }
 
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
     pub fn set_down(&self, down: bool) {
         self.state.lock().down = down;
     }
@@ -61,11 +57,19 @@ impl FakeBookie {
     }
 
     pub fn entry_ids(&self, ledger_id: i64) -> Vec<i64> {
-        self.state.lock().entries.range((ledger_id, i64::MIN)..=(ledger_id, i64::MAX)).map(|(k, _)| k.1).collect()
+        self.state
+            .lock()
+            .entries
+            .range((ledger_id, i64::MIN)..=(ledger_id, i64::MAX))
+            .map(|(k, _)| k.1)
+            .collect()
     }
 
     fn unreachable(&self) -> TransportError {
-        TransportError::Connect { bookie: self.id.clone(), reason: "fake bookie is down".into() }
+        TransportError::Connect {
+            bookie: self.id.clone(),
+            reason: "fake bookie is down".into(),
+        }
     }
 
     fn apply_add(&self, request: &AddRequest) -> Result<StatusCode, TransportError> {
@@ -86,7 +90,9 @@ impl FakeBookie {
             return Ok(StatusCode::StatusFenced);
         }
         state.keys.insert(request.ledger_id, request.master_key.clone());
-        state.entries.insert((request.ledger_id, request.entry_id), request.body.clone());
+        state
+            .entries
+            .insert((request.ledger_id, request.entry_id), request.body.clone());
         Ok(StatusCode::StatusOk)
     }
 
@@ -114,7 +120,10 @@ impl FakeBookie {
         let found = if request.entry_id < 0 {
             state.entries.range(range).next_back().map(|(k, v)| (k.1, v.clone()))
         } else {
-            state.entries.get(&(request.ledger_id, request.entry_id)).map(|v| (request.entry_id, v.clone()))
+            state
+                .entries
+                .get(&(request.ledger_id, request.entry_id))
+                .map(|v| (request.entry_id, v.clone()))
         };
         Ok(match found {
             Some((entry_id, body)) => answer(StatusCode::StatusOk, entry_id, body),
@@ -149,7 +158,11 @@ impl BookieTransport for FakeTransport {
     }
 
     async fn read_lac(&self, _ledger_id: i64) -> Result<ReadLacResponse, TransportError> {
-        Ok(ReadLacResponse { status: StatusCode::StatusOk as i32, lac: -1, message: String::new() })
+        Ok(ReadLacResponse {
+            status: StatusCode::StatusOk as i32,
+            lac: -1,
+            message: String::new(),
+        })
     }
 }
 
@@ -171,11 +184,19 @@ impl FakeCluster {
     }
 
     pub async fn add_bookie(&self, id: &str, max_delay: Duration, metadata: &Arc<dyn MetadataStore>) {
-        let bookie = Arc::new(FakeBookie { id: id.to_string(), max_delay, state: Mutex::new(FakeState::default()) });
+        let bookie = Arc::new(FakeBookie {
+            id: id.to_string(),
+            max_delay,
+            state: Mutex::new(FakeState::default()),
+        });
         self.bookies.lock().insert(id.to_string(), bookie);
         let registration = serde_json::json!({ "address": id, "read_only": false }).to_string();
         metadata
-            .put(&format!("{AVAILABLE_BOOKIES_PREFIX}{id}"), Bytes::from(registration), PutOptions::ANY)
+            .put(
+                &format!("{AVAILABLE_BOOKIES_PREFIX}{id}"),
+                Bytes::from(registration),
+                PutOptions::ANY,
+            )
             .await
             .expect("registering a fake bookie in the memory store");
     }
@@ -188,7 +209,11 @@ impl FakeCluster {
 impl BookieConnector for FakeCluster {
     fn bookie(&self, bookie_id: &str) -> Arc<dyn BookieTransport> {
         let bookie = self.bookies.lock().get(bookie_id).cloned().unwrap_or_else(|| {
-            let down = FakeBookie { id: bookie_id.to_string(), max_delay: Duration::ZERO, state: Mutex::default() };
+            let down = FakeBookie {
+                id: bookie_id.to_string(),
+                max_delay: Duration::ZERO,
+                state: Mutex::default(),
+            };
             down.state.lock().down = true;
             Arc::new(down)
         });

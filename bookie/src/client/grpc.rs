@@ -40,7 +40,10 @@ pub struct GrpcConnector {
 
 impl GrpcConnector {
     pub fn new(config: ClientConfig) -> Self {
-        GrpcConnector { config, bookies: Mutex::new(HashMap::new()) }
+        GrpcConnector {
+            config,
+            bookies: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -68,17 +71,26 @@ pub struct GrpcBookie {
 impl GrpcBookie {
     fn new(bookie_id: &str, config: &ClientConfig) -> Self {
         let (adds, queued) = mpsc::channel(ADD_QUEUE_DEPTH);
-        let client = Endpoint::from_shared(format!("http://{bookie_id}")).ok().map(|endpoint| {
-            let channel =
-                endpoint.connect_timeout(config.connect_timeout).tcp_nodelay(true).connect_lazy();
-            BookieClient::new(channel)
-                .max_decoding_message_size(MAX_MESSAGE_SIZE)
-                .max_encoding_message_size(MAX_MESSAGE_SIZE)
-        });
+        let client = Endpoint::from_shared(format!("http://{bookie_id}"))
+            .ok()
+            .map(|endpoint| {
+                let channel = endpoint
+                    .connect_timeout(config.connect_timeout)
+                    .tcp_nodelay(true)
+                    .connect_lazy();
+                BookieClient::new(channel)
+                    .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                    .max_encoding_message_size(MAX_MESSAGE_SIZE)
+            });
         if let Some(client) = client.clone() {
             tokio::spawn(run_add_connection(bookie_id.to_string(), client, queued));
         }
-        GrpcBookie { bookie_id: bookie_id.to_string(), client, adds, next_request_id: AtomicU64::new(1) }
+        GrpcBookie {
+            bookie_id: bookie_id.to_string(),
+            client,
+            adds,
+            next_request_id: AtomicU64::new(1),
+        }
     }
 
     fn client(&self) -> Result<BookieClient<Channel>, TransportError> {
@@ -89,7 +101,10 @@ impl GrpcBookie {
     }
 
     fn rpc_error(&self, status: tonic::Status) -> TransportError {
-        TransportError::Rpc { bookie: self.bookie_id.clone(), reason: status.to_string() }
+        TransportError::Rpc {
+            bookie: self.bookie_id.clone(),
+            reason: status.to_string(),
+        }
     }
 }
 
@@ -101,23 +116,36 @@ impl BookieTransport for GrpcBookie {
         let bookie = self.bookie_id.clone();
         let queued = self.adds.try_send((request, reply));
         async move {
-            let broken = |reason: &str| TransportError::StreamBroken { bookie: bookie.clone(), reason: reason.into() };
+            let broken = |reason: &str| TransportError::StreamBroken {
+                bookie: bookie.clone(),
+                reason: reason.into(),
+            };
             if queued.is_err() {
                 return Err(broken("add queue full or connection task gone"));
             }
-            answer.await.map_err(|_| broken("connection task dropped the request"))?
+            answer
+                .await
+                .map_err(|_| broken("connection task dropped the request"))?
         }
         .boxed()
     }
 
     async fn read_entry(&self, request: ReadRequest) -> Result<ReadResponse, TransportError> {
-        let response = self.client()?.read_entry(request).await.map_err(|status| self.rpc_error(status))?;
+        let response = self
+            .client()?
+            .read_entry(request)
+            .await
+            .map_err(|status| self.rpc_error(status))?;
         Ok(response.into_inner())
     }
 
     async fn read_lac(&self, ledger_id: i64) -> Result<ReadLacResponse, TransportError> {
         let request = ReadLacRequest { ledger_id };
-        let response = self.client()?.read_lac(request).await.map_err(|status| self.rpc_error(status))?;
+        let response = self
+            .client()?
+            .read_lac(request)
+            .await
+            .map_err(|status| self.rpc_error(status))?;
         Ok(response.into_inner())
     }
 }
@@ -183,7 +211,10 @@ async fn run_one_add_stream(
 
     if let Err(reason) = &result {
         for (_, reply) in waiting.drain() {
-            let _ = reply.send(Err(TransportError::StreamBroken { bookie: bookie_id.to_string(), reason: reason.clone() }));
+            let _ = reply.send(Err(TransportError::StreamBroken {
+                bookie: bookie_id.to_string(),
+                reason: reason.clone(),
+            }));
         }
     }
     result

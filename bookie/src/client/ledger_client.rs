@@ -47,22 +47,21 @@ impl LedgerClient {
     ) -> Self {
         let metadata_store = LedgerMetadataStore::new(metadata, config.metadata_cas_attempts);
         LedgerClient {
-            read_context: ReadContext { connector: connector.clone(), config: config.clone() },
-            core_context: CoreContext { connector, metadata_store, config },
+            read_context: ReadContext {
+                connector: connector.clone(),
+                config: config.clone(),
+            },
+            core_context: CoreContext {
+                connector,
+                metadata_store,
+                config,
+            },
         }
     }
 
     /// Ledger metadata access (used by auto-recovery and tools).
     pub fn metadata_store(&self) -> &LedgerMetadataStore {
         &self.core_context.metadata_store
-    }
-
-    pub(crate) fn core_context(&self) -> &CoreContext {
-        &self.core_context
-    }
-
-    pub(crate) fn read_context(&self) -> &ReadContext {
-        &self.read_context
     }
 
     /// Reads a ledger's metadata.
@@ -103,7 +102,11 @@ impl LedgerStore for LedgerClient {
             -1,
             0,
         );
-        Ok(Arc::new(QuorumLedgerWriter::spawn(ledger_id, self.core_context.config.max_entry_size, core)))
+        Ok(Arc::new(QuorumLedgerWriter::spawn(
+            ledger_id,
+            self.core_context.config.max_entry_size,
+            core,
+        )))
     }
 
     async fn open(

@@ -57,7 +57,11 @@ impl MemoryLedger {
     }
 
     fn close_at_tail(&mut self, ledger_id: LedgerId) -> ClosedLedger {
-        let closed = ClosedLedger { ledger_id, last_entry_id: self.last_entry_id(), length: self.length };
+        let closed = ClosedLedger {
+            ledger_id,
+            last_entry_id: self.last_entry_id(),
+            length: self.length,
+        };
         *self.closed.get_or_insert(closed)
     }
 }
@@ -79,12 +83,20 @@ impl MemoryLedgerStore {
 
     /// Number of entries stored in the ledger (confirmed or not: here they are the same).
     pub fn entry_count(&self, ledger_id: LedgerId) -> Option<usize> {
-        self.state.lock().ledgers.get(&ledger_id).map(|ledger| ledger.entries.len())
+        self.state
+            .lock()
+            .ledgers
+            .get(&ledger_id)
+            .map(|ledger| ledger.entries.len())
     }
 
     /// The custom properties the ledger was created with.
     pub fn custom_metadata(&self, ledger_id: LedgerId) -> Option<BTreeMap<String, String>> {
-        self.state.lock().ledgers.get(&ledger_id).map(|ledger| ledger.options.custom.clone())
+        self.state
+            .lock()
+            .ledgers
+            .get(&ledger_id)
+            .map(|ledger| ledger.options.custom.clone())
     }
 
     /// Makes the next append (on any ledger) fail with `error`. Like a real
@@ -107,15 +119,28 @@ impl LedgerStore for MemoryLedgerStore {
         options.validate()?;
         let mut state = self.state.lock();
         if state.bookies_unavailable {
-            return Err(LedgerError::NotEnoughBookies { needed: options.ensemble_size as usize, available: 0 });
+            return Err(LedgerError::NotEnoughBookies {
+                needed: options.ensemble_size as usize,
+                available: 0,
+            });
         }
         let ledger_id = state.next_id;
         state.next_id += 1;
         state.ledgers.insert(
             ledger_id,
-            MemoryLedger { options, entries: Vec::new(), length: 0, closed: None, fenced: false },
+            MemoryLedger {
+                options,
+                entries: Vec::new(),
+                length: 0,
+                closed: None,
+                fenced: false,
+            },
         );
-        Ok(Arc::new(MemoryWriter { state: self.state.clone(), ledger_id, failure: Mutex::new(None) }))
+        Ok(Arc::new(MemoryWriter {
+            state: self.state.clone(),
+            ledger_id,
+            failure: Mutex::new(None),
+        }))
     }
 
     async fn open(
@@ -125,7 +150,10 @@ impl LedgerStore for MemoryLedgerStore {
         mode: OpenMode,
     ) -> Result<Arc<dyn LedgerReader>, LedgerError> {
         let mut state = self.state.lock();
-        let ledger = state.ledgers.get_mut(&ledger_id).ok_or(LedgerError::NoSuchLedger(ledger_id))?;
+        let ledger = state
+            .ledgers
+            .get_mut(&ledger_id)
+            .ok_or(LedgerError::NoSuchLedger(ledger_id))?;
         if ledger.options.password != password {
             return Err(LedgerError::Unauthorized(ledger_id));
         }
@@ -166,14 +194,20 @@ impl MemoryWriter {
             return Err(error);
         }
         if payload.len() > MEMORY_ENTRY_SIZE_LIMIT {
-            return Err(LedgerError::EntryTooLarge { size: payload.len(), limit: MEMORY_ENTRY_SIZE_LIMIT });
+            return Err(LedgerError::EntryTooLarge {
+                size: payload.len(),
+                limit: MEMORY_ENTRY_SIZE_LIMIT,
+            });
         }
         let mut state = self.state.lock();
         if let Some(error) = state.next_append_failure.take() {
             *self.failure.lock() = Some(error.clone());
             return Err(error);
         }
-        let ledger = state.ledgers.get_mut(&self.ledger_id).ok_or(LedgerError::NoSuchLedger(self.ledger_id))?;
+        let ledger = state
+            .ledgers
+            .get_mut(&self.ledger_id)
+            .ok_or(LedgerError::NoSuchLedger(self.ledger_id))?;
         if ledger.fenced {
             return Err(LedgerError::Fenced(self.ledger_id));
         }
@@ -186,7 +220,12 @@ impl MemoryWriter {
     }
 
     fn with_ledger<T>(&self, default: T, read: impl FnOnce(&MemoryLedger) -> T) -> T {
-        self.state.lock().ledgers.get(&self.ledger_id).map(read).unwrap_or(default)
+        self.state
+            .lock()
+            .ledgers
+            .get(&self.ledger_id)
+            .map(read)
+            .unwrap_or(default)
     }
 }
 
@@ -210,7 +249,10 @@ impl LedgerWriter for MemoryWriter {
 
     async fn close(&self) -> Result<ClosedLedger, LedgerError> {
         let mut state = self.state.lock();
-        let ledger = state.ledgers.get_mut(&self.ledger_id).ok_or(LedgerError::NoSuchLedger(self.ledger_id))?;
+        let ledger = state
+            .ledgers
+            .get_mut(&self.ledger_id)
+            .ok_or(LedgerError::NoSuchLedger(self.ledger_id))?;
         // A recoverer closed it at the tail; every append of this writer was
         // confirmed, so the last entry ids agree and the close is accepted,
         // exactly like the real client's "CLOSED with the same last entry" rule.
@@ -248,7 +290,10 @@ impl LedgerReader for MemoryReader {
     async fn refresh_lac(&self) -> Result<EntryId, LedgerError> {
         let (closed, lac) = {
             let state = self.state.lock();
-            let ledger = state.ledgers.get(&self.ledger_id).ok_or(LedgerError::NoSuchLedger(self.ledger_id))?;
+            let ledger = state
+                .ledgers
+                .get(&self.ledger_id)
+                .ok_or(LedgerError::NoSuchLedger(self.ledger_id))?;
             (ledger.closed, ledger.last_entry_id())
         };
         let mut view = self.view.lock();
@@ -262,20 +307,32 @@ impl LedgerReader for MemoryReader {
     async fn read(&self, first: EntryId, last: EntryId) -> Result<Vec<Bytes>, LedgerError> {
         let readable = self.readable_up_to();
         if last > readable {
-            return Err(LedgerError::BeyondLac { entry_id: last, lac: readable });
+            return Err(LedgerError::BeyondLac {
+                entry_id: last,
+                lac: readable,
+            });
         }
         if first < 0 {
-            return Err(LedgerError::NoSuchEntry { ledger_id: self.ledger_id, entry_id: first });
+            return Err(LedgerError::NoSuchEntry {
+                ledger_id: self.ledger_id,
+                entry_id: first,
+            });
         }
         let state = self.state.lock();
-        let ledger = state.ledgers.get(&self.ledger_id).ok_or(LedgerError::NoSuchLedger(self.ledger_id))?;
+        let ledger = state
+            .ledgers
+            .get(&self.ledger_id)
+            .ok_or(LedgerError::NoSuchLedger(self.ledger_id))?;
         (first..=last)
             .map(|entry_id| {
                 ledger
                     .entries
                     .get(entry_id as usize)
                     .cloned()
-                    .ok_or(LedgerError::NoSuchEntry { ledger_id: self.ledger_id, entry_id })
+                    .ok_or(LedgerError::NoSuchEntry {
+                        ledger_id: self.ledger_id,
+                        entry_id,
+                    })
             })
             .collect()
     }
@@ -299,7 +356,9 @@ mod tests {
     async fn appends_are_numbered_in_call_order_and_readable_after_close() {
         let store = MemoryLedgerStore::new();
         let writer = store.create(options(b"pw")).await.unwrap();
-        let pending: Vec<_> = (0..5).map(|i| writer.append(Bytes::from(vec![i as u8; i + 1]))).collect();
+        let pending: Vec<_> = (0..5)
+            .map(|i| writer.append(Bytes::from(vec![i as u8; i + 1])))
+            .collect();
         let ids = futures::future::try_join_all(pending).await.unwrap();
         assert_eq!(ids, vec![0, 1, 2, 3, 4]);
         assert_eq!(writer.length(), 15);
@@ -307,7 +366,10 @@ mod tests {
         assert_eq!(closed.last_entry_id, 4);
         assert!(matches!(writer.append(Bytes::new()).await, Err(LedgerError::Closed(_))));
 
-        let reader = store.open(writer.id(), Bytes::from_static(b"pw"), OpenMode::NoRecovery).await.unwrap();
+        let reader = store
+            .open(writer.id(), Bytes::from_static(b"pw"), OpenMode::NoRecovery)
+            .await
+            .unwrap();
         assert_eq!(reader.closed(), Some(closed));
         let entries = reader.read(1, 2).await.unwrap();
         assert_eq!(entries, vec![Bytes::from(vec![1u8; 2]), Bytes::from(vec![2u8; 3])]);
@@ -318,9 +380,15 @@ mod tests {
         let store = MemoryLedgerStore::new();
         let writer = store.create(options(b"pw")).await.unwrap();
         writer.append(Bytes::from_static(b"a")).await.unwrap();
-        let reader = store.open(writer.id(), Bytes::from_static(b"pw"), OpenMode::Recover).await.unwrap();
+        let reader = store
+            .open(writer.id(), Bytes::from_static(b"pw"), OpenMode::Recover)
+            .await
+            .unwrap();
         assert_eq!(reader.closed().map(|c| c.last_entry_id), Some(0));
-        assert_eq!(writer.append(Bytes::from_static(b"b")).await, Err(LedgerError::Fenced(writer.id())));
+        assert_eq!(
+            writer.append(Bytes::from_static(b"b")).await,
+            Err(LedgerError::Fenced(writer.id()))
+        );
         assert_eq!(writer.close().await.unwrap().last_entry_id, 0);
     }
 
@@ -329,7 +397,10 @@ mod tests {
         let store = MemoryLedgerStore::new();
         let writer = store.create(options(b"pw")).await.unwrap();
         writer.append(Bytes::from_static(b"a")).await.unwrap();
-        let reader = store.open(writer.id(), Bytes::from_static(b"pw"), OpenMode::NoRecovery).await.unwrap();
+        let reader = store
+            .open(writer.id(), Bytes::from_static(b"pw"), OpenMode::NoRecovery)
+            .await
+            .unwrap();
         writer.append(Bytes::from_static(b"b")).await.unwrap();
         assert_eq!(reader.readable_up_to(), 0);
         assert!(matches!(reader.read(0, 1).await, Err(LedgerError::BeyondLac { .. })));
@@ -344,12 +415,20 @@ mod tests {
         let store = MemoryLedgerStore::new();
         let mut bad = options(b"pw");
         bad.ack_quorum = 3;
-        assert!(matches!(store.create(bad).await, Err(LedgerError::InvalidQuorum { .. })));
+        assert!(matches!(
+            store.create(bad).await,
+            Err(LedgerError::InvalidQuorum { .. })
+        ));
         let writer = store.create(options(b"pw")).await.unwrap();
-        let opened = store.open(writer.id(), Bytes::from_static(b"nope"), OpenMode::NoRecovery).await;
+        let opened = store
+            .open(writer.id(), Bytes::from_static(b"nope"), OpenMode::NoRecovery)
+            .await;
         assert!(matches!(opened, Err(LedgerError::Unauthorized(_))));
         store.delete(writer.id()).await.unwrap();
-        assert_eq!(store.delete(writer.id()).await, Err(LedgerError::NoSuchLedger(writer.id())));
+        assert_eq!(
+            store.delete(writer.id()).await,
+            Err(LedgerError::NoSuchLedger(writer.id()))
+        );
         let next = store.create(options(b"pw")).await.unwrap();
         assert!(next.id() > writer.id(), "ids are never reused");
     }
@@ -359,11 +438,20 @@ mod tests {
         let store = MemoryLedgerStore::new();
         let writer = store.create(options(b"pw")).await.unwrap();
         store.fail_next_append(LedgerError::BookiesUnavailable("injected".into()));
-        assert!(matches!(writer.append(Bytes::new()).await, Err(LedgerError::BookiesUnavailable(_))));
-        assert!(matches!(writer.append(Bytes::new()).await, Err(LedgerError::BookiesUnavailable(_))));
+        assert!(matches!(
+            writer.append(Bytes::new()).await,
+            Err(LedgerError::BookiesUnavailable(_))
+        ));
+        assert!(matches!(
+            writer.append(Bytes::new()).await,
+            Err(LedgerError::BookiesUnavailable(_))
+        ));
         let other = store.create(options(b"pw")).await.unwrap();
         assert_eq!(other.append(Bytes::new()).await, Ok(0));
         store.set_bookies_available(false);
-        assert!(matches!(store.create(options(b"pw")).await, Err(LedgerError::NotEnoughBookies { .. })));
+        assert!(matches!(
+            store.create(options(b"pw")).await,
+            Err(LedgerError::NotEnoughBookies { .. })
+        ));
     }
 }

@@ -72,7 +72,10 @@ pub struct LedgerMetadata {
 impl LedgerMetadata {
     /// Metadata of a new, open ledger on `ensemble`.
     pub fn new_open(options: &LedgerOptions, ensemble: Vec<BookieId>) -> Self {
-        let ctime = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let ctime = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
         LedgerMetadata {
             ensemble_size: options.ensemble_size,
             write_quorum: options.write_quorum,
@@ -80,7 +83,10 @@ impl LedgerMetadata {
             state: LedgerState::Open,
             last_entry_id: -1,
             length: 0,
-            segments: vec![Segment { first_entry_id: 0, ensemble }],
+            segments: vec![Segment {
+                first_entry_id: 0,
+                ensemble,
+            }],
             digest: "crc32c".to_string(),
             password: encode_hex(&options.password),
             ctime,
@@ -95,14 +101,22 @@ impl LedgerMetadata {
 
     /// The ensemble that stores `entry_id`.
     pub fn ensemble_for(&self, entry_id: EntryId) -> &[BookieId] {
-        let position = self.segments.partition_point(|segment| segment.first_entry_id <= entry_id);
+        let position = self
+            .segments
+            .partition_point(|segment| segment.first_entry_id <= entry_id);
         let index = position.saturating_sub(1);
-        self.segments.get(index).map(|segment| segment.ensemble.as_slice()).unwrap_or(&[])
+        self.segments
+            .get(index)
+            .map(|segment| segment.ensemble.as_slice())
+            .unwrap_or(&[])
     }
 
     /// The last segment's ensemble: where new entries go.
     pub fn last_ensemble(&self) -> &[BookieId] {
-        self.segments.last().map(|segment| segment.ensemble.as_slice()).unwrap_or(&[])
+        self.segments
+            .last()
+            .map(|segment| segment.ensemble.as_slice())
+            .unwrap_or(&[])
     }
 
     /// First entry id of the last segment.
@@ -115,13 +129,18 @@ impl LedgerMetadata {
     pub fn set_ensemble_from(&mut self, first_entry_id: EntryId, ensemble: Vec<BookieId>) {
         match self.segments.last_mut() {
             Some(last) if last.first_entry_id == first_entry_id => last.ensemble = ensemble,
-            _ => self.segments.push(Segment { first_entry_id, ensemble }),
+            _ => self.segments.push(Segment {
+                first_entry_id,
+                ensemble,
+            }),
         }
     }
 
     /// Whether any segment references `bookie`.
     pub fn references(&self, bookie: &str) -> bool {
-        self.segments.iter().any(|segment| segment.ensemble.iter().any(|b| b == bookie))
+        self.segments
+            .iter()
+            .any(|segment| segment.ensemble.iter().any(|b| b == bookie))
     }
 
     pub fn quorum(&self) -> crate::client::write_set::Quorum {
@@ -130,7 +149,10 @@ impl LedgerMetadata {
 
     fn parse(key: &str, value: &[u8]) -> Result<Self, LedgerError> {
         serde_json::from_slice(value).map_err(|error| {
-            LedgerError::Metadata(MetadataError::Corrupt { key: key.to_string(), reason: error.to_string() })
+            LedgerError::Metadata(MetadataError::Corrupt {
+                key: key.to_string(),
+                reason: error.to_string(),
+            })
         })
     }
 
@@ -164,7 +186,10 @@ pub struct LedgerMetadataStore {
 
 impl LedgerMetadataStore {
     pub fn new(store: Arc<dyn MetadataStore>, cas_attempts: u32) -> Self {
-        LedgerMetadataStore { store, cas_attempts: cas_attempts.max(1) }
+        LedgerMetadataStore {
+            store,
+            cas_attempts: cas_attempts.max(1),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn MetadataStore> {
@@ -190,7 +215,11 @@ impl LedgerMetadataStore {
                 }
             };
             let value = Bytes::from(next.to_string());
-            match self.store.put(LEDGER_ID_COUNTER_KEY, value, PutOptions::expect(expected)).await {
+            match self
+                .store
+                .put(LEDGER_ID_COUNTER_KEY, value, PutOptions::expect(expected))
+                .await
+            {
                 Ok(_) => return Ok(next),
                 Err(MetadataError::BadVersion { .. }) => continue,
                 Err(other) => return Err(other.into()),
@@ -201,14 +230,28 @@ impl LedgerMetadataStore {
 
     /// Writes the metadata of a new ledger; the key must not exist.
     pub async fn create(&self, ledger_id: LedgerId, metadata: &LedgerMetadata) -> Result<Version, LedgerError> {
-        Ok(self.store.put(&ledger_key(ledger_id), metadata.to_bytes(), PutOptions::expect(Expected::Absent)).await?)
+        Ok(self
+            .store
+            .put(
+                &ledger_key(ledger_id),
+                metadata.to_bytes(),
+                PutOptions::expect(Expected::Absent),
+            )
+            .await?)
     }
 
     /// Reads a ledger's metadata.
     pub async fn read(&self, ledger_id: LedgerId) -> Result<VersionedMetadata, LedgerError> {
         let key = ledger_key(ledger_id);
-        let versioned = self.store.get(&key).await?.ok_or(LedgerError::NoSuchLedger(ledger_id))?;
-        Ok(VersionedMetadata { metadata: LedgerMetadata::parse(&key, &versioned.value)?, version: versioned.version })
+        let versioned = self
+            .store
+            .get(&key)
+            .await?
+            .ok_or(LedgerError::NoSuchLedger(ledger_id))?;
+        Ok(VersionedMetadata {
+            metadata: LedgerMetadata::parse(&key, &versioned.value)?,
+            version: versioned.version,
+        })
     }
 
     /// Runs a CAS loop starting from `current`: `step` looks at the metadata
@@ -228,7 +271,12 @@ impl LedgerMetadataStore {
             };
             let options = PutOptions::expect(Expected::Version(current.version));
             match self.store.put(&key, next.to_bytes(), options).await {
-                Ok(version) => return Ok(VersionedMetadata { metadata: next, version }),
+                Ok(version) => {
+                    return Ok(VersionedMetadata {
+                        metadata: next,
+                        version,
+                    })
+                }
                 Err(MetadataError::BadVersion { .. }) => current = self.read(ledger_id).await?,
                 Err(other) => return Err(other.into()),
             }
@@ -308,6 +356,9 @@ mod tests {
         assert!(!parsed.password_matches(b"other"));
         let text = String::from_utf8(metadata.to_bytes().to_vec()).unwrap();
         assert!(text.contains("\"state\":\"OPEN\""), "{text}");
-        assert!(matches!(LedgerMetadata::parse("k", b"{"), Err(LedgerError::Metadata(MetadataError::Corrupt { .. }))));
+        assert!(matches!(
+            LedgerMetadata::parse("k", b"{"),
+            Err(LedgerError::Metadata(MetadataError::Corrupt { .. }))
+        ));
     }
 }

@@ -31,7 +31,13 @@ pub struct PendingAdd {
 
 impl PendingAdd {
     pub fn new(entry_id: EntryId, body: Bytes, cumulative_length: u64, reply: Option<AddReply>) -> Self {
-        PendingAdd { entry_id, body, cumulative_length, acked: BTreeSet::new(), reply }
+        PendingAdd {
+            entry_id,
+            body,
+            cumulative_length,
+            acked: BTreeSet::new(),
+            reply,
+        }
     }
 }
 
@@ -50,7 +56,10 @@ pub struct AddQueue {
 
 impl AddQueue {
     pub fn new(quorum: Quorum) -> Self {
-        AddQueue { quorum, pending: VecDeque::new() }
+        AddQueue {
+            quorum,
+            pending: VecDeque::new(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -103,12 +112,21 @@ impl AddQueue {
     /// futures in entry order. Stops at the first add lacking its ack quorum.
     pub fn confirm_completed_head(&mut self) -> Vec<Confirmed> {
         let mut confirmed = Vec::new();
-        while self.pending.front().is_some_and(|head| head.acked.len() >= self.quorum.ack) {
-            let Some(mut head) = self.pending.pop_front() else { break };
+        while self
+            .pending
+            .front()
+            .is_some_and(|head| head.acked.len() >= self.quorum.ack)
+        {
+            let Some(mut head) = self.pending.pop_front() else {
+                break;
+            };
             if let Some(reply) = head.reply.take() {
                 let _ = reply.send(Ok(head.entry_id));
             }
-            confirmed.push(Confirmed { entry_id: head.entry_id, cumulative_length: head.cumulative_length });
+            confirmed.push(Confirmed {
+                entry_id: head.entry_id,
+                cumulative_length: head.cumulative_length,
+            });
         }
         confirmed
     }
@@ -127,12 +145,20 @@ impl AddQueue {
 mod tests {
     use super::*;
 
-    fn queue_with(quorum: Quorum, entries: std::ops::Range<EntryId>) -> (AddQueue, Vec<oneshot::Receiver<Result<EntryId, LedgerError>>>) {
+    fn queue_with(
+        quorum: Quorum,
+        entries: std::ops::Range<EntryId>,
+    ) -> (AddQueue, Vec<oneshot::Receiver<Result<EntryId, LedgerError>>>) {
         let mut queue = AddQueue::new(quorum);
         let mut receivers = Vec::new();
         for entry_id in entries {
             let (reply, receiver) = oneshot::channel();
-            queue.push(PendingAdd::new(entry_id, Bytes::new(), entry_id as u64 + 1, Some(reply)));
+            queue.push(PendingAdd::new(
+                entry_id,
+                Bytes::new(),
+                entry_id as u64 + 1,
+                Some(reply),
+            ));
             receivers.push(receiver);
         }
         (queue, receivers)
@@ -175,7 +201,10 @@ mod tests {
         queue.ack(0, 1);
         let resend: Vec<_> = queue.reset_index(1).into_iter().map(|(entry, _)| entry).collect();
         assert_eq!(resend, vec![0, 1], "index 1 holds entries 0 and 1 with E=3, Qw=2");
-        assert!(queue.confirm_completed_head().is_empty(), "the ack of the replaced bookie is gone");
+        assert!(
+            queue.confirm_completed_head().is_empty(),
+            "the ack of the replaced bookie is gone"
+        );
     }
 
     #[test]

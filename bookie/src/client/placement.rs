@@ -36,14 +36,19 @@ pub async fn available_bookies(store: &Arc<dyn MetadataStore>) -> Result<Vec<Ava
     let mut bookies = Vec::new();
     let mut start_after: Option<String> = None;
     loop {
-        let page = store.list(AVAILABLE_BOOKIES_PREFIX, start_after.as_deref(), LIST_PAGE).await?;
+        let page = store
+            .list(AVAILABLE_BOOKIES_PREFIX, start_after.as_deref(), LIST_PAGE)
+            .await?;
         for (key, versioned) in &page.entries {
             let id = key.strip_prefix(AVAILABLE_BOOKIES_PREFIX).unwrap_or(key);
             if id.is_empty() || id.contains('/') {
                 continue;
             }
             match serde_json::from_slice::<BookieRegistration>(&versioned.value) {
-                Ok(registration) => bookies.push(AvailableBookie { id: id.to_string(), read_only: registration.read_only }),
+                Ok(registration) => bookies.push(AvailableBookie {
+                    id: id.to_string(),
+                    read_only: registration.read_only,
+                }),
                 Err(error) => tracing::warn!(key = %key, %error, "skipping unparsable bookie registration"),
             }
         }
@@ -56,7 +61,12 @@ pub async fn available_bookies(store: &Arc<dyn MetadataStore>) -> Result<Vec<Ava
 
 /// Ids of the writable bookies.
 pub async fn writable_bookies(store: &Arc<dyn MetadataStore>) -> Result<Vec<BookieId>, LedgerError> {
-    Ok(available_bookies(store).await?.into_iter().filter(|b| !b.read_only).map(|b| b.id).collect())
+    Ok(available_bookies(store)
+        .await?
+        .into_iter()
+        .filter(|b| !b.read_only)
+        .map(|b| b.id)
+        .collect())
 }
 
 /// Picks `count` distinct bookies at random from `candidates`, skipping `excluded`.
@@ -67,10 +77,16 @@ pub fn choose_bookies(
 ) -> Result<Vec<BookieId>, LedgerError> {
     let eligible: Vec<&BookieId> = candidates.iter().filter(|b| !excluded.contains(b)).collect();
     if eligible.len() < count {
-        return Err(LedgerError::NotEnoughBookies { needed: count, available: eligible.len() });
+        return Err(LedgerError::NotEnoughBookies {
+            needed: count,
+            available: eligible.len(),
+        });
     }
     let mut rng = rand::thread_rng();
-    Ok(eligible.choose_multiple(&mut rng, count).map(|b| (*b).clone()).collect())
+    Ok(eligible
+        .choose_multiple(&mut rng, count)
+        .map(|b| (*b).clone())
+        .collect())
 }
 
 #[cfg(test)]
@@ -88,7 +104,10 @@ mod tests {
         }
         assert_eq!(
             choose_bookies(&candidates, 4, &excluded).unwrap_err(),
-            LedgerError::NotEnoughBookies { needed: 4, available: 3 }
+            LedgerError::NotEnoughBookies {
+                needed: 4,
+                available: 3
+            }
         );
     }
 }

@@ -51,11 +51,19 @@ enum ReplicaAnswer {
 impl ReadContext {
     async fn ask(&self, bookie: &str, request: ReadRequest) -> ReplicaAnswer {
         let (ledger_id, entry_id) = (request.ledger_id, request.entry_id);
-        let call = self.connector.bookie(bookie).read_entry(request);
+        let transport = self.connector.bookie(bookie);
+        let call = transport.read_entry(request);
         let response = match tokio::time::timeout(self.config.read_timeout, call).await {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => return ReplicaAnswer::Failed(error.to_string()),
-            Err(_) => return ReplicaAnswer::Failed(TransportError::Timeout { bookie: bookie.to_string() }.to_string()),
+            Err(_) => {
+                return ReplicaAnswer::Failed(
+                    TransportError::Timeout {
+                        bookie: bookie.to_string(),
+                    }
+                    .to_string(),
+                )
+            }
         };
         classify(bookie, ledger_id, entry_id, response)
     }
@@ -64,10 +72,11 @@ impl ReadContext {
 fn classify(bookie: &str, ledger_id: i64, entry_id: EntryId, response: ReadResponse) -> ReplicaAnswer {
     match response.status() {
         StatusCode::StatusOk => match digest::decode_entry(&response.body) {
-            Ok(decoded)
-                if decoded.ledger_id == ledger_id && (entry_id < 0 || decoded.entry_id == entry_id) =>
-            {
-                ReplicaAnswer::Found(FetchedEntry { body: response.body, decoded })
+            Ok(decoded) if decoded.ledger_id == ledger_id && (entry_id < 0 || decoded.entry_id == entry_id) => {
+                ReplicaAnswer::Found(FetchedEntry {
+                    body: response.body,
+                    decoded,
+                })
             }
             Ok(_) | Err(_) => {
                 tracing::warn!(bookie, ledger_id, entry_id, "entry failed digest verification");
@@ -81,7 +90,12 @@ fn classify(bookie: &str, ledger_id: i64, entry_id: EntryId, response: ReadRespo
 }
 
 fn plain_read(ledger_id: LedgerId, entry_id: EntryId) -> ReadRequest {
-    ReadRequest { ledger_id: ledger_id as i64, entry_id, fence: false, master_key: Bytes::new() }
+    ReadRequest {
+        ledger_id: ledger_id as i64,
+        entry_id,
+        fence: false,
+        master_key: Bytes::new(),
+    }
 }
 
 /// Reads `entry_id` from the replicas of its write set (see the module doc).
@@ -92,8 +106,12 @@ pub async fn read_entry(
     entry_id: EntryId,
 ) -> Result<FetchedEntry, LedgerError> {
     let ensemble = metadata.ensemble_for(entry_id);
-    let replicas: Vec<&str> =
-        metadata.quorum().write_set(entry_id).into_iter().filter_map(|i| ensemble.get(i).map(String::as_str)).collect();
+    let replicas: Vec<&str> = metadata
+        .quorum()
+        .write_set(entry_id)
+        .into_iter()
+        .filter_map(|i| ensemble.get(i).map(String::as_str))
+        .collect();
     let mut attempts = FuturesUnordered::new();
     let mut next = 0;
     let (mut missing, mut mismatched, mut failures) = (0, 0, Vec::new());

@@ -41,7 +41,12 @@ impl QuorumLedgerReader {
         lac: EntryId,
     ) -> Self {
         let closed = closed_of(ledger_id, &metadata);
-        QuorumLedgerReader { ledger_id, context, metadata_store, view: Mutex::new(ReaderView { metadata, closed, lac }) }
+        QuorumLedgerReader {
+            ledger_id,
+            context,
+            metadata_store,
+            view: Mutex::new(ReaderView { metadata, closed, lac }),
+        }
     }
 }
 
@@ -88,16 +93,24 @@ impl LedgerReader for QuorumLedgerReader {
     async fn read(&self, first: EntryId, last: EntryId) -> Result<Vec<Bytes>, LedgerError> {
         let readable = self.readable_up_to();
         if last > readable {
-            return Err(LedgerError::BeyondLac { entry_id: last, lac: readable });
+            return Err(LedgerError::BeyondLac {
+                entry_id: last,
+                lac: readable,
+            });
         }
         if first < 0 {
-            return Err(LedgerError::NoSuchEntry { ledger_id: self.ledger_id, entry_id: first });
+            return Err(LedgerError::NoSuchEntry {
+                ledger_id: self.ledger_id,
+                entry_id: first,
+            });
         }
         let metadata = self.view.lock().metadata.clone();
         let (context, metadata) = (&self.context, &metadata);
         stream::iter(first..=last)
             .map(|entry_id| async move {
-                read::read_entry(context, self.ledger_id, metadata, entry_id).await.map(|e| e.decoded.payload)
+                read::read_entry(context, self.ledger_id, metadata, entry_id)
+                    .await
+                    .map(|e| e.decoded.payload)
             })
             .buffered(READ_PARALLELISM)
             .try_collect()

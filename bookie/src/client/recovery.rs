@@ -59,14 +59,25 @@ pub async fn recover_ledger(
     let reported_lac = read::read_last_entries(read_context, ledger_id, &metadata, Some(master_key.clone())).await?;
     let start_lac = reported_lac.max(metadata.last_segment_first_entry() - 1);
     let start_length = if start_lac >= 0 {
-        read::read_entry(read_context, ledger_id, &metadata, start_lac).await?.decoded.length.max(0) as u64
+        read::read_entry(read_context, ledger_id, &metadata, start_lac)
+            .await?
+            .decoded
+            .length
+            .max(0) as u64
     } else {
         0
     };
     tracing::info!(ledger_id, start_lac, start_length, "recovering ledger");
 
-    let mut core =
-        WriterCore::new(ledger_id, WriteMode::Recovery, core_context.clone(), master_key, current, start_lac, start_length);
+    let mut core = WriterCore::new(
+        ledger_id,
+        WriteMode::Recovery,
+        core_context.clone(),
+        master_key,
+        current,
+        start_lac,
+        start_length,
+    );
     let mut next: EntryId = start_lac + 1;
     loop {
         let found = {

@@ -50,7 +50,10 @@ pub struct WriterProgress {
 
 impl WriterProgress {
     pub fn new(lac: EntryId, length: u64) -> Self {
-        WriterProgress { lac: AtomicI64::new(lac), length: AtomicU64::new(length) }
+        WriterProgress {
+            lac: AtomicI64::new(lac),
+            length: AtomicU64::new(length),
+        }
     }
 
     pub fn lac(&self) -> EntryId {
@@ -155,8 +158,13 @@ impl WriterCore {
         }
         let entry_id = self.last_pushed + 1;
         let length = self.pushed_length + payload.len() as u64;
-        let body =
-            digest::encode_entry(self.ledger_id as i64, entry_id, self.progress.lac(), length as i64, &payload);
+        let body = digest::encode_entry(
+            self.ledger_id as i64,
+            entry_id,
+            self.progress.lac(),
+            length as i64,
+            &payload,
+        );
         self.push(PendingAdd::new(entry_id, body, length, Some(reply)));
     }
 
@@ -187,7 +195,11 @@ impl WriterCore {
 
     fn send(&mut self, entry_id: EntryId, index: usize, body: Bytes) {
         let Some(bookie) = self.metadata.metadata.last_ensemble().get(index).cloned() else {
-            tracing::error!(ledger_id = self.ledger_id, index, "write set index outside the ensemble");
+            tracing::error!(
+                ledger_id = self.ledger_id,
+                index,
+                "write set index outside the ensemble"
+            );
             return;
         };
         let flags = match self.mode {
@@ -210,7 +222,12 @@ impl WriterCore {
                     Ok(result) => result,
                     Err(_) => Err(TransportError::Timeout { bookie: bookie.clone() }),
                 };
-                AddOutcome { entry_id, index, bookie, result }
+                AddOutcome {
+                    entry_id,
+                    index,
+                    bookie,
+                    result,
+                }
             }
             .boxed(),
         );
@@ -263,7 +280,9 @@ impl WriterCore {
     fn confirm_completed(&mut self) {
         for confirmed in self.queue.confirm_completed_head() {
             self.progress.lac.store(confirmed.entry_id, Ordering::Release);
-            self.progress.length.store(confirmed.cumulative_length, Ordering::Release);
+            self.progress
+                .length
+                .store(confirmed.cumulative_length, Ordering::Release);
         }
     }
 
@@ -280,9 +299,11 @@ impl WriterCore {
     /// Replaces the bookie at `index` of the current ensemble. See the module doc.
     async fn replace_bookie(&mut self, index: usize, reason: &str) {
         let ensemble = self.metadata.metadata.last_ensemble().to_vec();
-        let Some(failed) = ensemble.get(index).cloned() else { return };
+        let Some(failed) = ensemble.get(index).cloned() else {
+            return;
+        };
         tracing::warn!(ledger_id = self.ledger_id, bookie = %failed, reason, "bookie failed, changing ensemble");
-        let replacement = match self.choose_replacement(&ensemble).await {
+        let replacement = match choose_replacement(&self.context, &ensemble).await {
             Ok(replacement) => replacement,
             Err(error) => return self.fail(error),
         };
@@ -323,12 +344,6 @@ impl WriterCore {
         self.confirm_completed();
     }
 
-    async fn choose_replacement(&self, ensemble: &[BookieId]) -> Result<BookieId, LedgerError> {
-        let writable = placement::writable_bookies(self.context.metadata_store.store()).await?;
-        let mut chosen = placement::choose_bookies(&writable, 1, ensemble)?;
-        chosen.pop().ok_or(LedgerError::NotEnoughBookies { needed: 1, available: 0 })
-    }
-
     /// Processes answers until every pending add is confirmed or failed.
     pub async fn drain(&mut self) -> Result<(), LedgerError> {
         while self.has_pending() && self.failure.is_none() {
@@ -340,4 +355,14 @@ impl WriterCore {
             None => Ok(()),
         }
     }
+}
+
+/// A writable bookie outside `ensemble`, chosen at random.
+async fn choose_replacement(context: &CoreContext, ensemble: &[BookieId]) -> Result<BookieId, LedgerError> {
+    let writable = placement::writable_bookies(context.metadata_store.store()).await?;
+    let mut chosen = placement::choose_bookies(&writable, 1, ensemble)?;
+    chosen.pop().ok_or(LedgerError::NotEnoughBookies {
+        needed: 1,
+        available: 0,
+    })
 }

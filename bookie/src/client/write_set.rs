@@ -17,7 +17,11 @@ pub struct Quorum {
 
 impl Quorum {
     pub fn new(ensemble: u32, write: u32, ack: u32) -> Self {
-        Quorum { ensemble: ensemble as usize, write: write as usize, ack: ack as usize }
+        Quorum {
+            ensemble: ensemble as usize,
+            write: write as usize,
+            ack: ack as usize,
+        }
     }
 
     /// Ensemble indices of the bookies that store `entry_id`, in write order.
@@ -53,7 +57,10 @@ pub struct Coverage {
 
 impl Coverage {
     pub fn new(quorum: Quorum) -> Self {
-        Coverage { quorum, answered: vec![false; quorum.ensemble] }
+        Coverage {
+            quorum,
+            answered: vec![false; quorum.ensemble],
+        }
     }
 
     pub fn record(&mut self, index: usize) {
@@ -65,7 +72,12 @@ impl Coverage {
     pub fn is_covered(&self) -> bool {
         let needed = self.quorum.definitive_per_write_set();
         (0..self.quorum.ensemble as i64).all(|start| {
-            self.quorum.write_set(start).into_iter().filter(|&index| self.answered[index]).count() >= needed
+            self.quorum
+                .write_set(start)
+                .into_iter()
+                .filter(|&index| self.answered[index])
+                .count()
+                >= needed
         })
     }
 }
@@ -99,9 +111,14 @@ mod tests {
                 assert_eq!(*index as i64, (entry + i as i64) % ensemble as i64);
             }
             for index in 0..ensemble as usize {
-                assert_eq!(quorum.holds(index, entry), set.contains(&index), "E={ensemble} Qw={write} e={entry}");
+                assert_eq!(
+                    quorum.holds(index, entry),
+                    set.contains(&index),
+                    "E={ensemble} Qw={write} e={entry}"
+                );
             }
-            let distinct: std::collections::BTreeSet<_> = (0..3 * ensemble as i64).map(|e| quorum.write_set(e)).collect();
+            let distinct: std::collections::BTreeSet<_> =
+                (0..3 * ensemble as i64).map(|e| quorum.write_set(e)).collect();
             assert_eq!(distinct.len(), ensemble as usize);
         }
     }

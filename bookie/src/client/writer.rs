@@ -24,8 +24,13 @@ use crate::client::write_core::{WriterCore, WriterProgress};
 use crate::ledger::{ClosedLedger, EntryId, LedgerError, LedgerId, LedgerWriter};
 
 enum WriterCommand {
-    Append { payload: Bytes, reply: oneshot::Sender<Result<EntryId, LedgerError>> },
-    Close { reply: oneshot::Sender<Result<ClosedLedger, LedgerError>> },
+    Append {
+        payload: Bytes,
+        reply: oneshot::Sender<Result<EntryId, LedgerError>>,
+    },
+    Close {
+        reply: oneshot::Sender<Result<ClosedLedger, LedgerError>>,
+    },
 }
 
 /// The writer of one ledger created by [`crate::client::LedgerClient`].
@@ -43,7 +48,13 @@ impl QuorumLedgerWriter {
         let (commands, receiver) = mpsc::unbounded_channel();
         let progress = core.progress();
         tokio::spawn(run_writer(core, receiver));
-        QuorumLedgerWriter { ledger_id, max_entry_size, commands, progress, closed: Mutex::new(None) }
+        QuorumLedgerWriter {
+            ledger_id,
+            max_entry_size,
+            commands,
+            progress,
+            closed: Mutex::new(None),
+        }
     }
 }
 
@@ -55,7 +66,10 @@ impl LedgerWriter for QuorumLedgerWriter {
 
     fn append(&self, payload: Bytes) -> BoxFuture<'static, Result<EntryId, LedgerError>> {
         if payload.len() > self.max_entry_size {
-            let error = LedgerError::EntryTooLarge { size: payload.len(), limit: self.max_entry_size };
+            let error = LedgerError::EntryTooLarge {
+                size: payload.len(),
+                limit: self.max_entry_size,
+            };
             return future::ready(Err(error)).boxed();
         }
         let (reply, answer) = oneshot::channel();
@@ -132,5 +146,9 @@ async fn close_ledger(core: &mut WriterCore) -> Result<ClosedLedger, LedgerError
         })
         .await?;
     tracing::info!(ledger_id = id, last_entry_id = lac, length, "ledger closed");
-    Ok(ClosedLedger { ledger_id: id, last_entry_id: updated.metadata.last_entry_id, length: updated.metadata.length })
+    Ok(ClosedLedger {
+        ledger_id: id,
+        last_entry_id: updated.metadata.last_entry_id,
+        length: updated.metadata.length,
+    })
 }

@@ -61,8 +61,10 @@ impl Bookie {
         let mark = read_mark(&config.checkpoint_path())
             .map_err(|e| super::error::StorageError::io(config.checkpoint_path(), e))?;
         let max_body_len = config.max_entry_size + RECORD_HEADER_LEN;
-        let summary = replay_journal(&journal_dir, mark, max_body_len, |record| storage.apply_replayed(record))
-            .map_err(|e| super::error::StorageError::io(&journal_dir, e))?;
+        let summary = replay_journal(&journal_dir, mark, max_body_len, |record| {
+            storage.apply_replayed(record)
+        })
+        .map_err(|e| super::error::StorageError::io(&journal_dir, e))?;
         tracing::info!(
             records = summary.records,
             dropped_bytes = summary.dropped_bytes,
@@ -70,9 +72,12 @@ impl Bookie {
             mark_offset = mark.offset,
             "journal replayed"
         );
-        let journal_storage =
-            FileJournalStorage::create(&journal_dir, summary.next_file_id, config.journal_max_file_size)
-                .map_err(|e| super::error::StorageError::io(&journal_dir, e))?;
+        let journal_storage = FileJournalStorage::create(
+            &journal_dir,
+            summary.next_file_id,
+            config.journal_max_file_size,
+        )
+        .map_err(|e| super::error::StorageError::io(&journal_dir, e))?;
         let settings = GroupCommitSettings {
             max_group_wait: config.journal_max_group_wait,
             buffered_bytes_threshold: config.journal_buffered_bytes_threshold,
@@ -80,7 +85,9 @@ impl Bookie {
             sync: config.journal_sync,
         };
         if !config.journal_sync {
-            tracing::warn!("journal sync is off: acknowledged entries may be lost on power failure");
+            tracing::warn!(
+                "journal sync is off: acknowledged entries may be lost on power failure"
+            );
         }
         let journal = Journal::start(journal_storage, settings)
             .map_err(|e| super::error::StorageError::io(&journal_dir, e))?;
@@ -103,13 +110,18 @@ impl Bookie {
 
     /// Switches read-only mode; logs transitions.
     pub fn set_read_only(&self, read_only: bool) {
-        let changed = self.read_only.send_if_modified(|current| std::mem::replace(current, read_only) != read_only);
+        let changed = self
+            .read_only
+            .send_if_modified(|current| std::mem::replace(current, read_only) != read_only);
         if changed {
             tracing::warn!(read_only, "bookie mode changed");
         }
     }
 
-    fn journal_outcome(&self, result: Result<super::journal::JournalPosition, JournalError>) -> Result<(), BookieError> {
+    fn journal_outcome(
+        &self,
+        result: Result<super::journal::JournalPosition, JournalError>,
+    ) -> Result<(), BookieError> {
         match result {
             Ok(_) => Ok(()),
             Err(JournalError::NoSpace) => {
@@ -122,20 +134,31 @@ impl Bookie {
 
     /// Validates and queues an add. Requests queued by one caller are
     /// journaled in call order.
-    pub async fn enqueue_add(self: &Arc<Self>, request: AddRequest) -> Result<PendingAdd, BookieError> {
+    pub async fn enqueue_add(
+        self: &Arc<Self>,
+        request: AddRequest,
+    ) -> Result<PendingAdd, BookieError> {
         if request.body.len() > self.max_entry_size {
-            return Err(BookieError::TooLarge { size: request.body.len(), limit: self.max_entry_size });
+            return Err(BookieError::TooLarge {
+                size: request.body.len(),
+                limit: self.max_entry_size,
+            });
         }
         if request.ledger_id < 0 || request.entry_id < 0 {
-            return Err(BookieError::BadRequest("negative ledger or entry id".into()));
+            return Err(BookieError::BadRequest(
+                "negative ledger or entry id".into(),
+            ));
         }
         if request.master_key.is_empty() {
             return Err(BookieError::BadRequest("missing master key".into()));
         }
         let ledger_id = request.ledger_id as u64;
-        let entry = decode_entry(&request.body).map_err(|e| BookieError::BadRequest(e.to_string()))?;
+        let entry =
+            decode_entry(&request.body).map_err(|e| BookieError::BadRequest(e.to_string()))?;
         if entry.ledger_id != request.ledger_id || entry.entry_id != request.entry_id {
-            return Err(BookieError::BadRequest("entry header does not match the request ids".into()));
+            return Err(BookieError::BadRequest(
+                "entry header does not match the request ids".into(),
+            ));
         }
         let recovery = request.flags & AddFlag::Recovery as u32 != 0;
         let high_priority = recovery || request.flags & AddFlag::HighPriority as u32 != 0;
@@ -153,19 +176,33 @@ impl Bookie {
                 Ok(check)
             }
         })?;
-        self.storage.put_entry(ledger_id, request.entry_id, entry.lac, request.body.clone());
+        self.storage
+            .put_entry(ledger_id, request.entry_id, entry.lac, request.body.clone());
         let key_ack = match check {
-            KeyCheck::Recorded => Some(self.journal.submit(Record::master_key(ledger_id, key)).await?),
+            KeyCheck::Recorded => Some(
+                self.journal
+                    .submit(Record::master_key(ledger_id, key))
+                    .await?,
+            ),
             _ => None,
         };
-        let entry_ack = self.journal.submit(Record::entry(ledger_id, request.entry_id, request.body)).await?;
-        Ok(PendingAdd { bookie: self.clone(), key_ack, entry_ack })
+        let entry_ack = self
+            .journal
+            .submit(Record::entry(ledger_id, request.entry_id, request.body))
+            .await?;
+        Ok(PendingAdd {
+            bookie: self.clone(),
+            key_ack,
+            entry_ack,
+        })
     }
 
     /// Fences a ledger durably: answered only after the fence record is fsynced.
     pub async fn fence(&self, ledger_id: u64, master_key: &Bytes) -> Result<(), BookieError> {
         if master_key.is_empty() {
-            return Err(BookieError::BadRequest("fencing requires a master key".into()));
+            return Err(BookieError::BadRequest(
+                "fencing requires a master key".into(),
+            ));
         }
         let check = self.storage.ledgers.update(ledger_id, |state| {
             let check = LedgerTable::check_key(state, master_key);
@@ -176,7 +213,11 @@ impl Bookie {
         });
         let key_ack = match check {
             KeyCheck::Mismatch => return Err(BookieError::Unauthorized(ledger_id)),
-            KeyCheck::Recorded => Some(self.journal.submit(Record::master_key(ledger_id, master_key.clone())).await?),
+            KeyCheck::Recorded => Some(
+                self.journal
+                    .submit(Record::master_key(ledger_id, master_key.clone()))
+                    .await?,
+            ),
             KeyCheck::Matches => None,
         };
         let fence_ack = self.journal.submit(Record::fence(ledger_id)).await?;
@@ -216,7 +257,11 @@ impl Bookie {
             return Err(BookieError::BadRequest("negative ledger id".into()));
         }
         let ledger_id = ledger_id as u64;
-        let state = self.storage.ledgers.get(ledger_id).ok_or(BookieError::NoLedger(ledger_id))?;
+        let state = self
+            .storage
+            .ledgers
+            .get(ledger_id)
+            .ok_or(BookieError::NoLedger(ledger_id))?;
         Ok(state.lac)
     }
 

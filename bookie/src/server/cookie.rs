@@ -51,7 +51,14 @@ pub async fn ensure_instance_id(metadata: &dyn MetadataStore) -> Result<String, 
                 .map_err(|_| StartError::CookieMismatch("instance id is not UTF-8".into()));
         }
         let fresh = uuid::Uuid::new_v4().to_string();
-        match metadata.put(INSTANCE_ID_KEY, Bytes::from(fresh.clone()), PutOptions::expect(Expected::Absent)).await {
+        match metadata
+            .put(
+                INSTANCE_ID_KEY,
+                Bytes::from(fresh.clone()),
+                PutOptions::expect(Expected::Absent),
+            )
+            .await
+        {
             Ok(_) => {
                 tracing::info!(instance_id = %fresh, "initialized cluster instance id");
                 return Ok(fresh);
@@ -60,24 +67,36 @@ pub async fn ensure_instance_id(metadata: &dyn MetadataStore) -> Result<String, 
             Err(err) => return Err(err.into()),
         }
     }
-    Err(StartError::CookieMismatch("instance id kept changing while being read".into()))
+    Err(StartError::CookieMismatch(
+        "instance id kept changing while being read".into(),
+    ))
 }
 
 fn read_local(path: &Path) -> Result<Option<Cookie>, StartError> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| StartError::CookieMismatch(format!("unreadable local cookie {}: {e}", path.display()))),
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            StartError::CookieMismatch(format!("unreadable local cookie {}: {e}", path.display()))
+        }),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(StartError::Storage(super::error::StorageError::io(path, err))),
+        Err(err) => Err(StartError::Storage(super::error::StorageError::io(
+            path, err,
+        ))),
     }
 }
 
 /// True when the data dir holds journal, entry log or index data.
 fn has_stored_data(config: &BookieConfig) -> bool {
-    [config.journal_dir(), config.entry_log_dir(), config.index_dir()]
-        .iter()
-        .any(|dir| std::fs::read_dir(dir).map(|mut entries| entries.next().is_some()).unwrap_or(false))
+    [
+        config.journal_dir(),
+        config.entry_log_dir(),
+        config.index_dir(),
+    ]
+    .iter()
+    .any(|dir| {
+        std::fs::read_dir(dir)
+            .map(|mut entries| entries.next().is_some())
+            .unwrap_or(false)
+    })
 }
 
 /// Verifies the cookie, creating it on a first start.
@@ -96,10 +115,9 @@ pub async fn verify_or_create_cookie(
     let local = read_local(&local_path)?;
     let key = cookie_key(bookie_id);
     let remote = match metadata.get(&key).await? {
-        Some(versioned) => Some(
-            serde_json::from_slice::<Cookie>(&versioned.value)
-                .map_err(|e| StartError::CookieMismatch(format!("unreadable remote cookie {key}: {e}")))?,
-        ),
+        Some(versioned) => Some(serde_json::from_slice::<Cookie>(&versioned.value).map_err(
+            |e| StartError::CookieMismatch(format!("unreadable remote cookie {key}: {e}")),
+        )?),
         None => None,
     };
     let fresh_disk = !has_stored_data(config);
@@ -145,13 +163,24 @@ fn write_local(path: &Path, cookie: &Cookie) -> Result<(), StartError> {
     durable::write_file_durably(path, &bytes).map_err(io_err)
 }
 
-async fn write_remote(metadata: &dyn MetadataStore, key: &str, cookie: &Cookie) -> Result<(), StartError> {
+async fn write_remote(
+    metadata: &dyn MetadataStore,
+    key: &str,
+    cookie: &Cookie,
+) -> Result<(), StartError> {
     let bytes = serde_json::to_vec(cookie).map_err(|e| StartError::Config(e.to_string()))?;
-    match metadata.put(key, Bytes::from(bytes), PutOptions::expect(Expected::Absent)).await {
+    match metadata
+        .put(
+            key,
+            Bytes::from(bytes),
+            PutOptions::expect(Expected::Absent),
+        )
+        .await
+    {
         Ok(_) => Ok(()),
-        Err(MetadataError::BadVersion { .. }) => {
-            Err(StartError::CookieMismatch(format!("{key} was registered concurrently by another bookie")))
-        }
+        Err(MetadataError::BadVersion { .. }) => Err(StartError::CookieMismatch(format!(
+            "{key} was registered concurrently by another bookie"
+        ))),
         Err(err) => Err(err.into()),
     }
 }

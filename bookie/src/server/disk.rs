@@ -57,7 +57,10 @@ impl DiskUsageProbe for StatvfsProbe {
             return Err(io::Error::last_os_error());
         }
         let block = stat.f_frsize as u64;
-        Ok(DiskUsage { free_bytes: stat.f_bavail as u64 * block, total_bytes: stat.f_blocks as u64 * block })
+        Ok(DiskUsage {
+            free_bytes: stat.f_bavail as u64 * block,
+            total_bytes: stat.f_blocks as u64 * block,
+        })
     }
 }
 
@@ -72,7 +75,10 @@ impl ManualDiskProbe {
     pub fn set_used_fraction(&self, used_fraction: f64) {
         let total = 1u64 << 30;
         let free = ((1.0 - used_fraction.clamp(0.0, 1.0)) * total as f64) as u64;
-        *self.usage.lock() = DiskUsage { free_bytes: free, total_bytes: total };
+        *self.usage.lock() = DiskUsage {
+            free_bytes: free,
+            total_bytes: total,
+        };
     }
 }
 
@@ -103,7 +109,13 @@ pub struct DiskThresholds {
 }
 
 /// Measures once and applies the read-only rules.
-pub fn check_disk(bookie: &Bookie, probe: &dyn DiskUsageProbe, dir: &Path, thresholds: &DiskThresholds, status: &DiskStatus) {
+pub fn check_disk(
+    bookie: &Bookie,
+    probe: &dyn DiskUsageProbe,
+    dir: &Path,
+    thresholds: &DiskThresholds,
+    status: &DiskStatus,
+) {
     let usage = match probe.usage(dir) {
         Ok(usage) => usage,
         Err(err) => {
@@ -114,10 +126,18 @@ pub fn check_disk(bookie: &Bookie, probe: &dyn DiskUsageProbe, dir: &Path, thres
     *status.last.lock() = usage;
     let used = usage.used_fraction();
     if used > thresholds.read_only_above && !bookie.is_read_only() {
-        tracing::warn!(used_fraction = used, threshold = thresholds.read_only_above, "disk full, going read-only");
+        tracing::warn!(
+            used_fraction = used,
+            threshold = thresholds.read_only_above,
+            "disk full, going read-only"
+        );
         bookie.set_read_only(true);
     } else if used < thresholds.writable_below && bookie.is_read_only() {
-        tracing::info!(used_fraction = used, low_water_mark = thresholds.writable_below, "disk has room again, going writable");
+        tracing::info!(
+            used_fraction = used,
+            low_water_mark = thresholds.writable_below,
+            "disk has room again, going writable"
+        );
         bookie.set_read_only(false);
     }
 }

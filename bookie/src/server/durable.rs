@@ -14,7 +14,11 @@ pub fn write_file_durably(path: &Path, contents: &[u8]) -> io::Result<()> {
     tmp_name.push(".tmp");
     let tmp = Path::new(&tmp_name);
     {
-        let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(tmp)?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(tmp)?;
         file.write_all(contents)?;
         file.sync_all()?;
     }
@@ -53,7 +57,10 @@ mod tests {
         write_file_durably(&path, b"one").unwrap();
         write_file_durably(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("mark")]);
     }
 }

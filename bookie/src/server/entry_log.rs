@@ -61,9 +61,18 @@ impl EntryLogs {
 
     fn create_log(dir: &Path, id: u64) -> Result<CurrentLog, StorageError> {
         let path = entry_log_path(dir, id);
-        let file = OpenOptions::new().create_new(true).append(true).open(&path).map_err(|e| StorageError::io(&path, e))?;
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| StorageError::io(&path, e))?;
         durable::sync_dir(dir).map_err(|e| StorageError::io(dir, e))?;
-        Ok(CurrentLog { id, offset: 0, writer: BufWriter::with_capacity(1 << 20, file), unsynced: Vec::new() })
+        Ok(CurrentLog {
+            id,
+            offset: 0,
+            writer: BufWriter::with_capacity(1 << 20, file),
+            unsynced: Vec::new(),
+        })
     }
 
     /// Ids of every entry log, ascending.
@@ -72,7 +81,9 @@ impl EntryLogs {
         for entry in fs::read_dir(dir).map_err(|e| StorageError::io(dir, e))? {
             let entry = entry.map_err(|e| StorageError::io(dir, e))?;
             let name = entry.file_name();
-            let Some(hex) = name.to_str().and_then(|n| n.strip_suffix(SUFFIX)) else { continue };
+            let Some(hex) = name.to_str().and_then(|n| n.strip_suffix(SUFFIX)) else {
+                continue;
+            };
             if let Ok(id) = u64::from_str_radix(hex, 16) {
                 ids.push(id);
             }
@@ -90,22 +101,37 @@ impl EntryLogs {
     }
 
     /// Appends one entry (buffered). Not durable until [`Self::sync`].
-    pub fn append(&self, ledger_id: u64, entry_id: i64, body: &Bytes) -> Result<Location, StorageError> {
+    pub fn append(
+        &self,
+        ledger_id: u64,
+        entry_id: i64,
+        body: &Bytes,
+    ) -> Result<Location, StorageError> {
         let mut current = self.current.lock();
         if current.offset >= self.max_file_size {
             let next = Self::create_log(&self.dir, current.id + 1)?;
             let old = std::mem::replace(&mut *current, next);
             let path = entry_log_path(&self.dir, old.id);
-            let file = old.writer.into_inner().map_err(|e| StorageError::io(&path, e.into_error()))?;
+            let file = old
+                .writer
+                .into_inner()
+                .map_err(|e| StorageError::io(&path, e.into_error()))?;
             current.unsynced = old.unsynced;
             current.unsynced.push(file);
         }
         let record = Record::entry(ledger_id, entry_id, body.clone());
         let mut buf = BytesMut::with_capacity(record.framed_len());
         record.encode_into(&mut buf);
-        let location = Location { log_id: current.id, offset: current.offset, len: buf.len() as u32 };
+        let location = Location {
+            log_id: current.id,
+            offset: current.offset,
+            len: buf.len() as u32,
+        };
         let path = entry_log_path(&self.dir, current.id);
-        current.writer.write_all(&buf).map_err(|e| StorageError::io(&path, e))?;
+        current
+            .writer
+            .write_all(&buf)
+            .map_err(|e| StorageError::io(&path, e))?;
         current.offset += buf.len() as u64;
         Ok(location)
     }
@@ -114,11 +140,19 @@ impl EntryLogs {
     pub fn sync(&self) -> Result<(), StorageError> {
         let mut current = self.current.lock();
         let path = entry_log_path(&self.dir, current.id);
-        current.writer.flush().map_err(|e| StorageError::io(&path, e))?;
+        current
+            .writer
+            .flush()
+            .map_err(|e| StorageError::io(&path, e))?;
         for file in current.unsynced.drain(..) {
-            file.sync_data().map_err(|e| StorageError::io(&self.dir, e))?;
+            file.sync_data()
+                .map_err(|e| StorageError::io(&self.dir, e))?;
         }
-        current.writer.get_ref().sync_data().map_err(|e| StorageError::io(&path, e))
+        current
+            .writer
+            .get_ref()
+            .sync_data()
+            .map_err(|e| StorageError::io(&path, e))
     }
 
     fn reader(&self, log_id: u64) -> Result<Arc<File>, StorageError> {
@@ -128,7 +162,9 @@ impl EntryLogs {
         let path = entry_log_path(&self.dir, log_id);
         let file = match File::open(&path) {
             Ok(file) => Arc::new(file),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Err(StorageError::MissingEntryLog(log_id)),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                return Err(StorageError::MissingEntryLog(log_id))
+            }
             Err(err) => return Err(StorageError::io(&path, err)),
         };
         self.readers.write().insert(log_id, file.clone());
@@ -137,12 +173,22 @@ impl EntryLogs {
 
     /// Reads the entry at `location`, checking that the record is intact and
     /// belongs to `(ledger_id, entry_id)`.
-    pub fn read(&self, location: Location, ledger_id: u64, entry_id: i64) -> Result<Bytes, StorageError> {
+    pub fn read(
+        &self,
+        location: Location,
+        ledger_id: u64,
+        entry_id: i64,
+    ) -> Result<Bytes, StorageError> {
         let file = self.reader(location.log_id)?;
         let path = entry_log_path(&self.dir, location.log_id);
         let mut buf = vec![0u8; location.len as usize];
-        file.read_exact_at(&mut buf, location.offset).map_err(|e| StorageError::io(&path, e))?;
-        let corrupt = |reason: String| StorageError::Corrupt { path: path.clone(), offset: location.offset, reason };
+        file.read_exact_at(&mut buf, location.offset)
+            .map_err(|e| StorageError::io(&path, e))?;
+        let corrupt = |reason: String| StorageError::Corrupt {
+            path: path.clone(),
+            offset: location.offset,
+            reason,
+        };
         let record = decode_record(&buf).map_err(corrupt)?;
         if record.ledger_id != ledger_id || record.entry_id != entry_id {
             return Err(corrupt(format!(
@@ -156,7 +202,9 @@ impl EntryLogs {
     /// Size in bytes of entry log `id` on disk.
     pub fn file_size(&self, log_id: u64) -> Result<u64, StorageError> {
         let path = entry_log_path(&self.dir, log_id);
-        fs::metadata(&path).map(|m| m.len()).map_err(|e| StorageError::io(&path, e))
+        fs::metadata(&path)
+            .map(|m| m.len())
+            .map_err(|e| StorageError::io(&path, e))
     }
 
     /// Deletes entry log `id` durably. Callers must have removed every index

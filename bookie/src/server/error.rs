@@ -43,8 +43,12 @@ impl BookieError {
             BookieError::TooLarge { .. } => StatusCode::StatusTooLarge,
             BookieError::Unauthorized(_) => StatusCode::StatusUnauthorized,
             BookieError::Fenced(_) => StatusCode::StatusFenced,
-            BookieError::ReadOnly | BookieError::Journal(JournalError::NoSpace) => StatusCode::StatusReadOnly,
-            BookieError::Storage(_) | BookieError::Journal(_) | BookieError::TaskFailed(_) => StatusCode::StatusIoError,
+            BookieError::ReadOnly | BookieError::Journal(JournalError::NoSpace) => {
+                StatusCode::StatusReadOnly
+            }
+            BookieError::Storage(_) | BookieError::Journal(_) | BookieError::TaskFailed(_) => {
+                StatusCode::StatusIoError
+            }
         }
     }
 }
@@ -83,14 +87,21 @@ pub enum StorageError {
     #[error("index error: {0}")]
     Index(#[from] rocksdb::Error),
     #[error("corrupt data in {path} at offset {offset}: {reason}")]
-    Corrupt { path: PathBuf, offset: u64, reason: String },
+    Corrupt {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
     #[error("entry log {0} does not exist")]
     MissingEntryLog(u64),
 }
 
 impl StorageError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
-        StorageError::Io { path: path.into(), source }
+        StorageError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 
@@ -104,7 +115,10 @@ pub enum StartError {
     #[error("storage error: {0}")]
     Storage(#[from] StorageError),
     #[error("cannot bind {addr}: {source}")]
-    Bind { addr: std::net::SocketAddr, source: io::Error },
+    Bind {
+        addr: std::net::SocketAddr,
+        source: io::Error,
+    },
     #[error("gRPC server failed: {0}")]
     Transport(String),
     #[error("invalid configuration: {0}")]

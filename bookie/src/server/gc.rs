@@ -61,10 +61,12 @@ pub async fn run_gc_once(
         }
     }
     let storage = bookie.storage.clone();
-    tokio::task::spawn_blocking(move || collect(&storage, &deleted, compaction_threshold, max_body_len))
-        .await
-        .map_err(|e| BookieError::TaskFailed(e.to_string()))?
-        .map_err(BookieError::from)
+    tokio::task::spawn_blocking(move || {
+        collect(&storage, &deleted, compaction_threshold, max_body_len)
+    })
+    .await
+    .map_err(|e| BookieError::TaskFailed(e.to_string()))?
+    .map_err(BookieError::from)
 }
 
 fn collect(
@@ -99,7 +101,11 @@ fn collect(
         if live_bytes == 0 {
             storage.logs.delete(log_id)?;
             report.deleted_logs += 1;
-            tracing::info!(log_id, bytes = size, "gc deleted entry log with no live entries");
+            tracing::info!(
+                log_id,
+                bytes = size,
+                "gc deleted entry log with no live entries"
+            );
         } else if size > 0 && (live_bytes as f64 / size as f64) < compaction_threshold {
             report.moved_entries += compact_log(storage, log_id, max_body_len)?;
             storage.logs.delete(log_id)?;
@@ -113,13 +119,19 @@ fn collect(
 /// Copies the live records of `log_id` to the current entry log and
 /// repoints the index. Returns how many entries moved. The old file is left
 /// for the caller to delete once this returned `Ok`.
-fn compact_log(storage: &LedgerStorage, log_id: u64, max_body_len: usize) -> Result<usize, StorageError> {
+fn compact_log(
+    storage: &LedgerStorage,
+    log_id: u64,
+    max_body_len: usize,
+) -> Result<usize, StorageError> {
     let path = entry_log_path(storage.logs.dir(), log_id);
     let mut live_records = Vec::new();
     let mut lookup_error = None;
     let outcome = scan_records(&path, 0, max_body_len, |record, offset| {
         match storage.index.location(record.ledger_id, record.entry_id) {
-            Ok(Some(location)) if location.log_id == log_id && location.offset == offset => live_records.push(record),
+            Ok(Some(location)) if location.log_id == log_id && location.offset == offset => {
+                live_records.push(record)
+            }
             Ok(_) => {}
             Err(err) => lookup_error = Some(err),
         }
@@ -129,11 +141,18 @@ fn compact_log(storage: &LedgerStorage, log_id: u64, max_body_len: usize) -> Res
         return Err(err);
     }
     if outcome.dropped_bytes > 0 {
-        tracing::warn!(log_id, offset = outcome.valid_end, bytes = outcome.dropped_bytes, "entry log has an unreadable tail");
+        tracing::warn!(
+            log_id,
+            offset = outcome.valid_end,
+            bytes = outcome.dropped_bytes,
+            "entry log has an unreadable tail"
+        );
     }
     let mut moved: HashMap<(u64, i64), Location> = HashMap::new();
     for record in &live_records {
-        let location = storage.logs.append(record.ledger_id, record.entry_id, &record.data)?;
+        let location = storage
+            .logs
+            .append(record.ledger_id, record.entry_id, &record.data)?;
         moved.insert((record.ledger_id, record.entry_id), location);
     }
     // The copies are durable before the index points at them, and the index
@@ -141,7 +160,9 @@ fn compact_log(storage: &LedgerStorage, log_id: u64, max_body_len: usize) -> Res
     storage.logs.sync()?;
     let mut batch = storage.index.batch();
     for ((ledger_id, entry_id), location) in &moved {
-        storage.index.put_location(&mut batch, *ledger_id, *entry_id, *location);
+        storage
+            .index
+            .put_location(&mut batch, *ledger_id, *entry_id, *location);
     }
     storage.index.commit(batch)?;
     Ok(moved.len())

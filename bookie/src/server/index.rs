@@ -77,11 +77,19 @@ impl LedgerIndex {
     }
 
     fn cf(&self, name: &str) -> &ColumnFamily {
-        self.db.cf_handle(name).expect("column families are created on open")
+        self.db
+            .cf_handle(name)
+            .expect("column families are created on open")
     }
 
-    pub fn location(&self, ledger_id: u64, entry_id: i64) -> Result<Option<Location>, StorageError> {
-        let raw = self.db.get_cf(self.cf(LOCATIONS), entry_key(ledger_id, entry_id))?;
+    pub fn location(
+        &self,
+        ledger_id: u64,
+        entry_id: i64,
+    ) -> Result<Option<Location>, StorageError> {
+        let raw = self
+            .db
+            .get_cf(self.cf(LOCATIONS), entry_key(ledger_id, entry_id))?;
         Ok(raw.and_then(|bytes| Location::from_bytes(&bytes)))
     }
 
@@ -90,10 +98,14 @@ impl LedgerIndex {
         let mut out = Vec::new();
         for item in self.db.iterator_cf(self.cf(LEDGERS), IteratorMode::Start) {
             let (key, value) = item?;
-            let Ok(id_bytes) = <[u8; 8]>::try_from(key.as_ref()) else { continue };
+            let Ok(id_bytes) = <[u8; 8]>::try_from(key.as_ref()) else {
+                continue;
+            };
             match serde_json::from_slice::<LedgerState>(&value) {
                 Ok(state) => out.push((u64::from_be_bytes(id_bytes), state)),
-                Err(err) => tracing::error!(error = %err, "skipping unreadable ledger state in index"),
+                Err(err) => {
+                    tracing::error!(error = %err, "skipping unreadable ledger state in index")
+                }
             }
         }
         Ok(out)
@@ -115,13 +127,25 @@ impl LedgerIndex {
         IndexBatch::default()
     }
 
-    pub fn put_location(&self, batch: &mut IndexBatch, ledger_id: u64, entry_id: i64, location: Location) {
-        batch.batch.put_cf(self.cf(LOCATIONS), entry_key(ledger_id, entry_id), location.to_bytes());
+    pub fn put_location(
+        &self,
+        batch: &mut IndexBatch,
+        ledger_id: u64,
+        entry_id: i64,
+        location: Location,
+    ) {
+        batch.batch.put_cf(
+            self.cf(LOCATIONS),
+            entry_key(ledger_id, entry_id),
+            location.to_bytes(),
+        );
     }
 
     pub fn put_ledger(&self, batch: &mut IndexBatch, ledger_id: u64, state: &LedgerState) {
         let value = serde_json::to_vec(state).expect("ledger state serializes to JSON");
-        batch.batch.put_cf(self.cf(LEDGERS), ledger_id.to_be_bytes(), value);
+        batch
+            .batch
+            .put_cf(self.cf(LEDGERS), ledger_id.to_be_bytes(), value);
     }
 
     /// Removes every location and the state of a ledger.
@@ -131,8 +155,12 @@ impl LedgerIndex {
             entry_key(ledger_id, 0),
             entry_key(ledger_id, i64::MAX),
         );
-        batch.batch.delete_cf(self.cf(LOCATIONS), entry_key(ledger_id, i64::MAX));
-        batch.batch.delete_cf(self.cf(LEDGERS), ledger_id.to_be_bytes());
+        batch
+            .batch
+            .delete_cf(self.cf(LOCATIONS), entry_key(ledger_id, i64::MAX));
+        batch
+            .batch
+            .delete_cf(self.cf(LEDGERS), ledger_id.to_be_bytes());
     }
 
     /// Commits `batch` and fsyncs the RocksDB WAL.
@@ -155,19 +183,52 @@ mod tests {
             let index = LedgerIndex::open(dir.path()).unwrap();
             let mut batch = index.batch();
             for entry in 0..3 {
-                index.put_location(&mut batch, 5, entry, Location { log_id: 1, offset: entry as u64 * 10, len: 10 });
+                index.put_location(
+                    &mut batch,
+                    5,
+                    entry,
+                    Location {
+                        log_id: 1,
+                        offset: entry as u64 * 10,
+                        len: 10,
+                    },
+                );
             }
-            index.put_location(&mut batch, 6, 0, Location { log_id: 2, offset: 0, len: 7 });
-            let state = LedgerState { master_key: vec![1; 20], fenced: true, lac: 1, last_entry: 2 };
+            index.put_location(
+                &mut batch,
+                6,
+                0,
+                Location {
+                    log_id: 2,
+                    offset: 0,
+                    len: 7,
+                },
+            );
+            let state = LedgerState {
+                master_key: vec![1; 20],
+                fenced: true,
+                lac: 1,
+                last_entry: 2,
+            };
             index.put_ledger(&mut batch, 5, &state);
             index.commit(batch).unwrap();
         }
         let index = LedgerIndex::open(dir.path()).unwrap();
-        assert_eq!(index.location(5, 2).unwrap(), Some(Location { log_id: 1, offset: 20, len: 10 }));
+        assert_eq!(
+            index.location(5, 2).unwrap(),
+            Some(Location {
+                log_id: 1,
+                offset: 20,
+                len: 10
+            })
+        );
         let loaded = index.load_ledgers().unwrap();
         assert_eq!(loaded.len(), 1);
         assert!(loaded[0].1.fenced);
-        assert_eq!(index.live_bytes_per_log().unwrap(), HashMap::from([(1, 30), (2, 7)]));
+        assert_eq!(
+            index.live_bytes_per_log().unwrap(),
+            HashMap::from([(1, 30), (2, 7)])
+        );
         let mut batch = index.batch();
         index.delete_ledger(&mut batch, 5);
         index.commit(batch).unwrap();

@@ -25,7 +25,12 @@ pub struct LedgerState {
 
 impl Default for LedgerState {
     fn default() -> Self {
-        LedgerState { master_key: Vec::new(), fenced: false, lac: -1, last_entry: -1 }
+        LedgerState {
+            master_key: Vec::new(),
+            fenced: false,
+            lac: -1,
+            last_entry: -1,
+        }
     }
 }
 
@@ -94,7 +99,10 @@ impl LedgerTable {
     pub fn take_dirty(&self) -> Vec<(u64, LedgerState)> {
         let mut inner = self.inner.lock();
         let dirty = std::mem::take(&mut inner.dirty);
-        dirty.into_iter().filter_map(|id| inner.ledgers.get(&id).map(|s| (id, s.clone()))).collect()
+        dirty
+            .into_iter()
+            .filter_map(|id| inner.ledgers.get(&id).map(|s| (id, s.clone())))
+            .collect()
     }
 
     pub fn mark_dirty(&self, ids: impl IntoIterator<Item = u64>) {

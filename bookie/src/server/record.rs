@@ -56,15 +56,30 @@ pub struct Record {
 
 impl Record {
     pub fn entry(ledger_id: u64, entry_id: i64, body: Bytes) -> Self {
-        Record { kind: RecordKind::Entry, ledger_id, entry_id, data: body }
+        Record {
+            kind: RecordKind::Entry,
+            ledger_id,
+            entry_id,
+            data: body,
+        }
     }
 
     pub fn master_key(ledger_id: u64, key: Bytes) -> Self {
-        Record { kind: RecordKind::MasterKey, ledger_id, entry_id: -1, data: key }
+        Record {
+            kind: RecordKind::MasterKey,
+            ledger_id,
+            entry_id: -1,
+            data: key,
+        }
     }
 
     pub fn fence(ledger_id: u64) -> Self {
-        Record { kind: RecordKind::Fence, ledger_id, entry_id: -1, data: Bytes::new() }
+        Record {
+            kind: RecordKind::Fence,
+            ledger_id,
+            entry_id: -1,
+            data: Bytes::new(),
+        }
     }
 
     /// Bytes this record occupies once framed.
@@ -92,12 +107,20 @@ impl Record {
     fn decode_body(body: &[u8], stored_crc: u32) -> Result<Record, String> {
         let computed = crc32c::crc32c(body);
         if computed != stored_crc {
-            return Err(format!("crc mismatch: stored {stored_crc:#010x}, computed {computed:#010x}"));
+            return Err(format!(
+                "crc mismatch: stored {stored_crc:#010x}, computed {computed:#010x}"
+            ));
         }
-        let kind = RecordKind::from_u8(body[0]).ok_or_else(|| format!("unknown record kind {}", body[0]))?;
+        let kind = RecordKind::from_u8(body[0])
+            .ok_or_else(|| format!("unknown record kind {}", body[0]))?;
         let ledger_id = u64::from_be_bytes(body[1..9].try_into().expect("slice of 8 bytes"));
         let entry_id = i64::from_be_bytes(body[9..17].try_into().expect("slice of 8 bytes"));
-        Ok(Record { kind, ledger_id, entry_id, data: Bytes::copy_from_slice(&body[BODY_FIXED_LEN..]) })
+        Ok(Record {
+            kind,
+            ledger_id,
+            entry_id,
+            data: Bytes::copy_from_slice(&body[BODY_FIXED_LEN..]),
+        })
     }
 }
 
@@ -105,12 +128,18 @@ impl Record {
 /// single record, e.g. an entry-log read at a known offset).
 pub fn decode_record(buf: &[u8]) -> Result<Record, String> {
     if buf.len() < RECORD_HEADER_LEN {
-        return Err(format!("record of {} bytes is shorter than its header", buf.len()));
+        return Err(format!(
+            "record of {} bytes is shorter than its header",
+            buf.len()
+        ));
     }
     let body_len = u32::from_be_bytes(buf[0..4].try_into().expect("slice of 4 bytes")) as usize;
     let stored_crc = u32::from_be_bytes(buf[4..8].try_into().expect("slice of 4 bytes"));
     if body_len < BODY_FIXED_LEN || buf.len() < 8 + body_len {
-        return Err(format!("record length {body_len} does not fit the {} bytes read", buf.len()));
+        return Err(format!(
+            "record length {body_len} does not fit the {} bytes read",
+            buf.len()
+        ));
     }
     Record::decode_body(&buf[8..8 + body_len], stored_crc)
 }
@@ -149,7 +178,8 @@ pub fn scan_records(
         if let Err(err) = reader.read_exact(&mut head) {
             break Some(format!("truncated record header: {err}"));
         }
-        let body_len = u32::from_be_bytes(head[0..4].try_into().expect("slice of 4 bytes")) as usize;
+        let body_len =
+            u32::from_be_bytes(head[0..4].try_into().expect("slice of 4 bytes")) as usize;
         let stored_crc = u32::from_be_bytes(head[4..8].try_into().expect("slice of 4 bytes"));
         if !(BODY_FIXED_LEN..=max_body_len).contains(&body_len) {
             break Some(format!("implausible record length {body_len}"));
@@ -166,7 +196,11 @@ pub fn scan_records(
             Err(reason) => break Some(reason),
         }
     };
-    Ok(ScanOutcome { valid_end: offset, dropped_bytes: file_len.saturating_sub(offset), reason })
+    Ok(ScanOutcome {
+        valid_end: offset,
+        dropped_bytes: file_len.saturating_sub(offset),
+        reason,
+    })
 }
 
 #[cfg(test)]
@@ -214,11 +248,17 @@ mod tests {
 
     #[test]
     fn scan_stops_at_truncated_tail() {
-        let records = [Record::entry(1, 0, Bytes::from_static(b"abc")), Record::entry(1, 1, Bytes::from_static(b"def"))];
+        let records = [
+            Record::entry(1, 0, Bytes::from_static(b"abc")),
+            Record::entry(1, 1, Bytes::from_static(b"def")),
+        ];
         let buf = framed(&records);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        File::create(&path).unwrap().write_all(&buf[..buf.len() - 2]).unwrap();
+        File::create(&path)
+            .unwrap()
+            .write_all(&buf[..buf.len() - 2])
+            .unwrap();
         let mut seen = Vec::new();
         let outcome = scan_records(&path, 0, 1024, |r, _| seen.push(r)).unwrap();
         assert_eq!(seen.len(), 1);

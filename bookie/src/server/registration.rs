@@ -51,7 +51,14 @@ impl Registrar {
         ttl: Duration,
     ) -> Result<Self, MetadataError> {
         let session = metadata.create_session(ttl).await?;
-        let registrar = Registrar { metadata, bookie_id, bookie, disk, ttl, session };
+        let registrar = Registrar {
+            metadata,
+            bookie_id,
+            bookie,
+            disk,
+            ttl,
+            session,
+        };
         registrar.publish().await?;
         tracing::info!(bookie_id = %registrar.bookie_id, session, "bookie registered");
         Ok(registrar)
@@ -65,7 +72,11 @@ impl Registrar {
         };
         let bytes = serde_json::to_vec(&value).expect("registration serializes to JSON");
         self.metadata
-            .put(&available_key(&self.bookie_id), Bytes::from(bytes), PutOptions::ephemeral(Expected::Any, self.session))
+            .put(
+                &available_key(&self.bookie_id),
+                Bytes::from(bytes),
+                PutOptions::ephemeral(Expected::Any, self.session),
+            )
             .await?;
         Ok(())
     }

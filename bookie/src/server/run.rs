@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::bookie::Bookie;
 use super::config::BookieConfig;
-use super::disk::{run_disk_checker, DiskStatus, DiskThresholds, DiskUsageProbe, StatvfsProbe};
 use super::cookie::verify_or_create_cookie;
+use super::disk::{run_disk_checker, DiskStatus, DiskThresholds, DiskUsageProbe, StatvfsProbe};
 use super::error::{BookieError, StartError};
 use super::gc::{run_gc_once, GcReport};
 use super::record::RECORD_HEADER_LEN;
@@ -41,11 +41,17 @@ pub struct StartOptions {
 
 impl StartOptions {
     pub fn with_metadata(metadata: Arc<dyn MetadataStore>) -> Self {
-        StartOptions { metadata: Some(metadata), disk_probe: Arc::new(StatvfsProbe) }
+        StartOptions {
+            metadata: Some(metadata),
+            disk_probe: Arc::new(StatvfsProbe),
+        }
     }
 
     pub fn storage_only() -> Self {
-        StartOptions { metadata: None, disk_probe: Arc::new(StatvfsProbe) }
+        StartOptions {
+            metadata: None,
+            disk_probe: Arc::new(StatvfsProbe),
+        }
     }
 
     pub fn disk_probe(mut self, probe: Arc<dyn DiskUsageProbe>) -> Self {
@@ -61,9 +67,14 @@ pub async fn run_bookie(
     metadata: Arc<dyn MetadataStore>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let listener =
-        TcpListener::bind(config.listen).await.map_err(|source| StartError::Bind { addr: config.listen, source })?;
-    let bookie = RunningBookie::start(config, listener, StartOptions::with_metadata(metadata)).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let bookie =
+        RunningBookie::start(config, listener, StartOptions::with_metadata(metadata)).await?;
     tracing::info!(bookie_id = %bookie.bookie_id(), "bookie running");
     shutdown.await;
     bookie.shutdown().await;
@@ -84,9 +95,19 @@ pub struct RunningBookie {
 
 impl RunningBookie {
     /// Opens storage (replaying the journal), and serves on `listener`.
-    pub async fn start(config: BookieConfig, listener: TcpListener, options: StartOptions) -> Result<Self, StartError> {
-        let local_addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        let bookie_id = config.advertised_address.clone().unwrap_or_else(|| local_addr.to_string());
+    pub async fn start(
+        config: BookieConfig,
+        listener: TcpListener,
+        options: StartOptions,
+    ) -> Result<Self, StartError> {
+        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let bookie_id = config
+            .advertised_address
+            .clone()
+            .unwrap_or_else(|| local_addr.to_string());
         if let Some(metadata) = &options.metadata {
             verify_or_create_cookie(&config, &bookie_id, metadata).await?;
         }
@@ -101,9 +122,19 @@ impl RunningBookie {
             read_only_above: config.disk_usage_threshold,
             writable_below: config.disk_usage_low_water_mark,
         };
-        super::disk::check_disk(&bookie, options.disk_probe.as_ref(), &config.data_dir, &thresholds, &disk_status);
+        super::disk::check_disk(
+            &bookie,
+            options.disk_probe.as_ref(),
+            &config.data_dir,
+            &thresholds,
+            &disk_status,
+        );
         let mut tasks = vec![
-            tokio::spawn(run_checkpoints(bookie.clone(), config.clone(), cancel.clone())),
+            tokio::spawn(run_checkpoints(
+                bookie.clone(),
+                config.clone(),
+                cancel.clone(),
+            )),
             tokio::spawn(run_disk_checker(
                 bookie.clone(),
                 options.disk_probe.clone(),
@@ -123,7 +154,12 @@ impl RunningBookie {
             )
             .await?;
             tasks.push(tokio::spawn(registrar.run(cancel.clone())));
-            tasks.push(tokio::spawn(run_gc(bookie.clone(), metadata, config.clone(), cancel.clone())));
+            tasks.push(tokio::spawn(run_gc(
+                bookie.clone(),
+                metadata,
+                config.clone(),
+                cancel.clone(),
+            )));
         }
         let service = BookieService::new(bookie.clone(), bookie_id.clone(), disk_status.clone());
         let max_message = config.max_grpc_message_size();
@@ -137,7 +173,16 @@ impl RunningBookie {
                 .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown),
         );
         tracing::info!(bookie_id = %bookie_id, addr = %local_addr, "bookie serving");
-        Ok(RunningBookie { bookie, local_addr, bookie_id, config, metadata: options.metadata, cancel, server, tasks })
+        Ok(RunningBookie {
+            bookie,
+            local_addr,
+            bookie_id,
+            config,
+            metadata: options.metadata,
+            cancel,
+            server,
+            tasks,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -160,7 +205,13 @@ impl RunningBookie {
             return Err(BookieError::BadRequest("gc needs a metadata store".into()));
         };
         let max_body_len = self.config.max_entry_size + RECORD_HEADER_LEN;
-        run_gc_once(&self.bookie, metadata.as_ref(), self.config.compaction_threshold, max_body_len).await
+        run_gc_once(
+            &self.bookie,
+            metadata.as_ref(),
+            self.config.compaction_threshold,
+            max_body_len,
+        )
+        .await
     }
 
     /// Stops cleanly, with a final checkpoint.
@@ -175,7 +226,14 @@ impl RunningBookie {
     }
 
     async fn stop(self, checkpoint: bool) {
-        let RunningBookie { bookie, cancel, server, tasks, bookie_id, .. } = self;
+        let RunningBookie {
+            bookie,
+            cancel,
+            server,
+            tasks,
+            bookie_id,
+            ..
+        } = self;
         cancel.cancel();
         match tokio::time::timeout(Duration::from_secs(10), server).await {
             Ok(Ok(Ok(()))) => {}
@@ -212,7 +270,9 @@ async fn run_checkpoints(bookie: Arc<Bookie>, config: BookieConfig, cancel: Canc
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(poll) => {}
         }
-        if last.elapsed() < config.flush_interval && bookie.write_cache_bytes() < config.write_cache_max_bytes {
+        if last.elapsed() < config.flush_interval
+            && bookie.write_cache_bytes() < config.write_cache_max_bytes
+        {
             continue;
         }
         last = Instant::now();
@@ -223,14 +283,26 @@ async fn run_checkpoints(bookie: Arc<Bookie>, config: BookieConfig, cancel: Canc
 }
 
 /// Runs garbage collection every `gc_interval`.
-async fn run_gc(bookie: Arc<Bookie>, metadata: Arc<dyn MetadataStore>, config: BookieConfig, cancel: CancellationToken) {
+async fn run_gc(
+    bookie: Arc<Bookie>,
+    metadata: Arc<dyn MetadataStore>,
+    config: BookieConfig,
+    cancel: CancellationToken,
+) {
     let max_body_len = config.max_entry_size + RECORD_HEADER_LEN;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(config.gc_interval) => {}
         }
-        match run_gc_once(&bookie, metadata.as_ref(), config.compaction_threshold, max_body_len).await {
+        match run_gc_once(
+            &bookie,
+            metadata.as_ref(),
+            config.compaction_threshold,
+            max_body_len,
+        )
+        .await
+        {
             Ok(report) => tracing::info!(?report, "gc run complete"),
             Err(err) => tracing::warn!(error = %err, "gc run failed"),
         }

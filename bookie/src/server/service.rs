@@ -14,8 +14,8 @@ use std::sync::Arc;
 use futures::Stream;
 use magnetar_proto::bookie::bookie_server::Bookie as BookieRpc;
 use magnetar_proto::bookie::{
-    AddRequest, AddResponse, ForceRequest, ForceResponse, InfoRequest, InfoResponse, ReadLacRequest, ReadLacResponse,
-    ReadRequest, ReadResponse, StatusCode,
+    AddRequest, AddResponse, ForceRequest, ForceResponse, InfoRequest, InfoResponse,
+    ReadLacRequest, ReadLacResponse, ReadRequest, ReadResponse, StatusCode,
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -37,11 +37,20 @@ pub struct BookieService {
 
 impl BookieService {
     pub fn new(bookie: Arc<Bookie>, bookie_id: String, disk: Arc<DiskStatus>) -> Self {
-        BookieService { bookie, bookie_id, disk }
+        BookieService {
+            bookie,
+            bookie_id,
+            disk,
+        }
     }
 }
 
-fn add_response(request_id: u64, ledger_id: i64, entry_id: i64, result: Result<(), BookieError>) -> AddResponse {
+fn add_response(
+    request_id: u64,
+    ledger_id: i64,
+    entry_id: i64,
+    result: Result<(), BookieError>,
+) -> AddResponse {
     let (status, message) = match result {
         Ok(()) => (StatusCode::StatusOk, String::new()),
         Err(err) => {
@@ -49,12 +58,19 @@ fn add_response(request_id: u64, ledger_id: i64, entry_id: i64, result: Result<(
             (err.status(), err.to_string())
         }
     };
-    AddResponse { request_id, status: status as i32, ledger_id, entry_id, message }
+    AddResponse {
+        request_id,
+        status: status as i32,
+        ledger_id,
+        entry_id,
+        message,
+    }
 }
 
 #[tonic::async_trait]
 impl BookieRpc for BookieService {
-    type AddEntriesStream = Pin<Box<dyn Stream<Item = Result<AddResponse, Status>> + Send + 'static>>;
+    type AddEntriesStream =
+        Pin<Box<dyn Stream<Item = Result<AddResponse, Status>> + Send + 'static>>;
 
     async fn add_entries(
         &self,
@@ -73,7 +89,8 @@ impl BookieRpc for BookieService {
                         break;
                     }
                 };
-                let (request_id, ledger_id, entry_id) = (add.request_id, add.ledger_id, add.entry_id);
+                let (request_id, ledger_id, entry_id) =
+                    (add.request_id, add.ledger_id, add.entry_id);
                 match bookie.enqueue_add(add).await {
                     Ok(pending) => {
                         let responses = responses.clone();
@@ -81,11 +98,17 @@ impl BookieRpc for BookieService {
                             let result = pending.wait().await;
                             // A closed stream means the client went away; the
                             // entry is durable regardless.
-                            let _ = responses.send(Ok(add_response(request_id, ledger_id, entry_id, result))).await;
+                            let _ = responses
+                                .send(Ok(add_response(request_id, ledger_id, entry_id, result)))
+                                .await;
                         });
                     }
                     Err(err) => {
-                        if responses.send(Ok(add_response(request_id, ledger_id, entry_id, Err(err)))).await.is_err() {
+                        if responses
+                            .send(Ok(add_response(request_id, ledger_id, entry_id, Err(err))))
+                            .await
+                            .is_err()
+                        {
                             break;
                         }
                     }
@@ -95,9 +118,16 @@ impl BookieRpc for BookieService {
         Ok(Response::new(Box::pin(ReceiverStream::new(outbound))))
     }
 
-    async fn read_entry(&self, request: Request<ReadRequest>) -> Result<Response<ReadResponse>, Status> {
+    async fn read_entry(
+        &self,
+        request: Request<ReadRequest>,
+    ) -> Result<Response<ReadResponse>, Status> {
         let read = request.into_inner();
-        let response = match self.bookie.read(read.ledger_id, read.entry_id, read.fence, &read.master_key).await {
+        let response = match self
+            .bookie
+            .read(read.ledger_id, read.entry_id, read.fence, &read.master_key)
+            .await
+        {
             Ok((entry_id, body)) => ReadResponse {
                 status: StatusCode::StatusOk as i32,
                 ledger_id: read.ledger_id,
@@ -119,19 +149,39 @@ impl BookieRpc for BookieService {
         Ok(Response::new(response))
     }
 
-    async fn read_lac(&self, request: Request<ReadLacRequest>) -> Result<Response<ReadLacResponse>, Status> {
+    async fn read_lac(
+        &self,
+        request: Request<ReadLacRequest>,
+    ) -> Result<Response<ReadLacResponse>, Status> {
         let ledger_id = request.into_inner().ledger_id;
         let response = match self.bookie.read_lac(ledger_id) {
-            Ok(lac) => ReadLacResponse { status: StatusCode::StatusOk as i32, lac, message: String::new() },
-            Err(err) => ReadLacResponse { status: err.status() as i32, lac: -1, message: err.to_string() },
+            Ok(lac) => ReadLacResponse {
+                status: StatusCode::StatusOk as i32,
+                lac,
+                message: String::new(),
+            },
+            Err(err) => ReadLacResponse {
+                status: err.status() as i32,
+                lac: -1,
+                message: err.to_string(),
+            },
         };
         Ok(Response::new(response))
     }
 
-    async fn force(&self, _request: Request<ForceRequest>) -> Result<Response<ForceResponse>, Status> {
+    async fn force(
+        &self,
+        _request: Request<ForceRequest>,
+    ) -> Result<Response<ForceResponse>, Status> {
         let response = match self.bookie.force().await {
-            Ok(()) => ForceResponse { status: StatusCode::StatusOk as i32, message: String::new() },
-            Err(err) => ForceResponse { status: err.status() as i32, message: err.to_string() },
+            Ok(()) => ForceResponse {
+                status: StatusCode::StatusOk as i32,
+                message: String::new(),
+            },
+            Err(err) => ForceResponse {
+                status: err.status() as i32,
+                message: err.to_string(),
+            },
         };
         Ok(Response::new(response))
     }

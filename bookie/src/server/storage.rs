@@ -56,7 +56,8 @@ impl LedgerStorage {
         let ledgers = LedgerTable::from_loaded(index.load_ledgers()?);
         let logs = EntryLogs::open(&config.entry_log_dir(), config.entry_log_max_file_size)?;
         let checkpoint_path = config.checkpoint_path();
-        let mark = read_mark(&checkpoint_path).map_err(|e| StorageError::io(&checkpoint_path, e))?;
+        let mark =
+            read_mark(&checkpoint_path).map_err(|e| StorageError::io(&checkpoint_path, e))?;
         Ok(LedgerStorage {
             cache: WriteCache::default(),
             ledgers,
@@ -88,7 +89,9 @@ impl LedgerStorage {
     pub fn apply_replayed(&self, record: Record) {
         match record.kind {
             RecordKind::Entry => match decode_entry(&record.data) {
-                Ok(entry) => self.put_entry(record.ledger_id, record.entry_id, entry.lac, record.data),
+                Ok(entry) => {
+                    self.put_entry(record.ledger_id, record.entry_id, entry.lac, record.data)
+                }
                 Err(err) => tracing::warn!(
                     ledger_id = record.ledger_id,
                     entry_id = record.entry_id,
@@ -101,11 +104,14 @@ impl LedgerStorage {
                     state.master_key = record.data.to_vec();
                 }
             }),
-            RecordKind::Fence => self.ledgers.update(record.ledger_id, |state| state.fenced = true),
+            RecordKind::Fence => self
+                .ledgers
+                .update(record.ledger_id, |state| state.fenced = true),
             RecordKind::Lac => {
                 if let Ok(bytes) = <[u8; 8]>::try_from(record.data.as_ref()) {
                     let lac = i64::from_be_bytes(bytes);
-                    self.ledgers.update(record.ledger_id, |state| state.lac = state.lac.max(lac));
+                    self.ledgers
+                        .update(record.ledger_id, |state| state.lac = state.lac.max(lac));
                 }
             }
         }
@@ -115,9 +121,17 @@ impl LedgerStorage {
     /// `entry_id = -1` reads the ledger's last entry. Never returns a body
     /// whose digest fails.
     pub fn read_entry(&self, ledger_id: u64, entry_id: i64) -> Result<(i64, Bytes), BookieError> {
-        let state = self.ledgers.get(ledger_id).ok_or(BookieError::NoLedger(ledger_id))?;
+        let state = self
+            .ledgers
+            .get(ledger_id)
+            .ok_or(BookieError::NoLedger(ledger_id))?;
         let entry_id = match entry_id {
-            -1 if state.last_entry < 0 => return Err(BookieError::NoEntry { ledger_id, entry_id }),
+            -1 if state.last_entry < 0 => {
+                return Err(BookieError::NoEntry {
+                    ledger_id,
+                    entry_id,
+                })
+            }
             -1 => state.last_entry,
             id if id < 0 => return Err(BookieError::BadRequest(format!("invalid entry id {id}"))),
             id => id,
@@ -135,7 +149,12 @@ impl LedgerStorage {
         // (and delete the old log); one retry sees the new location.
         for attempt in 0..2 {
             let location =
-                self.index.location(ledger_id, entry_id)?.ok_or(BookieError::NoEntry { ledger_id, entry_id })?;
+                self.index
+                    .location(ledger_id, entry_id)?
+                    .ok_or(BookieError::NoEntry {
+                        ledger_id,
+                        entry_id,
+                    })?;
             match self.logs.read(location, ledger_id, entry_id) {
                 Ok(body) => return Ok(body),
                 Err(StorageError::MissingEntryLog(_)) if attempt == 0 => continue,
@@ -145,12 +164,18 @@ impl LedgerStorage {
                 }
             }
         }
-        Err(BookieError::NoEntry { ledger_id, entry_id })
+        Err(BookieError::NoEntry {
+            ledger_id,
+            entry_id,
+        })
     }
 
     /// Runs one checkpoint (blocking). `capture_mark` must return the
     /// journal's written position; it is called before the cache snapshot.
-    pub fn checkpoint(&self, capture_mark: impl FnOnce() -> JournalPosition) -> Result<(), StorageError> {
+    pub fn checkpoint(
+        &self,
+        capture_mark: impl FnOnce() -> JournalPosition,
+    ) -> Result<(), StorageError> {
         let _flushing = self.flush_lock.lock();
         let mark = capture_mark();
         let snapshot = self.cache.begin_flush();
@@ -162,11 +187,18 @@ impl LedgerStorage {
         }
         self.cache.finish_flush();
         if mark > self.mark() {
-            write_mark(&self.checkpoint_path, mark).map_err(|e| StorageError::io(&self.checkpoint_path, e))?;
+            write_mark(&self.checkpoint_path, mark)
+                .map_err(|e| StorageError::io(&self.checkpoint_path, e))?;
             *self.mark.lock() = mark;
             self.delete_journal_files_before(mark)?;
         }
-        tracing::debug!(entries = snapshot.len(), ledgers = dirty.len(), mark_file = mark.file_id, mark_offset = mark.offset, "checkpoint complete");
+        tracing::debug!(
+            entries = snapshot.len(),
+            ledgers = dirty.len(),
+            mark_file = mark.file_id,
+            mark_offset = mark.offset,
+            "checkpoint complete"
+        );
         Ok(())
     }
 
@@ -182,7 +214,8 @@ impl LedgerStorage {
                 continue;
             }
             let location = self.logs.append(*ledger_id, *entry_id, body)?;
-            self.index.put_location(&mut batch, *ledger_id, *entry_id, location);
+            self.index
+                .put_location(&mut batch, *ledger_id, *entry_id, location);
         }
         // Entry log bytes are durable before the index points at them.
         self.logs.sync()?;
@@ -212,11 +245,18 @@ impl LedgerStorage {
 fn verify_body(ledger_id: u64, entry_id: i64, body: &Bytes) -> Result<(), BookieError> {
     let corrupt = |reason: String| {
         tracing::error!(ledger_id, entry_id, reason = %reason, "refusing to serve corrupt entry");
-        BookieError::Storage(StorageError::Corrupt { path: PathBuf::new(), offset: 0, reason })
+        BookieError::Storage(StorageError::Corrupt {
+            path: PathBuf::new(),
+            offset: 0,
+            reason,
+        })
     };
     let decoded = decode_entry(body).map_err(|e| corrupt(e.to_string()))?;
     if decoded.ledger_id as u64 != ledger_id || decoded.entry_id != entry_id {
-        return Err(corrupt(format!("body holds ledger {} entry {}", decoded.ledger_id, decoded.entry_id)));
+        return Err(corrupt(format!(
+            "body holds ledger {} entry {}",
+            decoded.ledger_id, decoded.entry_id
+        )));
     }
     Ok(())
 }

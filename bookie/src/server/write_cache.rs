@@ -39,7 +39,10 @@ impl WriteCache {
 
     pub fn get(&self, ledger_id: u64, entry_id: i64) -> Option<Bytes> {
         let maps = self.maps.read();
-        maps.active.get(&(ledger_id, entry_id)).or_else(|| maps.flushing.get(&(ledger_id, entry_id))).cloned()
+        maps.active
+            .get(&(ledger_id, entry_id))
+            .or_else(|| maps.flushing.get(&(ledger_id, entry_id)))
+            .cloned()
     }
 
     /// Bytes of entry bodies in the active map.
@@ -51,7 +54,11 @@ impl WriteCache {
     pub fn last_entry(&self, ledger_id: u64) -> Option<i64> {
         let maps = self.maps.read();
         let range = (ledger_id, i64::MIN)..=(ledger_id, i64::MAX);
-        let active = maps.active.range(range.clone()).next_back().map(|(k, _)| k.1);
+        let active = maps
+            .active
+            .range(range.clone())
+            .next_back()
+            .map(|(k, _)| k.1);
         let flushing = maps.flushing.range(range).next_back().map(|(k, _)| k.1);
         active.max(flushing)
     }
@@ -80,14 +87,22 @@ impl WriteCache {
     /// Forgets every cached entry of a deleted ledger.
     pub fn remove_ledger(&self, ledger_id: u64) {
         let mut maps = self.maps.write();
-        let keys: Vec<_> =
-            maps.active.range((ledger_id, i64::MIN)..=(ledger_id, i64::MAX)).map(|(k, _)| *k).collect();
+        let keys: Vec<_> = maps
+            .active
+            .range((ledger_id, i64::MIN)..=(ledger_id, i64::MAX))
+            .map(|(k, _)| *k)
+            .collect();
         for key in keys {
             if let Some(body) = maps.active.remove(&key) {
                 maps.active_bytes -= body.len();
             }
         }
-        if maps.flushing.range((ledger_id, i64::MIN)..=(ledger_id, i64::MAX)).next().is_some() {
+        if maps
+            .flushing
+            .range((ledger_id, i64::MIN)..=(ledger_id, i64::MAX))
+            .next()
+            .is_some()
+        {
             let mut flushing = (*maps.flushing).clone();
             flushing.retain(|k, _| k.0 != ledger_id);
             maps.flushing = Arc::new(flushing);

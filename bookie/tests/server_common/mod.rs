@@ -17,7 +17,10 @@ use tonic::transport::Channel;
 pub type Client = BookieClient<Channel>;
 
 pub fn init_tracing() {
-    let _ = tracing_subscriber::fmt().with_env_filter("magnetar_bookie=debug").with_test_writer().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("magnetar_bookie=debug")
+        .with_test_writer()
+        .try_init();
 }
 
 /// A config with background work slowed down, so tests decide when
@@ -33,7 +36,9 @@ pub fn test_config(dir: &Path) -> BookieConfig {
 
 pub async fn start(config: BookieConfig, options: StartOptions) -> RunningBookie {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    RunningBookie::start(config, listener, options).await.unwrap()
+    RunningBookie::start(config, listener, options)
+        .await
+        .unwrap()
 }
 
 pub async fn connect(addr: SocketAddr) -> Client {
@@ -50,10 +55,18 @@ pub fn key(password: &str) -> Bytes {
 
 /// Deterministic payload of an entry, so reads can be checked byte for byte.
 pub fn payload(ledger_id: i64, entry_id: i64, len: usize) -> Vec<u8> {
-    (0..len).map(|i| (ledger_id as usize * 31 + entry_id as usize * 7 + i) as u8).collect()
+    (0..len)
+        .map(|i| (ledger_id as usize * 31 + entry_id as usize * 7 + i) as u8)
+        .collect()
 }
 
-pub fn add_request(ledger_id: i64, entry_id: i64, master_key: &Bytes, flags: u32, data: &[u8]) -> AddRequest {
+pub fn add_request(
+    ledger_id: i64,
+    entry_id: i64,
+    master_key: &Bytes,
+    flags: u32,
+    data: &[u8],
+) -> AddRequest {
     AddRequest {
         request_id: (ledger_id as u64) << 32 | entry_id as u64,
         ledger_id,
@@ -68,12 +81,20 @@ pub fn add_request(ledger_id: i64, entry_id: i64, master_key: &Bytes, flags: u32
 /// ordered by request id.
 pub async fn add_all(client: &mut Client, requests: Vec<AddRequest>) -> Vec<AddResponse> {
     let count = requests.len();
-    let mut stream = client.add_entries(futures::stream::iter(requests)).await.unwrap().into_inner();
+    let mut stream = client
+        .add_entries(futures::stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
     let mut responses = Vec::with_capacity(count);
     while let Some(response) = stream.message().await.unwrap() {
         responses.push(response);
     }
-    assert_eq!(responses.len(), count, "every add gets exactly one response");
+    assert_eq!(
+        responses.len(),
+        count,
+        "every add gets exactly one response"
+    );
     responses.sort_by_key(|r| r.request_id);
     responses
 }
@@ -83,7 +104,12 @@ pub async fn add_one(client: &mut Client, request: AddRequest) -> AddResponse {
 }
 
 pub async fn read(client: &mut Client, ledger_id: i64, entry_id: i64) -> ReadResponse {
-    let request = ReadRequest { ledger_id, entry_id, fence: false, master_key: Bytes::new() };
+    let request = ReadRequest {
+        ledger_id,
+        entry_id,
+        fence: false,
+        master_key: Bytes::new(),
+    };
     client.read_entry(request).await.unwrap().into_inner()
 }
 

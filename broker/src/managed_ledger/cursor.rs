@@ -255,8 +255,9 @@ impl ManagedCursor {
         self.state.lock().acks.unacked_up_to(lac)
     }
 
-    pub(crate) fn mark_delete_offset(&self) -> i64 {
-        self.state.lock().acks.mark_delete()
+    /// Individually acked ranges above the mark-delete position.
+    pub fn acked_range_count(&self) -> usize {
+        self.state.lock().acks.range_count()
     }
 
     pub(crate) fn read_offset(&self) -> i64 {

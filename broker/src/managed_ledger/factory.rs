@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use magnetar_bookie::{LedgerError, LedgerStore, OpenMode};
-use magnetar_metadata::{Expected, MetadataStore};
+use magnetar_metadata::{Expected, MetadataError, MetadataStore, PutOptions};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -31,6 +31,7 @@ use super::writer::{ledger_options, WriterTask};
 use super::{maintenance, ManagedLedgerConfig, ManagedLedgerError};
 
 const LIST_PAGE: usize = 1000;
+const CLAIM_ATTEMPTS: usize = 3;
 
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<ManagedLedger>>>>;
 
@@ -57,6 +58,10 @@ impl ManagedLedgerFactory {
             cache,
             open_ledgers: Mutex::new(HashMap::new()),
         }
+    }
+
+    pub(crate) fn metadata(&self) -> &Arc<dyn MetadataStore> {
+        &self.metadata
     }
 
     pub fn config(&self) -> &ManagedLedgerConfig {
@@ -216,14 +221,14 @@ impl ManagedLedgerFactory {
             if cursor_name.contains('/') {
                 continue; // a cursor of a managed ledger whose name extends this one
             }
-            let parsed: StoredCursor = decode(&key, &stored.value)?;
+            let (parsed, version) = self.claim_cursor(&key, stored).await?;
             let acks = ManagedCursor::acks_from_stored(&inner.layout.read(), &parsed);
             let cursor = ManagedCursor::new(
                 inner.clone(),
                 cursor_name,
                 acks,
                 parsed.properties,
-                Some(stored.version),
+                Some(version),
             );
             inner
                 .cursors
@@ -231,6 +236,29 @@ impl ManagedLedgerFactory {
                 .insert(cursor_name.to_string(), Arc::new(cursor));
         }
         Ok(())
+    }
+
+    /// Rewrites a stored cursor unchanged to take it over: the CAS bumps its
+    /// version, so a previous owner's later flush fails (and fences it)
+    /// instead of silently overwriting this owner's state. A flush that
+    /// races the claim is adopted (its acks are real acks) and retried.
+    async fn claim_cursor(
+        &self,
+        key: &str,
+        mut stored: magnetar_metadata::Versioned,
+    ) -> Result<(StoredCursor, magnetar_metadata::Version), ManagedLedgerError> {
+        for _ in 0..CLAIM_ATTEMPTS {
+            let options = PutOptions::expect(Expected::Version(stored.version));
+            match self.metadata.put(key, stored.value.clone(), options).await {
+                Ok(version) => return Ok((decode(key, &stored.value)?, version)),
+                Err(MetadataError::BadVersion { .. }) => match self.metadata.get(key).await? {
+                    Some(latest) => stored = latest,
+                    None => break,
+                },
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(ManagedLedgerError::Fenced { name: key.to_string() })
     }
 
     async fn list_all(

@@ -27,6 +27,7 @@ mod ledger;
 mod maintenance;
 mod position;
 mod read;
+mod stats;
 mod stored;
 mod writer;
 
@@ -37,4 +38,5 @@ pub use error::ManagedLedgerError;
 pub use factory::ManagedLedgerFactory;
 pub use ledger::{ManagedLedger, ManagedLedgerStats};
 pub use position::{Entry, Position};
+pub use stats::{CursorStats, StorageStats};
 pub use stored::{StoredCursor, StoredLedger, StoredLedgerList, CURSOR_ROOT, LEDGER_LIST_ROOT};

@@ -24,7 +24,9 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .with_test_writer()
         .try_init();
 }
@@ -39,9 +41,14 @@ pub async fn start_broker_with(mut config: BrokerServiceConfig) -> BrokerService
     config.managed_ledger.write_quorum = 1;
     config.managed_ledger.ack_quorum = 1;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    BrokerService::start(config, Arc::new(MemoryStore::new()), Arc::new(MemoryLedgerStore::new()), listener)
-        .await
-        .unwrap()
+    BrokerService::start(
+        config,
+        Arc::new(MemoryStore::new()),
+        Arc::new(MemoryLedgerStore::new()),
+        listener,
+    )
+    .await
+    .unwrap()
 }
 
 /// Client speaking raw frames.
@@ -53,7 +60,9 @@ impl RawClient {
     /// Opens a TCP connection without the CONNECT handshake.
     pub async fn open(addr: SocketAddr) -> RawClient {
         let stream = TcpStream::connect(addr).await.unwrap();
-        RawClient { framed: Framed::new(stream, PulsarCodec::default()) }
+        RawClient {
+            framed: Framed::new(stream, PulsarCodec::default()),
+        }
     }
 
     /// Opens a connection and completes CONNECT/CONNECTED.
@@ -71,11 +80,17 @@ impl RawClient {
             ..Default::default()
         })
         .await;
-        self.recv_command().await.connected.expect("expected CONNECTED")
+        self.recv_command()
+            .await
+            .connected
+            .expect("expected CONNECTED")
     }
 
     pub async fn send(&mut self, command: impl Into<BaseCommand>) {
-        self.framed.send(Frame::Command(command.into())).await.unwrap();
+        self.framed
+            .send(Frame::Command(command.into()))
+            .await
+            .unwrap();
     }
 
     pub async fn send_frame(&mut self, frame: Frame) {
@@ -128,7 +143,11 @@ impl RawClient {
         }
     }
 
-    pub async fn create_producer(&mut self, topic: &str, producer_id: u64) -> CommandProducerSuccess {
+    pub async fn create_producer(
+        &mut self,
+        topic: &str,
+        producer_id: u64,
+    ) -> CommandProducerSuccess {
         self.send(CommandProducer {
             topic: topic.into(),
             producer_id,
@@ -137,20 +156,37 @@ impl RawClient {
         })
         .await;
         let reply = self.recv_command().await;
-        reply.producer_success.unwrap_or_else(|| panic!("expected PRODUCER_SUCCESS, got {reply:?}"))
+        match reply.producer_success {
+            Some(success) => success,
+            None => panic!("expected PRODUCER_SUCCESS, got {reply:?}"),
+        }
     }
 
     /// Sends one message (a batch of `batch` when > 1) and returns nothing;
     /// read the receipt with [`Self::recv_command`].
-    pub async fn publish(&mut self, producer_id: u64, sequence_id: u64, payload: &[u8], batch: i32) {
+    pub async fn publish(
+        &mut self,
+        producer_id: u64,
+        sequence_id: u64,
+        payload: &[u8],
+        batch: i32,
+    ) {
         let frame = publish_frame(producer_id, sequence_id, payload, batch);
         self.send_frame(frame).await;
     }
 
-    pub async fn publish_and_wait(&mut self, producer_id: u64, sequence_id: u64, payload: &[u8]) -> MessageIdData {
+    pub async fn publish_and_wait(
+        &mut self,
+        producer_id: u64,
+        sequence_id: u64,
+        payload: &[u8],
+    ) -> MessageIdData {
         self.publish(producer_id, sequence_id, payload, 1).await;
         let reply = self.recv_command().await;
-        let receipt = reply.send_receipt.unwrap_or_else(|| panic!("expected SEND_RECEIPT, got {reply:?}"));
+        let receipt = match reply.send_receipt {
+            Some(receipt) => receipt,
+            None => panic!("expected SEND_RECEIPT, got {reply:?}"),
+        };
         assert_eq!(receipt.sequence_id, sequence_id);
         receipt.message_id.expect("receipt without message id")
     }
@@ -177,15 +213,22 @@ impl RawClient {
     }
 
     pub async fn flow(&mut self, consumer_id: u64, permits: u32) {
-        self.send(CommandFlow { consumer_id, message_permits: permits }).await;
+        self.send(CommandFlow {
+            consumer_id,
+            message_permits: permits,
+        })
+        .await;
     }
 
     /// Next MESSAGE frame as (command, body).
     pub async fn recv_message(&mut self) -> (CommandMessage, Bytes) {
         match self.recv().await {
-            Frame::Payload(PayloadFrame { command, body, .. }) => {
-                (command.message.unwrap_or_else(|| panic!("payload frame without MESSAGE")), body)
-            }
+            Frame::Payload(PayloadFrame { command, body, .. }) => (
+                command
+                    .message
+                    .unwrap_or_else(|| panic!("payload frame without MESSAGE")),
+                body,
+            ),
             Frame::Command(other) => panic!("expected MESSAGE, got {other:?}"),
         }
     }
@@ -206,7 +249,10 @@ pub fn publish_frame(producer_id: u64, sequence_id: u64, payload: &[u8], batch: 
         highest_sequence_id: Some(sequence_id + batch.max(1) as u64 - 1),
         ..Default::default()
     };
-    Frame::Payload(PayloadFrame::new(send.into(), encode_body(&metadata, payload)))
+    Frame::Payload(PayloadFrame::new(
+        send.into(),
+        encode_body(&metadata, payload),
+    ))
 }
 
 /// The payload part of a stored message body.
@@ -216,5 +262,8 @@ pub fn payload_of(body: &Bytes) -> Bytes {
 
 /// A topic name unique to the calling test.
 pub fn topic(test: &str) -> String {
-    format!("persistent://public/default/{test}-{}", rand::random::<u32>())
+    format!(
+        "persistent://public/default/{test}-{}",
+        rand::random::<u32>()
+    )
 }

@@ -2,6 +2,7 @@
 
 mod bookie;
 mod broker;
+mod broker_node;
 mod client;
 mod metadata_node;
 mod perf;

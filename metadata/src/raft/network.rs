@@ -28,6 +28,9 @@ use super::types::{NodeId, TypeConfig};
 /// How long a connection attempt to a peer may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Shortest deadline given to a peer RPC.
+const MIN_RPC_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Creates a lazily connecting gRPC channel to `addr` (`host:port`).
 pub fn lazy_channel(addr: &str) -> Result<Channel, tonic::transport::Error> {
     let endpoint = Endpoint::from_shared(format!("http://{addr}"))?
@@ -87,7 +90,9 @@ impl PeerConnection {
             serde_json::to_vec(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut client = self.client()?;
         let mut grpc_request = tonic::Request::new(RaftPayload { json: json.into() });
-        grpc_request.set_timeout(option.hard_ttl());
+        // openraft's TTL is sized for heartbeats; a batch carrying large values
+        // needs longer, so never wait less than MIN_RPC_TIMEOUT.
+        grpc_request.set_timeout(option.hard_ttl().max(MIN_RPC_TIMEOUT));
         let response = match kind {
             RpcKind::AppendEntries => client.append_entries(grpc_request).await,
             RpcKind::Vote => client.vote(grpc_request).await,

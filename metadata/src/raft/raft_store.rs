@@ -23,6 +23,7 @@ use crate::store::{
     Expected, ListPage, MetadataStore, PutOptions, Result, SessionId, Version, Versioned,
     WatchStream, WatchTarget,
 };
+use crate::validate::validate_key;
 
 use super::node::{now_ms, RaftNode};
 use super::watch::open_watch;
@@ -53,6 +54,7 @@ fn unexpected(result: CommandResult) -> MetadataError {
 #[async_trait]
 impl MetadataStore for RaftStore {
     async fn get(&self, key: &str) -> Result<Option<Versioned>> {
+        validate_key(key)?;
         self.node.read_barrier().await?;
         Ok(self.node.state().read(|inner| inner.kv.get(key)))
     }

@@ -46,7 +46,9 @@ impl Default for PulsarCodec {
 impl PulsarCodec {
     /// A codec whose frame limit is `max_message_size + FRAME_PADDING`.
     pub fn with_max_message_size(max_message_size: usize) -> Self {
-        Self { max_frame_size: max_message_size.saturating_add(FRAME_PADDING) }
+        Self {
+            max_frame_size: max_message_size.saturating_add(FRAME_PADDING),
+        }
     }
 
     /// Limit on `total` (the bytes after the leading size field).
@@ -56,19 +58,23 @@ impl PulsarCodec {
 
     fn decode_frame(&self, mut frame: bytes::Bytes) -> Result<Frame, FrameError> {
         if frame.remaining() < 4 {
-            return Err(FrameError::Truncated("frame shorter than its command size field"));
+            return Err(FrameError::Truncated(
+                "frame shorter than its command size field",
+            ));
         }
         let command_len = frame.get_u32() as usize;
         if command_len > frame.remaining() {
             return Err(FrameError::Truncated("command size exceeds frame"));
         }
-        let command =
-            BaseCommand::decode(frame.split_to(command_len)).map_err(FrameError::MalformedCommand)?;
+        let command = BaseCommand::decode(frame.split_to(command_len))
+            .map_err(FrameError::MalformedCommand)?;
         if !frame.has_remaining() {
             return Ok(Frame::Command(command));
         }
         if frame.remaining() < CHECKSUM_HEADER_LEN + 4 {
-            return Err(FrameError::Truncated("payload section shorter than its header"));
+            return Err(FrameError::Truncated(
+                "payload section shorter than its header",
+            ));
         }
         let magic = frame.get_u16();
         if magic != MAGIC_CRC32C {
@@ -97,7 +103,10 @@ impl Decoder for PulsarCodec {
         }
         let total = (&src[..4]).get_u32() as usize;
         if total > self.max_frame_size {
-            return Err(FrameError::FrameTooLarge { size: total, limit: self.max_frame_size });
+            return Err(FrameError::FrameTooLarge {
+                size: total,
+                limit: self.max_frame_size,
+            });
         }
         if src.len() < 4 + total {
             src.reserve(4 + total - src.len());
@@ -129,7 +138,10 @@ impl Encoder<Frame> for PulsarCodec {
         let payload_len = body.map_or(0, |body| CHECKSUM_HEADER_LEN + body.len());
         let total = 4 + command_len + payload_len;
         if total > self.max_frame_size {
-            return Err(FrameError::FrameTooLarge { size: total, limit: self.max_frame_size });
+            return Err(FrameError::FrameTooLarge {
+                size: total,
+                limit: self.max_frame_size,
+            });
         }
         dst.reserve(4 + total);
         dst.put_u32(total as u32);

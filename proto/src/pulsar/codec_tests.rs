@@ -8,7 +8,13 @@ use super::api::*;
 use super::*;
 
 fn send_command(sequence_id: u64) -> BaseCommand {
-    CommandSend { producer_id: 7, sequence_id, num_messages: Some(1), ..Default::default() }.into()
+    CommandSend {
+        producer_id: 7,
+        sequence_id,
+        num_messages: Some(1),
+        ..Default::default()
+    }
+    .into()
 }
 
 fn sample_body(payload: &[u8]) -> Bytes {
@@ -63,7 +69,10 @@ fn command_frame_round_trips() {
 #[test]
 fn payload_frame_round_trips_with_valid_checksum() {
     let body = sample_body(b"hello");
-    let mut buf = encode(Frame::Payload(PayloadFrame::new(send_command(9), body.clone())));
+    let mut buf = encode(Frame::Payload(PayloadFrame::new(
+        send_command(9),
+        body.clone(),
+    )));
     let frames = decode_all(&mut PulsarCodec::default(), &mut buf).unwrap();
     let [Frame::Payload(frame)] = frames.as_slice() else {
         panic!("expected one payload frame, got {frames:?}");
@@ -103,24 +112,32 @@ fn oversize_frame_is_refused_before_buffering() {
     let mut buf = BytesMut::new();
     buf.put_u32((1024 + FRAME_PADDING + 1) as u32);
     let err = codec.decode(&mut buf).unwrap_err();
-    assert!(matches!(err, FrameError::FrameTooLarge { limit, .. } if limit == 1024 + FRAME_PADDING));
+    assert!(
+        matches!(err, FrameError::FrameTooLarge { limit, .. } if limit == 1024 + FRAME_PADDING)
+    );
     assert!(!err.is_recoverable());
 }
 
 #[test]
-fn frame_at_the_limit_is_accepted() {
-    let mut codec = PulsarCodec::with_max_message_size(0);
-    let body = Bytes::from(vec![0u8; 0]);
-    let mut small = encode(Frame::Command(CommandPing {}.into()));
-    assert!(codec.decode(&mut small).unwrap().is_some());
-    let mut encoder = PulsarCodec::with_max_message_size(0);
-    let mut big_body = BytesMut::new();
-    big_body.put_u32(0);
-    big_body.put_slice(&vec![1u8; FRAME_PADDING]);
-    let frame = Frame::Payload(PayloadFrame::new(send_command(1), big_body.freeze()));
-    let err = encoder.encode(frame, &mut BytesMut::new()).unwrap_err();
-    assert!(matches!(err, FrameError::FrameTooLarge { .. }));
-    drop(body);
+fn frame_exactly_at_the_limit_is_accepted_one_byte_more_is_not() {
+    let frame = Frame::Payload(PayloadFrame::new(send_command(1), sample_body(b"12345678")));
+    let encoded = encode(frame.clone());
+    let total = encoded.len() - 4;
+    let mut at_limit = PulsarCodec::with_max_message_size(total - FRAME_PADDING);
+    assert_eq!(at_limit.max_frame_size(), total);
+    assert!(at_limit.decode(&mut encoded.clone()).unwrap().is_some());
+    at_limit
+        .encode(frame.clone(), &mut BytesMut::new())
+        .unwrap();
+    let mut below = PulsarCodec::with_max_message_size(total - FRAME_PADDING - 1);
+    assert!(matches!(
+        below.decode(&mut encoded.clone()),
+        Err(FrameError::FrameTooLarge { .. })
+    ));
+    assert!(matches!(
+        below.encode(frame, &mut BytesMut::new()),
+        Err(FrameError::FrameTooLarge { .. })
+    ));
 }
 
 #[test]
@@ -137,9 +154,13 @@ fn bad_checksum_is_reported_per_message() {
     let good = crc32c::crc32c(&body);
     let mut buf = raw_payload_frame(MAGIC_CRC32C, Some(good ^ 1), &body);
     let frame = PulsarCodec::default().decode(&mut buf).unwrap().unwrap();
-    let Frame::Payload(frame) = frame else { panic!("expected a payload frame") };
+    let Frame::Payload(frame) = frame else {
+        panic!("expected a payload frame")
+    };
     let err = frame.verify_checksum().unwrap_err();
-    assert!(matches!(err, FrameError::ChecksumMismatch { expected, computed } if expected == good ^ 1 && computed == good));
+    assert!(
+        matches!(err, FrameError::ChecksumMismatch { expected, computed } if expected == good ^ 1 && computed == good)
+    );
     assert!(err.is_recoverable());
 }
 
@@ -198,11 +219,19 @@ fn zero_length_frame_is_truncated() {
 #[test]
 fn garbage_input_never_panics() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
-    let valid = encode(Frame::Payload(PayloadFrame::new(send_command(5), sample_body(b"data"))));
+    let valid = encode(Frame::Payload(PayloadFrame::new(
+        send_command(5),
+        sample_body(b"data"),
+    )));
     for round in 0..5_000 {
         let mut buf = if round % 2 == 0 {
             let len = rng.gen_range(0..64);
-            BytesMut::from((0..len).map(|_| rng.gen::<u8>()).collect::<Vec<_>>().as_slice())
+            BytesMut::from(
+                (0..len)
+                    .map(|_| rng.gen::<u8>())
+                    .collect::<Vec<_>>()
+                    .as_slice(),
+            )
         } else {
             let mut mutated = valid.clone();
             for _ in 0..rng.gen_range(1..4) {
@@ -232,10 +261,20 @@ fn garbage_input_never_panics() {
 
 #[test]
 fn into_base_command_sets_matching_type_and_field() {
-    let command: BaseCommand = CommandFlow { consumer_id: 3, message_permits: 10 }.into();
-    assert_eq!(commands::command_type(&command), Some(base_command::Type::Flow));
+    let command: BaseCommand = CommandFlow {
+        consumer_id: 3,
+        message_permits: 10,
+    }
+    .into();
+    assert_eq!(
+        commands::command_type(&command),
+        Some(base_command::Type::Flow)
+    );
     assert_eq!(command.flow.unwrap().message_permits, 10);
     let error = commands::error(4, ServerError::ConsumerBusy, "busy");
-    assert_eq!(commands::command_type(&error), Some(base_command::Type::Error));
+    assert_eq!(
+        commands::command_type(&error),
+        Some(base_command::Type::Error)
+    );
     assert_eq!(error.error.unwrap().error, ServerError::ConsumerBusy as i32);
 }

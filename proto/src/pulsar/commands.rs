@@ -67,12 +67,21 @@ into_base_command! {
 
 /// Builds a `CommandError` envelope.
 pub fn error(request_id: u64, error: ServerError, message: impl Into<String>) -> BaseCommand {
-    CommandError { request_id, error: error as i32, message: message.into() }.into()
+    CommandError {
+        request_id,
+        error: error as i32,
+        message: message.into(),
+    }
+    .into()
 }
 
 /// Builds a `CommandSuccess` envelope.
 pub fn success(request_id: u64) -> BaseCommand {
-    CommandSuccess { request_id, schema: None }.into()
+    CommandSuccess {
+        request_id,
+        schema: None,
+    }
+    .into()
 }
 
 /// The command's `type` tag, `None` when this build does not know it.

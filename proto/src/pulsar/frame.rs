@@ -56,7 +56,11 @@ pub struct PayloadFrame {
 impl PayloadFrame {
     /// A frame to send: its checksum is computed when it is encoded.
     pub fn new(command: BaseCommand, body: Bytes) -> Self {
-        Self { command, body, received_checksum: None }
+        Self {
+            command,
+            body,
+            received_checksum: None,
+        }
     }
 
     /// Checks the received checksum against the body.
@@ -94,7 +98,9 @@ pub fn encode_body(metadata: &MessageMetadata, payload: &[u8]) -> Bytes {
 pub fn split_body(body: &Bytes) -> Result<(Bytes, Bytes), FrameError> {
     let mut cursor = &body[..];
     if cursor.remaining() < 4 {
-        return Err(FrameError::Truncated("message body shorter than its size field"));
+        return Err(FrameError::Truncated(
+            "message body shorter than its size field",
+        ));
     }
     let metadata_len = cursor.get_u32() as usize;
     if metadata_len > cursor.remaining() {

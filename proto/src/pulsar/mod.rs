@@ -17,7 +17,9 @@ pub mod api {
 
 pub use codec::{PulsarCodec, DEFAULT_MAX_MESSAGE_SIZE, FRAME_PADDING};
 pub use error::FrameError;
-pub use frame::{decode_metadata, encode_body, messages_in_body, split_body, Frame, PayloadFrame, MAGIC_CRC32C};
+pub use frame::{
+    decode_metadata, encode_body, messages_in_body, split_body, Frame, PayloadFrame, MAGIC_CRC32C,
+};
 
 /// The newest protocol version this implementation speaks.
 pub const PROTOCOL_VERSION: i32 = api::ProtocolVersion::V21 as i32;

@@ -53,13 +53,19 @@ impl FileJournalStorage {
             dir: dir.to_path_buf(),
             max_file_size,
             file,
-            position: JournalPosition { file_id: first_id, offset: 0 },
+            position: JournalPosition {
+                file_id: first_id,
+                offset: 0,
+            },
         })
     }
 
     fn create_file(dir: &Path, id: u64) -> io::Result<File> {
         let path = journal_file_path(dir, id);
-        let file = OpenOptions::new().create_new(true).append(true).open(&path)?;
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)?;
         // The file's directory entry must be durable before any record in
         // it is acknowledged.
         durable::sync_dir(dir)?;
@@ -80,7 +86,9 @@ impl JournalStorage for FileJournalStorage {
 
     fn truncate_to(&mut self, position: JournalPosition) -> io::Result<()> {
         if position.file_id != self.position.file_id {
-            return Err(io::Error::other("truncate outside the current journal file"));
+            return Err(io::Error::other(
+                "truncate outside the current journal file",
+            ));
         }
         self.file.set_len(position.offset)?;
         self.file.sync_data()?;
@@ -98,7 +106,10 @@ impl JournalStorage for FileJournalStorage {
         }
         let next_id = self.position.file_id + 1;
         self.file = Self::create_file(&self.dir, next_id)?;
-        self.position = JournalPosition { file_id: next_id, offset: 0 };
+        self.position = JournalPosition {
+            file_id: next_id,
+            offset: 0,
+        };
         Ok(())
     }
 }

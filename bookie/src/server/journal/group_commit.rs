@@ -49,7 +49,9 @@ pub(crate) fn run<S: JournalStorage>(
     while let Some(first) = queue.blocking_recv() {
         let group_started = Instant::now();
         add_to_group(first, &mut buf, &mut waiters);
-        while buf.len() < settings.buffered_bytes_threshold && group_started.elapsed() < settings.max_group_wait {
+        while buf.len() < settings.buffered_bytes_threshold
+            && group_started.elapsed() < settings.max_group_wait
+        {
             match queue.try_recv() {
                 Ok(request) => add_to_group(request, &mut buf, &mut waiters),
                 Err(_) => break,
@@ -73,7 +75,11 @@ pub(crate) fn run<S: JournalStorage>(
     }
 }
 
-fn add_to_group(request: JournalRequest, buf: &mut BytesMut, waiters: &mut Vec<oneshot::Sender<DurableResult>>) {
+fn add_to_group(
+    request: JournalRequest,
+    buf: &mut BytesMut,
+    waiters: &mut Vec<oneshot::Sender<DurableResult>>,
+) {
     match request {
         JournalRequest::Append { record, done } => {
             record.encode_into(buf);
@@ -183,7 +189,14 @@ mod tests {
         }
     }
 
-    fn gated(fail_writes_with: Option<i32>) -> (GatedStorage, Arc<Mutex<Vec<&'static str>>>, std_mpsc::Receiver<()>, std_mpsc::Sender<()>) {
+    fn gated(
+        fail_writes_with: Option<i32>,
+    ) -> (
+        GatedStorage,
+        Arc<Mutex<Vec<&'static str>>>,
+        std_mpsc::Receiver<()>,
+        std_mpsc::Sender<()>,
+    ) {
         let events = Arc::new(Mutex::new(Vec::new()));
         let (sync_started, started_rx) = std_mpsc::channel();
         let (release_tx, release_sync) = std_mpsc::channel();
@@ -201,9 +214,15 @@ mod tests {
     async fn ack_never_fires_before_the_sync_that_covers_it() {
         let (storage, events, sync_started, release) = gated(None);
         let journal = Journal::start(storage, settings()).unwrap();
-        let mut ack = journal.submit(Record::entry(1, 0, Bytes::from_static(b"x"))).await.unwrap();
+        let mut ack = journal
+            .submit(Record::entry(1, 0, Bytes::from_static(b"x")))
+            .await
+            .unwrap();
         // The journal thread is now inside sync, blocked by the test.
-        tokio::task::spawn_blocking(move || sync_started.recv()).await.unwrap().unwrap();
+        tokio::task::spawn_blocking(move || sync_started.recv())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(*events.lock(), vec!["write"]);
         let early = tokio::time::timeout(Duration::from_millis(50), &mut ack.0).await;
         assert!(early.is_err(), "ack fired before the sync completed");
@@ -218,7 +237,9 @@ mod tests {
     async fn enospc_fails_the_group_with_no_space_and_writes_nothing() {
         let (storage, events, _sync_started, _release) = gated(Some(28));
         let journal = Journal::start(storage, settings()).unwrap();
-        let result = journal.append(Record::entry(1, 0, Bytes::from_static(b"x"))).await;
+        let result = journal
+            .append(Record::entry(1, 0, Bytes::from_static(b"x")))
+            .await;
         assert!(matches!(result, Err(JournalError::NoSpace)), "{result:?}");
         assert!(events.lock().is_empty());
         assert_eq!(journal.written_position(), JournalPosition::default());
@@ -228,7 +249,10 @@ mod tests {
     async fn queued_records_share_one_sync() {
         let (storage, events, sync_started, release) = gated(None);
         let journal = Journal::start(storage, settings()).unwrap();
-        let first = journal.submit(Record::entry(1, 0, Bytes::from_static(b"a"))).await.unwrap();
+        let first = journal
+            .submit(Record::entry(1, 0, Bytes::from_static(b"a")))
+            .await
+            .unwrap();
         let sync_started = tokio::task::spawn_blocking(move || {
             sync_started.recv().unwrap();
             sync_started
@@ -238,11 +262,19 @@ mod tests {
         // While the first group syncs, queue three more: they form one group.
         let mut later = Vec::new();
         for entry in 1..4 {
-            later.push(journal.submit(Record::entry(1, entry, Bytes::from_static(b"b"))).await.unwrap());
+            later.push(
+                journal
+                    .submit(Record::entry(1, entry, Bytes::from_static(b"b")))
+                    .await
+                    .unwrap(),
+            );
         }
         release.send(()).unwrap();
         first.wait().await.unwrap();
-        tokio::task::spawn_blocking(move || sync_started.recv()).await.unwrap().unwrap();
+        tokio::task::spawn_blocking(move || sync_started.recv())
+            .await
+            .unwrap()
+            .unwrap();
         release.send(()).unwrap();
         for ack in later {
             ack.wait().await.unwrap();

@@ -14,7 +14,8 @@ use crate::server::durable;
 /// Reads the persisted mark; the start of the journal when none exists yet.
 pub fn read_mark(path: &Path) -> io::Result<JournalPosition> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err)),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err)),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(JournalPosition::default()),
         Err(err) => Err(err),
     }
@@ -35,7 +36,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("checkpoint");
         assert_eq!(read_mark(&path).unwrap(), JournalPosition::default());
-        let mark = JournalPosition { file_id: 3, offset: 4096 };
+        let mark = JournalPosition {
+            file_id: 3,
+            offset: 4096,
+        };
         write_mark(&path, mark).unwrap();
         assert_eq!(read_mark(&path).unwrap(), mark);
     }

@@ -30,7 +30,18 @@ use super::record::Record;
 
 /// A point in the journal: a file and a byte offset inside it. Ordered by
 /// file, then offset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct JournalPosition {
     pub file_id: u64,
     pub offset: u64,
@@ -55,9 +66,14 @@ pub type DurableResult = Result<JournalPosition, JournalError>;
 /// A queued request to the journal thread.
 pub(crate) enum JournalRequest {
     /// Write this record; answer once it is durable.
-    Append { record: Record, done: oneshot::Sender<DurableResult> },
+    Append {
+        record: Record,
+        done: oneshot::Sender<DurableResult>,
+    },
     /// Answer once everything queued before it is durable.
-    Barrier { done: oneshot::Sender<DurableResult> },
+    Barrier {
+        done: oneshot::Sender<DurableResult>,
+    },
 }
 
 /// Handle to the journal thread. Dropping every handle stops the thread
@@ -79,21 +95,31 @@ impl DurableAck {
 
 impl Journal {
     /// Starts the journal thread over `storage`.
-    pub fn start<S: JournalStorage>(storage: S, settings: GroupCommitSettings) -> io::Result<Journal> {
+    pub fn start<S: JournalStorage>(
+        storage: S,
+        settings: GroupCommitSettings,
+    ) -> io::Result<Journal> {
         let (requests, queue) = mpsc::channel(settings.queue_size.max(1));
         let written = Arc::new(Mutex::new(storage.position()));
         let thread_written = written.clone();
         let thread = std::thread::Builder::new()
             .name("bookie-journal".into())
             .spawn(move || group_commit::run(storage, settings, queue, thread_written))?;
-        Ok(Journal { requests, written, thread: Mutex::new(Some(thread)) })
+        Ok(Journal {
+            requests,
+            written,
+            thread: Mutex::new(Some(thread)),
+        })
     }
 
     /// Queues `record`. The returned ack resolves once it is durable.
     /// Records are written in the order `submit` calls complete.
     pub async fn submit(&self, record: Record) -> Result<DurableAck, JournalError> {
         let (done, ack) = oneshot::channel();
-        self.requests.send(JournalRequest::Append { record, done }).await.map_err(|_| JournalError::ShutDown)?;
+        self.requests
+            .send(JournalRequest::Append { record, done })
+            .await
+            .map_err(|_| JournalError::ShutDown)?;
         Ok(DurableAck(ack))
     }
 
@@ -105,7 +131,10 @@ impl Journal {
     /// Waits until everything queued so far is durable.
     pub async fn sync_barrier(&self) -> DurableResult {
         let (done, ack) = oneshot::channel();
-        self.requests.send(JournalRequest::Barrier { done }).await.map_err(|_| JournalError::ShutDown)?;
+        self.requests
+            .send(JournalRequest::Barrier { done })
+            .await
+            .map_err(|_| JournalError::ShutDown)?;
         DurableAck(ack).wait().await
     }
 
@@ -118,7 +147,9 @@ impl Journal {
 
     /// Stops accepting requests and waits for the thread to answer the queue.
     pub fn close(self) {
-        let Journal { requests, thread, .. } = self;
+        let Journal {
+            requests, thread, ..
+        } = self;
         drop(requests);
         if let Some(handle) = thread.into_inner() {
             if handle.join().is_err() {

@@ -33,7 +33,10 @@ pub fn replay_journal(
     mut apply: impl FnMut(Record),
 ) -> io::Result<ReplaySummary> {
     let ids = list_journal_files(dir)?;
-    let mut summary = ReplaySummary { next_file_id: mark.file_id + 1, ..ReplaySummary::default() };
+    let mut summary = ReplaySummary {
+        next_file_id: mark.file_id + 1,
+        ..ReplaySummary::default()
+    };
     for id in ids {
         summary.next_file_id = summary.next_file_id.max(id + 1);
         if id < mark.file_id {
@@ -41,10 +44,11 @@ pub fn replay_journal(
         }
         let start = if id == mark.file_id { mark.offset } else { 0 };
         let path = journal_file_path(dir, id);
-        let outcome = crate::server::record::scan_records(&path, start, max_body_len, |record, _| {
-            summary.records += 1;
-            apply(record);
-        })?;
+        let outcome =
+            crate::server::record::scan_records(&path, start, max_body_len, |record, _| {
+                summary.records += 1;
+                apply(record);
+            })?;
         if outcome.dropped_bytes > 0 {
             tracing::warn!(
                 file = %path.display(),

@@ -1,0 +1,82 @@
+//! Admin API errors and their HTTP mapping: a status code plus a JSON body
+//! `{"reason": "..."}`, as Pulsar's admin API answers.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::managed_ledger::ManagedLedgerError;
+use crate::namespace::{NamespaceError, TopicNameError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl AdminError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AdminError::NotFound(_) => StatusCode::NOT_FOUND,
+            AdminError::Conflict(_) => StatusCode::CONFLICT,
+            AdminError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        if self.status().is_server_error() {
+            tracing::warn!(status = self.status().as_u16(), reason = %self, "admin request failed");
+        }
+        (self.status(), Json(serde_json::json!({ "reason": self.to_string() }))).into_response()
+    }
+}
+
+impl From<NamespaceError> for AdminError {
+    fn from(error: NamespaceError) -> Self {
+        let reason = error.to_string();
+        match error {
+            NamespaceError::InvalidName(_) | NamespaceError::InvalidBundles(_) => AdminError::BadRequest(reason),
+            NamespaceError::TenantNotFound(_)
+            | NamespaceError::NamespaceNotFound(_)
+            | NamespaceError::ClusterNotFound(_) => AdminError::NotFound(reason),
+            NamespaceError::AlreadyExists(_) => AdminError::Conflict(reason),
+            NamespaceError::SessionLost | NamespaceError::Metadata(_) => AdminError::Unavailable(reason),
+            NamespaceError::Corrupt { .. } => AdminError::Internal(reason),
+        }
+    }
+}
+
+impl From<TopicNameError> for AdminError {
+    fn from(error: TopicNameError) -> Self {
+        AdminError::BadRequest(error.to_string())
+    }
+}
+
+impl From<ManagedLedgerError> for AdminError {
+    fn from(error: ManagedLedgerError) -> Self {
+        let reason = error.to_string();
+        match error {
+            ManagedLedgerError::NoSuchManagedLedger(_)
+            | ManagedLedgerError::NoSuchCursor(_)
+            | ManagedLedgerError::NoSuchEntry(_) => AdminError::NotFound(reason),
+            ManagedLedgerError::InvalidName { .. } => AdminError::BadRequest(reason),
+            ManagedLedgerError::Fenced { .. } | ManagedLedgerError::Closed { .. } => AdminError::Conflict(reason),
+            ManagedLedgerError::Metadata(_) | ManagedLedgerError::Ledger(_) | ManagedLedgerError::WriteFailed { .. } => {
+                AdminError::Unavailable(reason)
+            }
+            ManagedLedgerError::Corrupt { .. } => AdminError::Internal(reason),
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The admin HTTP API (axum, port 8080 by default): `/health`, `/metrics`
+//! (Prometheus text) and a subset of Pulsar's admin v2 REST API (clusters,
+//! tenants, namespaces, persistent topics and their stats).
+//!
+//! Handlers talk to the metadata store through [`PolicyStore`] and to topics
+//! through the [`ManagedLedgerFactory`]; creating a topic writes its empty
+//! ledger list, so it needs no bundle ownership. Per-topic message counters
+//! come from an optional [`TopicStatsSource`] the protocol side provides.
+
+mod error;
+mod health;
+mod tenants;
+mod topics;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use magnetar_metadata::MetadataStore;
+use tokio::net::TcpListener;
+
+pub use error::AdminError;
+pub use topics::{SubscriptionStats, TopicCounters, TopicStats, TopicStatsSource};
+
+use crate::managed_ledger::ManagedLedgerFactory;
+use crate::namespace::PolicyStore;
+
+/// Everything the admin handlers need.
+#[derive(Clone)]
+pub struct AdminState {
+    pub metadata: Arc<dyn MetadataStore>,
+    pub policies: PolicyStore,
+    pub managed_ledgers: Arc<ManagedLedgerFactory>,
+    /// Name of this cluster (`standalone` by default).
+    pub cluster: String,
+    pub topic_stats: Option<Arc<dyn TopicStatsSource>>,
+}
+
+impl AdminState {
+    pub fn new(metadata: Arc<dyn MetadataStore>, managed_ledgers: Arc<ManagedLedgerFactory>, cluster: &str) -> Self {
+        AdminState {
+            policies: PolicyStore::new(metadata.clone()),
+            metadata,
+            managed_ledgers,
+            cluster: cluster.to_string(),
+            topic_stats: None,
+        }
+    }
+}
+
+pub fn admin_router(state: AdminState) -> Router {
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/metrics", get(health::metrics))
+        .route("/admin/v2/clusters", get(tenants::list_clusters))
+        .route("/admin/v2/clusters/{cluster}", get(tenants::get_cluster))
+        .route("/admin/v2/tenants", get(tenants::list_tenants))
+        .route("/admin/v2/tenants/{tenant}", get(tenants::get_tenant).put(tenants::create_tenant))
+        .route("/admin/v2/namespaces/{tenant}", get(tenants::list_namespaces))
+        .route("/admin/v2/namespaces/{tenant}/{namespace}", get(tenants::get_namespace).put(tenants::create_namespace))
+        .route("/admin/v2/persistent/{tenant}/{namespace}", get(topics::list_topics))
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}",
+            axum::routing::put(topics::create_topic).delete(topics::delete_topic),
+        )
+        .route("/admin/v2/persistent/{tenant}/{namespace}/{topic}/stats", get(topics::topic_stats))
+        .with_state(state)
+}
+
+/// Serves the admin API on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: AdminState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "admin api listening");
+    axum::serve(listener, admin_router(state)).with_graceful_shutdown(shutdown).await
+}

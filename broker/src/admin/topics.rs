@@ -1,0 +1,154 @@
+//! Persistent-topic endpoints of the admin v2 API: list, create
+//! (non-partitioned), delete and stats.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use bytes::Bytes;
+use magnetar_metadata::{Expected, MetadataError, PutOptions};
+use serde::Serialize;
+
+use super::{AdminError, AdminState};
+use crate::managed_ledger::{StoredLedgerList, LEDGER_LIST_ROOT};
+use crate::namespace::{NamespaceName, TopicDomain, TopicName};
+
+/// Message counters of a topic, kept by the protocol side.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TopicCounters {
+    pub msg_in: u64,
+    pub bytes_in: u64,
+    pub msg_out: u64,
+    pub bytes_out: u64,
+    pub producers: u64,
+    pub consumers: u64,
+}
+
+/// Implemented by the protocol side to expose per-topic counters.
+pub trait TopicStatsSource: Send + Sync + 'static {
+    /// Counters of a loaded topic (full name), `None` if not loaded here.
+    fn topic_counters(&self, topic: &str) -> Option<TopicCounters>;
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionStats {
+    pub msg_backlog: u64,
+    pub mark_delete_position: String,
+    pub individually_acked_ranges: usize,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopicStats {
+    pub msg_in_counter: u64,
+    pub bytes_in_counter: u64,
+    pub msg_out_counter: u64,
+    pub bytes_out_counter: u64,
+    pub producer_count: u64,
+    pub storage_size: u64,
+    pub entries: u64,
+    pub ledgers: usize,
+    pub subscriptions: std::collections::BTreeMap<String, SubscriptionStats>,
+}
+
+fn topic_name(tenant: &str, namespace: &str, topic: &str) -> Result<TopicName, AdminError> {
+    let namespace = NamespaceName::new(tenant, namespace)?;
+    Ok(TopicName::new(TopicDomain::Persistent, namespace, topic).map_err(crate::namespace::NamespaceError::from)?)
+}
+
+/// `GET /admin/v2/persistent/{tenant}/{namespace}`: full names of the topics.
+pub async fn list_topics(
+    State(state): State<AdminState>,
+    Path((tenant, namespace)): Path<(String, String)>,
+) -> Result<Json<Vec<String>>, AdminError> {
+    let namespace = NamespaceName::new(&tenant, &namespace)?;
+    state.policies.namespace_policies(&namespace).await?;
+    let prefix = format!("{namespace}/persistent/");
+    let names = state.managed_ledgers.list(&prefix).await?;
+    let topics = names
+        .iter()
+        .filter_map(|name| TopicName::from_persistence_name(name).ok())
+        .map(|topic| topic.to_string())
+        .collect();
+    Ok(Json(topics))
+}
+
+/// `PUT /admin/v2/persistent/{tenant}/{namespace}/{topic}`: creates a
+/// non-partitioned topic by storing its empty ledger list.
+pub async fn create_topic(
+    State(state): State<AdminState>,
+    Path((tenant, namespace, topic)): Path<(String, String, String)>,
+) -> Result<StatusCode, AdminError> {
+    let topic = topic_name(&tenant, &namespace, &topic)?;
+    state.policies.namespace_policies(topic.namespace()).await?;
+    let key = format!("{LEDGER_LIST_ROOT}{}", topic.persistence_name());
+    let empty = serde_json::to_vec(&StoredLedgerList::default()).map_err(|e| AdminError::Internal(e.to_string()))?;
+    match state.metadata.put(&key, Bytes::from(empty), PutOptions::expect(Expected::Absent)).await {
+        Ok(_) => {
+            tracing::info!(topic = %topic, "created topic");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Err(MetadataError::BadVersion { .. }) => Err(AdminError::Conflict(format!("topic {topic} already exists"))),
+        Err(e) => Err(AdminError::Unavailable(e.to_string())),
+    }
+}
+
+/// `DELETE /admin/v2/persistent/{tenant}/{namespace}/{topic}`.
+pub async fn delete_topic(
+    State(state): State<AdminState>,
+    Path((tenant, namespace, topic)): Path<(String, String, String)>,
+) -> Result<StatusCode, AdminError> {
+    let topic = topic_name(&tenant, &namespace, &topic)?;
+    state.managed_ledgers.delete(&topic.persistence_name()).await.map_err(|e| match e {
+        crate::managed_ledger::ManagedLedgerError::NoSuchManagedLedger(_) => {
+            AdminError::NotFound(format!("topic {topic} not found"))
+        }
+        other => other.into(),
+    })?;
+    tracing::info!(topic = %topic, "deleted topic");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /admin/v2/persistent/{tenant}/{namespace}/{topic}/stats`.
+pub async fn topic_stats(
+    State(state): State<AdminState>,
+    Path((tenant, namespace, topic)): Path<(String, String, String)>,
+) -> Result<Json<TopicStats>, AdminError> {
+    let topic = topic_name(&tenant, &namespace, &topic)?;
+    let storage = state.managed_ledgers.storage_stats(&topic.persistence_name()).await.map_err(|e| match e {
+        crate::managed_ledger::ManagedLedgerError::NoSuchManagedLedger(_) => {
+            AdminError::NotFound(format!("topic {topic} not found"))
+        }
+        other => other.into(),
+    })?;
+    let counters = state
+        .topic_stats
+        .as_ref()
+        .and_then(|source: &Arc<dyn TopicStatsSource>| source.topic_counters(&topic.to_string()))
+        .unwrap_or_default();
+    let subscriptions = storage
+        .cursors
+        .into_iter()
+        .map(|c| {
+            let stats = SubscriptionStats {
+                msg_backlog: c.backlog,
+                mark_delete_position: c.mark_delete.to_string(),
+                individually_acked_ranges: c.individually_acked_ranges,
+            };
+            (c.name, stats)
+        })
+        .collect();
+    Ok(Json(TopicStats {
+        msg_in_counter: counters.msg_in,
+        bytes_in_counter: counters.bytes_in,
+        msg_out_counter: counters.msg_out,
+        bytes_out_counter: counters.bytes_out,
+        producer_count: counters.producers,
+        storage_size: storage.size_bytes,
+        entries: storage.entries,
+        ledgers: storage.ledgers,
+        subscriptions,
+    }))
+}

@@ -1,0 +1,22 @@
+//! `magnetar broker`: a stateless broker against external bookies and a
+//! metadata store. Ledgers default to E=2, Qw=2, Qa=2.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use magnetar_bookie::client::{ClientConfig, LedgerClient};
+
+use super::{broker_node, metadata_connect, shutdown};
+use crate::args::BrokerArgs;
+use crate::ready;
+
+pub async fn run(args: BrokerArgs) -> Result<()> {
+    let shutdown = shutdown::on_signal();
+    let metadata = metadata_connect(&args.metadata).await?;
+    let ledgers = Arc::new(LedgerClient::new(Arc::clone(&metadata), ClientConfig::default()));
+    let node = broker_node::start(&args.listen, &args.cluster, args.quorum.resolve(2), metadata, ledgers).await?;
+    ready::announce("broker", &[("pulsar", node.pulsar_addr()), ("http", node.http_addr())]);
+    shutdown.cancelled().await;
+    node.shutdown().await;
+    Ok(())
+}

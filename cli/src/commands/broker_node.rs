@@ -1,0 +1,52 @@
+//! Starting a broker node from command-line arguments; shared by
+//! `magnetar broker` and `magnetar standalone`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use magnetar_bookie::LedgerStore;
+use magnetar_broker::node::{BrokerNode, BrokerNodeConfig};
+use magnetar_broker::BrokerServiceConfig;
+use magnetar_metadata::MetadataStore;
+use tokio::net::TcpListener;
+
+use crate::args::ListenArgs;
+
+/// Binds both listeners and starts the node. `(e, w, a)` are the ledger quorums.
+pub async fn start(
+    listen: &ListenArgs,
+    cluster: &str,
+    quorum: (u32, u32, u32),
+    metadata: Arc<dyn MetadataStore>,
+    ledgers: Arc<dyn LedgerStore>,
+) -> Result<BrokerNode> {
+    let (ensemble, write, ack) = quorum;
+    anyhow::ensure!(
+        ack >= 1 && write >= ack && ensemble >= write,
+        "invalid quorum: ensemble {ensemble}, write {write}, ack {ack} (need E >= Qw >= Qa >= 1)"
+    );
+    let pulsar_addr = SocketAddr::new(listen.bind, listen.pulsar_port);
+    let http_addr = SocketAddr::new(listen.bind, listen.http_port);
+    let pulsar_listener = TcpListener::bind(pulsar_addr).await.with_context(|| format!("bind Pulsar port {pulsar_addr}"))?;
+    let http_listener = TcpListener::bind(http_addr).await.with_context(|| format!("bind HTTP port {http_addr}"))?;
+
+    let mut service = BrokerServiceConfig { cluster_name: cluster.to_string(), ..Default::default() };
+    service.max_message_size = listen.max_message_size;
+    service.managed_ledger.ensemble_size = ensemble;
+    service.managed_ledger.write_quorum = write;
+    service.managed_ledger.ack_quorum = ack;
+    let advertised_host = listen.advertised_address.clone().unwrap_or_else(|| advertised_default(listen));
+    let config = BrokerNodeConfig { service, advertised_host, session_ttl: Duration::from_secs(30) };
+    BrokerNode::start(config, metadata, ledgers, pulsar_listener, http_listener).await.context("start broker")
+}
+
+/// The bind address, or the host name when bound to every interface.
+fn advertised_default(listen: &ListenArgs) -> String {
+    if listen.bind.is_unspecified() {
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "127.0.0.1".to_string())
+    } else {
+        listen.bind.to_string()
+    }
+}

@@ -1,0 +1,93 @@
+//! `magnetar standalone`: the embedded metadata store, `--bookies` bookies
+//! and a broker in one process, with no config. It takes the same paths as a
+//! cluster: bookies register in the metadata store, the broker owns bundles
+//! through its session and opens every topic with ledger recovery.
+//!
+//! Bookie ids are their addresses, and ledger metadata names them, so each
+//! in-process bookie keeps the port it got on first start (recorded in
+//! `<data-dir>/bookie-N/port`) and binds it again after a restart.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use magnetar_bookie::client::{ClientConfig, LedgerClient};
+use magnetar_bookie::server::{BookieConfig, RunningBookie, StartOptions};
+use magnetar_metadata::raft::EmbeddedRaft;
+use tokio::net::TcpListener;
+
+use super::bookie::apply_journal_args;
+use super::{broker_node, shutdown};
+use crate::args::StandaloneArgs;
+use crate::ready;
+
+pub async fn run(args: StandaloneArgs) -> Result<()> {
+    let shutdown = shutdown::on_signal();
+    let quorum = args.quorum.resolve(1);
+    if args.bookies == 0 || quorum.0 > args.bookies {
+        bail!("ensemble size {} needs at least that many bookies (--bookies {})", quorum.0, args.bookies);
+    }
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("create {}", args.data_dir.display()))?;
+    tracing::info!(data_dir = %args.data_dir.display(), "starting standalone");
+
+    let metadata = EmbeddedRaft::open(&args.data_dir.join("metadata")).await.context("open embedded metadata store")?;
+
+    let mut bookies = Vec::new();
+    for index in 0..args.bookies {
+        let dir = args.data_dir.join(format!("bookie-{index}"));
+        let listener = bind_bookie_port(&dir).await?;
+        let mut config = BookieConfig::for_dir(&dir);
+        config.listen = listener.local_addr()?;
+        apply_journal_args(&mut config, &args.journal);
+        let bookie = RunningBookie::start(config, listener, StartOptions::with_metadata(Arc::clone(&metadata)))
+            .await
+            .with_context(|| format!("start bookie {index}"))?;
+        tracing::info!(bookie_id = %bookie.bookie_id(), "in-process bookie serving");
+        bookies.push(bookie);
+    }
+
+    let ledgers = Arc::new(LedgerClient::new(Arc::clone(&metadata), ClientConfig::default()));
+    let node = broker_node::start(&args.listen, "standalone", quorum, metadata, ledgers).await?;
+    ready::announce("standalone", &[("pulsar", node.pulsar_addr()), ("http", node.http_addr())]);
+
+    shutdown.cancelled().await;
+    node.shutdown().await;
+    for bookie in bookies {
+        bookie.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Binds the bookie's recorded port, or a free one on first start (then
+/// records it: write to a temporary file, fsync, rename).
+async fn bind_bookie_port(dir: &Path) -> Result<TcpListener> {
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    let port_file = dir.join("port");
+    let recorded: Option<u16> = match std::fs::read_to_string(&port_file) {
+        Ok(text) => Some(text.trim().parse().with_context(|| format!("parse {}", port_file.display()))?),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => return Err(error).with_context(|| format!("read {}", port_file.display())),
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], recorded.unwrap_or(0)));
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("bind bookie port {addr} (recorded in {})", port_file.display()))?;
+    if recorded.is_none() {
+        write_durably(&port_file, &listener.local_addr()?.port().to_string())?;
+    }
+    Ok(listener)
+}
+
+fn write_durably(path: &Path, contents: &str) -> Result<()> {
+    use std::io::Write;
+    let tmp: PathBuf = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("rename to {}", path.display()))?;
+    if let Some(parent) = path.parent() {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
