@@ -96,6 +96,11 @@ impl BrokerNode {
         Ok(BrokerNode { service, namespaces, session, pulsar_addr, http_addr, http_task, http_stop })
     }
 
+    /// The metadata session holding this node's bundle ownership.
+    pub fn session_id(&self) -> magnetar_metadata::SessionId {
+        self.session.id()
+    }
+
     pub fn pulsar_addr(&self) -> SocketAddr {
         self.pulsar_addr
     }

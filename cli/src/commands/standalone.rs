@@ -47,8 +47,15 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
         bookies.push(bookie);
     }
 
+    // The embedded store belongs to this data dir alone, so the broker
+    // session of a previous (crashed) process is certainly dead: end it now
+    // rather than waiting out its TTL, which would keep the old process's
+    // bundle ownership (and its old addresses) alive for lookups.
+    let session_file = args.data_dir.join("broker-session");
+    revoke_previous_session(&session_file, metadata.as_ref()).await?;
     let ledgers = Arc::new(LedgerClient::new(Arc::clone(&metadata), ClientConfig::default()));
     let node = broker_node::start(&args.listen, "standalone", quorum, metadata, ledgers).await?;
+    write_durably(&session_file, &node.session_id().to_string())?;
     ready::announce("standalone", &[("pulsar", node.pulsar_addr()), ("http", node.http_addr())]);
 
     shutdown.cancelled().await;
@@ -57,6 +64,23 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
         bookie.shutdown().await;
     }
     Ok(())
+}
+
+async fn revoke_previous_session(path: &Path, metadata: &dyn magnetar_metadata::MetadataStore) -> Result<()> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error).with_context(|| format!("read {}", path.display())),
+    };
+    let session: magnetar_metadata::SessionId =
+        text.trim().parse().with_context(|| format!("parse {}", path.display()))?;
+    match metadata.revoke_session(session).await {
+        Ok(()) | Err(magnetar_metadata::MetadataError::SessionExpired(_)) => {
+            tracing::info!(session, "ended the broker session of the previous standalone process");
+            Ok(())
+        }
+        Err(error) => Err(error).context("revoke the previous broker session"),
+    }
 }
 
 /// Binds the bookie's recorded port, or a free one on first start (then
