@@ -34,6 +34,10 @@ fn receipted_messages_survive_kill_9() {
     let mut standalone = Standalone::start().unwrap();
     let url = standalone.pulsar_url().unwrap();
     let topic = "persistent://public/default/crash-stream";
+    // Create the subscription first: as in Pulsar (retention 0), entries no
+    // durable subscription needs are trimmed, so the subscription is what
+    // keeps the stream.
+    assert!(consumed_seqs(&url, topic, "after-crash", false, Some(0)).is_empty());
     let receipts = tempfile::NamedTempFile::new().unwrap();
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/durable_producer.py");
     let mut producer = Command::new(python().unwrap())
