@@ -40,6 +40,12 @@ async fn produce(client: &Pulsar<TokioExecutor>, topic: &str, count: usize, batc
     for i in 0..count {
         let message = producer::Message { payload: format!("r-{i}").into_bytes(), ..Default::default() };
         receipts.push(producer.send_non_blocking(message).await.expect("send"));
+        // Bound the sends in flight: the client refuses more with SlowDown.
+        if receipts.len() >= 50 {
+            for receipt in receipts.drain(..) {
+                receipt.await.expect("receipt");
+            }
+        }
     }
     for receipt in receipts {
         receipt.await.expect("receipt");
