@@ -356,9 +356,18 @@ impl MetadataStore for EtcdStore {
             keeper.keep_alive().await?;
             responses.message().await
         };
-        match with_timeout_for_session(self.options.operation_timeout, Some(session), round_trip)
-            .await?
-        {
+        let answer =
+            with_timeout_for_session(self.options.operation_timeout, Some(session), round_trip).await;
+        let answer = match answer {
+            Ok(answer) => answer,
+            // The client reports a keep-alive answered with ttl 0 (unknown lease)
+            // and local stream failures alike; ask etcd directly which it was.
+            Err(MetadataError::Unavailable(_)) if self.lease_is_gone(session).await => {
+                return Err(MetadataError::SessionExpired(session))
+            }
+            Err(error) => return Err(error),
+        };
+        match answer {
             // etcd answers a keep-alive of an unknown lease with ttl 0.
             Some(response) if response.ttl() > 0 => Ok(()),
             Some(_) => Err(MetadataError::SessionExpired(session)),
@@ -404,5 +413,17 @@ mod tests {
             map_error(status, Some(7)),
             MetadataError::Unavailable(_)
         ));
+    }
+}
+
+impl EtcdStore {
+    /// Whether etcd says the lease no longer exists (TimeToLive answers ttl -1).
+    async fn lease_is_gone(&self, session: SessionId) -> bool {
+        let mut client = self.client.clone();
+        let query = client.lease_time_to_live(session, None);
+        match tokio::time::timeout(self.options.operation_timeout, query).await {
+            Ok(Ok(response)) => response.ttl() <= 0,
+            _ => false,
+        }
     }
 }
