@@ -147,6 +147,6 @@ async fn every_acked_entry_survives_repeated_sigkill() {
         acked_total.extend(acked_now);
     }
     let (_child, addr) = spawn_bookie(dir.path()).await;
-    let mut client = connect(addr).await;
+    let client = connect(addr).await;
     assert_all_readable(&client, &acked_total).await;
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod etcd;
 pub mod memory;
 pub mod raft;
+mod serde_base64;
 pub mod session;
 pub mod state_machine;
 pub mod store;

@@ -55,6 +55,7 @@ impl Default for StateMachineLimits {
 /// One stored key.
 #[derive(Debug, Serialize, Deserialize)]
 struct Entry {
+    #[serde(with = "crate::serde_base64")]
     value: Bytes,
     version: Version,
     session: Option<SessionId>,

@@ -34,6 +34,7 @@ pub type SessionId = i64;
 /// A value together with the version it was read at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Versioned {
+    #[serde(with = "crate::serde_base64")]
     pub value: Bytes,
     pub version: Version,
 }
@@ -98,6 +99,7 @@ pub enum WatchTarget {
 pub enum WatchEvent {
     Put {
         key: String,
+        #[serde(with = "crate::serde_base64")]
         value: Bytes,
         version: Version,
     },

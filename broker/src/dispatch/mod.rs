@@ -215,7 +215,7 @@ impl Dispatcher {
     async fn dispatch_once(&self) -> Result<Progress, ManagedLedgerError> {
         let (budget, replay, epoch) = {
             let mut state = self.state.lock();
-            let budget = state.permit_budget().min(MAX_READ_ENTRIES);
+            let budget = state.entries_to_read(MAX_READ_ENTRIES);
             if budget == 0 {
                 return Ok(Progress::Idle);
             }
@@ -249,7 +249,11 @@ impl Dispatcher {
                 Progress::Busy
             });
         }
-        state.distribute(entries);
+        if let Some(unsent) = state.distribute(entries) {
+            // Out of permits mid-read: the next read starts at the first
+            // entry that was not sent.
+            self.cursor.unread_from(unsent);
+        }
         Ok(Progress::Busy)
     }
 }

@@ -23,6 +23,9 @@ pub struct DispatchState {
     next_consumer: usize,
     /// Bumped on every cursor rewind: reads started before it are stale.
     pub epoch: u64,
+    /// Moving average of messages per dispatched entry (batches hold many),
+    /// used to turn message permits into a number of entries to read.
+    messages_per_entry: f64,
 }
 
 impl DispatchState {
@@ -34,16 +37,35 @@ impl DispatchState {
             redelivery_counts: HashMap::new(),
             next_consumer: 0,
             epoch: 0,
+            messages_per_entry: 1.0,
         }
     }
 
-    /// Sum of positive permits: how many entries a read may fetch at most.
+    /// Sum of positive permits (in messages) of the open consumers.
     pub fn permit_budget(&self) -> usize {
         self.consumers
             .iter()
             .filter(|c| !c.is_closed())
-            .map(|c| c.available_permits().max(0) as usize)
+            .map(|c| usize::try_from(c.available_permits()).unwrap_or(0))
             .sum()
+    }
+
+    /// How many entries the next read should fetch: the permits divided by
+    /// the average batch size seen so far, at least one while any permit is
+    /// left, at most `max_entries`. Zero when no consumer has permits.
+    pub fn entries_to_read(&self, max_entries: usize) -> usize {
+        let permits = self.permit_budget();
+        if permits == 0 {
+            return 0;
+        }
+        let estimate = (permits as f64 / self.messages_per_entry).ceil() as usize;
+        estimate.clamp(1, max_entries)
+    }
+
+    fn observe_batch_size(&mut self, messages: u32) {
+        const WEIGHT: f64 = 0.2;
+        self.messages_per_entry =
+            (1.0 - WEIGHT) * self.messages_per_entry + WEIGHT * f64::from(messages.max(1));
     }
 
     /// Puts positions back for redelivery, counting the redelivery.
@@ -71,29 +93,41 @@ impl DispatchState {
     }
 
     /// Sends `entries` to consumers according to the subscription type.
-    pub fn distribute(&mut self, entries: Vec<Entry>) {
+    /// Returns the position of the first entry an Exclusive consumer had no
+    /// permits for: the caller moves the read position back to it. (Shared
+    /// puts what nobody could take into the replay set instead.)
+    pub fn distribute(&mut self, entries: Vec<Entry>) -> Option<Position> {
         match self.mode {
             SubscriptionType::Exclusive => self.distribute_exclusive(entries),
-            SubscriptionType::Shared => self.distribute_shared(entries),
+            SubscriptionType::Shared => {
+                self.distribute_shared(entries);
+                None
+            }
         }
     }
 
-    /// Everything to the single consumer, in order. If it vanished, the
-    /// entries are dropped: the next consumer's rewind reads them again.
-    fn distribute_exclusive(&mut self, entries: Vec<Entry>) {
-        let Some(consumer) = self.consumers.first().cloned() else {
-            return;
-        };
+    /// To the single consumer, in order, while it has permits. An entry goes
+    /// out while at least one permit is left, even if its batch holds more
+    /// messages (permits then go negative, as in Pulsar). If the consumer
+    /// vanished, the entries are dropped: the next consumer's rewind reads
+    /// them again.
+    fn distribute_exclusive(&mut self, entries: Vec<Entry>) -> Option<Position> {
+        let consumer = self.consumers.first().cloned()?;
         for entry in &entries {
+            if consumer.available_permits() <= 0 {
+                return Some(entry.position);
+            }
             let count = self
                 .redelivery_counts
                 .get(&entry.position)
                 .copied()
                 .unwrap_or(0);
-            if consumer.send_entry(entry, count, false).is_err() {
-                return;
+            match consumer.send_entry(entry, count, false) {
+                Ok(messages) => self.observe_batch_size(messages),
+                Err(_) => return None,
             }
         }
+        None
     }
 
     /// Round-robin over consumers with permits, up to [`ROUND_ROBIN_BATCH`]
@@ -120,9 +154,12 @@ impl DispatchState {
                     .get(&entry.position)
                     .copied()
                     .unwrap_or(0);
-                if consumer.send_entry(&entry, count, true).is_err() {
-                    entries.push_front(entry);
-                    break;
+                match consumer.send_entry(&entry, count, true) {
+                    Ok(messages) => self.observe_batch_size(messages),
+                    Err(_) => {
+                        entries.push_front(entry);
+                        break;
+                    }
                 }
                 sent += 1;
             }

@@ -180,6 +180,19 @@ impl ManagedCursor {
         state.acks.next_unacked(state.read_offset) <= lac
     }
 
+    /// Moves the read position back to `position`, so the next read starts
+    /// there: the dispatcher returns entries it read but could not send for
+    /// lack of permits. Never moves at or before the mark-delete position,
+    /// and ignores positions the ledger no longer has.
+    pub fn unread_from(&self, position: Position) {
+        let layout = self.ml.layout.read();
+        let Some(offset) = layout.offset_of(position) else {
+            return;
+        };
+        let mut state = self.state.lock();
+        state.read_offset = offset.max(state.acks.mark_delete() + 1);
+    }
+
     /// Read position := successor of mark-delete (redeliver everything unacked).
     pub fn rewind(&self) {
         let mut state = self.state.lock();

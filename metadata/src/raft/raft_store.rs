@@ -23,7 +23,7 @@ use crate::store::{
     Expected, ListPage, MetadataStore, PutOptions, Result, SessionId, Version, Versioned,
     WatchStream, WatchTarget,
 };
-use crate::validate::validate_key;
+use crate::validate::{validate_key, validate_value};
 
 use super::node::{now_ms, RaftNode};
 use super::watch::open_watch;
@@ -60,6 +60,14 @@ impl MetadataStore for RaftStore {
     }
 
     async fn put(&self, key: &str, value: Bytes, options: PutOptions) -> Result<Version> {
+        // Rejected here so that bad input never costs a log entry; the state
+        // machine checks again when it applies the command.
+        validate_key(key)?;
+        let limit = self
+            .node
+            .state()
+            .read(|inner| inner.kv.limits().max_value_bytes);
+        validate_value(value.len(), limit)?;
         let command = Command::Put {
             key: key.to_string(),
             value,
@@ -73,6 +81,7 @@ impl MetadataStore for RaftStore {
     }
 
     async fn delete(&self, key: &str, expected: Expected) -> Result<()> {
+        validate_key(key)?;
         match self
             .node
             .write(Command::Delete {

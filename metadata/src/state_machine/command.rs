@@ -18,6 +18,7 @@ pub enum Command {
     /// Writes `key` if `expected` holds, optionally binding it to a session.
     Put {
         key: String,
+        #[serde(with = "crate::serde_base64")]
         value: Bytes,
         expected: Expected,
         session: Option<SessionId>,
