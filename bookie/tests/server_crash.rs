@@ -2,6 +2,11 @@
 //! adds; after every restart each entry that was acknowledged must read back
 //! byte-identical.
 //!
+//! The kill is triggered by the number of acks received, not by a timer: a
+//! bookie on a fast disk acks a short stream before any fixed delay ends, and
+//! the kill would then never hit an add in flight. Every wait is bounded, so
+//! a stall fails with the name of its step instead of hanging.
+//!
 //! Drives the `bookie_crash_target` example (built by `cargo test`/nextest).
 
 mod server_common;
@@ -94,23 +99,44 @@ async fn assert_all_readable(client: &Client, acked: &[(i64, i64)]) {
         .await;
 }
 
-/// Adds streamed per round (the kill usually lands before they are all acked).
-const ENTRIES_PER_ROUND: i64 = 2000;
+/// Rounds of the kill loop (each one a new bookie process on the same data dir).
+const ROUNDS: i64 = 10;
+/// Adds offered per round. The kill comes long before they are all acked;
+/// the stream is lazy, so only what flow control lets through is built.
+const MAX_ADDS_PER_ROUND: i64 = 20_000;
+/// Bound on every wait of the loop, so a stall fails with its step's name.
+const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Acks after which round `round` kills the bookie: a different point of
+/// the write path each round.
+fn kill_after_acks(round: i64) -> usize {
+    100 + 300 * round as usize
+}
+
+async fn within<T>(what: &str, step: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(STEP_TIMEOUT, step)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no progress within {STEP_TIMEOUT:?}"))
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "hangs in the first round before the first kill; cause not yet found"]
 async fn every_acked_entry_survives_repeated_sigkill() {
     init_tracing();
     let dir = tempfile::tempdir().unwrap();
     let k = key("pw");
     let mut acked_total: Vec<(i64, i64)> = Vec::new();
-    for iteration in 0..10i64 {
+    let mut kills_mid_stream = 0;
+    for round in 0..ROUNDS {
         let (mut child, addr) = spawn_bookie(dir.path()).await;
-        let mut client = connect(addr).await;
-        assert_all_readable(&client, &acked_total).await;
+        let mut client = within("connect", connect(addr)).await;
+        within(
+            "read back every entry acked so far",
+            assert_all_readable(&client, &acked_total),
+        )
+        .await;
 
-        let ledger_id = 100 + iteration;
-        let requests = futures::stream::iter(0..ENTRIES_PER_ROUND).map({
+        let ledger_id = 100 + round;
+        let requests = futures::stream::iter(0..MAX_ADDS_PER_ROUND).map({
             let k = k.clone();
             move |entry_id| {
                 add_request(
@@ -122,31 +148,62 @@ async fn every_acked_entry_survives_repeated_sigkill() {
                 )
             }
         });
-        let mut responses = client.add_entries(requests).await.unwrap().into_inner();
+        let mut responses = within("open the add stream", client.add_entries(requests))
+            .await
+            .unwrap()
+            .into_inner();
         let acked = Arc::new(Mutex::new(Vec::new()));
+        let (threshold_reached, kill_now) = tokio::sync::oneshot::channel();
+        let threshold = kill_after_acks(round);
         let collector = tokio::spawn({
             let acked = acked.clone();
             async move {
+                let mut threshold_reached = Some(threshold_reached);
+                // Ends when the kill breaks the stream (or it completes).
                 while let Ok(Some(response)) = responses.message().await {
-                    if response.status == StatusCode::StatusOk as i32 {
-                        acked.lock().push((response.ledger_id, response.entry_id));
+                    assert_eq!(
+                        status(response.status),
+                        StatusCode::StatusOk,
+                        "add of ledger {} entry {} refused: {}",
+                        response.ledger_id,
+                        response.entry_id,
+                        response.message
+                    );
+                    let mut acked = acked.lock();
+                    acked.push((response.ledger_id, response.entry_id));
+                    if acked.len() >= threshold {
+                        if let Some(reached) = threshold_reached.take() {
+                            let _ = reached.send(());
+                        }
                     }
                 }
             }
         });
-        // Let some adds complete, then kill at a different moment each time.
-        let ok = wait_for(Duration::from_secs(10), async || acked.lock().len() >= 20).await;
-        assert!(ok, "adds were acknowledged before the kill");
-        tokio::time::sleep(Duration::from_millis(20 + 37 * iteration as u64)).await;
+        within("acks before the kill", kill_now)
+            .await
+            .expect("the add stream acked the threshold before it ended");
         child.0.kill().unwrap();
         child.0.wait().unwrap();
-        // Acks received before the kill are in `acked`; the stream ends now.
-        let _ = tokio::time::timeout(Duration::from_secs(10), collector).await;
+        // Acks received before the kill are in `acked`; the stream breaks now.
+        within("the add stream ends after the kill", collector)
+            .await
+            .expect("collector saw only OK acks");
         let acked_now = acked.lock().clone();
-        tracing::info!(iteration, acked = acked_now.len(), "killed bookie");
+        if (acked_now.len() as i64) < MAX_ADDS_PER_ROUND {
+            kills_mid_stream += 1;
+        }
+        tracing::info!(round, acked = acked_now.len(), "killed bookie");
         acked_total.extend(acked_now);
     }
+    assert!(
+        kills_mid_stream >= ROUNDS / 2,
+        "only {kills_mid_stream} of {ROUNDS} kills landed while adds were in flight"
+    );
     let (_child, addr) = spawn_bookie(dir.path()).await;
-    let client = connect(addr).await;
-    assert_all_readable(&client, &acked_total).await;
+    let client = within("connect", connect(addr)).await;
+    within(
+        "final read back",
+        assert_all_readable(&client, &acked_total),
+    )
+    .await;
 }

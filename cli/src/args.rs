@@ -153,8 +153,27 @@ pub struct BookieArgs {
     /// host:port other processes use to reach this bookie, and its id (defaults to `--listen`).
     #[arg(long, env = "MAGNETAR_ADVERTISED_ADDRESS")]
     pub advertised_address: Option<String>,
+    /// TTL of the metadata session holding the registration (and the auditor role and re-replication locks), in milliseconds.
+    #[arg(long, env = "MAGNETAR_SESSION_TTL_MS", default_value_t = 30_000)]
+    pub session_ttl_ms: u64,
     #[command(flatten)]
     pub journal: JournalArgs,
+    #[command(flatten)]
+    pub autorecovery: AutoRecoveryArgs,
+}
+
+/// Auto-recovery (auditor and replication worker) inside a bookie.
+#[derive(Debug, Clone, Args)]
+pub struct AutoRecoveryArgs {
+    /// Run an auditor candidate and a replication worker in this bookie.
+    #[arg(long, env = "MAGNETAR_AUTORECOVERY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub autorecovery: bool,
+    /// How long a bookie must stay gone before its ledgers are marked under-replicated, in milliseconds.
+    #[arg(long, env = "MAGNETAR_LOST_BOOKIE_RECOVERY_DELAY_MS", default_value_t = 30_000)]
+    pub lost_bookie_recovery_delay_ms: u64,
+    /// How long an open ledger that lost a bookie of its last segment is left to its writer before it is fenced and re-replicated, in milliseconds.
+    #[arg(long, env = "MAGNETAR_OPEN_LEDGER_REREPLICATION_GRACE_MS", default_value_t = 30_000)]
+    pub open_ledger_rereplication_grace_ms: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -223,6 +242,57 @@ pub enum PerfCommand {
     Consume(PerfConsumeArgs),
     /// Raw disk baseline: sequential writes, each followed by fdatasync.
     Disk(PerfDiskArgs),
+    /// One ledger written through the ledger client: adds/s and add latency.
+    Ledger(PerfLedgerArgs),
+    /// Metadata store: CAS-put throughput and latency, watch fan-out latency.
+    Metadata(PerfMetadataArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PerfLedgerArgs {
+    /// Metadata store URL (`etcd://…` or `raft://…`) the bookies registered in.
+    #[arg(long, env = "MAGNETAR_METADATA")]
+    pub metadata: String,
+    /// Bookies per ledger (E).
+    #[arg(long, default_value_t = 3)]
+    pub ensemble_size: u32,
+    /// Copies of each entry (Qw).
+    #[arg(long, default_value_t = 3)]
+    pub write_quorum: u32,
+    /// Copies that must be fsynced before an add is confirmed (Qa).
+    #[arg(long, default_value_t = 2)]
+    pub ack_quorum: u32,
+    /// Entry size in bytes.
+    #[arg(short, long, default_value_t = 1024)]
+    pub size: usize,
+    /// Adds per second (0 = as fast as possible).
+    #[arg(short, long, default_value_t = 0)]
+    pub rate: u64,
+    /// How long to run, in seconds.
+    #[arg(short, long, default_value_t = 10)]
+    pub duration: u64,
+    /// Most adds in flight without a confirmation.
+    #[arg(long, default_value_t = 1000)]
+    pub max_pending: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PerfMetadataArgs {
+    /// Metadata store URL (`etcd://…` or `raft://…`).
+    #[arg(long, env = "MAGNETAR_METADATA")]
+    pub metadata: String,
+    /// Concurrent CAS clients.
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
+    /// How long the CAS phase runs, in seconds.
+    #[arg(short, long, default_value_t = 10)]
+    pub duration: u64,
+    /// Watches on the one key of the fan-out phase.
+    #[arg(long, default_value_t = 100)]
+    pub watchers: usize,
+    /// Puts observed by every watcher in the fan-out phase.
+    #[arg(long, default_value_t = 200)]
+    pub rounds: usize,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -260,6 +330,17 @@ pub struct PerfProduceArgs {
     /// Largest batch, in messages.
     #[arg(long, default_value_t = 1000)]
     pub batch_max_messages: u32,
+    /// Which producer generates the load: `raw` speaks the protocol itself
+    /// and batches like the Java client; `rust` uses the Rust `pulsar` crate.
+    #[arg(long, value_enum, default_value_t = PerfClient::Raw)]
+    pub producer: PerfClient,
+}
+
+/// The producer implementation behind `perf produce`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PerfClient {
+    Raw,
+    Rust,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -79,6 +79,14 @@ impl MagnetarProcess {
         self.child.as_ref().map(Child::id)
     }
 
+    /// True while the process runs (it has not exited or been killed).
+    pub fn is_alive(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
     /// SIGKILL, no chance to flush anything.
     pub fn kill9(&mut self) -> Result<()> {
         if let Some(mut child) = self.child.take() {

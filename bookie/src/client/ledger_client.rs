@@ -64,6 +64,11 @@ impl LedgerClient {
         &self.core_context.metadata_store
     }
 
+    /// How this client reaches bookies for reads (and adds, through its connector).
+    pub fn read_context(&self) -> &ReadContext {
+        &self.read_context
+    }
+
     /// Reads a ledger's metadata.
     pub async fn ledger_metadata(&self, ledger_id: LedgerId) -> Result<VersionedMetadata, LedgerError> {
         self.metadata_store().read(ledger_id).await

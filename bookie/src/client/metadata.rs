@@ -143,11 +143,26 @@ impl LedgerMetadata {
             .any(|segment| segment.ensemble.iter().any(|b| b == bookie))
     }
 
+    /// Every bookie any segment references, each once.
+    pub fn referenced_bookies(&self) -> std::collections::BTreeSet<&str> {
+        self.segments
+            .iter()
+            .flat_map(|segment| segment.ensemble.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// The ledger password (stored hex-encoded); `None` if the stored text is
+    /// not valid hex.
+    pub fn password_bytes(&self) -> Option<Bytes> {
+        decode_hex(&self.password).map(Bytes::from)
+    }
+
     pub fn quorum(&self) -> crate::client::write_set::Quorum {
         crate::client::write_set::Quorum::new(self.ensemble_size, self.write_quorum, self.ack_quorum)
     }
 
-    fn parse(key: &str, value: &[u8]) -> Result<Self, LedgerError> {
+    /// Parses the JSON stored under `key`.
+    pub fn parse(key: &str, value: &[u8]) -> Result<Self, LedgerError> {
         serde_json::from_slice(value).map_err(|error| {
             LedgerError::Metadata(MetadataError::Corrupt {
                 key: key.to_string(),
@@ -302,6 +317,16 @@ fn encode_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,6 +378,7 @@ mod tests {
         let parsed = LedgerMetadata::parse("k", &metadata.to_bytes()).unwrap();
         assert_eq!(parsed, metadata);
         assert!(parsed.password_matches(b"secret"));
+        assert_eq!(parsed.password_bytes().unwrap(), Bytes::from_static(b"secret"));
         assert!(!parsed.password_matches(b"other"));
         let text = String::from_utf8(metadata.to_bytes().to_vec()).unwrap();
         assert!(text.contains("\"state\":\"OPEN\""), "{text}");

@@ -33,6 +33,6 @@ pub use ledger_client::LedgerClient;
 pub use metadata::{BookieId, LedgerMetadata, LedgerState, Segment};
 
 #[cfg(test)]
-mod fake_bookie;
+pub(crate) mod fake_bookie;
 #[cfg(test)]
 mod tests;

@@ -110,7 +110,9 @@ impl AddQueue {
 
     /// Pops the completed adds at the head of the queue, resolving their
     /// futures in entry order. Stops at the first add lacking its ack quorum.
-    pub fn confirm_completed_head(&mut self) -> Vec<Confirmed> {
+    /// `publish` sees each add *before* its future resolves, so a caller whose
+    /// add is confirmed never reads an older LAC.
+    pub fn confirm_completed_head(&mut self, mut publish: impl FnMut(Confirmed)) -> Vec<Confirmed> {
         let mut confirmed = Vec::new();
         while self
             .pending
@@ -120,13 +122,15 @@ impl AddQueue {
             let Some(mut head) = self.pending.pop_front() else {
                 break;
             };
+            let done = Confirmed {
+                entry_id: head.entry_id,
+                cumulative_length: head.cumulative_length,
+            };
+            publish(done);
             if let Some(reply) = head.reply.take() {
                 let _ = reply.send(Ok(head.entry_id));
             }
-            confirmed.push(Confirmed {
-                entry_id: head.entry_id,
-                cumulative_length: head.cumulative_length,
-            });
+            confirmed.push(done);
         }
         confirmed
     }
@@ -171,13 +175,32 @@ mod tests {
         queue.ack(1, 1);
         queue.ack(2, 2);
         queue.ack(2, 0);
-        assert!(queue.confirm_completed_head().is_empty(), "entry 0 has no acks yet");
+        assert!(queue.confirm_completed_head(|_| {}).is_empty(), "entry 0 has no acks yet");
         assert!(receivers[1].try_recv().is_err());
         queue.ack(0, 2);
-        assert!(queue.confirm_completed_head().is_empty(), "one ack is below Qa");
+        assert!(queue.confirm_completed_head(|_| {}).is_empty(), "one ack is below Qa");
         queue.ack(0, 1);
-        let confirmed: Vec<_> = queue.confirm_completed_head().iter().map(|c| c.entry_id).collect();
+        let confirmed: Vec<_> = queue.confirm_completed_head(|_| {}).iter().map(|c| c.entry_id).collect();
         assert_eq!(confirmed, vec![0, 1, 2]);
+        for (expected, receiver) in receivers.iter_mut().enumerate() {
+            assert_eq!(receiver.try_recv().unwrap(), Ok(expected as EntryId));
+        }
+    }
+
+    #[test]
+    fn progress_is_published_before_the_add_resolves() {
+        let (mut queue, mut receivers) = queue_with(Quorum::new(3, 3, 2), 0..2);
+        for entry in 0..2 {
+            queue.ack(entry, 0);
+            queue.ack(entry, 1);
+        }
+        let mut published = Vec::new();
+        queue.confirm_completed_head(|confirmed| {
+            let receiver = &mut receivers[confirmed.entry_id as usize];
+            assert!(receiver.try_recv().is_err(), "add resolved before its LAC was published");
+            published.push(confirmed.entry_id);
+        });
+        assert_eq!(published, vec![0, 1]);
         for (expected, receiver) in receivers.iter_mut().enumerate() {
             assert_eq!(receiver.try_recv().unwrap(), Ok(expected as EntryId));
         }
@@ -189,9 +212,9 @@ mod tests {
         let (mut queue, _receivers) = queue_with(Quorum::new(3, 2, 2), 0..1);
         queue.ack(0, 2);
         queue.ack(0, 0);
-        assert!(queue.confirm_completed_head().is_empty());
+        assert!(queue.confirm_completed_head(|_| {}).is_empty());
         queue.ack(0, 1);
-        assert_eq!(queue.confirm_completed_head().len(), 1);
+        assert_eq!(queue.confirm_completed_head(|_| {}).len(), 1);
     }
 
     #[test]
@@ -202,7 +225,7 @@ mod tests {
         let resend: Vec<_> = queue.reset_index(1).into_iter().map(|(entry, _)| entry).collect();
         assert_eq!(resend, vec![0, 1], "index 1 holds entries 0 and 1 with E=3, Qw=2");
         assert!(
-            queue.confirm_completed_head().is_empty(),
+            queue.confirm_completed_head(|_| {}).is_empty(),
             "the ack of the replaced bookie is gone"
         );
     }

@@ -3,7 +3,8 @@
 //!
 //! - [`read_entry`]: one entry from any replica of its write set, trying them
 //!   in order, with a speculative read of the next replica when one is slow;
-//!   a replica whose copy fails the checksum is skipped.
+//!   a replica whose copy fails the checksum is skipped ([`read_entry_from`]
+//!   does the same over an explicit replica list).
 //! - [`read_for_recovery`]: one entry asked of its whole write set at once;
 //!   "absent" only when `Qw - Qa + 1` replicas say so (then it can never have
 //!   been confirmed).
@@ -112,6 +113,17 @@ pub async fn read_entry(
         .into_iter()
         .filter_map(|i| ensemble.get(i).map(String::as_str))
         .collect();
+    read_entry_from(context, ledger_id, &replicas, entry_id).await
+}
+
+/// Reads `entry_id` from `replicas`, trying them in order with speculative
+/// reads (re-replication passes only the replicas that are still alive).
+pub async fn read_entry_from(
+    context: &ReadContext,
+    ledger_id: LedgerId,
+    replicas: &[&str],
+    entry_id: EntryId,
+) -> Result<FetchedEntry, LedgerError> {
     let mut attempts = FuturesUnordered::new();
     let mut next = 0;
     let (mut missing, mut mismatched, mut failures) = (0, 0, Vec::new());

@@ -18,13 +18,17 @@
 //!    re-added entry (with any local ensemble change). A recoverer losing
 //!    that CAS to another one accepts the `CLOSED` state it finds.
 //!
+//! Only segments from the last one on are recovery's to write: a replication
+//! worker may rewrite earlier, complete segments while recovery runs, and
+//! the close keeps those changes.
+//!
 //! Every entry ever confirmed to the old writer is on `Qa` bookies of its
 //! write set, so at most `Qw - Qa` of them can say "no entry": recovery never
 //! ends before it.
 
 use bytes::Bytes;
 
-use crate::client::metadata::{CasStep, LedgerState, VersionedMetadata};
+use crate::client::metadata::{CasStep, LedgerState, Segment, VersionedMetadata};
 use crate::client::read::{self, ReadContext};
 use crate::client::write_core::{CoreContext, WriteMode, WriterCore};
 use crate::digest;
@@ -101,15 +105,16 @@ pub async fn recover_ledger(
 
     let progress = core.progress();
     let (last_entry_id, length) = (progress.lac(), progress.length());
-    let segments = core.metadata().metadata.segments.clone();
+    let recovered_from = metadata.last_segment_first_entry();
+    let recovered_segments = core.metadata().metadata.segments.clone();
     let closed = store
-        .update(ledger_id, core.metadata().clone(), |metadata| match metadata.state {
+        .update(ledger_id, core.metadata().clone(), |stored| match stored.state {
             LedgerState::InRecovery => {
-                let mut next = metadata.clone();
+                let mut next = stored.clone();
                 next.state = LedgerState::Closed;
                 next.last_entry_id = last_entry_id;
                 next.length = length;
-                next.segments = segments.clone();
+                next.segments = segments_at_close(&stored.segments, &recovered_segments, recovered_from);
                 Ok(CasStep::Write(next))
             }
             LedgerState::Closed => Ok(CasStep::Done),
@@ -125,4 +130,53 @@ pub async fn recover_ledger(
         "ledger recovered and closed"
     );
     Ok(closed)
+}
+
+/// The segments written at close: the stored ones before the segment
+/// recovery started in (a replication worker may have changed them
+/// meanwhile), then recovery's own view from there on (with its local
+/// ensemble changes).
+fn segments_at_close(stored: &[Segment], recovered: &[Segment], recovered_from: EntryId) -> Vec<Segment> {
+    stored
+        .iter()
+        .filter(|segment| segment.first_entry_id < recovered_from)
+        .chain(
+            recovered
+                .iter()
+                .filter(|segment| segment.first_entry_id >= recovered_from),
+        )
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segment(first_entry_id: EntryId, ensemble: &[&str]) -> Segment {
+        Segment {
+            first_entry_id,
+            ensemble: ensemble.iter().map(|b| b.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn close_keeps_rereplicated_earlier_segments_and_recovery_changes() {
+        // A worker replaced `x` by `d` in the first segment while recovery,
+        // starting in the segment at 10, replaced `c` from entry 12 on.
+        let stored = [segment(0, &["a", "d"]), segment(10, &["b", "c"])];
+        let recovered = [
+            segment(0, &["a", "x"]),
+            segment(10, &["b", "c"]),
+            segment(12, &["b", "e"]),
+        ];
+        assert_eq!(
+            segments_at_close(&stored, &recovered, 10),
+            vec![
+                segment(0, &["a", "d"]),
+                segment(10, &["b", "c"]),
+                segment(12, &["b", "e"])
+            ]
+        );
+    }
 }

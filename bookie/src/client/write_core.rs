@@ -278,12 +278,15 @@ impl WriterCore {
     }
 
     fn confirm_completed(&mut self) {
-        for confirmed in self.queue.confirm_completed_head() {
-            self.progress.lac.store(confirmed.entry_id, Ordering::Release);
-            self.progress
+        let progress = &self.progress;
+        // The LAC moves before each add's future resolves: a caller that saw
+        // its add confirmed must not read an older `last_add_confirmed`.
+        self.queue.confirm_completed_head(|confirmed| {
+            progress.lac.store(confirmed.entry_id, Ordering::Release);
+            progress
                 .length
                 .store(confirmed.cumulative_length, Ordering::Release);
-        }
+        });
     }
 
     /// Fails every pending add with `error`; later pushes fail the same way.

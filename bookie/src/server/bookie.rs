@@ -166,18 +166,24 @@ impl Bookie {
             return Err(BookieError::ReadOnly);
         }
         let key = request.master_key.clone();
-        let check = self.storage.ledgers.update(ledger_id, |state| {
-            let check = LedgerTable::check_key(state, &key);
-            if check == KeyCheck::Mismatch {
-                Err(BookieError::Unauthorized(ledger_id))
-            } else if state.fenced && !recovery {
-                Err(BookieError::Fenced(ledger_id))
-            } else {
-                Ok(check)
-            }
-        })?;
-        self.storage
-            .put_entry(ledger_id, request.entry_id, entry.lac, request.body.clone());
+        // Checked and cached atomically: an add that passes the fence check
+        // is visible to the fencing read that follows it.
+        let check = self.storage.put_entry_if(
+            ledger_id,
+            request.entry_id,
+            entry.lac,
+            request.body.clone(),
+            |state| {
+                let check = LedgerTable::check_key(state, &key);
+                if check == KeyCheck::Mismatch {
+                    Err(BookieError::Unauthorized(ledger_id))
+                } else if state.fenced && !recovery {
+                    Err(BookieError::Fenced(ledger_id))
+                } else {
+                    Ok(check)
+                }
+            },
+        )?;
         let key_ack = match check {
             KeyCheck::Recorded => Some(
                 self.journal

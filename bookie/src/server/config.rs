@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::autorecovery::AutoRecoveryConfig;
+
 /// Largest entry payload a client may send (5 MiB, Pulsar's default max
 /// message size).
 pub const DEFAULT_MAX_PAYLOAD: usize = 5 * 1024 * 1024;
@@ -62,6 +64,10 @@ pub struct BookieConfig {
     /// Time-to-live of the metadata session holding the registration.
     /// Default 30 s.
     pub session_ttl: Duration,
+    /// Run an auditor candidate and a replication worker in this process
+    /// (needs a metadata store). Default `None` here; `magnetar bookie`
+    /// turns it on unless `--autorecovery=false`.
+    pub autorecovery: Option<AutoRecoveryConfig>,
 }
 
 impl BookieConfig {
@@ -86,6 +92,7 @@ impl BookieConfig {
             gc_interval: Duration::from_secs(15 * 60),
             compaction_threshold: 0.5,
             session_ttl: Duration::from_secs(30),
+            autorecovery: None,
         }
     }
 

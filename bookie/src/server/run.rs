@@ -1,6 +1,7 @@
 //! Starting and stopping a bookie: storage and journal replay, the gRPC
 //! server on a (possibly pre-bound) listener, and the background tasks
-//! (checkpoints, disk checks, registration, GC).
+//! (checkpoints, disk checks, registration, GC, and auto-recovery when
+//! configured).
 //!
 //! Shutdown order: stop accepting and drain gRPC → stop background tasks →
 //! final checkpoint → release storage (RocksDB lock, journal thread). The
@@ -15,7 +16,6 @@ use magnetar_metadata::MetadataStore;
 use magnetar_proto::bookie::bookie_server::BookieServer as BookieGrpcServer;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 use super::bookie::Bookie;
@@ -156,10 +156,19 @@ impl RunningBookie {
             tasks.push(tokio::spawn(registrar.run(cancel.clone())));
             tasks.push(tokio::spawn(run_gc(
                 bookie.clone(),
-                metadata,
+                metadata.clone(),
                 config.clone(),
                 cancel.clone(),
             )));
+            if let Some(autorecovery) = config.autorecovery.clone() {
+                tasks.extend(crate::autorecovery::spawn(
+                    metadata,
+                    &bookie_id,
+                    autorecovery,
+                    config.session_ttl,
+                    cancel.clone(),
+                ));
+            }
         }
         let service = BookieService::new(bookie.clone(), bookie_id.clone(), disk_status.clone());
         let max_message = config.max_grpc_message_size();
@@ -170,7 +179,12 @@ impl RunningBookie {
         let server = tokio::spawn(
             tonic::transport::Server::builder()
                 .add_service(grpc)
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown),
+                // No Nagle: adds are small and latency-bound; a delayed segment
+                // costs tens of milliseconds per round trip.
+                .serve_with_incoming_shutdown(
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                    shutdown,
+                ),
         );
         tracing::info!(bookie_id = %bookie_id, addr = %local_addr, "bookie serving");
         Ok(RunningBookie {

@@ -85,6 +85,27 @@ impl LedgerStorage {
         });
     }
 
+    /// Like [`Self::put_entry`], but only if `admit` accepts the ledger's
+    /// state (key, fencing). Check and store happen under one ledger-table
+    /// lock, so a concurrent fence either rejects the entry or finds it
+    /// stored: the fencing read's answer and any later read include it.
+    pub fn put_entry_if<T, E>(
+        &self,
+        ledger_id: u64,
+        entry_id: i64,
+        lac: i64,
+        body: Bytes,
+        admit: impl FnOnce(&mut LedgerState) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.ledgers.update(ledger_id, |state| {
+            let admitted = admit(state)?;
+            self.cache.put(ledger_id, entry_id, body);
+            state.last_entry = state.last_entry.max(entry_id);
+            state.lac = state.lac.max(lac);
+            Ok(admitted)
+        })
+    }
+
     /// Re-applies one journal record during replay. Idempotent.
     pub fn apply_replayed(&self, record: Record) {
         match record.kind {

@@ -1,14 +1,17 @@
-//! `magnetar bookie`: one bookie process against an external metadata store.
+//! `magnetar bookie`: one bookie process against an external metadata store,
+//! with auto-recovery (auditor candidate and replication worker) unless
+//! `--autorecovery=false`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use magnetar_bookie::autorecovery::AutoRecoveryConfig;
 use magnetar_bookie::server::{BookieConfig, RunningBookie, StartOptions};
 use tokio::net::TcpListener;
 
 use super::{metadata_connect, shutdown};
-use crate::args::{BookieArgs, JournalArgs};
+use crate::args::{AutoRecoveryArgs, BookieArgs, JournalArgs};
 use crate::ready;
 
 /// Applies the journal flags to a bookie config.
@@ -18,6 +21,15 @@ pub fn apply_journal_args(config: &mut BookieConfig, journal: &JournalArgs) {
     config.journal_buffered_bytes_threshold = journal.journal_buffered_writes_threshold;
     config.disk_usage_threshold = journal.disk_usage_threshold;
     config.disk_usage_low_water_mark = (journal.disk_usage_threshold - 0.05).max(0.0);
+}
+
+/// The auto-recovery settings the flags ask for (`None` when disabled).
+fn autorecovery_config(args: &AutoRecoveryArgs) -> Option<AutoRecoveryConfig> {
+    args.autorecovery.then(|| AutoRecoveryConfig {
+        lost_bookie_recovery_delay: Duration::from_millis(args.lost_bookie_recovery_delay_ms),
+        open_ledger_rereplication_grace: Duration::from_millis(args.open_ledger_rereplication_grace_ms),
+        ..AutoRecoveryConfig::default()
+    })
 }
 
 pub async fn run(args: BookieArgs) -> Result<()> {
@@ -31,7 +43,9 @@ pub async fn run(args: BookieArgs) -> Result<()> {
     let mut config = BookieConfig::for_dir(&args.data_dir);
     config.listen = listen;
     config.advertised_address = args.advertised_address.clone();
+    config.session_ttl = Duration::from_millis(args.session_ttl_ms);
     apply_journal_args(&mut config, &args.journal);
+    config.autorecovery = autorecovery_config(&args.autorecovery);
     if !config.journal_sync {
         tracing::warn!("journal fsync is off: acknowledged entries can be lost on a crash");
     }

@@ -7,12 +7,16 @@ mod client;
 mod metadata_node;
 mod perf;
 mod perf_disk;
+mod perf_ledger;
+mod perf_metadata;
+mod perf_raw;
+mod perf_report;
 mod shutdown;
 mod standalone;
 
 use anyhow::Result;
 
-use crate::args::{Command, PerfCommand};
+use crate::args::{Command, PerfClient, PerfCommand};
 
 pub async fn run(command: Command) -> Result<()> {
     match command {
@@ -22,9 +26,14 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Metadata(args) => metadata_node::run(args).await,
         Command::Produce(args) => client::produce(args).await,
         Command::Consume(args) => client::consume(args).await,
-        Command::Perf(PerfCommand::Produce(args)) => perf::produce(args).await,
+        Command::Perf(PerfCommand::Produce(args)) => match args.producer {
+            PerfClient::Raw => perf_raw::produce(args).await,
+            PerfClient::Rust => perf::produce(args).await,
+        },
         Command::Perf(PerfCommand::Consume(args)) => perf::consume(args).await,
         Command::Perf(PerfCommand::Disk(args)) => perf_disk::run(args),
+        Command::Perf(PerfCommand::Ledger(args)) => perf_ledger::run(args).await,
+        Command::Perf(PerfCommand::Metadata(args)) => perf_metadata::run(args).await,
     }
 }
 

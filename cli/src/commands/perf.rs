@@ -6,39 +6,17 @@
 //! since the Unix epoch) in the first 8 bytes of each payload, so producer and
 //! consumer must share a clock (same machine).
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use futures::stream::FuturesOrdered;
 use futures::{StreamExt, TryStreamExt};
-use hdrhistogram::Histogram;
 use pulsar::consumer::InitialPosition;
 use pulsar::{producer, ConsumerOptions, ProducerOptions, SubType, TokioExecutor};
 
 use super::client::connect;
+use super::perf_report::{new_histogram, now_micros, print_summary, LatencyReport};
 use crate::args::{PerfConsumeArgs, PerfProduceArgs};
-
-fn now_micros() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
-}
-
-fn new_histogram() -> Result<Histogram<u64>> {
-    // 1 µs .. 60 s with 3 significant digits.
-    Histogram::new_with_bounds(1, 60_000_000, 3).context("create histogram")
-}
-
-fn print_summary(what: &str, count: u64, bytes: u64, elapsed: Duration, latency: &Histogram<u64>) {
-    let secs = elapsed.as_secs_f64().max(1e-9);
-    println!(
-        "{what} summary: {count} msgs in {secs:.1} s = {:.0} msg/s, {:.1} MB/s; latency ms p50 {:.3} p99 {:.3} p99.9 {:.3} max {:.3}",
-        count as f64 / secs,
-        bytes as f64 / secs / 1e6,
-        latency.value_at_quantile(0.5) as f64 / 1000.0,
-        latency.value_at_quantile(0.99) as f64 / 1000.0,
-        latency.value_at_quantile(0.999) as f64 / 1000.0,
-        latency.max() as f64 / 1000.0,
-    );
-}
 
 pub async fn produce(args: PerfProduceArgs) -> Result<()> {
     let client = connect(&args.client.url).await?;
@@ -58,15 +36,12 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
         .with_context(|| format!("create producer on {}", args.client.topic))?;
 
     let size = args.size.max(8);
-    let mut latency = new_histogram()?;
-    let mut window = new_histogram()?;
     let mut in_flight = FuturesOrdered::new();
-    let (mut sent, mut acked, mut bytes) = (0u64, 0u64, 0u64);
+    let (mut sent, mut bytes) = (0u64, 0u64);
     let start = Instant::now();
+    let mut report = LatencyReport::new("produce", "msg", start)?;
     let end = start + Duration::from_secs(args.duration);
     let interval = (args.rate > 0).then(|| Duration::from_secs_f64(1.0 / args.rate as f64));
-    let mut next_report = start + Duration::from_secs(1);
-    let mut last_acked = 0u64;
 
     while Instant::now() < end {
         if let Some(interval) = interval {
@@ -77,8 +52,7 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
         }
         while in_flight.len() >= args.max_pending {
             let (t0, receipt): (Instant, _) = in_flight.next().await.context("pending receipt")?;
-            record_receipt(receipt, t0, &mut latency, &mut window)?;
-            acked += 1;
+            record_receipt(receipt, t0, &mut report)?;
         }
         let mut payload = vec![0u8; size];
         payload[..8].copy_from_slice(&now_micros().to_be_bytes());
@@ -92,39 +66,24 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
         bytes += size as u64;
         // Collect receipts that are already there without blocking.
         while let Some(Some((t0, receipt))) = futures::FutureExt::now_or_never(in_flight.next()) {
-            record_receipt(receipt, t0, &mut latency, &mut window)?;
-            acked += 1;
+            record_receipt(receipt, t0, &mut report)?;
         }
-        if Instant::now() >= next_report {
-            println!(
-                "produce: {} msg/s, publish latency ms p50 {:.3} p99 {:.3}",
-                acked - last_acked,
-                window.value_at_quantile(0.5) as f64 / 1000.0,
-                window.value_at_quantile(0.99) as f64 / 1000.0
-            );
-            window.reset();
-            last_acked = acked;
-            next_report += Duration::from_secs(1);
-        }
+        report.report_if_due();
     }
     while let Some((t0, receipt)) = in_flight.next().await {
-        record_receipt(receipt, t0, &mut latency, &mut window)?;
-        acked += 1;
+        record_receipt(receipt, t0, &mut report)?;
     }
-    print_summary("produce", acked, bytes, start.elapsed(), &latency);
+    report.summarize(bytes, start.elapsed());
     Ok(())
 }
 
 fn record_receipt(
     receipt: Result<pulsar::proto::CommandSendReceipt, pulsar::Error>,
     t0: Instant,
-    latency: &mut Histogram<u64>,
-    window: &mut Histogram<u64>,
+    report: &mut LatencyReport,
 ) -> Result<()> {
     receipt.context("send failed")?;
-    let micros = (t0.elapsed().as_micros() as u64).max(1);
-    latency.saturating_record(micros);
-    window.saturating_record(micros);
+    report.record(t0.elapsed());
     Ok(())
 }
 

@@ -18,7 +18,6 @@ use magnetar_proto::metadata::metadata_node_server::MetadataNodeServer;
 use openraft::error::{InitializeError, RaftError};
 use openraft::BasicNode;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 use super::error::RaftBackendError;
@@ -119,7 +118,7 @@ pub async fn run_metadata_node_on(
     let server = tonic::transport::Server::builder()
         .add_service(service)
         .serve_with_incoming_shutdown(
-            TcpListenerStream::new(listener),
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown.clone().cancelled_owned(),
         );
     let server_task = tokio::spawn(server);

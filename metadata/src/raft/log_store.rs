@@ -6,9 +6,11 @@
 //! - `meta`: `vote`, `committed` and `last_purged` → JSON values.
 //!
 //! Durability order:
-//! - Appends are written with a synced write batch; openraft is told the
-//!   entries are flushed (`LogFlushed`) only after that write returned, so an
-//!   entry is never counted in a quorum before it is on disk.
+//! - Appends are written at once without a sync (so replication can read
+//!   them) and openraft is told they are flushed (`LogFlushed`) only after
+//!   the WAL sync that covers them ([`super::wal_sync`], one sync for every
+//!   append queued meanwhile), so an entry is never counted in a quorum
+//!   before it is on disk.
 //! - A vote is persisted (synced) before `save_vote` returns, so a node never
 //!   votes twice in one term across a crash.
 //! - A purge first persists `last_purged`, then deletes the entries. A crash
@@ -36,6 +38,8 @@ use rocksdb::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::wal_sync::WalSyncer;
+
 const CF_LOG: &str = "log";
 const CF_META: &str = "meta";
 const KEY_VOTE: &[u8] = b"vote";
@@ -47,19 +51,23 @@ const KEY_LAST_PURGED: &[u8] = b"last_purged";
 pub enum LogStoreOpenError {
     #[error("open raft log database: {0}")]
     RocksDb(#[from] rocksdb::Error),
+    #[error("start the raft log sync thread: {0}")]
+    SyncThread(#[from] std::io::Error),
 }
 
 /// The RocksDB-backed Raft log. Cloning shares the database (the log reader
 /// handed to replication tasks is a clone).
-pub struct RocksLogStore<C> {
+pub struct RocksLogStore<C: RaftTypeConfig> {
     db: Arc<DB>,
+    syncer: Arc<WalSyncer<C>>,
     _types: PhantomData<C>,
 }
 
-impl<C> Clone for RocksLogStore<C> {
+impl<C: RaftTypeConfig> Clone for RocksLogStore<C> {
     fn clone(&self) -> Self {
         RocksLogStore {
             db: Arc::clone(&self.db),
+            syncer: Arc::clone(&self.syncer),
             _types: PhantomData,
         }
     }
@@ -78,9 +86,11 @@ where
         let families = [CF_LOG, CF_META]
             .into_iter()
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
-        let db = DB::open_cf_descriptors(&options, dir, families)?;
+        let db = Arc::new(DB::open_cf_descriptors(&options, dir, families)?);
+        let syncer = Arc::new(WalSyncer::start(Arc::clone(&db))?);
         Ok(RocksLogStore {
-            db: Arc::new(db),
+            db,
+            syncer,
             _types: PhantomData,
         })
     }
@@ -281,23 +291,20 @@ where
             let bytes = serde_json::to_vec(&entry).map_err(|e| write_error::<C>(&e))?;
             batch.put_cf(self.log_cf(), index_key(index), bytes);
         }
-        let db = Arc::clone(&self.db);
-        // The batch is synced to disk before the callback reports the entries
-        // flushed; only then may they count towards a commit quorum.
-        let result = tokio::task::spawn_blocking(move || db.write_opt(batch, &synced()))
-            .await
-            .map_err(|e| write_error::<C>(&e))?;
-        match result {
-            Ok(()) => {
-                callback.log_io_completed(Ok(()));
-                Ok(())
-            }
-            Err(e) => {
-                let io = std::io::Error::other(e.to_string());
-                callback.log_io_completed(Err(io));
-                Err(write_error::<C>(&e))
-            }
+        // Visible at once, durable once the syncer has synced the WAL.
+        let mut unsynced = WriteOptions::default();
+        unsynced.set_sync(false);
+        if let Err(e) = self.db.write_opt(batch, &unsynced) {
+            callback.log_io_completed(Err(std::io::Error::other(e.to_string())));
+            return Err(write_error::<C>(&e));
         }
+        if let Err(callback) = self.syncer.after_sync(callback) {
+            let gone = std::io::Error::other("the raft log sync thread stopped");
+            let error = write_error::<C>(&gone);
+            callback.log_io_completed(Err(gone));
+            return Err(error);
+        }
+        Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {

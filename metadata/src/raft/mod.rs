@@ -26,6 +26,7 @@ pub mod log_store;
 pub mod network;
 pub mod node;
 pub mod prefixed;
+pub mod proposals;
 pub mod raft_store;
 pub mod service;
 pub mod snapshot_file;
@@ -34,6 +35,7 @@ pub mod state_machine_store;
 #[cfg(feature = "testing")]
 pub mod test_group;
 pub mod types;
+pub mod wal_sync;
 pub mod watch;
 
 pub use client::RaftClientStore;

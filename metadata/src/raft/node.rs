@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use magnetar_proto::metadata::metadata_node_client::MetadataNodeClient;
 use magnetar_proto::metadata::{RaftPayload, ReadIndexRequest};
-use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use openraft::error::{CheckIsLeaderError, RaftError};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
@@ -32,6 +32,7 @@ use crate::store::Result;
 
 use super::applied_state::AppliedState;
 use super::network::lazy_channel;
+use super::proposals::Proposals;
 use super::types::{MetaRaft, NodeId};
 
 /// Pause between attempts while no leader is known.
@@ -55,6 +56,7 @@ pub struct RaftNode {
     raft: MetaRaft,
     state: Arc<AppliedState>,
     operation_timeout: Duration,
+    proposals: Proposals,
     leader_clients: Mutex<HashMap<String, MetadataNodeClient<Channel>>>,
 }
 
@@ -65,11 +67,13 @@ impl RaftNode {
         state: Arc<AppliedState>,
         operation_timeout: Duration,
     ) -> Self {
+        let proposals = Proposals::start(raft.clone(), operation_timeout);
         RaftNode {
             id,
             raft,
             state,
             operation_timeout,
+            proposals,
             leader_clients: Mutex::new(HashMap::new()),
         }
     }
@@ -116,29 +120,13 @@ impl RaftNode {
         }
     }
 
-    /// Proposes `command` on this node only. `NotLeader` when this node does
-    /// not lead (the command was not proposed).
+    /// Proposes `command` on this node only (batched with other commands
+    /// proposed meanwhile, see [`super::proposals`]). `NotLeader` when this
+    /// node does not lead (the command was not proposed).
     pub async fn write_local(&self, command: Command, deadline: Instant) -> Result<ForwardedWrite> {
-        let proposal = tokio::time::timeout_at(deadline, self.raft.client_write(command)).await;
-        match proposal {
+        match tokio::time::timeout_at(deadline, self.proposals.propose(command)).await {
             Err(_) => Err(unavailable("write was not committed before the deadline")),
-            Ok(Ok(response)) => match response.data.0 {
-                Some(outcome) => Ok(ForwardedWrite::Applied(outcome)),
-                None => Err(MetadataError::Corrupt {
-                    key: String::new(),
-                    reason: "a command entry applied without an outcome".to_string(),
-                }),
-            },
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
-                Ok(ForwardedWrite::NotLeader)
-            }
-            Ok(Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e)))) => {
-                Err(unavailable(&format!("membership change in progress: {e}")))
-            }
-            Ok(Err(RaftError::Fatal(fatal))) => {
-                tracing::warn!(%fatal, "raft stopped while writing");
-                Err(MetadataError::ShuttingDown)
-            }
+            Ok(answer) => answer,
         }
     }
 

@@ -138,16 +138,20 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             let response = match entry.payload {
                 EntryPayload::Blank => {
                     self.state.apply_other(entry.log_id, None);
-                    ApplyResponse(None)
+                    ApplyResponse(Vec::new())
                 }
                 EntryPayload::Membership(membership) => {
                     let stored = StoredMembership::new(Some(entry.log_id), membership);
                     self.state.apply_other(entry.log_id, Some(stored));
-                    ApplyResponse(None)
+                    ApplyResponse(Vec::new())
                 }
-                EntryPayload::Normal(command) => {
-                    ApplyResponse(Some(self.state.apply_command(entry.log_id, command)))
-                }
+                EntryPayload::Normal(batch) => ApplyResponse(
+                    batch
+                        .0
+                        .into_iter()
+                        .map(|command| self.state.apply_command(entry.log_id, command))
+                        .collect(),
+                ),
             };
             responses.push(response);
         }

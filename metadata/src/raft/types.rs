@@ -1,5 +1,5 @@
 //! The openraft type configuration of the metadata group: log entries carry
-//! [`Command`]s, applying one yields an [`ApplyResponse`], nodes are
+//! a [`CommandBatch`], applying one yields an [`ApplyResponse`], nodes are
 //! addressed by `host:port` ([`BasicNode`]) and snapshots are in-memory
 //! byte buffers (the state machine is small enough to snapshot whole).
 
@@ -13,15 +13,21 @@ use crate::state_machine::{Command, CommandOutcome};
 /// Identifier of a metadata node (the `--id` of `magnetar metadata`).
 pub type NodeId = u64;
 
-/// What applying one log entry produced: the command's outcome, or `None`
-/// for entries that carry no command (blank leader entries, membership).
+/// The commands of one log entry, applied in order (see
+/// [`super::proposals`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApplyResponse(pub Option<CommandOutcome>);
+pub struct CommandBatch(pub Vec<Command>);
+
+/// What applying one log entry produced: one outcome per command of its
+/// batch; empty for entries that carry no command (blank leader entries,
+/// membership).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyResponse(pub Vec<CommandOutcome>);
 
 openraft::declare_raft_types!(
     /// The type configuration of the metadata Raft group.
     pub TypeConfig:
-        D = Command,
+        D = CommandBatch,
         R = ApplyResponse,
         NodeId = NodeId,
         Node = BasicNode,

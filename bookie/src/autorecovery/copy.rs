@@ -1,0 +1,148 @@
+//! Re-replicating one fragment: copy every entry the lost bookie held from
+//! a surviving replica to the replacement, then swap the bookie in the
+//! segment's ensemble.
+//!
+//! Order matters: the metadata names the replacement only after every
+//! entry is on it, so a reader following the metadata never asks a bookie
+//! that lacks an entry. Copies are `RECOVERY | HIGH_PRIORITY` adds of the
+//! original framed body (digest and piggybacked LAC unchanged), accepted by
+//! fenced ledgers and read-only bookies, and idempotent: a retry after a
+//! partial copy simply writes the same bodies again.
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use magnetar_proto::bookie::{AddFlag, AddRequest, StatusCode};
+
+use super::error::{AutoRecoveryError, CopyFailure};
+use super::fragment::Fragment;
+use crate::client::metadata::{CasStep, LedgerMetadataStore, VersionedMetadata};
+use crate::client::read::{self, ReadContext};
+use crate::client::{BookieId, LedgerState};
+use crate::ledger::{EntryId, LedgerId};
+
+/// What copying needs: bookie access and the ledger's master key.
+pub struct FragmentCopy<'a> {
+    pub context: &'a ReadContext,
+    pub ledger_id: LedgerId,
+    pub master_key: Bytes,
+    pub parallelism: usize,
+}
+
+impl FragmentCopy<'_> {
+    /// Copies the lost bookie's entries of `fragment` to `replacement`;
+    /// returns how many entries were copied.
+    pub async fn copy(
+        &self,
+        metadata: &VersionedMetadata,
+        fragment: &Fragment,
+        lost: &BTreeSet<BookieId>,
+        replacement: &str,
+    ) -> Result<u64, AutoRecoveryError> {
+        let quorum = metadata.metadata.quorum();
+        stream::iter(fragment.entries(quorum))
+            .map(|entry_id| {
+                let sources = fragment.sources(quorum, entry_id, lost);
+                async move { self.copy_entry(entry_id, &sources, replacement).await }
+            })
+            .buffer_unordered(self.parallelism.max(1))
+            .try_fold(0u64, |copied, ()| async move { Ok(copied + 1) })
+            .await
+    }
+
+    async fn copy_entry(
+        &self,
+        entry_id: EntryId,
+        sources: &[&str],
+        replacement: &str,
+    ) -> Result<(), AutoRecoveryError> {
+        let ledger_id = self.ledger_id;
+        let entry = read::read_entry_from(self.context, ledger_id, sources, entry_id)
+            .await
+            .map_err(|source| AutoRecoveryError::EntryUnreadable {
+                ledger_id,
+                entry_id,
+                source,
+            })?;
+        let request = AddRequest {
+            request_id: 0,
+            ledger_id: ledger_id as i64,
+            entry_id,
+            master_key: self.master_key.clone(),
+            body: entry.body,
+            flags: AddFlag::Recovery as u32 | AddFlag::HighPriority as u32,
+        };
+        let failed = |source: CopyFailure| AutoRecoveryError::CopyFailed {
+            ledger_id,
+            entry_id,
+            bookie: replacement.to_string(),
+            source,
+        };
+        let add = self.context.connector.bookie(replacement).add(request);
+        let response = match tokio::time::timeout(self.context.config.add_timeout, add).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => return Err(failed(error.into())),
+            Err(_) => {
+                let timeout = crate::client::transport::TransportError::Timeout {
+                    bookie: replacement.to_string(),
+                };
+                return Err(failed(timeout.into()));
+            }
+        };
+        match response.status() {
+            StatusCode::StatusOk => Ok(()),
+            status => Err(failed(CopyFailure::Refused {
+                status,
+                message: response.message,
+            })),
+        }
+    }
+}
+
+/// Replaces the lost bookie of `fragment` by `replacement` in the stored
+/// metadata (CAS). Fails with `MetadataChanged` if the segment no longer
+/// looks as it did when the copy started (the caller re-reads and retries).
+pub async fn swap_bookie(
+    store: &LedgerMetadataStore,
+    ledger_id: LedgerId,
+    current: VersionedMetadata,
+    fragment: &Fragment,
+    replacement: &str,
+) -> Result<VersionedMetadata, AutoRecoveryError> {
+    let mut changed = false;
+    let lost = fragment.lost_bookie().to_string();
+    let updated = store
+        .update(ledger_id, current, |metadata| {
+            let is_last = fragment.segment_index + 1 >= metadata.segments.len();
+            let segment = metadata.segments.get(fragment.segment_index);
+            let still_ours = segment.is_some_and(|segment| segment.first_entry_id == fragment.first_entry)
+                && (metadata.state == LedgerState::Closed || !is_last);
+            let holder = segment.and_then(|segment| segment.ensemble.get(fragment.lost_index));
+            let replacement_elsewhere =
+                segment.is_some_and(|segment| segment.ensemble.iter().any(|bookie| bookie == replacement));
+            match holder {
+                Some(bookie) if still_ours && *bookie == lost && !replacement_elsewhere => {
+                    let mut next = metadata.clone();
+                    if let Some(slot) = next
+                        .segments
+                        .get_mut(fragment.segment_index)
+                        .and_then(|segment| segment.ensemble.get_mut(fragment.lost_index))
+                    {
+                        *slot = replacement.to_string();
+                    }
+                    Ok(CasStep::Write(next))
+                }
+                Some(bookie) if still_ours && bookie == replacement => Ok(CasStep::Done),
+                _ => {
+                    changed = true;
+                    Ok(CasStep::Done)
+                }
+            }
+        })
+        .await?;
+    if changed {
+        return Err(AutoRecoveryError::MetadataChanged(ledger_id));
+    }
+    Ok(updated)
+}

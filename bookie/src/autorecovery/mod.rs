@@ -1,0 +1,64 @@
+//! Auto-recovery: bringing ledgers back to `Qw` copies per entry after a
+//! bookie is lost for good.
+//!
+//! Two roles, both run inside bookie processes (see [`spawn`]):
+//!
+//! - the [`auditor::Auditor`], elected cluster-wide, notices bookies whose
+//!   registration has been gone longer than `lost_bookie_recovery_delay` and
+//!   marks every ledger referencing them under-replicated;
+//! - a [`worker::ReplicationWorker`] in every process takes marked ledgers
+//!   one at a time under a lock, copies the lost bookie's entries from
+//!   surviving replicas to a replacement and rewrites the ledger metadata.
+//!
+//! Files: [`marker`] (keys and marker format), [`missing`] (which bookies
+//! are lost, pure), [`fragment`] (which entries a lost bookie held, pure),
+//! [`copy`] (one fragment), [`replicate`] (one ledger), [`lock`], [`worker`],
+//! [`auditor`], [`config`], [`error`]. `docs/bookie.md` describes the keys
+//! and the timing.
+
+pub mod auditor;
+pub mod config;
+pub mod copy;
+pub mod error;
+pub mod fragment;
+pub mod lock;
+pub mod marker;
+pub mod missing;
+pub mod replicate;
+pub mod worker;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use magnetar_metadata::MetadataStore;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use config::AutoRecoveryConfig;
+pub use error::AutoRecoveryError;
+pub use marker::{UnderReplicatedMarker, AUDITOR_ELECTION_KEY, LOCKS_PREFIX, MARKERS_PREFIX};
+
+use crate::client::{ClientConfig, LedgerClient};
+
+/// Starts an auditor candidate and a replication worker for the process
+/// identified by `node_id` (a bookie id). Both stop when `cancel` fires,
+/// resigning leadership and releasing locks. `session_ttl` bounds how long
+/// a dead process keeps the auditor role or a lock.
+pub fn spawn(
+    store: Arc<dyn MetadataStore>,
+    node_id: &str,
+    config: AutoRecoveryConfig,
+    session_ttl: Duration,
+    cancel: CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    let auditor = auditor::Auditor::new(store.clone(), node_id.to_string(), config.clone(), session_ttl);
+    let client = LedgerClient::new(store, ClientConfig::default());
+    let worker = worker::ReplicationWorker::new(client, node_id.to_string(), config, session_ttl);
+    vec![
+        tokio::spawn(auditor.run(cancel.clone())),
+        tokio::spawn(worker.run(cancel)),
+    ]
+}

@@ -1,0 +1,333 @@
+//! `magnetar perf produce --client raw`: a lean load generator that speaks
+//! the Pulsar binary protocol itself.
+//!
+//! It connects, looks the topic up, creates a producer and pipelines `SEND`
+//! frames, building batches in the Pulsar batch format (each message
+//! prefixed by its `SingleMessageMetadata`) the way the Java client does:
+//! a batch closes at `batch_max_messages`, at 128 KiB, or 1 ms after its
+//! first message. It exists so that the benchmark measures the broker
+//! rather than a client library: the Rust client's batching path tops out
+//! at a few thousand messages per second on this machine.
+//!
+//! Latency is measured per message, from the moment it joins a batch (or is
+//! sent, unbatched) until the receipt of its batch arrives.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use bytes::{BufMut, BytesMut};
+use futures::{SinkExt, StreamExt};
+use magnetar_proto::pulsar::api::{
+    base_command, command_lookup_topic_response, BaseCommand, CommandConnect, CommandLookupTopic,
+    CommandPong, CommandProducer, CommandSend, MessageMetadata, SingleMessageMetadata,
+};
+use magnetar_proto::pulsar::{encode_body, Frame, PayloadFrame, PulsarCodec};
+use prost::Message as _;
+use tokio::net::TcpStream;
+use tokio_util::codec::Framed;
+
+use super::perf_report::{now_micros, LatencyReport};
+use crate::args::PerfProduceArgs;
+
+/// A batch closes once it holds this many payload bytes (the Java client's default).
+const BATCH_MAX_BYTES: usize = 128 * 1024;
+/// A batch closes this long after its first message (the Java client's default).
+const BATCH_MAX_DELAY: Duration = Duration::from_millis(1);
+const PRODUCER_ID: u64 = 1;
+const PROTOCOL_VERSION: i32 = 19;
+
+type Connection = Framed<TcpStream, PulsarCodec>;
+
+/// A `SEND` waiting for its receipt.
+struct InFlight {
+    sequence_id: u64,
+    /// When each of its messages was created.
+    created: Vec<Instant>,
+}
+
+/// The batch being filled.
+#[derive(Default)]
+struct OpenBatch {
+    body: BytesMut,
+    created: Vec<Instant>,
+}
+
+pub async fn produce(args: PerfProduceArgs) -> Result<()> {
+    let mut connection = connect_producer(&args.client.url, &args.client.topic).await?;
+    let size = args.size.max(8);
+    let batch_limit = if args.batching {
+        usize::try_from(args.batch_max_messages).unwrap_or(usize::MAX).max(1)
+    } else {
+        1
+    };
+    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+    let mut pending_messages = 0usize;
+    let mut batch = OpenBatch::default();
+    let mut next_sequence_id = 0u64;
+    let (mut created, mut bytes) = (0u64, 0u64);
+    let start = Instant::now();
+    let mut report = LatencyReport::new("produce", "msg", start)?;
+    let end = start + Duration::from_secs(args.duration);
+    let interval = (args.rate > 0).then(|| Duration::from_secs_f64(1.0 / args.rate as f64));
+
+    loop {
+        let now = Instant::now();
+        let producing = now < end;
+        // Add every message that is due and fits under the pending limit.
+        while producing && pending_messages + batch.created.len() < args.max_pending {
+            if let Some(interval) = interval {
+                if start + interval.mul_f64(created as f64) > now {
+                    break;
+                }
+            }
+            add_message(&mut batch, size, args.batching);
+            created += 1;
+            bytes += size as u64;
+            if batch.created.len() >= batch_limit || batch.body.len() >= BATCH_MAX_BYTES {
+                break;
+            }
+        }
+        let batch_due = batch
+            .created
+            .first()
+            .is_some_and(|first| first.elapsed() >= BATCH_MAX_DELAY);
+        let batch_full = batch.created.len() >= batch_limit
+            || batch.body.len() >= BATCH_MAX_BYTES
+            || pending_messages + batch.created.len() >= args.max_pending
+            || (!producing && !batch.created.is_empty());
+        if !batch.created.is_empty() && (batch_due || batch_full) {
+            let sent = send_batch(&mut connection, &mut batch, next_sequence_id, args.batching).await?;
+            next_sequence_id += sent.created.len() as u64;
+            pending_messages += sent.created.len();
+            in_flight.push_back(sent);
+        }
+        if !producing && batch.created.is_empty() && in_flight.is_empty() {
+            break;
+        }
+
+        // Wait for a receipt, the next due message, or the batch deadline.
+        let mut wake = if producing { end } else { now + Duration::from_secs(30) };
+        if let Some(first) = batch.created.first() {
+            wake = wake.min(*first + BATCH_MAX_DELAY);
+        }
+        if let Some(interval) = interval {
+            if producing && pending_messages + batch.created.len() < args.max_pending {
+                wake = wake.min(start + interval.mul_f64(created as f64));
+            }
+        } else if producing && pending_messages + batch.created.len() < args.max_pending {
+            wake = now;
+        }
+        let frame = if wake <= now {
+            futures::FutureExt::now_or_never(connection.next()).flatten()
+        } else {
+            tokio::select! {
+                frame = connection.next() => frame,
+                _ = tokio::time::sleep_until(wake.into()) => None,
+            }
+        };
+        if let Some(frame) = frame {
+            let frame = frame.context("read from broker")?;
+            for message_created in handle_reply(&mut connection, frame, &mut in_flight).await? {
+                report.record(message_created.elapsed());
+                pending_messages -= 1;
+            }
+        } else if !producing && Instant::now() >= end + Duration::from_secs(30) {
+            bail!("{} sends still without a receipt 30 s after the end", in_flight.len());
+        }
+        report.report_if_due();
+    }
+    report.summarize(bytes, start.elapsed());
+    Ok(())
+}
+
+/// Appends one message (first 8 bytes: creation time in µs) to the batch.
+fn add_message(batch: &mut OpenBatch, size: usize, batching: bool) {
+    let mut payload = vec![0u8; size];
+    payload[..8].copy_from_slice(&now_micros().to_be_bytes());
+    if batching {
+        let single = SingleMessageMetadata {
+            payload_size: i32::try_from(size).unwrap_or(i32::MAX),
+            ..Default::default()
+        };
+        batch.body.put_u32(single.encoded_len() as u32);
+        single.encode(&mut batch.body).ok();
+    }
+    batch.body.put_slice(&payload);
+    batch.created.push(Instant::now());
+}
+
+/// Sends the open batch as one `SEND`. With `batched`, the body is in the
+/// batch format (per-message metadata), even for a single message.
+async fn send_batch(
+    connection: &mut Connection,
+    batch: &mut OpenBatch,
+    sequence_id: u64,
+    batched: bool,
+) -> Result<InFlight> {
+    let OpenBatch { body, created } = std::mem::take(batch);
+    let messages = created.len();
+    let count = i32::try_from(messages).unwrap_or(i32::MAX);
+    let metadata = MessageMetadata {
+        producer_name: "magnetar-perf".into(),
+        sequence_id,
+        publish_time: now_micros() / 1000,
+        num_messages_in_batch: batched.then_some(count),
+        uncompressed_size: Some(u32::try_from(body.len()).unwrap_or(u32::MAX)),
+        ..Default::default()
+    };
+    let send = CommandSend {
+        producer_id: PRODUCER_ID,
+        sequence_id,
+        num_messages: Some(count),
+        highest_sequence_id: Some(sequence_id + messages as u64 - 1),
+        ..Default::default()
+    };
+    let frame = Frame::Payload(PayloadFrame::new(send.into(), encode_body(&metadata, &body)));
+    connection.send(frame).await.context("send to broker")?;
+    Ok(InFlight {
+        sequence_id,
+        created,
+    })
+}
+
+/// Handles one broker frame; returns the creation times of the messages a
+/// receipt confirmed.
+async fn handle_reply(
+    connection: &mut Connection,
+    frame: Frame,
+    in_flight: &mut VecDeque<InFlight>,
+) -> Result<Vec<Instant>> {
+    let command = frame.command().clone();
+    if command.ping.is_some() {
+        connection
+            .send(Frame::Command(CommandPong::default().into()))
+            .await
+            .context("answer ping")?;
+        return Ok(Vec::new());
+    }
+    if let Some(error) = command.send_error {
+        bail!("send {} failed: {:?} {}", error.sequence_id, error.error, error.message);
+    }
+    let Some(receipt) = command.send_receipt else {
+        return Ok(Vec::new());
+    };
+    match in_flight.pop_front() {
+        Some(sent) if sent.sequence_id == receipt.sequence_id => Ok(sent.created),
+        Some(sent) => bail!(
+            "receipt for sequence id {} while {} was the oldest in flight",
+            receipt.sequence_id,
+            sent.sequence_id
+        ),
+        None => bail!("receipt for sequence id {} with nothing in flight", receipt.sequence_id),
+    }
+}
+
+/// CONNECT, LOOKUP (following redirects) and PRODUCER.
+async fn connect_producer(url: &str, topic: &str) -> Result<Connection> {
+    let mut address = service_address(url)?;
+    for _ in 0..5 {
+        let mut connection = open(&address).await?;
+        let reply = request(
+            &mut connection,
+            CommandLookupTopic {
+                topic: topic.to_string(),
+                request_id: 1,
+                authoritative: Some(false),
+                ..Default::default()
+            }
+            .into(),
+        )
+        .await?;
+        let Some(lookup) = reply.lookup_topic_response.clone() else {
+            bail!("unexpected reply to LOOKUP: {reply:?}");
+        };
+        let redirect = lookup.response
+            == Some(command_lookup_topic_response::LookupType::Redirect as i32);
+        if lookup.response == Some(command_lookup_topic_response::LookupType::Failed as i32) {
+            bail!("lookup of {topic} failed: {:?} {:?}", lookup.error, lookup.message);
+        }
+        let target = lookup
+            .broker_service_url
+            .as_deref()
+            .map(service_address)
+            .transpose()?;
+        match target {
+            Some(target) if target != address || redirect => {
+                address = target;
+                continue;
+            }
+            _ => {}
+        }
+        let reply = request(
+            &mut connection,
+            CommandProducer {
+                topic: topic.to_string(),
+                producer_id: PRODUCER_ID,
+                request_id: 2,
+                ..Default::default()
+            }
+            .into(),
+        )
+        .await?;
+        if reply.producer_success.is_none() {
+            bail!("could not create a producer on {topic}: {reply:?}");
+        }
+        return Ok(connection);
+    }
+    bail!("too many lookup redirects for {topic}")
+}
+
+async fn open(address: &str) -> Result<Connection> {
+    let stream = TcpStream::connect(address)
+        .await
+        .with_context(|| format!("connect to {address}"))?;
+    stream.set_nodelay(true).context("set TCP_NODELAY")?;
+    let mut connection = Framed::new(stream, PulsarCodec::default());
+    let reply = request(
+        &mut connection,
+        CommandConnect {
+            client_version: "magnetar-perf".into(),
+            protocol_version: Some(PROTOCOL_VERSION),
+            ..Default::default()
+        }
+        .into(),
+    )
+    .await?;
+    if reply.connected.is_none() {
+        bail!("broker refused CONNECT: {reply:?}");
+    }
+    Ok(connection)
+}
+
+/// Sends a command and returns the first reply that is not a PING.
+async fn request(connection: &mut Connection, command: BaseCommand) -> Result<BaseCommand> {
+    connection
+        .send(Frame::Command(command))
+        .await
+        .context("send to broker")?;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(30), connection.next())
+            .await
+            .context("broker did not answer within 30 s")?
+            .ok_or_else(|| anyhow!("broker closed the connection"))?
+            .context("read from broker")?;
+        let reply = frame.command().clone();
+        if reply.r#type == base_command::Type::Ping as i32 {
+            connection
+                .send(Frame::Command(CommandPong::default().into()))
+                .await
+                .context("answer ping")?;
+            continue;
+        }
+        return Ok(reply);
+    }
+}
+
+/// `pulsar://host:port` → `host:port`.
+fn service_address(url: &str) -> Result<String> {
+    let rest = url
+        .strip_prefix("pulsar://")
+        .ok_or_else(|| anyhow!("service URL {url:?} does not start with pulsar://"))?;
+    Ok(rest.trim_end_matches('/').to_string())
+}

@@ -1,0 +1,95 @@
+//! Latency bookkeeping shared by the `magnetar perf` load generators: a
+//! histogram for the whole run, one for the current second, a progress line
+//! every second and the final summary.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use hdrhistogram::Histogram;
+
+/// Microseconds since the Unix epoch (0 if the clock is before it).
+pub fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// 1 µs .. 60 s with 3 significant digits.
+pub fn new_histogram() -> Result<Histogram<u64>> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).context("create histogram")
+}
+
+pub fn print_summary(what: &str, count: u64, bytes: u64, elapsed: Duration, latency: &Histogram<u64>) {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "{what} summary: {count} msgs in {secs:.1} s = {:.0} msg/s, {:.1} MB/s; latency ms p50 {:.3} p99 {:.3} p99.9 {:.3} max {:.3}",
+        count as f64 / secs,
+        bytes as f64 / secs / 1e6,
+        latency.value_at_quantile(0.5) as f64 / 1000.0,
+        latency.value_at_quantile(0.99) as f64 / 1000.0,
+        latency.value_at_quantile(0.999) as f64 / 1000.0,
+        latency.max() as f64 / 1000.0,
+    );
+}
+
+/// Confirmed operations and their latencies, with a progress line per second.
+pub struct LatencyReport {
+    label: &'static str,
+    unit: &'static str,
+    total: Histogram<u64>,
+    window: Histogram<u64>,
+    confirmed: u64,
+    confirmed_at_last_report: u64,
+    next_report: Instant,
+}
+
+impl LatencyReport {
+    /// `label` and `unit` name the progress line: `"{label}: N {unit}/s, ..."`.
+    pub fn new(label: &'static str, unit: &'static str, start: Instant) -> Result<Self> {
+        Ok(LatencyReport {
+            label,
+            unit,
+            total: new_histogram()?,
+            window: new_histogram()?,
+            confirmed: 0,
+            confirmed_at_last_report: 0,
+            next_report: start + Duration::from_secs(1),
+        })
+    }
+
+    /// One operation confirmed after `latency`.
+    pub fn record(&mut self, latency: Duration) {
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+        self.total.saturating_record(micros);
+        self.window.saturating_record(micros);
+        self.confirmed += 1;
+    }
+
+    pub fn confirmed(&self) -> u64 {
+        self.confirmed
+    }
+
+    /// Prints the progress line once a second has passed since the last one.
+    pub fn report_if_due(&mut self) {
+        if Instant::now() < self.next_report {
+            return;
+        }
+        println!(
+            "{}: {} {}/s, latency ms p50 {:.3} p99 {:.3}",
+            self.label,
+            self.confirmed - self.confirmed_at_last_report,
+            self.unit,
+            self.window.value_at_quantile(0.5) as f64 / 1000.0,
+            self.window.value_at_quantile(0.99) as f64 / 1000.0
+        );
+        self.window.reset();
+        self.confirmed_at_last_report = self.confirmed;
+        self.next_report += Duration::from_secs(1);
+    }
+
+    /// The final summary line.
+    pub fn summarize(&self, bytes: u64, elapsed: Duration) {
+        print_summary(self.label, self.confirmed, bytes, elapsed, &self.total);
+    }
+}

@@ -1,0 +1,166 @@
+//! A bookie cluster on loopback: one real etcd and several `magnetar bookie`
+//! processes, each on an ephemeral port with its own data directory.
+//!
+//! A bookie's id is its advertised `host:port`, and its cookie ties the data
+//! directory to that id. The first start binds port 0 and learns the port
+//! from the ready line; a restart binds that same port again, so the bookie
+//! comes back with the same id and data. Processes are SIGKILLed on drop,
+//! bookies before etcd.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use magnetar_metadata::testing::EtcdServer;
+use magnetar_metadata::MetadataStore;
+use tempfile::TempDir;
+
+use crate::process::MagnetarProcess;
+
+/// How long a bookie may take to become ready (includes journal replay).
+pub const BOOKIE_START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One `magnetar bookie` process and its data directory.
+pub struct BookieProcess {
+    process: Option<MagnetarProcess>,
+    id: String,
+    metadata_url: String,
+    /// Kept across restarts; deleted on drop (after the process is killed).
+    data_dir: TempDir,
+}
+
+impl BookieProcess {
+    /// Starts a bookie on `127.0.0.1:0` with a fresh data directory.
+    pub async fn start(metadata_url: &str) -> Result<BookieProcess> {
+        let data_dir = tempfile::Builder::new()
+            .prefix("magnetar-bookie-")
+            .tempdir()
+            .context("create bookie data dir")?;
+        let process = spawn_bookie(metadata_url, data_dir.path(), "127.0.0.1:0").await?;
+        let id = process.ready.addr("grpc")?.to_string();
+        Ok(BookieProcess {
+            process: Some(process),
+            id,
+            metadata_url: metadata_url.to_string(),
+            data_dir,
+        })
+    }
+
+    /// The bookie id (`127.0.0.1:port`), which is also its gRPC address.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.process.is_some()
+    }
+
+    /// SIGKILL: no final checkpoint, no session revoke. Its registration
+    /// stays in the metadata store until the session TTL expires.
+    pub fn kill9(&mut self) -> Result<()> {
+        match self.process.take() {
+            Some(mut process) => process.kill9(),
+            None => Ok(()),
+        }
+    }
+
+    /// Kills the process if it runs, then starts it again on the same port
+    /// and data directory (the journal is replayed on start).
+    pub async fn restart(&mut self) -> Result<()> {
+        self.kill9()?;
+        let process = spawn_bookie(&self.metadata_url, self.data_dir.path(), &self.id).await?;
+        let addr = process.ready.addr("grpc")?;
+        if addr != self.id {
+            bail!("bookie {} came back as {addr}", self.id);
+        }
+        self.process = Some(process);
+        Ok(())
+    }
+}
+
+async fn spawn_bookie(
+    metadata_url: &str,
+    data_dir: &Path,
+    listen: &str,
+) -> Result<MagnetarProcess> {
+    let args: Vec<String> = [
+        "bookie",
+        "--metadata",
+        metadata_url,
+        "--data-dir",
+        &data_dir.to_string_lossy(),
+        "--listen",
+        listen,
+    ]
+    .iter()
+    .map(|arg| arg.to_string())
+    .collect();
+    // Waiting for the ready line blocks; keep it off the async workers.
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        MagnetarProcess::start(&args, BOOKIE_START_TIMEOUT)
+    })
+    .await
+    .context("bookie start task")?
+}
+
+/// A real etcd plus `magnetar bookie` processes registered in it.
+pub struct BookieCluster {
+    // Declared before `etcd`: bookies are killed first on drop.
+    bookies: Vec<BookieProcess>,
+    metadata_url: String,
+    etcd: EtcdServer,
+}
+
+impl BookieCluster {
+    /// Starts etcd and `count` bookies. Each bookie prints its ready line
+    /// only after it registered, so all of them are writable on return.
+    pub async fn start(count: usize) -> Result<BookieCluster> {
+        let etcd = EtcdServer::start().await.context("start etcd")?;
+        let metadata_url = etcd.url(None).to_string();
+        let mut bookies = Vec::with_capacity(count);
+        for _ in 0..count {
+            bookies.push(BookieProcess::start(&metadata_url).await?);
+        }
+        Ok(BookieCluster {
+            bookies,
+            metadata_url,
+            etcd,
+        })
+    }
+
+    /// `etcd://127.0.0.1:port`, the URL the bookies were started with.
+    pub fn metadata_url(&self) -> &str {
+        &self.metadata_url
+    }
+
+    /// A new metadata client on the cluster's etcd.
+    pub async fn metadata(&self) -> Result<Arc<dyn MetadataStore>> {
+        let url = self.etcd.url(None);
+        magnetar_metadata::connect(&url)
+            .await
+            .with_context(|| format!("connect to {url}"))
+    }
+
+    pub fn bookies(&self) -> &[BookieProcess] {
+        &self.bookies
+    }
+
+    /// The bookie with id `id`.
+    pub fn bookie_mut(&mut self, id: &str) -> Result<&mut BookieProcess> {
+        self.bookies
+            .iter_mut()
+            .find(|bookie| bookie.id() == id)
+            .ok_or_else(|| anyhow!("no bookie {id} in this cluster"))
+    }
+
+    /// Ids of every bookie, running or not.
+    pub fn ids(&self) -> Vec<String> {
+        self.bookies.iter().map(|b| b.id().to_string()).collect()
+    }
+}
