@@ -1,7 +1,9 @@
 //! Feeds arbitrary bytes to the Pulsar frame decoder. The decoder must only
 //! ever return frames or errors: no panic, no allocation beyond one frame.
 //!
-//! Run with `cargo fuzz run frame_decoder` from `proto/`.
+//! Run from `proto/` with `cargo install cargo-fuzz`, then
+//! `RUSTC_BOOTSTRAP=1 cargo fuzz run frame_decoder -- -max_total_time=240`
+//! (`RUSTC_BOOTSTRAP` lets the stable toolchain build the sanitizer flags).
 
 #![no_main]
 
