@@ -139,13 +139,6 @@ struct NamespaceOwnership {
     namespaces: Arc<NamespaceService>,
 }
 
-impl NamespaceOwnership {
-    fn bundle_topic(topic: &TopicName) -> Result<crate::namespace::TopicName, OwnershipError> {
-        crate::namespace::TopicName::parse(&topic.to_string())
-            .map_err(|_| OwnershipError::InTransition { topic: topic.to_string() })
-    }
-}
-
 fn ownership_error(topic: &TopicName, error: NamespaceError) -> OwnershipError {
     match error {
         NamespaceError::Metadata(error) => OwnershipError::Metadata(error),
@@ -159,8 +152,7 @@ fn ownership_error(topic: &TopicName, error: NamespaceError) -> OwnershipError {
 #[async_trait]
 impl TopicOwnership for NamespaceOwnership {
     async fn lookup(&self, topic: &TopicName) -> Result<String, OwnershipError> {
-        let name = Self::bundle_topic(topic)?;
-        let owner = self.namespaces.acquire_bundle(&name).await.map_err(|e| ownership_error(topic, e))?;
+        let owner = self.namespaces.acquire_bundle(topic).await.map_err(|e| ownership_error(topic, e))?;
         if owner.disabled {
             return Err(OwnershipError::InTransition { topic: topic.to_string() });
         }
@@ -168,7 +160,6 @@ impl TopicOwnership for NamespaceOwnership {
     }
 
     async fn owns(&self, topic: &TopicName) -> Result<bool, OwnershipError> {
-        let name = Self::bundle_topic(topic)?;
-        self.namespaces.is_owned_by_me(&name).await.map_err(|e| ownership_error(topic, e))
+        self.namespaces.is_owned_by_me(topic).await.map_err(|e| ownership_error(topic, e))
     }
 }

@@ -105,6 +105,9 @@ impl Record {
 
     /// Decodes the CRC-covered part of a record.
     fn decode_body(body: &[u8], stored_crc: u32) -> Result<Record, String> {
+        if body.len() < BODY_FIXED_LEN {
+            return Err(format!("record body of {} bytes is shorter than its fixed part", body.len()));
+        }
         let computed = crc32c::crc32c(body);
         if computed != stored_crc {
             return Err(format!(

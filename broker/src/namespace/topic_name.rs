@@ -269,4 +269,49 @@ mod tests {
         assert_eq!(odd.persistence_name(), "t/ns/persistent/a%25b%3A%C3%A9");
         assert_eq!(TopicName::from_persistence_name(&odd.persistence_name()).unwrap(), odd);
     }
+
+    #[test]
+    fn short_names_expand_to_public_default() {
+        let name = TopicName::parse("my-topic").unwrap();
+        assert_eq!(name.to_string(), "persistent://public/default/my-topic");
+        assert_eq!(name.namespace().to_string(), "public/default");
+        assert_eq!(
+            name.persistence_name(),
+            "public/default/persistent/my-topic"
+        );
+    }
+
+    #[test]
+    fn full_and_three_part_names_parse() {
+        let full = TopicName::parse("non-persistent://acme/ns/orders-partition-3").unwrap();
+        assert_eq!(full.domain(), TopicDomain::NonPersistent);
+        assert_eq!(full.partition_index(), Some(3));
+        assert_eq!(
+            TopicName::parse("acme/ns/t").unwrap().to_string(),
+            "persistent://acme/ns/t"
+        );
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        for bad in [
+            "",
+            "a//b",
+            "persistent://a/b",
+            "persistent://a/c/n/t",
+            "http://a/b/c",
+            "a/b",
+            "x\u{1}",
+        ] {
+            assert!(TopicName::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn persistence_name_round_trips_special_characters() {
+        let name = TopicName::parse("persistent://t/n/a b%c:d").unwrap();
+        let stored = name.persistence_name();
+        assert_eq!(stored, "t/n/persistent/a+b%25c%3Ad");
+        assert_eq!(TopicName::from_persistence_name(&stored).ok(), Some(name));
+    }
 }

@@ -75,7 +75,7 @@ impl Connection {
             Ok(names) => {
                 let topics = names
                     .iter()
-                    .filter_map(|name| TopicName::from_persistence_name(name))
+                    .filter_map(|name| TopicName::from_persistence_name(name).ok())
                     .map(|topic| topic.to_string())
                     .collect();
                 self.out.send(CommandGetTopicsOfNamespaceResponse {

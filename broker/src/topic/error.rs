@@ -4,7 +4,7 @@
 use magnetar_proto::pulsar::api::ServerError;
 use thiserror::Error;
 
-use super::name::TopicNameError;
+use super::TopicNameError;
 use super::ownership::OwnershipError;
 use crate::managed_ledger::ManagedLedgerError;
 

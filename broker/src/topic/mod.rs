@@ -1,16 +1,16 @@
-//! Topics: names, the per-topic object (managed ledger, producers,
+//! Topics: the per-topic object (managed ledger, producers,
 //! subscriptions), the registry of loaded topics and the ownership check
 //! that decides which topics this broker may serve.
 
 mod error;
-pub mod name;
 pub mod ownership;
 mod persistent;
 mod registry;
 mod subscription;
 
 pub use error::{storage_server_error, TopicError};
-pub use name::{TopicDomain, TopicName, TopicNameError};
+/// Topic names are parsed in one place, next to namespaces and bundles.
+pub use crate::namespace::{TopicDomain, TopicName, TopicNameError};
 pub use ownership::{LocalOwnership, OwnershipError, TopicOwnership};
 pub use persistent::PersistentTopic;
 pub use registry::TopicRegistry;

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use magnetar_proto::pulsar::api::ServerError;
 use thiserror::Error;
 
-use super::name::TopicName;
+use super::TopicName;
 
 #[derive(Debug, Error)]
 pub enum OwnershipError {

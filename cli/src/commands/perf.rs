@@ -9,13 +9,13 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use futures::stream::FuturesOrdered;
-use futures::{StreamExt, TryStreamExt};
+use futures::FutureExt;
+use futures::TryStreamExt;
 use pulsar::consumer::InitialPosition;
 use pulsar::{producer, ConsumerOptions, ProducerOptions, SubType, TokioExecutor};
 
 use super::client::connect;
-use super::perf_report::{new_histogram, now_micros, print_summary, LatencyReport};
+use super::perf_report::{new_histogram, now_micros, print_summary, LatencyReport, PacedPipeline};
 use crate::args::{PerfConsumeArgs, PerfProduceArgs};
 
 pub async fn produce(args: PerfProduceArgs) -> Result<()> {
@@ -36,24 +36,12 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
         .with_context(|| format!("create producer on {}", args.client.topic))?;
 
     let size = args.size.max(8);
-    let mut in_flight = FuturesOrdered::new();
-    let (mut sent, mut bytes) = (0u64, 0u64);
+    let mut bytes = 0u64;
     let start = Instant::now();
     let mut report = LatencyReport::new("produce", "msg", start)?;
-    let end = start + Duration::from_secs(args.duration);
-    let interval = (args.rate > 0).then(|| Duration::from_secs_f64(1.0 / args.rate as f64));
-
-    while Instant::now() < end {
-        if let Some(interval) = interval {
-            let due = start + interval.mul_f64(sent as f64);
-            if due > Instant::now() {
-                tokio::time::sleep_until(due.into()).await;
-            }
-        }
-        while in_flight.len() >= args.max_pending {
-            let (t0, receipt): (Instant, _) = in_flight.next().await.context("pending receipt")?;
-            record_receipt(receipt, t0, &mut report)?;
-        }
+    let mut pipeline =
+        PacedPipeline::new(args.rate, Duration::from_secs(args.duration), args.max_pending, start);
+    while pipeline.next_slot(&mut report).await? {
         let mut payload = vec![0u8; size];
         payload[..8].copy_from_slice(&now_micros().to_be_bytes());
         let t0 = Instant::now();
@@ -61,29 +49,12 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
             .send_non_blocking(producer::Message { payload, ..Default::default() })
             .await
             .context("send")?;
-        in_flight.push_back(async move { (t0, receipt.await) });
-        sent += 1;
+        let outcome = async move { (t0, receipt.await.map(drop).context("send failed")) };
+        pipeline.push(outcome.boxed(), &mut report)?;
         bytes += size as u64;
-        // Collect receipts that are already there without blocking.
-        while let Some(Some((t0, receipt))) = futures::FutureExt::now_or_never(in_flight.next()) {
-            record_receipt(receipt, t0, &mut report)?;
-        }
-        report.report_if_due();
     }
-    while let Some((t0, receipt)) = in_flight.next().await {
-        record_receipt(receipt, t0, &mut report)?;
-    }
+    pipeline.drain(&mut report).await?;
     report.summarize(bytes, start.elapsed());
-    Ok(())
-}
-
-fn record_receipt(
-    receipt: Result<pulsar::proto::CommandSendReceipt, pulsar::Error>,
-    t0: Instant,
-    report: &mut LatencyReport,
-) -> Result<()> {
-    receipt.context("send failed")?;
-    report.record(t0.elapsed());
     Ok(())
 }
 

@@ -6,13 +6,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
-use futures::stream::FuturesOrdered;
-use futures::StreamExt;
+use futures::FutureExt;
 use magnetar_bookie::client::{ClientConfig, LedgerClient};
 use magnetar_bookie::{LedgerOptions, LedgerStore};
 
 use super::metadata_connect;
-use super::perf_report::LatencyReport;
+use super::perf_report::{LatencyReport, PacedPipeline};
 use crate::args::PerfLedgerArgs;
 
 pub async fn run(args: PerfLedgerArgs) -> Result<()> {
@@ -29,49 +28,20 @@ pub async fn run(args: PerfLedgerArgs) -> Result<()> {
         .await
         .context("create ledger")?;
     let payload = Bytes::from(vec![0x5a; args.size]);
-    let mut in_flight = FuturesOrdered::new();
-    let mut sent = 0u64;
     let start = Instant::now();
     let mut report = LatencyReport::new("ledger", "adds", start)?;
-    let end = start + Duration::from_secs(args.duration);
-    let interval = (args.rate > 0).then(|| Duration::from_secs_f64(1.0 / args.rate as f64));
-    while Instant::now() < end {
-        if let Some(interval) = interval {
-            let due = start + interval.mul_f64(sent as f64);
-            if due > Instant::now() {
-                tokio::time::sleep_until(due.into()).await;
-            }
-        }
-        while in_flight.len() >= args.max_pending {
-            if let Some((t0, result)) = in_flight.next().await {
-                record(result, t0, &mut report)?;
-            }
-        }
+    let mut pipeline =
+        PacedPipeline::new(args.rate, Duration::from_secs(args.duration), args.max_pending, start);
+    while pipeline.next_slot(&mut report).await? {
         let t0 = Instant::now();
         let add = ledger.append(payload.clone());
-        in_flight.push_back(async move { (t0, add.await) });
-        sent += 1;
-        while let Some(Some((t0, result))) = futures::FutureExt::now_or_never(in_flight.next()) {
-            record(result, t0, &mut report)?;
-        }
-        report.report_if_due();
+        let outcome = async move { (t0, add.await.map(drop).context("add failed")) };
+        pipeline.push(outcome.boxed(), &mut report)?;
     }
-    while let Some((t0, result)) = in_flight.next().await {
-        record(result, t0, &mut report)?;
-    }
+    pipeline.drain(&mut report).await?;
     let elapsed = start.elapsed();
     let closed = ledger.close().await.context("close ledger")?;
     report.summarize(report.confirmed() * args.size as u64, elapsed);
     println!("ledger {} closed: {closed:?}", ledger.id());
-    Ok(())
-}
-
-fn record(
-    result: Result<i64, magnetar_bookie::LedgerError>,
-    t0: Instant,
-    report: &mut LatencyReport,
-) -> Result<()> {
-    result.context("add failed")?;
-    report.record(t0.elapsed());
     Ok(())
 }

@@ -5,6 +5,9 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
+use futures::future::BoxFuture;
+use futures::stream::FuturesOrdered;
+use futures::{FutureExt, StreamExt};
 use hdrhistogram::Histogram;
 
 /// Microseconds since the Unix epoch (0 if the clock is before it).
@@ -91,5 +94,75 @@ impl LatencyReport {
     /// The final summary line.
     pub fn summarize(&self, bytes: u64, elapsed: Duration) {
         print_summary(self.label, self.confirmed, bytes, elapsed, &self.total);
+    }
+}
+
+/// One operation in flight: when it started and how it ended.
+pub type PendingOp = BoxFuture<'static, (Instant, Result<()>)>;
+
+/// Paces operations at a fixed rate (or as fast as allowed), keeps at most
+/// `max_pending` in flight, and records each completion in a
+/// [`LatencyReport`], in start order.
+pub struct PacedPipeline {
+    in_flight: FuturesOrdered<PendingOp>,
+    interval: Option<Duration>,
+    max_pending: usize,
+    start: Instant,
+    end: Instant,
+    started: u64,
+}
+
+impl PacedPipeline {
+    /// `rate` operations per second (0 = unlimited) for `duration` from `start`.
+    pub fn new(rate: u64, duration: Duration, max_pending: usize, start: Instant) -> Self {
+        PacedPipeline {
+            in_flight: FuturesOrdered::new(),
+            interval: (rate > 0).then(|| Duration::from_secs_f64(1.0 / rate as f64)),
+            max_pending: max_pending.max(1),
+            start,
+            end: start + duration,
+            started: 0,
+        }
+    }
+
+    /// Waits until the next operation may start; `false` once the run is over.
+    pub async fn next_slot(&mut self, report: &mut LatencyReport) -> Result<bool> {
+        if Instant::now() >= self.end {
+            return Ok(false);
+        }
+        if let Some(interval) = self.interval {
+            let due = self.start + interval.mul_f64(self.started as f64);
+            if due > Instant::now() {
+                tokio::time::sleep_until(due.into()).await;
+            }
+        }
+        while self.in_flight.len() >= self.max_pending {
+            if let Some((t0, outcome)) = self.in_flight.next().await {
+                outcome?;
+                report.record(t0.elapsed());
+            }
+        }
+        Ok(true)
+    }
+
+    /// Adds a started operation, then records those already complete.
+    pub fn push(&mut self, operation: PendingOp, report: &mut LatencyReport) -> Result<()> {
+        self.in_flight.push_back(operation);
+        self.started += 1;
+        while let Some(Some((t0, outcome))) = self.in_flight.next().now_or_never() {
+            outcome?;
+            report.record(t0.elapsed());
+        }
+        report.report_if_due();
+        Ok(())
+    }
+
+    /// Waits for every operation still in flight.
+    pub async fn drain(&mut self, report: &mut LatencyReport) -> Result<()> {
+        while let Some((t0, outcome)) = self.in_flight.next().await {
+            outcome?;
+            report.record(t0.elapsed());
+        }
+        Ok(())
     }
 }
