@@ -211,36 +211,11 @@ impl LedgerMetadataStore {
         &self.store
     }
 
-    /// Allocates a ledger id by a CAS loop on the counter key. Ids only grow,
-    /// so a deleted ledger's id is never handed out again.
+    /// Allocates a ledger id from the shared counter
+    /// ([`magnetar_metadata::counter`]). Ids only grow, so a deleted
+    /// ledger's id is never handed out again. The first id is 1.
     pub async fn allocate_ledger_id(&self) -> Result<LedgerId, LedgerError> {
-        for _ in 0..self.cas_attempts {
-            let current = self.store.get(LEDGER_ID_COUNTER_KEY).await?;
-            let (next, expected) = match &current {
-                None => (0u64, Expected::Absent),
-                Some(versioned) => {
-                    let text = std::str::from_utf8(&versioned.value).unwrap_or("");
-                    let last: u64 = text.trim().parse().map_err(|_| {
-                        LedgerError::Metadata(MetadataError::Corrupt {
-                            key: LEDGER_ID_COUNTER_KEY.to_string(),
-                            reason: format!("not a decimal counter: {text:?}"),
-                        })
-                    })?;
-                    (last + 1, Expected::Version(versioned.version))
-                }
-            };
-            let value = Bytes::from(next.to_string());
-            match self
-                .store
-                .put(LEDGER_ID_COUNTER_KEY, value, PutOptions::expect(expected))
-                .await
-            {
-                Ok(_) => return Ok(next),
-                Err(MetadataError::BadVersion { .. }) => continue,
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(contention(LEDGER_ID_COUNTER_KEY))
+        Ok(magnetar_metadata::counter::next_id(self.store.as_ref(), LEDGER_ID_COUNTER_KEY).await?)
     }
 
     /// Writes the metadata of a new ledger; the key must not exist.
