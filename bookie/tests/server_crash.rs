@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use magnetar_bookie::digest::decode_entry;
-use magnetar_proto::bookie::StatusCode;
+use magnetar_proto::bookie::{AddBatch, StatusCode};
 use parking_lot::Mutex;
 use server_common::*;
 
@@ -138,14 +138,14 @@ async fn every_acked_entry_survives_repeated_sigkill() {
         let ledger_id = 100 + round;
         let requests = futures::stream::iter(0..MAX_ADDS_PER_ROUND).map({
             let k = k.clone();
-            move |entry_id| {
-                add_request(
+            move |entry_id| AddBatch {
+                adds: vec![add_request(
                     ledger_id,
                     entry_id,
                     &k,
                     0,
                     &payload(ledger_id, entry_id, 512),
-                )
+                )],
             }
         });
         let mut responses = within("open the add stream", client.add_entries(requests))
@@ -160,20 +160,22 @@ async fn every_acked_entry_survives_repeated_sigkill() {
             async move {
                 let mut threshold_reached = Some(threshold_reached);
                 // Ends when the kill breaks the stream (or it completes).
-                while let Ok(Some(response)) = responses.message().await {
-                    assert_eq!(
-                        status(response.status),
-                        StatusCode::StatusOk,
-                        "add of ledger {} entry {} refused: {}",
-                        response.ledger_id,
-                        response.entry_id,
-                        response.message
-                    );
-                    let mut acked = acked.lock();
-                    acked.push((response.ledger_id, response.entry_id));
-                    if acked.len() >= threshold {
-                        if let Some(reached) = threshold_reached.take() {
-                            let _ = reached.send(());
+                while let Ok(Some(batch)) = responses.message().await {
+                    for response in batch.responses {
+                        assert_eq!(
+                            status(response.status),
+                            StatusCode::StatusOk,
+                            "add of ledger {} entry {} refused: {}",
+                            response.ledger_id,
+                            response.entry_id,
+                            response.message
+                        );
+                        let mut acked = acked.lock();
+                        acked.push((response.ledger_id, response.entry_id));
+                        if acked.len() >= threshold {
+                            if let Some(reached) = threshold_reached.take() {
+                                let _ = reached.send(());
+                            }
                         }
                     }
                 }

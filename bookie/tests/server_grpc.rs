@@ -11,7 +11,7 @@ use magnetar_bookie::digest::{decode_entry, encode_entry};
 use magnetar_bookie::server::{ManualDiskProbe, StartOptions};
 use magnetar_metadata::{MemoryStore, MetadataStore};
 use magnetar_proto::bookie::{
-    AddFlag, ForceRequest, InfoRequest, ReadLacRequest, ReadRequest, StatusCode,
+    AddBatch, AddFlag, ForceRequest, InfoRequest, ReadLacRequest, ReadRequest, StatusCode,
 };
 use server_common::*;
 
@@ -199,6 +199,59 @@ async fn wrong_master_key_oversize_and_malformed_adds_are_refused() {
     assert_eq!(read(&mut client, 7, -1).await.entry_id, 0);
     drop(client);
     bookie.shutdown().await;
+}
+
+/// One batch mixing good and refused adds: every add gets exactly one
+/// answer, answers come in the order the adds were sent, and a refusal in
+/// the middle does not hold back or fail its neighbours.
+#[tokio::test]
+async fn a_batch_is_answered_in_order_with_refusals_in_place() {
+    init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let bookie = start(test_config(dir.path()), StartOptions::storage_only()).await;
+    let mut client = connect(bookie.local_addr()).await;
+    let k = key("pw");
+    let mut adds: Vec<_> = (0..6)
+        .map(|e| add_request(9, e, &k, 0, &payload(9, e, 64)))
+        .collect();
+    adds[2] = add_request(9, 2, &key("wrong"), 0, b"x");
+    adds[4].body = Bytes::from_static(b"not an entry frame");
+    let sent: Vec<u64> = adds.iter().map(|a| a.request_id).collect();
+    let mut stream = client
+        .add_entries(futures::stream::iter(vec![AddBatch { adds }]))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut answers = Vec::new();
+    while let Some(batch) = stream.message().await.unwrap() {
+        assert!(
+            !batch.responses.is_empty(),
+            "an empty response batch was sent"
+        );
+        answers.extend(batch.responses);
+    }
+    let order: Vec<u64> = answers.iter().map(|a| a.request_id).collect();
+    assert_eq!(order, sent, "answers in send order, one per add");
+    let statuses: Vec<StatusCode> = answers.iter().map(|a| status(a.status)).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            StatusCode::StatusOk,
+            StatusCode::StatusOk,
+            StatusCode::StatusUnauthorized,
+            StatusCode::StatusOk,
+            StatusCode::StatusBadRequest,
+            StatusCode::StatusOk,
+        ]
+    );
+    for entry_id in [0, 1, 3, 5] {
+        let read = read(&mut client, 9, entry_id).await;
+        assert_eq!(
+            status(read.status),
+            StatusCode::StatusOk,
+            "entry {entry_id}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -104,6 +104,9 @@ pub struct JournalArgs {
     /// fsync the journal before acknowledging (turning this off can lose acknowledged data).
     #[arg(long, env = "MAGNETAR_JOURNAL_SYNC", default_value_t = true, action = clap::ArgAction::Set)]
     pub journal_sync: bool,
+    /// How often the write cache is checkpointed to entry logs and the index, in milliseconds.
+    #[arg(long, env = "MAGNETAR_FLUSH_INTERVAL_MS", default_value_t = 5_000)]
+    pub flush_interval_ms: u64,
     /// Disk usage fraction above which the bookie turns read-only.
     #[arg(long, env = "MAGNETAR_DISK_USAGE_THRESHOLD", default_value_t = 0.95)]
     pub disk_usage_threshold: f64,

@@ -7,6 +7,11 @@
 /// The bookie gRPC service (`proto/bookie.proto`).
 pub mod bookie {
     tonic::include_proto!("magnetar.bookie.v1");
+
+    /// A client closes an [`AddBatch`] once its bodies reach this many bytes,
+    /// so a batch holds at most this much plus one entry; bookies size their
+    /// message limit by it.
+    pub const ADD_BATCH_CLOSE_BYTES: usize = 1024 * 1024;
 }
 
 /// The metadata-node gRPC service of the embedded Raft store (`proto/metadata.proto`).

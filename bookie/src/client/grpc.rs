@@ -5,7 +5,7 @@
 //! Adds go through one long-lived bidirectional `AddEntries` stream per
 //! bookie, owned by a connection task that multiplexes callers by
 //! `request_id`: callers hand it `(request, reply)` pairs, it forwards them in
-//! order and routes each answer back. When the stream breaks every waiting
+//! order, batched, and routes each answer back. When the stream breaks every waiting
 //! caller gets [`TransportError::StreamBroken`] (the ledger writer then
 //! replaces the bookie) and the next add opens a fresh stream.
 
@@ -16,7 +16,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::future::{BoxFuture, FutureExt};
 use magnetar_proto::bookie::bookie_client::BookieClient;
-use magnetar_proto::bookie::{AddRequest, AddResponse, ReadLacRequest, ReadLacResponse, ReadRequest, ReadResponse};
+use magnetar_proto::bookie::{
+    AddBatch, AddRequest, AddResponse, ReadLacRequest, ReadLacResponse, ReadRequest, ReadResponse,
+    ADD_BATCH_CLOSE_BYTES,
+};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
@@ -29,6 +32,10 @@ use crate::client::transport::{BookieConnector, BookieTransport, TransportError}
 const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 /// Adds buffered towards one bookie's stream before callers wait.
 const ADD_QUEUE_DEPTH: usize = 4096;
+/// Batches handed to the HTTP/2 stream before the connection task waits.
+const OUTGOING_BATCHES: usize = 64;
+/// Most adds in one batch; its size bound is [`ADD_BATCH_CLOSE_BYTES`].
+const MAX_ADDS_PER_BATCH: usize = 1024;
 
 type AddReply = oneshot::Sender<Result<AddResponse, TransportError>>;
 
@@ -110,7 +117,10 @@ impl GrpcBookie {
 
 #[async_trait]
 impl BookieTransport for GrpcBookie {
-    fn add(&self, mut request: AddRequest) -> BoxFuture<'static, Result<AddResponse, TransportError>> {
+    fn add(
+        &self,
+        mut request: AddRequest,
+    ) -> BoxFuture<'static, Result<AddResponse, TransportError>> {
         request.request_id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
         let bookie = self.bookie_id.clone();
@@ -150,6 +160,27 @@ impl BookieTransport for GrpcBookie {
     }
 }
 
+/// Takes `first` and whatever else is queued right now (up to the batch
+/// limits) into one batch, registering each caller's reply.
+fn collect_batch(
+    first: (AddRequest, AddReply),
+    queued: &mut mpsc::Receiver<(AddRequest, AddReply)>,
+    waiting: &mut HashMap<u64, AddReply>,
+) -> AddBatch {
+    let mut adds = Vec::new();
+    let mut bytes = 0;
+    let mut next = Some(first);
+    while let Some((request, reply)) = next.take() {
+        bytes += request.body.len();
+        waiting.insert(request.request_id, reply);
+        adds.push(request);
+        if adds.len() < MAX_ADDS_PER_BATCH && bytes < ADD_BATCH_CLOSE_BYTES {
+            next = queued.try_recv().ok();
+        }
+    }
+    AddBatch { adds }
+}
+
 /// The connection task of one bookie: runs add streams one after another
 /// until every sender (the [`GrpcBookie`]) is gone.
 async fn run_add_connection(
@@ -158,7 +189,9 @@ async fn run_add_connection(
     mut queued: mpsc::Receiver<(AddRequest, AddReply)>,
 ) {
     while let Some(first) = queued.recv().await {
-        if let Err(reason) = run_one_add_stream(&bookie_id, client.clone(), first, &mut queued).await {
+        if let Err(reason) =
+            run_one_add_stream(&bookie_id, client.clone(), first, &mut queued).await
+        {
             tracing::debug!(bookie = %bookie_id, %reason, "add stream ended");
         }
     }
@@ -167,6 +200,10 @@ async fn run_add_connection(
 /// Opens an `AddEntries` stream starting with `first` and pumps requests and
 /// answers until the stream breaks. Every caller still waiting when it breaks
 /// is answered with an error.
+///
+/// Whatever callers queued while the previous batch was being sent goes out
+/// as one [`AddBatch`]: at low rates every batch holds one add (no added
+/// latency), at high rates the per-message cost is shared by many adds.
 async fn run_one_add_stream(
     bookie_id: &str,
     mut client: BookieClient<Channel>,
@@ -174,11 +211,10 @@ async fn run_one_add_stream(
     queued: &mut mpsc::Receiver<(AddRequest, AddReply)>,
 ) -> Result<(), String> {
     let mut waiting: HashMap<u64, AddReply> = HashMap::new();
-    let (outgoing, outgoing_rx) = mpsc::channel::<AddRequest>(ADD_QUEUE_DEPTH);
-    let (request, reply) = first;
-    waiting.insert(request.request_id, reply);
+    let (outgoing, outgoing_rx) = mpsc::channel::<AddBatch>(OUTGOING_BATCHES);
+    let first_batch = collect_batch(first, queued, &mut waiting);
     // Cannot fail: the receiver is alive and the channel is empty.
-    let _ = outgoing.try_send(request);
+    let _ = outgoing.try_send(first_batch);
 
     let result = async {
         let mut answers = client
@@ -189,16 +225,18 @@ async fn run_one_add_stream(
         loop {
             tokio::select! {
                 next = queued.recv() => {
-                    let Some((request, reply)) = next else { return Ok(()) };
-                    waiting.insert(request.request_id, reply);
-                    if outgoing.send(request).await.is_err() {
+                    let Some(first) = next else { return Ok(()) };
+                    let batch = collect_batch(first, queued, &mut waiting);
+                    if outgoing.send(batch).await.is_err() {
                         return Err("request stream closed".to_string());
                     }
                 }
                 answer = answers.message() => match answer {
-                    Ok(Some(answer)) => {
-                        if let Some(reply) = waiting.remove(&answer.request_id) {
-                            let _ = reply.send(Ok(answer));
+                    Ok(Some(batch)) => {
+                        for answer in batch.responses {
+                            if let Some(reply) = waiting.remove(&answer.request_id) {
+                                let _ = reply.send(Ok(answer));
+                            }
                         }
                     }
                     Ok(None) => return Err("bookie closed the add stream".to_string()),

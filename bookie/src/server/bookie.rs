@@ -34,20 +34,16 @@ pub struct Bookie {
     max_entry_size: usize,
 }
 
-/// An add that has been accepted and queued; [`PendingAdd::wait`] resolves
-/// once it is durable.
+/// Adds that have been accepted and queued; [`PendingAdd::wait`] resolves
+/// once they are durable.
 pub struct PendingAdd {
     bookie: Arc<Bookie>,
-    key_ack: Option<DurableAck>,
-    entry_ack: DurableAck,
+    ack: DurableAck,
 }
 
 impl PendingAdd {
     pub async fn wait(self) -> Result<(), BookieError> {
-        if let Some(key_ack) = self.key_ack {
-            self.bookie.journal_outcome(key_ack.wait().await)?;
-        }
-        self.bookie.journal_outcome(self.entry_ack.wait().await)
+        self.bookie.journal_outcome(self.ack.wait().await)
     }
 }
 
@@ -138,6 +134,17 @@ impl Bookie {
         self: &Arc<Self>,
         request: AddRequest,
     ) -> Result<PendingAdd, BookieError> {
+        let mut records = Vec::with_capacity(2);
+        self.admit_add(request, &mut records)?;
+        self.journal_records(records).await
+    }
+
+    /// The first half of an add: validates it against the protocol rules
+    /// and the ledger's state, stores the entry in the write cache, and
+    /// appends the journal records it needs (master key on first use, then
+    /// the entry) to `records`. The add is acknowledged only once those
+    /// records are journaled ([`Self::journal_records`]) and durable.
+    pub fn admit_add(&self, request: AddRequest, records: &mut Vec<Record>) -> Result<(), BookieError> {
         if request.body.len() > self.max_entry_size {
             return Err(BookieError::TooLarge {
                 size: request.body.len(),
@@ -165,7 +172,7 @@ impl Bookie {
         if self.is_read_only() && !high_priority {
             return Err(BookieError::ReadOnly);
         }
-        let key = request.master_key.clone();
+        let key = request.master_key;
         // Checked and cached atomically: an add that passes the fence check
         // is visible to the fencing read that follows it.
         let check = self.storage.put_entry_if(
@@ -184,22 +191,24 @@ impl Bookie {
                 }
             },
         )?;
-        let key_ack = match check {
-            KeyCheck::Recorded => Some(
-                self.journal
-                    .submit(Record::master_key(ledger_id, key))
-                    .await?,
-            ),
-            _ => None,
-        };
-        let entry_ack = self
-            .journal
-            .submit(Record::entry(ledger_id, request.entry_id, request.body))
-            .await?;
+        if check == KeyCheck::Recorded {
+            records.push(Record::master_key(ledger_id, key));
+        }
+        records.push(Record::entry(ledger_id, request.entry_id, request.body));
+        Ok(())
+    }
+
+    /// The second half of one or more adds: queues their journal records,
+    /// in order, as one journal request. The returned [`PendingAdd`]
+    /// resolves once all of them are durable.
+    pub async fn journal_records(
+        self: &Arc<Self>,
+        records: Vec<Record>,
+    ) -> Result<PendingAdd, BookieError> {
+        let ack = self.journal.submit_all(records).await?;
         Ok(PendingAdd {
             bookie: self.clone(),
-            key_ack,
-            entry_ack,
+            ack,
         })
     }
 

@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use magnetar_proto::bookie::ADD_BATCH_CLOSE_BYTES;
+
 use crate::autorecovery::AutoRecoveryConfig;
 
 /// Largest entry payload a client may send (5 MiB, Pulsar's default max
@@ -96,10 +98,11 @@ impl BookieConfig {
         }
     }
 
-    /// Largest gRPC message the server accepts: one entry plus the request's
-    /// own fields.
+    /// Largest gRPC message the server accepts: an add batch, that is up to
+    /// [`ADD_BATCH_CLOSE_BYTES`] of bodies plus one largest entry, plus the
+    /// requests' own fields (about 60 bytes for each of up to 1,024 adds).
     pub fn max_grpc_message_size(&self) -> usize {
-        self.max_entry_size + ENTRY_SIZE_SLACK
+        ADD_BATCH_CLOSE_BYTES + self.max_entry_size + 2 * ENTRY_SIZE_SLACK
     }
 
     pub(crate) fn journal_dir(&self) -> PathBuf {

@@ -8,13 +8,15 @@
 //! - [`write_cache`], [`entry_log`], [`index`], [`storage`]: where entries
 //!   live after the journal, and the checkpoint moving them there;
 //! - [`bookie`]: protocol rules (master keys, fencing, read-only, limits);
-//! - [`service`]: the tonic service;
+//! - [`service`]: the tonic service, and [`add_stream`]: its batched,
+//!   pipelined add stream;
 //! - [`disk`], [`cookie`], [`registration`], [`gc`]: disk-full handling,
 //!   disk identity, cluster membership, garbage collection;
 //! - [`run`]: wiring it together ([`run_bookie`], [`RunningBookie`]).
 //!
 //! `docs/bookie.md` describes the storage layout and durability order.
 
+pub mod add_stream;
 pub mod bookie;
 pub mod config;
 pub mod cookie;

@@ -1,12 +1,9 @@
 //! The gRPC face of a bookie: maps `magnetar.bookie.v1.Bookie` calls onto
 //! [`Bookie`] and its errors onto status codes.
 //!
-//! AddEntries is pipelined: the stream reader validates and queues each
-//! request without waiting for earlier acks, and every queued add gets its
-//! own waiter that answers once the journal has fsynced it. Responses are
-//! therefore sent in *completion* order (adds of one fsync group may be
-//! answered in any order); each carries its `request_id`, which is how the
-//! client matches them.
+//! AddEntries is pipelined and batched both ways; [`super::add_stream`]
+//! serves it. Each answer carries its `request_id`, which is how the client
+//! matches them.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -14,18 +11,19 @@ use std::sync::Arc;
 use futures::Stream;
 use magnetar_proto::bookie::bookie_server::Bookie as BookieRpc;
 use magnetar_proto::bookie::{
-    AddRequest, AddResponse, ForceRequest, ForceResponse, InfoRequest, InfoResponse,
+    AddBatch, AddResponseBatch, ForceRequest, ForceResponse, InfoRequest, InfoResponse,
     ReadLacRequest, ReadLacResponse, ReadRequest, ReadResponse, StatusCode,
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::add_stream::serve_add_stream;
 use super::bookie::Bookie;
 use super::disk::DiskStatus;
 use super::error::BookieError;
 
-/// Responses buffered per AddEntries stream before the reader waits.
+/// Response batches buffered per AddEntries stream before the responder waits.
 const ADD_RESPONSE_BUFFER: usize = 4096;
 
 /// The tonic service implementation.
@@ -45,76 +43,21 @@ impl BookieService {
     }
 }
 
-fn add_response(
-    request_id: u64,
-    ledger_id: i64,
-    entry_id: i64,
-    result: Result<(), BookieError>,
-) -> AddResponse {
-    let (status, message) = match result {
-        Ok(()) => (StatusCode::StatusOk, String::new()),
-        Err(err) => {
-            tracing::debug!(ledger_id, entry_id, error = %err, "add refused");
-            (err.status(), err.to_string())
-        }
-    };
-    AddResponse {
-        request_id,
-        status: status as i32,
-        ledger_id,
-        entry_id,
-        message,
-    }
-}
-
 #[tonic::async_trait]
 impl BookieRpc for BookieService {
     type AddEntriesStream =
-        Pin<Box<dyn Stream<Item = Result<AddResponse, Status>> + Send + 'static>>;
+        Pin<Box<dyn Stream<Item = Result<AddResponseBatch, Status>> + Send + 'static>>;
 
     async fn add_entries(
         &self,
-        request: Request<Streaming<AddRequest>>,
+        request: Request<Streaming<AddBatch>>,
     ) -> Result<Response<Self::AddEntriesStream>, Status> {
-        let mut inbound = request.into_inner();
         let (responses, outbound) = mpsc::channel(ADD_RESPONSE_BUFFER);
-        let bookie = self.bookie.clone();
-        tokio::spawn(async move {
-            loop {
-                let add = match inbound.message().await {
-                    Ok(Some(add)) => add,
-                    Ok(None) => break,
-                    Err(status) => {
-                        tracing::debug!(code = ?status.code(), "add stream ended with an error");
-                        break;
-                    }
-                };
-                let (request_id, ledger_id, entry_id) =
-                    (add.request_id, add.ledger_id, add.entry_id);
-                match bookie.enqueue_add(add).await {
-                    Ok(pending) => {
-                        let responses = responses.clone();
-                        tokio::spawn(async move {
-                            let result = pending.wait().await;
-                            // A closed stream means the client went away; the
-                            // entry is durable regardless.
-                            let _ = responses
-                                .send(Ok(add_response(request_id, ledger_id, entry_id, result)))
-                                .await;
-                        });
-                    }
-                    Err(err) => {
-                        if responses
-                            .send(Ok(add_response(request_id, ledger_id, entry_id, Err(err))))
-                            .await
-                            .is_err()
-                        {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
+        tokio::spawn(serve_add_stream(
+            self.bookie.clone(),
+            request.into_inner(),
+            responses,
+        ));
         Ok(Response::new(Box::pin(ReceiverStream::new(outbound))))
     }
 
@@ -123,30 +66,11 @@ impl BookieRpc for BookieService {
         request: Request<ReadRequest>,
     ) -> Result<Response<ReadResponse>, Status> {
         let read = request.into_inner();
-        let response = match self
+        let result = self
             .bookie
             .read(read.ledger_id, read.entry_id, read.fence, &read.master_key)
-            .await
-        {
-            Ok((entry_id, body)) => ReadResponse {
-                status: StatusCode::StatusOk as i32,
-                ledger_id: read.ledger_id,
-                entry_id,
-                body,
-                message: String::new(),
-            },
-            Err(err) => {
-                tracing::debug!(ledger_id = read.ledger_id, entry_id = read.entry_id, error = %err, "read refused");
-                ReadResponse {
-                    status: err.status() as i32,
-                    ledger_id: read.ledger_id,
-                    entry_id: read.entry_id,
-                    body: Default::default(),
-                    message: err.to_string(),
-                }
-            }
-        };
-        Ok(Response::new(response))
+            .await;
+        Ok(Response::new(read_response(&read, result)))
     }
 
     async fn read_lac(
@@ -154,19 +78,7 @@ impl BookieRpc for BookieService {
         request: Request<ReadLacRequest>,
     ) -> Result<Response<ReadLacResponse>, Status> {
         let ledger_id = request.into_inner().ledger_id;
-        let response = match self.bookie.read_lac(ledger_id) {
-            Ok(lac) => ReadLacResponse {
-                status: StatusCode::StatusOk as i32,
-                lac,
-                message: String::new(),
-            },
-            Err(err) => ReadLacResponse {
-                status: err.status() as i32,
-                lac: -1,
-                message: err.to_string(),
-            },
-        };
-        Ok(Response::new(response))
+        Ok(Response::new(read_lac_response(self.bookie.read_lac(ledger_id))))
     }
 
     async fn force(
@@ -194,5 +106,47 @@ impl BookieRpc for BookieService {
             total_bytes: usage.total_bytes,
             read_only: self.bookie.is_read_only(),
         }))
+    }
+}
+
+/// The answer to a read: the entry, or the refusal's status and message.
+pub(crate) fn read_response(
+    read: &ReadRequest,
+    result: Result<(i64, bytes::Bytes), BookieError>,
+) -> ReadResponse {
+    match result {
+        Ok((entry_id, body)) => ReadResponse {
+            status: StatusCode::StatusOk as i32,
+            ledger_id: read.ledger_id,
+            entry_id,
+            body,
+            message: String::new(),
+        },
+        Err(err) => {
+            tracing::debug!(ledger_id = read.ledger_id, entry_id = read.entry_id, error = %err, "read refused");
+            ReadResponse {
+                status: err.status() as i32,
+                ledger_id: read.ledger_id,
+                entry_id: read.entry_id,
+                body: Default::default(),
+                message: err.to_string(),
+            }
+        }
+    }
+}
+
+/// The answer to a LAC read.
+pub(crate) fn read_lac_response(result: Result<i64, BookieError>) -> ReadLacResponse {
+    match result {
+        Ok(lac) => ReadLacResponse {
+            status: StatusCode::StatusOk as i32,
+            lac,
+            message: String::new(),
+        },
+        Err(err) => ReadLacResponse {
+            status: err.status() as i32,
+            lac: -1,
+            message: err.to_string(),
+        },
     }
 }

@@ -198,6 +198,7 @@ impl LedgerStorage {
         capture_mark: impl FnOnce() -> JournalPosition,
     ) -> Result<(), StorageError> {
         let _flushing = self.flush_lock.lock();
+        let started = std::time::Instant::now();
         let mark = capture_mark();
         let snapshot = self.cache.begin_flush();
         let dirty = self.ledgers.take_dirty();
@@ -216,6 +217,7 @@ impl LedgerStorage {
         tracing::debug!(
             entries = snapshot.len(),
             ledgers = dirty.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
             mark_file = mark.file_id,
             mark_offset = mark.offset,
             "checkpoint complete"
@@ -228,6 +230,7 @@ impl LedgerStorage {
         snapshot: &super::write_cache::EntryMap,
         dirty: &[(u64, LedgerState)],
     ) -> Result<(), StorageError> {
+        let started = std::time::Instant::now();
         let mut batch = self.index.batch();
         for ((ledger_id, entry_id), body) in snapshot.iter() {
             // A ledger deleted by GC since the snapshot was taken is skipped.
@@ -238,12 +241,21 @@ impl LedgerStorage {
             self.index
                 .put_location(&mut batch, *ledger_id, *entry_id, location);
         }
+        let written = started.elapsed();
         // Entry log bytes are durable before the index points at them.
         self.logs.sync()?;
+        let synced = started.elapsed();
         for (ledger_id, state) in dirty {
             self.index.put_ledger(&mut batch, *ledger_id, state);
         }
-        self.index.commit(batch)
+        self.index.commit(batch)?;
+        tracing::debug!(
+            write_ms = written.as_millis() as u64,
+            sync_ms = (synced - written).as_millis() as u64,
+            index_ms = (started.elapsed() - synced).as_millis() as u64,
+            "checkpoint wrote entry log and index"
+        );
+        Ok(())
     }
 
     fn delete_journal_files_before(&self, mark: JournalPosition) -> Result<(), StorageError> {

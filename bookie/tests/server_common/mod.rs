@@ -10,7 +10,9 @@ use bytes::Bytes;
 use magnetar_bookie::digest::{encode_entry, master_key};
 use magnetar_bookie::server::{BookieConfig, RunningBookie, StartOptions};
 use magnetar_proto::bookie::bookie_client::BookieClient;
-use magnetar_proto::bookie::{AddRequest, AddResponse, ReadRequest, ReadResponse, StatusCode};
+use magnetar_proto::bookie::{
+    AddBatch, AddRequest, AddResponse, ReadRequest, ReadResponse, StatusCode,
+};
 use tokio::net::TcpListener;
 use tonic::transport::Channel;
 
@@ -77,18 +79,28 @@ pub fn add_request(
     }
 }
 
-/// Sends every request on one pipelined stream; returns the responses
-/// ordered by request id.
+/// Adds per batch in [`add_all`]: small, so multi-add tests cross batch
+/// boundaries.
+pub const TEST_BATCH_SIZE: usize = 7;
+
+/// Sends every request on one pipelined stream, in batches of
+/// [`TEST_BATCH_SIZE`]; returns the responses ordered by request id.
 pub async fn add_all(client: &mut Client, requests: Vec<AddRequest>) -> Vec<AddResponse> {
     let count = requests.len();
+    let batches: Vec<AddBatch> = requests
+        .chunks(TEST_BATCH_SIZE)
+        .map(|adds| AddBatch {
+            adds: adds.to_vec(),
+        })
+        .collect();
     let mut stream = client
-        .add_entries(futures::stream::iter(requests))
+        .add_entries(futures::stream::iter(batches))
         .await
         .unwrap()
         .into_inner();
     let mut responses = Vec::with_capacity(count);
-    while let Some(response) = stream.message().await.unwrap() {
-        responses.push(response);
+    while let Some(batch) = stream.message().await.unwrap() {
+        responses.extend(batch.responses);
     }
     assert_eq!(
         responses.len(),

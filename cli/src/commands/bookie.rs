@@ -19,6 +19,7 @@ pub fn apply_journal_args(config: &mut BookieConfig, journal: &JournalArgs) {
     config.journal_sync = journal.journal_sync;
     config.journal_max_group_wait = Duration::from_millis(journal.journal_max_group_wait_ms);
     config.journal_buffered_bytes_threshold = journal.journal_buffered_writes_threshold;
+    config.flush_interval = Duration::from_millis(journal.flush_interval_ms.max(1));
     config.disk_usage_threshold = journal.disk_usage_threshold;
     config.disk_usage_low_water_mark = (journal.disk_usage_threshold - 0.05).max(0.0);
 }

@@ -11,6 +11,7 @@ mod perf_ledger;
 mod perf_metadata;
 mod perf_raw;
 mod perf_report;
+mod perf_timer;
 mod shutdown;
 mod standalone;
 

@@ -40,7 +40,7 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
     let start = Instant::now();
     let mut report = LatencyReport::new("produce", "msg", start)?;
     let mut pipeline =
-        PacedPipeline::new(args.rate, Duration::from_secs(args.duration), args.max_pending, start);
+        PacedPipeline::new(args.rate, Duration::from_secs(args.duration), args.max_pending, start)?;
     while pipeline.next_slot(&mut report).await? {
         let mut payload = vec![0u8; size];
         payload[..8].copy_from_slice(&now_micros().to_be_bytes());

@@ -4,10 +4,16 @@
 //! It connects, looks the topic up, creates a producer and pipelines `SEND`
 //! frames, building batches in the Pulsar batch format (each message
 //! prefixed by its `SingleMessageMetadata`) the way the Java client does:
-//! a batch closes at `batch_max_messages`, at 128 KiB, or 1 ms after its
-//! first message. It exists so that the benchmark measures the broker
-//! rather than a client library: the Rust client's batching path tops out
-//! at a few thousand messages per second on this machine.
+//! a batch closes at `batch_max_messages`, at 128 KiB, or when its flush
+//! deadline passes. As in the Java client, that deadline is 1 ms after the
+//! previous batch was sent, or 1 ms after the first message if the producer
+//! was idle longer than that, so under steady load batches leave once a
+//! millisecond and a message waits 0–1 ms for its batch. Deadlines and the
+//! pace are kept by [`PreciseTimer`], not tokio's 1 ms-tick timer.
+//!
+//! It exists so that the benchmark measures the broker rather than a client
+//! library: the Rust client's batching path tops out at a few thousand
+//! messages per second on this machine.
 //!
 //! Latency is measured per message, from the moment it joins a batch (or is
 //! sent, unbatched) until the receipt of its batch arrives.
@@ -28,11 +34,13 @@ use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 use super::perf_report::{now_micros, LatencyReport};
+use super::perf_timer::PreciseTimer;
 use crate::args::PerfProduceArgs;
 
 /// A batch closes once it holds this many payload bytes (the Java client's default).
 const BATCH_MAX_BYTES: usize = 128 * 1024;
-/// A batch closes this long after its first message (the Java client's default).
+/// The longest a message waits for its batch to be sent (the Java client's
+/// default `batchingMaxPublishDelay`).
 const BATCH_MAX_DELAY: Duration = Duration::from_millis(1);
 const PRODUCER_ID: u64 = 1;
 const PROTOCOL_VERSION: i32 = 19;
@@ -51,6 +59,8 @@ struct InFlight {
 struct OpenBatch {
     body: BytesMut,
     created: Vec<Instant>,
+    /// When the batch is sent even if it is not full.
+    flush_at: Option<Instant>,
 }
 
 pub async fn produce(args: PerfProduceArgs) -> Result<()> {
@@ -70,6 +80,8 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
     let mut report = LatencyReport::new("produce", "msg", start)?;
     let end = start + Duration::from_secs(args.duration);
     let interval = (args.rate > 0).then(|| Duration::from_secs_f64(1.0 / args.rate as f64));
+    let timer = PreciseTimer::start().context("start the batch timer")?;
+    let mut last_batch_sent: Option<Instant> = None;
 
     loop {
         let now = Instant::now();
@@ -81,6 +93,9 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
                     break;
                 }
             }
+            if batch.created.is_empty() {
+                batch.flush_at = Some(flush_deadline(last_batch_sent, now));
+            }
             add_message(&mut batch, size, args.batching);
             created += 1;
             bytes += size as u64;
@@ -88,10 +103,7 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
                 break;
             }
         }
-        let batch_due = batch
-            .created
-            .first()
-            .is_some_and(|first| first.elapsed() >= BATCH_MAX_DELAY);
+        let batch_due = batch.flush_at.is_some_and(|flush_at| Instant::now() >= flush_at);
         let batch_full = batch.created.len() >= batch_limit
             || batch.body.len() >= BATCH_MAX_BYTES
             || pending_messages + batch.created.len() >= args.max_pending
@@ -101,6 +113,7 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
             next_sequence_id += sent.created.len() as u64;
             pending_messages += sent.created.len();
             in_flight.push_back(sent);
+            last_batch_sent = Some(Instant::now());
         }
         if !producing && batch.created.is_empty() && in_flight.is_empty() {
             break;
@@ -108,8 +121,8 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
 
         // Wait for a receipt, the next due message, or the batch deadline.
         let mut wake = if producing { end } else { now + Duration::from_secs(30) };
-        if let Some(first) = batch.created.first() {
-            wake = wake.min(*first + BATCH_MAX_DELAY);
+        if let Some(flush_at) = batch.flush_at {
+            wake = wake.min(flush_at);
         }
         if let Some(interval) = interval {
             if producing && pending_messages + batch.created.len() < args.max_pending {
@@ -123,7 +136,7 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
         } else {
             tokio::select! {
                 frame = connection.next() => frame,
-                _ = tokio::time::sleep_until(wake.into()) => None,
+                _ = timer.sleep_until(wake) => None,
             }
         };
         if let Some(frame) = frame {
@@ -139,6 +152,15 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
     }
     report.summarize(bytes, start.elapsed());
     Ok(())
+}
+
+/// When a batch opened at `now` must be sent: one batch delay after the
+/// previous send, but never earlier than now.
+fn flush_deadline(last_batch_sent: Option<Instant>, now: Instant) -> Instant {
+    match last_batch_sent {
+        Some(sent) if sent + BATCH_MAX_DELAY > now => sent + BATCH_MAX_DELAY,
+        _ => now + BATCH_MAX_DELAY,
+    }
 }
 
 /// Appends one message (first 8 bytes: creation time in µs) to the batch.
@@ -165,7 +187,7 @@ async fn send_batch(
     sequence_id: u64,
     batched: bool,
 ) -> Result<InFlight> {
-    let OpenBatch { body, created } = std::mem::take(batch);
+    let OpenBatch { body, created, .. } = std::mem::take(batch);
     let messages = created.len();
     let count = i32::try_from(messages).unwrap_or(i32::MAX);
     let metadata = MessageMetadata {

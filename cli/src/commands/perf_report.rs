@@ -10,6 +10,8 @@ use futures::stream::FuturesOrdered;
 use futures::{FutureExt, StreamExt};
 use hdrhistogram::Histogram;
 
+use super::perf_timer::PreciseTimer;
+
 /// Microseconds since the Unix epoch (0 if the clock is before it).
 pub fn now_micros() -> u64 {
     SystemTime::now()
@@ -102,9 +104,11 @@ pub type PendingOp = BoxFuture<'static, (Instant, Result<()>)>;
 
 /// Paces operations at a fixed rate (or as fast as allowed), keeps at most
 /// `max_pending` in flight, and records each completion in a
-/// [`LatencyReport`], in start order.
+/// [`LatencyReport`], in start order. Completions are recorded while it
+/// waits for the next slot too, so a wait never adds to a latency.
 pub struct PacedPipeline {
     in_flight: FuturesOrdered<PendingOp>,
+    timer: PreciseTimer,
     interval: Option<Duration>,
     max_pending: usize,
     start: Instant,
@@ -114,15 +118,16 @@ pub struct PacedPipeline {
 
 impl PacedPipeline {
     /// `rate` operations per second (0 = unlimited) for `duration` from `start`.
-    pub fn new(rate: u64, duration: Duration, max_pending: usize, start: Instant) -> Self {
-        PacedPipeline {
+    pub fn new(rate: u64, duration: Duration, max_pending: usize, start: Instant) -> Result<Self> {
+        Ok(PacedPipeline {
             in_flight: FuturesOrdered::new(),
+            timer: PreciseTimer::start().context("start the pacing timer")?,
             interval: (rate > 0).then(|| Duration::from_secs_f64(1.0 / rate as f64)),
             max_pending: max_pending.max(1),
             start,
             end: start + duration,
             started: 0,
-        }
+        })
     }
 
     /// Waits until the next operation may start; `false` once the run is over.
@@ -132,8 +137,16 @@ impl PacedPipeline {
         }
         if let Some(interval) = self.interval {
             let due = self.start + interval.mul_f64(self.started as f64);
-            if due > Instant::now() {
-                tokio::time::sleep_until(due.into()).await;
+            let slot = self.timer.sleep_until(due);
+            tokio::pin!(slot);
+            loop {
+                tokio::select! {
+                    _ = &mut slot => break,
+                    Some((t0, outcome)) = self.in_flight.next() => {
+                        outcome?;
+                        report.record(t0.elapsed());
+                    }
+                }
             }
         }
         while self.in_flight.len() >= self.max_pending {

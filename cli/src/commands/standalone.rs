@@ -5,13 +5,18 @@
 //!
 //! Bookie ids are their addresses, and ledger metadata names them, so each
 //! in-process bookie keeps the port it got on first start (recorded in
-//! `<data-dir>/bookie-N/port`) and binds it again after a restart.
+//! `<data-dir>/bookie-N/port`) and binds it again after a restart. The
+//! broker calls its in-process bookies directly rather than over gRPC (see
+//! `magnetar_bookie::client::local`); they still serve gRPC for any other
+//! client.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use magnetar_bookie::client::grpc::GrpcConnector;
+use magnetar_bookie::client::local::LocalConnector;
 use magnetar_bookie::client::{ClientConfig, LedgerClient};
 use magnetar_bookie::server::{BookieConfig, RunningBookie, StartOptions};
 use magnetar_metadata::raft::EmbeddedRaft;
@@ -53,7 +58,12 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
     // bundle ownership (and its old addresses) alive for lookups.
     let session_file = args.data_dir.join("broker-session");
     revoke_previous_session(&session_file, metadata.as_ref()).await?;
-    let ledgers = Arc::new(LedgerClient::new(Arc::clone(&metadata), ClientConfig::default()));
+    // The broker reaches its own bookies by direct calls; any other bookie
+    // (none in standalone) over gRPC.
+    let client_config = ClientConfig::default();
+    let local_bookies = bookies.iter().map(|b| (b.bookie_id().to_string(), Arc::clone(b.bookie())));
+    let connector = LocalConnector::new(local_bookies, Arc::new(GrpcConnector::new(client_config.clone())));
+    let ledgers = Arc::new(LedgerClient::with_connector(Arc::clone(&metadata), client_config, Arc::new(connector)));
     let node = broker_node::start(&args.listen, "standalone", quorum, metadata, ledgers).await?;
     write_durably(&session_file, &node.session_id().to_string())?;
     ready::announce("standalone", &[("pulsar", node.pulsar_addr()), ("http", node.http_addr())]);

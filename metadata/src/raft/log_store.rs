@@ -83,6 +83,9 @@ where
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
+        // Write flushes and compactions back in 1 MiB steps rather than in
+        // one burst that would queue ahead of other fsyncs on the disk.
+        options.set_bytes_per_sync(1024 * 1024);
         let families = [CF_LOG, CF_META]
             .into_iter()
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));

@@ -26,6 +26,11 @@ use tokio::sync::{mpsc, oneshot};
 use super::{DurableResult, JournalPosition, JournalRequest, JournalStorage};
 use crate::server::error::JournalError;
 
+/// A journal fsync taking longer than this is logged: it delays every add
+/// of its group by as much, and the log lines tell disk stalls apart from
+/// other sources of add latency.
+const SLOW_SYNC: Duration = Duration::from_millis(10);
+
 /// Group-commit tuning.
 #[derive(Debug, Clone, Copy)]
 pub struct GroupCommitSettings {
@@ -85,6 +90,12 @@ fn add_to_group(
             record.encode_into(buf);
             waiters.push(done);
         }
+        JournalRequest::AppendAll { records, done } => {
+            for record in records {
+                record.encode_into(buf);
+            }
+            waiters.push(done);
+        }
         JournalRequest::Barrier { done } => waiters.push(done),
     }
 }
@@ -118,7 +129,17 @@ fn commit_group<S: JournalStorage>(
     };
     *written.lock() = position;
     if sync {
-        if let Err(err) = storage.sync() {
+        let sync_started = Instant::now();
+        let synced = storage.sync();
+        let sync_time = sync_started.elapsed();
+        if sync_time >= SLOW_SYNC {
+            tracing::info!(
+                sync_ms = sync_time.as_secs_f64() * 1e3,
+                group_bytes = buf.len(),
+                "slow journal fsync"
+            );
+        }
+        if let Err(err) = synced {
             tracing::error!(error = %err, "journal fsync failed; journal is failed");
             *failed = true;
             return Err(JournalError::from_io(&err));
@@ -243,6 +264,25 @@ mod tests {
         assert!(matches!(result, Err(JournalError::NoSpace)), "{result:?}");
         assert!(events.lock().is_empty());
         assert_eq!(journal.written_position(), JournalPosition::default());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn records_submitted_together_are_written_at_once_and_acked_once() {
+        let (storage, events, sync_started, release) = gated(None);
+        let journal = Journal::start(storage, settings()).unwrap();
+        let records: Vec<Record> = (0..3)
+            .map(|entry| Record::entry(4, entry, Bytes::from_static(b"abc")))
+            .collect();
+        let expected_len: usize = records.iter().map(Record::framed_len).sum();
+        let ack = journal.submit_all(records).await.unwrap();
+        tokio::task::spawn_blocking(move || sync_started.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        release.send(()).unwrap();
+        let position = ack.wait().await.unwrap();
+        assert_eq!(position.offset, expected_len as u64);
+        assert_eq!(*events.lock(), vec!["write", "sync"]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

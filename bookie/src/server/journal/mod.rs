@@ -70,6 +70,11 @@ pub(crate) enum JournalRequest {
         record: Record,
         done: oneshot::Sender<DurableResult>,
     },
+    /// Write these records, in order; answer once all are durable.
+    AppendAll {
+        records: Vec<Record>,
+        done: oneshot::Sender<DurableResult>,
+    },
     /// Answer once everything queued before it is durable.
     Barrier {
         done: oneshot::Sender<DurableResult>,
@@ -115,12 +120,13 @@ impl Journal {
     /// Queues `record`. The returned ack resolves once it is durable.
     /// Records are written in the order `submit` calls complete.
     pub async fn submit(&self, record: Record) -> Result<DurableAck, JournalError> {
-        let (done, ack) = oneshot::channel();
-        self.requests
-            .send(JournalRequest::Append { record, done })
-            .await
-            .map_err(|_| JournalError::ShutDown)?;
-        Ok(DurableAck(ack))
+        self.queue(|done| JournalRequest::Append { record, done }).await
+    }
+
+    /// Queues `records` as one request: they are written in order, in the
+    /// same group, and the returned ack resolves once all are durable.
+    pub async fn submit_all(&self, records: Vec<Record>) -> Result<DurableAck, JournalError> {
+        self.queue(|done| JournalRequest::AppendAll { records, done }).await
     }
 
     /// Queues `record` and waits until it is durable.
@@ -130,12 +136,23 @@ impl Journal {
 
     /// Waits until everything queued so far is durable.
     pub async fn sync_barrier(&self) -> DurableResult {
+        self.queue(|done| JournalRequest::Barrier { done })
+            .await?
+            .wait()
+            .await
+    }
+
+    /// Sends the request built around a fresh answer channel.
+    async fn queue(
+        &self,
+        request: impl FnOnce(oneshot::Sender<DurableResult>) -> JournalRequest,
+    ) -> Result<DurableAck, JournalError> {
         let (done, ack) = oneshot::channel();
         self.requests
-            .send(JournalRequest::Barrier { done })
+            .send(request(done))
             .await
             .map_err(|_| JournalError::ShutDown)?;
-        DurableAck(ack).wait().await
+        Ok(DurableAck(ack))
     }
 
     /// Position after the last record written (not necessarily synced). A
