@@ -309,6 +309,13 @@ pub struct PerfDiskArgs {
     /// How long to run, in seconds.
     #[arg(short, long, default_value_t = 10)]
     pub duration: u64,
+    /// Write over a zero-filled file of this many MiB (filled and synced
+    /// before timing starts, wrapping around at its end) instead of
+    /// appending. 0 appends. Measures what a journal that preallocates its
+    /// files would pay per fdatasync: no size or block-allocation change to
+    /// commit.
+    #[arg(long, default_value_t = 0)]
+    pub preallocated_mib: u64,
 }
 
 #[derive(Debug, Clone, Args)]

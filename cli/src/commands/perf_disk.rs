@@ -2,9 +2,12 @@
 //! compared with. It appends `--size`-byte blocks to a file in `--dir` and
 //! calls fdatasync after each one, reporting the rate, bandwidth and fdatasync
 //! latency percentiles; this is the floor under every durable acknowledgement.
+//! With `--preallocated-mib` it overwrites a zero-filled file instead, the
+//! pattern of a journal that preallocates its files.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -28,6 +31,8 @@ fn measure(path: &std::path::Path, args: &PerfDiskArgs) -> Result<()> {
         .open(path)
         .with_context(|| format!("open {}", path.display()))?;
     let block = vec![0xa5u8; args.size.max(1)];
+    let preallocated = zero_fill(&mut file, args.preallocated_mib)?;
+    let mut offset = 0u64;
     let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).context("create histogram")?;
     let (mut writes, mut bytes) = (0u64, 0u64);
     let start = Instant::now();
@@ -35,7 +40,15 @@ fn measure(path: &std::path::Path, args: &PerfDiskArgs) -> Result<()> {
     let mut next_report = start + Duration::from_secs(1);
     let mut last_writes = 0;
     while Instant::now() < end {
-        file.write_all(&block).context("write block")?;
+        if preallocated == 0 {
+            file.write_all(&block).context("write block")?;
+        } else {
+            if offset + block.len() as u64 > preallocated {
+                offset = 0;
+            }
+            file.write_all_at(&block, offset).context("write block")?;
+            offset += block.len() as u64;
+        }
         let t0 = Instant::now();
         file.sync_data().context("fdatasync")?;
         latency.saturating_record((t0.elapsed().as_micros() as u64).max(1));
@@ -59,4 +72,14 @@ fn measure(path: &std::path::Path, args: &PerfDiskArgs) -> Result<()> {
         latency.value_at_quantile(0.999) as f64 / 1000.0,
     );
     Ok(())
+}
+
+/// Fills `file` with `mib` MiB of zeros and syncs it; returns its length.
+fn zero_fill(file: &mut File, mib: u64) -> Result<u64> {
+    let chunk = vec![0u8; 1 << 20];
+    for _ in 0..mib {
+        file.write_all(&chunk).context("zero-fill")?;
+    }
+    file.sync_all().context("sync the zero-filled file")?;
+    Ok(mib << 20)
 }
