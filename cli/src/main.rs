@@ -16,11 +16,24 @@ fn main() -> anyhow::Result<()> {
     config_file::apply_from_args(std::env::args_os())?;
     let cli = args::Cli::parse();
     init_tracing(cli.log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("magnetar")
-        .build()?;
+    let mut runtime = if runs_on_one_thread(&cli.command) {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = runtime.enable_all().thread_name("magnetar").build()?;
     runtime.block_on(commands::run(cli.command))
+}
+
+/// The raw `perf produce` producer is one task on one connection: a second
+/// runtime thread gains it nothing, and on a small machine it would only
+/// compete for cores with the broker it measures.
+fn runs_on_one_thread(command: &args::Command) -> bool {
+    matches!(
+        command,
+        args::Command::Perf(args::PerfCommand::Produce(produce))
+            if produce.producer == args::PerfClient::Raw
+    )
 }
 
 fn init_tracing(format: args::LogFormat) {
