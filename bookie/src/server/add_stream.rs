@@ -31,18 +31,6 @@ const MAX_RESPONSES_PER_BATCH: usize = 1024;
 /// The answers to one incoming batch, in the order its adds arrived.
 type Answer = Pin<Box<dyn Future<Output = Vec<AddResponse>> + Send>>;
 
-/// Where one add of a batch stands before the journal answers.
-enum Admission {
-    /// Admitted: answered with the outcome of the batch's journal write.
-    Journaled {
-        request_id: u64,
-        ledger_id: i64,
-        entry_id: i64,
-    },
-    /// Refused up front.
-    Refused(AddResponse),
-}
-
 /// Serves one stream until the client closes it or it breaks. Response
 /// batches go to `responses`.
 pub async fn serve_add_stream(
@@ -76,19 +64,14 @@ pub async fn serve_add_stream(
 /// as one request, and returns the future of the batch's answers.
 async fn admit_batch(bookie: &Arc<Bookie>, batch: AddBatch) -> Answer {
     let mut records = Vec::with_capacity(batch.adds.len());
-    let mut admissions = Vec::with_capacity(batch.adds.len());
+    // Each add's answer, and whether it waits for the journal (admitted) or
+    // is already final (refused).
+    let mut answers = Vec::with_capacity(batch.adds.len());
     for add in batch.adds {
         let (request_id, ledger_id, entry_id) = (add.request_id, add.ledger_id, add.entry_id);
-        admissions.push(match bookie.admit_add(add, &mut records) {
-            Ok(()) => Admission::Journaled {
-                request_id,
-                ledger_id,
-                entry_id,
-            },
-            Err(err) => {
-                Admission::Refused(add_response(request_id, ledger_id, entry_id, Err(err)))
-            }
-        });
+        let admitted = bookie.admit_add(add, &mut records);
+        let journaled = admitted.is_ok();
+        answers.push((journaled, add_response(request_id, ledger_id, entry_id, admitted)));
     }
     let pending = if records.is_empty() {
         None
@@ -101,30 +84,15 @@ async fn admit_batch(bookie: &Arc<Bookie>, batch: AddBatch) -> Answer {
             Some(Err(err)) => Err(err),
             None => Ok(()),
         };
-        let (status, message) = match outcome {
-            Ok(()) => (StatusCode::StatusOk, String::new()),
-            Err(err) => {
-                tracing::debug!(error = %err, "journal write of an add batch failed");
-                (err.status(), err.to_string())
+        if let Err(err) = outcome {
+            tracing::debug!(error = %err, "journal write of an add batch failed");
+            let (status, message) = (err.status() as i32, err.to_string());
+            for (_, answer) in answers.iter_mut().filter(|(journaled, _)| *journaled) {
+                answer.status = status;
+                answer.message = message.clone();
             }
-        };
-        admissions
-            .into_iter()
-            .map(|admission| match admission {
-                Admission::Journaled {
-                    request_id,
-                    ledger_id,
-                    entry_id,
-                } => AddResponse {
-                    request_id,
-                    status: status as i32,
-                    ledger_id,
-                    entry_id,
-                    message: message.clone(),
-                },
-                Admission::Refused(response) => response,
-            })
-            .collect()
+        }
+        answers.into_iter().map(|(_, answer)| answer).collect()
     })
 }
 

@@ -34,10 +34,11 @@ struct CurrentLog {
     id: u64,
     offset: u64,
     writer: BufWriter<File>,
-    /// Start of the bytes not yet handed to writeback, and the step handed
-    /// over last (still being written back, perhaps).
+    /// Start of the bytes not yet handed to writeback, and the start of the
+    /// step handed over last (it ends at `writeback_from`), if one may still
+    /// be in flight.
     writeback_from: u64,
-    writeback_previous: Option<(u64, u64)>,
+    writeback_previous_from: Option<u64>,
     /// Logs rolled away from since the last sync: they need an fsync too.
     unsynced: Vec<File>,
 }
@@ -48,15 +49,15 @@ impl CurrentLog {
     /// [`EntryLogs::sync`], so a failure here is logged and otherwise ignored.
     fn write_back_step(&mut self) {
         let file = self.writer.get_ref();
-        if let Some((from, len)) = self.writeback_previous {
+        if let Some(from) = self.writeback_previous_from {
             let wait = libc::SYNC_FILE_RANGE_WAIT_BEFORE
                 | libc::SYNC_FILE_RANGE_WRITE
                 | libc::SYNC_FILE_RANGE_WAIT_AFTER;
-            sync_file_range(file, from, len, wait);
+            sync_file_range(file, from, self.writeback_from - from, wait);
         }
-        let step = (self.writeback_from, self.offset - self.writeback_from);
-        sync_file_range(file, step.0, step.1, libc::SYNC_FILE_RANGE_WRITE);
-        self.writeback_previous = Some(step);
+        let len = self.offset - self.writeback_from;
+        sync_file_range(file, self.writeback_from, len, libc::SYNC_FILE_RANGE_WRITE);
+        self.writeback_previous_from = Some(self.writeback_from);
         self.writeback_from = self.offset;
     }
 }
@@ -114,7 +115,7 @@ impl EntryLogs {
             offset: 0,
             writer: BufWriter::with_capacity(1 << 20, file),
             writeback_from: 0,
-            writeback_previous: None,
+            writeback_previous_from: None,
             unsynced: Vec::new(),
         })
     }
@@ -205,7 +206,7 @@ impl EntryLogs {
             .sync_data()
             .map_err(|e| StorageError::io(&path, e))?;
         current.writeback_from = current.offset;
-        current.writeback_previous = None;
+        current.writeback_previous_from = None;
         Ok(())
     }
 

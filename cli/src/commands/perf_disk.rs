@@ -74,8 +74,12 @@ fn measure(path: &std::path::Path, args: &PerfDiskArgs) -> Result<()> {
     Ok(())
 }
 
-/// Fills `file` with `mib` MiB of zeros and syncs it; returns its length.
+/// Fills `file` with `mib` MiB of zeros and syncs it (nothing for 0);
+/// returns its length.
 fn zero_fill(file: &mut File, mib: u64) -> Result<u64> {
+    if mib == 0 {
+        return Ok(0);
+    }
     let chunk = vec![0u8; 1 << 20];
     for _ in 0..mib {
         file.write_all(&chunk).context("zero-fill")?;

@@ -10,9 +10,13 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
+
+/// Within this of a deadline the timer thread takes over from tokio's
+/// timer, which may wake up to one 1 ms tick late.
+const COARSE_MARGIN: Duration = Duration::from_millis(2);
 
 /// A deadline and who waits for it.
 struct Waiter {
@@ -53,7 +57,17 @@ impl PreciseTimer {
     }
 
     /// Resolves at `deadline`. Deadlines already past resolve at once.
+    ///
+    /// The far part of a wait uses tokio's timer, and only the last
+    /// [`COARSE_MARGIN`] goes to the timer thread. Load loops re-arm a wait
+    /// on every turn and mostly drop it unfired (a receipt came first); a
+    /// far deadline dropped that way costs the timer thread nothing.
     pub async fn sleep_until(&self, deadline: Instant) {
+        if let Some(coarse_until) = deadline.checked_sub(COARSE_MARGIN) {
+            if coarse_until > Instant::now() {
+                tokio::time::sleep_until(coarse_until.into()).await;
+            }
+        }
         if deadline <= Instant::now() {
             return;
         }
