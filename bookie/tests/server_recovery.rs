@@ -168,3 +168,53 @@ async fn flipped_byte_in_the_journal_drops_that_record_and_the_rest_of_the_file(
         "recovered up to the record before the flipped byte, got {prefix}"
     );
 }
+
+#[tokio::test]
+async fn torn_record_in_a_preallocated_journal_file_is_dropped_and_the_rest_replays() {
+    init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    const FILE_SIZE: u64 = 128 * 1024;
+    let mut config = test_config(dir.path());
+    config.journal_max_file_size = FILE_SIZE;
+    let bookie = start(config, StartOptions::storage_only()).await;
+    let mut client = connect(bookie.local_addr()).await;
+    let k = key("pw");
+    // Add until the newest journal file is a preallocated one holding a few
+    // records (its length is then the full file size, not its records').
+    let mut count = 0;
+    let newest = loop {
+        assert!(count < 3000, "the journal never moved to a preallocated file");
+        let response = add_one(
+            &mut client,
+            add_request(3, count, &k, 0, &payload(3, count, 1000)),
+        )
+        .await;
+        assert_eq!(response.status, 0);
+        count += 1;
+        let newest = journal_files(dir.path()).pop().unwrap();
+        let (end, zero_filled) = records_end(&newest);
+        if zero_filled && end > 3000 {
+            break newest;
+        }
+    };
+    drop(client);
+    bookie.stop_without_checkpoint().await;
+    // Everything written reads back after a restart that replays it all.
+    assert_eq!(readable_prefix(dir.path(), count).await, count);
+
+    // Tear the last record: its tail never reached the disk, so it is zeros.
+    let (end, _) = records_end(&newest);
+    let mut bytes = std::fs::read(&newest).unwrap();
+    bytes[end as usize - 500..end as usize].fill(0);
+    std::fs::write(&newest, &bytes).unwrap();
+    assert_eq!(readable_prefix(dir.path(), count).await, count - 1);
+    // A second restart sees the same state.
+    assert_eq!(readable_prefix(dir.path(), count).await, count - 1);
+}
+
+/// Where the records of a journal file end, and whether zeros follow.
+fn records_end(path: &Path) -> (u64, bool) {
+    let outcome =
+        magnetar_bookie::server::record::scan_records(path, 0, 1 << 20, |_, _| {}).unwrap();
+    (outcome.valid_end, outcome.zero_filled)
+}

@@ -104,6 +104,9 @@ pub struct JournalArgs {
     /// fsync the journal before acknowledging (turning this off can lose acknowledged data).
     #[arg(long, env = "MAGNETAR_JOURNAL_SYNC", default_value_t = true, action = clap::ArgAction::Set)]
     pub journal_sync: bool,
+    /// Zero-fill journal files ahead of the writer, so that fsyncs do not grow the file.
+    #[arg(long, env = "MAGNETAR_JOURNAL_PREALLOCATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub journal_preallocate: bool,
     /// How often the write cache is checkpointed to entry logs and the index, in milliseconds.
     #[arg(long, env = "MAGNETAR_FLUSH_INTERVAL_MS", default_value_t = 5_000)]
     pub flush_interval_ms: u64,

@@ -14,6 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Instant;
 
 use magnetar_proto::bookie::{AddBatch, AddResponse, AddResponseBatch, StatusCode};
 use tokio::sync::mpsc;
@@ -63,6 +64,7 @@ pub async fn serve_add_stream(
 /// Admits every add of `batch` (or refuses it), journals the admitted ones
 /// as one request, and returns the future of the batch's answers.
 async fn admit_batch(bookie: &Arc<Bookie>, batch: AddBatch) -> Answer {
+    let received = Instant::now();
     let mut records = Vec::with_capacity(batch.adds.len());
     // Each add's answer, and whether it waits for the journal (admitted) or
     // is already final (refused).
@@ -76,7 +78,7 @@ async fn admit_batch(bookie: &Arc<Bookie>, batch: AddBatch) -> Answer {
     let pending = if records.is_empty() {
         None
     } else {
-        Some(bookie.journal_records(records).await)
+        Some(bookie.journal_records(records, received).await)
     };
     Box::pin(async move {
         let outcome = match pending {

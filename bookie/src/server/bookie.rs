@@ -9,11 +9,13 @@
 //! past the LAC, so this is harmless.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use magnetar_proto::bookie::{AddFlag, AddRequest};
 use tokio::sync::watch;
 
+use super::add_latency::AddLatencyStats;
 use super::config::BookieConfig;
 use super::error::{BookieError, JournalError, StartError};
 use super::journal::files::FileJournalStorage;
@@ -21,7 +23,7 @@ use super::journal::mark::read_mark;
 use super::journal::replay::replay_journal;
 use super::journal::{DurableAck, GroupCommitSettings, Journal};
 use super::ledger_state::{KeyCheck, LedgerTable};
-use super::record::{Record, RECORD_HEADER_LEN};
+use super::record::{Record, RecordKind, RECORD_HEADER_LEN};
 use super::storage::LedgerStorage;
 use crate::digest::decode_entry;
 
@@ -32,6 +34,7 @@ pub struct Bookie {
     /// Read-only mode; the registration task watches it.
     read_only: watch::Sender<bool>,
     max_entry_size: usize,
+    add_latency: AddLatencyStats,
 }
 
 /// Adds that have been accepted and queued; [`PendingAdd::wait`] resolves
@@ -39,11 +42,19 @@ pub struct Bookie {
 pub struct PendingAdd {
     bookie: Arc<Bookie>,
     ack: DurableAck,
+    received: Instant,
+    adds: u64,
 }
 
 impl PendingAdd {
+    /// Waits until the adds are durable, and records how long they took
+    /// since they were received.
     pub async fn wait(self) -> Result<(), BookieError> {
-        self.bookie.journal_outcome(self.ack.wait().await)
+        let outcome = self.bookie.journal_outcome(self.ack.wait().await);
+        if outcome.is_ok() {
+            self.bookie.add_latency.record(self.received.elapsed(), self.adds);
+        }
+        outcome
     }
 }
 
@@ -72,6 +83,7 @@ impl Bookie {
             &journal_dir,
             summary.next_file_id,
             config.journal_max_file_size,
+            config.journal_preallocate,
         )
         .map_err(|e| super::error::StorageError::io(&journal_dir, e))?;
         let settings = GroupCommitSettings {
@@ -92,6 +104,7 @@ impl Bookie {
             journal: Arc::new(journal),
             read_only: watch::Sender::new(false),
             max_entry_size: config.max_entry_size,
+            add_latency: AddLatencyStats::default(),
         }))
     }
 
@@ -134,9 +147,15 @@ impl Bookie {
         self: &Arc<Self>,
         request: AddRequest,
     ) -> Result<PendingAdd, BookieError> {
+        let received = Instant::now();
         let mut records = Vec::with_capacity(2);
         self.admit_add(request, &mut records)?;
-        self.journal_records(records).await
+        self.journal_records(records, received).await
+    }
+
+    /// How long adds take inside this bookie (see [`AddLatencyStats`]).
+    pub fn add_latency(&self) -> &AddLatencyStats {
+        &self.add_latency
     }
 
     /// The first half of an add: validates it against the protocol rules
@@ -204,11 +223,18 @@ impl Bookie {
     pub async fn journal_records(
         self: &Arc<Self>,
         records: Vec<Record>,
+        received: Instant,
     ) -> Result<PendingAdd, BookieError> {
+        let adds = records
+            .iter()
+            .filter(|record| record.kind == RecordKind::Entry)
+            .count() as u64;
         let ack = self.journal.submit_all(records).await?;
         Ok(PendingAdd {
             bookie: self.clone(),
             ack,
+            received,
+            adds,
         })
     }
 

@@ -41,8 +41,11 @@ pub struct BookieConfig {
     /// Capacity of the journal's request queue (the backpressure bound).
     /// Default 10 000.
     pub journal_queue_size: usize,
-    /// A journal file rolls over at this size. Default 512 MiB.
+    /// A journal file rolls over at this size. Default 64 MiB.
     pub journal_max_file_size: u64,
+    /// Zero-fill journal files ahead of the writer, so that journal fsyncs
+    /// overwrite allocated blocks rather than grow the file. Default `true`.
+    pub journal_preallocate: bool,
     /// An entry log rolls over at this size. Default 1 GiB.
     pub entry_log_max_file_size: u64,
     /// The write cache is flushed to entry logs this often. Default 5 s.
@@ -83,7 +86,8 @@ impl BookieConfig {
             journal_max_group_wait: Duration::from_millis(2),
             journal_buffered_bytes_threshold: 512 * 1024,
             journal_queue_size: 10_000,
-            journal_max_file_size: 512 * 1024 * 1024,
+            journal_max_file_size: 64 * 1024 * 1024,
+            journal_preallocate: true,
             entry_log_max_file_size: 1024 * 1024 * 1024,
             flush_interval: Duration::from_secs(5),
             write_cache_max_bytes: 64 * 1024 * 1024,

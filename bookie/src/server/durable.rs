@@ -46,6 +46,22 @@ pub fn create_dir_durably(dir: &Path) -> io::Result<()> {
     sync_parent_dir(dir)
 }
 
+/// Starts or waits for writeback of a byte range (`sync_file_range(2)`).
+/// Only paces the disk; durability still needs an fsync, so a failure is
+/// logged at debug and otherwise ignored.
+pub fn sync_file_range(file: &File, from: u64, len: u64, flags: libc::c_uint) {
+    use std::os::fd::AsRawFd;
+    let (Ok(from), Ok(len)) = (i64::try_from(from), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: plain syscall on a descriptor `file` keeps open; no memory is
+    // passed.
+    let rc = unsafe { libc::sync_file_range(file.as_raw_fd(), from, len, flags) };
+    if rc != 0 {
+        tracing::debug!(error = %io::Error::last_os_error(), "writeback step failed");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

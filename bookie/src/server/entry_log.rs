@@ -53,25 +53,12 @@ impl CurrentLog {
             let wait = libc::SYNC_FILE_RANGE_WAIT_BEFORE
                 | libc::SYNC_FILE_RANGE_WRITE
                 | libc::SYNC_FILE_RANGE_WAIT_AFTER;
-            sync_file_range(file, from, self.writeback_from - from, wait);
+            durable::sync_file_range(file, from, self.writeback_from - from, wait);
         }
         let len = self.offset - self.writeback_from;
-        sync_file_range(file, self.writeback_from, len, libc::SYNC_FILE_RANGE_WRITE);
+        durable::sync_file_range(file, self.writeback_from, len, libc::SYNC_FILE_RANGE_WRITE);
         self.writeback_previous_from = Some(self.writeback_from);
         self.writeback_from = self.offset;
-    }
-}
-
-fn sync_file_range(file: &File, from: u64, len: u64, flags: libc::c_uint) {
-    use std::os::fd::AsRawFd;
-    let (Ok(from), Ok(len)) = (i64::try_from(from), i64::try_from(len)) else {
-        return;
-    };
-    // SAFETY: plain syscall on a descriptor `file` keeps open; no memory is
-    // passed.
-    let rc = unsafe { libc::sync_file_range(file.as_raw_fd(), from, len, flags) };
-    if rc != 0 {
-        tracing::debug!(error = %io::Error::last_os_error(), "entry log writeback step failed");
     }
 }
 

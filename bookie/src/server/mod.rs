@@ -16,6 +16,7 @@
 //!
 //! `docs/bookie.md` describes the storage layout and durability order.
 
+pub mod add_latency;
 pub mod add_stream;
 pub mod bookie;
 pub mod config;

@@ -156,6 +156,9 @@ pub struct ScanOutcome {
     pub dropped_bytes: u64,
     /// Why the tail was dropped, when it was.
     pub reason: Option<String>,
+    /// The scan stopped at an all-zero record header: in a preallocated
+    /// journal file, the unused rest of the file rather than damage.
+    pub zero_filled: bool,
 }
 
 /// Reads records of `path` from `start` on, calling `visit(record, offset)`
@@ -173,6 +176,7 @@ pub fn scan_records(
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut offset = start;
     let mut body = Vec::new();
+    let mut zero_filled = false;
     let reason = loop {
         if offset == file_len {
             break None;
@@ -184,6 +188,10 @@ pub fn scan_records(
         let body_len =
             u32::from_be_bytes(head[0..4].try_into().expect("slice of 4 bytes")) as usize;
         let stored_crc = u32::from_be_bytes(head[4..8].try_into().expect("slice of 4 bytes"));
+        if head == [0u8; 8] {
+            zero_filled = true;
+            break Some("zero-filled record header".to_string());
+        }
         if !(BODY_FIXED_LEN..=max_body_len).contains(&body_len) {
             break Some(format!("implausible record length {body_len}"));
         }
@@ -203,6 +211,7 @@ pub fn scan_records(
         valid_end: offset,
         dropped_bytes: file_len.saturating_sub(offset),
         reason,
+        zero_filled,
     })
 }
 
@@ -266,5 +275,26 @@ mod tests {
         let outcome = scan_records(&path, 0, 1024, |r, _| seen.push(r)).unwrap();
         assert_eq!(seen.len(), 1);
         assert_eq!(outcome.valid_end, records[0].framed_len() as u64);
+        assert!(!outcome.zero_filled);
+    }
+
+    #[test]
+    fn scan_reports_a_zero_filled_rest_apart_from_damage() {
+        let records = [Record::entry(1, 0, Bytes::from_static(b"abc"))];
+        let mut buf = framed(&records);
+        let written = buf.len();
+        buf.resize(written + 4096, 0);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        File::create(&path).unwrap().write_all(&buf).unwrap();
+        let outcome = scan_records(&path, 0, 1024, |_, _| {}).unwrap();
+        assert_eq!(outcome.valid_end, written as u64);
+        assert!(outcome.zero_filled);
+        // A record whose body was only partly written is damage, zeros or not.
+        buf[written - 1] = 0;
+        File::create(&path).unwrap().write_all(&buf).unwrap();
+        let outcome = scan_records(&path, 0, 1024, |_, _| {}).unwrap();
+        assert_eq!(outcome.valid_end, 0);
+        assert!(!outcome.zero_filled);
     }
 }

@@ -98,13 +98,15 @@ impl BookieRpc for BookieService {
         Ok(Response::new(response))
     }
 
-    async fn info(&self, _request: Request<InfoRequest>) -> Result<Response<InfoResponse>, Status> {
+    async fn info(&self, request: Request<InfoRequest>) -> Result<Response<InfoResponse>, Status> {
         let usage = self.disk.usage();
+        let reset = request.into_inner().reset_add_latency;
         Ok(Response::new(InfoResponse {
             bookie_id: self.bookie_id.clone(),
             free_bytes: usage.free_bytes,
             total_bytes: usage.total_bytes,
             read_only: self.bookie.is_read_only(),
+            add_latency: Some(self.bookie.add_latency().summary(reset)),
         }))
     }
 }

@@ -17,6 +17,7 @@ use crate::ready;
 /// Applies the journal flags to a bookie config.
 pub fn apply_journal_args(config: &mut BookieConfig, journal: &JournalArgs) {
     config.journal_sync = journal.journal_sync;
+    config.journal_preallocate = journal.journal_preallocate;
     config.journal_max_group_wait = Duration::from_millis(journal.journal_max_group_wait_ms);
     config.journal_buffered_bytes_threshold = journal.journal_buffered_writes_threshold;
     config.flush_interval = Duration::from_millis(journal.flush_interval_ms.max(1));

@@ -14,6 +14,7 @@
 pub mod files;
 pub mod group_commit;
 pub mod mark;
+pub mod preallocate;
 pub mod replay;
 
 use std::io;

@@ -3,7 +3,10 @@
 //!
 //! A record that is truncated or fails its CRC ends the replay of its file:
 //! the rest of that file is logged (file, offset, bytes) and truncated away,
-//! so it can never be served nor confuse a later replay. Applying records is
+//! so it can never be served nor confuse a later replay. An all-zero record
+//! header ends it quietly: that is the unused rest of a preallocated file
+//! (whatever follows it was never acknowledged, since every acknowledged
+//! byte precedes the fsync that covered it). Applying records is
 //! idempotent (the cache is keyed by ledger and entry; fence and master key
 //! are set-once), so replaying the same range twice gives the same state.
 
@@ -49,7 +52,13 @@ pub fn replay_journal(
                 summary.records += 1;
                 apply(record);
             })?;
-        if outcome.dropped_bytes > 0 {
+        if outcome.zero_filled {
+            tracing::debug!(
+                file = %path.display(),
+                offset = outcome.valid_end,
+                "journal file ends in preallocated space"
+            );
+        } else if outcome.dropped_bytes > 0 {
             tracing::warn!(
                 file = %path.display(),
                 offset = outcome.valid_end,
