@@ -1,6 +1,7 @@
 //! In-memory bookies for unit tests of the client logic: each answers after
 //! a random delay (so answers interleave arbitrarily), honours fencing and
-//! master keys like a real bookie, and can be taken down or made to fail.
+//! master keys like a real bookie, and can be taken down, made to fail, or
+//! made to hang.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -27,6 +28,8 @@ struct FakeState {
     down: bool,
     /// When set, adds are answered with this status instead of being stored.
     add_status: Option<StatusCode>,
+    /// Adds are accepted and never answered (a hung bookie).
+    silent: bool,
 }
 
 /// One fake bookie.
@@ -46,6 +49,11 @@ impl FakeBookie {
 
     pub fn set_down(&self, down: bool) {
         self.state.lock().down = down;
+    }
+
+    /// Makes adds hang: the connection stays up but no answer ever comes.
+    pub fn set_silent(&self, silent: bool) {
+        self.state.lock().silent = silent;
     }
 
     pub fn fail_adds_with(&self, status: Option<StatusCode>) {
@@ -140,6 +148,9 @@ impl BookieTransport for FakeTransport {
         let bookie = self.0.clone();
         async move {
             tokio::time::sleep(bookie.delay()).await;
+            if bookie.state.lock().silent {
+                futures::future::pending::<()>().await;
+            }
             let status = bookie.apply_add(&request)?;
             Ok(AddResponse {
                 request_id: request.request_id,

@@ -224,6 +224,42 @@ async fn read_only_answer_triggers_an_ensemble_change() {
 }
 
 #[tokio::test]
+async fn a_bookie_that_never_answers_is_replaced_after_the_add_timeout() {
+    let harness = Harness::start(3, Duration::ZERO).await;
+    let client = harness.client();
+    // Qa = Qw: the add cannot be confirmed without the hung bookie.
+    let writer = client.create(options(2, 2, 2)).await.unwrap();
+    assert_eq!(writer.append(payload(0)).await, Ok(0));
+    let ensemble = client
+        .ledger_metadata(writer.id())
+        .await
+        .unwrap()
+        .metadata
+        .last_ensemble()
+        .to_vec();
+    harness.cluster.get(&ensemble[1]).set_silent(true);
+    let started = std::time::Instant::now();
+    let add = tokio::time::timeout(Duration::from_secs(10), writer.append(payload(1)));
+    assert_eq!(add.await, Ok(Ok(1)), "the hung bookie was not replaced");
+    let waited = started.elapsed();
+    assert!(
+        waited >= test_config().add_timeout,
+        "confirmed after {waited:?}, before the hung bookie could time out"
+    );
+    let metadata = client.ledger_metadata(writer.id()).await.unwrap().metadata;
+    assert!(!metadata.last_ensemble().contains(&ensemble[1]));
+    assert_eq!(metadata.segments.len(), 2, "entry 0 stays on the old ensemble");
+    // The replacement holds the re-sent entry.
+    let replacement = metadata
+        .last_ensemble()
+        .iter()
+        .find(|id| !ensemble.contains(id))
+        .unwrap()
+        .clone();
+    assert!(harness.cluster.get(&replacement).has_entry(writer.id() as i64, 1));
+}
+
+#[tokio::test]
 async fn no_replacement_fails_the_writer() {
     let harness = Harness::start(3, Duration::ZERO).await;
     let client = harness.client();
