@@ -28,6 +28,8 @@ const KNOWN_KEYS: &[&str] = &[
     "journal-max-group-wait-ms",
     "journal-buffered-writes-threshold",
     "journal-sync",
+    "journal-preallocate",
+    "flush-interval-ms",
     "disk-usage-threshold",
     "session-ttl-ms",
     "autorecovery",
@@ -37,6 +39,7 @@ const KNOWN_KEYS: &[&str] = &[
     "cluster",
     "id",
     "peers",
+    "url",
 ];
 
 /// Finds `--config FILE` (or `--config=FILE`, or `MAGNETAR_CONFIG`) and
@@ -96,6 +99,34 @@ mod tests {
         assert!(pairs.contains(&("ensemble-size".into(), "3".into())));
         assert!(pairs.contains(&("journal-sync".into(), "false".into())));
         assert_eq!(env_var_for("ensemble-size"), "MAGNETAR_ENSEMBLE_SIZE");
+    }
+
+    /// Every flag that reads an environment variable can be set from the
+    /// file, under the name whose variable it reads.
+    #[test]
+    fn every_flag_with_an_env_var_is_a_known_key() {
+        use clap::CommandFactory;
+        fn visit(command: &clap::Command, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let (Some(env), Some(long)) = (arg.get_env(), arg.get_long()) else {
+                    continue;
+                };
+                if long == "config" {
+                    continue;
+                }
+                if !KNOWN_KEYS.contains(&long) || env.to_str() != Some(env_var_for(long).as_str()) {
+                    missing.push(format!("--{long} ({env:?})"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                visit(sub, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        visit(&crate::args::Cli::command(), &mut missing);
+        missing.sort();
+        missing.dedup();
+        assert!(missing.is_empty(), "flags the config file cannot set: {missing:?}");
     }
 
     #[test]
