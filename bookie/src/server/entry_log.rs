@@ -34,32 +34,9 @@ struct CurrentLog {
     id: u64,
     offset: u64,
     writer: BufWriter<File>,
-    /// Start of the bytes not yet handed to writeback, and the start of the
-    /// step handed over last (it ends at `writeback_from`), if one may still
-    /// be in flight.
-    writeback_from: u64,
-    writeback_previous_from: Option<u64>,
+    writeback: durable::WritebackPacer,
     /// Logs rolled away from since the last sync: they need an fsync too.
     unsynced: Vec<File>,
-}
-
-impl CurrentLog {
-    /// Waits until the previous step is written back, then starts writeback
-    /// of the bytes since. Only paces the disk: durability still comes from
-    /// [`EntryLogs::sync`], so a failure here is logged and otherwise ignored.
-    fn write_back_step(&mut self) {
-        let file = self.writer.get_ref();
-        if let Some(from) = self.writeback_previous_from {
-            let wait = libc::SYNC_FILE_RANGE_WAIT_BEFORE
-                | libc::SYNC_FILE_RANGE_WRITE
-                | libc::SYNC_FILE_RANGE_WAIT_AFTER;
-            durable::sync_file_range(file, from, self.writeback_from - from, wait);
-        }
-        let len = self.offset - self.writeback_from;
-        durable::sync_file_range(file, self.writeback_from, len, libc::SYNC_FILE_RANGE_WRITE);
-        self.writeback_previous_from = Some(self.writeback_from);
-        self.writeback_from = self.offset;
-    }
 }
 
 /// The set of entry log files under one directory.
@@ -101,8 +78,7 @@ impl EntryLogs {
             id,
             offset: 0,
             writer: BufWriter::with_capacity(1 << 20, file),
-            writeback_from: 0,
-            writeback_previous_from: None,
+            writeback: durable::WritebackPacer::default(),
             unsynced: Vec::new(),
         })
     }
@@ -165,12 +141,13 @@ impl EntryLogs {
             .write_all(&buf)
             .map_err(|e| StorageError::io(&path, e))?;
         current.offset += buf.len() as u64;
-        if current.offset - current.writeback_from >= WRITEBACK_STEP {
+        if current.writeback.pending(current.offset) >= WRITEBACK_STEP {
             current
                 .writer
                 .flush()
                 .map_err(|e| StorageError::io(&path, e))?;
-            current.write_back_step();
+            let CurrentLog { writer, writeback, offset, .. } = &mut *current;
+            writeback.step(writer.get_ref(), *offset);
         }
         Ok(location)
     }
@@ -192,8 +169,8 @@ impl EntryLogs {
             .get_ref()
             .sync_data()
             .map_err(|e| StorageError::io(&path, e))?;
-        current.writeback_from = current.offset;
-        current.writeback_previous_from = None;
+        let offset = current.offset;
+        current.writeback.synced(offset);
         Ok(())
     }
 

@@ -201,7 +201,7 @@ impl JournalStorage for FileJournalStorage {
         if self.position.offset >= self.max_file_size {
             return self.roll();
         }
-        if !self.preallocated && self.preparer.as_mut().is_some_and(Preparer::is_ready) {
+        if !self.preallocated {
             // Leave an appended-to file as soon as a prepared one is ready.
             self.switch_to_prepared_file()?;
         }

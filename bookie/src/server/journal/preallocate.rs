@@ -145,8 +145,8 @@ fn fill(dir: &Path, size: u64, cancel: &AtomicBool) -> io::Result<()> {
         .truncate(true)
         .open(&filling)?;
     let zeros = vec![0u8; FILL_STEP];
+    let mut writeback = durable::WritebackPacer::default();
     let mut written = 0u64;
-    let mut previous_step: Option<u64> = None;
     while written < size {
         if cancel.load(Ordering::Relaxed) {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "journal closed"));
@@ -154,15 +154,8 @@ fn fill(dir: &Path, size: u64, cancel: &AtomicBool) -> io::Result<()> {
         let len = (size - written).min(FILL_STEP as u64);
         // `len` is at most FILL_STEP, so it fits a usize.
         file.write_all(&zeros[..len as usize])?;
-        if let Some(from) = previous_step {
-            let wait = libc::SYNC_FILE_RANGE_WAIT_BEFORE
-                | libc::SYNC_FILE_RANGE_WRITE
-                | libc::SYNC_FILE_RANGE_WAIT_AFTER;
-            durable::sync_file_range(&file, from, written - from, wait);
-        }
-        durable::sync_file_range(&file, written, len, libc::SYNC_FILE_RANGE_WRITE);
-        previous_step = Some(written);
         written += len;
+        writeback.step(&file, written);
     }
     file.sync_all()?;
     drop(file);
