@@ -347,6 +347,11 @@ pub struct PerfProduceArgs {
     /// and batches like the Java client; `rust` uses the Rust `pulsar` crate.
     #[arg(long, value_enum, default_value_t = PerfClient::Raw)]
     pub producer: PerfClient,
+    /// A bookie (`host:port`) whose own add latency is reset before the run
+    /// and printed after it; repeat for several. Standalone's in-process
+    /// bookies serve it too: their ports are in `<data-dir>/bookie-N/port`.
+    #[arg(long)]
+    pub bookie: Vec<String>,
 }
 
 /// The producer implementation behind `perf produce`.

@@ -25,15 +25,16 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(commands::run(cli.command))
 }
 
-/// The raw `perf produce` producer is one task on one connection: a second
-/// runtime thread gains it nothing, and on a small machine it would only
-/// compete for cores with the broker it measures.
+/// The load generators that drive one connection (the raw `perf produce`
+/// producer) or one ledger (`perf ledger`) gain nothing from a second
+/// runtime thread: on a small machine it would only compete for cores with
+/// the servers they measure, and move wake-ups between threads.
 fn runs_on_one_thread(command: &args::Command) -> bool {
     matches!(
         command,
         args::Command::Perf(args::PerfCommand::Produce(produce))
             if produce.producer == args::PerfClient::Raw
-    )
+    ) || matches!(command, args::Command::Perf(args::PerfCommand::Ledger(_)))
 }
 
 fn init_tracing(format: args::LogFormat) {

@@ -27,6 +27,7 @@ use super::error::{BookieError, StorageError};
 use super::index::LedgerIndex;
 use super::journal::files::{journal_file_path, list_journal_files};
 use super::journal::mark::{read_mark, write_mark};
+use super::journal::preallocate::retire_journal_file;
 use super::journal::JournalPosition;
 use super::ledger_state::{LedgerState, LedgerTable};
 use super::record::{Record, RecordKind};
@@ -42,6 +43,9 @@ pub struct LedgerStorage {
     /// Serializes checkpoints, GC and compaction: each rewrites locations.
     pub(crate) flush_lock: Mutex<()>,
     journal_dir: PathBuf,
+    /// Keep checkpointed journal files for the preallocation fill to
+    /// overwrite, instead of deleting them (see `journal::preallocate`).
+    recycle_journal_files: bool,
     checkpoint_path: PathBuf,
     mark: Mutex<JournalPosition>,
 }
@@ -65,6 +69,7 @@ impl LedgerStorage {
             logs,
             flush_lock: Mutex::new(()),
             journal_dir: config.journal_dir(),
+            recycle_journal_files: config.journal_preallocate,
             checkpoint_path,
             mark: Mutex::new(mark),
         })
@@ -264,7 +269,8 @@ impl LedgerStorage {
         let mut deleted = false;
         for id in ids.into_iter().filter(|id| *id < mark.file_id) {
             let path = journal_file_path(dir, id);
-            std::fs::remove_file(&path).map_err(|e| StorageError::io(&path, e))?;
+            retire_journal_file(dir, &path, id, self.recycle_journal_files)
+                .map_err(|e| StorageError::io(&path, e))?;
             deleted = true;
         }
         if deleted {

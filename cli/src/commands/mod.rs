@@ -6,6 +6,7 @@ mod broker_node;
 mod client;
 mod metadata_node;
 mod perf;
+mod perf_bookie;
 mod perf_disk;
 mod perf_ledger;
 mod perf_metadata;
@@ -27,10 +28,15 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Metadata(args) => metadata_node::run(args).await,
         Command::Produce(args) => client::produce(args).await,
         Command::Consume(args) => client::consume(args).await,
-        Command::Perf(PerfCommand::Produce(args)) => match args.producer {
-            PerfClient::Raw => perf_raw::produce(args).await,
-            PerfClient::Rust => perf::produce(args).await,
-        },
+        Command::Perf(PerfCommand::Produce(args)) => {
+            let bookies = args.bookie.clone();
+            perf_bookie::reset_add_latency(&bookies).await?;
+            match args.producer {
+                PerfClient::Raw => perf_raw::produce(args).await?,
+                PerfClient::Rust => perf::produce(args).await?,
+            }
+            perf_bookie::print_add_latency(&bookies).await
+        }
         Command::Perf(PerfCommand::Consume(args)) => perf::consume(args).await,
         Command::Perf(PerfCommand::Disk(args)) => perf_disk::run(args),
         Command::Perf(PerfCommand::Ledger(args)) => perf_ledger::run(args).await,

@@ -11,10 +11,9 @@ use bytes::Bytes;
 use futures::FutureExt;
 use magnetar_bookie::client::{ClientConfig, LedgerClient};
 use magnetar_bookie::{LedgerOptions, LedgerStore};
-use magnetar_proto::bookie::bookie_client::BookieClient;
-use magnetar_proto::bookie::{AddLatency, InfoRequest};
 
 use super::metadata_connect;
+use super::perf_bookie::{print_add_latency, reset_add_latency};
 use super::perf_report::{LatencyReport, PacedPipeline};
 use crate::args::PerfLedgerArgs;
 
@@ -38,9 +37,7 @@ pub async fn run(args: PerfLedgerArgs) -> Result<()> {
         .metadata
         .last_ensemble()
         .to_vec();
-    for bookie in &ensemble {
-        bookie_add_latency(bookie, true).await?;
-    }
+    reset_add_latency(&ensemble).await?;
     let payload = Bytes::from(vec![0x5a; args.size]);
     let start = Instant::now();
     let mut report = LatencyReport::new("ledger", "adds", start)?;
@@ -56,32 +53,7 @@ pub async fn run(args: PerfLedgerArgs) -> Result<()> {
     let elapsed = start.elapsed();
     let closed = ledger.close().await.context("close ledger")?;
     report.summarize(report.confirmed() * args.size as u64, elapsed);
-    for bookie in &ensemble {
-        let latency = bookie_add_latency(bookie, false).await?;
-        let ms = |us: u64| us as f64 / 1e3;
-        println!(
-            "bookie {bookie} summary: {} adds; add latency inside the bookie ms p50 {:.3} p99 {:.3} p99.9 {:.3} max {:.3}",
-            latency.count,
-            ms(latency.p50_us),
-            ms(latency.p99_us),
-            ms(latency.p999_us),
-            ms(latency.max_us)
-        );
-    }
+    print_add_latency(&ensemble).await?;
     println!("ledger {} closed: {closed:?}", ledger.id());
     Ok(())
-}
-
-/// The add latency `bookie` measured itself; `reset` starts a new measurement.
-async fn bookie_add_latency(bookie: &str, reset: bool) -> Result<AddLatency> {
-    let mut info = BookieClient::connect(format!("http://{bookie}"))
-        .await
-        .with_context(|| format!("connect to bookie {bookie}"))?;
-    let response = info
-        .info(InfoRequest {
-            reset_add_latency: reset,
-        })
-        .await
-        .with_context(|| format!("ask bookie {bookie} for its add latency"))?;
-    Ok(response.into_inner().add_latency.unwrap_or_default())
 }

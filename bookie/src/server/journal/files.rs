@@ -16,7 +16,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::preallocate::Preparer;
+use super::preallocate::{self, Preparer};
 use super::{JournalPosition, JournalStorage};
 use crate::server::durable;
 
@@ -74,6 +74,7 @@ impl FileJournalStorage {
         let preparer = if preallocate {
             Some(Preparer::new(dir, max_file_size)?)
         } else {
+            preallocate::remove_retired_files(dir)?;
             None
         };
         let mut storage = FileJournalStorage {
@@ -268,6 +269,66 @@ mod tests {
         .unwrap();
         assert_eq!(replayed, (0..entry_id).collect::<Vec<_>>());
         assert_eq!(summary.dropped_bytes, 0);
+    }
+
+    #[test]
+    fn retired_files_are_overwritten_by_later_journal_files() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mut storage = FileJournalStorage::create(dir.path(), 1, FILE_SIZE, true).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut entry_id = 0;
+        while storage.position().file_id < 4 {
+            assert!(Instant::now() < deadline, "did not reach the fourth file");
+            write_record(&mut storage, entry_id);
+            entry_id += 1;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // A checkpoint at the start of file 3 retires files 1 and 2, full of
+        // records that must never be replayed again.
+        let mark = JournalPosition { file_id: 3, offset: 0 };
+        let mut retired_inodes = Vec::new();
+        for id in [1, 2] {
+            let path = journal_file_path(dir.path(), id);
+            retired_inodes.push(fs::metadata(&path).unwrap().ino());
+            preallocate::retire_journal_file(dir.path(), &path, id, true).unwrap();
+        }
+        let first_in_file_3 = {
+            let mut replayed = Vec::new();
+            replay_journal(dir.path(), mark, 4096, |record| replayed.push(record.entry_id)).unwrap();
+            replayed[0]
+        };
+        while storage.position().file_id < 8 {
+            assert!(Instant::now() < deadline, "did not roll four more times");
+            write_record(&mut storage, entry_id);
+            entry_id += 1;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(storage);
+
+        let reused = list_journal_files(dir.path())
+            .unwrap()
+            .into_iter()
+            .filter(|id| retired_inodes.contains(&fs::metadata(journal_file_path(dir.path(), *id)).unwrap().ino()))
+            .count();
+        assert!(reused >= 1, "no later journal file reused a retired file's blocks");
+        let mut replayed = Vec::new();
+        let summary =
+            replay_journal(dir.path(), mark, 4096, |record| replayed.push(record.entry_id)).unwrap();
+        assert_eq!(replayed, (first_in_file_3..entry_id).collect::<Vec<_>>());
+        assert_eq!(summary.dropped_bytes, 0);
+    }
+
+    #[test]
+    fn with_preallocation_off_retired_files_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = journal_file_path(dir.path(), 1);
+        fs::write(&old, b"checkpointed records").unwrap();
+        preallocate::retire_journal_file(dir.path(), &old, 1, true).unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "kept as a retired file");
+        let _storage = FileJournalStorage::create(dir.path(), 2, FILE_SIZE, false).unwrap();
+        assert_eq!(list_journal_files(dir.path()).unwrap(), vec![2]);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "only the new journal file is left");
     }
 
     #[test]

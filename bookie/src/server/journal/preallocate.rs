@@ -7,12 +7,20 @@
 //! shorter and less exposed to what the rest of the disk is doing.
 //!
 //! [`Preparer`] writes such a file on its own thread: zeros up to the
-//! journal's file size, handed to writeback in small steps so the fill
-//! never queues a burst in front of a journal fsync, then fsynced and
-//! renamed to [`READY_NAME`]. The journal takes it when it rolls
+//! journal's file size, handed to writeback in small steps (a journal fsync
+//! that lands while a step is being written waits for that step), then an
+//! fsync and a rename to [`READY_NAME`]. The journal takes it when it rolls
 //! ([`Preparer::take_as`]) by renaming it to its journal file name and
 //! syncing the directory. Journal replay recognises the unused rest of such
 //! a file by its all-zero record header.
+//!
+//! Journal files whose records are all checkpointed are not deleted but
+//! retired ([`retire_journal_file`]): the next fill overwrites one instead
+//! of allocating a new file. Deleting a file frees its blocks, and on a
+//! file system mounted with online discard the jbd2 commit that frees them
+//! trims them synchronously: about 10 ms for 64 MiB on this project's test
+//! machines, during which a journal fsync waits. Overwriting allocated
+//! blocks frees and allocates nothing.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -27,8 +35,16 @@ use crate::server::durable;
 pub const READY_NAME: &str = "next.journal-ready";
 /// The file being filled; never read.
 const FILLING_NAME: &str = "next.journal-filling";
-/// Bytes written and handed to writeback at a time.
-const FILL_STEP: usize = 256 * 1024;
+/// Suffix of retired journal files (`<id as 16 hex digits>.journal-retired`),
+/// kept to be overwritten by a fill; never read.
+const RETIRED_SUFFIX: &str = ".journal-retired";
+/// Most retired files kept. At a steady rate one file retires for each one
+/// taken, so two absorb the churn; a burst that shrinks the journal by more
+/// deletes the rest.
+const MAX_RETIRED_FILES: usize = 2;
+/// Bytes written and handed to writeback at a time: at this machine
+/// kind's few hundred MB/s, well under a millisecond of disk time.
+const FILL_STEP: usize = 64 * 1024;
 
 /// Prepares one zero-filled file at a time for the journal under `dir`.
 /// Dropping it stops a fill in progress and waits for its thread.
@@ -135,15 +151,25 @@ impl Drop for Preparer {
     }
 }
 
-/// Writes `size` zero bytes to the filling file, makes them durable and
-/// renames the file to [`READY_NAME`]. Stops early once `cancel` is set.
+/// Writes `size` zero bytes to the filling file (a retired journal file if
+/// there is one), makes them durable and renames the file to
+/// [`READY_NAME`]. Stops early once `cancel` is set.
 fn fill(dir: &Path, size: u64, cancel: &AtomicBool) -> io::Result<()> {
     let filling = dir.join(FILLING_NAME);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&filling)?;
+    let mut file = match retired_files(dir)?.into_iter().next() {
+        Some(retired) => {
+            // Overwritten in place: its blocks stay allocated.
+            fs::rename(&retired, &filling)?;
+            let file = OpenOptions::new().write(true).open(&filling)?;
+            file.set_len(size)?;
+            file
+        }
+        None => OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&filling)?,
+    };
     let zeros = vec![0u8; FILL_STEP];
     let mut writeback = durable::WritebackPacer::default();
     let mut written = 0u64;
@@ -160,6 +186,38 @@ fn fill(dir: &Path, size: u64, cancel: &AtomicBool) -> io::Result<()> {
     file.sync_all()?;
     drop(file);
     fs::rename(&filling, dir.join(READY_NAME))
+}
+
+/// Gives up journal file `path` (id `id`), whose records are all
+/// checkpointed. With `recycle` and room in the pool it is kept for a later
+/// fill to overwrite; otherwise it is deleted. The caller syncs `dir`.
+pub fn retire_journal_file(dir: &Path, path: &Path, id: u64, recycle: bool) -> io::Result<()> {
+    if recycle && retired_files(dir)?.len() < MAX_RETIRED_FILES {
+        fs::rename(path, dir.join(format!("{id:016x}{RETIRED_SUFFIX}")))
+    } else {
+        fs::remove_file(path)
+    }
+}
+
+/// Deletes every retired file (preallocation was switched off).
+pub fn remove_retired_files(dir: &Path) -> io::Result<()> {
+    for path in retired_files(dir)? {
+        remove_if_present(&path)?;
+    }
+    Ok(())
+}
+
+/// Retired files under `dir`, oldest first.
+fn retired_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut retired = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name().to_str().is_some_and(|name| name.ends_with(RETIRED_SUFFIX)) {
+            retired.push(entry.path());
+        }
+    }
+    retired.sort();
+    Ok(retired)
 }
 
 fn remove_if_present(path: &Path) -> io::Result<()> {
@@ -201,6 +259,44 @@ mod tests {
         assert!(!dir.path().join(READY_NAME).exists());
         // Taken once: the next take needs a new preparation.
         assert!(preparer.take_as(&dir.path().join("b")).is_none());
+    }
+
+    #[test]
+    fn a_fill_overwrites_a_retired_file_in_place() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("0000000000000001.journal");
+        fs::write(&journal, vec![0xab; 3 * FILL_STEP]).unwrap();
+        let inode = fs::metadata(&journal).unwrap().ino();
+        retire_journal_file(dir.path(), &journal, 1, true).unwrap();
+        assert!(!journal.exists());
+
+        let size = 2 * FILL_STEP as u64 + 100;
+        let mut preparer = Preparer::new(dir.path(), size).unwrap();
+        preparer.start();
+        wait_until_ready(&mut preparer);
+        let ready = dir.path().join(READY_NAME);
+        assert_eq!(fs::metadata(&ready).unwrap().ino(), inode, "the retired file was reused");
+        let bytes = fs::read(&ready).unwrap();
+        assert_eq!(bytes.len() as u64, size);
+        assert!(bytes.iter().all(|b| *b == 0), "every old byte was overwritten");
+        assert!(retired_files(dir.path()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_retired_pool_is_bounded_and_the_rest_is_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        for id in 1..=4u64 {
+            let path = dir.path().join(format!("{id:016x}.journal"));
+            fs::write(&path, b"records").unwrap();
+            retire_journal_file(dir.path(), &path, id, true).unwrap();
+            assert!(!path.exists());
+        }
+        assert_eq!(retired_files(dir.path()).unwrap().len(), MAX_RETIRED_FILES);
+        let path = dir.path().join("0000000000000005.journal");
+        fs::write(&path, b"records").unwrap();
+        retire_journal_file(dir.path(), &path, 5, false).unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), MAX_RETIRED_FILES, "not recycling deletes");
     }
 
     #[test]
