@@ -389,6 +389,18 @@ impl MetadataStore for EtcdStore {
     }
 }
 
+impl EtcdStore {
+    /// Whether etcd says the lease no longer exists (TimeToLive answers ttl -1).
+    async fn lease_is_gone(&self, session: SessionId) -> bool {
+        let mut client = self.client.clone();
+        let query = client.lease_time_to_live(session, None);
+        match tokio::time::timeout(self.options.operation_timeout, query).await {
+            Ok(Ok(response)) => response.ttl() <= 0,
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,17 +425,5 @@ mod tests {
             map_error(status, Some(7)),
             MetadataError::Unavailable(_)
         ));
-    }
-}
-
-impl EtcdStore {
-    /// Whether etcd says the lease no longer exists (TimeToLive answers ttl -1).
-    async fn lease_is_gone(&self, session: SessionId) -> bool {
-        let mut client = self.client.clone();
-        let query = client.lease_time_to_live(session, None);
-        match tokio::time::timeout(self.options.operation_timeout, query).await {
-            Ok(Ok(response)) => response.ttl() <= 0,
-            _ => false,
-        }
     }
 }

@@ -17,7 +17,7 @@ fn consumed_seqs(url: &str, topic: &str, subscription: &str, ack: bool, max: Opt
         args.push(max);
     }
     let out = run_python("consume_all.py", &args, Duration::from_secs(180)).expect("consumer runs");
-    let result: Value = serde_json::from_str(out.lines().filter(|l| l.starts_with('{')).last().expect("JSON result line")).expect("json");
+    let result: Value = serde_json::from_str(out.lines().rfind(|l| l.starts_with('{')).expect("JSON result line")).expect("json");
     result["seqs"].as_array().expect("seqs").iter().map(|v| v.as_u64().expect("u64")).collect()
 }
 

@@ -48,8 +48,7 @@ fn produce_and_consume(pulsar_url: &str, topic: &str) -> serde_json::Value {
     .expect("produce and consume succeed");
     let line = out
         .lines()
-        .filter(|l| l.starts_with('{'))
-        .last()
+        .rfind(|l| l.starts_with('{'))
         .expect("script printed a JSON result");
     serde_json::from_str(line).expect("result is JSON")
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 fn run_json(script: &str, args: &[&str], timeout_secs: u64) -> Value {
     let out = run_python(script, args, Duration::from_secs(timeout_secs)).expect("python script succeeds");
-    let line = out.lines().filter(|l| l.starts_with('{')).last().expect("script printed a JSON result");
+    let line = out.lines().rfind(|l| l.starts_with('{')).expect("script printed a JSON result");
     serde_json::from_str(line).expect("result is JSON")
 }
 

@@ -174,18 +174,18 @@ impl Connection {
                     .await
             }
             Type::Send => {
-                let send = command.send.clone().ok_or_else(missing)?;
+                let send = command.send.ok_or_else(missing)?;
                 self.handle_send(send, payload.ok_or(ConnectionError::SendWithoutPayload)?)
                     .await?
             }
             Type::CloseProducer => {
-                self.handle_close_producer(command.close_producer.clone().ok_or_else(missing)?)
+                self.handle_close_producer(command.close_producer.ok_or_else(missing)?)
             }
             Type::Subscribe => {
                 self.handle_subscribe(command.subscribe.clone().ok_or_else(missing)?)
                     .await
             }
-            Type::Flow => self.handle_flow(command.flow.clone().ok_or_else(missing)?)?,
+            Type::Flow => self.handle_flow(command.flow.ok_or_else(missing)?)?,
             Type::Ack => self.handle_ack(command.ack.clone().ok_or_else(missing)?)?,
             Type::RedeliverUnacknowledgedMessages => self.handle_redeliver(
                 command
@@ -194,23 +194,22 @@ impl Connection {
                     .ok_or_else(missing)?,
             )?,
             Type::Unsubscribe => {
-                self.handle_unsubscribe(command.unsubscribe.clone().ok_or_else(missing)?)
+                self.handle_unsubscribe(command.unsubscribe.ok_or_else(missing)?)
                     .await
             }
             Type::CloseConsumer => {
-                self.handle_close_consumer(command.close_consumer.clone().ok_or_else(missing)?)
+                self.handle_close_consumer(command.close_consumer.ok_or_else(missing)?)
             }
             Type::Seek => self.handle_seek(command.seek.clone().ok_or_else(missing)?),
             Type::GetLastMessageId => self.handle_get_last_message_id(
-                command.get_last_message_id.clone().ok_or_else(missing)?,
+                command.get_last_message_id.ok_or_else(missing)?,
             ),
             Type::ConsumerStats => {
-                self.handle_consumer_stats(command.consumer_stats.clone().ok_or_else(missing)?)
+                self.handle_consumer_stats(command.consumer_stats.ok_or_else(missing)?)
             }
             Type::TcClientConnectRequest => self.handle_tc_client_connect(
                 command
                     .tc_client_connect_request
-                    .clone()
                     .ok_or_else(missing)?,
             ),
             Type::AuthResponse => {

@@ -10,10 +10,12 @@ use super::types::{MetaStorageError, NodeId};
 pub enum RaftBackendError {
     #[error(transparent)]
     OpenLog(#[from] LogStoreOpenError),
+    // openraft's storage and fatal errors are large; boxed, they keep every
+    // `Result<_, RaftBackendError>` small.
     #[error("raft storage: {0}")]
-    Storage(#[from] MetaStorageError),
+    Storage(Box<MetaStorageError>),
     #[error("raft stopped: {0}")]
-    Fatal(#[from] openraft::error::Fatal<NodeId>),
+    Fatal(Box<openraft::error::Fatal<NodeId>>),
     #[error("invalid raft configuration: {0}")]
     Config(String),
     #[error("invalid peer list: {0}")]
@@ -28,6 +30,18 @@ pub enum RaftBackendError {
     Server(#[from] tonic::transport::Error),
     #[error("no leader elected within {0:?}")]
     NoLeader(std::time::Duration),
+}
+
+impl From<MetaStorageError> for RaftBackendError {
+    fn from(error: MetaStorageError) -> Self {
+        RaftBackendError::Storage(Box::new(error))
+    }
+}
+
+impl From<openraft::error::Fatal<NodeId>> for RaftBackendError {
+    fn from(error: openraft::error::Fatal<NodeId>) -> Self {
+        RaftBackendError::Fatal(Box::new(error))
+    }
 }
 
 impl RaftBackendError {

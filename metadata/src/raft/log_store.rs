@@ -73,6 +73,9 @@ impl<C: RaftTypeConfig> Clone for RocksLogStore<C> {
     }
 }
 
+// The helpers return openraft's `StorageError` by value because the
+// storage traits below do; boxing it here would only move the allocation.
+#[allow(clippy::result_large_err)]
 impl<C> RocksLogStore<C>
 where
     C: RaftTypeConfig,
@@ -245,6 +248,7 @@ where
         self.clone()
     }
 
+    #[allow(clippy::result_large_err)] // the closure returns openraft's `StorageError`
     async fn save_vote(&mut self, vote: &Vote<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
         let store = self.clone();
         let vote = vote.clone();

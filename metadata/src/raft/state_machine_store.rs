@@ -41,6 +41,8 @@ pub struct StateMachineStore {
 
 impl StateMachineStore {
     /// Restores the applied state from the snapshot file, if there is one.
+    // openraft's `StorageError`, by value as its storage traits return it.
+    #[allow(clippy::result_large_err)]
     pub fn open(file: SnapshotFile) -> Result<Self, MetaStorageError> {
         let inner = match file
             .load::<MetaSnapshotMeta>()
@@ -65,6 +67,7 @@ impl StateMachineStore {
     }
 }
 
+#[allow(clippy::result_large_err)] // openraft's `StorageError`, as in `open`
 fn restore(meta: &MetaSnapshotMeta, data: &[u8]) -> Result<AppliedInner, MetaStorageError> {
     let kv: KvStateMachine =
         serde_json::from_slice(data).map_err(|e| snapshot_error(ErrorVerb::Read, &e))?;

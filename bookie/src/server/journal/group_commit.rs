@@ -210,14 +210,16 @@ mod tests {
         }
     }
 
-    fn gated(
-        fail_writes_with: Option<i32>,
-    ) -> (
+    /// A [`GatedStorage`], its event log, "a sync started", and the switch
+    /// that lets the sync finish.
+    type Gated = (
         GatedStorage,
         Arc<Mutex<Vec<&'static str>>>,
         std_mpsc::Receiver<()>,
         std_mpsc::Sender<()>,
-    ) {
+    );
+
+    fn gated(fail_writes_with: Option<i32>) -> Gated {
         let events = Arc::new(Mutex::new(Vec::new()));
         let (sync_started, started_rx) = std_mpsc::channel();
         let (release_tx, release_sync) = std_mpsc::channel();
