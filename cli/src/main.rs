@@ -3,6 +3,9 @@
 //! `main` only parses arguments, applies the optional config file, sets up
 //! tracing and hands over to a command in [`commands`]. Each server command
 //! prints one readiness line on stdout (see [`ready`]) once it is serving.
+//!
+//! Modules import one way: [`config_file`] and [`ready`] stand alone,
+//! [`args`] (the clap tree) uses `config_file`, and [`commands`] uses both.
 
 mod args;
 mod commands;

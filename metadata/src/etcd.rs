@@ -12,8 +12,8 @@
 //! - watches are etcd watches with `start_revision`, so they resume exactly;
 //!   a compacted start revision becomes [`MetadataError::Compacted`].
 //!
-//! Every key is stored under the optional cluster prefix so clusters can
-//! share one etcd. Every unary call runs under [`EtcdOptions::operation_timeout`]:
+//! Every key is stored under the optional cluster prefix ([`KeyPrefix`]) so
+//! clusters can share one etcd. Every unary call runs under [`EtcdOptions::operation_timeout`]:
 //! an unreachable etcd yields [`MetadataError::Unavailable`] instead of a
 //! hang. The etcd client reconnects by itself for later calls; a watch whose
 //! connection breaks ends with an `Err` item and the caller resumes it.
@@ -30,6 +30,7 @@ use etcd_client::{
 };
 
 use crate::error::MetadataError;
+use crate::prefix::KeyPrefix;
 use crate::store::{
     Expected, ListPage, MetadataStore, PutOptions, Result, SessionId, Version, Versioned,
     WatchStream, WatchTarget,
@@ -58,8 +59,7 @@ impl Default for EtcdOptions {
 /// multiplexes all calls over one connection per endpoint.
 pub struct EtcdStore {
     client: Client,
-    /// Cluster prefix without a trailing slash ("" when none).
-    prefix: String,
+    prefix: KeyPrefix,
     options: EtcdOptions,
 }
 
@@ -92,8 +92,8 @@ impl EtcdStore {
             Client::connect(urls, Some(connect_options)),
         )
         .await?;
-        let prefix = prefix.unwrap_or("").trim_end_matches('/').to_string();
-        tracing::debug!(endpoints = ?endpoints, prefix = %prefix, "connected to etcd");
+        let prefix = KeyPrefix::new(prefix);
+        tracing::debug!(endpoints = ?endpoints, prefix = prefix.as_str(), "connected to etcd");
         Ok(EtcdStore {
             client,
             prefix,
@@ -102,18 +102,7 @@ impl EtcdStore {
     }
 
     fn full_key(&self, key: &str) -> String {
-        format!("{}{}", self.prefix, key)
-    }
-
-    /// The prefix a list or watch scans: an empty user prefix means every
-    /// key, and every key starts with '/'; this keeps a cluster prefix such
-    /// as "/a" from also matching "/ab/…".
-    fn full_scan_prefix(&self, prefix: &str) -> String {
-        if prefix.is_empty() {
-            self.full_key("/")
-        } else {
-            self.full_key(prefix)
-        }
+        self.prefix.full(key)
     }
 
     async fn call<T>(
@@ -147,22 +136,6 @@ impl EtcdStore {
         }
         Ok(header_revision(response.header()))
     }
-
-    fn strip_prefix(&self, full_key: &[u8]) -> Result<String> {
-        strip_cluster_prefix(&self.prefix, full_key)
-    }
-}
-
-/// Turns an etcd key back into a store key.
-fn strip_cluster_prefix(prefix: &str, full_key: &[u8]) -> Result<String> {
-    let corrupt = |reason: &str| MetadataError::Corrupt {
-        key: String::from_utf8_lossy(full_key).into_owned(),
-        reason: reason.to_string(),
-    };
-    let rest = full_key
-        .strip_prefix(prefix.as_bytes())
-        .ok_or_else(|| corrupt("key outside the cluster prefix"))?;
-    String::from_utf8(rest.to_vec()).map_err(|_| corrupt("key is not UTF-8"))
 }
 
 fn header_revision(header: Option<&etcd_client::ResponseHeader>) -> Version {
@@ -268,7 +241,7 @@ impl MetadataStore for EtcdStore {
         limit: usize,
     ) -> Result<ListPage> {
         let limit = limit.max(1);
-        let full_prefix = self.full_scan_prefix(prefix);
+        let full_prefix = self.prefix.scan(prefix);
         let start = match start_after {
             Some(after) if self.full_key(after) >= full_prefix => {
                 format!("{}\0", self.full_key(after))
@@ -285,7 +258,7 @@ impl MetadataStore for EtcdStore {
             .kvs()
             .iter()
             .map(|kv| {
-                let key = self.strip_prefix(kv.key())?;
+                let key = self.prefix.strip(kv.key())?;
                 let versioned = Versioned {
                     value: Bytes::copy_from_slice(kv.value()),
                     version: u64::try_from(kv.mod_revision()).unwrap_or(0),
@@ -315,7 +288,7 @@ impl MetadataStore for EtcdStore {
                 (self.full_key(key), WatchOptions::new())
             }
             WatchTarget::Prefix(prefix) => (
-                self.full_scan_prefix(prefix),
+                self.prefix.scan(prefix),
                 WatchOptions::new().with_prefix(),
             ),
         };
@@ -404,16 +377,6 @@ impl EtcdStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn strips_the_cluster_prefix() {
-        assert_eq!(strip_cluster_prefix("/c1", b"/c1/a/b").unwrap(), "/a/b");
-        assert_eq!(strip_cluster_prefix("", b"/a").unwrap(), "/a");
-        assert!(matches!(
-            strip_cluster_prefix("/c1", b"/c2/a"),
-            Err(MetadataError::Corrupt { .. })
-        ));
-    }
 
     #[test]
     fn lease_not_found_means_session_expired() {

@@ -4,12 +4,23 @@
 //!
 //! Backends: etcd (`etcd://`), embedded Raft (`raft://`, and in-process for
 //! standalone), and an in-memory store for unit tests.
+//!
+//! Modules import one way, each only from those listed before it:
+//! 1. [`error`], `serde_base64`, [`store`] (the trait and its types),
+//!    [`validate`] (key and value rules every backend shares);
+//! 2. [`prefix`] (cluster key prefixes), [`counter`], [`session`],
+//!    [`election`]: helpers written against the trait;
+//! 3. [`state_machine`]: the deterministic key-value machine;
+//! 4. the backends: [`memory`], [`etcd`], [`raft`];
+//! 5. [`url`]: picks a backend from a URL;
+//! 6. `testing`: the etcd harness and the conformance suite (feature `testing`).
 
 pub mod counter;
 pub mod election;
 pub mod error;
 pub mod etcd;
 pub mod memory;
+pub mod prefix;
 pub mod raft;
 mod serde_base64;
 pub mod session;

@@ -16,6 +16,8 @@ use std::sync::Arc;
 use crate::error::MetadataError;
 use crate::etcd::{EtcdOptions, EtcdStore};
 use crate::memory::MemoryStore;
+use crate::raft::prefixed::PrefixedStore;
+use crate::raft::RaftClientStore;
 use crate::store::{MetadataStore, Result};
 
 /// Opens the store `url` names, with default options.
@@ -26,7 +28,18 @@ pub async fn connect(url: &MetadataUrl) -> Result<Arc<dyn MetadataStore>> {
         )),
         MetadataUrl::Memory => Ok(Arc::new(MemoryStore::new())),
         MetadataUrl::Raft { endpoints, prefix } => {
-            crate::raft::connect_raft_url(url, endpoints, prefix.as_deref())
+            let client: Arc<dyn MetadataStore> =
+                Arc::new(RaftClientStore::connect(endpoints).map_err(|e| match e {
+                    MetadataError::InvalidUrl { reason, .. } => MetadataError::InvalidUrl {
+                        url: url.to_string(),
+                        reason,
+                    },
+                    other => other,
+                })?);
+            Ok(match prefix {
+                Some(prefix) => Arc::new(PrefixedStore::new(client, prefix)),
+                None => client,
+            })
         }
     }
 }

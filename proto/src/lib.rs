@@ -3,6 +3,8 @@
 //! - [`bookie`]: the internal gRPC service between ledger clients and bookies.
 //! - [`metadata`]: the Raft metadata nodes' gRPC service.
 //! - [`pulsar`]: the Pulsar binary protocol spoken by clients and brokers.
+//!
+//! The three are independent of each other: none imports another.
 
 /// The bookie gRPC service (`proto/bookie.proto`).
 pub mod bookie {

@@ -13,13 +13,14 @@ use bytes::Bytes;
 use etcd_client::{EventType, WatchResponse};
 use futures::StreamExt;
 
-use super::{map_error, strip_cluster_prefix};
+use super::map_error;
 use crate::error::MetadataError;
+use crate::prefix::KeyPrefix;
 use crate::store::{Result, WatchEvent, WatchStream};
 
 struct EventCursor {
     stream: etcd_client::WatchStream,
-    prefix: String,
+    prefix: KeyPrefix,
     buffered: VecDeque<Result<WatchEvent>>,
     finished: bool,
 }
@@ -27,7 +28,7 @@ struct EventCursor {
 /// Waits for the watch to be created, then wraps it as a [`WatchStream`].
 pub(super) async fn into_event_stream(
     mut stream: etcd_client::WatchStream,
-    prefix: String,
+    prefix: KeyPrefix,
     create_timeout: Duration,
 ) -> Result<WatchStream> {
     let first = match tokio::time::timeout(create_timeout, stream.message()).await {
@@ -95,7 +96,7 @@ impl EventCursor {
         for event in response.events() {
             let Some(kv) = event.kv() else { continue };
             let revision = u64::try_from(kv.mod_revision()).unwrap_or(0);
-            let key = match strip_cluster_prefix(&self.prefix, kv.key()) {
+            let key = match self.prefix.strip(kv.key()) {
                 Ok(key) => key,
                 Err(error) => return self.fail(error),
             };

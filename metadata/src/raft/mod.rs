@@ -44,29 +44,3 @@ pub use embedded::EmbeddedRaft;
 pub use error::RaftBackendError;
 pub use raft_store::RaftStore;
 pub use startup::RaftTuning;
-
-use std::sync::Arc;
-
-use crate::store::{MetadataStore, Result};
-use crate::url::MetadataUrl;
-
-/// Opens the store of a `raft://host:port,...[/prefix]` URL (used by
-/// [`crate::connect`]).
-pub fn connect_raft_url(
-    url: &MetadataUrl,
-    endpoints: &[String],
-    prefix: Option<&str>,
-) -> Result<Arc<dyn MetadataStore>> {
-    let client: Arc<dyn MetadataStore> =
-        Arc::new(RaftClientStore::connect(endpoints).map_err(|e| match e {
-            crate::MetadataError::InvalidUrl { reason, .. } => crate::MetadataError::InvalidUrl {
-                url: url.to_string(),
-                reason,
-            },
-            other => other,
-        })?);
-    Ok(match prefix {
-        Some(prefix) => Arc::new(prefixed::PrefixedStore::new(client, prefix)),
-        None => client,
-    })
-}

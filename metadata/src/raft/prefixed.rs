@@ -1,7 +1,7 @@
 //! [`PrefixedStore`]: runs a store under a key prefix (the `/prefix` of a
 //! `raft://host:port,.../prefix` URL), so several clusters can share one
-//! metadata group. Keys are prefixed on the way in and stripped on the way
-//! out, including in listings, watch events and error values.
+//! metadata group. The prefixing rules are [`KeyPrefix`]'s, the same as the
+//! etcd backend's.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +11,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 
 use crate::error::MetadataError;
+use crate::prefix::KeyPrefix;
 use crate::store::{
     Expected, ListPage, MetadataStore, PutOptions, Result, SessionId, Version, Versioned,
     WatchEvent, WatchStream, WatchTarget,
@@ -20,41 +21,23 @@ use crate::validate::validate_key;
 /// A store whose keys all live under `prefix` in `inner`.
 pub struct PrefixedStore {
     inner: Arc<dyn MetadataStore>,
-    /// Starts with `/` and does not end with one.
-    prefix: String,
+    prefix: KeyPrefix,
 }
 
 impl PrefixedStore {
     pub fn new(inner: Arc<dyn MetadataStore>, prefix: &str) -> Self {
         PrefixedStore {
             inner,
-            prefix: prefix.trim_end_matches('/').to_string(),
+            prefix: KeyPrefix::new(Some(prefix)),
         }
     }
 
     fn full(&self, key: &str) -> String {
-        format!("{}{key}", self.prefix)
-    }
-
-    fn strip(prefix: &str, key: String) -> String {
-        match key.strip_prefix(prefix) {
-            Some(rest) => rest.to_string(),
-            None => key,
-        }
+        self.prefix.full(key)
     }
 
     fn strip_error(&self, error: MetadataError) -> MetadataError {
-        match error {
-            MetadataError::BadVersion { key } => MetadataError::BadVersion {
-                key: Self::strip(&self.prefix, key),
-            },
-            MetadataError::NotFound(key) => MetadataError::NotFound(Self::strip(&self.prefix, key)),
-            MetadataError::InvalidKey { key, reason } => MetadataError::InvalidKey {
-                key: Self::strip(&self.prefix, key),
-                reason,
-            },
-            other => other,
-        }
+        self.prefix.strip_error(error)
     }
 }
 
@@ -93,18 +76,18 @@ impl MetadataStore for PrefixedStore {
         let start_after = start_after.map(|key| self.full(key));
         let page = self
             .inner
-            .list(&self.full(prefix), start_after.as_deref(), limit)
+            .list(&self.prefix.scan(prefix), start_after.as_deref(), limit)
             .await
             .map_err(|e| self.strip_error(e))?;
         Ok(ListPage {
             entries: page
                 .entries
                 .into_iter()
-                .map(|(key, value)| (Self::strip(&self.prefix, key), value))
+                .map(|(key, value)| (self.prefix.strip_str(key), value))
                 .collect(),
             next_start_after: page
                 .next_start_after
-                .map(|key| Self::strip(&self.prefix, key)),
+                .map(|key| self.prefix.strip_str(key)),
         })
     }
 
@@ -115,7 +98,7 @@ impl MetadataStore for PrefixedStore {
     ) -> Result<WatchStream> {
         let target = match target {
             WatchTarget::Key(key) => WatchTarget::Key(self.full(&key)),
-            WatchTarget::Prefix(prefix) => WatchTarget::Prefix(self.full(&prefix)),
+            WatchTarget::Prefix(prefix) => WatchTarget::Prefix(self.prefix.scan(&prefix)),
         };
         let prefix = self.prefix.clone();
         let events = self.inner.watch(target, from_revision).await?;
@@ -127,12 +110,12 @@ impl MetadataStore for PrefixedStore {
                         value,
                         version,
                     } => WatchEvent::Put {
-                        key: Self::strip(&prefix, key),
+                        key: prefix.strip_str(key),
                         value,
                         version,
                     },
                     WatchEvent::Delete { key, revision } => WatchEvent::Delete {
-                        key: Self::strip(&prefix, key),
+                        key: prefix.strip_str(key),
                         revision,
                     },
                 })
