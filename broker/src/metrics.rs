@@ -1,171 +1,145 @@
-//! Broker metrics: named process-wide counters and gauges that any module
-//! increments, rendered in the Prometheus text format by `GET /metrics`.
+//! Broker metrics: process-wide counters and gauges that any module updates,
+//! kept in one `prometheus-client` registry and rendered in the OpenMetrics
+//! text format by `GET /metrics`.
 //!
-//! Names follow `magnetar_broker_<thing>_<unit>`. Plain atomics keep the hot
-//! path to one relaxed add; there are no labels, so no free-form label
-//! strings at call sites.
+//! Every metric is declared once, in the `broker_metrics!` list below. The
+//! declaration both defines the metric's static and registers it, so a
+//! metric that exists is always exported. [`DEFINED`] lists them for tests.
+//!
+//! Names follow `magnetar_broker_<thing>_<unit>`; counters are declared
+//! without `_total`, which the encoder appends to their samples. Updates are
+//! one relaxed atomic add; there are no labels.
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::LazyLock;
+
+use prometheus_client::encoding::text;
+use prometheus_client::metrics::{counter, gauge};
+use prometheus_client::registry::Registry;
+
+/// `Content-Type` of [`render`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// A monotonically increasing count.
-#[derive(Debug)]
-pub struct Counter {
-    pub name: &'static str,
-    pub help: &'static str,
-    value: AtomicU64,
-}
+#[derive(Debug, Clone, Default)]
+pub struct Counter(counter::Counter);
 
 impl Counter {
-    pub const fn new(name: &'static str, help: &'static str) -> Self {
-        Counter {
-            name,
-            help,
-            value: AtomicU64::new(0),
-        }
-    }
-
     pub fn inc(&self) {
-        self.add(1);
+        self.0.inc();
     }
 
     pub fn add(&self, n: u64) {
-        self.value.fetch_add(n, Ordering::Relaxed);
+        self.0.inc_by(n);
     }
 
     pub fn get(&self) -> u64 {
-        self.value.load(Ordering::Relaxed)
+        self.0.get()
     }
 }
 
 /// A value that goes up and down.
-#[derive(Debug)]
-pub struct Gauge {
-    pub name: &'static str,
-    pub help: &'static str,
-    value: AtomicI64,
-}
+#[derive(Debug, Clone, Default)]
+pub struct Gauge(gauge::Gauge);
 
 impl Gauge {
-    pub const fn new(name: &'static str, help: &'static str) -> Self {
-        Gauge {
-            name,
-            help,
-            value: AtomicI64::new(0),
-        }
-    }
-
     pub fn inc(&self) {
-        self.add(1);
+        self.0.inc();
     }
 
     pub fn dec(&self) {
-        self.add(-1);
+        self.0.dec();
     }
 
     pub fn add(&self, n: i64) {
-        self.value.fetch_add(n, Ordering::Relaxed);
+        self.0.inc_by(n);
     }
 
     pub fn set(&self, n: i64) {
-        self.value.store(n, Ordering::Relaxed);
+        self.0.set(n);
     }
 
     pub fn get(&self) -> i64 {
-        self.value.load(Ordering::Relaxed)
+        self.0.get()
     }
 }
 
-pub static MESSAGES_IN: Counter = Counter::new(
-    "magnetar_broker_messages_in_total",
-    "Messages published to this broker.",
-);
-pub static BYTES_IN: Counter = Counter::new(
-    "magnetar_broker_bytes_in_total",
-    "Payload bytes published to this broker.",
-);
-pub static MESSAGES_OUT: Counter = Counter::new(
-    "magnetar_broker_messages_out_total",
-    "Messages dispatched to consumers.",
-);
-pub static BYTES_OUT: Counter = Counter::new(
-    "magnetar_broker_bytes_out_total",
-    "Payload bytes dispatched to consumers.",
-);
-pub static TOPICS_LOADED: Gauge =
-    Gauge::new("magnetar_broker_topics_loaded", "Topics currently loaded.");
-pub static PRODUCERS: Gauge = Gauge::new("magnetar_broker_producers", "Connected producers.");
-pub static CONSUMERS: Gauge = Gauge::new("magnetar_broker_consumers", "Connected consumers.");
-pub static CONNECTIONS: Gauge =
-    Gauge::new("magnetar_broker_connections", "Open client connections.");
-pub static MANAGED_LEDGER_ENTRIES_ADDED: Counter = Counter::new(
-    "magnetar_broker_ml_entries_added_total",
-    "Entries durably added to managed ledgers.",
-);
-pub static MANAGED_LEDGER_BYTES_ADDED: Counter = Counter::new(
-    "magnetar_broker_ml_bytes_added_total",
-    "Payload bytes durably added to managed ledgers.",
-);
-pub static ENTRY_CACHE_HITS: Counter = Counter::new(
-    "magnetar_broker_entry_cache_hits_total",
-    "Entry reads served from memory.",
-);
-pub static ENTRY_CACHE_MISSES: Counter = Counter::new(
-    "magnetar_broker_entry_cache_misses_total",
-    "Entry reads that went to the ledger store.",
-);
-pub static MANAGED_LEDGERS_OPEN: Gauge =
-    Gauge::new("magnetar_broker_ml_open", "Managed ledgers open on this broker.");
-pub static BUNDLES_OWNED: Gauge = Gauge::new(
-    "magnetar_broker_bundles_owned",
-    "Namespace bundles owned by this broker.",
-);
+/// The OpenMetrics type of a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    Counter,
+    Gauge,
+}
 
-pub static COUNTERS: &[&Counter] = &[
-    &MESSAGES_IN,
-    &BYTES_IN,
-    &MESSAGES_OUT,
-    &BYTES_OUT,
-    &MANAGED_LEDGER_ENTRIES_ADDED,
-    &MANAGED_LEDGER_BYTES_ADDED,
-    &ENTRY_CACHE_HITS,
-    &ENTRY_CACHE_MISSES,
-];
+impl MetricKind {
+    /// The type as written on a `# TYPE` line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+        }
+    }
+}
 
-pub static GAUGES: &[&Gauge] = &[
-    &TOPICS_LOADED,
-    &PRODUCERS,
-    &CONSUMERS,
-    &CONNECTIONS,
-    &BUNDLES_OWNED,
-];
+/// A defined metric, as registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricDef {
+    /// Family name (a counter's samples carry it with `_total` appended).
+    pub name: &'static str,
+    pub kind: MetricKind,
+}
 
-/// Renders every metric in the Prometheus text exposition format (0.0.4).
-pub fn render_prometheus() -> String {
+/// Defines each metric's static, [`DEFINED`] and the registration of every
+/// metric, all from one list.
+macro_rules! broker_metrics {
+    ($($kind:ident $metric:ident = $name:literal, $help:literal;)+) => {
+        $(
+            #[doc = concat!("`", $name, "`: ", $help, ".")]
+            pub static $metric: LazyLock<$kind> = LazyLock::new(<$kind>::default);
+        )+
+
+        /// Every metric this module defines, in registration order.
+        pub static DEFINED: &[MetricDef] = &[
+            $(MetricDef { name: $name, kind: MetricKind::$kind },)+
+        ];
+
+        fn register_all(registry: &mut Registry) {
+            $(registry.register($name, $help, $metric.0.clone());)+
+        }
+    };
+}
+
+// Help texts end without a period: the registry appends one.
+broker_metrics! {
+    Counter MESSAGES_IN = "magnetar_broker_messages_in", "Messages published to this broker";
+    Counter BYTES_IN = "magnetar_broker_bytes_in", "Payload bytes published to this broker";
+    Counter MESSAGES_OUT = "magnetar_broker_messages_out", "Messages dispatched to consumers";
+    Counter BYTES_OUT = "magnetar_broker_bytes_out", "Payload bytes dispatched to consumers";
+    Counter MANAGED_LEDGER_ENTRIES_ADDED = "magnetar_broker_ml_entries_added",
+        "Entries durably added to managed ledgers";
+    Counter MANAGED_LEDGER_BYTES_ADDED = "magnetar_broker_ml_bytes_added",
+        "Payload bytes durably added to managed ledgers";
+    Counter ENTRY_CACHE_HITS = "magnetar_broker_entry_cache_hits", "Entry reads served from memory";
+    Counter ENTRY_CACHE_MISSES = "magnetar_broker_entry_cache_misses",
+        "Entry reads that went to the ledger store";
+    Gauge TOPICS_LOADED = "magnetar_broker_topics_loaded", "Topics currently loaded";
+    Gauge PRODUCERS = "magnetar_broker_producers", "Connected producers";
+    Gauge CONSUMERS = "magnetar_broker_consumers", "Connected consumers";
+    Gauge CONNECTIONS = "magnetar_broker_connections", "Open client connections";
+    Gauge MANAGED_LEDGERS_OPEN = "magnetar_broker_ml_open", "Managed ledgers open on this broker";
+    Gauge BUNDLES_OWNED = "magnetar_broker_bundles_owned", "Namespace bundles owned by this broker";
+}
+
+static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
+    let mut registry = Registry::default();
+    register_all(&mut registry);
+    registry
+});
+
+/// Renders every metric in the OpenMetrics text format ([`CONTENT_TYPE`]).
+pub fn render() -> Result<String, std::fmt::Error> {
     let mut out = String::new();
-    for counter in COUNTERS {
-        let _ = writeln!(
-            out,
-            "# HELP {} {}\n# TYPE {} counter\n{} {}",
-            counter.name,
-            counter.help,
-            counter.name,
-            counter.name,
-            counter.get()
-        );
-    }
-    for gauge in GAUGES {
-        let _ = writeln!(
-            out,
-            "# HELP {} {}\n# TYPE {} gauge\n{} {}",
-            gauge.name,
-            gauge.help,
-            gauge.name,
-            gauge.name,
-            gauge.get()
-        );
-    }
-    out
+    text::encode(&mut out, &REGISTRY)?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -173,14 +147,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rendering_lists_every_metric_with_its_value() {
-        static LOCAL: Counter = Counter::new("local_total", "x");
-        LOCAL.add(3);
-        assert_eq!(LOCAL.get(), 3);
-        let text = render_prometheus();
-        for counter in COUNTERS {
-            assert!(text.contains(&format!("# TYPE {} counter", counter.name)));
+    fn rendering_lists_every_defined_metric() {
+        let text = render().unwrap();
+        for metric in DEFINED {
+            let type_line = format!("# TYPE {} {}\n", metric.name, metric.kind.as_str());
+            assert!(
+                text.contains(&type_line),
+                "{type_line:?} missing from:\n{text}"
+            );
         }
-        assert!(text.contains("# TYPE magnetar_broker_topics_loaded gauge"));
+        assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn counters_export_samples_with_total_and_updates_show() {
+        MANAGED_LEDGERS_OPEN.set(7);
+        ENTRY_CACHE_HITS.add(2);
+        let text = render().unwrap();
+        assert!(text.contains("\nmagnetar_broker_ml_open 7\n"), "{text}");
+        let hits = text
+            .lines()
+            .find_map(|line| line.strip_prefix("magnetar_broker_entry_cache_hits_total "))
+            .and_then(|value| value.parse::<u64>().ok());
+        assert!(hits.is_some_and(|hits| hits >= 2), "{text}");
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<_> = DEFINED.iter().map(|m| m.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DEFINED.len());
     }
 }

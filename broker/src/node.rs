@@ -19,7 +19,9 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 
 use crate::namespace::{ClusterData, NamespaceError, NamespaceService, OwnershipInfo};
-use crate::service::{BrokerService, BrokerServiceConfig, BrokerServiceError, BrokerServiceHandle};
+use crate::admin::{self, AdminState};
+use crate::context::BrokerServiceConfig;
+use crate::service::{BrokerService, BrokerServiceError, BrokerServiceHandle};
 use crate::topic::{OwnershipError, TopicName, TopicOwnership};
 
 /// Settings of a broker node.
@@ -86,10 +88,10 @@ impl BrokerNode {
             BrokerService::start_with_ownership(config.service, metadata.clone(), ledgers, ownership, pulsar_listener)
                 .await?;
         let http_stop = tokio_util::sync::CancellationToken::new();
-        let admin = crate::admin::AdminState::new(metadata, Arc::clone(service.factory()), &cluster_name);
+        let admin = AdminState::new(metadata, Arc::clone(service.factory()), &cluster_name);
         let stop = http_stop.clone();
         let http_task = tokio::spawn(async move {
-            if let Err(error) = crate::admin::serve(http_listener, admin, stop.cancelled_owned()).await {
+            if let Err(error) = admin::serve(http_listener, admin, stop.cancelled_owned()).await {
                 tracing::error!(%error, "admin http server stopped");
             }
         });

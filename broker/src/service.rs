@@ -1,72 +1,29 @@
 //! `BrokerService`: wires the Pulsar protocol server to managed ledgers and
-//! topic ownership, and runs it on a listener the caller bound.
+//! topic ownership, and runs it on a listener the caller bound. The state
+//! it builds and the connections share is `context::BrokerContext`.
 //!
 //! Shutdown order: stop accepting, close connections, then unload topics
 //! (which closes managed ledgers and flushes cursors).
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::Duration;
 
 use magnetar_bookie::LedgerStore;
 use magnetar_metadata::MetadataStore;
-use magnetar_proto::pulsar::DEFAULT_MAX_MESSAGE_SIZE;
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
-use crate::managed_ledger::{ManagedLedgerConfig, ManagedLedgerFactory};
+use crate::context::{BrokerContext, BrokerServiceConfig};
+use crate::managed_ledger::ManagedLedgerFactory;
+use crate::server;
 use crate::topic::{LocalOwnership, TopicOwnership, TopicRegistry};
-
-/// Settings of the Pulsar protocol service.
-#[derive(Debug, Clone)]
-pub struct BrokerServiceConfig {
-    /// Cluster name; generated producer names are `<cluster>-<n>`.
-    pub cluster_name: String,
-    /// URL clients are sent to by LOOKUP (`pulsar://host:port`). Derived
-    /// from the listener's address when `None`.
-    pub advertised_service_url: Option<String>,
-    /// Largest message (metadata + payload); frames may be 10 KiB larger.
-    pub max_message_size: usize,
-    /// PING period; a connection silent for two periods is closed.
-    pub keepalive_interval: Duration,
-    /// Publishes awaiting their receipt per connection before the broker
-    /// stops reading from it.
-    pub max_pending_publishes: usize,
-    pub managed_ledger: ManagedLedgerConfig,
-}
-
-impl Default for BrokerServiceConfig {
-    fn default() -> Self {
-        BrokerServiceConfig {
-            cluster_name: "standalone".to_string(),
-            advertised_service_url: None,
-            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-            keepalive_interval: Duration::from_secs(30),
-            max_pending_publishes: 1000,
-            managed_ledger: ManagedLedgerConfig::default(),
-        }
-    }
-}
 
 #[derive(Debug, Error)]
 pub enum BrokerServiceError {
     #[error("listener: {0}")]
     Listener(#[from] std::io::Error),
-}
-
-/// State shared by every connection.
-pub(crate) struct BrokerContext {
-    pub config: BrokerServiceConfig,
-    pub service_url: String,
-    pub topics: TopicRegistry,
-    pub ownership: Arc<dyn TopicOwnership>,
-    pub next_producer_name: AtomicU64,
-    pub next_connection_id: AtomicU64,
-    pub shutdown: CancellationToken,
 }
 
 /// The Pulsar protocol service.
@@ -108,17 +65,14 @@ impl BrokerService {
             ledgers,
             config.managed_ledger.clone(),
         ));
-        let context = Arc::new(BrokerContext {
+        let context = Arc::new(BrokerContext::new(
             config,
             service_url,
-            topics: TopicRegistry::new(factory),
+            TopicRegistry::new(factory),
             ownership,
-            next_producer_name: AtomicU64::new(0),
-            next_connection_id: AtomicU64::new(0),
-            shutdown: CancellationToken::new(),
-        });
+        ));
         tracing::info!(addr = %local_addr, service_url = %context.service_url, "pulsar protocol service listening");
-        let task = tokio::spawn(crate::server::serve(listener, context.clone()));
+        let task = tokio::spawn(server::serve(listener, context.clone()));
         Ok(BrokerServiceHandle {
             local_addr,
             context,

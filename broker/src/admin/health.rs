@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 
 use super::AdminState;
 use crate::metrics;
@@ -24,7 +24,14 @@ pub async fn health(State(state): State<AdminState>) -> impl IntoResponse {
     }
 }
 
-pub async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
+/// Every broker metric in the OpenMetrics text format.
+pub async fn metrics(State(state): State<AdminState>) -> Response {
     metrics::MANAGED_LEDGERS_OPEN.set(state.managed_ledgers.loaded().len() as i64);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics::render_prometheus())
+    match metrics::render() {
+        Ok(text) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "rendering metrics failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! The admin HTTP API (axum, port 8080 by default): `/health`, `/metrics`
-//! (Prometheus text) and a subset of Pulsar's admin v2 REST API (clusters,
+//! (OpenMetrics text) and a subset of Pulsar's admin v2 REST API (clusters,
 //! tenants, namespaces, persistent topics and their stats).
 //!
 //! Handlers talk to the metadata store through [`PolicyStore`] and to topics

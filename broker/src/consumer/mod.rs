@@ -13,8 +13,7 @@ use magnetar_proto::pulsar::{messages_in_body, Frame, PayloadFrame};
 use parking_lot::Mutex;
 
 use crate::managed_ledger::{Entry, Position};
-use crate::producer::{message_id, BROKER_REQUEST_ID};
-use crate::server::Outbound;
+use crate::wire::{message_id, Outbound, BROKER_REQUEST_ID};
 
 /// How a subscription hands messages to its consumers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

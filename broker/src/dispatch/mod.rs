@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use thiserror::Error;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -31,7 +32,6 @@ pub use state::{DispatchState, ROUND_ROBIN_BATCH};
 
 use crate::consumer::{Consumer, SubscriptionType};
 use crate::managed_ledger::{ManagedCursor, ManagedLedger, ManagedLedgerError, Position};
-use crate::topic::TopicError;
 
 /// Most entries fetched by one cursor read.
 pub const MAX_READ_ENTRIES: usize = 100;
@@ -39,6 +39,13 @@ pub const MAX_READ_ENTRIES: usize = 100;
 pub const MAX_READ_BYTES: usize = 5 * 1024 * 1024;
 /// Pause after a failed read before trying again.
 const READ_RETRY_DELAY: Duration = Duration::from_millis(100);
+
+/// An Exclusive subscription refused a second consumer.
+#[derive(Debug, Error)]
+#[error("subscription {subscription:?} already has an exclusive consumer")]
+pub struct ExclusiveTaken {
+    pub subscription: String,
+}
 
 enum Progress {
     /// Something happened; try again right away.
@@ -95,12 +102,12 @@ impl Dispatcher {
     /// Attaches a consumer. An Exclusive subscription takes one consumer and
     /// rewinds for it, so it receives everything after the mark-delete
     /// position (including what a previous consumer never acknowledged).
-    pub fn add_consumer(&self, consumer: Arc<Consumer>) -> Result<(), TopicError> {
+    pub fn add_consumer(&self, consumer: Arc<Consumer>) -> Result<(), ExclusiveTaken> {
         let mut state = self.state.lock();
         state.consumers.retain(|c| !c.is_closed());
         if state.mode == SubscriptionType::Exclusive {
             if !state.consumers.is_empty() {
-                return Err(TopicError::ConsumerBusy {
+                return Err(ExclusiveTaken {
                     subscription: self.subscription.clone(),
                 });
             }

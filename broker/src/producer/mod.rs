@@ -15,16 +15,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use magnetar_proto::pulsar::api::{
-    CommandCloseProducer, CommandSendError, CommandSendReceipt, MessageIdData, ServerError,
-};
+use magnetar_proto::pulsar::api::{CommandCloseProducer, CommandSendReceipt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use crate::managed_ledger::{ManagedLedger, ManagedLedgerError, Position};
-use crate::server::Outbound;
-
-/// `request_id` the broker puts on commands it initiates.
-pub const BROKER_REQUEST_ID: u64 = u64::MAX;
+use crate::wire::{message_id, send_error, storage_server_error, Outbound, BROKER_REQUEST_ID};
 
 /// One message (or batch) waiting for its add to become durable.
 struct PendingPublish {
@@ -158,37 +153,13 @@ async fn send_receipts(
             }
             Err(error) => {
                 tracing::warn!(producer_id, sequence_id = publish.sequence_id, error = %error, "publish failed");
-                out.send(CommandSendError {
+                out.send(send_error(
                     producer_id,
-                    sequence_id: publish.sequence_id,
-                    error: crate::topic::storage_server_error(&error) as i32,
-                    message: error.to_string(),
-                });
+                    publish.sequence_id,
+                    storage_server_error(&error),
+                    error.to_string(),
+                ));
             }
         }
-    }
-}
-
-/// The wire form of a position.
-pub fn message_id(position: Position) -> MessageIdData {
-    MessageIdData {
-        ledger_id: position.ledger_id,
-        entry_id: position.entry_id as u64,
-        ..Default::default()
-    }
-}
-
-/// A send error reply for a message that was not appended.
-pub fn send_error(
-    producer_id: u64,
-    sequence_id: u64,
-    error: ServerError,
-    message: impl Into<String>,
-) -> CommandSendError {
-    CommandSendError {
-        producer_id,
-        sequence_id,
-        error: error as i32,
-        message: message.into(),
     }
 }

@@ -28,11 +28,12 @@ use tokio::time::Instant;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 
-use super::{ConnectionError, Outbound};
+use super::ConnectionError;
 use crate::consumer::Consumer;
 use crate::producer::Producer;
-use crate::service::BrokerContext;
+use crate::context::BrokerContext;
 use crate::topic::{PersistentTopic, Subscription};
+use crate::wire::Outbound;
 
 /// Frames written per flush at most, so one busy producer cannot starve the flush.
 const WRITE_BATCH: usize = 64;

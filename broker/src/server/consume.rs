@@ -11,7 +11,7 @@ use magnetar_proto::pulsar::api::{
     CommandAck, CommandAckResponse, CommandCloseConsumer, CommandConsumerStats,
     CommandConsumerStatsResponse, CommandFlow, CommandGetLastMessageId,
     CommandGetLastMessageIdResponse, CommandRedeliverUnacknowledgedMessages, CommandSeek,
-    CommandSubscribe, CommandUnsubscribe, MessageIdData, ServerError,
+    CommandSubscribe, CommandUnsubscribe, ServerError,
 };
 use magnetar_proto::pulsar::commands;
 
@@ -19,12 +19,8 @@ use super::connection::{Connection, ConsumerSlot};
 use super::ConnectionError;
 use crate::consumer::{Consumer, SubscriptionType};
 use crate::managed_ledger::{InitialPosition, Position};
-use crate::producer::message_id;
 use crate::topic::{TopicError, TopicName};
-
-fn position(id: &MessageIdData) -> Position {
-    Position::new(id.ledger_id, id.entry_id as i64)
-}
+use crate::wire::{message_id, position};
 
 impl Connection {
     pub(super) async fn handle_subscribe(&mut self, request: CommandSubscribe) {

@@ -10,7 +10,8 @@ use magnetar_proto::pulsar::api::{
 };
 
 use super::connection::Connection;
-use crate::topic::{storage_server_error, TopicError, TopicName};
+use crate::topic::{TopicError, TopicName};
+use crate::wire::storage_server_error;
 
 impl Connection {
     /// Answers `Connect` with the owner's URL, acquiring the topic's bundle

@@ -9,7 +9,6 @@ mod connection;
 mod consume;
 mod discovery;
 mod error;
-mod outbound;
 mod produce;
 mod session;
 
@@ -22,9 +21,8 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 pub use error::ConnectionError;
-pub use outbound::Outbound;
 
-use crate::service::BrokerContext;
+use crate::context::BrokerContext;
 
 /// How long shutdown waits for connections to wind down.
 const CONNECTION_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);

@@ -10,8 +10,9 @@ use magnetar_proto::pulsar::{commands, PayloadFrame};
 
 use super::connection::{Connection, ProducerSlot};
 use super::ConnectionError;
-use crate::producer::{send_error, Producer};
+use crate::producer::Producer;
 use crate::topic::{TopicError, TopicName};
+use crate::wire::send_error;
 
 impl Connection {
     pub(super) async fn handle_producer(&mut self, request: CommandProducer) {

@@ -6,7 +6,9 @@ use thiserror::Error;
 
 use super::TopicNameError;
 use super::ownership::OwnershipError;
+use crate::dispatch::ExclusiveTaken;
 use crate::managed_ledger::ManagedLedgerError;
+use crate::wire::storage_server_error;
 
 #[derive(Debug, Error)]
 pub enum TopicError {
@@ -38,6 +40,14 @@ pub enum TopicError {
     Storage(#[from] ManagedLedgerError),
 }
 
+impl From<ExclusiveTaken> for TopicError {
+    fn from(taken: ExclusiveTaken) -> Self {
+        TopicError::ConsumerBusy {
+            subscription: taken.subscription,
+        }
+    }
+}
+
 impl TopicError {
     /// The error code sent to the client.
     pub fn server_error(&self) -> ServerError {
@@ -53,20 +63,5 @@ impl TopicError {
             TopicError::Ownership(error) => error.server_error(),
             TopicError::Storage(error) => storage_server_error(error),
         }
-    }
-}
-
-/// Fencing means another broker took the topic over: the client must look it
-/// up again. Metadata failures and ledger failures keep their own codes.
-pub fn storage_server_error(error: &ManagedLedgerError) -> ServerError {
-    match error {
-        ManagedLedgerError::Fenced { .. } | ManagedLedgerError::Closed { .. } => {
-            ServerError::ServiceNotReady
-        }
-        ManagedLedgerError::Metadata(_) | ManagedLedgerError::Corrupt { .. } => {
-            ServerError::MetadataError
-        }
-        ManagedLedgerError::InvalidName { .. } => ServerError::InvalidTopicName,
-        _ => ServerError::PersistenceError,
     }
 }

@@ -8,7 +8,7 @@ mod persistent;
 mod registry;
 mod subscription;
 
-pub use error::{storage_server_error, TopicError};
+pub use error::TopicError;
 /// Topic names are parsed in one place, next to namespaces and bundles.
 pub use crate::namespace::{TopicDomain, TopicName, TopicNameError};
 pub use ownership::{LocalOwnership, OwnershipError, TopicOwnership};

@@ -70,7 +70,7 @@ impl Subscription {
                 self.ledger.clone(),
             );
         }
-        dispatcher.add_consumer(consumer)
+        Ok(dispatcher.add_consumer(consumer)?)
     }
 
     /// Stops dispatching and closes every consumer from the broker side.

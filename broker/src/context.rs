@@ -1,0 +1,75 @@
+//! What every connection of the Pulsar protocol service shares: the
+//! service's settings ([`BrokerServiceConfig`]) and its state
+//! ([`BrokerContext`]: loaded topics, topic ownership, id counters and the
+//! shutdown signal). Built by the service, read by the server.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use magnetar_proto::pulsar::DEFAULT_MAX_MESSAGE_SIZE;
+use tokio_util::sync::CancellationToken;
+
+use crate::managed_ledger::ManagedLedgerConfig;
+use crate::topic::{TopicOwnership, TopicRegistry};
+
+/// Settings of the Pulsar protocol service.
+#[derive(Debug, Clone)]
+pub struct BrokerServiceConfig {
+    /// Cluster name; generated producer names are `<cluster>-<n>`.
+    pub cluster_name: String,
+    /// URL clients are sent to by LOOKUP (`pulsar://host:port`). Derived
+    /// from the listener's address when `None`.
+    pub advertised_service_url: Option<String>,
+    /// Largest message (metadata + payload); frames may be 10 KiB larger.
+    pub max_message_size: usize,
+    /// PING period; a connection silent for two periods is closed.
+    pub keepalive_interval: Duration,
+    /// Publishes awaiting their receipt per connection before the broker
+    /// stops reading from it.
+    pub max_pending_publishes: usize,
+    pub managed_ledger: ManagedLedgerConfig,
+}
+
+impl Default for BrokerServiceConfig {
+    fn default() -> Self {
+        BrokerServiceConfig {
+            cluster_name: "standalone".to_string(),
+            advertised_service_url: None,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            keepalive_interval: Duration::from_secs(30),
+            max_pending_publishes: 1000,
+            managed_ledger: ManagedLedgerConfig::default(),
+        }
+    }
+}
+
+/// State shared by every connection.
+pub(crate) struct BrokerContext {
+    pub config: BrokerServiceConfig,
+    pub service_url: String,
+    pub topics: TopicRegistry,
+    pub ownership: Arc<dyn TopicOwnership>,
+    pub next_producer_name: AtomicU64,
+    pub next_connection_id: AtomicU64,
+    pub shutdown: CancellationToken,
+}
+
+impl BrokerContext {
+    pub fn new(
+        config: BrokerServiceConfig,
+        service_url: String,
+        topics: TopicRegistry,
+        ownership: Arc<dyn TopicOwnership>,
+    ) -> Self {
+        BrokerContext {
+            config,
+            service_url,
+            topics,
+            ownership,
+            next_producer_name: AtomicU64::new(0),
+            next_connection_id: AtomicU64::new(0),
+            shutdown: CancellationToken::new(),
+        }
+    }
+}

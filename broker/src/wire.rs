@@ -1,0 +1,96 @@
+//! Low-level helpers for talking to a client, shared by the producer,
+//! consumer, topic and server modules: the sending half of a connection
+//! ([`Outbound`]), the wire form of positions ([`message_id`], [`position`]),
+//! the `request_id` of broker-initiated commands and the mapping of storage
+//! errors to the `ServerError` codes a client acts on.
+//!
+//! Frames go through an unbounded queue to the connection's writer task.
+//! The queue is bounded in practice by the protocol: receipts by the
+//! per-connection limit on pending publishes, messages by consumer permits.
+
+use magnetar_proto::pulsar::api::{BaseCommand, CommandSendError, MessageIdData, ServerError};
+use magnetar_proto::pulsar::Frame;
+use tokio::sync::mpsc;
+
+use crate::managed_ledger::{ManagedLedgerError, Position};
+
+/// `request_id` the broker puts on commands it initiates.
+pub const BROKER_REQUEST_ID: u64 = u64::MAX;
+
+/// Cloneable handle for sending frames to one client connection: the
+/// connection's own replies, producers' receipt tasks and subscription
+/// dispatchers all send through it.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    cid: u64,
+    frames: mpsc::UnboundedSender<Frame>,
+}
+
+impl Outbound {
+    pub(crate) fn new(cid: u64, frames: mpsc::UnboundedSender<Frame>) -> Self {
+        Self { cid, frames }
+    }
+
+    /// Connection id, for logs.
+    pub fn cid(&self) -> u64 {
+        self.cid
+    }
+
+    /// Queues a command; `false` when the connection is gone.
+    pub fn send(&self, command: impl Into<BaseCommand>) -> bool {
+        self.send_frame(Frame::Command(command.into()))
+    }
+
+    /// Queues a frame; `false` when the connection is gone.
+    pub fn send_frame(&self, frame: Frame) -> bool {
+        self.frames.send(frame).is_ok()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.frames.is_closed()
+    }
+}
+
+/// The wire form of a position.
+pub fn message_id(position: Position) -> MessageIdData {
+    MessageIdData {
+        ledger_id: position.ledger_id,
+        entry_id: position.entry_id as u64,
+        ..Default::default()
+    }
+}
+
+/// The position a client's message id names.
+pub fn position(id: &MessageIdData) -> Position {
+    Position::new(id.ledger_id, id.entry_id as i64)
+}
+
+/// A send error reply for a message that was not appended.
+pub fn send_error(
+    producer_id: u64,
+    sequence_id: u64,
+    error: ServerError,
+    message: impl Into<String>,
+) -> CommandSendError {
+    CommandSendError {
+        producer_id,
+        sequence_id,
+        error: error as i32,
+        message: message.into(),
+    }
+}
+
+/// Fencing means another broker took the topic over: the client must look it
+/// up again. Metadata failures and ledger failures keep their own codes.
+pub fn storage_server_error(error: &ManagedLedgerError) -> ServerError {
+    match error {
+        ManagedLedgerError::Fenced { .. } | ManagedLedgerError::Closed { .. } => {
+            ServerError::ServiceNotReady
+        }
+        ManagedLedgerError::Metadata(_) | ManagedLedgerError::Corrupt { .. } => {
+            ServerError::MetadataError
+        }
+        ManagedLedgerError::InvalidName { .. } => ServerError::InvalidTopicName,
+        _ => ServerError::PersistenceError,
+    }
+}
