@@ -21,12 +21,13 @@ use magnetar_proto::bookie::{
     ADD_BATCH_CLOSE_BYTES,
 };
 use parking_lot::Mutex;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::client::config::ClientConfig;
-use crate::client::transport::{BookieConnector, BookieTransport, TransportError};
+use crate::client::transport::{BookieConnector, BookieTransport, StreamBreak, TransportError};
 
 /// Largest gRPC message the client sends or accepts (an entry plus framing).
 const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
@@ -37,7 +38,8 @@ const OUTGOING_BATCHES: usize = 64;
 /// Most adds in one batch; its size bound is [`ADD_BATCH_CLOSE_BYTES`].
 const MAX_ADDS_PER_BATCH: usize = 1024;
 
-type AddReply = oneshot::Sender<Result<AddResponse, TransportError>>;
+/// Where the connection task routes one bookie answer to an add.
+type AddStreamReply = oneshot::Sender<Result<AddResponse, TransportError>>;
 
 /// Caches one [`GrpcBookie`] per bookie id.
 pub struct GrpcConnector {
@@ -71,7 +73,7 @@ impl BookieConnector for GrpcConnector {
 pub struct GrpcBookie {
     bookie_id: String,
     client: Option<BookieClient<Channel>>,
-    adds: mpsc::Sender<(AddRequest, AddReply)>,
+    adds: mpsc::Sender<(AddRequest, AddStreamReply)>,
     next_request_id: AtomicU64,
 }
 
@@ -110,7 +112,8 @@ impl GrpcBookie {
     fn rpc_error(&self, status: tonic::Status) -> TransportError {
         TransportError::Rpc {
             bookie: self.bookie_id.clone(),
-            reason: status.to_string(),
+            code: status.code(),
+            message: status.message().to_string(),
         }
     }
 }
@@ -126,16 +129,18 @@ impl BookieTransport for GrpcBookie {
         let bookie = self.bookie_id.clone();
         let queued = self.adds.try_send((request, reply));
         async move {
-            let broken = |reason: &str| TransportError::StreamBroken {
+            let broken = |cause| TransportError::StreamBroken {
                 bookie: bookie.clone(),
-                reason: reason.into(),
+                cause,
             };
-            if queued.is_err() {
-                return Err(broken("add queue full or connection task gone"));
+            match queued {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => return Err(broken(StreamBreak::QueueFull)),
+                Err(TrySendError::Closed(_)) => return Err(broken(StreamBreak::ConnectionGone)),
             }
             answer
                 .await
-                .map_err(|_| broken("connection task dropped the request"))?
+                .map_err(|_| broken(StreamBreak::RequestDropped))?
         }
         .boxed()
     }
@@ -163,9 +168,9 @@ impl BookieTransport for GrpcBookie {
 /// Takes `first` and whatever else is queued right now (up to the batch
 /// limits) into one batch, registering each caller's reply.
 fn collect_batch(
-    first: (AddRequest, AddReply),
-    queued: &mut mpsc::Receiver<(AddRequest, AddReply)>,
-    waiting: &mut HashMap<u64, AddReply>,
+    first: (AddRequest, AddStreamReply),
+    queued: &mut mpsc::Receiver<(AddRequest, AddStreamReply)>,
+    waiting: &mut HashMap<u64, AddStreamReply>,
 ) -> AddBatch {
     let mut adds = Vec::new();
     let mut bytes = 0;
@@ -186,7 +191,7 @@ fn collect_batch(
 async fn run_add_connection(
     bookie_id: String,
     client: BookieClient<Channel>,
-    mut queued: mpsc::Receiver<(AddRequest, AddReply)>,
+    mut queued: mpsc::Receiver<(AddRequest, AddStreamReply)>,
 ) {
     while let Some(first) = queued.recv().await {
         if let Err(reason) =
@@ -207,10 +212,10 @@ async fn run_add_connection(
 async fn run_one_add_stream(
     bookie_id: &str,
     mut client: BookieClient<Channel>,
-    first: (AddRequest, AddReply),
-    queued: &mut mpsc::Receiver<(AddRequest, AddReply)>,
-) -> Result<(), String> {
-    let mut waiting: HashMap<u64, AddReply> = HashMap::new();
+    first: (AddRequest, AddStreamReply),
+    queued: &mut mpsc::Receiver<(AddRequest, AddStreamReply)>,
+) -> Result<(), StreamBreak> {
+    let mut waiting: HashMap<u64, AddStreamReply> = HashMap::new();
     let (outgoing, outgoing_rx) = mpsc::channel::<AddBatch>(OUTGOING_BATCHES);
     let first_batch = collect_batch(first, queued, &mut waiting);
     // Cannot fail: the receiver is alive and the channel is empty.
@@ -220,7 +225,7 @@ async fn run_one_add_stream(
         let mut answers = client
             .add_entries(ReceiverStream::new(outgoing_rx))
             .await
-            .map_err(|status| status.to_string())?
+            .map_err(|status| StreamBreak::from_status(&status))?
             .into_inner();
         loop {
             tokio::select! {
@@ -228,7 +233,7 @@ async fn run_one_add_stream(
                     let Some(first) = next else { return Ok(()) };
                     let batch = collect_batch(first, queued, &mut waiting);
                     if outgoing.send(batch).await.is_err() {
-                        return Err("request stream closed".to_string());
+                        return Err(StreamBreak::RequestStreamClosed);
                     }
                 }
                 answer = answers.message() => match answer {
@@ -239,19 +244,19 @@ async fn run_one_add_stream(
                             }
                         }
                     }
-                    Ok(None) => return Err("bookie closed the add stream".to_string()),
-                    Err(status) => return Err(status.to_string()),
+                    Ok(None) => return Err(StreamBreak::ClosedByBookie),
+                    Err(status) => return Err(StreamBreak::from_status(&status)),
                 },
             }
         }
     }
     .await;
 
-    if let Err(reason) = &result {
+    if let Err(cause) = &result {
         for (_, reply) in waiting.drain() {
             let _ = reply.send(Err(TransportError::StreamBroken {
                 bookie: bookie_id.to_string(),
-                reason: reason.clone(),
+                cause: cause.clone(),
             }));
         }
     }

@@ -437,15 +437,14 @@ mod tests {
     async fn injected_failure_is_sticky_for_that_writer() {
         let store = MemoryLedgerStore::new();
         let writer = store.create(options(b"pw")).await.unwrap();
-        store.fail_next_append(LedgerError::BookiesUnavailable("injected".into()));
-        assert!(matches!(
-            writer.append(Bytes::new()).await,
-            Err(LedgerError::BookiesUnavailable(_))
-        ));
-        assert!(matches!(
-            writer.append(Bytes::new()).await,
-            Err(LedgerError::BookiesUnavailable(_))
-        ));
+        // What a real writer fails with when a bookie is lost and none can replace it.
+        let injected = LedgerError::NotEnoughBookies {
+            needed: 1,
+            available: 0,
+        };
+        store.fail_next_append(injected.clone());
+        assert_eq!(writer.append(Bytes::new()).await, Err(injected.clone()));
+        assert_eq!(writer.append(Bytes::new()).await, Err(injected));
         let other = store.create(options(b"pw")).await.unwrap();
         assert_eq!(other.append(Bytes::new()).await, Ok(0));
         store.set_bookies_available(false);

@@ -14,11 +14,11 @@ use tokio::sync::oneshot;
 use crate::client::write_set::Quorum;
 use crate::ledger::{EntryId, LedgerError};
 
-/// Where an add's result goes.
-pub type AddReply = oneshot::Sender<Result<EntryId, LedgerError>>;
+/// Where the result of one `LedgerWriter::append` goes.
+pub type AppendReply = oneshot::Sender<Result<EntryId, LedgerError>>;
 
-/// One add in flight.
-pub struct PendingAdd {
+/// One add in flight, waiting for the ack quorum of its write set.
+pub struct QuorumAdd {
     pub entry_id: EntryId,
     /// The digest-framed body, kept to re-send it to a replacement bookie.
     pub body: Bytes,
@@ -26,12 +26,12 @@ pub struct PendingAdd {
     pub cumulative_length: u64,
     /// Ensemble indices that acked this add.
     acked: BTreeSet<usize>,
-    reply: Option<AddReply>,
+    reply: Option<AppendReply>,
 }
 
-impl PendingAdd {
-    pub fn new(entry_id: EntryId, body: Bytes, cumulative_length: u64, reply: Option<AddReply>) -> Self {
-        PendingAdd {
+impl QuorumAdd {
+    pub fn new(entry_id: EntryId, body: Bytes, cumulative_length: u64, reply: Option<AppendReply>) -> Self {
+        QuorumAdd {
             entry_id,
             body,
             cumulative_length,
@@ -51,7 +51,7 @@ pub struct Confirmed {
 /// The ordered queue of pending adds.
 pub struct AddQueue {
     quorum: Quorum,
-    pending: VecDeque<PendingAdd>,
+    pending: VecDeque<QuorumAdd>,
 }
 
 impl AddQueue {
@@ -71,12 +71,12 @@ impl AddQueue {
     }
 
     /// Appends an add; entry ids must be consecutive.
-    pub fn push(&mut self, add: PendingAdd) {
+    pub fn push(&mut self, add: QuorumAdd) {
         debug_assert!(self.pending.back().is_none_or(|last| last.entry_id + 1 == add.entry_id));
         self.pending.push_back(add);
     }
 
-    fn find_mut(&mut self, entry_id: EntryId) -> Option<&mut PendingAdd> {
+    fn find_mut(&mut self, entry_id: EntryId) -> Option<&mut QuorumAdd> {
         let first = self.pending.front()?.entry_id;
         let offset = usize::try_from(entry_id - first).ok()?;
         self.pending.get_mut(offset)
@@ -157,7 +157,7 @@ mod tests {
         let mut receivers = Vec::new();
         for entry_id in entries {
             let (reply, receiver) = oneshot::channel();
-            queue.push(PendingAdd::new(
+            queue.push(QuorumAdd::new(
                 entry_id,
                 Bytes::new(),
                 entry_id as u64 + 1,

@@ -23,7 +23,7 @@ use crate::client::metadata::LedgerMetadata;
 use crate::client::transport::{BookieConnector, TransportError};
 use crate::client::write_set::Coverage;
 use crate::digest::{self, DecodedEntry};
-use crate::ledger::{EntryId, LedgerError, LedgerId};
+use crate::ledger::{EntryId, LedgerError, LedgerId, ReadTarget, ReplicaFailure};
 
 /// What readers need: how to reach bookies and how long to wait.
 #[derive(Clone)]
@@ -44,9 +44,7 @@ pub struct FetchedEntry {
 enum ReplicaAnswer {
     Found(FetchedEntry),
     Missing,
-    DigestMismatch,
-    Unauthorized,
-    Failed(String),
+    Failed(ReplicaFailure),
 }
 
 impl ReadContext {
@@ -56,14 +54,12 @@ impl ReadContext {
         let call = transport.read_entry(request);
         let response = match tokio::time::timeout(self.config.read_timeout, call).await {
             Ok(Ok(response)) => response,
-            Ok(Err(error)) => return ReplicaAnswer::Failed(error.to_string()),
+            Ok(Err(error)) => return ReplicaAnswer::Failed(error.into()),
             Err(_) => {
-                return ReplicaAnswer::Failed(
-                    TransportError::Timeout {
-                        bookie: bookie.to_string(),
-                    }
-                    .to_string(),
-                )
+                let timeout = TransportError::Timeout {
+                    bookie: bookie.to_string(),
+                };
+                return ReplicaAnswer::Failed(timeout.into());
             }
         };
         classify(bookie, ledger_id, entry_id, response)
@@ -81,12 +77,20 @@ fn classify(bookie: &str, ledger_id: i64, entry_id: EntryId, response: ReadRespo
             }
             Ok(_) | Err(_) => {
                 tracing::warn!(bookie, ledger_id, entry_id, "entry failed digest verification");
-                ReplicaAnswer::DigestMismatch
+                ReplicaAnswer::Failed(ReplicaFailure::DigestMismatch {
+                    bookie: bookie.to_string(),
+                })
             }
         },
         StatusCode::StatusNoEntry | StatusCode::StatusNoLedger => ReplicaAnswer::Missing,
-        StatusCode::StatusUnauthorized => ReplicaAnswer::Unauthorized,
-        other => ReplicaAnswer::Failed(format!("{bookie}: {other:?} {}", response.message)),
+        StatusCode::StatusUnauthorized => ReplicaAnswer::Failed(ReplicaFailure::Unauthorized {
+            bookie: bookie.to_string(),
+        }),
+        status => ReplicaAnswer::Failed(ReplicaFailure::Status {
+            bookie: bookie.to_string(),
+            status,
+            message: response.message,
+        }),
     }
 }
 
@@ -144,16 +148,16 @@ pub async fn read_entry_from(
         match answer {
             ReplicaAnswer::Found(entry) => return Ok(entry),
             ReplicaAnswer::Missing => missing += 1,
-            ReplicaAnswer::DigestMismatch => mismatched += 1,
-            ReplicaAnswer::Unauthorized => failures.push("unauthorized".to_string()),
-            ReplicaAnswer::Failed(reason) => failures.push(reason),
+            ReplicaAnswer::Failed(ReplicaFailure::DigestMismatch { .. }) => mismatched += 1,
+            ReplicaAnswer::Failed(failure) => failures.push(failure),
         }
     }
     if !failures.is_empty() || replicas.is_empty() {
-        Err(LedgerError::BookiesUnavailable(format!(
-            "entry {entry_id} of ledger {ledger_id} unreadable: {}",
-            failures.join("; ")
-        )))
+        Err(LedgerError::ReadUnavailable {
+            ledger_id,
+            read: ReadTarget::Entry(entry_id),
+            failures,
+        })
     } else if mismatched > 0 {
         Err(LedgerError::DigestMismatch { ledger_id, entry_id })
     } else {
@@ -188,15 +192,17 @@ pub async fn read_for_recovery(
                     return Ok(None);
                 }
             }
-            ReplicaAnswer::DigestMismatch => failures.push("digest mismatch".to_string()),
-            ReplicaAnswer::Unauthorized => return Err(LedgerError::Unauthorized(ledger_id)),
-            ReplicaAnswer::Failed(reason) => failures.push(reason),
+            ReplicaAnswer::Failed(ReplicaFailure::Unauthorized { .. }) => {
+                return Err(LedgerError::Unauthorized(ledger_id))
+            }
+            ReplicaAnswer::Failed(failure) => failures.push(failure),
         }
     }
-    Err(LedgerError::BookiesUnavailable(format!(
-        "recovery read of entry {entry_id} of ledger {ledger_id} inconclusive: {}",
-        failures.join("; ")
-    )))
+    Err(LedgerError::ReadUnavailable {
+        ledger_id,
+        read: ReadTarget::RecoveryEntry(entry_id),
+        failures,
+    })
 }
 
 /// Sends `ReadEntry(-1)` (fencing with `master_key` when given) to every
@@ -232,16 +238,18 @@ pub async fn read_last_entries(
                 coverage.record(index);
             }
             ReplicaAnswer::Missing => coverage.record(index),
-            ReplicaAnswer::DigestMismatch => failures.push("digest mismatch".to_string()),
-            ReplicaAnswer::Unauthorized => return Err(LedgerError::Unauthorized(ledger_id)),
-            ReplicaAnswer::Failed(reason) => failures.push(reason),
+            ReplicaAnswer::Failed(ReplicaFailure::Unauthorized { .. }) => {
+                return Err(LedgerError::Unauthorized(ledger_id))
+            }
+            ReplicaAnswer::Failed(failure) => failures.push(failure),
         }
         if coverage.is_covered() {
             return Ok(max_lac);
         }
     }
-    Err(LedgerError::BookiesUnavailable(format!(
-        "too few bookies of ledger {ledger_id} answered: {}",
-        failures.join("; ")
-    )))
+    Err(LedgerError::ReadUnavailable {
+        ledger_id,
+        read: ReadTarget::LastEntries,
+        failures,
+    })
 }

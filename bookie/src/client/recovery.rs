@@ -32,7 +32,7 @@ use crate::client::metadata::{CasStep, LedgerState, Segment, VersionedMetadata};
 use crate::client::read::{self, ReadContext};
 use crate::client::write_core::{CoreContext, WriteMode, WriterCore};
 use crate::digest;
-use crate::ledger::{EntryId, LedgerError, LedgerId};
+use crate::ledger::{EntryId, LedgerError, LedgerId, RecoveryFault};
 
 /// Recovers and closes `ledger_id` (a no-op when already closed); returns the
 /// closed metadata. The caller has checked the password.
@@ -118,9 +118,10 @@ pub async fn recover_ledger(
                 Ok(CasStep::Write(next))
             }
             LedgerState::Closed => Ok(CasStep::Done),
-            LedgerState::Open => Err(LedgerError::BookiesUnavailable(format!(
-                "ledger {ledger_id} went back to OPEN during recovery"
-            ))),
+            LedgerState::Open => Err(LedgerError::RecoveryFailed {
+                ledger_id,
+                fault: RecoveryFault::Reopened,
+            }),
         })
         .await?;
     tracing::info!(

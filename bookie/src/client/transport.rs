@@ -4,27 +4,17 @@
 //! The ledger logic (ordering, ensemble changes, recovery) talks only to these
 //! traits, so unit tests drive it with in-memory bookies whose delays and
 //! failures they control; production uses [`crate::client::grpc`].
+//!
+//! [`TransportError`] is defined with the ledger errors (a failed read lists
+//! it per bookie) and re-exported here.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use magnetar_proto::bookie::{AddRequest, AddResponse, ReadLacResponse, ReadRequest, ReadResponse};
-use thiserror::Error;
 
-/// A request that never reached a bookie, or whose answer never came back.
-/// Always a bookie failure from the ledger's point of view.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum TransportError {
-    #[error("cannot connect to bookie {bookie}: {reason}")]
-    Connect { bookie: String, reason: String },
-    #[error("bookie {bookie} failed the request: {reason}")]
-    Rpc { bookie: String, reason: String },
-    #[error("add stream to bookie {bookie} broke: {reason}")]
-    StreamBroken { bookie: String, reason: String },
-    #[error("bookie {bookie} did not answer in time")]
-    Timeout { bookie: String },
-}
+pub use crate::ledger::{StreamBreak, TransportError};
 
 /// One bookie, as the ledger client uses it.
 #[async_trait]

@@ -26,11 +26,11 @@ use magnetar_proto::bookie::{AddFlag, AddRequest, AddResponse, StatusCode};
 
 use crate::client::config::ClientConfig;
 use crate::client::metadata::{BookieId, CasStep, LedgerMetadataStore, LedgerState, VersionedMetadata};
-use crate::client::pending::{AddQueue, AddReply, PendingAdd};
+use crate::client::pending::{AddQueue, AppendReply, QuorumAdd};
 use crate::client::placement;
 use crate::client::transport::{BookieConnector, TransportError};
 use crate::digest;
-use crate::ledger::{EntryId, LedgerError, LedgerId};
+use crate::ledger::{EntryId, LedgerError, LedgerId, RecoveryFault};
 
 /// Whether the core writes as the ledger's writer or as a recoverer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,7 @@ impl WriterProgress {
 }
 
 /// The answer of one bookie to one add.
-pub struct AddOutcome {
+pub struct BookieAddOutcome {
     entry_id: EntryId,
     index: usize,
     bookie: BookieId,
@@ -90,7 +90,7 @@ pub struct WriterCore {
     /// close (recovery mode).
     metadata: VersionedMetadata,
     queue: AddQueue,
-    inflight: FuturesUnordered<BoxFuture<'static, AddOutcome>>,
+    inflight: FuturesUnordered<BoxFuture<'static, BookieAddOutcome>>,
     last_pushed: EntryId,
     pushed_length: u64,
     progress: Arc<WriterProgress>,
@@ -151,7 +151,7 @@ impl WriterCore {
 
     /// Frames `payload` as the next entry (carrying the current LAC and the
     /// cumulative length) and sends it to its write set.
-    pub fn push_payload(&mut self, payload: Bytes, reply: AddReply) {
+    pub fn push_payload(&mut self, payload: Bytes, reply: AppendReply) {
         if let Some(error) = &self.failure {
             let _ = reply.send(Err(error.clone()));
             return;
@@ -165,7 +165,7 @@ impl WriterCore {
             length as i64,
             &payload,
         );
-        self.push(PendingAdd::new(entry_id, body, length, Some(reply)));
+        self.push(QuorumAdd::new(entry_id, body, length, Some(reply)));
     }
 
     /// Re-sends an already framed entry (recovery): it must be the next one.
@@ -174,16 +174,19 @@ impl WriterCore {
             return Err(error.clone());
         }
         if entry_id != self.last_pushed + 1 {
-            return Err(LedgerError::BookiesUnavailable(format!(
-                "recovery read entry {entry_id} out of order after {}",
-                self.last_pushed
-            )));
+            return Err(LedgerError::RecoveryFailed {
+                ledger_id: self.ledger_id,
+                fault: RecoveryFault::EntryOutOfOrder {
+                    entry_id,
+                    last_pushed: self.last_pushed,
+                },
+            });
         }
-        self.push(PendingAdd::new(entry_id, body, cumulative_length, None));
+        self.push(QuorumAdd::new(entry_id, body, cumulative_length, None));
         Ok(())
     }
 
-    fn push(&mut self, add: PendingAdd) {
+    fn push(&mut self, add: QuorumAdd) {
         self.last_pushed = add.entry_id;
         self.pushed_length = add.cumulative_length;
         let quorum = self.metadata.metadata.quorum();
@@ -222,7 +225,7 @@ impl WriterCore {
                     Ok(result) => result,
                     Err(_) => Err(TransportError::Timeout { bookie: bookie.clone() }),
                 };
-                AddOutcome {
+                BookieAddOutcome {
                     entry_id,
                     index,
                     bookie,
@@ -235,7 +238,7 @@ impl WriterCore {
 
     /// The next bookie answer; pending forever when nothing is in flight, so
     /// it can sit in a `select!` next to other sources.
-    pub async fn next_outcome(&mut self) -> AddOutcome {
+    pub async fn next_outcome(&mut self) -> BookieAddOutcome {
         match self.inflight.next().await {
             Some(outcome) => outcome,
             None => futures::future::pending().await,
@@ -244,7 +247,7 @@ impl WriterCore {
 
     /// Folds one bookie answer into the queue, changing the ensemble or
     /// failing the writer as the status requires.
-    pub async fn handle_outcome(&mut self, outcome: AddOutcome) {
+    pub async fn handle_outcome(&mut self, outcome: BookieAddOutcome) {
         if self.failure.is_some() {
             return;
         }
@@ -268,10 +271,13 @@ impl WriterCore {
             StatusCode::StatusUnauthorized => self.fail(LedgerError::Unauthorized(ledger_id)),
             StatusCode::StatusBadRequest | StatusCode::StatusTooLarge => {
                 let message = outcome.result.map(|r| r.message).unwrap_or_default();
-                self.fail(LedgerError::BookiesUnavailable(format!(
-                    "bookie {} refused entry {}: {status:?} {message}",
-                    outcome.bookie, outcome.entry_id
-                )));
+                self.fail(LedgerError::AddRejected {
+                    ledger_id,
+                    entry_id: outcome.entry_id,
+                    bookie: outcome.bookie,
+                    status,
+                    message,
+                });
             }
             other => self.replace_bookie(outcome.index, &format!("{other:?}")).await,
         }

@@ -23,7 +23,8 @@ use crate::client::metadata::{CasStep, LedgerState};
 use crate::client::write_core::{WriterCore, WriterProgress};
 use crate::ledger::{ClosedLedger, EntryId, LedgerError, LedgerId, LedgerWriter};
 
-enum WriterCommand {
+/// What the [`QuorumLedgerWriter`] handle asks of its writer task.
+enum QuorumWriterCommand {
     Append {
         payload: Bytes,
         reply: oneshot::Sender<Result<EntryId, LedgerError>>,
@@ -37,7 +38,7 @@ enum WriterCommand {
 pub struct QuorumLedgerWriter {
     ledger_id: LedgerId,
     max_entry_size: usize,
-    commands: mpsc::UnboundedSender<WriterCommand>,
+    commands: mpsc::UnboundedSender<QuorumWriterCommand>,
     progress: Arc<WriterProgress>,
     closed: Mutex<Option<ClosedLedger>>,
 }
@@ -74,7 +75,7 @@ impl LedgerWriter for QuorumLedgerWriter {
         }
         let (reply, answer) = oneshot::channel();
         let ledger_id = self.ledger_id;
-        if self.commands.send(WriterCommand::Append { payload, reply }).is_err() {
+        if self.commands.send(QuorumWriterCommand::Append { payload, reply }).is_err() {
             return future::ready(Err(LedgerError::Closed(ledger_id))).boxed();
         }
         async move { answer.await.unwrap_or(Err(LedgerError::Closed(ledger_id))) }.boxed()
@@ -94,7 +95,7 @@ impl LedgerWriter for QuorumLedgerWriter {
         }
         let (reply, answer) = oneshot::channel();
         self.commands
-            .send(WriterCommand::Close { reply })
+            .send(QuorumWriterCommand::Close { reply })
             .map_err(|_| LedgerError::Closed(self.ledger_id))?;
         let closed = answer.await.map_err(|_| LedgerError::Closed(self.ledger_id))??;
         *self.closed.lock() = Some(closed);
@@ -104,7 +105,7 @@ impl LedgerWriter for QuorumLedgerWriter {
 
 /// The writer task: runs until closed, or until the handle is dropped and
 /// every pending add has its outcome.
-async fn run_writer(mut core: WriterCore, mut commands: mpsc::UnboundedReceiver<WriterCommand>) {
+async fn run_writer(mut core: WriterCore, mut commands: mpsc::UnboundedReceiver<QuorumWriterCommand>) {
     let mut handle_dropped = false;
     loop {
         if handle_dropped && !core.has_pending() {
@@ -112,8 +113,8 @@ async fn run_writer(mut core: WriterCore, mut commands: mpsc::UnboundedReceiver<
         }
         tokio::select! {
             command = commands.recv(), if !handle_dropped => match command {
-                Some(WriterCommand::Append { payload, reply }) => core.push_payload(payload, reply),
-                Some(WriterCommand::Close { reply }) => {
+                Some(QuorumWriterCommand::Append { payload, reply }) => core.push_payload(payload, reply),
+                Some(QuorumWriterCommand::Close { reply }) => {
                     let _ = reply.send(close_ledger(&mut core).await);
                     return;
                 }

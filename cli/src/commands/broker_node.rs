@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use magnetar_bookie::LedgerStore;
+use magnetar_bookie::{LedgerOptions, LedgerStore};
 use magnetar_broker::node::{BrokerNode, BrokerNodeConfig};
 use magnetar_broker::BrokerServiceConfig;
 use magnetar_metadata::MetadataStore;
@@ -23,10 +23,7 @@ pub async fn start(
     ledgers: Arc<dyn LedgerStore>,
 ) -> Result<BrokerNode> {
     let (ensemble, write, ack) = quorum;
-    anyhow::ensure!(
-        ack >= 1 && write >= ack && ensemble >= write,
-        "invalid quorum: ensemble {ensemble}, write {write}, ack {ack} (need E >= Qw >= Qa >= 1)"
-    );
+    LedgerOptions::validate_quorum(ensemble, write, ack)?;
     let pulsar_addr = SocketAddr::new(listen.bind, listen.pulsar_port);
     let http_addr = SocketAddr::new(listen.bind, listen.http_port);
     let pulsar_listener = TcpListener::bind(pulsar_addr).await.with_context(|| format!("bind Pulsar port {pulsar_addr}"))?;

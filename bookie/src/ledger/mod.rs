@@ -7,6 +7,8 @@
 //! *called*, so the order of calls is the order of entries; the returned
 //! futures complete in entry order, each only once `ack_quorum` bookies of the
 //! entry's write set have it durably (journal fsynced).
+//!
+//! Its errors, [`LedgerError`] and what it carries, are in `error`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,7 +16,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use thiserror::Error;
+
+mod error;
+
+pub use error::{InvalidQuorum, LedgerError, ReadTarget, RecoveryFault, ReplicaFailure, StreamBreak, TransportError};
 
 /// Cluster-unique ledger id, allocated from the metadata store and never reused.
 pub type LedgerId = u64;
@@ -34,13 +39,18 @@ pub struct LedgerOptions {
 }
 
 impl LedgerOptions {
-    /// Checks `E >= Qw >= Qa >= 1`.
-    pub fn validate(&self) -> Result<(), LedgerError> {
-        let (e, w, a) = (self.ensemble_size, self.write_quorum, self.ack_quorum);
-        if a >= 1 && w >= a && e >= w {
+    /// Checks `E >= Qw >= Qa >= 1` for these options.
+    pub fn validate(&self) -> Result<(), InvalidQuorum> {
+        Self::validate_quorum(self.ensemble_size, self.write_quorum, self.ack_quorum)
+    }
+
+    /// Checks `E >= Qw >= Qa >= 1`: the one quorum rule, also used to reject
+    /// bad command-line quorums before any ledger is created.
+    pub fn validate_quorum(ensemble: u32, write: u32, ack: u32) -> Result<(), InvalidQuorum> {
+        if ack >= 1 && write >= ack && ensemble >= write {
             Ok(())
         } else {
-            Err(LedgerError::InvalidQuorum { ensemble: e, write: w, ack: a })
+            Err(InvalidQuorum { ensemble, write, ack })
         }
     }
 }
@@ -63,36 +73,6 @@ pub struct ClosedLedger {
     pub last_entry_id: EntryId,
     /// Total payload bytes.
     pub length: u64,
-}
-
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum LedgerError {
-    #[error("ledger {0} does not exist")]
-    NoSuchLedger(LedgerId),
-    #[error("entry {entry_id} of ledger {ledger_id} does not exist")]
-    NoSuchEntry { ledger_id: LedgerId, entry_id: EntryId },
-    #[error("ledger {0} is fenced: another writer recovered it")]
-    Fenced(LedgerId),
-    #[error("ledger {0} is closed")]
-    Closed(LedgerId),
-    #[error("wrong password for ledger {0}")]
-    Unauthorized(LedgerId),
-    #[error("invalid quorum: ensemble {ensemble}, write {write}, ack {ack} (need E >= Qw >= Qa >= 1)")]
-    InvalidQuorum { ensemble: u32, write: u32, ack: u32 },
-    #[error("not enough bookies: need {needed}, {available} available")]
-    NotEnoughBookies { needed: usize, available: usize },
-    #[error("entry of {size} bytes exceeds the {limit}-byte limit")]
-    EntryTooLarge { size: usize, limit: usize },
-    #[error("read of entry {entry_id} beyond last add confirmed {lac}")]
-    BeyondLac { entry_id: EntryId, lac: EntryId },
-    #[error("digest mismatch on entry {entry_id} of ledger {ledger_id}")]
-    DigestMismatch { ledger_id: LedgerId, entry_id: EntryId },
-    #[error("bookies unavailable: {0}")]
-    BookiesUnavailable(String),
-    #[error("metadata: {0}")]
-    Metadata(#[from] magnetar_metadata::MetadataError),
-    #[error("ledger client is shutting down")]
-    ShuttingDown,
 }
 
 /// The single writer of an open ledger.
