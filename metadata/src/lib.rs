@@ -6,6 +6,7 @@
 //! standalone), and an in-memory store for unit tests.
 
 pub mod counter;
+pub mod durable_file;
 pub mod election;
 pub mod error;
 pub mod etcd;
