@@ -204,17 +204,20 @@ impl EntryLogs {
         let mut buf = vec![0u8; location.len as usize];
         file.read_exact_at(&mut buf, location.offset)
             .map_err(|e| StorageError::io(&path, e))?;
-        let corrupt = |reason: String| StorageError::Corrupt {
+        let record = decode_record(&buf).map_err(|source| StorageError::BadRecord {
             path: path.clone(),
             offset: location.offset,
-            reason,
-        };
-        let record = decode_record(&buf).map_err(corrupt)?;
+            source,
+        })?;
         if record.ledger_id != ledger_id || record.entry_id != entry_id {
-            return Err(corrupt(format!(
-                "record holds ledger {} entry {}, index expected ledger {ledger_id} entry {entry_id}",
-                record.ledger_id, record.entry_id
-            )));
+            return Err(StorageError::Corrupt {
+                path,
+                offset: location.offset,
+                reason: format!(
+                    "record holds ledger {} entry {}, index expected ledger {ledger_id} entry {entry_id}",
+                    record.ledger_id, record.entry_id
+                ),
+            });
         }
         Ok(record.data)
     }
