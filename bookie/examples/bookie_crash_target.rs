@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use magnetar_bookie::server::{BookieConfig, RunningBookie, StartOptions};
+use magnetar_bookie::node::{RunningBookie, StartOptions};
+use magnetar_bookie::server::BookieConfig;
 use tokio::net::TcpListener;
 
 #[tokio::main]

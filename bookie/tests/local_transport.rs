@@ -1,4 +1,4 @@
-//! The in-process transport (`client::local`): a ledger client calling a
+//! The in-process transport (`node::local`): a ledger client calling a
 //! bookie of its own process directly must behave as it does over gRPC.
 //! Entries it confirms are readable by a remote client, and a remote
 //! recoverer's fence stops it.
@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use magnetar_bookie::client::grpc::GrpcConnector;
-use magnetar_bookie::client::local::LocalConnector;
 use magnetar_bookie::client::{ClientConfig, LedgerClient};
-use magnetar_bookie::server::StartOptions;
+use magnetar_bookie::node::local::LocalConnector;
+use magnetar_bookie::node::StartOptions;
 use magnetar_bookie::{LedgerError, LedgerOptions, LedgerStore, OpenMode};
 use magnetar_metadata::{MemoryStore, MetadataStore};
 use server_common::*;

@@ -4,7 +4,8 @@ mod server_common;
 
 use std::sync::Arc;
 
-use magnetar_bookie::server::{BookieConfig, RunningBookie, StartError, StartOptions};
+use magnetar_bookie::node::{RunningBookie, StartOptions};
+use magnetar_bookie::server::{BookieConfig, StartError};
 use magnetar_metadata::{MemoryStore, MetadataStore};
 use server_common::*;
 use tokio::net::TcpListener;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use magnetar_bookie::digest::decode_entry;
-use magnetar_bookie::server::StartOptions;
+use magnetar_bookie::node::StartOptions;
 use magnetar_metadata::{Expected, MemoryStore, MetadataStore, PutOptions};
 use magnetar_proto::bookie::StatusCode;
 use server_common::*;

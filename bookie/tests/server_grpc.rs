@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use magnetar_bookie::digest::{decode_entry, encode_entry};
-use magnetar_bookie::server::{ManualDiskProbe, StartOptions};
+use magnetar_bookie::node::StartOptions;
+use magnetar_bookie::server::ManualDiskProbe;
 use magnetar_metadata::{MemoryStore, MetadataStore};
 use magnetar_proto::bookie::{
     AddBatch, AddFlag, ForceRequest, InfoRequest, ReadLacRequest, ReadRequest, StatusCode,

@@ -7,7 +7,7 @@ use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
 use magnetar_bookie::digest::decode_entry;
-use magnetar_bookie::server::StartOptions;
+use magnetar_bookie::node::StartOptions;
 use magnetar_proto::bookie::{ReadRequest, StatusCode};
 use server_common::*;
 

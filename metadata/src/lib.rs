@@ -16,6 +16,7 @@
 //! 6. `testing`: the etcd harness and the conformance suite (feature `testing`).
 
 pub mod counter;
+pub mod durable_file;
 pub mod election;
 pub mod error;
 pub mod etcd;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use magnetar_bookie::autorecovery::marker::marker_key;
+use magnetar_bookie::keys::marker_key;
 use magnetar_bookie::client::{ClientConfig, LedgerClient, LedgerMetadata, LedgerState};
 use magnetar_bookie::digest;
 use magnetar_bookie::{EntryId, LedgerId, LedgerOptions, LedgerStore, LedgerWriter, OpenMode};

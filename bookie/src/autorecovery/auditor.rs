@@ -25,12 +25,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::AutoRecoveryConfig;
 use super::error::AutoRecoveryError;
-use super::marker::{mark_ledger, AUDITOR_ELECTION_KEY};
+use super::marker::mark_ledger;
 use super::missing::MissingBookies;
-use crate::client::metadata::LEDGERS_PREFIX;
-use crate::client::placement::{self, AVAILABLE_BOOKIES_PREFIX};
+use crate::client::placement;
 use crate::client::{BookieId, LedgerMetadata};
-use crate::ledger::LedgerId;
+use crate::keys::{ledger_of_key, AUDITOR_ELECTION_KEY, AVAILABLE_BOOKIES_PREFIX, LEDGERS_PREFIX};
 
 const LIST_PAGE: usize = 500;
 /// Pause after a failed campaign or session.
@@ -221,8 +220,4 @@ impl Auditor {
         bookies.mark_audited(&lost);
         Ok(marked)
     }
-}
-
-fn ledger_of_key(key: &str) -> Option<LedgerId> {
-    key.strip_prefix(LEDGERS_PREFIX)?.parse().ok()
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use magnetar_metadata::{Expected, MetadataError, MetadataStore, PutOptions, SessionId, Version};
 
-use super::marker::lock_key;
+use crate::keys::lock_key;
 use crate::ledger::LedgerId;
 
 /// A held lock. Release it with [`LedgerLock::release`]; if it is dropped

@@ -1,5 +1,6 @@
-//! The auto-recovery keys and the under-replication marker.
+//! The under-replication marker and how the auditor writes it.
 //!
+//! The auto-recovery keys (defined in [`crate::keys`]):
 //! - `/underreplication/auditor`: the auditor election key (ephemeral).
 //! - `/underreplication/ledgers/<ledger-id>`: a ledger that references a
 //!   lost bookie; JSON [`UnderReplicatedMarker`] naming the lost bookies.
@@ -16,32 +17,11 @@ use serde::{Deserialize, Serialize};
 
 use super::error::AutoRecoveryError;
 use crate::client::BookieId;
+use crate::keys::marker_key;
 use crate::ledger::LedgerId;
-
-/// Election key of the auditor.
-pub const AUDITOR_ELECTION_KEY: &str = "/underreplication/auditor";
-/// Prefix of the under-replication markers.
-pub const MARKERS_PREFIX: &str = "/underreplication/ledgers/";
-/// Prefix of the re-replication locks.
-pub const LOCKS_PREFIX: &str = "/underreplication/locks/";
 
 /// CAS attempts when merging into a marker another writer is changing.
 const MARK_ATTEMPTS: usize = 16;
-
-/// Marker key of a ledger.
-pub fn marker_key(ledger_id: LedgerId) -> String {
-    format!("{MARKERS_PREFIX}{ledger_id}")
-}
-
-/// Lock key of a ledger.
-pub fn lock_key(ledger_id: LedgerId) -> String {
-    format!("{LOCKS_PREFIX}{ledger_id}")
-}
-
-/// The ledger id a marker key names, if it is one.
-pub fn ledger_of_marker(key: &str) -> Option<LedgerId> {
-    key.strip_prefix(MARKERS_PREFIX)?.parse().ok()
-}
 
 /// The value of a marker: the bookies the ledger lost.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,15 +100,6 @@ mod tests {
             UnderReplicatedMarker::decode("k", b"[1"),
             Err(AutoRecoveryError::Corrupt { .. })
         ));
-    }
-
-    #[test]
-    fn keys_name_the_ledger() {
-        assert_eq!(marker_key(42), "/underreplication/ledgers/42");
-        assert_eq!(lock_key(42), "/underreplication/locks/42");
-        assert_eq!(ledger_of_marker("/underreplication/ledgers/42"), Some(42));
-        assert_eq!(ledger_of_marker("/underreplication/ledgers/x"), None);
-        assert_eq!(ledger_of_marker("/ledgers/42"), None);
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@
 //!   one at a time under a lock, copies the lost bookie's entries from
 //!   surviving replicas to a replacement and rewrites the ledger metadata.
 //!
-//! Files: [`marker`] (keys and marker format), [`missing`] (which bookies
+//! Files: [`marker`] (the marker format; the keys are in [`crate::keys`]), [`missing`] (which bookies
 //! are lost, pure), [`fragment`] (which entries a lost bookie held, pure),
 //! [`copy`] (one fragment), [`replicate`] (one ledger), [`lock`], [`worker`],
 //! [`auditor`], [`config`], [`error`]. `docs/bookie.md` describes the keys
@@ -39,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::AutoRecoveryConfig;
 pub use error::AutoRecoveryError;
-pub use marker::{UnderReplicatedMarker, AUDITOR_ELECTION_KEY, LOCKS_PREFIX, MARKERS_PREFIX};
+pub use marker::UnderReplicatedMarker;
 
 use crate::client::{ClientConfig, LedgerClient};
 

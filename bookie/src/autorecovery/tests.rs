@@ -11,12 +11,11 @@ use magnetar_metadata::{Expected, MemoryStore, MetadataStore};
 use tokio_util::sync::CancellationToken;
 
 use super::auditor::Auditor;
-use super::marker::marker_key;
 use super::worker::ReplicationWorker;
 use super::AutoRecoveryConfig;
 use crate::client::fake_bookie::FakeCluster;
-use crate::client::placement::AVAILABLE_BOOKIES_PREFIX;
 use crate::client::{ClientConfig, LedgerClient, LedgerState};
+use crate::keys::{marker_key, AUDITOR_ELECTION_KEY, AVAILABLE_BOOKIES_PREFIX};
 use crate::ledger::{LedgerOptions, LedgerStore};
 
 const DELAY: Duration = Duration::from_millis(500);
@@ -112,7 +111,7 @@ async fn a_bookie_lost_before_the_auditor_started_is_rereplicated_after_the_dela
             .unwrap();
     }
     assert!(
-        store.get(super::AUDITOR_ELECTION_KEY).await.unwrap().is_none(),
+        store.get(AUDITOR_ELECTION_KEY).await.unwrap().is_none(),
         "auditor resigned"
     );
 }

@@ -20,9 +20,10 @@ use tokio_util::sync::CancellationToken;
 use super::config::AutoRecoveryConfig;
 use super::error::AutoRecoveryError;
 use super::lock::LedgerLock;
-use super::marker::{ledger_of_marker, marker_key, UnderReplicatedMarker, MARKERS_PREFIX};
+use super::marker::UnderReplicatedMarker;
 use super::replicate::{LedgerOutcome, Replicator};
 use crate::client::LedgerClient;
+use crate::keys::{ledger_of_marker, marker_key, MARKERS_PREFIX};
 use crate::ledger::LedgerId;
 
 const LIST_PAGE: usize = 500;

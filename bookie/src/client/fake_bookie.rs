@@ -17,8 +17,8 @@ use magnetar_proto::bookie::{
 use parking_lot::Mutex;
 use rand::Rng;
 
-use crate::client::placement::AVAILABLE_BOOKIES_PREFIX;
 use crate::client::transport::{BookieConnector, BookieTransport, TransportError};
+use crate::keys::AVAILABLE_BOOKIES_PREFIX;
 
 #[derive(Default)]
 struct FakeState {

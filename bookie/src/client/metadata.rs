@@ -15,20 +15,11 @@ use bytes::Bytes;
 use magnetar_metadata::{Expected, MetadataError, MetadataStore, PutOptions, Version};
 use serde::{Deserialize, Serialize};
 
+use crate::keys::{ledger_key, LEDGER_ID_COUNTER_KEY};
 use crate::ledger::{EntryId, LedgerError, LedgerId, LedgerOptions};
 
 /// A bookie's id: its `host:port` address.
 pub type BookieId = String;
-
-/// Prefix of the ledger metadata keys.
-pub const LEDGERS_PREFIX: &str = "/ledgers/";
-/// Counter key the ledger ids are allocated from.
-pub const LEDGER_ID_COUNTER_KEY: &str = "/counters/ledger-id";
-
-/// Metadata key of a ledger.
-pub fn ledger_key(ledger_id: LedgerId) -> String {
-    format!("{LEDGERS_PREFIX}{ledger_id}")
-}
 
 /// Lifecycle state of a ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,14 +9,13 @@
 //! - [`recovery`]: fencing and closing a ledger taken from its writer;
 //! - [`metadata`], [`placement`], [`write_set`]: metadata format and CAS,
 //!   bookie choice, striping arithmetic;
-//! - [`transport`], [`grpc`], [`local`]: how bookies are reached (over gRPC,
-//!   or by direct calls to bookies in the same process);
+//! - [`transport`], [`grpc`]: how bookies are reached (over gRPC; bookies in
+//!   the same process are called directly through `node::local`);
 //! - `memory` (feature `testing`): the in-memory ledger store for unit tests.
 
 pub mod config;
 pub mod grpc;
 pub mod ledger_client;
-pub mod local;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod metadata;

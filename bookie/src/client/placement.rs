@@ -1,27 +1,17 @@
 //! Ensemble placement: which bookies are available (ephemeral keys under
-//! `/bookies/available/<bookie-id>`, JSON with `address` and `read_only`) and
-//! a random choice among the writable ones.
+//! `/bookies/available/<bookie-id>`, JSON [`BookieRegistration`]; see
+//! [`crate::keys`]) and a random choice among the writable ones.
 
 use std::sync::Arc;
 
 use magnetar_metadata::MetadataStore;
 use rand::seq::SliceRandom;
-use serde::Deserialize;
 
 use crate::client::metadata::BookieId;
+use crate::keys::{bookie_of_available_key, BookieRegistration, AVAILABLE_BOOKIES_PREFIX};
 use crate::ledger::LedgerError;
 
-/// Prefix of the bookie registrations.
-pub const AVAILABLE_BOOKIES_PREFIX: &str = "/bookies/available/";
 const LIST_PAGE: usize = 1000;
-
-/// The part of a bookie registration the client reads.
-#[derive(Debug, Clone, Deserialize)]
-pub struct BookieRegistration {
-    pub address: String,
-    #[serde(default)]
-    pub read_only: bool,
-}
 
 /// One registered bookie.
 #[derive(Debug, Clone)]
@@ -40,10 +30,9 @@ pub async fn available_bookies(store: &Arc<dyn MetadataStore>) -> Result<Vec<Ava
             .list(AVAILABLE_BOOKIES_PREFIX, start_after.as_deref(), LIST_PAGE)
             .await?;
         for (key, versioned) in &page.entries {
-            let id = key.strip_prefix(AVAILABLE_BOOKIES_PREFIX).unwrap_or(key);
-            if id.is_empty() || id.contains('/') {
+            let Some(id) = bookie_of_available_key(key) else {
                 continue;
-            }
+            };
             match serde_json::from_slice::<BookieRegistration>(&versioned.value) {
                 Ok(registration) => bookies.push(AvailableBookie {
                     id: id.to_string(),

@@ -75,14 +75,14 @@ async fn admit_batch(bookie: &Arc<Bookie>, batch: AddBatch) -> Answer {
         let journaled = admitted.is_ok();
         answers.push((journaled, add_response(request_id, ledger_id, entry_id, admitted)));
     }
-    let pending = if records.is_empty() {
+    let journal_request = if records.is_empty() {
         None
     } else {
         Some(bookie.journal_records(records, received).await)
     };
     Box::pin(async move {
-        let outcome = match pending {
-            Some(Ok(pending)) => pending.wait().await,
+        let outcome = match journal_request {
+            Some(Ok(adds)) => adds.wait().await,
             Some(Err(err)) => Err(err),
             None => Ok(()),
         };

@@ -37,16 +37,17 @@ pub struct Bookie {
     add_latency: AddLatencyStats,
 }
 
-/// Adds that have been accepted and queued; [`PendingAdd::wait`] resolves
-/// once they are durable.
-pub struct PendingAdd {
+/// One or more adds that passed the protocol checks and whose journal
+/// records are queued (one add, or a batch of the add stream);
+/// [`AdmittedAdds::wait`] resolves once they are durable.
+pub struct AdmittedAdds {
     bookie: Arc<Bookie>,
     ack: DurableAck,
     received: Instant,
     adds: u64,
 }
 
-impl PendingAdd {
+impl AdmittedAdds {
     /// Waits until the adds are durable, and records how long they took
     /// since they were received.
     pub async fn wait(self) -> Result<(), BookieError> {
@@ -146,7 +147,7 @@ impl Bookie {
     pub async fn enqueue_add(
         self: &Arc<Self>,
         request: AddRequest,
-    ) -> Result<PendingAdd, BookieError> {
+    ) -> Result<AdmittedAdds, BookieError> {
         let received = Instant::now();
         let mut records = Vec::with_capacity(2);
         self.admit_add(request, &mut records)?;
@@ -218,19 +219,19 @@ impl Bookie {
     }
 
     /// The second half of one or more adds: queues their journal records,
-    /// in order, as one journal request. The returned [`PendingAdd`]
+    /// in order, as one journal request. The returned [`AdmittedAdds`]
     /// resolves once all of them are durable.
     pub async fn journal_records(
         self: &Arc<Self>,
         records: Vec<Record>,
         received: Instant,
-    ) -> Result<PendingAdd, BookieError> {
+    ) -> Result<AdmittedAdds, BookieError> {
         let adds = records
             .iter()
             .filter(|record| record.kind == RecordKind::Entry)
             .count() as u64;
         let ack = self.journal.submit_all(records).await?;
-        Ok(PendingAdd {
+        Ok(AdmittedAdds {
             bookie: self.clone(),
             ack,
             received,

@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use magnetar_proto::bookie::ADD_BATCH_CLOSE_BYTES;
 
-use crate::autorecovery::AutoRecoveryConfig;
-
 /// Largest entry payload a client may send (5 MiB, Pulsar's default max
 /// message size).
 pub const DEFAULT_MAX_PAYLOAD: usize = 5 * 1024 * 1024;
@@ -69,10 +67,6 @@ pub struct BookieConfig {
     /// Time-to-live of the metadata session holding the registration.
     /// Default 30 s.
     pub session_ttl: Duration,
-    /// Run an auditor candidate and a replication worker in this process
-    /// (needs a metadata store). Default `None` here; `magnetar bookie`
-    /// turns it on unless `--autorecovery=false`.
-    pub autorecovery: Option<AutoRecoveryConfig>,
 }
 
 impl BookieConfig {
@@ -98,7 +92,6 @@ impl BookieConfig {
             gc_interval: Duration::from_secs(15 * 60),
             compaction_threshold: 0.5,
             session_ttl: Duration::from_secs(30),
-            autorecovery: None,
         }
     }
 

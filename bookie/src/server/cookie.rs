@@ -20,20 +20,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use magnetar_metadata::durable_file;
 use magnetar_metadata::{Expected, MetadataError, MetadataStore, PutOptions};
 use serde::{Deserialize, Serialize};
 
 use super::config::BookieConfig;
-use super::durable;
 use super::error::StartError;
-
-/// Key of the cluster instance id.
-pub const INSTANCE_ID_KEY: &str = "/bookies/instance-id";
-
-/// Key of a bookie's remote cookie.
-pub fn cookie_key(bookie_id: &str) -> String {
-    format!("/bookies/cookies/{bookie_id}")
-}
+use crate::keys::{cookie_key, INSTANCE_ID_KEY};
 
 /// A bookie's disk identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,10 +150,10 @@ pub async fn verify_or_create_cookie(
 fn write_local(path: &Path, cookie: &Cookie) -> Result<(), StartError> {
     let io_err = |e| StartError::Storage(super::error::StorageError::io(path, e));
     if let Some(dir) = path.parent() {
-        durable::create_dir_durably(dir).map_err(io_err)?;
+        durable_file::create_dir_durably(dir).map_err(io_err)?;
     }
     let bytes = serde_json::to_vec_pretty(cookie).map_err(|e| StartError::Config(e.to_string()))?;
-    durable::write_file_durably(path, &bytes).map_err(io_err)
+    durable_file::write_file_durably(path, &bytes).map_err(io_err)
 }
 
 async fn write_remote(

@@ -8,9 +8,7 @@
 //! bookie hovering at the threshold from flapping. Tests inject usage with
 //! [`ManualDiskProbe`] instead of filling a disk.
 
-use std::ffi::CString;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,19 +45,11 @@ pub struct StatvfsProbe;
 
 impl DiskUsageProbe for StatvfsProbe {
     fn usage(&self, path: &Path) -> io::Result<DiskUsage> {
-        let c_path = CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
-        // SAFETY: `statvfs` only writes into the zero-initialised struct we
-        // own, and `c_path` is a valid NUL-terminated string for the call.
-        let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-        let rc = unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let block = stat.f_frsize as u64;
+        let stat = rustix::fs::statvfs(path)?;
+        let block = stat.f_frsize;
         Ok(DiskUsage {
-            free_bytes: stat.f_bavail as u64 * block,
-            total_bytes: stat.f_blocks as u64 * block,
+            free_bytes: stat.f_bavail * block,
+            total_bytes: stat.f_blocks * block,
         })
     }
 }

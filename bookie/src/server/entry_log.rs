@@ -15,12 +15,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use magnetar_metadata::durable_file;
 use parking_lot::{Mutex, RwLock};
 
-use super::durable;
 use super::error::StorageError;
 use super::index::Location;
 use super::record::{decode_record, Record};
+use super::writeback;
 
 const SUFFIX: &str = ".log";
 
@@ -34,7 +35,7 @@ struct CurrentLog {
     id: u64,
     offset: u64,
     writer: BufWriter<File>,
-    writeback: durable::WritebackPacer,
+    writeback: writeback::WritebackPacer,
     /// Logs rolled away from since the last sync: they need an fsync too.
     unsynced: Vec<File>,
 }
@@ -55,7 +56,7 @@ pub fn entry_log_path(dir: &Path, id: u64) -> PathBuf {
 impl EntryLogs {
     /// Opens the directory and starts a new current log after the newest one.
     pub fn open(dir: &Path, max_file_size: u64) -> Result<Self, StorageError> {
-        durable::create_dir_durably(dir).map_err(|e| StorageError::io(dir, e))?;
+        durable_file::create_dir_durably(dir).map_err(|e| StorageError::io(dir, e))?;
         let next_id = Self::list_ids(dir)?.last().map_or(1, |id| id + 1);
         let current = Self::create_log(dir, next_id)?;
         Ok(EntryLogs {
@@ -73,12 +74,12 @@ impl EntryLogs {
             .append(true)
             .open(&path)
             .map_err(|e| StorageError::io(&path, e))?;
-        durable::sync_dir(dir).map_err(|e| StorageError::io(dir, e))?;
+        durable_file::sync_dir(dir).map_err(|e| StorageError::io(dir, e))?;
         Ok(CurrentLog {
             id,
             offset: 0,
             writer: BufWriter::with_capacity(1 << 20, file),
-            writeback: durable::WritebackPacer::default(),
+            writeback: writeback::WritebackPacer::default(),
             unsynced: Vec::new(),
         })
     }
@@ -203,17 +204,20 @@ impl EntryLogs {
         let mut buf = vec![0u8; location.len as usize];
         file.read_exact_at(&mut buf, location.offset)
             .map_err(|e| StorageError::io(&path, e))?;
-        let corrupt = |reason: String| StorageError::Corrupt {
+        let record = decode_record(&buf).map_err(|source| StorageError::BadRecord {
             path: path.clone(),
             offset: location.offset,
-            reason,
-        };
-        let record = decode_record(&buf).map_err(corrupt)?;
+            source,
+        })?;
         if record.ledger_id != ledger_id || record.entry_id != entry_id {
-            return Err(corrupt(format!(
-                "record holds ledger {} entry {}, index expected ledger {ledger_id} entry {entry_id}",
-                record.ledger_id, record.entry_id
-            )));
+            return Err(StorageError::Corrupt {
+                path,
+                offset: location.offset,
+                reason: format!(
+                    "record holds ledger {} entry {}, index expected ledger {ledger_id} entry {entry_id}",
+                    record.ledger_id, record.entry_id
+                ),
+            });
         }
         Ok(record.data)
     }
@@ -232,6 +236,6 @@ impl EntryLogs {
         self.readers.write().remove(&log_id);
         let path = entry_log_path(&self.dir, log_id);
         fs::remove_file(&path).map_err(|e| StorageError::io(&path, e))?;
-        durable::sync_dir(&self.dir).map_err(|e| StorageError::io(&self.dir, e))
+        durable_file::sync_dir(&self.dir).map_err(|e| StorageError::io(&self.dir, e))
     }
 }

@@ -2,10 +2,13 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use magnetar_metadata::MetadataError;
 use magnetar_proto::bookie::StatusCode;
 use thiserror::Error;
+
+use super::record::RecordError;
 
 /// Why an add, read or fence was refused or failed. Every variant maps to one
 /// [`StatusCode`] the client branches on.
@@ -53,13 +56,14 @@ impl BookieError {
     }
 }
 
-/// Failures of the journal. Cloneable: one failed group fails every waiter.
+/// Failures of the journal. Cloneable: one failed group fails every waiter,
+/// so the `io::Error` is shared.
 #[derive(Debug, Error, Clone)]
 pub enum JournalError {
     #[error("journal device is full")]
     NoSpace,
     #[error("journal i/o failed: {0}")]
-    Io(String),
+    Io(#[source] Arc<io::Error>),
     #[error("journal has failed earlier and accepts no more writes")]
     Failed,
     #[error("journal is shut down")]
@@ -67,11 +71,11 @@ pub enum JournalError {
 }
 
 impl JournalError {
-    pub(crate) fn from_io(err: &io::Error) -> Self {
+    pub(crate) fn from_io(err: io::Error) -> Self {
         if err.raw_os_error() == Some(ENOSPC) || err.kind() == io::ErrorKind::StorageFull {
             JournalError::NoSpace
         } else {
-            JournalError::Io(err.to_string())
+            JournalError::Io(Arc::new(err))
         }
     }
 }
@@ -91,6 +95,12 @@ pub enum StorageError {
         path: PathBuf,
         offset: u64,
         reason: String,
+    },
+    #[error("unreadable record in {path} at offset {offset}: {source}")]
+    BadRecord {
+        path: PathBuf,
+        offset: u64,
+        source: RecordError,
     },
     #[error("entry log {0} does not exist")]
     MissingEntryLog(u64),

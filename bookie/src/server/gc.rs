@@ -21,18 +21,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use magnetar_metadata::MetadataStore;
+use tokio_util::sync::CancellationToken;
 
 use super::bookie::Bookie;
+use super::config::BookieConfig;
 use super::entry_log::entry_log_path;
 use super::error::{BookieError, StorageError};
 use super::index::Location;
-use super::record::scan_records;
+use super::record::{scan_records, RECORD_HEADER_LEN};
 use super::storage::LedgerStorage;
-
-/// Key of a ledger's metadata, written by the ledger client.
-pub fn ledger_metadata_key(ledger_id: u64) -> String {
-    format!("/ledgers/{ledger_id}")
-}
+use crate::keys::ledger_key;
 
 /// What one GC run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,7 +50,7 @@ pub async fn run_gc_once(
 ) -> Result<GcReport, BookieError> {
     let mut deleted = Vec::new();
     for ledger_id in bookie.storage.ledgers.ledger_ids() {
-        match metadata.get(&ledger_metadata_key(ledger_id)).await {
+        match metadata.get(&ledger_key(ledger_id)).await {
             Ok(None) => deleted.push(ledger_id),
             Ok(Some(_)) => {}
             Err(err) => {
@@ -67,6 +65,33 @@ pub async fn run_gc_once(
     .await
     .map_err(|e| BookieError::TaskFailed(e.to_string()))?
     .map_err(BookieError::from)
+}
+
+/// Runs [`run_gc_once`] every `gc_interval` until cancelled.
+pub async fn run_gc(
+    bookie: Arc<Bookie>,
+    metadata: Arc<dyn MetadataStore>,
+    config: BookieConfig,
+    cancel: CancellationToken,
+) {
+    let max_body_len = config.max_entry_size + RECORD_HEADER_LEN;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(config.gc_interval) => {}
+        }
+        match run_gc_once(
+            &bookie,
+            metadata.as_ref(),
+            config.compaction_threshold,
+            max_body_len,
+        )
+        .await
+        {
+            Ok(report) => tracing::info!(?report, "gc run complete"),
+            Err(err) => tracing::warn!(error = %err, "gc run failed"),
+        }
+    }
 }
 
 fn collect(

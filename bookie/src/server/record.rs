@@ -13,11 +13,36 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use thiserror::Error;
 
 /// Bytes before the data: len, crc, kind, ledger id, entry id.
 pub const RECORD_HEADER_LEN: usize = 4 + 4 + BODY_FIXED_LEN;
 /// Bytes of the CRC-covered part that precede the data.
 const BODY_FIXED_LEN: usize = 1 + 8 + 8;
+
+/// Why bytes are not a good record. A scan stops at the first one: from
+/// there on the file is a torn or corrupt tail.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RecordError {
+    #[error("record of {len} bytes is shorter than its header")]
+    ShorterThanHeader { len: usize },
+    #[error("record length {body_len} does not fit the {len} bytes read")]
+    LengthMismatch { body_len: usize, len: usize },
+    #[error("record body of {0} bytes is shorter than its fixed part")]
+    ShortBody(usize),
+    #[error("crc mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    CrcMismatch { stored: u32, computed: u32 },
+    #[error("unknown record kind {0}")]
+    UnknownKind(u8),
+    #[error("truncated record header: {0}")]
+    TruncatedHeader(io::ErrorKind),
+    #[error("truncated record body: {0}")]
+    TruncatedBody(io::ErrorKind),
+    #[error("zero-filled record header")]
+    ZeroFilled,
+    #[error("implausible record length {0}")]
+    ImplausibleLength(usize),
+}
 
 /// What a record says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,18 +129,18 @@ impl Record {
     }
 
     /// Decodes the CRC-covered part of a record.
-    fn decode_body(body: &[u8], stored_crc: u32) -> Result<Record, String> {
+    fn decode_body(body: &[u8], stored_crc: u32) -> Result<Record, RecordError> {
         if body.len() < BODY_FIXED_LEN {
-            return Err(format!("record body of {} bytes is shorter than its fixed part", body.len()));
+            return Err(RecordError::ShortBody(body.len()));
         }
         let computed = crc32c::crc32c(body);
         if computed != stored_crc {
-            return Err(format!(
-                "crc mismatch: stored {stored_crc:#010x}, computed {computed:#010x}"
-            ));
+            return Err(RecordError::CrcMismatch {
+                stored: stored_crc,
+                computed,
+            });
         }
-        let kind = RecordKind::from_u8(body[0])
-            .ok_or_else(|| format!("unknown record kind {}", body[0]))?;
+        let kind = RecordKind::from_u8(body[0]).ok_or(RecordError::UnknownKind(body[0]))?;
         let ledger_id = u64::from_be_bytes(body[1..9].try_into().expect("slice of 8 bytes"));
         let entry_id = i64::from_be_bytes(body[9..17].try_into().expect("slice of 8 bytes"));
         Ok(Record {
@@ -129,20 +154,17 @@ impl Record {
 
 /// Decodes one record from the start of `buf` (an in-memory read of a
 /// single record, e.g. an entry-log read at a known offset).
-pub fn decode_record(buf: &[u8]) -> Result<Record, String> {
+pub fn decode_record(buf: &[u8]) -> Result<Record, RecordError> {
     if buf.len() < RECORD_HEADER_LEN {
-        return Err(format!(
-            "record of {} bytes is shorter than its header",
-            buf.len()
-        ));
+        return Err(RecordError::ShorterThanHeader { len: buf.len() });
     }
     let body_len = u32::from_be_bytes(buf[0..4].try_into().expect("slice of 4 bytes")) as usize;
     let stored_crc = u32::from_be_bytes(buf[4..8].try_into().expect("slice of 4 bytes"));
     if body_len < BODY_FIXED_LEN || buf.len() < 8 + body_len {
-        return Err(format!(
-            "record length {body_len} does not fit the {} bytes read",
-            buf.len()
-        ));
+        return Err(RecordError::LengthMismatch {
+            body_len,
+            len: buf.len(),
+        });
     }
     Record::decode_body(&buf[8..8 + body_len], stored_crc)
 }
@@ -155,7 +177,7 @@ pub struct ScanOutcome {
     /// Bytes after `valid_end` (torn or corrupt tail).
     pub dropped_bytes: u64,
     /// Why the tail was dropped, when it was.
-    pub reason: Option<String>,
+    pub reason: Option<RecordError>,
     /// The scan stopped at an all-zero record header: in a preallocated
     /// journal file, the unused rest of the file rather than damage.
     pub zero_filled: bool,
@@ -183,21 +205,21 @@ pub fn scan_records(
         }
         let mut head = [0u8; 8];
         if let Err(err) = reader.read_exact(&mut head) {
-            break Some(format!("truncated record header: {err}"));
+            break Some(RecordError::TruncatedHeader(err.kind()));
         }
         let body_len =
             u32::from_be_bytes(head[0..4].try_into().expect("slice of 4 bytes")) as usize;
         let stored_crc = u32::from_be_bytes(head[4..8].try_into().expect("slice of 4 bytes"));
         if head == [0u8; 8] {
             zero_filled = true;
-            break Some("zero-filled record header".to_string());
+            break Some(RecordError::ZeroFilled);
         }
         if !(BODY_FIXED_LEN..=max_body_len).contains(&body_len) {
-            break Some(format!("implausible record length {body_len}"));
+            break Some(RecordError::ImplausibleLength(body_len));
         }
         body.resize(body_len, 0);
         if let Err(err) = reader.read_exact(&mut body) {
-            break Some(format!("truncated record body: {err}"));
+            break Some(RecordError::TruncatedBody(err.kind()));
         }
         match Record::decode_body(&body, stored_crc) {
             Ok(record) => {

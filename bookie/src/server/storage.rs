@@ -18,10 +18,10 @@
 use std::path::PathBuf;
 
 use bytes::Bytes;
+use magnetar_metadata::durable_file;
 use parking_lot::Mutex;
 
 use super::config::BookieConfig;
-use super::durable;
 use super::entry_log::EntryLogs;
 use super::error::{BookieError, StorageError};
 use super::index::LedgerIndex;
@@ -54,7 +54,7 @@ impl LedgerStorage {
     /// Opens (creating when missing) the index and entry logs under the data dir.
     pub fn open(config: &BookieConfig) -> Result<Self, StorageError> {
         for dir in [config.journal_dir(), config.entry_log_dir()] {
-            durable::create_dir_durably(&dir).map_err(|e| StorageError::io(&dir, e))?;
+            durable_file::create_dir_durably(&dir).map_err(|e| StorageError::io(&dir, e))?;
         }
         let index = LedgerIndex::open(&config.index_dir())?;
         let ledgers = LedgerTable::from_loaded(index.load_ledgers()?);
@@ -274,7 +274,7 @@ impl LedgerStorage {
             deleted = true;
         }
         if deleted {
-            durable::sync_dir(dir).map_err(|e| StorageError::io(dir, e))?;
+            durable_file::sync_dir(dir).map_err(|e| StorageError::io(dir, e))?;
         }
         Ok(())
     }

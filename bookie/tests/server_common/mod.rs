@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use magnetar_bookie::digest::{encode_entry, master_key};
-use magnetar_bookie::server::{BookieConfig, RunningBookie, StartOptions};
+use magnetar_bookie::node::{RunningBookie, StartOptions};
+use magnetar_bookie::server::BookieConfig;
 use magnetar_proto::bookie::bookie_client::BookieClient;
 use magnetar_proto::bookie::{
     AddBatch, AddRequest, AddResponse, ReadRequest, ReadResponse, StatusCode,

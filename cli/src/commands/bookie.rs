@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use magnetar_bookie::autorecovery::AutoRecoveryConfig;
-use magnetar_bookie::server::{BookieConfig, RunningBookie, StartOptions};
+use magnetar_bookie::node::{RunningBookie, StartOptions};
+use magnetar_bookie::server::BookieConfig;
 use tokio::net::TcpListener;
 
 use super::{metadata_connect, shutdown};
@@ -47,12 +48,12 @@ pub async fn run(args: BookieArgs) -> Result<()> {
     config.advertised_address = args.advertised_address.clone();
     config.session_ttl = Duration::from_millis(args.session_ttl_ms);
     apply_journal_args(&mut config, &args.journal);
-    config.autorecovery = autorecovery_config(&args.autorecovery);
     if !config.journal_sync {
         tracing::warn!("journal fsync is off: acknowledged entries can be lost on a crash");
     }
     let listener = TcpListener::bind(listen).await.with_context(|| format!("bind {listen}"))?;
-    let bookie = RunningBookie::start(config, listener, StartOptions::with_metadata(metadata))
+    let options = StartOptions::with_metadata(metadata).autorecovery(autorecovery_config(&args.autorecovery));
+    let bookie = RunningBookie::start(config, listener, options)
         .await
         .context("start bookie")?;
     tracing::info!(bookie_id = %bookie.bookie_id(), addr = %bookie.local_addr(), "bookie serving");

@@ -7,18 +7,20 @@
 //! in-process bookie keeps the port it got on first start (recorded in
 //! `<data-dir>/bookie-N/port`) and binds it again after a restart. The
 //! broker calls its in-process bookies directly rather than over gRPC (see
-//! `magnetar_bookie::client::local`); they still serve gRPC for any other
+//! `magnetar_bookie::node::local`); they still serve gRPC for any other
 //! client.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use magnetar_bookie::client::grpc::GrpcConnector;
-use magnetar_bookie::client::local::LocalConnector;
 use magnetar_bookie::client::{ClientConfig, LedgerClient};
-use magnetar_bookie::server::{BookieConfig, RunningBookie, StartOptions};
+use magnetar_bookie::node::local::LocalConnector;
+use magnetar_bookie::node::{RunningBookie, StartOptions};
+use magnetar_bookie::server::BookieConfig;
+use magnetar_metadata::durable_file;
 use magnetar_metadata::raft::EmbeddedRaft;
 use tokio::net::TcpListener;
 
@@ -114,14 +116,5 @@ async fn bind_bookie_port(dir: &Path) -> Result<TcpListener> {
 }
 
 fn write_durably(path: &Path, contents: &str) -> Result<()> {
-    use std::io::Write;
-    let tmp: PathBuf = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("rename to {}", path.display()))?;
-    if let Some(parent) = path.parent() {
-        std::fs::File::open(parent)?.sync_all()?;
-    }
-    Ok(())
+    durable_file::write_file_durably(path, contents.as_bytes()).with_context(|| format!("write {}", path.display()))
 }

@@ -3,8 +3,8 @@
 //! One file, `snapshot.bin`: a little header (`u64` big-endian length of the
 //! JSON-encoded snapshot meta), the meta, then the snapshot data bytes.
 //!
-//! Durability order of a save (a crash at any step leaves either the old or
-//! the new snapshot, never a torn one):
+//! A save goes through [`crate::durable_file::replace_durably`] (a crash at
+//! any step leaves either the old or the new snapshot, never a torn one):
 //! 1. write `snapshot.bin.tmp` and fsync it;
 //! 2. rename it over `snapshot.bin`;
 //! 3. fsync the directory so the rename itself is durable.
@@ -19,8 +19,9 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::durable_file::replace_durably;
+
 const FILE_NAME: &str = "snapshot.bin";
-const TMP_NAME: &str = "snapshot.bin.tmp";
 
 /// The snapshot file of one node.
 #[derive(Debug, Clone)]
@@ -40,17 +41,11 @@ impl SnapshotFile {
     /// Durably replaces the current snapshot (tmp → fsync → rename → fsync dir).
     pub fn save<M: Serialize>(&self, meta: &M, data: &[u8]) -> io::Result<()> {
         let meta_json = serde_json::to_vec(meta).map_err(io::Error::other)?;
-        let tmp = self.dir.join(TMP_NAME);
-        {
-            let mut file = File::create(&tmp)?;
+        replace_durably(&self.dir.join(FILE_NAME), |file| {
             file.write_all(&(meta_json.len() as u64).to_be_bytes())?;
             file.write_all(&meta_json)?;
-            file.write_all(data)?;
-            file.sync_all()?;
-        }
-        fs::rename(&tmp, self.dir.join(FILE_NAME))?;
-        File::open(&self.dir)?.sync_all()?;
-        Ok(())
+            file.write_all(data)
+        })
     }
 
     /// Loads the current snapshot, `None` when there is none yet.
@@ -97,7 +92,7 @@ mod tests {
         let (meta, data) = file.load::<String>().unwrap().unwrap();
         assert_eq!(meta, "second");
         assert_eq!(data, b"two");
-        assert!(!dir.path().join(TMP_NAME).exists());
+        assert!(!crate::durable_file::tmp_path(&dir.path().join(FILE_NAME)).exists());
     }
 
     #[test]

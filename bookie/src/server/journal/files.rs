@@ -16,9 +16,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use magnetar_metadata::durable_file;
+
 use super::preallocate::{self, Preparer};
 use super::{JournalPosition, JournalStorage};
-use crate::server::durable;
 
 /// An appended-to file asks for a prepared successor once it holds this
 /// much (or a quarter of the file size, if less): a bookie that writes
@@ -106,7 +107,7 @@ impl FileJournalStorage {
             .open(&path)?;
         // The file's directory entry must be durable before any record in
         // it is acknowledged.
-        durable::sync_dir(dir)?;
+        durable_file::sync_dir(dir)?;
         Ok(file)
     }
 

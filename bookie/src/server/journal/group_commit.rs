@@ -117,8 +117,8 @@ fn commit_group<S: JournalStorage>(
         match storage.append(buf) {
             Ok(position) => position,
             Err(err) => {
-                let error = JournalError::from_io(&err);
                 tracing::error!(error = %err, file_id = before.file_id, offset = before.offset, "journal write failed");
+                let error = JournalError::from_io(err);
                 if let Err(undo) = storage.truncate_to(before) {
                     tracing::error!(error = %undo, "cannot undo failed journal write; journal is failed");
                     *failed = true;
@@ -142,7 +142,7 @@ fn commit_group<S: JournalStorage>(
         if let Err(err) = synced {
             tracing::error!(error = %err, "journal fsync failed; journal is failed");
             *failed = true;
-            return Err(JournalError::from_io(&err));
+            return Err(JournalError::from_io(err));
         }
     }
     if let Err(err) = storage.roll_if_full() {

@@ -8,8 +8,9 @@
 use std::io;
 use std::path::Path;
 
+use magnetar_metadata::durable_file;
+
 use super::JournalPosition;
-use crate::server::durable;
 
 /// Reads the persisted mark; the start of the journal when none exists yet.
 pub fn read_mark(path: &Path) -> io::Result<JournalPosition> {
@@ -24,7 +25,7 @@ pub fn read_mark(path: &Path) -> io::Result<JournalPosition> {
 /// Persists `mark` durably. Callers only pass marks at or after the current one.
 pub fn write_mark(path: &Path, mark: JournalPosition) -> io::Result<()> {
     let bytes = serde_json::to_vec(&mark).map_err(io::Error::other)?;
-    durable::write_file_durably(path, &bytes)
+    durable_file::write_file_durably(path, &bytes)
 }
 
 #[cfg(test)]

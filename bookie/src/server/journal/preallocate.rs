@@ -29,7 +29,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crate::server::durable;
+use magnetar_metadata::durable_file;
+
+use crate::server::writeback;
 
 /// A prepared, durable, zero-filled file waiting to become a journal file.
 pub const READY_NAME: &str = "next.journal-ready";
@@ -117,7 +119,7 @@ impl Preparer {
 
     fn rename_into_place(&self, path: &Path) -> io::Result<File> {
         fs::rename(self.dir.join(READY_NAME), path)?;
-        if let Err(err) = durable::sync_dir(&self.dir) {
+        if let Err(err) = durable_file::sync_dir(&self.dir) {
             // Records in a file whose name may not survive a crash must not
             // be acknowledged; give the file up.
             let _ = fs::remove_file(path);
@@ -171,7 +173,7 @@ fn fill(dir: &Path, size: u64, cancel: &AtomicBool) -> io::Result<()> {
             .open(&filling)?,
     };
     let zeros = vec![0u8; FILL_STEP];
-    let mut writeback = durable::WritebackPacer::default();
+    let mut writeback = writeback::WritebackPacer::default();
     let mut written = 0u64;
     while written < size {
         if cancel.load(Ordering::Relaxed) {

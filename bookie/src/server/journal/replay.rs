@@ -63,7 +63,7 @@ pub fn replay_journal(
                 file = %path.display(),
                 offset = outcome.valid_end,
                 bytes = outcome.dropped_bytes,
-                reason = outcome.reason.as_deref().unwrap_or(""),
+                reason = %outcome.reason.as_ref().map(ToString::to_string).unwrap_or_default(),
                 "dropping torn or corrupt journal tail"
             );
             let file = OpenOptions::new().write(true).open(&path)?;

@@ -61,7 +61,7 @@ impl BookieTransport for LocalBookie {
         async move {
             let (request_id, ledger_id, entry_id) = (request.request_id, request.ledger_id, request.entry_id);
             let result = match bookie.enqueue_add(request).await {
-                Ok(pending) => pending.wait().await,
+                Ok(admitted) => admitted.wait().await,
                 Err(err) => Err(err),
             };
             Ok(add_response(request_id, ledger_id, entry_id, result))

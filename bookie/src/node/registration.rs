@@ -1,7 +1,7 @@
 //! Cluster membership: the ephemeral key `/bookies/available/<bookie-id>`.
 //!
 //! The key is bound to a metadata session kept alive by
-//! [`run_registration`]; if the bookie dies, the session expires and the key
+//! [`Registrar::run`]; if the bookie dies, the session expires and the key
 //! disappears, which is how clients and the auditor learn it is gone. The
 //! value (JSON [`BookieRegistration`]) is rewritten whenever the bookie
 //! switches between writable and read-only, so placement can skip read-only
@@ -12,24 +12,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use magnetar_metadata::{Expected, MetadataError, MetadataStore, PutOptions, SessionId};
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::bookie::Bookie;
-use super::disk::DiskStatus;
-
-/// Key of a bookie's registration.
-pub fn available_key(bookie_id: &str) -> String {
-    format!("/bookies/available/{bookie_id}")
-}
-
-/// Value under `/bookies/available/<bookie-id>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BookieRegistration {
-    pub address: String,
-    pub read_only: bool,
-    pub free_bytes: u64,
-}
+use crate::keys::{available_key, BookieRegistration};
+use crate::server::disk::DiskStatus;
+use crate::server::Bookie;
 
 /// Holds the session and rewrites the registration.
 pub struct Registrar {

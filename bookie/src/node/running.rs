@@ -1,7 +1,12 @@
-//! Starting and stopping a bookie: storage and journal replay, the gRPC
-//! server on a (possibly pre-bound) listener, and the background tasks
-//! (checkpoints, disk checks, registration, GC, and auto-recovery when
-//! configured).
+//! [`RunningBookie`]: starting and stopping a bookie process: cookie check,
+//! storage and journal replay, the gRPC server on a (possibly pre-bound)
+//! listener, and the background tasks (checkpoints, disk checks,
+//! registration, GC, and auto-recovery when configured).
+//!
+//! Start order: cookie → storage open (journal replay) → first disk check →
+//! checkpoint and disk-check loops → registration → GC → auto-recovery →
+//! gRPC. The storage engine's parts come from [`crate::server`]; this file
+//! only wires them.
 //!
 //! Shutdown order: stop accepting and drain gRPC → stop background tasks →
 //! final checkpoint → release storage (RocksDB lock, journal thread). The
@@ -18,15 +23,17 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::bookie::Bookie;
-use super::config::BookieConfig;
-use super::cookie::verify_or_create_cookie;
-use super::disk::{run_disk_checker, DiskStatus, DiskThresholds, DiskUsageProbe, StatvfsProbe};
-use super::error::{BookieError, StartError};
-use super::gc::{run_gc_once, GcReport};
-use super::record::RECORD_HEADER_LEN;
 use super::registration::Registrar;
-use super::service::BookieService;
+use crate::autorecovery::{self, AutoRecoveryConfig};
+use crate::server::checkpointer::run_checkpoints;
+use crate::server::cookie::verify_or_create_cookie;
+use crate::server::disk::{
+    check_disk, run_disk_checker, DiskStatus, DiskThresholds, DiskUsageProbe, StatvfsProbe,
+};
+use crate::server::gc::{run_gc, run_gc_once, GcReport};
+use crate::server::record::RECORD_HEADER_LEN;
+use crate::server::service::BookieService;
+use crate::server::{Bookie, BookieConfig, BookieError, StartError};
 
 /// What a bookie is started with besides its config.
 #[derive(Clone)]
@@ -37,6 +44,10 @@ pub struct StartOptions {
     pub metadata: Option<Arc<dyn MetadataStore>>,
     /// Measures disk usage; [`StatvfsProbe`] by default.
     pub disk_probe: Arc<dyn DiskUsageProbe>,
+    /// Run an auditor candidate and a replication worker in this process
+    /// (needs a metadata store). Default `None`; `magnetar bookie` turns it
+    /// on unless `--autorecovery=false`.
+    pub autorecovery: Option<AutoRecoveryConfig>,
 }
 
 impl StartOptions {
@@ -44,6 +55,7 @@ impl StartOptions {
         StartOptions {
             metadata: Some(metadata),
             disk_probe: Arc::new(StatvfsProbe),
+            autorecovery: None,
         }
     }
 
@@ -51,11 +63,18 @@ impl StartOptions {
         StartOptions {
             metadata: None,
             disk_probe: Arc::new(StatvfsProbe),
+            autorecovery: None,
         }
     }
 
     pub fn disk_probe(mut self, probe: Arc<dyn DiskUsageProbe>) -> Self {
         self.disk_probe = probe;
+        self
+    }
+
+    /// Runs auto-recovery in this process (`None`: not).
+    pub fn autorecovery(mut self, config: Option<AutoRecoveryConfig>) -> Self {
+        self.autorecovery = config;
         self
     }
 }
@@ -122,7 +141,7 @@ impl RunningBookie {
             read_only_above: config.disk_usage_threshold,
             writable_below: config.disk_usage_low_water_mark,
         };
-        super::disk::check_disk(
+        check_disk(
             &bookie,
             options.disk_probe.as_ref(),
             &config.data_dir,
@@ -160,11 +179,11 @@ impl RunningBookie {
                 config.clone(),
                 cancel.clone(),
             )));
-            if let Some(autorecovery) = config.autorecovery.clone() {
-                tasks.extend(crate::autorecovery::spawn(
+            if let Some(recovery_config) = options.autorecovery.clone() {
+                tasks.extend(autorecovery::spawn(
                     metadata,
                     &bookie_id,
-                    autorecovery,
+                    recovery_config,
                     config.session_ttl,
                     cancel.clone(),
                 ));
@@ -271,54 +290,5 @@ impl RunningBookie {
         }
         drop(bookie);
         tracing::info!(bookie_id = %bookie_id, "bookie stopped");
-    }
-}
-
-/// Checkpoints every `flush_interval`, or sooner when the write cache grows
-/// past `write_cache_max_bytes`.
-async fn run_checkpoints(bookie: Arc<Bookie>, config: BookieConfig, cancel: CancellationToken) {
-    let poll = config.flush_interval.min(Duration::from_millis(100));
-    let mut last = Instant::now();
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(poll) => {}
-        }
-        if last.elapsed() < config.flush_interval
-            && bookie.write_cache_bytes() < config.write_cache_max_bytes
-        {
-            continue;
-        }
-        last = Instant::now();
-        if let Err(err) = bookie.checkpoint().await {
-            tracing::error!(error = %err, "checkpoint failed; will retry");
-        }
-    }
-}
-
-/// Runs garbage collection every `gc_interval`.
-async fn run_gc(
-    bookie: Arc<Bookie>,
-    metadata: Arc<dyn MetadataStore>,
-    config: BookieConfig,
-    cancel: CancellationToken,
-) {
-    let max_body_len = config.max_entry_size + RECORD_HEADER_LEN;
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(config.gc_interval) => {}
-        }
-        match run_gc_once(
-            &bookie,
-            metadata.as_ref(),
-            config.compaction_threshold,
-            max_body_len,
-        )
-        .await
-        {
-            Ok(report) => tracing::info!(?report, "gc run complete"),
-            Err(err) => tracing::warn!(error = %err, "gc run failed"),
-        }
     }
 }

@@ -1,50 +1,17 @@
-//! Crash-safe small-file writes and directory syncs.
+//! Writeback pacing of files written front to back (entry logs, the journal
+//! fill): [`WritebackPacer`] hands the kernel the bytes written so far in
+//! steps with `sync_file_range(2)`, so they do not reach the disk in one
+//! burst that a journal fsync would queue behind.
 //!
-//! Durability order of [`write_file_durably`]: write `<name>.tmp` → fsync it →
-//! rename over `<name>` → fsync the directory. A crash at any point leaves
-//! either the old or the new content under `<name>`, never a mix.
+//! Durable replacement of small files and directory syncs are not here:
+//! they are `magnetar_metadata::durable_file`, shared with the other crates.
+//!
+//! `sync_file_range(2)` is the one `unsafe` call of the crate: neither
+//! `rustix` nor `nix` wraps it (both checked), so it goes through `libc`,
+//! isolated in [`sync_file_range`].
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::path::Path;
-
-/// Replaces `path` with `contents` atomically and durably.
-pub fn write_file_durably(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(".tmp");
-    let tmp = Path::new(&tmp_name);
-    {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(tmp)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-    }
-    fs::rename(tmp, path)?;
-    sync_parent_dir(path)
-}
-
-/// fsyncs the directory containing `path`, making a create, rename or
-/// delete of `path` durable.
-pub fn sync_parent_dir(path: &Path) -> io::Result<()> {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => sync_dir(dir),
-        _ => sync_dir(Path::new(".")),
-    }
-}
-
-/// fsyncs a directory.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Creates `dir` (and parents) and makes its entry in the parent durable.
-pub fn create_dir_durably(dir: &Path) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
-    sync_parent_dir(dir)
-}
+use std::fs::File;
+use std::io;
 
 /// Paces the writeback of a file written front to back, so it reaches the
 /// disk in steps instead of one burst that a journal fsync would queue
@@ -99,24 +66,5 @@ fn sync_file_range(file: &File, from: u64, len: u64, flags: libc::c_uint) {
     let rc = unsafe { libc::sync_file_range(file.as_raw_fd(), from, len, flags) };
     if rc != 0 {
         tracing::debug!(error = %io::Error::last_os_error(), "writeback step failed");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replaces_content_and_leaves_no_tmp_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("mark");
-        write_file_durably(&path, b"one").unwrap();
-        write_file_durably(&path, b"two").unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"two");
-        let names: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("mark")]);
     }
 }
