@@ -15,15 +15,17 @@ use magnetar_metadata::{Expected, MetadataError, PutOptions, Version};
 use parking_lot::Mutex;
 
 use super::ack_state::AckState;
-use super::inner::MlInner;
+use super::config::InitialPosition;
+use super::cursor_context::CursorContext;
+use super::error::ManagedLedgerError;
 use super::layout::LedgerLayout;
-use super::stored::{cursor_key, encode, StoredCursor};
-use super::{Entry, ManagedLedgerError, Position};
+use super::position::{Entry, Position};
+use super::stored::{decode, encode, StoredCursor};
 
 pub struct ManagedCursor {
     name: String,
     key: String,
-    ml: Arc<MlInner>,
+    ctx: Arc<CursorContext>,
     state: Mutex<CursorState>,
     /// Version of the stored cursor; held across a persist so persists never interleave.
     persisted_version: tokio::sync::Mutex<Option<Version>>,
@@ -40,10 +42,62 @@ struct CursorState {
 }
 
 impl ManagedCursor {
+    /// Creates the cursor `name` at `initial` and persists it at once. If
+    /// another handle stored it concurrently, adopts the stored state.
+    pub(crate) async fn create(
+        ctx: &Arc<CursorContext>,
+        name: &str,
+        initial: InitialPosition,
+    ) -> Result<Self, ManagedLedgerError> {
+        let key = ctx.cursor_key(name);
+        let (acks, stored) = {
+            let layout = ctx.log().layout();
+            let mark_delete = match initial {
+                InitialPosition::Earliest => layout.first_offset() - 1,
+                InitialPosition::Latest => layout.last_confirmed_offset(),
+            };
+            let stored = StoredCursor {
+                mark_delete: layout.position_of(mark_delete),
+                individually_acked: Vec::new(),
+                properties: Default::default(),
+            };
+            (AckState::new(mark_delete), stored)
+        };
+        let put = ctx
+            .metadata()
+            .put(&key, encode(&stored), PutOptions::expect(Expected::Absent))
+            .await;
+        match put {
+            Ok(version) => Ok(Self::new(ctx, name, acks, stored.properties, Some(version))),
+            Err(MetadataError::BadVersion { .. }) => {
+                // Created concurrently by another handle: adopt the stored state.
+                let existing = ctx
+                    .metadata()
+                    .get(&key)
+                    .await?
+                    .ok_or_else(|| ctx.status().fenced())?;
+                let parsed: StoredCursor = decode(&key, &existing.value)?;
+                Ok(Self::restore(ctx, name, parsed, existing.version))
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The cursor `name` as stored at `version`.
+    pub(crate) fn restore(
+        ctx: &Arc<CursorContext>,
+        name: &str,
+        stored: StoredCursor,
+        version: Version,
+    ) -> Self {
+        let acks = Self::acks_from_stored(&ctx.log().layout(), &stored);
+        Self::new(ctx, name, acks, stored.properties, Some(version))
+    }
+
     /// A cursor with the given state; `version` is that of the stored
     /// cursor it was loaded from (`None` for a new one, which starts dirty).
-    pub(crate) fn new(
-        ml: Arc<MlInner>,
+    fn new(
+        ctx: &Arc<CursorContext>,
         name: &str,
         acks: AckState,
         properties: BTreeMap<String, String>,
@@ -52,8 +106,8 @@ impl ManagedCursor {
         let mark_delete = acks.mark_delete();
         ManagedCursor {
             name: name.to_string(),
-            key: cursor_key(&ml.name, name),
-            ml,
+            key: ctx.cursor_key(name),
+            ctx: ctx.clone(),
             state: Mutex::new(CursorState {
                 read_offset: mark_delete + 1,
                 acks,
@@ -108,7 +162,8 @@ impl ManagedCursor {
                 end += 1;
             }
             let run = match self
-                .ml
+                .ctx
+                .reads()
                 .read_run(start.ledger_id, start.entry_id, planned[end].1.entry_id)
                 .await
             {
@@ -142,7 +197,7 @@ impl ManagedCursor {
 
     /// The unacked offsets (with positions) a read would return, in order.
     fn plan_read(&self, max_entries: usize) -> Vec<(i64, Position)> {
-        let layout = self.ml.layout.read();
+        let layout = self.ctx.log().layout();
         let lac = layout.last_confirmed_offset();
         let state = self.state.lock();
         let mut planned = Vec::new();
@@ -165,7 +220,7 @@ impl ManagedCursor {
             if self.is_acked(position) {
                 continue;
             }
-            match self.ml.read_entry(position).await {
+            match self.ctx.reads().read_entry(position).await {
                 Ok(entry) => entries.push(entry),
                 Err(ManagedLedgerError::NoSuchEntry(_)) => continue,
                 Err(error) => return Err(error),
@@ -175,7 +230,7 @@ impl ManagedCursor {
     }
 
     pub fn has_more_entries(&self) -> bool {
-        let lac = self.ml.layout.read().last_confirmed_offset();
+        let lac = self.ctx.log().layout().last_confirmed_offset();
         let state = self.state.lock();
         state.acks.next_unacked(state.read_offset) <= lac
     }
@@ -185,7 +240,7 @@ impl ManagedCursor {
     /// lack of permits. Never moves at or before the mark-delete position,
     /// and ignores positions the ledger no longer has.
     pub fn unread_from(&self, position: Position) {
-        let layout = self.ml.layout.read();
+        let layout = self.ctx.log().layout();
         let Some(offset) = layout.offset_of(position) else {
             return;
         };
@@ -201,7 +256,7 @@ impl ManagedCursor {
 
     /// Acks individual positions. Unknown or not-yet-written positions are ignored.
     pub fn ack_individual(&self, positions: &[Position]) {
-        let layout = self.ml.layout.read();
+        let layout = self.ctx.log().layout();
         let lac = layout.last_confirmed_offset();
         let mut state = self.state.lock();
         let mut moved = false;
@@ -216,30 +271,30 @@ impl ManagedCursor {
                 }
             }
         }
-        Self::after_ack(&mut state, moved, &self.ml);
+        Self::after_ack(&mut state, moved, &self.ctx);
     }
 
     /// Acks everything up to and including `position`.
     pub fn ack_cumulative(&self, position: Position) {
-        let layout = self.ml.layout.read();
+        let layout = self.ctx.log().layout();
         let offset = layout
             .clamped_offset_of(position)
             .min(layout.last_confirmed_offset());
         let mut state = self.state.lock();
         let moved = state.acks.ack_cumulative(offset);
         state.dirty |= moved;
-        Self::after_ack(&mut state, moved, &self.ml);
+        Self::after_ack(&mut state, moved, &self.ctx);
     }
 
-    fn after_ack(state: &mut CursorState, moved: bool, ml: &MlInner) {
+    fn after_ack(state: &mut CursorState, moved: bool, ctx: &CursorContext) {
         if moved {
             state.read_offset = state.read_offset.max(state.acks.mark_delete() + 1);
-            ml.request_trim();
+            ctx.request_trim();
         }
     }
 
     pub fn is_acked(&self, position: Position) -> bool {
-        let layout = self.ml.layout.read();
+        let layout = self.ctx.log().layout();
         let state = self.state.lock();
         match layout.offset_of(position) {
             Some(offset) => state.acks.is_acked(offset),
@@ -252,19 +307,19 @@ impl ManagedCursor {
     }
 
     pub fn mark_delete_position(&self) -> Position {
-        let layout = self.ml.layout.read();
+        let layout = self.ctx.log().layout();
         layout.position_of(self.state.lock().acks.mark_delete())
     }
 
     pub fn read_position(&self) -> Position {
-        let layout = self.ml.layout.read();
+        let layout = self.ctx.log().layout();
         let state = self.state.lock();
         layout.position_of(state.acks.next_unacked(state.read_offset))
     }
 
     /// Entries not yet acked (precise).
     pub fn backlog(&self) -> u64 {
-        let lac = self.ml.layout.read().last_confirmed_offset();
+        let lac = self.ctx.log().layout().last_confirmed_offset();
         self.state.lock().acks.unacked_up_to(lac)
     }
 
@@ -289,7 +344,7 @@ impl ManagedCursor {
     pub async fn flush(&self) -> Result<(), ManagedLedgerError> {
         let mut version = self.persisted_version.lock().await;
         let (stored, mark_delete) = {
-            let layout = self.ml.layout.read();
+            let layout = self.ctx.log().layout();
             let mut state = self.state.lock();
             if !state.dirty && version.is_some() {
                 return Ok(());
@@ -300,7 +355,7 @@ impl ManagedCursor {
                 individually_acked: state
                     .acks
                     .ranges()
-                    .take(self.ml.config.max_persisted_ack_ranges)
+                    .take(self.ctx.max_persisted_ack_ranges())
                     .map(|(s, e)| (layout.position_of(s), layout.position_of(e)))
                     .collect(),
                 properties: state.properties.clone(),
@@ -309,8 +364,8 @@ impl ManagedCursor {
         };
         let expected = version.map_or(Expected::Absent, Expected::Version);
         match self
-            .ml
-            .metadata
+            .ctx
+            .metadata()
             .put(&self.key, encode(&stored), PutOptions::expect(expected))
             .await
         {
@@ -323,8 +378,8 @@ impl ManagedCursor {
             Err(error) => {
                 self.state.lock().dirty = true;
                 if let MetadataError::BadVersion { .. } = error {
-                    self.ml.set_fenced();
-                    return Err(self.ml.fenced());
+                    self.ctx.status().set_fenced();
+                    return Err(self.ctx.status().fenced());
                 }
                 Err(error.into())
             }

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use super::Position;
+use super::position::Position;
 
 const EVICTION_WATERMARK_PERCENT: usize = 90;
 

@@ -4,7 +4,7 @@ use magnetar_bookie::LedgerError;
 use magnetar_metadata::MetadataError;
 use thiserror::Error;
 
-use super::Position;
+use super::position::Position;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum ManagedLedgerError {

@@ -9,26 +9,31 @@
 //! (version conflict), so it ends `Fenced` without losing an acknowledged add.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use magnetar_bookie::{LedgerError, LedgerStore, OpenMode};
-use magnetar_metadata::{Expected, MetadataError, MetadataStore, PutOptions};
-use parking_lot::{Mutex, RwLock};
-use tokio::sync::{mpsc, watch};
-use tokio_util::sync::CancellationToken;
+use magnetar_metadata::{Expected, MetadataError, MetadataStore, PutOptions, Version, Versioned};
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
 
+use super::config::ManagedLedgerConfig;
+use super::confirmed::ConfirmedLog;
 use super::cursor::ManagedCursor;
+use super::cursor_context::{CursorContext, TrimRequest};
+use super::cursor_set::CursorSet;
 use super::entry_cache::EntryCache;
-use super::inner::{ListState, MlInner, Status};
+use super::error::ManagedLedgerError;
 use super::layout::LedgerLayout;
 use super::ledger::ManagedLedger;
+use super::list::LedgerList;
+use super::maintenance::Maintenance;
+use super::read::EntryReader;
+use super::status::MlStatus;
 use super::stored::{
     cursor_prefix, decode, ledger_list_key, now_millis, validate_name, StoredCursor, StoredLedger,
     StoredLedgerList, LEDGER_LIST_ROOT,
 };
-use super::writer::{ledger_options, WriterTask};
-use super::{maintenance, ManagedLedgerConfig, ManagedLedgerError};
+use super::writer::{ledger_options, MlWriterTask};
 
 const LIST_PAGE: usize = 1000;
 const CLAIM_ATTEMPTS: usize = 3;
@@ -169,73 +174,100 @@ impl ManagedLedgerFactory {
                 .map(|l| (l.ledger_id, l.entries as i64, l.size)),
         );
 
-        let (commands, command_rx) = mpsc::unbounded_channel();
-        let inner = Arc::new(MlInner {
-            name: name.to_string(),
-            config: self.config.clone(),
-            metadata: self.metadata.clone(),
-            store: self.ledgers.clone(),
-            cache: self.cache.clone(),
-            layout: RwLock::new(layout),
-            list: tokio::sync::Mutex::new(ListState {
-                list: StoredLedgerList::default(),
-                version,
-            }),
-            cursors: Mutex::new(Default::default()),
-            lac_tx: watch::channel(None).0,
-            status: Mutex::new(Status::Open),
-            commands,
-            shutdown: CancellationToken::new(),
-            trim_requested: AtomicBool::new(true),
-            readers: Mutex::new(HashMap::new()),
-            tail: Mutex::new(Default::default()),
-        });
-        {
-            let mut list_state = inner.list.lock().await;
-            if let Err(error) = inner.cas_list(&mut list_state, list).await {
-                drop(list_state);
-                let _ = self.ledgers.delete(writer.id()).await;
-                return Err(error);
-            }
+        let status = Arc::new(MlStatus::new(name));
+        let ledger_list = Arc::new(LedgerList::new(
+            self.metadata.clone(),
+            status.clone(),
+            version,
+        ));
+        let stored = ledger_list.lock().await.cas(list).await;
+        if let Err(error) = stored {
+            let _ = self.ledgers.delete(writer.id()).await;
+            return Err(error);
         }
         for id in empty {
             if let Err(e) = self.ledgers.delete(id).await {
                 tracing::debug!(managed_ledger = name, ledger_id = id, error = %e, "could not delete empty ledger");
             }
         }
+        let (log, publisher) = ConfirmedLog::new(layout);
+        let reads = Arc::new(EntryReader::new(
+            name,
+            self.config.password.clone(),
+            self.ledgers.clone(),
+            self.cache.clone(),
+            log.clone(),
+        ));
         if let Some(reader) = recovered {
-            inner.keep_reader(reader);
+            reads.keep_reader(reader);
         }
-        inner.lac_tx.send_replace(inner.last_confirmed());
-        self.load_cursors(&inner).await?;
-        tokio::spawn(WriterTask::new(inner.clone(), writer).run(command_rx));
-        tokio::spawn(maintenance::run(inner.clone()));
+        let trim = Arc::new(TrimRequest::new(true));
+        let cursor_context = Arc::new(CursorContext::new(
+            log.clone(),
+            reads.clone(),
+            status.clone(),
+            self.metadata.clone(),
+            trim.clone(),
+            self.config.max_persisted_ack_ranges,
+        ));
+        let cursors = Arc::new(self.load_cursors(name, &cursor_context).await?);
+
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let writer_task = MlWriterTask::new(
+            status.clone(),
+            self.config.clone(),
+            self.ledgers.clone(),
+            self.cache.clone(),
+            ledger_list.clone(),
+            publisher,
+            writer,
+        );
+        tokio::spawn(writer_task.run(command_rx));
+        let maintenance = Maintenance {
+            status: status.clone(),
+            interval: self.config.cursor_flush_interval,
+            store: self.ledgers.clone(),
+            list: ledger_list.clone(),
+            log: log.clone(),
+            reads: reads.clone(),
+            cursors: cursors.clone(),
+            trim,
+        };
+        tokio::spawn(maintenance.run());
         tracing::info!(managed_ledger = name, "opened managed ledger");
-        Ok(ManagedLedger { inner })
+        Ok(ManagedLedger::new(
+            status,
+            commands,
+            log,
+            ledger_list,
+            reads,
+            cursors,
+            cursor_context,
+        ))
     }
 
-    async fn load_cursors(&self, inner: &Arc<MlInner>) -> Result<(), ManagedLedgerError> {
-        let prefix = cursor_prefix(&inner.name);
+    /// Claims and loads every stored cursor of the managed ledger.
+    async fn load_cursors(
+        &self,
+        name: &str,
+        context: &Arc<CursorContext>,
+    ) -> Result<CursorSet, ManagedLedgerError> {
+        let cursors = CursorSet::default();
+        let prefix = cursor_prefix(name);
         for (key, stored) in self.list_all(&prefix).await? {
             let cursor_name = &key[prefix.len()..];
             if cursor_name.contains('/') {
                 continue; // a cursor of a managed ledger whose name extends this one
             }
             let (parsed, version) = self.claim_cursor(&key, stored).await?;
-            let acks = ManagedCursor::acks_from_stored(&inner.layout.read(), &parsed);
-            let cursor = ManagedCursor::new(
-                inner.clone(),
+            cursors.insert(ManagedCursor::restore(
+                context,
                 cursor_name,
-                acks,
-                parsed.properties,
-                Some(version),
-            );
-            inner
-                .cursors
-                .lock()
-                .insert(cursor_name.to_string(), Arc::new(cursor));
+                parsed,
+                version,
+            ));
         }
-        Ok(())
+        Ok(cursors)
     }
 
     /// Rewrites a stored cursor unchanged to take it over: the CAS bumps its
@@ -245,8 +277,8 @@ impl ManagedLedgerFactory {
     async fn claim_cursor(
         &self,
         key: &str,
-        mut stored: magnetar_metadata::Versioned,
-    ) -> Result<(StoredCursor, magnetar_metadata::Version), ManagedLedgerError> {
+        mut stored: Versioned,
+    ) -> Result<(StoredCursor, Version), ManagedLedgerError> {
         for _ in 0..CLAIM_ATTEMPTS {
             let options = PutOptions::expect(Expected::Version(stored.version));
             match self.metadata.put(key, stored.value.clone(), options).await {
@@ -258,13 +290,12 @@ impl ManagedLedgerFactory {
                 Err(error) => return Err(error.into()),
             }
         }
-        Err(ManagedLedgerError::Fenced { name: key.to_string() })
+        Err(ManagedLedgerError::Fenced {
+            name: key.to_string(),
+        })
     }
 
-    async fn list_all(
-        &self,
-        prefix: &str,
-    ) -> Result<Vec<(String, magnetar_metadata::Versioned)>, ManagedLedgerError> {
+    async fn list_all(&self, prefix: &str) -> Result<Vec<(String, Versioned)>, ManagedLedgerError> {
         let mut all = Vec::new();
         let mut start_after: Option<String> = None;
         loop {

@@ -10,7 +10,7 @@
 //! always uses positions). Trimming removes slots from the front but never
 //! changes the bases of the ones that remain.
 
-use super::Position;
+use super::position::Position;
 
 /// One ledger of the list, with its first offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,19 +1,25 @@
 //! [`ManagedLedger`]: the public handle of one topic's log.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use magnetar_metadata::{Expected, MetadataError, PutOptions};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
-use super::ack_state::AckState;
+use super::config::InitialPosition;
+use super::confirmed::ConfirmedLog;
 use super::cursor::ManagedCursor;
-use super::inner::{MlInner, Status};
-use super::stored::{cursor_key, decode, encode, validate_name, StoredCursor};
-use super::writer::WriterCommand;
-use super::{Entry, InitialPosition, ManagedLedgerError, Position};
+use super::cursor_context::CursorContext;
+use super::cursor_set::CursorSet;
+use super::error::ManagedLedgerError;
+use super::list::LedgerList;
+use super::position::{Entry, Position};
+use super::read::EntryReader;
+use super::status::{MlStatus, Status};
+use super::stored::validate_name;
+use super::writer::MlCommand;
 
 /// Counters of a managed ledger, for stats and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -28,13 +34,43 @@ pub struct ManagedLedgerStats {
     pub last_confirmed: Option<Position>,
 }
 
+/// The handle of an open managed ledger. Adds go to its writer task; reads,
+/// cursors and stats read the [`ConfirmedLog`] the writer task publishes.
 pub struct ManagedLedger {
-    pub(crate) inner: Arc<MlInner>,
+    status: Arc<MlStatus>,
+    commands: mpsc::UnboundedSender<MlCommand>,
+    log: Arc<ConfirmedLog>,
+    list: Arc<LedgerList>,
+    reads: Arc<EntryReader>,
+    cursors: Arc<CursorSet>,
+    cursor_context: Arc<CursorContext>,
 }
 
 impl ManagedLedger {
+    /// The handle over the parts the factory assembled; the writer task
+    /// listens on the other end of `commands`.
+    pub(crate) fn new(
+        status: Arc<MlStatus>,
+        commands: mpsc::UnboundedSender<MlCommand>,
+        log: Arc<ConfirmedLog>,
+        list: Arc<LedgerList>,
+        reads: Arc<EntryReader>,
+        cursors: Arc<CursorSet>,
+        cursor_context: Arc<CursorContext>,
+    ) -> Self {
+        ManagedLedger {
+            status,
+            commands,
+            log,
+            list,
+            reads,
+            cursors,
+            cursor_context,
+        }
+    }
+
     pub fn name(&self) -> &str {
-        &self.inner.name
+        self.status.name()
     }
 
     /// Appends `data`. Adds are ordered by call; the futures resolve in that
@@ -43,54 +79,39 @@ impl ManagedLedger {
         &self,
         data: Bytes,
     ) -> BoxFuture<'static, Result<Position, ManagedLedgerError>> {
-        if let Some(error) = self.inner.status_error() {
+        if let Some(error) = self.status.error() {
             return futures::future::ready(Err(error)).boxed();
         }
         let (reply, done) = oneshot::channel();
-        if self
-            .inner
-            .commands
-            .send(WriterCommand::Add { data, reply })
-            .is_err()
-        {
-            return futures::future::ready(Err(self.stopped_error())).boxed();
+        if self.commands.send(MlCommand::Add { data, reply }).is_err() {
+            return futures::future::ready(Err(self.status.stopped())).boxed();
         }
-        let inner = self.inner.clone();
+        let status = self.status.clone();
         async move {
             match done.await {
                 Ok(result) => result,
-                Err(_) => Err(inner.status_error().unwrap_or(ManagedLedgerError::Closed {
-                    name: inner.name.clone(),
-                })),
+                Err(_) => Err(status.stopped()),
             }
         }
         .boxed()
     }
 
-    fn stopped_error(&self) -> ManagedLedgerError {
-        self.inner
-            .status_error()
-            .unwrap_or(ManagedLedgerError::Closed {
-                name: self.inner.name.clone(),
-            })
-    }
-
     /// The last durable entry; `None` when no entry is retained.
     pub fn last_confirmed(&self) -> Option<Position> {
-        self.inner.last_confirmed()
+        self.log.last_confirmed()
     }
 
     /// Changes whenever an add is confirmed; tailing readers wait on it.
     pub fn watch_last_confirmed(&self) -> watch::Receiver<Option<Position>> {
-        self.inner.lac_tx.subscribe()
+        self.log.watch_last_confirmed()
     }
 
     pub fn is_open(&self) -> bool {
-        self.inner.status() == Status::Open
+        self.status.get() == Status::Open
     }
 
     pub fn is_fenced(&self) -> bool {
-        self.inner.status() == Status::Fenced
+        self.status.get() == Status::Fenced
     }
 
     /// Opens (creating if needed, persisted at once) the durable cursor `name`.
@@ -100,100 +121,43 @@ impl ManagedLedger {
         initial: InitialPosition,
     ) -> Result<Arc<ManagedCursor>, ManagedLedgerError> {
         validate_name(name, false)?;
-        if let Some(error) = self.inner.status_error() {
+        if let Some(error) = self.status.error() {
             return Err(error);
         }
-        if let Some(cursor) = self.inner.cursors.lock().get(name) {
-            return Ok(cursor.clone());
+        if let Some(cursor) = self.cursors.get(name) {
+            return Ok(cursor);
         }
-        let key = cursor_key(&self.inner.name, name);
-        let (acks, stored) = {
-            let layout = self.inner.layout.read();
-            let mark_delete = match initial {
-                InitialPosition::Earliest => layout.first_offset() - 1,
-                InitialPosition::Latest => layout.last_confirmed_offset(),
-            };
-            let stored = StoredCursor {
-                mark_delete: layout.position_of(mark_delete),
-                individually_acked: Vec::new(),
-                properties: Default::default(),
-            };
-            (AckState::new(mark_delete), stored)
-        };
-        let put = self
-            .inner
-            .metadata
-            .put(&key, encode(&stored), PutOptions::expect(Expected::Absent))
-            .await;
-        let cursor = match put {
-            Ok(version) => ManagedCursor::new(
-                self.inner.clone(),
-                name,
-                acks,
-                stored.properties,
-                Some(version),
-            ),
-            Err(MetadataError::BadVersion { .. }) => {
-                // Created concurrently by another handle: adopt the stored state.
-                let existing = self
-                    .inner
-                    .metadata
-                    .get(&key)
-                    .await?
-                    .ok_or_else(|| self.inner.fenced())?;
-                let parsed: StoredCursor = decode(&key, &existing.value)?;
-                let acks = ManagedCursor::acks_from_stored(&self.inner.layout.read(), &parsed);
-                ManagedCursor::new(
-                    self.inner.clone(),
-                    name,
-                    acks,
-                    parsed.properties,
-                    Some(existing.version),
-                )
-            }
-            Err(error) => return Err(error.into()),
-        };
-        tracing::info!(managed_ledger = %self.inner.name, cursor = name, "opened cursor");
-        let mut cursors = self.inner.cursors.lock();
-        Ok(cursors
-            .entry(name.to_string())
-            .or_insert_with(|| Arc::new(cursor))
-            .clone())
+        let cursor = ManagedCursor::create(&self.cursor_context, name, initial).await?;
+        tracing::info!(managed_ledger = %self.name(), cursor = name, "opened cursor");
+        Ok(self.cursors.insert_if_absent(cursor))
     }
 
     /// Removes the cursor and its stored state; its data no longer pins ledgers.
     pub async fn delete_cursor(&self, name: &str) -> Result<(), ManagedLedgerError> {
-        let removed = self.inner.cursors.lock().remove(name);
-        let key = cursor_key(&self.inner.name, name);
-        let existed = match self.inner.metadata.get(&key).await? {
-            Some(_) => {
-                self.inner.metadata.delete(&key, Expected::Any).await?;
-                true
-            }
-            None => false,
-        };
+        let removed = self.cursors.remove(name);
+        let existed = self.cursor_context.delete_stored(name).await?;
         if removed.is_none() && !existed {
             return Err(ManagedLedgerError::NoSuchCursor(name.to_string()));
         }
-        self.inner.request_trim();
+        self.cursor_context.request_trim();
         Ok(())
     }
 
     pub fn cursor_names(&self) -> Vec<String> {
-        self.inner.cursors.lock().keys().cloned().collect()
+        self.cursors.names()
     }
 
     pub fn cursor(&self, name: &str) -> Option<Arc<ManagedCursor>> {
-        self.inner.cursors.lock().get(name).cloned()
+        self.cursors.get(name)
     }
 
     pub async fn read_entry(&self, position: Position) -> Result<Entry, ManagedLedgerError> {
-        self.inner.read_entry(position).await
+        self.reads.read_entry(position).await
     }
 
     /// Persists every cursor now.
     pub async fn flush_cursors(&self) -> Result<(), ManagedLedgerError> {
-        for cursor in self.inner.cursor_snapshot() {
+        for cursor in self.cursors.snapshot() {
             cursor.flush().await?;
         }
         Ok(())
@@ -204,36 +168,25 @@ impl ManagedLedger {
     /// Idempotent; on a fenced ledger it only stops the tasks.
     pub async fn close(&self) -> Result<(), ManagedLedgerError> {
         let (reply, done) = oneshot::channel();
-        let writer_result = if self
-            .inner
-            .commands
-            .send(WriterCommand::Close { reply })
-            .is_ok()
-        {
+        let writer_result = if self.commands.send(MlCommand::Close { reply }).is_ok() {
             done.await.unwrap_or(Ok(()))
         } else {
             Ok(())
         };
-        let flush_result = if self.inner.status() == Status::Open {
+        let flush_result = if self.status.get() == Status::Open {
             self.flush_cursors().await
         } else {
             Ok(())
         };
-        self.inner.shutdown.cancel();
-        {
-            let mut status = self.inner.status.lock();
-            if *status == Status::Open {
-                *status = Status::Closed;
-            }
-        }
-        self.inner.cursors.lock().clear();
-        tracing::info!(managed_ledger = %self.inner.name, "closed managed ledger");
+        self.status.close();
+        self.cursors.clear();
+        tracing::info!(managed_ledger = %self.name(), "closed managed ledger");
         writer_result.and(flush_result)
     }
 
     pub fn stats(&self) -> ManagedLedgerStats {
         let (entries, size_bytes, ledgers) = {
-            let layout = self.inner.layout.read();
+            let layout = self.log.layout();
             let (entries, bytes) = layout.totals();
             (entries, bytes, layout.slots().len())
         };
@@ -241,20 +194,20 @@ impl ManagedLedger {
             entries,
             size_bytes,
             ledgers,
-            cursors: self.inner.cursors.lock().len(),
+            cursors: self.cursors.len(),
             last_confirmed: self.last_confirmed(),
         }
     }
 
     /// Stores a managed-ledger property (CAS on the ledger list).
     pub async fn set_property(&self, key: &str, value: &str) -> Result<(), ManagedLedgerError> {
-        let mut state = self.inner.list.lock().await;
-        let mut list = state.list.clone();
+        let mut list_guard = self.list.lock().await;
+        let mut list = list_guard.current().clone();
         list.properties.insert(key.to_string(), value.to_string());
-        self.inner.cas_list(&mut state, list).await
+        list_guard.cas(list).await
     }
 
-    pub async fn properties(&self) -> std::collections::BTreeMap<String, String> {
-        self.inner.list.lock().await.list.properties.clone()
+    pub async fn properties(&self) -> BTreeMap<String, String> {
+        self.list.lock().await.current().properties.clone()
     }
 }

@@ -10,103 +10,125 @@
 //! than what it had already acknowledged. The current ledger is never
 //! trimmed. Retention is 0: consumed ledgers go at the next pass.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::inner::{MlInner, Status};
-use super::ManagedLedgerError;
+use magnetar_bookie::LedgerStore;
 
-pub(crate) async fn run(inner: Arc<MlInner>) {
-    let mut ticker = tokio::time::interval(inner.config.cursor_flush_interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = inner.shutdown.cancelled() => break,
-            _ = ticker.tick() => {}
+use super::confirmed::ConfirmedLog;
+use super::cursor_context::TrimRequest;
+use super::cursor_set::CursorSet;
+use super::error::ManagedLedgerError;
+use super::list::LedgerList;
+use super::read::EntryReader;
+use super::status::{MlStatus, Status};
+
+/// The maintenance task of one managed ledger.
+pub(crate) struct Maintenance {
+    pub status: Arc<MlStatus>,
+    pub interval: Duration,
+    pub store: Arc<dyn LedgerStore>,
+    pub list: Arc<LedgerList>,
+    pub log: Arc<ConfirmedLog>,
+    pub reads: Arc<EntryReader>,
+    pub cursors: Arc<CursorSet>,
+    pub trim: Arc<TrimRequest>,
+}
+
+impl Maintenance {
+    pub async fn run(self) {
+        let mut ticker = tokio::time::interval(self.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = self.status.shut_down() => break,
+                _ = ticker.tick() => {}
+            }
+            if self.status.get() != Status::Open {
+                break;
+            }
+            self.flush_dirty_cursors().await;
+            if self.trim.take() {
+                if let Err(error) = self.trim_consumed_ledgers().await {
+                    tracing::warn!(managed_ledger = %self.status.name(), error = %error, "trimming failed");
+                    self.trim.request();
+                }
+            }
+            self.evict_read_entries();
         }
-        if inner.status() != Status::Open {
-            break;
-        }
-        flush_dirty_cursors(&inner).await;
-        if inner.trim_requested.swap(false, Ordering::AcqRel) {
-            if let Err(error) = trim_consumed_ledgers(&inner).await {
-                tracing::warn!(managed_ledger = %inner.name, error = %error, "trimming failed");
-                inner.request_trim();
+    }
+
+    async fn flush_dirty_cursors(&self) {
+        for cursor in self.cursors.snapshot() {
+            if !cursor.is_dirty() {
+                continue;
+            }
+            if let Err(error) = cursor.flush().await {
+                tracing::warn!(managed_ledger = %self.status.name(), cursor = cursor.name(), error = %error, "cursor flush failed");
             }
         }
-        evict_read_entries(&inner);
     }
-}
 
-async fn flush_dirty_cursors(inner: &MlInner) {
-    for cursor in inner.cursor_snapshot() {
-        if !cursor.is_dirty() {
-            continue;
-        }
-        if let Err(error) = cursor.flush().await {
-            tracing::warn!(managed_ledger = %inner.name, cursor = cursor.name(), error = %error, "cursor flush failed");
-        }
-    }
-}
-
-/// Removes ledgers whose every entry is at or below the slowest persisted
-/// mark-delete (all ledgers before the current one when there are no
-/// cursors). Returns the removed ledger ids.
-pub(crate) async fn trim_consumed_ledgers(inner: &MlInner) -> Result<Vec<u64>, ManagedLedgerError> {
-    let mut list_state = inner.list.lock().await;
-    let slowest = inner
-        .cursor_snapshot()
-        .iter()
-        .map(|c| c.persisted_mark_delete_offset())
-        .min()
-        .unwrap_or_else(|| inner.layout.read().last_confirmed_offset());
-    let doomed: Vec<u64> = {
-        let layout = inner.layout.read();
-        let slots = layout.slots();
-        let Some((_, closed)) = slots.split_last() else {
-            return Ok(Vec::new());
-        };
-        closed
+    /// Removes ledgers whose every entry is at or below the slowest persisted
+    /// mark-delete (all ledgers before the current one when there are no
+    /// cursors). Returns the removed ledger ids.
+    async fn trim_consumed_ledgers(&self) -> Result<Vec<u64>, ManagedLedgerError> {
+        let mut list_guard = self.list.lock().await;
+        let slowest = self
+            .cursors
+            .snapshot()
             .iter()
-            .filter(|s| s.base + s.entries - 1 <= slowest)
-            .map(|s| s.ledger_id)
-            .collect()
-    };
-    if doomed.is_empty() {
-        return Ok(doomed);
-    }
-    let mut list = list_state.list.clone();
-    list.ledgers.retain(|l| !doomed.contains(&l.ledger_id));
-    inner.cas_list(&mut list_state, list).await?;
-    inner.layout.write().remove_ledgers(&doomed);
-    drop(list_state);
-    for &ledger_id in &doomed {
-        inner.forget_ledger(ledger_id);
-        if let Err(error) = inner.store.delete(ledger_id).await {
-            tracing::warn!(managed_ledger = %inner.name, ledger_id, error = %error, "could not delete trimmed ledger");
+            .map(|c| c.persisted_mark_delete_offset())
+            .min()
+            .unwrap_or_else(|| self.log.layout().last_confirmed_offset());
+        let doomed: Vec<u64> = {
+            let layout = self.log.layout();
+            let slots = layout.slots();
+            let Some((_, closed)) = slots.split_last() else {
+                return Ok(Vec::new());
+            };
+            closed
+                .iter()
+                .filter(|s| s.base + s.entries - 1 <= slowest)
+                .map(|s| s.ledger_id)
+                .collect()
+        };
+        if doomed.is_empty() {
+            return Ok(doomed);
         }
+        let mut list = list_guard.current().clone();
+        list.ledgers.retain(|l| !doomed.contains(&l.ledger_id));
+        list_guard.cas(list).await?;
+        self.log.remove_trimmed(&doomed);
+        drop(list_guard);
+        for &ledger_id in &doomed {
+            self.reads.forget_ledger(ledger_id);
+            if let Err(error) = self.store.delete(ledger_id).await {
+                tracing::warn!(managed_ledger = %self.status.name(), ledger_id, error = %error, "could not delete trimmed ledger");
+            }
+        }
+        tracing::info!(managed_ledger = %self.status.name(), ledgers = ?doomed, "trimmed consumed ledgers");
+        Ok(doomed)
     }
-    tracing::info!(managed_ledger = %inner.name, ledgers = ?doomed, "trimmed consumed ledgers");
-    Ok(doomed)
-}
 
-/// Evicts cached entries below every cursor's read position.
-fn evict_read_entries(inner: &MlInner) {
-    let Some(slowest_read) = inner
-        .cursor_snapshot()
-        .iter()
-        .map(|c| c.read_offset())
-        .min()
-    else {
-        return;
-    };
-    let layout = inner.layout.read();
-    for slot in layout.slots() {
-        if slot.base >= slowest_read {
-            break;
+    /// Evicts cached entries below every cursor's read position.
+    fn evict_read_entries(&self) {
+        let Some(slowest_read) = self
+            .cursors
+            .snapshot()
+            .iter()
+            .map(|c| c.read_offset())
+            .min()
+        else {
+            return;
+        };
+        let layout = self.log.layout();
+        for slot in layout.slots() {
+            if slot.base >= slowest_read {
+                break;
+            }
+            self.reads
+                .evict_read(slot.ledger_id, slowest_read - 1 - slot.base);
         }
-        inner
-            .cache
-            .evict_up_to(slot.ledger_id, slowest_read - 1 - slot.base);
     }
 }

@@ -14,20 +14,41 @@
 //! bounded by flushing each dirty cursor at most once per
 //! `cursor_flush_interval`, and a cap on persisted ack ranges. See
 //! `docs/managed-ledger.md`.
+//!
+//! # Modules, bottom to top
+//!
+//! Each module imports only modules listed before it:
+//!
+//! 1. `position`, `config`, `error`, `ack_state`, `entry_cache`, `layout`,
+//!    `stored`: value types, the shared entry cache, offsets, persisted forms.
+//! 2. `status`: open / fenced / closed, and the shutdown of the tasks.
+//! 3. `list`: the stored ledger list and its CAS (a conflict fences).
+//! 4. `confirmed`: the ledger layout, tail buffer and last confirmed
+//!    position that the writer task publishes and everyone else reads.
+//! 5. `read`: entry cache, then tail buffer, then the ledger store.
+//! 6. `cursor_context`, `cursor`, `cursor_set`: durable cursors.
+//! 7. `writer`: the writer task (appends, rollover, close).
+//! 8. `maintenance`: the task that flushes cursors, trims and evicts.
+//! 9. `ledger`: the [`ManagedLedger`] handle.
+//! 10. `factory`, then `stats`: opening, listing, deleting, storage stats.
 
 mod ack_state;
 mod config;
+mod confirmed;
 mod cursor;
+mod cursor_context;
+mod cursor_set;
 mod entry_cache;
 mod error;
 mod factory;
-mod inner;
 mod layout;
 mod ledger;
+mod list;
 mod maintenance;
 mod position;
 mod read;
 mod stats;
+mod status;
 mod stored;
 mod writer;
 

@@ -2,16 +2,50 @@
 //! the newest entries, then the ledger store (closed ledgers opened once,
 //! non-fencing, and kept in a small handle cache).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use magnetar_bookie::{LedgerError, LedgerReader, OpenMode};
+use magnetar_bookie::{LedgerError, LedgerReader, LedgerStore, OpenMode};
+use parking_lot::Mutex;
 
-use super::inner::MlInner;
-use super::{Entry, ManagedLedgerError, Position};
+use super::confirmed::ConfirmedLog;
+use super::entry_cache::EntryCache;
+use super::error::ManagedLedgerError;
+use super::position::{Entry, Position};
 use crate::metrics;
 
-impl MlInner {
+/// Open read handles kept per managed ledger.
+const MAX_READ_HANDLES: usize = 16;
+
+/// Reads the confirmed entries of one managed ledger.
+pub(crate) struct EntryReader {
+    name: String,
+    password: Bytes,
+    store: Arc<dyn LedgerStore>,
+    cache: Arc<EntryCache>,
+    log: Arc<ConfirmedLog>,
+    readers: Mutex<HashMap<u64, Arc<dyn LedgerReader>>>,
+}
+
+impl EntryReader {
+    pub fn new(
+        name: &str,
+        password: Bytes,
+        store: Arc<dyn LedgerStore>,
+        cache: Arc<EntryCache>,
+        log: Arc<ConfirmedLog>,
+    ) -> Self {
+        EntryReader {
+            name: name.to_string(),
+            password,
+            store,
+            cache,
+            log,
+            readers: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// Reads one entry.
     pub async fn read_entry(&self, position: Position) -> Result<Entry, ManagedLedgerError> {
         let mut entries = self
@@ -31,8 +65,8 @@ impl MlInner {
         last: i64,
     ) -> Result<Vec<Entry>, ManagedLedgerError> {
         let known = self
-            .layout
-            .read()
+            .log
+            .layout()
             .slots()
             .iter()
             .find(|s| s.ledger_id == ledger_id)
@@ -54,7 +88,7 @@ impl MlInner {
                     metrics::ENTRY_CACHE_HITS.inc();
                     data
                 }
-                None => match self.tail_entry(position) {
+                None => match self.log.tail_entry(position) {
                     Some(entry) => entry.data,
                     None => break,
                 },
@@ -109,16 +143,12 @@ impl MlInner {
     }
 
     async fn reader(&self, ledger_id: u64) -> Result<Arc<dyn LedgerReader>, ManagedLedgerError> {
-        if let Some(reader) = self.cached_reader(ledger_id) {
+        if let Some(reader) = self.readers.lock().get(&ledger_id).cloned() {
             return Ok(reader);
         }
         let reader = self
             .store
-            .open(
-                ledger_id,
-                self.config.password.clone(),
-                OpenMode::NoRecovery,
-            )
+            .open(ledger_id, self.password.clone(), OpenMode::NoRecovery)
             .await
             .map_err(|e| match e {
                 LedgerError::NoSuchLedger(id) => {
@@ -128,5 +158,29 @@ impl MlInner {
             })?;
         self.keep_reader(reader.clone());
         Ok(reader)
+    }
+
+    /// Keeps `reader` for later reads of its ledger.
+    pub fn keep_reader(&self, reader: Arc<dyn LedgerReader>) {
+        let mut readers = self.readers.lock();
+        if readers.len() >= MAX_READ_HANDLES {
+            // Drop the oldest ledger's handle: reads move forward over time.
+            if let Some(oldest) = readers.keys().min().copied() {
+                readers.remove(&oldest);
+            }
+        }
+        readers.insert(reader.id(), reader);
+    }
+
+    /// Evicts cached entries of `ledger_id` up to `entry_id`: every cursor
+    /// has read past them.
+    pub fn evict_read(&self, ledger_id: u64, entry_id: i64) {
+        self.cache.evict_up_to(ledger_id, entry_id);
+    }
+
+    /// Drops the read handle and the cached entries of a trimmed ledger.
+    pub fn forget_ledger(&self, ledger_id: u64) {
+        self.readers.lock().remove(&ledger_id);
+        self.cache.evict_ledger(ledger_id);
     }
 }

@@ -2,10 +2,11 @@
 //! (for admin requests about topics not loaded on this broker).
 
 use super::cursor::ManagedCursor;
+use super::error::ManagedLedgerError;
 use super::factory::ManagedLedgerFactory;
 use super::layout::LedgerLayout;
+use super::position::Position;
 use super::stored::{cursor_prefix, decode, ledger_list_key, StoredCursor, StoredLedgerList};
-use super::{ManagedLedgerError, Position};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CursorStats {

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::{ManagedLedgerError, Position};
+use super::error::ManagedLedgerError;
+use super::position::Position;
 
 pub const LEDGER_LIST_ROOT: &str = "/managed-ledgers/";
 pub const CURSOR_ROOT: &str = "/cursors/";

@@ -1,10 +1,22 @@
 //! The writer task: the single place that appends to the current ledger,
 //! rolls over to new ledgers and closes the managed ledger.
 //!
-//! Commands arrive over an unbounded channel in call order, so positions
-//! follow call order; appends are pipelined (the ledger writer assigns ids at
-//! call time) and completions are handled in order. Backpressure is the
-//! caller's job (the protocol layer bounds pending publishes per connection).
+//! Commands ([`MlCommand`]) arrive over an unbounded channel in call order,
+//! so positions follow call order; appends are pipelined (the ledger writer
+//! assigns ids at call time) and completions are handled in order.
+//! Backpressure is the caller's job (the protocol layer bounds pending
+//! publishes per connection).
+//!
+//! The task owns what only it changes: the current ledger writer, the
+//! in-flight adds, and, through its [`LogPublisher`], the growth of the
+//! ledger layout, the tail buffer and the last confirmed position. A
+//! confirmed add goes to the entry cache and then to the confirmed log.
+//!
+//! In-flight adds wait in a plain FIFO and only the oldest one is awaited:
+//! the ledger contract (`magnetar_bookie::LedgerWriter::append`) starts the
+//! write when `append` is called and resolves the returned futures in entry
+//! order, so awaiting the head never holds back a later add that is already
+//! confirmed, and completions come out in call order.
 //!
 //! Rollover durability order: settle every in-flight add of the old ledger,
 //! close it (fixing its final length on the bookies), create the new ledger,
@@ -18,38 +30,49 @@
 //! resubmission could duplicate entries that recovery later finds on the
 //! bookies, and the client retry path already exists.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use futures::stream::{FuturesOrdered, StreamExt};
-use futures::FutureExt;
-use magnetar_bookie::{EntryId, LedgerError, LedgerOptions, LedgerWriter};
+use magnetar_bookie::{EntryId, LedgerError, LedgerOptions, LedgerStore, LedgerWriter};
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
 
-use super::inner::{MlInner, Status};
+use super::config::ManagedLedgerConfig;
+use super::confirmed::LogPublisher;
+use super::entry_cache::EntryCache;
+use super::error::ManagedLedgerError;
+use super::list::LedgerList;
+use super::position::{Entry, Position};
+use super::status::{MlStatus, Status};
 use super::stored::{now_millis, StoredLedger};
-use super::{Entry, ManagedLedgerConfig, ManagedLedgerError, Position};
 use crate::metrics;
 
 type Reply<T> = oneshot::Sender<Result<T, ManagedLedgerError>>;
 
-pub(crate) enum WriterCommand {
+/// A request to a managed ledger's writer task.
+pub(crate) enum MlCommand {
     Add { data: Bytes, reply: Reply<Position> },
     Close { reply: Reply<()> },
 }
 
-struct AddOutcome {
-    result: Result<EntryId, LedgerError>,
+/// An add handed to the current ledger writer and not yet settled.
+struct MlInflightAdd {
+    confirmed: BoxFuture<'static, Result<EntryId, LedgerError>>,
     ledger_id: u64,
     data: Bytes,
     reply: Reply<Position>,
 }
 
-pub(crate) struct WriterTask {
-    inner: Arc<MlInner>,
+pub(crate) struct MlWriterTask {
+    status: Arc<MlStatus>,
+    config: ManagedLedgerConfig,
+    store: Arc<dyn LedgerStore>,
+    cache: Arc<EntryCache>,
+    list: Arc<LedgerList>,
+    log: LogPublisher,
     writer: Option<Arc<dyn LedgerWriter>>,
     ledger_opened_at: Instant,
     /// Max-age jitter factor in [1.0, 1.05), drawn per managed ledger.
@@ -57,7 +80,8 @@ pub(crate) struct WriterTask {
     submitted_entries: u64,
     submitted_bytes: u64,
     needs_rollover: bool,
-    inflight: FuturesOrdered<BoxFuture<'static, AddOutcome>>,
+    /// Oldest first; see the module doc for why a FIFO suffices.
+    inflight: VecDeque<MlInflightAdd>,
 }
 
 pub(crate) fn ledger_options(name: &str, config: &ManagedLedgerConfig) -> LedgerOptions {
@@ -72,27 +96,58 @@ pub(crate) fn ledger_options(name: &str, config: &ManagedLedgerConfig) -> Ledger
     }
 }
 
-impl WriterTask {
-    pub fn new(inner: Arc<MlInner>, writer: Arc<dyn LedgerWriter>) -> Self {
-        WriterTask {
-            inner,
+/// Waits for the oldest in-flight add to settle and takes it off the queue;
+/// `None` when nothing is in flight. Cancel-safe: an add leaves the queue
+/// only in the poll that returns it.
+async fn next_settled(
+    inflight: &mut VecDeque<MlInflightAdd>,
+) -> Option<(Result<EntryId, LedgerError>, MlInflightAdd)> {
+    let head = inflight.front_mut()?;
+    let result = (&mut head.confirmed).await;
+    inflight.pop_front().map(|add| (result, add))
+}
+
+impl MlWriterTask {
+    /// The writer task of an opened managed ledger whose current ledger is `writer`.
+    pub fn new(
+        status: Arc<MlStatus>,
+        config: ManagedLedgerConfig,
+        store: Arc<dyn LedgerStore>,
+        cache: Arc<EntryCache>,
+        list: Arc<LedgerList>,
+        log: LogPublisher,
+        writer: Arc<dyn LedgerWriter>,
+    ) -> Self {
+        MlWriterTask {
+            status,
+            config,
+            store,
+            cache,
+            list,
+            log,
             writer: Some(writer),
             ledger_opened_at: Instant::now(),
             rollover_jitter: 1.0 + rand::thread_rng().gen_range(0.0..0.05),
             submitted_entries: 0,
             submitted_bytes: 0,
             needs_rollover: false,
-            inflight: FuturesOrdered::new(),
+            inflight: VecDeque::new(),
         }
     }
 
-    pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<WriterCommand>) {
+    fn name(&self) -> &str {
+        self.status.name()
+    }
+
+    pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<MlCommand>) {
         loop {
             tokio::select! {
-                Some(outcome) = self.inflight.next(), if !self.inflight.is_empty() => self.complete(outcome),
+                Some((result, add)) = next_settled(&mut self.inflight), if !self.inflight.is_empty() => {
+                    self.complete(result, add)
+                }
                 command = commands.recv() => match command {
-                    Some(WriterCommand::Add { data, reply }) => self.add(data, reply).await,
-                    Some(WriterCommand::Close { reply }) => {
+                    Some(MlCommand::Add { data, reply }) => self.add(data, reply).await,
+                    Some(MlCommand::Close { reply }) => {
                         let _ = reply.send(self.close().await);
                         break;
                     }
@@ -107,7 +162,7 @@ impl WriterTask {
     }
 
     async fn add(&mut self, data: Bytes, reply: Reply<Position>) {
-        if let Some(error) = self.inner.status_error() {
+        if let Some(error) = self.status.error() {
             let _ = reply.send(Err(error));
             return;
         }
@@ -119,32 +174,25 @@ impl WriterTask {
             }
         }
         let Some(writer) = self.writer.clone() else {
-            let _ = reply.send(Err(self.inner.fenced()));
+            let _ = reply.send(Err(self.status.fenced()));
             return;
         };
         self.submitted_entries += 1;
         self.submitted_bytes += data.len() as u64;
-        let ledger_id = writer.id();
-        let append = writer.append(data.clone());
-        self.inflight.push_back(
-            async move {
-                let result = append.await;
-                AddOutcome {
-                    result,
-                    ledger_id,
-                    data,
-                    reply,
-                }
-            }
-            .boxed(),
-        );
+        let confirmed = writer.append(data.clone());
+        self.inflight.push_back(MlInflightAdd {
+            confirmed,
+            ledger_id: writer.id(),
+            data,
+            reply,
+        });
     }
 
     /// Pulsar's rollover rule: a size or age limit is reached, and the
     /// ledger is older than the minimum rollover time (if set). Empty ledgers
     /// never roll over.
     fn current_ledger_is_full(&self) -> bool {
-        let config = &self.inner.config;
+        let config = &self.config;
         let age = self.ledger_opened_at.elapsed();
         let max_age = config.max_rollover_time.mul_f64(self.rollover_jitter);
         let limit_reached = self.submitted_entries >= config.max_entries_per_ledger
@@ -154,34 +202,32 @@ impl WriterTask {
         self.submitted_entries > 0 && limit_reached && old_enough
     }
 
-    fn complete(&mut self, outcome: AddOutcome) {
-        let AddOutcome {
-            result,
+    fn complete(&mut self, result: Result<EntryId, LedgerError>, add: MlInflightAdd) {
+        let MlInflightAdd {
             ledger_id,
             data,
             reply,
-        } = outcome;
+            ..
+        } = add;
         match result {
             Ok(entry_id) => {
                 let position = Position::new(ledger_id, entry_id);
                 let bytes = data.len() as u64;
-                self.inner.layout.write().record_add(entry_id, bytes);
-                self.inner.cache.insert(position, data.clone());
-                self.inner.remember_tail(Entry { position, data });
-                self.inner.lac_tx.send_replace(Some(position));
+                self.cache.insert(position, data.clone());
+                self.log.confirm(Entry { position, data });
                 metrics::MANAGED_LEDGER_ENTRIES_ADDED.inc();
                 metrics::MANAGED_LEDGER_BYTES_ADDED.add(bytes);
                 let _ = reply.send(Ok(position));
             }
             Err(LedgerError::Fenced(_)) => {
-                self.inner.set_fenced();
-                let _ = reply.send(Err(self.inner.fenced()));
+                self.status.set_fenced();
+                let _ = reply.send(Err(self.status.fenced()));
             }
             Err(source) => {
-                tracing::warn!(managed_ledger = %self.inner.name, ledger_id, error = %source, "add failed, rolling over");
+                tracing::warn!(managed_ledger = %self.name(), ledger_id, error = %source, "add failed, rolling over");
                 self.needs_rollover = true;
                 let _ = reply.send(Err(ManagedLedgerError::WriteFailed {
-                    name: self.inner.name.clone(),
+                    name: self.name().to_string(),
                     source,
                 }));
             }
@@ -189,8 +235,8 @@ impl WriterTask {
     }
 
     async fn drain(&mut self) {
-        while let Some(outcome) = self.inflight.next().await {
-            self.complete(outcome);
+        while let Some((result, add)) = next_settled(&mut self.inflight).await {
+            self.complete(result, add);
         }
     }
 
@@ -198,17 +244,20 @@ impl WriterTask {
     async fn rollover(&mut self) -> Result<(), ManagedLedgerError> {
         let old_id = self.writer.as_ref().map(|w| w.id());
         self.close_writer().await?;
-        let options = ledger_options(&self.inner.name, &self.inner.config);
-        let writer = self.inner.store.create(options).await.map_err(|source| {
-            self.needs_rollover = true;
-            ManagedLedgerError::WriteFailed {
-                name: self.inner.name.clone(),
-                source,
+        let options = ledger_options(self.name(), &self.config);
+        let writer = match self.store.create(options).await {
+            Ok(writer) => writer,
+            Err(source) => {
+                self.needs_rollover = true;
+                return Err(ManagedLedgerError::WriteFailed {
+                    name: self.name().to_string(),
+                    source,
+                });
             }
-        })?;
+        };
         let new_id = writer.id();
-        let mut list_state = self.inner.list.lock().await;
-        let mut list = list_state.list.clone();
+        let mut list_guard = self.list.lock().await;
+        let mut list = list_guard.current().clone();
         self.record_final_lengths(&mut list.ledgers);
         let empty_old: Vec<u64> = list
             .ledgers
@@ -223,25 +272,21 @@ impl WriterTask {
             size: 0,
             timestamp: now_millis(),
         });
-        if let Err(error) = self.inner.cas_list(&mut list_state, list).await {
-            drop(list_state);
-            if let Err(e) = self.inner.store.delete(new_id).await {
-                tracing::warn!(managed_ledger = %self.inner.name, ledger_id = new_id, error = %e, "could not delete orphan ledger");
+        if let Err(error) = list_guard.cas(list).await {
+            drop(list_guard);
+            if let Err(e) = self.store.delete(new_id).await {
+                tracing::warn!(managed_ledger = %self.name(), ledger_id = new_id, error = %e, "could not delete orphan ledger");
             }
             return Err(error);
         }
-        {
-            let mut layout = self.inner.layout.write();
-            layout.push_ledger(new_id);
-            layout.remove_ledgers(&empty_old);
-        }
-        drop(list_state);
+        self.log.start_ledger(new_id, &empty_old);
+        drop(list_guard);
         for id in empty_old {
-            if let Err(e) = self.inner.store.delete(id).await {
-                tracing::warn!(managed_ledger = %self.inner.name, ledger_id = id, error = %e, "could not delete empty ledger");
+            if let Err(e) = self.store.delete(id).await {
+                tracing::warn!(managed_ledger = %self.name(), ledger_id = id, error = %e, "could not delete empty ledger");
             }
         }
-        tracing::info!(managed_ledger = %self.inner.name, ledger_id = new_id, "rolled over to a new ledger");
+        tracing::info!(managed_ledger = %self.name(), ledger_id = new_id, "rolled over to a new ledger");
         self.writer = Some(writer);
         self.ledger_opened_at = Instant::now();
         self.submitted_entries = 0;
@@ -252,7 +297,7 @@ impl WriterTask {
 
     /// Copies the confirmed entry counts of the layout into the stored list.
     fn record_final_lengths(&self, ledgers: &mut [StoredLedger]) {
-        let layout = self.inner.layout.read();
+        let layout = self.log.log().layout();
         for slot in layout.slots() {
             if let Some(stored) = ledgers.iter_mut().find(|l| l.ledger_id == slot.ledger_id) {
                 if stored.entries != slot.entries as u64 || stored.size != slot.size {
@@ -272,17 +317,17 @@ impl WriterTask {
         };
         match writer.close().await {
             Ok(closed) => {
-                tracing::debug!(managed_ledger = %self.inner.name, ledger_id = closed.ledger_id, last_entry_id = closed.last_entry_id, "closed ledger");
+                tracing::debug!(managed_ledger = %self.name(), ledger_id = closed.ledger_id, last_entry_id = closed.last_entry_id, "closed ledger");
                 Ok(())
             }
             Err(LedgerError::Fenced(_)) => {
-                self.inner.set_fenced();
-                Err(self.inner.fenced())
+                self.status.set_fenced();
+                Err(self.status.fenced())
             }
             Err(e) => {
                 // The ledger stays open on the bookies; its confirmed prefix is
                 // what the list records, and nothing beyond it was acknowledged.
-                tracing::warn!(managed_ledger = %self.inner.name, ledger_id = writer.id(), error = %e, "closing ledger failed");
+                tracing::warn!(managed_ledger = %self.name(), ledger_id = writer.id(), error = %e, "closing ledger failed");
                 Ok(())
             }
         }
@@ -292,15 +337,15 @@ impl WriterTask {
     /// final length in the list.
     async fn close(&mut self) -> Result<(), ManagedLedgerError> {
         self.drain().await;
-        if self.inner.status() == Status::Fenced {
+        if self.status.get() == Status::Fenced {
             return Ok(());
         }
         self.close_writer().await?;
-        let mut list_state = self.inner.list.lock().await;
-        let mut list = list_state.list.clone();
+        let mut list_guard = self.list.lock().await;
+        let mut list = list_guard.current().clone();
         self.record_final_lengths(&mut list.ledgers);
-        if list != list_state.list {
-            self.inner.cas_list(&mut list_state, list).await?;
+        if list != *list_guard.current() {
+            list_guard.cas(list).await?;
         }
         Ok(())
     }
