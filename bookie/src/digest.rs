@@ -45,7 +45,13 @@ pub struct DecodedEntry {
 }
 
 /// Frames `payload` as entry `entry_id` of `ledger_id`.
-pub fn encode_entry(ledger_id: i64, entry_id: i64, lac: i64, cumulative_length: i64, payload: &[u8]) -> Bytes {
+pub fn encode_entry(
+    ledger_id: i64,
+    entry_id: i64,
+    lac: i64,
+    cumulative_length: i64,
+    payload: &[u8],
+) -> Bytes {
     let mut body = BytesMut::with_capacity(FRAME_OVERHEAD + payload.len());
     body.put_i64(ledger_id);
     body.put_i64(entry_id);
@@ -69,7 +75,8 @@ pub fn decode_entry(body: &Bytes) -> Result<DecodedEntry, DigestError> {
     let lac = header.get_i64();
     let length = header.get_i64();
     let stored = header.get_u32();
-    let computed = crc32c::crc32c_append(crc32c::crc32c(&body[..HEADER_LEN]), &body[FRAME_OVERHEAD..]);
+    let computed =
+        crc32c::crc32c_append(crc32c::crc32c(&body[..HEADER_LEN]), &body[FRAME_OVERHEAD..]);
     if stored != computed {
         return Err(DigestError::ChecksumMismatch { stored, computed });
     }

@@ -31,6 +31,6 @@ pub mod server;
 pub mod testing;
 
 pub use ledger::{
-    ClosedLedger, EntryId, LedgerError, LedgerId, LedgerOptions, LedgerReader, LedgerStore, LedgerWriter,
-    OpenMode,
+    ClosedLedger, EntryId, LedgerError, LedgerId, LedgerOptions, LedgerReader, LedgerStore,
+    LedgerWriter, OpenMode,
 };

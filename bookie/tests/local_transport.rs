@@ -21,7 +21,11 @@ async fn a_local_writer_is_read_and_fenced_by_a_remote_client() {
     init_tracing();
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn MetadataStore> = Arc::new(MemoryStore::new());
-    let bookie = start(test_config(dir.path()), StartOptions::with_metadata(store.clone())).await;
+    let bookie = start(
+        test_config(dir.path()),
+        StartOptions::with_metadata(store.clone()),
+    )
+    .await;
     let config = ClientConfig::default();
     let connector = LocalConnector::new(
         [(bookie.bookie_id().to_string(), bookie.bookie().clone())],
@@ -56,7 +60,10 @@ async fn a_local_writer_is_read_and_fenced_by_a_remote_client() {
     let closed = recovered.closed().expect("recovery closes the ledger");
     assert_eq!(closed.last_entry_id, 49);
     let read = recovered.read(0, 49).await.unwrap();
-    assert_eq!(read, payloads, "the remote client reads what the local writer wrote");
+    assert_eq!(
+        read, payloads,
+        "the remote client reads what the local writer wrote"
+    );
 
     let late = writer.append(Bytes::from_static(b"after the fence")).await;
     assert!(

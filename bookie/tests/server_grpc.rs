@@ -308,7 +308,11 @@ async fn full_disk_makes_the_bookie_read_only_until_usage_drops() {
         status(read(&mut client, 9, 0).await.status),
         StatusCode::StatusOk
     );
-    let info = client.info(InfoRequest::default()).await.unwrap().into_inner();
+    let info = client
+        .info(InfoRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert!(info.read_only);
     assert_eq!(info.bookie_id, bookie.bookie_id());
     let (s, k2) = (store.clone(), registration_key.clone());
@@ -366,8 +370,13 @@ async fn info_reports_the_add_latency_measured_in_the_bookie() {
     let bookie = start(test_config(dir.path()), StartOptions::storage_only()).await;
     let mut client = connect(bookie.local_addr()).await;
     let k = key("pw");
-    let adds: Vec<_> = (0..10).map(|e| add_request(4, e, &k, 0, &payload(4, e, 100))).collect();
-    assert!(add_all(&mut client, adds).await.iter().all(|r| r.status == 0));
+    let adds: Vec<_> = (0..10)
+        .map(|e| add_request(4, e, &k, 0, &payload(4, e, 100)))
+        .collect();
+    assert!(add_all(&mut client, adds)
+        .await
+        .iter()
+        .all(|r| r.status == 0));
     // A refused add is not an add that took time.
     let refused = add_one(&mut client, add_request(4, 10, &key("other"), 0, b"x")).await;
     assert_eq!(status(refused.status), StatusCode::StatusUnauthorized);
@@ -375,7 +384,13 @@ async fn info_reports_the_add_latency_measured_in_the_bookie() {
     let reset = InfoRequest {
         reset_add_latency: true,
     };
-    let latency = client.info(reset).await.unwrap().into_inner().add_latency.unwrap();
+    let latency = client
+        .info(reset)
+        .await
+        .unwrap()
+        .into_inner()
+        .add_latency
+        .unwrap();
     assert_eq!(latency.count, 10);
     assert!(latency.p50_us > 0 && latency.p50_us <= latency.p99_us);
     assert!(latency.p99_us <= latency.max_us);

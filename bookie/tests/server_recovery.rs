@@ -183,7 +183,10 @@ async fn torn_record_in_a_preallocated_journal_file_is_dropped_and_the_rest_repl
     // records (its length is then the full file size, not its records').
     let mut count = 0;
     let newest = loop {
-        assert!(count < 3000, "the journal never moved to a preallocated file");
+        assert!(
+            count < 3000,
+            "the journal never moved to a preallocated file"
+        );
         let response = add_one(
             &mut client,
             add_request(3, count, &k, 0, &payload(3, count, 1000)),

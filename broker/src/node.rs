@@ -18,9 +18,9 @@ use magnetar_metadata::{MetadataError, MetadataStore};
 use thiserror::Error;
 use tokio::net::TcpListener;
 
-use crate::namespace::{ClusterData, NamespaceError, NamespaceService, OwnershipInfo};
 use crate::admin::{self, AdminState};
 use crate::context::BrokerServiceConfig;
+use crate::namespace::{ClusterData, NamespaceError, NamespaceService, OwnershipInfo};
 use crate::service::{BrokerService, BrokerServiceError, BrokerServiceHandle};
 use crate::topic::{OwnershipError, TopicName, TopicOwnership};
 
@@ -71,10 +71,23 @@ impl BrokerNode {
         let http_url = format!("http://{}:{}", config.advertised_host, http_addr.port());
         config.service.advertised_service_url = Some(native_url.clone());
 
-        let session = Session::open(Arc::clone(&metadata), config.session_ttl).await.map_err(BrokerNodeError::Session)?;
-        let me = OwnershipInfo { native_url: native_url.clone(), http_url: http_url.clone(), disabled: false };
-        let namespaces = Arc::new(NamespaceService::new(Arc::clone(&metadata), session.id(), me));
-        let cluster = ClusterData { service_url: http_url, broker_service_url: native_url };
+        let session = Session::open(Arc::clone(&metadata), config.session_ttl)
+            .await
+            .map_err(BrokerNodeError::Session)?;
+        let me = OwnershipInfo {
+            native_url: native_url.clone(),
+            http_url: http_url.clone(),
+            disabled: false,
+        };
+        let namespaces = Arc::new(NamespaceService::new(
+            Arc::clone(&metadata),
+            session.id(),
+            me,
+        ));
+        let cluster = ClusterData {
+            service_url: http_url,
+            broker_service_url: native_url,
+        };
         namespaces
             .policies()
             .bootstrap(&config.service.cluster_name, cluster)
@@ -83,10 +96,17 @@ impl BrokerNode {
         watch_session(&session, Arc::clone(&namespaces));
 
         let cluster_name = config.service.cluster_name.clone();
-        let ownership = Arc::new(NamespaceOwnership { namespaces: Arc::clone(&namespaces) });
-        let service =
-            BrokerService::start_with_ownership(config.service, metadata.clone(), ledgers, ownership, pulsar_listener)
-                .await?;
+        let ownership = Arc::new(NamespaceOwnership {
+            namespaces: Arc::clone(&namespaces),
+        });
+        let service = BrokerService::start_with_ownership(
+            config.service,
+            metadata.clone(),
+            ledgers,
+            ownership,
+            pulsar_listener,
+        )
+        .await?;
         let http_stop = tokio_util::sync::CancellationToken::new();
         let admin = AdminState::new(metadata, Arc::clone(service.factory()), &cluster_name);
         let stop = http_stop.clone();
@@ -95,7 +115,15 @@ impl BrokerNode {
                 tracing::error!(%error, "admin http server stopped");
             }
         });
-        Ok(BrokerNode { service, namespaces, session, pulsar_addr, http_addr, http_task, http_stop })
+        Ok(BrokerNode {
+            service,
+            namespaces,
+            session,
+            pulsar_addr,
+            http_addr,
+            http_task,
+            http_stop,
+        })
     }
 
     /// The metadata session holding this node's bundle ownership.
@@ -146,7 +174,9 @@ fn ownership_error(topic: &TopicName, error: NamespaceError) -> OwnershipError {
         NamespaceError::Metadata(error) => OwnershipError::Metadata(error),
         other => {
             tracing::warn!(%topic, error = %other, "bundle ownership unavailable");
-            OwnershipError::InTransition { topic: topic.to_string() }
+            OwnershipError::InTransition {
+                topic: topic.to_string(),
+            }
         }
     }
 }
@@ -154,14 +184,23 @@ fn ownership_error(topic: &TopicName, error: NamespaceError) -> OwnershipError {
 #[async_trait]
 impl TopicOwnership for NamespaceOwnership {
     async fn lookup(&self, topic: &TopicName) -> Result<String, OwnershipError> {
-        let owner = self.namespaces.acquire_bundle(topic).await.map_err(|e| ownership_error(topic, e))?;
+        let owner = self
+            .namespaces
+            .acquire_bundle(topic)
+            .await
+            .map_err(|e| ownership_error(topic, e))?;
         if owner.disabled {
-            return Err(OwnershipError::InTransition { topic: topic.to_string() });
+            return Err(OwnershipError::InTransition {
+                topic: topic.to_string(),
+            });
         }
         Ok(owner.native_url)
     }
 
     async fn owns(&self, topic: &TopicName) -> Result<bool, OwnershipError> {
-        self.namespaces.is_owned_by_me(topic).await.map_err(|e| ownership_error(topic, e))
+        self.namespaces
+            .is_owned_by_me(topic)
+            .await
+            .map_err(|e| ownership_error(topic, e))
     }
 }

@@ -256,7 +256,10 @@ async fn add_failure_rolls_to_a_new_ledger() {
     let first = ml.add_entry(payload(0)).await.unwrap();
     harness
         .ledgers
-        .fail_next_append(LedgerError::NotEnoughBookies { needed: 1, available: 0 });
+        .fail_next_append(LedgerError::NotEnoughBookies {
+            needed: 1,
+            available: 0,
+        });
     let failed = ml.add_entry(payload(1)).await;
     assert!(
         matches!(failed, Err(ManagedLedgerError::WriteFailed { .. })),

@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "magnetar", version, about = "A Pulsar-compatible message broker with separated compute and storage")]
+#[command(
+    name = "magnetar",
+    version,
+    about = "A Pulsar-compatible message broker with separated compute and storage"
+)]
 pub struct Cli {
     /// Optional TOML file with flag defaults (flags and env vars take precedence).
     #[arg(long, global = true, env = "MAGNETAR_CONFIG")]
@@ -175,10 +179,18 @@ pub struct AutoRecoveryArgs {
     #[arg(long, env = "MAGNETAR_AUTORECOVERY", default_value_t = true, action = clap::ArgAction::Set)]
     pub autorecovery: bool,
     /// How long a bookie must stay gone before its ledgers are marked under-replicated, in milliseconds.
-    #[arg(long, env = "MAGNETAR_LOST_BOOKIE_RECOVERY_DELAY_MS", default_value_t = 30_000)]
+    #[arg(
+        long,
+        env = "MAGNETAR_LOST_BOOKIE_RECOVERY_DELAY_MS",
+        default_value_t = 30_000
+    )]
     pub lost_bookie_recovery_delay_ms: u64,
     /// How long an open ledger that lost a bookie of its last segment is left to its writer before it is fenced and re-replicated, in milliseconds.
-    #[arg(long, env = "MAGNETAR_OPEN_LEDGER_REREPLICATION_GRACE_MS", default_value_t = 30_000)]
+    #[arg(
+        long,
+        env = "MAGNETAR_OPEN_LEDGER_REREPLICATION_GRACE_MS",
+        default_value_t = 30_000
+    )]
     pub open_ledger_rereplication_grace_ms: u64,
 }
 

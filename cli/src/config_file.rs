@@ -56,8 +56,11 @@ pub fn apply_from_args(args: impl IntoIterator<Item = OsString>) -> Result<()> {
         }
     }
     let Some(path) = path else { return Ok(()) };
-    let text = std::fs::read_to_string(&path).with_context(|| format!("read config file {}", path.display()))?;
-    for (key, value) in parse(&text).with_context(|| format!("parse config file {}", path.display()))? {
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("read config file {}", path.display()))?;
+    for (key, value) in
+        parse(&text).with_context(|| format!("parse config file {}", path.display()))?
+    {
         let env_name = env_var_for(&key);
         if std::env::var_os(&env_name).is_none() {
             std::env::set_var(env_name, value);
@@ -75,7 +78,10 @@ fn parse(text: &str) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for (key, value) in table {
         if !KNOWN_KEYS.contains(&key.as_str()) {
-            bail!("unknown config key {key:?} (known: {})", KNOWN_KEYS.join(", "));
+            bail!(
+                "unknown config key {key:?} (known: {})",
+                KNOWN_KEYS.join(", ")
+            );
         }
         let value = match value {
             toml::Value::String(s) => s,
@@ -95,7 +101,8 @@ mod tests {
 
     #[test]
     fn parses_known_keys_and_maps_env_names() {
-        let pairs = parse("ensemble-size = 3\nmetadata = \"etcd://h:1\"\njournal-sync = false\n").unwrap();
+        let pairs =
+            parse("ensemble-size = 3\nmetadata = \"etcd://h:1\"\njournal-sync = false\n").unwrap();
         assert!(pairs.contains(&("ensemble-size".into(), "3".into())));
         assert!(pairs.contains(&("journal-sync".into(), "false".into())));
         assert_eq!(env_var_for("ensemble-size"), "MAGNETAR_ENSEMBLE_SIZE");
@@ -126,7 +133,10 @@ mod tests {
         visit(&crate::args::Cli::command(), &mut missing);
         missing.sort();
         missing.dedup();
-        assert!(missing.is_empty(), "flags the config file cannot set: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "flags the config file cannot set: {missing:?}"
+        );
     }
 
     #[test]

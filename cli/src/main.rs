@@ -43,7 +43,9 @@ fn runs_on_one_thread(command: &args::Command) -> bool {
 fn init_tracing(format: args::LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         args::LogFormat::Text => builder.init(),
         args::LogFormat::Json => builder.json().init(),

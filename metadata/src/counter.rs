@@ -102,7 +102,13 @@ mod tests {
         assert_eq!(next_id(&store, "/ids").await.unwrap(), 1);
         assert_eq!(allocate_range(&store, "/ids", 10).await.unwrap(), 2..12);
         assert_eq!(next_id(&store, "/ids").await.unwrap(), 12);
-        store.put("/bad", Bytes::from("nope"), PutOptions::ANY).await.unwrap();
-        assert!(matches!(next_id(&store, "/bad").await, Err(MetadataError::Corrupt { .. })));
+        store
+            .put("/bad", Bytes::from("nope"), PutOptions::ANY)
+            .await
+            .unwrap();
+        assert!(matches!(
+            next_id(&store, "/bad").await,
+            Err(MetadataError::Corrupt { .. })
+        ));
     }
 }

@@ -287,10 +287,9 @@ impl MetadataStore for EtcdStore {
                 validate_key(key)?;
                 (self.full_key(key), WatchOptions::new())
             }
-            WatchTarget::Prefix(prefix) => (
-                self.prefix.scan(prefix),
-                WatchOptions::new().with_prefix(),
-            ),
+            WatchTarget::Prefix(prefix) => {
+                (self.prefix.scan(prefix), WatchOptions::new().with_prefix())
+            }
         };
         // Without a start revision, pin "after the call" to the revision read
         // now, so a write made right after `watch` returns is never missed.
@@ -330,7 +329,8 @@ impl MetadataStore for EtcdStore {
             responses.message().await
         };
         let answer =
-            with_timeout_for_session(self.options.operation_timeout, Some(session), round_trip).await;
+            with_timeout_for_session(self.options.operation_timeout, Some(session), round_trip)
+                .await;
         let answer = match answer {
             Ok(answer) => answer,
             // The client reports a keep-alive answered with ttl 0 (unknown lease)

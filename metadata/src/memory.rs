@@ -322,10 +322,16 @@ mod tests {
 
     #[tokio::test]
     async fn resuming_before_retained_history_is_compacted() {
-        let limits = StateMachineLimits { history_events: 4, ..StateMachineLimits::default() };
+        let limits = StateMachineLimits {
+            history_events: 4,
+            ..StateMachineLimits::default()
+        };
         let store = MemoryStore::with_limits(limits);
         for i in 0..10 {
-            store.put(&format!("/k/{i}"), Bytes::from("v"), PutOptions::ANY).await.unwrap();
+            store
+                .put(&format!("/k/{i}"), Bytes::from("v"), PutOptions::ANY)
+                .await
+                .unwrap();
         }
         let target = WatchTarget::Prefix("/k/".to_string());
         let mut stale = store.watch(target.clone(), Some(1)).await.unwrap();
@@ -340,10 +346,28 @@ mod tests {
     #[tokio::test]
     async fn sessions_expire_without_any_caller() {
         let store = MemoryStore::new();
-        let session = store.create_session(Duration::from_millis(100)).await.unwrap();
-        store.put("/eph", Bytes::from("v"), PutOptions::ephemeral(Expected::Absent, session)).await.unwrap();
-        let mut watch = store.watch(WatchTarget::Key("/eph".to_string()), None).await.unwrap();
-        let event = tokio::time::timeout(Duration::from_secs(5), watch.next()).await.unwrap();
-        assert!(matches!(event, Some(Ok(WatchEvent::Delete { .. }))), "got {event:?}");
+        let session = store
+            .create_session(Duration::from_millis(100))
+            .await
+            .unwrap();
+        store
+            .put(
+                "/eph",
+                Bytes::from("v"),
+                PutOptions::ephemeral(Expected::Absent, session),
+            )
+            .await
+            .unwrap();
+        let mut watch = store
+            .watch(WatchTarget::Key("/eph".to_string()), None)
+            .await
+            .unwrap();
+        let event = tokio::time::timeout(Duration::from_secs(5), watch.next())
+            .await
+            .unwrap();
+        assert!(
+            matches!(event, Some(Ok(WatchEvent::Delete { .. }))),
+            "got {event:?}"
+        );
     }
 }

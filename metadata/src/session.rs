@@ -149,13 +149,20 @@ mod tests {
         let ttl = Duration::from_millis(300);
         let session = Session::open(store.clone(), ttl).await.unwrap();
         store
-            .put("/owned", Bytes::from("x"), PutOptions::ephemeral(Expected::Absent, session.id()))
+            .put(
+                "/owned",
+                Bytes::from("x"),
+                PutOptions::ephemeral(Expected::Absent, session.id()),
+            )
             .await
             .unwrap();
 
         tokio::time::sleep(ttl * 4).await;
         assert!(!session.is_expired());
-        assert!(store.get("/owned").await.unwrap().is_some(), "kept alive past several TTLs");
+        assert!(
+            store.get("/owned").await.unwrap().is_some(),
+            "kept alive past several TTLs"
+        );
 
         // Someone else ends the session: the next keep-alive reports it.
         store.revoke_session(session.id()).await.unwrap();

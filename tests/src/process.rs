@@ -37,7 +37,10 @@ impl ReadyLine {
         let mut parts = rest.split_whitespace();
         let role = parts.next()?.to_string();
         let addresses = parts
-            .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .filter_map(|kv| {
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
             .collect();
         Some(ReadyLine { role, addresses })
     }
@@ -62,7 +65,11 @@ impl MagnetarProcess {
     pub fn start(args: &[&str], timeout: Duration) -> Result<MagnetarProcess> {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let (child, ready) = spawn_and_wait(&args, timeout)?;
-        Ok(MagnetarProcess { child: Some(child), ready, args })
+        Ok(MagnetarProcess {
+            child: Some(child),
+            ready,
+            args,
+        })
     }
 
     /// `pulsar://host:port` of a broker or standalone process.
@@ -115,11 +122,17 @@ impl Drop for MagnetarProcess {
 fn spawn_and_wait(args: &[String], timeout: Duration) -> Result<(Child, ReadyLine)> {
     let bin = magnetar_bin();
     if !bin.exists() {
-        bail!("{} not found: build it first (`cargo build -p magnetar`)", bin.display());
+        bail!(
+            "{} not found: build it first (`cargo build -p magnetar`)",
+            bin.display()
+        );
     }
     let mut child = Command::new(&bin)
         .args(args)
-        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

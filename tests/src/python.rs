@@ -22,7 +22,9 @@ pub fn python() -> Result<PathBuf> {
 /// Runs `tests/python/<script>` with `args`, failing on a non-zero exit or
 /// after `timeout`. Returns stdout (scripts print one JSON object).
 pub fn run_python(script: &str, args: &[&str], timeout: Duration) -> Result<String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python").join(script);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("python")
+        .join(script);
     let mut child = Command::new(python()?)
         .arg(&path)
         .args(args)
@@ -49,7 +51,11 @@ pub fn run_python(script: &str, args: &[&str], timeout: Duration) -> Result<Stri
     let out = child.wait_with_output()?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
-        bail!("{script} failed ({})\nstdout:\n{stdout}\nstderr:\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "{script} failed ({})\nstdout:\n{stdout}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(stdout)
 }

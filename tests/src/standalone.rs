@@ -22,7 +22,15 @@ impl Standalone {
         let data_dir = tempfile::tempdir()?;
         let data = data_dir.path().to_string_lossy().into_owned();
         let process = MagnetarProcess::start(
-            &["standalone", "--data-dir", &data, "--pulsar-port", "0", "--http-port", "0"],
+            &[
+                "standalone",
+                "--data-dir",
+                &data,
+                "--pulsar-port",
+                "0",
+                "--http-port",
+                "0",
+            ],
             START_TIMEOUT,
         )?;
         Ok(Standalone { process, data_dir })

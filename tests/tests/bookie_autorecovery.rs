@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use magnetar_bookie::keys::marker_key;
 use magnetar_bookie::client::{ClientConfig, LedgerClient, LedgerMetadata, LedgerState};
 use magnetar_bookie::digest;
+use magnetar_bookie::keys::marker_key;
 use magnetar_bookie::{EntryId, LedgerId, LedgerOptions, LedgerStore, LedgerWriter, OpenMode};
 use magnetar_metadata::MetadataStore;
 use magnetar_proto::bookie::{ReadRequest, StatusCode};
@@ -56,7 +56,9 @@ fn payload(ledger_id: LedgerId, entry_id: EntryId) -> Bytes {
 }
 
 async fn write_entries(writer: &Arc<dyn LedgerWriter>, count: i64) {
-    let appends: Vec<_> = (0..count).map(|e| writer.append(payload(writer.id(), e))).collect();
+    let appends: Vec<_> = (0..count)
+        .map(|e| writer.append(payload(writer.id(), e)))
+        .collect();
     for (expected, append) in appends.into_iter().enumerate() {
         let entry_id = append.await.expect("append confirmed");
         assert_eq!(entry_id, expected as EntryId);
@@ -91,19 +93,31 @@ async fn wait_for_recovery(
     let mut observed = Observed::default();
     loop {
         let now = Instant::now();
-        let open_marker = store.get(&marker_key(open_ledger)).await.expect("read marker");
+        let open_marker = store
+            .get(&marker_key(open_ledger))
+            .await
+            .expect("read marker");
         if open_marker.is_some() && observed.open_marker_seen.is_none() {
-            tracing::info!(ledger_id = open_ledger, "open ledger marked under-replicated");
+            tracing::info!(
+                ledger_id = open_ledger,
+                "open ledger marked under-replicated"
+            );
             observed.open_marker_seen = Some(now);
         }
-        if metadata_of(client, open_ledger).await.state != LedgerState::Open && observed.open_fenced_seen.is_none() {
+        if metadata_of(client, open_ledger).await.state != LedgerState::Open
+            && observed.open_fenced_seen.is_none()
+        {
             tracing::info!(ledger_id = open_ledger, "open ledger fenced by recovery");
             observed.open_fenced_seen = Some(now);
         }
         let mut done = true;
         for ledger_id in ledgers {
             let metadata = metadata_of(client, ledger_id).await;
-            let marked = store.get(&marker_key(ledger_id)).await.expect("read marker").is_some();
+            let marked = store
+                .get(&marker_key(ledger_id))
+                .await
+                .expect("read marker")
+                .is_some();
             done &= !marked && metadata.state == LedgerState::Closed && !metadata.references(dead);
         }
         if done {
@@ -118,7 +132,12 @@ async fn wait_for_recovery(
 }
 
 /// Every member of every entry's write set serves the entry, and none is `dead`.
-async fn assert_fully_replicated(client: &LedgerClient, ledger_id: LedgerId, last_entry: EntryId, dead: &str) {
+async fn assert_fully_replicated(
+    client: &LedgerClient,
+    ledger_id: LedgerId,
+    last_entry: EntryId,
+    dead: &str,
+) {
     let metadata = metadata_of(client, ledger_id).await;
     assert_eq!(metadata.state, LedgerState::Closed);
     assert_eq!(
@@ -140,7 +159,11 @@ async fn assert_fully_replicated(client: &LedgerClient, ledger_id: LedgerId, las
             .map(|index| ensemble[index].as_str())
             .collect();
         let distinct: BTreeSet<&str> = replicas.iter().copied().collect();
-        assert_eq!(distinct.len(), 2, "entry {entry_id}: write set {replicas:?}");
+        assert_eq!(
+            distinct.len(),
+            2,
+            "entry {entry_id}: write set {replicas:?}"
+        );
         for bookie in replicas {
             assert_ne!(bookie, dead);
             let request = ReadRequest {
@@ -169,7 +192,11 @@ async fn assert_fully_replicated(client: &LedgerClient, ledger_id: LedgerId, las
     }
     // The ordinary read path agrees.
     let reader = client
-        .open(ledger_id, Bytes::from_static(PASSWORD), OpenMode::NoRecovery)
+        .open(
+            ledger_id,
+            Bytes::from_static(PASSWORD),
+            OpenMode::NoRecovery,
+        )
         .await
         .expect("open for reading");
     let entries = reader.read(0, last_entry).await.expect("read every entry");
@@ -179,19 +206,28 @@ async fn assert_fully_replicated(client: &LedgerClient, ledger_id: LedgerId, las
 
 async fn scenario() {
     init_tracing();
-    let mut cluster = BookieCluster::start(BOOKIES).await.expect("start etcd and bookies");
+    let mut cluster = BookieCluster::start(BOOKIES)
+        .await
+        .expect("start etcd and bookies");
     let store = cluster.metadata().await.expect("metadata client");
     let client = LedgerClient::new(store.clone(), ClientConfig::default());
 
     tracing::info!("phase 1: a closed and an open ledger");
-    let closed = client.create(options()).await.expect("create closed ledger");
+    let closed = client
+        .create(options())
+        .await
+        .expect("create closed ledger");
     write_entries(&closed, CLOSED_ENTRIES).await;
     closed.close().await.expect("close");
     let open = client.create(options()).await.expect("create open ledger");
     write_entries(&open, OPEN_ENTRIES).await;
     let (closed_id, open_id) = (closed.id(), open.id());
-    let closed_ensemble = metadata_of(&client, closed_id).await.segments[0].ensemble.clone();
-    let open_ensemble = metadata_of(&client, open_id).await.segments[0].ensemble.clone();
+    let closed_ensemble = metadata_of(&client, closed_id).await.segments[0]
+        .ensemble
+        .clone();
+    let open_ensemble = metadata_of(&client, open_id).await.segments[0]
+        .ensemble
+        .clone();
     // Two ensembles of 3 out of 4 bookies always share one.
     let dead = closed_ensemble
         .iter()
@@ -200,12 +236,20 @@ async fn scenario() {
         .clone();
 
     tracing::info!(%dead, "phase 2: kill -9 a bookie of both ensembles");
-    cluster.bookie_mut(&dead).expect("victim").kill9().expect("kill -9");
+    cluster
+        .bookie_mut(&dead)
+        .expect("victim")
+        .kill9()
+        .expect("kill -9");
     let observed = wait_for_recovery(&client, &store, [closed_id, open_id], open_id, &dead).await;
 
     tracing::info!("phase 3: the open ledger was fenced only after its grace period");
-    let marked = observed.open_marker_seen.expect("the open ledger was marked");
-    let fenced = observed.open_fenced_seen.expect("the open ledger was fenced");
+    let marked = observed
+        .open_marker_seen
+        .expect("the open ledger was marked");
+    let fenced = observed
+        .open_fenced_seen
+        .expect("the open ledger was fenced");
     let slack = Duration::from_secs(1);
     assert!(
         fenced.duration_since(marked) + slack >= OPEN_GRACE,
@@ -217,7 +261,10 @@ async fn scenario() {
     assert_fully_replicated(&client, closed_id, CLOSED_ENTRIES - 1, &dead).await;
     assert_fully_replicated(&client, open_id, OPEN_ENTRIES - 1, &dead).await;
     let fenced_append = open.append(Bytes::from_static(b"too late")).await;
-    assert!(fenced_append.is_err(), "the old writer cannot add after recovery");
+    assert!(
+        fenced_append.is_err(),
+        "the old writer cannot add after recovery"
+    );
     drop(cluster);
 }
 
@@ -227,7 +274,10 @@ fn lost_bookie_is_rereplicated_and_open_ledger_fenced_after_grace() {
     // process, so no other test sees them).
     std::env::set_var("MAGNETAR_AUTORECOVERY", "true");
     std::env::set_var("MAGNETAR_SESSION_TTL_MS", SESSION_TTL_MS.to_string());
-    std::env::set_var("MAGNETAR_LOST_BOOKIE_RECOVERY_DELAY_MS", RECOVERY_DELAY_MS.to_string());
+    std::env::set_var(
+        "MAGNETAR_LOST_BOOKIE_RECOVERY_DELAY_MS",
+        RECOVERY_DELAY_MS.to_string(),
+    );
     std::env::set_var(
         "MAGNETAR_OPEN_LEDGER_REREPLICATION_GRACE_MS",
         OPEN_GRACE.as_millis().to_string(),

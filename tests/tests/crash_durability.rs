@@ -10,15 +10,31 @@ use std::time::{Duration, Instant};
 use magnetar_tests::{python, run_python, Standalone};
 use serde_json::Value;
 
-fn consumed_seqs(url: &str, topic: &str, subscription: &str, ack: bool, max: Option<usize>) -> Vec<u64> {
+fn consumed_seqs(
+    url: &str,
+    topic: &str,
+    subscription: &str,
+    ack: bool,
+    max: Option<usize>,
+) -> Vec<u64> {
     let max = max.map(|m| m.to_string());
     let mut args = vec![url, topic, subscription, if ack { "ack" } else { "noack" }];
     if let Some(max) = max.as_deref() {
         args.push(max);
     }
     let out = run_python("consume_all.py", &args, Duration::from_secs(180)).expect("consumer runs");
-    let result: Value = serde_json::from_str(out.lines().rfind(|l| l.starts_with('{')).expect("JSON result line")).expect("json");
-    result["seqs"].as_array().expect("seqs").iter().map(|v| v.as_u64().expect("u64")).collect()
+    let result: Value = serde_json::from_str(
+        out.lines()
+            .rfind(|l| l.starts_with('{'))
+            .expect("JSON result line"),
+    )
+    .expect("json");
+    result["seqs"]
+        .as_array()
+        .expect("seqs")
+        .iter()
+        .map(|v| v.as_u64().expect("u64"))
+        .collect()
 }
 
 fn read_receipts(path: &std::path::Path) -> Vec<u64> {
@@ -39,10 +55,16 @@ fn receipted_messages_survive_kill_9() {
     // keeps the stream.
     assert!(consumed_seqs(&url, topic, "after-crash", false, Some(0)).is_empty());
     let receipts = tempfile::NamedTempFile::new().unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/durable_producer.py");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/durable_producer.py");
     let mut producer = Command::new(python().unwrap())
         .arg(script)
-        .args([url.as_str(), topic, receipts.path().to_str().unwrap(), "1000000"])
+        .args([
+            url.as_str(),
+            topic,
+            receipts.path().to_str().unwrap(),
+            "1000000",
+        ])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -68,10 +90,22 @@ fn receipted_messages_survive_kill_9() {
     let url = standalone.pulsar_url().unwrap();
     let consumed = consumed_seqs(&url, topic, "after-crash", false, None);
 
-    assert!(consumed.windows(2).all(|w| w[0] < w[1]), "consumed out of order or duplicated");
+    assert!(
+        consumed.windows(2).all(|w| w[0] < w[1]),
+        "consumed out of order or duplicated"
+    );
     let consumed_set: HashSet<u64> = consumed.iter().copied().collect();
-    let lost: Vec<u64> = acknowledged.iter().copied().filter(|s| !consumed_set.contains(s)).take(10).collect();
-    assert!(lost.is_empty(), "receipted messages lost after kill -9: {lost:?} (of {})", acknowledged.len());
+    let lost: Vec<u64> = acknowledged
+        .iter()
+        .copied()
+        .filter(|s| !consumed_set.contains(s))
+        .take(10)
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "receipted messages lost after kill -9: {lost:?} (of {})",
+        acknowledged.len()
+    );
 }
 
 #[test]
@@ -79,8 +113,17 @@ fn persisted_acks_are_not_redelivered_after_kill_9() {
     let mut standalone = Standalone::start().unwrap();
     let url = standalone.pulsar_url().unwrap();
     let topic = "persistent://public/default/crash-acks";
-    let out = run_python("produce_consume.py", &[&url, topic, "1000", "off", "none"], Duration::from_secs(120)).unwrap();
-    assert!(out.lines().any(|l| l.starts_with('{') && l.contains("\"ok\": true")), "{out}");
+    let out = run_python(
+        "produce_consume.py",
+        &[&url, topic, "1000", "off", "none"],
+        Duration::from_secs(120),
+    )
+    .unwrap();
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with('{') && l.contains("\"ok\": true")),
+        "{out}"
+    );
 
     // Ack the first 400 on a second subscription, then wait well past the
     // documented unpersisted-ack window (1 s) before crashing.
@@ -91,6 +134,10 @@ fn persisted_acks_are_not_redelivered_after_kill_9() {
 
     let url = standalone.pulsar_url().unwrap();
     let rest = consumed_seqs(&url, topic, "acker", false, None);
-    assert_eq!(rest.first().copied(), Some(400), "acked messages were redelivered");
+    assert_eq!(
+        rest.first().copied(),
+        Some(400),
+        "acked messages were redelivered"
+    );
     assert_eq!(rest.len(), 600);
 }

@@ -36,7 +36,9 @@ fn wait_for_health(http_addr: &str, expected: u16, limit: Duration) -> Result<()
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    Err(format!("/health did not return {expected} within {limit:?}; last: {last:?}"))
+    Err(format!(
+        "/health did not return {expected} within {limit:?}; last: {last:?}"
+    ))
 }
 
 fn produce_and_consume(pulsar_url: &str, topic: &str) -> serde_json::Value {

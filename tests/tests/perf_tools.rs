@@ -45,7 +45,16 @@ fn perf_disk_appends_or_overwrites_and_cleans_up() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_str().unwrap();
     for extra in [&[][..], &["--preallocated-mib", "1"][..]] {
-        let mut args = vec!["perf", "disk", "--dir", path, "--size", "4096", "--duration", "1"];
+        let mut args = vec![
+            "perf",
+            "disk",
+            "--dir",
+            path,
+            "--size",
+            "4096",
+            "--duration",
+            "1",
+        ];
         args.extend_from_slice(extra);
         let stdout = run_magnetar(&args);
         let writes = summary_count(&stdout, "disk summary:", "writes of 4096 B");
@@ -60,7 +69,15 @@ fn perf_produce_keeps_its_pace_with_batching() {
     let standalone = Standalone::start().unwrap();
     let url = standalone.pulsar_url().unwrap();
     let stdout = run_magnetar(&[
-        "perf", "produce", "--url", &url, "--rate", "2000", "--duration", "2", "perf-pace",
+        "perf",
+        "produce",
+        "--url",
+        &url,
+        "--rate",
+        "2000",
+        "--duration",
+        "2",
+        "perf-pace",
     ]);
     let sent = summary_count(&stdout, "produce summary:", "msgs in");
     // 2,000/s for 2 s, paced by deadlines rather than by counting: a timer

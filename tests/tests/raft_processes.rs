@@ -26,7 +26,9 @@ struct RaftProcesses {
 
 impl RaftProcesses {
     fn start() -> RaftProcesses {
-        let addrs: Vec<String> = (0..3).map(|_| format!("127.0.0.1:{}", free_port())).collect();
+        let addrs: Vec<String> = (0..3)
+            .map(|_| format!("127.0.0.1:{}", free_port()))
+            .collect();
         let peers = addrs
             .iter()
             .enumerate()
@@ -40,24 +42,42 @@ impl RaftProcesses {
             let id = (i + 1).to_string();
             let data_dir = dir.path().to_str().expect("utf-8 temp path").to_string();
             let args = [
-                "metadata", "--id", &id, "--listen", addr, "--data-dir", &data_dir, "--peers", &peers,
+                "metadata",
+                "--id",
+                &id,
+                "--listen",
+                addr,
+                "--data-dir",
+                &data_dir,
+                "--peers",
+                &peers,
             ];
             nodes.push(MagnetarProcess::start(&args, START_TIMEOUT).expect("metadata node starts"));
             dirs.push(dir);
         }
-        RaftProcesses { nodes, addrs, _dirs: dirs }
+        RaftProcesses {
+            nodes,
+            addrs,
+            _dirs: dirs,
+        }
     }
 
     /// A client that knows the given nodes.
     async fn client(&self, nodes: &[usize]) -> Arc<dyn MetadataStore> {
-        let endpoints = nodes.iter().map(|i| self.addrs[*i].as_str()).collect::<Vec<_>>();
+        let endpoints = nodes
+            .iter()
+            .map(|i| self.addrs[*i].as_str())
+            .collect::<Vec<_>>();
         let url = MetadataUrl::parse(&format!("raft://{}", endpoints.join(","))).unwrap();
         connect(&url).await.expect("connect to the metadata group")
     }
 
     fn signal(&self, node: usize, signal: &str) {
         let pid = self.nodes[node].pid().expect("node is running").to_string();
-        let status = Command::new("kill").args([signal, &pid]).status().expect("run kill");
+        let status = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("run kill");
         assert!(status.success(), "kill {signal} {pid} failed");
     }
 }
@@ -75,7 +95,10 @@ fn free_port() -> u16 {
 async fn put_until_committed(store: &Arc<dyn MetadataStore>, key: &str, value: &str) -> u64 {
     let deadline = Instant::now() + ELECTION_LIMIT;
     loop {
-        match store.put(key, Bytes::from(value.to_string()), PutOptions::ANY).await {
+        match store
+            .put(key, Bytes::from(value.to_string()), PutOptions::ANY)
+            .await
+        {
             Ok(version) => return version,
             Err(MetadataError::Unavailable(reason)) if Instant::now() < deadline => {
                 tracing::debug!(key, %reason, "no leader yet, retrying");
@@ -97,18 +120,26 @@ async fn killing_each_node_in_turn_loses_no_committed_write() {
         committed.push(key);
     }
     for victim in 0..3 {
-        group.nodes[victim].kill9().expect("kill -9 a metadata node");
+        group.nodes[victim]
+            .kill9()
+            .expect("kill -9 a metadata node");
         for i in 0..20 {
             let key = format!("/faults/without-{victim}/{i}");
             put_until_committed(&client, &key, &format!("v{i}")).await;
             committed.push(key);
         }
-        group.nodes[victim].restart(START_TIMEOUT).expect("restart the node");
+        group.nodes[victim]
+            .restart(START_TIMEOUT)
+            .expect("restart the node");
     }
     // Every node was down once, the leader among them, and every write the
     // group acknowledged is still there, with its value.
     for key in &committed {
-        let stored = client.get(key).await.expect("read back").expect("committed key present");
+        let stored = client
+            .get(key)
+            .await
+            .expect("read back")
+            .expect("committed key present");
         let index = key.rsplit('/').next().unwrap();
         assert_eq!(stored.value, Bytes::from(format!("v{index}")), "{key}");
     }
@@ -147,7 +178,11 @@ async fn a_node_cut_off_from_the_majority_cannot_commit() {
         matches!(cut_off, Err(MetadataError::Unavailable(_))),
         "a write without a majority must fail as Unavailable, got {cut_off:?}"
     );
-    assert!(started.elapsed() < Duration::from_secs(20), "the failure took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the failure took {:?}",
+        started.elapsed()
+    );
     let read = lone.get("/partition/before").await;
     assert!(
         matches!(read, Err(MetadataError::Unavailable(_))),
@@ -157,6 +192,9 @@ async fn a_node_cut_off_from_the_majority_cannot_commit() {
     group.signal(1, "-CONT");
     group.signal(2, "-CONT");
     put_until_committed(&lone, "/partition/after", "ok").await;
-    let before = lone.get("/partition/before").await.expect("read after the partition");
+    let before = lone
+        .get("/partition/before")
+        .await
+        .expect("read after the partition");
     assert_eq!(before.map(|v| v.value), Some(Bytes::from("ok")));
 }

@@ -9,7 +9,10 @@ use pulsar::consumer::InitialPosition;
 use pulsar::{producer, ConsumerOptions, ProducerOptions, Pulsar, SubType, TokioExecutor};
 
 async fn client(url: &str) -> Pulsar<TokioExecutor> {
-    Pulsar::builder(url, TokioExecutor).build().await.expect("connect")
+    Pulsar::builder(url, TokioExecutor)
+        .build()
+        .await
+        .expect("connect")
 }
 
 async fn subscribe(
@@ -35,10 +38,19 @@ async fn produce(client: &Pulsar<TokioExecutor>, topic: &str, count: usize, batc
         batch_timeout: batching.then_some(Duration::from_millis(5)),
         ..Default::default()
     };
-    let mut producer = client.producer().with_topic(topic).with_options(options).build().await.expect("producer");
+    let mut producer = client
+        .producer()
+        .with_topic(topic)
+        .with_options(options)
+        .build()
+        .await
+        .expect("producer");
     let mut receipts = Vec::with_capacity(count);
     for i in 0..count {
-        let message = producer::Message { payload: format!("r-{i}").into_bytes(), ..Default::default() };
+        let message = producer::Message {
+            payload: format!("r-{i}").into_bytes(),
+            ..Default::default()
+        };
         receipts.push(producer.send_non_blocking(message).await.expect("send"));
         // Bound the sends in flight: the client refuses more with SlowDown.
         if receipts.len() >= 50 {
@@ -52,7 +64,10 @@ async fn produce(client: &Pulsar<TokioExecutor>, topic: &str, count: usize, batc
     }
 }
 
-async fn receive_n(consumer: &mut pulsar::Consumer<Vec<u8>, TokioExecutor>, n: usize) -> Vec<String> {
+async fn receive_n(
+    consumer: &mut pulsar::Consumer<Vec<u8>, TokioExecutor>,
+    n: usize,
+) -> Vec<String> {
     let mut got = Vec::new();
     while got.len() < n {
         let next = tokio::time::timeout(Duration::from_secs(10), consumer.try_next()).await;
@@ -102,5 +117,8 @@ async fn shared_subscription_spreads_without_loss_or_duplicates() {
     let distinct: HashSet<&String> = all.iter().collect();
     assert_eq!(all.len(), 3000, "loss or duplicates");
     assert_eq!(distinct.len(), 3000, "duplicates");
-    assert!(active >= 2, "shared dispatch used only {active} consumer(s)");
+    assert!(
+        active >= 2,
+        "shared dispatch used only {active} consumer(s)"
+    );
 }

@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use magnetar_metadata::{LeaderElection, Leadership, MetadataStore, Session, WatchStream, WatchTarget};
+use magnetar_metadata::{
+    LeaderElection, Leadership, MetadataStore, Session, WatchStream, WatchTarget,
+};
 use tokio_util::sync::CancellationToken;
 
 use super::config::AutoRecoveryConfig;
@@ -73,7 +75,9 @@ impl Auditor {
                     }
                 }
             }
-            let Some(live) = session.as_ref() else { continue };
+            let Some(live) = session.as_ref() else {
+                continue;
+            };
             let value = Bytes::from(self.auditor_id.clone());
             let leadership = tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -125,7 +129,10 @@ impl Auditor {
             if watch.is_none() {
                 watch = self
                     .store
-                    .watch(WatchTarget::Prefix(AVAILABLE_BOOKIES_PREFIX.to_string()), None)
+                    .watch(
+                        WatchTarget::Prefix(AVAILABLE_BOOKIES_PREFIX.to_string()),
+                        None,
+                    )
                     .await
                     .map_err(|error| tracing::debug!(%error, "cannot watch bookie registrations"))
                     .ok();
@@ -164,7 +171,10 @@ impl Auditor {
         }
     }
 
-    async fn refresh_available(&self, bookies: &mut MissingBookies) -> Result<(), AutoRecoveryError> {
+    async fn refresh_available(
+        &self,
+        bookies: &mut MissingBookies,
+    ) -> Result<(), AutoRecoveryError> {
         let before = bookies.lost(Instant::now(), Duration::ZERO);
         let available: BTreeSet<BookieId> = placement::available_bookies(&self.store)
             .await?
@@ -181,7 +191,10 @@ impl Auditor {
 
     /// Scans every ledger and marks those referencing a lost bookie;
     /// returns how many markers changed.
-    async fn check_ledgers(&self, bookies: &mut MissingBookies) -> Result<usize, AutoRecoveryError> {
+    async fn check_ledgers(
+        &self,
+        bookies: &mut MissingBookies,
+    ) -> Result<usize, AutoRecoveryError> {
         let started = Instant::now();
         let lost = bookies.lost(started, self.config.lost_bookie_recovery_delay);
         let mut marked = 0;
@@ -192,7 +205,9 @@ impl Auditor {
                 .list(LEDGERS_PREFIX, start_after.as_deref(), LIST_PAGE)
                 .await?;
             for (key, versioned) in &page.entries {
-                let Some(ledger_id) = ledger_of_key(key) else { continue };
+                let Some(ledger_id) = ledger_of_key(key) else {
+                    continue;
+                };
                 let metadata = match LedgerMetadata::parse(key, &versioned.value) {
                     Ok(metadata) => metadata,
                     Err(error) => {

@@ -116,11 +116,12 @@ pub async fn swap_bookie(
         .update(ledger_id, current, |metadata| {
             let is_last = fragment.segment_index + 1 >= metadata.segments.len();
             let segment = metadata.segments.get(fragment.segment_index);
-            let still_ours = segment.is_some_and(|segment| segment.first_entry_id == fragment.first_entry)
+            let still_ours = segment
+                .is_some_and(|segment| segment.first_entry_id == fragment.first_entry)
                 && (metadata.state == LedgerState::Closed || !is_last);
             let holder = segment.and_then(|segment| segment.ensemble.get(fragment.lost_index));
-            let replacement_elsewhere =
-                segment.is_some_and(|segment| segment.ensemble.iter().any(|bookie| bookie == replacement));
+            let replacement_elsewhere = segment
+                .is_some_and(|segment| segment.ensemble.iter().any(|bookie| bookie == replacement));
             match holder {
                 Some(bookie) if still_ours && *bookie == lost && !replacement_elsewhere => {
                     let mut next = metadata.clone();

@@ -29,7 +29,10 @@ pub struct Fragment {
 
 impl Fragment {
     pub fn lost_bookie(&self) -> &str {
-        self.ensemble.get(self.lost_index).map(String::as_str).unwrap_or("")
+        self.ensemble
+            .get(self.lost_index)
+            .map(String::as_str)
+            .unwrap_or("")
     }
 
     /// Whether every entry of the fragment is known (not an open tail).
@@ -94,7 +97,11 @@ mod tests {
         ids.iter().map(|id| id.to_string()).collect()
     }
 
-    fn ledger(quorum: (u32, u32, u32), segments: &[(EntryId, &[&str])], closed_at: Option<EntryId>) -> LedgerMetadata {
+    fn ledger(
+        quorum: (u32, u32, u32),
+        segments: &[(EntryId, &[&str])],
+        closed_at: Option<EntryId>,
+    ) -> LedgerMetadata {
         let options = LedgerOptions {
             ensemble_size: quorum.0,
             write_quorum: quorum.1,
@@ -124,7 +131,10 @@ mod tests {
         let fragments = lost_fragments(&metadata, &set(&["b"]));
         assert_eq!(fragments.len(), 1);
         let fragment = &fragments[0];
-        assert_eq!((fragment.lost_bookie(), fragment.last_entry), ("b", Some(9)));
+        assert_eq!(
+            (fragment.lost_bookie(), fragment.last_entry),
+            ("b", Some(9))
+        );
         let held: Vec<EntryId> = fragment.entries(metadata.quorum()).collect();
         assert_eq!(held, vec![0, 1, 3, 4, 6, 7, 9]);
         let lost = set(&["b"]);
@@ -138,17 +148,28 @@ mod tests {
         let fragments = lost_fragments(&metadata, &set(&["c"]));
         let held: Vec<EntryId> = fragments[0].entries(metadata.quorum()).collect();
         assert_eq!(held, vec![0, 1, 2, 3, 4]);
-        assert_eq!(fragments[0].sources(metadata.quorum(), 2, &set(&["c"])), vec!["a", "b"]);
+        assert_eq!(
+            fragments[0].sources(metadata.quorum(), 2, &set(&["c"])),
+            vec!["a", "b"]
+        );
     }
 
     #[test]
     fn segments_bound_fragments_and_an_open_tail_has_no_end() {
-        let segments: &[(EntryId, &[&str])] = &[(0, &["a", "b"]), (5, &["c", "b"]), (8, &["c", "d"])];
+        let segments: &[(EntryId, &[&str])] =
+            &[(0, &["a", "b"]), (5, &["c", "b"]), (8, &["c", "d"])];
         let open = ledger((2, 2, 2), segments, None);
         let fragments = lost_fragments(&open, &set(&["b", "c"]));
         let ranges: Vec<_> = fragments
             .iter()
-            .map(|f| (f.segment_index, f.lost_bookie(), f.first_entry, f.last_entry))
+            .map(|f| {
+                (
+                    f.segment_index,
+                    f.lost_bookie(),
+                    f.first_entry,
+                    f.last_entry,
+                )
+            })
             .collect();
         assert_eq!(
             ranges,
@@ -165,7 +186,10 @@ mod tests {
         let closed = ledger((2, 2, 2), segments, Some(8));
         let tail = lost_fragments(&closed, &set(&["d"]));
         assert_eq!(tail[0].last_entry, Some(8));
-        assert_eq!(tail[0].entries(closed.quorum()).collect::<Vec<_>>(), vec![8]);
+        assert_eq!(
+            tail[0].entries(closed.quorum()).collect::<Vec<_>>(),
+            vec![8]
+        );
     }
 
     #[test]

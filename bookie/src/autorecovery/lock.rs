@@ -34,7 +34,11 @@ impl LedgerLock {
         let key = lock_key(ledger_id);
         let value = Bytes::from(owner.to_string());
         match store
-            .put(&key, value, PutOptions::ephemeral(Expected::Absent, session))
+            .put(
+                &key,
+                value,
+                PutOptions::ephemeral(Expected::Absent, session),
+            )
             .await
         {
             Ok(version) => Ok(Some(LedgerLock {
@@ -49,7 +53,11 @@ impl LedgerLock {
 
     /// Deletes the key if it is still this lock.
     pub async fn release(self) {
-        match self.store.delete(&self.key, Expected::Version(self.version)).await {
+        match self
+            .store
+            .delete(&self.key, Expected::Version(self.version))
+            .await
+        {
             Ok(()) | Err(MetadataError::BadVersion { .. }) => {}
             Err(error) => {
                 tracing::warn!(key = %self.key, %error, "cannot release re-replication lock; its session will")

@@ -56,10 +56,11 @@ pub async fn mark_ledger(
         let (mut marker, expected) = match store.get(&key).await? {
             None => (UnderReplicatedMarker::default(), Expected::Absent),
             Some(current) => {
-                let marker = UnderReplicatedMarker::decode(&key, &current.value).unwrap_or_else(|error| {
-                    tracing::warn!(%error, "replacing an unreadable under-replication marker");
-                    UnderReplicatedMarker::default()
-                });
+                let marker =
+                    UnderReplicatedMarker::decode(&key, &current.value).unwrap_or_else(|error| {
+                        tracing::warn!(%error, "replacing an unreadable under-replication marker");
+                        UnderReplicatedMarker::default()
+                    });
                 (marker, Expected::Version(current.version))
             }
         };
@@ -67,7 +68,10 @@ pub async fn mark_ledger(
             return Ok(false);
         }
         marker.missing.extend(missing.iter().cloned());
-        match store.put(&key, marker.encode(), PutOptions::expect(expected)).await {
+        match store
+            .put(&key, marker.encode(), PutOptions::expect(expected))
+            .await
+        {
             Ok(_) => return Ok(true),
             Err(MetadataError::BadVersion { .. }) => continue,
             Err(error) => return Err(error.into()),
@@ -106,7 +110,10 @@ mod tests {
     async fn marking_creates_then_merges() {
         let store: Arc<dyn MetadataStore> = Arc::new(MemoryStore::new());
         assert!(mark_ledger(&store, 7, &set(&["a"])).await.unwrap());
-        assert!(!mark_ledger(&store, 7, &set(&["a"])).await.unwrap(), "unchanged");
+        assert!(
+            !mark_ledger(&store, 7, &set(&["a"])).await.unwrap(),
+            "unchanged"
+        );
         assert!(mark_ledger(&store, 7, &set(&["b"])).await.unwrap());
         let stored = store.get(&marker_key(7)).await.unwrap().unwrap();
         let marker = UnderReplicatedMarker::decode("k", &stored.value).unwrap();

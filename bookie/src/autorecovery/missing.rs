@@ -59,9 +59,9 @@ impl MissingBookies {
 
     /// Whether a bookie became lost that no scan has handled yet.
     pub fn audit_due(&self, now: Instant, delay: Duration) -> bool {
-        self.missing
-            .values()
-            .any(|missing| !missing.audited && now.saturating_duration_since(missing.since) >= delay)
+        self.missing.values().any(|missing| {
+            !missing.audited && now.saturating_duration_since(missing.since) >= delay
+        })
     }
 
     /// The bookies missing for at least `delay`.
@@ -128,7 +128,10 @@ mod tests {
         // Leaving again restarts the clock.
         bookies.observe_available(set(&["a"]), t0 + Duration::from_secs(60));
         assert!(bookies.lost(t0 + Duration::from_secs(64), delay).is_empty());
-        assert_eq!(bookies.lost(t0 + Duration::from_secs(65), delay), set(&["b"]));
+        assert_eq!(
+            bookies.lost(t0 + Duration::from_secs(65), delay),
+            set(&["b"])
+        );
     }
 
     #[test]
@@ -140,6 +143,9 @@ mod tests {
         bookies.observe_referenced("a", t0);
         bookies.observe_referenced("z", t0);
         bookies.observe_referenced("z", t0 + Duration::from_secs(4));
-        assert_eq!(bookies.lost(t0 + Duration::from_secs(5), delay), set(&["z"]));
+        assert_eq!(
+            bookies.lost(t0 + Duration::from_secs(5), delay),
+            set(&["z"])
+        );
     }
 }

@@ -54,7 +54,12 @@ pub fn spawn(
     session_ttl: Duration,
     cancel: CancellationToken,
 ) -> Vec<JoinHandle<()>> {
-    let auditor = auditor::Auditor::new(store.clone(), node_id.to_string(), config.clone(), session_ttl);
+    let auditor = auditor::Auditor::new(
+        store.clone(),
+        node_id.to_string(),
+        config.clone(),
+        session_ttl,
+    );
     let client = LedgerClient::new(store, ClientConfig::default());
     let worker = worker::ReplicationWorker::new(client, node_id.to_string(), config, session_ttl);
     vec![

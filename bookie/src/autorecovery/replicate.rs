@@ -99,7 +99,8 @@ impl Replicator {
                 return Ok(LedgerOutcome::Replicated);
             }
             if let Some(fragment) = fragments.iter().find(|fragment| fragment.is_complete()) {
-                self.replicate_fragment(ledger_id, current, fragment, &lost).await?;
+                self.replicate_fragment(ledger_id, current, fragment, &lost)
+                    .await?;
                 continue;
             }
             // Only the open tail is left.
@@ -118,8 +119,13 @@ impl Replicator {
                 .metadata
                 .password_bytes()
                 .ok_or(AutoRecoveryError::BadPassword(ledger_id))?;
-            tracing::info!(ledger_id, "open ledger past its grace period; fencing and closing it");
-            self.client.open(ledger_id, password, OpenMode::Recover).await?;
+            tracing::info!(
+                ledger_id,
+                "open ledger past its grace period; fencing and closing it"
+            );
+            self.client
+                .open(ledger_id, password, OpenMode::Recover)
+                .await?;
         }
         Err(AutoRecoveryError::MetadataChanged(ledger_id))
     }
@@ -137,13 +143,12 @@ impl Replicator {
             .ok_or(AutoRecoveryError::BadPassword(ledger_id))?;
         let writable = placement::writable_bookies(self.store()).await?;
         let excluded: Vec<BookieId> = fragment.ensemble.iter().chain(lost).cloned().collect();
-        let replacement =
-            placement::choose_bookies(&writable, 1, &excluded)?
-                .pop()
-                .ok_or(LedgerError::NotEnoughBookies {
-                    needed: 1,
-                    available: 0,
-                })?;
+        let replacement = placement::choose_bookies(&writable, 1, &excluded)?
+            .pop()
+            .ok_or(LedgerError::NotEnoughBookies {
+                needed: 1,
+                available: 0,
+            })?;
         let copy = FragmentCopy {
             context: self.client.read_context(),
             ledger_id,
@@ -151,7 +156,14 @@ impl Replicator {
             parallelism: self.config.copy_parallelism,
         };
         let copied = copy.copy(&current, fragment, lost, &replacement).await?;
-        swap_bookie(self.client.metadata_store(), ledger_id, current, fragment, &replacement).await?;
+        swap_bookie(
+            self.client.metadata_store(),
+            ledger_id,
+            current,
+            fragment,
+            &replacement,
+        )
+        .await?;
         tracing::info!(
             ledger_id,
             lost = fragment.lost_bookie(),

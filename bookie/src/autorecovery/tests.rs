@@ -52,11 +52,21 @@ async fn a_bookie_lost_before_the_auditor_started_is_rereplicated_after_the_dela
     };
     let writer = client.create(options).await.unwrap();
     for i in 0..30 {
-        writer.append(Bytes::from(format!("entry-{i}"))).await.unwrap();
+        writer
+            .append(Bytes::from(format!("entry-{i}")))
+            .await
+            .unwrap();
     }
     writer.close().await.unwrap();
     let ledger_id = writer.id();
-    let dead = client.ledger_metadata(ledger_id).await.unwrap().metadata.segments[0].ensemble[1].clone();
+    let dead = client
+        .ledger_metadata(ledger_id)
+        .await
+        .unwrap()
+        .metadata
+        .segments[0]
+        .ensemble[1]
+        .clone();
     cluster.get(&dead).set_down(true);
     store
         .delete(&format!("{AVAILABLE_BOOKIES_PREFIX}{dead}"), Expected::Any)
@@ -79,17 +89,27 @@ async fn a_bookie_lost_before_the_auditor_started_is_rereplicated_after_the_dela
         if !current.references(&dead) {
             break current;
         }
-        assert!(Instant::now() < deadline, "not re-replicated: {:?}", current.segments);
+        assert!(
+            Instant::now() < deadline,
+            "not re-replicated: {:?}",
+            current.segments
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    assert!(started.elapsed() >= DELAY, "marked before the recovery delay");
+    assert!(
+        started.elapsed() >= DELAY,
+        "marked before the recovery delay"
+    );
     let marker_deadline = Instant::now() + Duration::from_secs(5);
     while store.get(&marker_key(ledger_id)).await.unwrap().is_some() {
         assert!(Instant::now() < marker_deadline, "marker not removed");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    assert_eq!((metadata.state, metadata.last_entry_id), (LedgerState::Closed, 29));
+    assert_eq!(
+        (metadata.state, metadata.last_entry_id),
+        (LedgerState::Closed, 29)
+    );
     let quorum = metadata.quorum();
     for entry_id in 0..=29 {
         let ensemble = metadata.ensemble_for(entry_id);

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use magnetar_metadata::{Expected, MetadataError, MetadataStore, Session, WatchEvent, WatchStream, WatchTarget};
+use magnetar_metadata::{
+    Expected, MetadataError, MetadataStore, Session, WatchEvent, WatchStream, WatchTarget,
+};
 use rand::seq::SliceRandom;
 use tokio_util::sync::CancellationToken;
 
@@ -39,7 +41,12 @@ pub struct ReplicationWorker {
 }
 
 impl ReplicationWorker {
-    pub fn new(client: LedgerClient, worker_id: String, config: AutoRecoveryConfig, session_ttl: Duration) -> Self {
+    pub fn new(
+        client: LedgerClient,
+        worker_id: String,
+        config: AutoRecoveryConfig,
+        session_ttl: Duration,
+    ) -> Self {
         ReplicationWorker {
             store: client.metadata_store().store().clone(),
             worker_id,
@@ -65,7 +72,9 @@ impl ReplicationWorker {
                     }
                 }
             }
-            let Some(live) = session.as_ref() else { continue };
+            let Some(live) = session.as_ref() else {
+                continue;
+            };
             let watch = self.watch_markers().await;
             tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -92,7 +101,10 @@ impl ReplicationWorker {
     async fn watch_markers(&self) -> Option<WatchStream> {
         let revision = self.store.current_revision().await.ok()?;
         self.store
-            .watch(WatchTarget::Prefix(MARKERS_PREFIX.to_string()), Some(revision + 1))
+            .watch(
+                WatchTarget::Prefix(MARKERS_PREFIX.to_string()),
+                Some(revision + 1),
+            )
             .await
             .ok()
     }
@@ -105,7 +117,9 @@ impl ReplicationWorker {
             if session.is_expired() {
                 return Err(MetadataError::SessionExpired(session.id()));
             }
-            let Some(lock) = LedgerLock::try_acquire(&self.store, session.id(), ledger_id, &self.worker_id).await?
+            let Some(lock) =
+                LedgerLock::try_acquire(&self.store, session.id(), ledger_id, &self.worker_id)
+                    .await?
             else {
                 continue;
             };
@@ -127,7 +141,11 @@ impl ReplicationWorker {
                 .store
                 .list(MARKERS_PREFIX, start_after.as_deref(), LIST_PAGE)
                 .await?;
-            ledgers.extend(page.entries.iter().filter_map(|(key, _)| ledger_of_marker(key)));
+            ledgers.extend(
+                page.entries
+                    .iter()
+                    .filter_map(|(key, _)| ledger_of_marker(key)),
+            );
             match page.next_start_after {
                 Some(next) => start_after = Some(next),
                 None => return Ok(ledgers),
@@ -143,10 +161,18 @@ impl ReplicationWorker {
             return Ok(());
         };
         let marker = UnderReplicatedMarker::decode(&key, &stored.value)?;
-        match self.replicator.replicate(ledger_id, &marker.missing).await? {
+        match self
+            .replicator
+            .replicate(ledger_id, &marker.missing)
+            .await?
+        {
             LedgerOutcome::Deferred => Ok(()),
             outcome @ (LedgerOutcome::Replicated | LedgerOutcome::Gone) => {
-                match self.store.delete(&key, Expected::Version(stored.version)).await {
+                match self
+                    .store
+                    .delete(&key, Expected::Version(stored.version))
+                    .await
+                {
                     Ok(()) => {
                         tracing::info!(ledger_id, ?outcome, missing = ?marker.missing, "ledger fully replicated");
                         Ok(())

@@ -61,7 +61,10 @@ impl FakeBookie {
     }
 
     pub fn has_entry(&self, ledger_id: i64, entry_id: i64) -> bool {
-        self.state.lock().entries.contains_key(&(ledger_id, entry_id))
+        self.state
+            .lock()
+            .entries
+            .contains_key(&(ledger_id, entry_id))
     }
 
     pub fn entry_ids(&self, ledger_id: i64) -> Vec<i64> {
@@ -97,7 +100,9 @@ impl FakeBookie {
         if state.fenced.contains(&request.ledger_id) && !recovery {
             return Ok(StatusCode::StatusFenced);
         }
-        state.keys.insert(request.ledger_id, request.master_key.clone());
+        state
+            .keys
+            .insert(request.ledger_id, request.master_key.clone());
         state
             .entries
             .insert((request.ledger_id, request.entry_id), request.body.clone());
@@ -119,14 +124,22 @@ impl FakeBookie {
         if request.fence {
             if let Some(key) = state.keys.get(&request.ledger_id) {
                 if *key != request.master_key {
-                    return Ok(answer(StatusCode::StatusUnauthorized, request.entry_id, Bytes::new()));
+                    return Ok(answer(
+                        StatusCode::StatusUnauthorized,
+                        request.entry_id,
+                        Bytes::new(),
+                    ));
                 }
             }
             state.fenced.insert(request.ledger_id);
         }
         let range = (request.ledger_id, 0)..=(request.ledger_id, i64::MAX);
         let found = if request.entry_id < 0 {
-            state.entries.range(range).next_back().map(|(k, v)| (k.1, v.clone()))
+            state
+                .entries
+                .range(range)
+                .next_back()
+                .map(|(k, v)| (k.1, v.clone()))
         } else {
             state
                 .entries
@@ -186,15 +199,26 @@ pub struct FakeCluster {
 impl FakeCluster {
     /// `count` bookies `fake-0..`, each answering within `max_delay`, all
     /// registered as writable in `metadata`.
-    pub async fn start(count: usize, max_delay: Duration, metadata: &Arc<dyn MetadataStore>) -> Arc<Self> {
+    pub async fn start(
+        count: usize,
+        max_delay: Duration,
+        metadata: &Arc<dyn MetadataStore>,
+    ) -> Arc<Self> {
         let cluster = Arc::new(FakeCluster::default());
         for index in 0..count {
-            cluster.add_bookie(&format!("fake-{index}"), max_delay, metadata).await;
+            cluster
+                .add_bookie(&format!("fake-{index}"), max_delay, metadata)
+                .await;
         }
         cluster
     }
 
-    pub async fn add_bookie(&self, id: &str, max_delay: Duration, metadata: &Arc<dyn MetadataStore>) {
+    pub async fn add_bookie(
+        &self,
+        id: &str,
+        max_delay: Duration,
+        metadata: &Arc<dyn MetadataStore>,
+    ) {
         let bookie = Arc::new(FakeBookie {
             id: id.to_string(),
             max_delay,
@@ -213,21 +237,30 @@ impl FakeCluster {
     }
 
     pub fn get(&self, id: &str) -> Arc<FakeBookie> {
-        self.bookies.lock().get(id).cloned().expect("fake bookie exists")
+        self.bookies
+            .lock()
+            .get(id)
+            .cloned()
+            .expect("fake bookie exists")
     }
 }
 
 impl BookieConnector for FakeCluster {
     fn bookie(&self, bookie_id: &str) -> Arc<dyn BookieTransport> {
-        let bookie = self.bookies.lock().get(bookie_id).cloned().unwrap_or_else(|| {
-            let down = FakeBookie {
-                id: bookie_id.to_string(),
-                max_delay: Duration::ZERO,
-                state: Mutex::default(),
-            };
-            down.state.lock().down = true;
-            Arc::new(down)
-        });
+        let bookie = self
+            .bookies
+            .lock()
+            .get(bookie_id)
+            .cloned()
+            .unwrap_or_else(|| {
+                let down = FakeBookie {
+                    id: bookie_id.to_string(),
+                    max_delay: Duration::ZERO,
+                    state: Mutex::default(),
+                };
+                down.state.lock().down = true;
+                Arc::new(down)
+            });
         Arc::new(FakeTransport(bookie))
     }
 }

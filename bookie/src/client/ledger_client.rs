@@ -14,7 +14,9 @@ use magnetar_metadata::MetadataStore;
 
 use crate::client::config::ClientConfig;
 use crate::client::grpc::GrpcConnector;
-use crate::client::metadata::{LedgerMetadata, LedgerMetadataStore, LedgerState, VersionedMetadata};
+use crate::client::metadata::{
+    LedgerMetadata, LedgerMetadataStore, LedgerState, VersionedMetadata,
+};
 use crate::client::placement;
 use crate::client::read::{self, ReadContext};
 use crate::client::reader::QuorumLedgerReader;
@@ -23,7 +25,9 @@ use crate::client::transport::BookieConnector;
 use crate::client::write_core::{CoreContext, WriteMode, WriterCore};
 use crate::client::writer::QuorumLedgerWriter;
 use crate::digest;
-use crate::ledger::{LedgerError, LedgerId, LedgerOptions, LedgerReader, LedgerStore, LedgerWriter, OpenMode};
+use crate::ledger::{
+    LedgerError, LedgerId, LedgerOptions, LedgerReader, LedgerStore, LedgerWriter, OpenMode,
+};
 
 /// The quorum ledger client. Cheap to clone.
 #[derive(Clone)]
@@ -70,11 +74,19 @@ impl LedgerClient {
     }
 
     /// Reads a ledger's metadata.
-    pub async fn ledger_metadata(&self, ledger_id: LedgerId) -> Result<VersionedMetadata, LedgerError> {
+    pub async fn ledger_metadata(
+        &self,
+        ledger_id: LedgerId,
+    ) -> Result<VersionedMetadata, LedgerError> {
         self.metadata_store().read(ledger_id).await
     }
 
-    fn reader(&self, ledger_id: LedgerId, metadata: LedgerMetadata, lac: i64) -> Arc<dyn LedgerReader> {
+    fn reader(
+        &self,
+        ledger_id: LedgerId,
+        metadata: LedgerMetadata,
+        lac: i64,
+    ) -> Arc<dyn LedgerReader> {
         Arc::new(QuorumLedgerReader::new(
             ledger_id,
             self.read_context.clone(),
@@ -126,8 +138,13 @@ impl LedgerStore for LedgerClient {
         }
         match mode {
             OpenMode::Recover => {
-                let closed =
-                    recovery::recover_ledger(&self.core_context, &self.read_context, ledger_id, &password).await?;
+                let closed = recovery::recover_ledger(
+                    &self.core_context,
+                    &self.read_context,
+                    ledger_id,
+                    &password,
+                )
+                .await?;
                 let last = closed.metadata.last_entry_id;
                 Ok(self.reader(ledger_id, closed.metadata, last))
             }
@@ -136,7 +153,8 @@ impl LedgerStore for LedgerClient {
                 let lac = match metadata.state {
                     LedgerState::Closed => metadata.last_entry_id,
                     LedgerState::Open | LedgerState::InRecovery => {
-                        read::read_last_entries(&self.read_context, ledger_id, &metadata, None).await?
+                        read::read_last_entries(&self.read_context, ledger_id, &metadata, None)
+                            .await?
                     }
                 };
                 Ok(self.reader(ledger_id, metadata, lac))

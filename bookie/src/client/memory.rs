@@ -22,7 +22,8 @@ use futures::future::{self, BoxFuture, FutureExt};
 use parking_lot::Mutex;
 
 use crate::ledger::{
-    ClosedLedger, EntryId, LedgerError, LedgerId, LedgerOptions, LedgerReader, LedgerStore, LedgerWriter, OpenMode,
+    ClosedLedger, EntryId, LedgerError, LedgerId, LedgerOptions, LedgerReader, LedgerStore,
+    LedgerWriter, OpenMode,
 };
 
 /// Largest payload accepted, the same limit as the real client.
@@ -284,7 +285,9 @@ impl LedgerReader for MemoryReader {
 
     fn readable_up_to(&self) -> EntryId {
         let view = self.view.lock();
-        view.closed.map(|closed| closed.last_entry_id).unwrap_or(view.lac)
+        view.closed
+            .map(|closed| closed.last_entry_id)
+            .unwrap_or(view.lac)
     }
 
     async fn refresh_lac(&self) -> Result<EntryId, LedgerError> {
@@ -364,7 +367,10 @@ mod tests {
         assert_eq!(writer.length(), 15);
         let closed = writer.close().await.unwrap();
         assert_eq!(closed.last_entry_id, 4);
-        assert!(matches!(writer.append(Bytes::new()).await, Err(LedgerError::Closed(_))));
+        assert!(matches!(
+            writer.append(Bytes::new()).await,
+            Err(LedgerError::Closed(_))
+        ));
 
         let reader = store
             .open(writer.id(), Bytes::from_static(b"pw"), OpenMode::NoRecovery)
@@ -372,7 +378,10 @@ mod tests {
             .unwrap();
         assert_eq!(reader.closed(), Some(closed));
         let entries = reader.read(1, 2).await.unwrap();
-        assert_eq!(entries, vec![Bytes::from(vec![1u8; 2]), Bytes::from(vec![2u8; 3])]);
+        assert_eq!(
+            entries,
+            vec![Bytes::from(vec![1u8; 2]), Bytes::from(vec![2u8; 3])]
+        );
     }
 
     #[tokio::test]
@@ -403,7 +412,10 @@ mod tests {
             .unwrap();
         writer.append(Bytes::from_static(b"b")).await.unwrap();
         assert_eq!(reader.readable_up_to(), 0);
-        assert!(matches!(reader.read(0, 1).await, Err(LedgerError::BeyondLac { .. })));
+        assert!(matches!(
+            reader.read(0, 1).await,
+            Err(LedgerError::BeyondLac { .. })
+        ));
         assert_eq!(reader.refresh_lac().await.unwrap(), 1);
         assert_eq!(reader.read(0, 1).await.unwrap().len(), 2);
         // The writer was not fenced by the reader.
@@ -421,7 +433,11 @@ mod tests {
         ));
         let writer = store.create(options(b"pw")).await.unwrap();
         let opened = store
-            .open(writer.id(), Bytes::from_static(b"nope"), OpenMode::NoRecovery)
+            .open(
+                writer.id(),
+                Bytes::from_static(b"nope"),
+                OpenMode::NoRecovery,
+            )
             .await;
         assert!(matches!(opened, Err(LedgerError::Unauthorized(_))));
         store.delete(writer.id()).await.unwrap();

@@ -112,7 +112,10 @@ impl LedgerMetadata {
 
     /// First entry id of the last segment.
     pub fn last_segment_first_entry(&self) -> EntryId {
-        self.segments.last().map(|segment| segment.first_entry_id).unwrap_or(0)
+        self.segments
+            .last()
+            .map(|segment| segment.first_entry_id)
+            .unwrap_or(0)
     }
 
     /// Installs `ensemble` for entries from `first_entry_id` on: replaces the
@@ -149,7 +152,11 @@ impl LedgerMetadata {
     }
 
     pub fn quorum(&self) -> crate::client::write_set::Quorum {
-        crate::client::write_set::Quorum::new(self.ensemble_size, self.write_quorum, self.ack_quorum)
+        crate::client::write_set::Quorum::new(
+            self.ensemble_size,
+            self.write_quorum,
+            self.ack_quorum,
+        )
     }
 
     /// Parses the JSON stored under `key`.
@@ -210,7 +217,11 @@ impl LedgerMetadataStore {
     }
 
     /// Writes the metadata of a new ledger; the key must not exist.
-    pub async fn create(&self, ledger_id: LedgerId, metadata: &LedgerMetadata) -> Result<Version, LedgerError> {
+    pub async fn create(
+        &self,
+        ledger_id: LedgerId,
+        metadata: &LedgerMetadata,
+    ) -> Result<Version, LedgerError> {
         Ok(self
             .store
             .put(
@@ -276,7 +287,9 @@ impl LedgerMetadataStore {
 }
 
 fn contention(key: &str) -> LedgerError {
-    LedgerError::Metadata(MetadataError::Unavailable(format!("too much contention on {key}")))
+    LedgerError::Metadata(MetadataError::Unavailable(format!(
+        "too much contention on {key}"
+    )))
 }
 
 fn encode_hex(bytes: &[u8]) -> String {
@@ -318,7 +331,8 @@ mod tests {
 
     #[test]
     fn ensemble_for_picks_the_segment_containing_the_entry() {
-        let metadata = metadata_with_segments(&[(0, &["a", "b"]), (5, &["a", "c"]), (9, &["d", "c"])]);
+        let metadata =
+            metadata_with_segments(&[(0, &["a", "b"]), (5, &["a", "c"]), (9, &["d", "c"])]);
         assert_eq!(metadata.ensemble_for(0), ["a", "b"]);
         assert_eq!(metadata.ensemble_for(4), ["a", "b"]);
         assert_eq!(metadata.ensemble_for(5), ["a", "c"]);
@@ -344,7 +358,10 @@ mod tests {
         let parsed = LedgerMetadata::parse("k", &metadata.to_bytes()).unwrap();
         assert_eq!(parsed, metadata);
         assert!(parsed.password_matches(b"secret"));
-        assert_eq!(parsed.password_bytes().unwrap(), Bytes::from_static(b"secret"));
+        assert_eq!(
+            parsed.password_bytes().unwrap(),
+            Bytes::from_static(b"secret")
+        );
         assert!(!parsed.password_matches(b"other"));
         let text = String::from_utf8(metadata.to_bytes().to_vec()).unwrap();
         assert!(text.contains("\"state\":\"OPEN\""), "{text}");

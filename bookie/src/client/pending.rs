@@ -30,7 +30,12 @@ pub struct QuorumAdd {
 }
 
 impl QuorumAdd {
-    pub fn new(entry_id: EntryId, body: Bytes, cumulative_length: u64, reply: Option<AppendReply>) -> Self {
+    pub fn new(
+        entry_id: EntryId,
+        body: Bytes,
+        cumulative_length: u64,
+        reply: Option<AppendReply>,
+    ) -> Self {
         QuorumAdd {
             entry_id,
             body,
@@ -72,7 +77,10 @@ impl AddQueue {
 
     /// Appends an add; entry ids must be consecutive.
     pub fn push(&mut self, add: QuorumAdd) {
-        debug_assert!(self.pending.back().is_none_or(|last| last.entry_id + 1 == add.entry_id));
+        debug_assert!(self
+            .pending
+            .back()
+            .is_none_or(|last| last.entry_id + 1 == add.entry_id));
         self.pending.push_back(add);
     }
 
@@ -152,7 +160,10 @@ mod tests {
     fn queue_with(
         quorum: Quorum,
         entries: std::ops::Range<EntryId>,
-    ) -> (AddQueue, Vec<oneshot::Receiver<Result<EntryId, LedgerError>>>) {
+    ) -> (
+        AddQueue,
+        Vec<oneshot::Receiver<Result<EntryId, LedgerError>>>,
+    ) {
         let mut queue = AddQueue::new(quorum);
         let mut receivers = Vec::new();
         for entry_id in entries {
@@ -175,12 +186,22 @@ mod tests {
         queue.ack(1, 1);
         queue.ack(2, 2);
         queue.ack(2, 0);
-        assert!(queue.confirm_completed_head(|_| {}).is_empty(), "entry 0 has no acks yet");
+        assert!(
+            queue.confirm_completed_head(|_| {}).is_empty(),
+            "entry 0 has no acks yet"
+        );
         assert!(receivers[1].try_recv().is_err());
         queue.ack(0, 2);
-        assert!(queue.confirm_completed_head(|_| {}).is_empty(), "one ack is below Qa");
+        assert!(
+            queue.confirm_completed_head(|_| {}).is_empty(),
+            "one ack is below Qa"
+        );
         queue.ack(0, 1);
-        let confirmed: Vec<_> = queue.confirm_completed_head(|_| {}).iter().map(|c| c.entry_id).collect();
+        let confirmed: Vec<_> = queue
+            .confirm_completed_head(|_| {})
+            .iter()
+            .map(|c| c.entry_id)
+            .collect();
         assert_eq!(confirmed, vec![0, 1, 2]);
         for (expected, receiver) in receivers.iter_mut().enumerate() {
             assert_eq!(receiver.try_recv().unwrap(), Ok(expected as EntryId));
@@ -197,7 +218,10 @@ mod tests {
         let mut published = Vec::new();
         queue.confirm_completed_head(|confirmed| {
             let receiver = &mut receivers[confirmed.entry_id as usize];
-            assert!(receiver.try_recv().is_err(), "add resolved before its LAC was published");
+            assert!(
+                receiver.try_recv().is_err(),
+                "add resolved before its LAC was published"
+            );
             published.push(confirmed.entry_id);
         });
         assert_eq!(published, vec![0, 1]);
@@ -222,8 +246,16 @@ mod tests {
         let (mut queue, _receivers) = queue_with(Quorum::new(3, 2, 2), 0..3);
         queue.ack(0, 0);
         queue.ack(0, 1);
-        let resend: Vec<_> = queue.reset_index(1).into_iter().map(|(entry, _)| entry).collect();
-        assert_eq!(resend, vec![0, 1], "index 1 holds entries 0 and 1 with E=3, Qw=2");
+        let resend: Vec<_> = queue
+            .reset_index(1)
+            .into_iter()
+            .map(|(entry, _)| entry)
+            .collect();
+        assert_eq!(
+            resend,
+            vec![0, 1],
+            "index 1 holds entries 0 and 1 with E=3, Qw=2"
+        );
         assert!(
             queue.confirm_completed_head(|_| {}).is_empty(),
             "the ack of the replaced bookie is gone"

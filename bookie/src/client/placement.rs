@@ -22,7 +22,9 @@ pub struct AvailableBookie {
 
 /// Lists every registered bookie. Registrations that do not parse are skipped
 /// (logged): one bad key must not stop ledger creation.
-pub async fn available_bookies(store: &Arc<dyn MetadataStore>) -> Result<Vec<AvailableBookie>, LedgerError> {
+pub async fn available_bookies(
+    store: &Arc<dyn MetadataStore>,
+) -> Result<Vec<AvailableBookie>, LedgerError> {
     let mut bookies = Vec::new();
     let mut start_after: Option<String> = None;
     loop {
@@ -38,7 +40,9 @@ pub async fn available_bookies(store: &Arc<dyn MetadataStore>) -> Result<Vec<Ava
                     id: id.to_string(),
                     read_only: registration.read_only,
                 }),
-                Err(error) => tracing::warn!(key = %key, %error, "skipping unparsable bookie registration"),
+                Err(error) => {
+                    tracing::warn!(key = %key, %error, "skipping unparsable bookie registration")
+                }
             }
         }
         match page.next_start_after {
@@ -49,7 +53,9 @@ pub async fn available_bookies(store: &Arc<dyn MetadataStore>) -> Result<Vec<Ava
 }
 
 /// Ids of the writable bookies.
-pub async fn writable_bookies(store: &Arc<dyn MetadataStore>) -> Result<Vec<BookieId>, LedgerError> {
+pub async fn writable_bookies(
+    store: &Arc<dyn MetadataStore>,
+) -> Result<Vec<BookieId>, LedgerError> {
     Ok(available_bookies(store)
         .await?
         .into_iter()
@@ -64,7 +70,10 @@ pub fn choose_bookies(
     count: usize,
     excluded: &[BookieId],
 ) -> Result<Vec<BookieId>, LedgerError> {
-    let eligible: Vec<&BookieId> = candidates.iter().filter(|b| !excluded.contains(b)).collect();
+    let eligible: Vec<&BookieId> = candidates
+        .iter()
+        .filter(|b| !excluded.contains(b))
+        .collect();
     if eligible.len() < count {
         return Err(LedgerError::NotEnoughBookies {
             needed: count,

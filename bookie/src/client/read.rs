@@ -66,17 +66,30 @@ impl ReadContext {
     }
 }
 
-fn classify(bookie: &str, ledger_id: i64, entry_id: EntryId, response: ReadResponse) -> ReplicaAnswer {
+fn classify(
+    bookie: &str,
+    ledger_id: i64,
+    entry_id: EntryId,
+    response: ReadResponse,
+) -> ReplicaAnswer {
     match response.status() {
         StatusCode::StatusOk => match digest::decode_entry(&response.body) {
-            Ok(decoded) if decoded.ledger_id == ledger_id && (entry_id < 0 || decoded.entry_id == entry_id) => {
+            Ok(decoded)
+                if decoded.ledger_id == ledger_id
+                    && (entry_id < 0 || decoded.entry_id == entry_id) =>
+            {
                 ReplicaAnswer::Found(FetchedEntry {
                     body: response.body,
                     decoded,
                 })
             }
             Ok(_) | Err(_) => {
-                tracing::warn!(bookie, ledger_id, entry_id, "entry failed digest verification");
+                tracing::warn!(
+                    bookie,
+                    ledger_id,
+                    entry_id,
+                    "entry failed digest verification"
+                );
                 ReplicaAnswer::Failed(ReplicaFailure::DigestMismatch {
                     bookie: bookie.to_string(),
                 })
@@ -133,7 +146,9 @@ pub async fn read_entry_from(
     let (mut missing, mut mismatched, mut failures) = (0, 0, Vec::new());
     loop {
         if attempts.is_empty() {
-            let Some(bookie) = replicas.get(next) else { break };
+            let Some(bookie) = replicas.get(next) else {
+                break;
+            };
             attempts.push(context.ask(bookie, plain_read(ledger_id, entry_id)));
             next += 1;
         }
@@ -159,10 +174,16 @@ pub async fn read_entry_from(
             failures,
         })
     } else if mismatched > 0 {
-        Err(LedgerError::DigestMismatch { ledger_id, entry_id })
+        Err(LedgerError::DigestMismatch {
+            ledger_id,
+            entry_id,
+        })
     } else {
         debug_assert_eq!(missing, replicas.len());
-        Err(LedgerError::NoSuchEntry { ledger_id, entry_id })
+        Err(LedgerError::NoSuchEntry {
+            ledger_id,
+            entry_id,
+        })
     }
 }
 

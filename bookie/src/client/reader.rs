@@ -45,7 +45,11 @@ impl QuorumLedgerReader {
             ledger_id,
             context,
             metadata_store,
-            view: Mutex::new(ReaderView { metadata, closed, lac }),
+            view: Mutex::new(ReaderView {
+                metadata,
+                closed,
+                lac,
+            }),
         }
     }
 }
@@ -70,7 +74,9 @@ impl LedgerReader for QuorumLedgerReader {
 
     fn readable_up_to(&self) -> EntryId {
         let view = self.view.lock();
-        view.closed.map(|closed| closed.last_entry_id).unwrap_or(view.lac)
+        view.closed
+            .map(|closed| closed.last_entry_id)
+            .unwrap_or(view.lac)
     }
 
     async fn refresh_lac(&self) -> Result<EntryId, LedgerError> {

@@ -60,7 +60,9 @@ pub async fn recover_ledger(
     let metadata = current.metadata.clone();
     let master_key = digest::master_key(password);
 
-    let reported_lac = read::read_last_entries(read_context, ledger_id, &metadata, Some(master_key.clone())).await?;
+    let reported_lac =
+        read::read_last_entries(read_context, ledger_id, &metadata, Some(master_key.clone()))
+            .await?;
     let start_lac = reported_lac.max(metadata.last_segment_first_entry() - 1);
     let start_length = if start_lac >= 0 {
         read::read_entry(read_context, ledger_id, &metadata, start_lac)
@@ -108,20 +110,23 @@ pub async fn recover_ledger(
     let recovered_from = metadata.last_segment_first_entry();
     let recovered_segments = core.metadata().metadata.segments.clone();
     let closed = store
-        .update(ledger_id, core.metadata().clone(), |stored| match stored.state {
-            LedgerState::InRecovery => {
-                let mut next = stored.clone();
-                next.state = LedgerState::Closed;
-                next.last_entry_id = last_entry_id;
-                next.length = length;
-                next.segments = segments_at_close(&stored.segments, &recovered_segments, recovered_from);
-                Ok(CasStep::Write(next))
+        .update(ledger_id, core.metadata().clone(), |stored| {
+            match stored.state {
+                LedgerState::InRecovery => {
+                    let mut next = stored.clone();
+                    next.state = LedgerState::Closed;
+                    next.last_entry_id = last_entry_id;
+                    next.length = length;
+                    next.segments =
+                        segments_at_close(&stored.segments, &recovered_segments, recovered_from);
+                    Ok(CasStep::Write(next))
+                }
+                LedgerState::Closed => Ok(CasStep::Done),
+                LedgerState::Open => Err(LedgerError::RecoveryFailed {
+                    ledger_id,
+                    fault: RecoveryFault::Reopened,
+                }),
             }
-            LedgerState::Closed => Ok(CasStep::Done),
-            LedgerState::Open => Err(LedgerError::RecoveryFailed {
-                ledger_id,
-                fault: RecoveryFault::Reopened,
-            }),
         })
         .await?;
     tracing::info!(
@@ -137,7 +142,11 @@ pub async fn recover_ledger(
 /// recovery started in (a replication worker may have changed them
 /// meanwhile), then recovery's own view from there on (with its local
 /// ensemble changes).
-fn segments_at_close(stored: &[Segment], recovered: &[Segment], recovered_from: EntryId) -> Vec<Segment> {
+fn segments_at_close(
+    stored: &[Segment],
+    recovered: &[Segment],
+    recovered_from: EntryId,
+) -> Vec<Segment> {
     stored
         .iter()
         .filter(|segment| segment.first_entry_id < recovered_from)

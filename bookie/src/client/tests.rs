@@ -103,22 +103,38 @@ async fn ordering_holds_with_random_delays(ensemble: u32, write: u32, ack: u32) 
             "entry {entry_id} confirmed with {holders} < Qa copies in its write set"
         );
     }
-    assert_eq!(seen.into_iter().collect::<Vec<_>>(), (0..200).collect::<Vec<EntryId>>());
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        (0..200).collect::<Vec<EntryId>>()
+    );
     // No bookie received an entry outside its write sets.
     for (index, bookie) in ensemble_ids.iter().enumerate() {
         for entry_id in harness.cluster.get(bookie).entry_ids(ledger_id as i64) {
-            assert!(quorum.holds(index, entry_id), "bookie {index} got entry {entry_id}");
+            assert!(
+                quorum.holds(index, entry_id),
+                "bookie {index} got entry {entry_id}"
+            );
         }
     }
     let closed = writer.close().await.unwrap();
     assert_eq!(closed.last_entry_id, 199);
     let reader = client
-        .open(ledger_id, Bytes::from_static(PASSWORD), OpenMode::NoRecovery)
+        .open(
+            ledger_id,
+            Bytes::from_static(PASSWORD),
+            OpenMode::NoRecovery,
+        )
         .await
         .unwrap();
     let entries = reader.read(0, 199).await.unwrap();
-    assert!(entries.iter().enumerate().all(|(i, entry)| *entry == payload(i)));
-    assert_eq!(closed.length, entries.iter().map(|e| e.len() as u64).sum::<u64>());
+    assert!(entries
+        .iter()
+        .enumerate()
+        .all(|(i, entry)| *entry == payload(i)));
+    assert_eq!(
+        closed.length,
+        entries.iter().map(|e| e.len() as u64).sum::<u64>()
+    );
 }
 
 #[tokio::test]
@@ -177,7 +193,11 @@ async fn failed_bookie_is_replaced_and_pending_entries_resent() {
     let victim = ensemble[1].clone();
     harness.cluster.get(&victim).set_down(true);
     let pending: Vec<_> = (20..60).map(|i| writer.append(payload(i))).collect();
-    for (i, result) in futures::future::join_all(pending).await.into_iter().enumerate() {
+    for (i, result) in futures::future::join_all(pending)
+        .await
+        .into_iter()
+        .enumerate()
+    {
         assert_eq!(result, Ok(20 + i as EntryId));
     }
     let metadata = client.ledger_metadata(ledger_id).await.unwrap().metadata;
@@ -190,11 +210,18 @@ async fn failed_bookie_is_replaced_and_pending_entries_resent() {
     let closed = writer.close().await.unwrap();
     assert_eq!(closed.last_entry_id, 59);
     let reader = client
-        .open(ledger_id, Bytes::from_static(PASSWORD), OpenMode::NoRecovery)
+        .open(
+            ledger_id,
+            Bytes::from_static(PASSWORD),
+            OpenMode::NoRecovery,
+        )
         .await
         .unwrap();
     let entries = reader.read(0, 59).await.unwrap();
-    assert!(entries.iter().enumerate().all(|(i, entry)| *entry == payload(i)));
+    assert!(entries
+        .iter()
+        .enumerate()
+        .all(|(i, entry)| *entry == payload(i)));
 }
 
 #[tokio::test]
@@ -248,7 +275,11 @@ async fn a_bookie_that_never_answers_is_replaced_after_the_add_timeout() {
     );
     let metadata = client.ledger_metadata(writer.id()).await.unwrap().metadata;
     assert!(!metadata.last_ensemble().contains(&ensemble[1]));
-    assert_eq!(metadata.segments.len(), 2, "entry 0 stays on the old ensemble");
+    assert_eq!(
+        metadata.segments.len(),
+        2,
+        "entry 0 stays on the old ensemble"
+    );
     // The replacement holds the re-sent entry.
     let replacement = metadata
         .last_ensemble()
@@ -256,7 +287,10 @@ async fn a_bookie_that_never_answers_is_replaced_after_the_add_timeout() {
         .find(|id| !ensemble.contains(id))
         .unwrap()
         .clone();
-    assert!(harness.cluster.get(&replacement).has_entry(writer.id() as i64, 1));
+    assert!(harness
+        .cluster
+        .get(&replacement)
+        .has_entry(writer.id() as i64, 1));
 }
 
 #[tokio::test]
@@ -295,14 +329,23 @@ async fn recovery_fences_the_writer_and_keeps_confirmed_entries() {
         .unwrap();
     let closed = reader.closed().expect("recovery closes the ledger");
     assert!(closed.last_entry_id >= last_confirmed);
-    assert_eq!(writer.append(payload(99)).await, Err(LedgerError::Fenced(ledger_id)));
+    assert_eq!(
+        writer.append(payload(99)).await,
+        Err(LedgerError::Fenced(ledger_id))
+    );
     let entries = reader.read(0, closed.last_entry_id).await.unwrap();
     assert_eq!(entries[..10], (0..10).map(payload).collect::<Vec<_>>()[..]);
     let metadata = recoverer.ledger_metadata(ledger_id).await.unwrap().metadata;
     assert_eq!(metadata.state, LedgerState::Closed);
-    assert_eq!(metadata.length, entries.iter().map(|e| e.len() as u64).sum::<u64>());
+    assert_eq!(
+        metadata.length,
+        entries.iter().map(|e| e.len() as u64).sum::<u64>()
+    );
     // The fenced writer's close agrees with the recovered state.
-    assert_eq!(writer.close().await.map(|c| c.last_entry_id), Ok(closed.last_entry_id));
+    assert_eq!(
+        writer.close().await.map(|c| c.last_entry_id),
+        Ok(closed.last_entry_id)
+    );
 }
 
 #[tokio::test]
@@ -343,7 +386,10 @@ async fn recovery_finds_entries_written_beyond_the_lac() {
         .unwrap();
     let last = reader.closed().unwrap().last_entry_id;
     assert!(last == 4 || last == 5, "recovered last entry {last}");
-    assert_eq!(reader.read(0, last).await.unwrap().len() as EntryId, last + 1);
+    assert_eq!(
+        reader.read(0, last).await.unwrap().len() as EntryId,
+        last + 1
+    );
 }
 
 #[tokio::test]
@@ -377,19 +423,30 @@ async fn non_recovering_reader_sees_lac_and_never_fences() {
         writer.append(payload(i)).await.unwrap();
     }
     let reader = client
-        .open(ledger_id, Bytes::from_static(PASSWORD), OpenMode::NoRecovery)
+        .open(
+            ledger_id,
+            Bytes::from_static(PASSWORD),
+            OpenMode::NoRecovery,
+        )
         .await
         .unwrap();
     // Entry 4's confirmation travels piggybacked on the next add only.
     assert_eq!(reader.readable_up_to(), 3);
     assert!(matches!(
         reader.read(0, 4).await,
-        Err(LedgerError::BeyondLac { entry_id: 4, lac: 3 })
+        Err(LedgerError::BeyondLac {
+            entry_id: 4,
+            lac: 3
+        })
     ));
     writer.append(payload(5)).await.unwrap();
     assert_eq!(reader.refresh_lac().await.unwrap(), 4);
     assert_eq!(reader.read(4, 4).await.unwrap(), vec![payload(4)]);
-    assert_eq!(writer.append(payload(6)).await, Ok(6), "the reader must not fence");
+    assert_eq!(
+        writer.append(payload(6)).await,
+        Ok(6),
+        "the reader must not fence"
+    );
     assert!(reader.closed().is_none());
 }
 
@@ -405,9 +462,19 @@ async fn close_rules_and_passwords() {
         .await;
     assert_eq!(wrong.err(), Some(LedgerError::Unauthorized(ledger_id)));
     let closed = writer.close().await.unwrap();
-    assert_eq!((closed.last_entry_id, closed.length), (0, payload(0).len() as u64));
-    assert_eq!(writer.close().await, Ok(closed), "closing twice returns the same state");
-    assert_eq!(writer.append(payload(1)).await, Err(LedgerError::Closed(ledger_id)));
+    assert_eq!(
+        (closed.last_entry_id, closed.length),
+        (0, payload(0).len() as u64)
+    );
+    assert_eq!(
+        writer.close().await,
+        Ok(closed),
+        "closing twice returns the same state"
+    );
+    assert_eq!(
+        writer.append(payload(1)).await,
+        Err(LedgerError::Closed(ledger_id))
+    );
     let reader = client
         .open(ledger_id, Bytes::from_static(PASSWORD), OpenMode::Recover)
         .await
@@ -423,7 +490,11 @@ async fn close_rules_and_passwords() {
         Err(LedgerError::NoSuchLedger(ledger_id))
     );
     let gone = client
-        .open(ledger_id, Bytes::from_static(PASSWORD), OpenMode::NoRecovery)
+        .open(
+            ledger_id,
+            Bytes::from_static(PASSWORD),
+            OpenMode::NoRecovery,
+        )
         .await;
     assert_eq!(gone.err(), Some(LedgerError::NoSuchLedger(ledger_id)));
 }
@@ -442,7 +513,10 @@ async fn fenced_answer_fails_all_pending_adds() {
     for result in futures::future::join_all(pending).await {
         assert_eq!(result, Err(LedgerError::Fenced(writer.id())));
     }
-    assert_eq!(writer.append(payload(9)).await, Err(LedgerError::Fenced(writer.id())));
+    assert_eq!(
+        writer.append(payload(9)).await,
+        Err(LedgerError::Fenced(writer.id()))
+    );
     assert_eq!(writer.last_add_confirmed(), 0);
 }
 
@@ -465,7 +539,16 @@ async fn ensemble_change_after_recovery_started_fails_with_fenced() {
         })
         .await
         .unwrap();
-    let ensemble = store.read(ledger_id).await.unwrap().metadata.last_ensemble().to_vec();
+    let ensemble = store
+        .read(ledger_id)
+        .await
+        .unwrap()
+        .metadata
+        .last_ensemble()
+        .to_vec();
     harness.cluster.get(&ensemble[0]).set_down(true);
-    assert_eq!(writer.append(payload(1)).await, Err(LedgerError::Fenced(ledger_id)));
+    assert_eq!(
+        writer.append(payload(1)).await,
+        Err(LedgerError::Fenced(ledger_id))
+    );
 }

@@ -25,7 +25,9 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use magnetar_proto::bookie::{AddFlag, AddRequest, AddResponse, StatusCode};
 
 use crate::client::config::ClientConfig;
-use crate::client::metadata::{BookieId, CasStep, LedgerMetadataStore, LedgerState, VersionedMetadata};
+use crate::client::metadata::{
+    BookieId, CasStep, LedgerMetadataStore, LedgerState, VersionedMetadata,
+};
 use crate::client::pending::{AddQueue, AppendReply, QuorumAdd};
 use crate::client::placement;
 use crate::client::transport::{BookieConnector, TransportError};
@@ -169,7 +171,12 @@ impl WriterCore {
     }
 
     /// Re-sends an already framed entry (recovery): it must be the next one.
-    pub fn push_body(&mut self, entry_id: EntryId, body: Bytes, cumulative_length: u64) -> Result<(), LedgerError> {
+    pub fn push_body(
+        &mut self,
+        entry_id: EntryId,
+        body: Bytes,
+        cumulative_length: u64,
+    ) -> Result<(), LedgerError> {
         if let Some(error) = &self.failure {
             return Err(error.clone());
         }
@@ -223,7 +230,9 @@ impl WriterCore {
             async move {
                 let result = match tokio::time::timeout(timeout, answer).await {
                     Ok(result) => result,
-                    Err(_) => Err(TransportError::Timeout { bookie: bookie.clone() }),
+                    Err(_) => Err(TransportError::Timeout {
+                        bookie: bookie.clone(),
+                    }),
                 };
                 BookieAddOutcome {
                     entry_id,
@@ -279,7 +288,10 @@ impl WriterCore {
                     message,
                 });
             }
-            other => self.replace_bookie(outcome.index, &format!("{other:?}")).await,
+            other => {
+                self.replace_bookie(outcome.index, &format!("{other:?}"))
+                    .await
+            }
         }
     }
 
@@ -320,7 +332,10 @@ impl WriterCore {
         new_ensemble[index] = replacement.clone();
         let first_entry = self.progress.lac() + 1;
         match self.mode {
-            WriteMode::Recovery => self.metadata.metadata.set_ensemble_from(first_entry, new_ensemble),
+            WriteMode::Recovery => self
+                .metadata
+                .metadata
+                .set_ensemble_from(first_entry, new_ensemble),
             WriteMode::Normal => {
                 let ledger_id = self.ledger_id;
                 let updated = self
@@ -367,7 +382,10 @@ impl WriterCore {
 }
 
 /// A writable bookie outside `ensemble`, chosen at random.
-async fn choose_replacement(context: &CoreContext, ensemble: &[BookieId]) -> Result<BookieId, LedgerError> {
+async fn choose_replacement(
+    context: &CoreContext,
+    ensemble: &[BookieId],
+) -> Result<BookieId, LedgerError> {
     let writable = placement::writable_bookies(context.metadata_store.store()).await?;
     let mut chosen = placement::choose_bookies(&writable, 1, ensemble)?;
     chosen.pop().ok_or(LedgerError::NotEnoughBookies {

@@ -28,7 +28,9 @@ impl Quorum {
     pub fn write_set(&self, entry_id: EntryId) -> Vec<usize> {
         let ensemble = self.ensemble.max(1);
         let start = entry_id.rem_euclid(ensemble as i64) as usize;
-        (0..self.write.min(ensemble)).map(|i| (start + i) % ensemble).collect()
+        (0..self.write.min(ensemble))
+            .map(|i| (start + i) % ensemble)
+            .collect()
     }
 
     /// Whether the bookie at `index` stores `entry_id`.
@@ -117,8 +119,9 @@ mod tests {
                     "E={ensemble} Qw={write} e={entry}"
                 );
             }
-            let distinct: std::collections::BTreeSet<_> =
-                (0..3 * ensemble as i64).map(|e| quorum.write_set(e)).collect();
+            let distinct: std::collections::BTreeSet<_> = (0..3 * ensemble as i64)
+                .map(|e| quorum.write_set(e))
+                .collect();
             assert_eq!(distinct.len(), ensemble as usize);
         }
     }

@@ -75,7 +75,11 @@ impl LedgerWriter for QuorumLedgerWriter {
         }
         let (reply, answer) = oneshot::channel();
         let ledger_id = self.ledger_id;
-        if self.commands.send(QuorumWriterCommand::Append { payload, reply }).is_err() {
+        if self
+            .commands
+            .send(QuorumWriterCommand::Append { payload, reply })
+            .is_err()
+        {
             return future::ready(Err(LedgerError::Closed(ledger_id))).boxed();
         }
         async move { answer.await.unwrap_or(Err(LedgerError::Closed(ledger_id))) }.boxed()
@@ -97,7 +101,9 @@ impl LedgerWriter for QuorumLedgerWriter {
         self.commands
             .send(QuorumWriterCommand::Close { reply })
             .map_err(|_| LedgerError::Closed(self.ledger_id))?;
-        let closed = answer.await.map_err(|_| LedgerError::Closed(self.ledger_id))??;
+        let closed = answer
+            .await
+            .map_err(|_| LedgerError::Closed(self.ledger_id))??;
         *self.closed.lock() = Some(closed);
         Ok(closed)
     }
@@ -105,7 +111,10 @@ impl LedgerWriter for QuorumLedgerWriter {
 
 /// The writer task: runs until closed, or until the handle is dropped and
 /// every pending add has its outcome.
-async fn run_writer(mut core: WriterCore, mut commands: mpsc::UnboundedReceiver<QuorumWriterCommand>) {
+async fn run_writer(
+    mut core: WriterCore,
+    mut commands: mpsc::UnboundedReceiver<QuorumWriterCommand>,
+) {
     let mut handle_dropped = false;
     loop {
         if handle_dropped && !core.has_pending() {

@@ -19,7 +19,10 @@ use futures::future::BoxFuture;
 
 mod error;
 
-pub use error::{InvalidQuorum, LedgerError, ReadTarget, RecoveryFault, ReplicaFailure, StreamBreak, TransportError};
+pub use error::{
+    InvalidQuorum, LedgerError, ReadTarget, RecoveryFault, ReplicaFailure, StreamBreak,
+    TransportError,
+};
 
 /// Cluster-unique ledger id, allocated from the metadata store and never reused.
 pub type LedgerId = u64;
@@ -50,7 +53,11 @@ impl LedgerOptions {
         if ack >= 1 && write >= ack && ensemble >= write {
             Ok(())
         } else {
-            Err(InvalidQuorum { ensemble, write, ack })
+            Err(InvalidQuorum {
+                ensemble,
+                write,
+                ack,
+            })
         }
     }
 }

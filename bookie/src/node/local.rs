@@ -59,7 +59,8 @@ impl BookieTransport for LocalBookie {
     fn add(&self, request: AddRequest) -> BoxFuture<'static, Result<AddResponse, TransportError>> {
         let bookie = self.bookie.clone();
         async move {
-            let (request_id, ledger_id, entry_id) = (request.request_id, request.ledger_id, request.entry_id);
+            let (request_id, ledger_id, entry_id) =
+                (request.request_id, request.ledger_id, request.entry_id);
             let result = match bookie.enqueue_add(request).await {
                 Ok(admitted) => admitted.wait().await,
                 Err(err) => Err(err),
@@ -72,7 +73,12 @@ impl BookieTransport for LocalBookie {
     async fn read_entry(&self, request: ReadRequest) -> Result<ReadResponse, TransportError> {
         let result = self
             .bookie
-            .read(request.ledger_id, request.entry_id, request.fence, &request.master_key)
+            .read(
+                request.ledger_id,
+                request.entry_id,
+                request.fence,
+                &request.master_key,
+            )
             .await;
         Ok(read_response(&request, result))
     }

@@ -73,7 +73,10 @@ async fn admit_batch(bookie: &Arc<Bookie>, batch: AddBatch) -> Answer {
         let (request_id, ledger_id, entry_id) = (add.request_id, add.ledger_id, add.entry_id);
         let admitted = bookie.admit_add(add, &mut records);
         let journaled = admitted.is_ok();
-        answers.push((journaled, add_response(request_id, ledger_id, entry_id, admitted)));
+        answers.push((
+            journaled,
+            add_response(request_id, ledger_id, entry_id, admitted),
+        ));
     }
     let journal_request = if records.is_empty() {
         None

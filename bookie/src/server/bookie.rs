@@ -53,7 +53,9 @@ impl AdmittedAdds {
     pub async fn wait(self) -> Result<(), BookieError> {
         let outcome = self.bookie.journal_outcome(self.ack.wait().await);
         if outcome.is_ok() {
-            self.bookie.add_latency.record(self.received.elapsed(), self.adds);
+            self.bookie
+                .add_latency
+                .record(self.received.elapsed(), self.adds);
         }
         outcome
     }
@@ -164,7 +166,11 @@ impl Bookie {
     /// appends the journal records it needs (master key on first use, then
     /// the entry) to `records`. The add is acknowledged only once those
     /// records are journaled ([`Self::journal_records`]) and durable.
-    pub fn admit_add(&self, request: AddRequest, records: &mut Vec<Record>) -> Result<(), BookieError> {
+    pub fn admit_add(
+        &self,
+        request: AddRequest,
+        records: &mut Vec<Record>,
+    ) -> Result<(), BookieError> {
         if request.body.len() > self.max_entry_size {
             return Err(BookieError::TooLarge {
                 size: request.body.len(),

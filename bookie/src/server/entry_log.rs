@@ -147,7 +147,12 @@ impl EntryLogs {
                 .writer
                 .flush()
                 .map_err(|e| StorageError::io(&path, e))?;
-            let CurrentLog { writer, writeback, offset, .. } = &mut *current;
+            let CurrentLog {
+                writer,
+                writeback,
+                offset,
+                ..
+            } = &mut *current;
             writeback.step(writer.get_ref(), *offset);
         }
         Ok(location)

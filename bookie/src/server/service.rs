@@ -78,7 +78,9 @@ impl BookieRpc for BookieService {
         request: Request<ReadLacRequest>,
     ) -> Result<Response<ReadLacResponse>, Status> {
         let ledger_id = request.into_inner().ledger_id;
-        Ok(Response::new(read_lac_response(self.bookie.read_lac(ledger_id))))
+        Ok(Response::new(read_lac_response(
+            self.bookie.read_lac(ledger_id),
+        )))
     }
 
     async fn force(

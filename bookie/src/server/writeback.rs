@@ -41,7 +41,12 @@ impl WritebackPacer {
                 | libc::SYNC_FILE_RANGE_WAIT_AFTER;
             sync_file_range(file, previous, self.from - previous, wait);
         }
-        sync_file_range(file, self.from, written_to - self.from, libc::SYNC_FILE_RANGE_WRITE);
+        sync_file_range(
+            file,
+            self.from,
+            written_to - self.from,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
         self.previous_from = Some(self.from);
         self.from = written_to;
     }

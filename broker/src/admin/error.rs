@@ -39,7 +39,11 @@ impl IntoResponse for AdminError {
         if self.status().is_server_error() {
             tracing::warn!(status = self.status().as_u16(), reason = %self, "admin request failed");
         }
-        (self.status(), Json(serde_json::json!({ "reason": self.to_string() }))).into_response()
+        (
+            self.status(),
+            Json(serde_json::json!({ "reason": self.to_string() })),
+        )
+            .into_response()
     }
 }
 
@@ -47,12 +51,16 @@ impl From<NamespaceError> for AdminError {
     fn from(error: NamespaceError) -> Self {
         let reason = error.to_string();
         match error {
-            NamespaceError::InvalidName(_) | NamespaceError::InvalidBundles(_) => AdminError::BadRequest(reason),
+            NamespaceError::InvalidName(_) | NamespaceError::InvalidBundles(_) => {
+                AdminError::BadRequest(reason)
+            }
             NamespaceError::TenantNotFound(_)
             | NamespaceError::NamespaceNotFound(_)
             | NamespaceError::ClusterNotFound(_) => AdminError::NotFound(reason),
             NamespaceError::AlreadyExists(_) => AdminError::Conflict(reason),
-            NamespaceError::SessionLost | NamespaceError::Metadata(_) => AdminError::Unavailable(reason),
+            NamespaceError::SessionLost | NamespaceError::Metadata(_) => {
+                AdminError::Unavailable(reason)
+            }
             NamespaceError::Corrupt { .. } => AdminError::Internal(reason),
         }
     }
@@ -72,10 +80,12 @@ impl From<ManagedLedgerError> for AdminError {
             | ManagedLedgerError::NoSuchCursor(_)
             | ManagedLedgerError::NoSuchEntry(_) => AdminError::NotFound(reason),
             ManagedLedgerError::InvalidName { .. } => AdminError::BadRequest(reason),
-            ManagedLedgerError::Fenced { .. } | ManagedLedgerError::Closed { .. } => AdminError::Conflict(reason),
-            ManagedLedgerError::Metadata(_) | ManagedLedgerError::Ledger(_) | ManagedLedgerError::WriteFailed { .. } => {
-                AdminError::Unavailable(reason)
+            ManagedLedgerError::Fenced { .. } | ManagedLedgerError::Closed { .. } => {
+                AdminError::Conflict(reason)
             }
+            ManagedLedgerError::Metadata(_)
+            | ManagedLedgerError::Ledger(_)
+            | ManagedLedgerError::WriteFailed { .. } => AdminError::Unavailable(reason),
             ManagedLedgerError::Corrupt { .. } => AdminError::Internal(reason),
         }
     }

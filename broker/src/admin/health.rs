@@ -18,9 +18,15 @@ pub async fn health(State(state): State<AdminState>) -> impl IntoResponse {
         Ok(Ok(_)) => (StatusCode::OK, "ok\n"),
         Ok(Err(error)) => {
             tracing::warn!(error = %error, "health probe failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "metadata store unavailable\n")
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "metadata store unavailable\n",
+            )
         }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "metadata store timed out\n"),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metadata store timed out\n",
+        ),
     }
 }
 

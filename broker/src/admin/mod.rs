@@ -38,7 +38,11 @@ pub struct AdminState {
 }
 
 impl AdminState {
-    pub fn new(metadata: Arc<dyn MetadataStore>, managed_ledgers: Arc<ManagedLedgerFactory>, cluster: &str) -> Self {
+    pub fn new(
+        metadata: Arc<dyn MetadataStore>,
+        managed_ledgers: Arc<ManagedLedgerFactory>,
+        cluster: &str,
+    ) -> Self {
         AdminState {
             policies: PolicyStore::new(metadata.clone()),
             metadata,
@@ -56,15 +60,30 @@ pub fn admin_router(state: AdminState) -> Router {
         .route("/admin/v2/clusters", get(tenants::list_clusters))
         .route("/admin/v2/clusters/{cluster}", get(tenants::get_cluster))
         .route("/admin/v2/tenants", get(tenants::list_tenants))
-        .route("/admin/v2/tenants/{tenant}", get(tenants::get_tenant).put(tenants::create_tenant))
-        .route("/admin/v2/namespaces/{tenant}", get(tenants::list_namespaces))
-        .route("/admin/v2/namespaces/{tenant}/{namespace}", get(tenants::get_namespace).put(tenants::create_namespace))
-        .route("/admin/v2/persistent/{tenant}/{namespace}", get(topics::list_topics))
+        .route(
+            "/admin/v2/tenants/{tenant}",
+            get(tenants::get_tenant).put(tenants::create_tenant),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}",
+            get(tenants::list_namespaces),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}",
+            get(tenants::get_namespace).put(tenants::create_namespace),
+        )
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}",
+            get(topics::list_topics),
+        )
         .route(
             "/admin/v2/persistent/{tenant}/{namespace}/{topic}",
             axum::routing::put(topics::create_topic).delete(topics::delete_topic),
         )
-        .route("/admin/v2/persistent/{tenant}/{namespace}/{topic}/stats", get(topics::topic_stats))
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/stats",
+            get(topics::topic_stats),
+        )
         .with_state(state)
 }
 
@@ -76,5 +95,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let address = listener.local_addr()?;
     tracing::info!(%address, "admin api listening");
-    axum::serve(listener, admin_router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, admin_router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

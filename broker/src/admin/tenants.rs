@@ -6,9 +6,13 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::{AdminError, AdminState};
-use crate::namespace::{ClusterData, NamespaceName, NamespacePolicies, TenantInfo, DEFAULT_BUNDLE_COUNT};
+use crate::namespace::{
+    ClusterData, NamespaceName, NamespacePolicies, TenantInfo, DEFAULT_BUNDLE_COUNT,
+};
 
-pub async fn list_clusters(State(state): State<AdminState>) -> Result<Json<Vec<String>>, AdminError> {
+pub async fn list_clusters(
+    State(state): State<AdminState>,
+) -> Result<Json<Vec<String>>, AdminError> {
     Ok(Json(state.policies.clusters().await?))
 }
 
@@ -19,7 +23,9 @@ pub async fn get_cluster(
     Ok(Json(state.policies.cluster(&cluster).await?))
 }
 
-pub async fn list_tenants(State(state): State<AdminState>) -> Result<Json<Vec<String>>, AdminError> {
+pub async fn list_tenants(
+    State(state): State<AdminState>,
+) -> Result<Json<Vec<String>>, AdminError> {
     Ok(Json(state.policies.tenants().await?))
 }
 
@@ -77,7 +83,10 @@ pub async fn create_namespace(
     let name = NamespaceName::new(&tenant, &namespace)?;
     let request: CreateNamespaceBody = parse_optional_json(&body)?.unwrap_or_default();
     let mut policies = match (request.bundles, request.num_bundles) {
-        (Some(bundles), _) => NamespacePolicies { bundles, replication_clusters: Vec::new() },
+        (Some(bundles), _) => NamespacePolicies {
+            bundles,
+            replication_clusters: Vec::new(),
+        },
         (None, count) => NamespacePolicies::with_bundles(count.unwrap_or(DEFAULT_BUNDLE_COUNT))?,
     };
     policies.replication_clusters = vec![state.cluster.clone()];
@@ -90,5 +99,7 @@ fn parse_optional_json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<Opti
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(body).map(Some).map_err(|e| AdminError::BadRequest(format!("invalid json body: {e}")))
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|e| AdminError::BadRequest(format!("invalid json body: {e}")))
 }

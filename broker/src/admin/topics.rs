@@ -55,7 +55,8 @@ pub struct TopicStats {
 
 fn topic_name(tenant: &str, namespace: &str, topic: &str) -> Result<TopicName, AdminError> {
     let namespace = NamespaceName::new(tenant, namespace)?;
-    Ok(TopicName::new(TopicDomain::Persistent, namespace, topic).map_err(crate::namespace::NamespaceError::from)?)
+    Ok(TopicName::new(TopicDomain::Persistent, namespace, topic)
+        .map_err(crate::namespace::NamespaceError::from)?)
 }
 
 /// `GET /admin/v2/persistent/{tenant}/{namespace}`: full names of the topics.
@@ -84,13 +85,24 @@ pub async fn create_topic(
     let topic = topic_name(&tenant, &namespace, &topic)?;
     state.policies.namespace_policies(topic.namespace()).await?;
     let key = format!("{LEDGER_LIST_ROOT}{}", topic.persistence_name());
-    let empty = serde_json::to_vec(&StoredLedgerList::default()).map_err(|e| AdminError::Internal(e.to_string()))?;
-    match state.metadata.put(&key, Bytes::from(empty), PutOptions::expect(Expected::Absent)).await {
+    let empty = serde_json::to_vec(&StoredLedgerList::default())
+        .map_err(|e| AdminError::Internal(e.to_string()))?;
+    match state
+        .metadata
+        .put(
+            &key,
+            Bytes::from(empty),
+            PutOptions::expect(Expected::Absent),
+        )
+        .await
+    {
         Ok(_) => {
             tracing::info!(topic = %topic, "created topic");
             Ok(StatusCode::NO_CONTENT)
         }
-        Err(MetadataError::BadVersion { .. }) => Err(AdminError::Conflict(format!("topic {topic} already exists"))),
+        Err(MetadataError::BadVersion { .. }) => Err(AdminError::Conflict(format!(
+            "topic {topic} already exists"
+        ))),
         Err(e) => Err(AdminError::Unavailable(e.to_string())),
     }
 }
@@ -101,12 +113,16 @@ pub async fn delete_topic(
     Path((tenant, namespace, topic)): Path<(String, String, String)>,
 ) -> Result<StatusCode, AdminError> {
     let topic = topic_name(&tenant, &namespace, &topic)?;
-    state.managed_ledgers.delete(&topic.persistence_name()).await.map_err(|e| match e {
-        crate::managed_ledger::ManagedLedgerError::NoSuchManagedLedger(_) => {
-            AdminError::NotFound(format!("topic {topic} not found"))
-        }
-        other => other.into(),
-    })?;
+    state
+        .managed_ledgers
+        .delete(&topic.persistence_name())
+        .await
+        .map_err(|e| match e {
+            crate::managed_ledger::ManagedLedgerError::NoSuchManagedLedger(_) => {
+                AdminError::NotFound(format!("topic {topic} not found"))
+            }
+            other => other.into(),
+        })?;
     tracing::info!(topic = %topic, "deleted topic");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -117,12 +133,16 @@ pub async fn topic_stats(
     Path((tenant, namespace, topic)): Path<(String, String, String)>,
 ) -> Result<Json<TopicStats>, AdminError> {
     let topic = topic_name(&tenant, &namespace, &topic)?;
-    let storage = state.managed_ledgers.storage_stats(&topic.persistence_name()).await.map_err(|e| match e {
-        crate::managed_ledger::ManagedLedgerError::NoSuchManagedLedger(_) => {
-            AdminError::NotFound(format!("topic {topic} not found"))
-        }
-        other => other.into(),
-    })?;
+    let storage = state
+        .managed_ledgers
+        .storage_stats(&topic.persistence_name())
+        .await
+        .map_err(|e| match e {
+            crate::managed_ledger::ManagedLedgerError::NoSuchManagedLedger(_) => {
+                AdminError::NotFound(format!("topic {topic} not found"))
+            }
+            other => other.into(),
+        })?;
     let counters = state
         .topic_stats
         .as_ref()

@@ -54,9 +54,17 @@ impl ManagedLedgerFactory {
             });
         }
         let key = ledger_list_key(name);
-        let stored = self.metadata().get(&key).await?.ok_or_else(|| ManagedLedgerError::NoSuchManagedLedger(name.into()))?;
+        let stored = self
+            .metadata()
+            .get(&key)
+            .await?
+            .ok_or_else(|| ManagedLedgerError::NoSuchManagedLedger(name.into()))?;
         let list: StoredLedgerList = decode(&key, &stored.value)?;
-        let layout = LedgerLayout::from_ledgers(list.ledgers.iter().map(|l| (l.ledger_id, l.entries as i64, l.size)));
+        let layout = LedgerLayout::from_ledgers(
+            list.ledgers
+                .iter()
+                .map(|l| (l.ledger_id, l.entries as i64, l.size)),
+        );
         let (entries, size_bytes) = layout.totals();
         let prefix = cursor_prefix(name);
         let mut cursors = Vec::new();
@@ -74,6 +82,12 @@ impl ManagedLedgerFactory {
                 individually_acked_ranges: acks.range_count(),
             });
         }
-        Ok(StorageStats { entries, size_bytes, ledgers: layout.slots().len(), loaded: false, cursors })
+        Ok(StorageStats {
+            entries,
+            size_bytes,
+            ledgers: layout.slots().len(),
+            loaded: false,
+            cursors,
+        })
     }
 }

@@ -28,14 +28,18 @@ pub struct BundleRange {
 
 impl BundleRange {
     pub fn contains(&self, hash: u32) -> bool {
-        (self.lower <= hash && hash < self.upper) || (self.upper == FULL_UPPER && hash == FULL_UPPER)
+        (self.lower <= hash && hash < self.upper)
+            || (self.upper == FULL_UPPER && hash == FULL_UPPER)
     }
 
     /// Parses `0x%08x_0x%08x`.
     pub fn parse(name: &str) -> Option<Self> {
         let (lower, upper) = name.split_once('_')?;
         let parse_hex = |s: &str| u32::from_str_radix(s.strip_prefix("0x")?, 16).ok();
-        let range = BundleRange { lower: parse_hex(lower)?, upper: parse_hex(upper)? };
+        let range = BundleRange {
+            lower: parse_hex(lower)?,
+            upper: parse_hex(upper)?,
+        };
         (range.lower < range.upper).then_some(range)
     }
 }
@@ -64,9 +68,13 @@ impl NamespaceBundles {
     /// `count` equal-width bundles.
     pub fn equal(count: u32) -> Result<Self, NamespaceError> {
         if count == 0 || count > 1 << 16 {
-            return Err(NamespaceError::InvalidBundles("bundle count must be in 1..=65536".into()));
+            return Err(NamespaceError::InvalidBundles(
+                "bundle count must be in 1..=65536".into(),
+            ));
         }
-        let mut boundaries: Vec<u32> = (0..count).map(|i| ((u64::from(i) << 32) / u64::from(count)) as u32).collect();
+        let mut boundaries: Vec<u32> = (0..count)
+            .map(|i| ((u64::from(i) << 32) / u64::from(count)) as u32)
+            .collect();
         boundaries.push(FULL_UPPER);
         Self::from_boundaries(boundaries)
     }
@@ -94,13 +102,19 @@ impl NamespaceBundles {
             .collect();
         match parsed {
             Some(boundaries) => Self::from_boundaries(boundaries),
-            None => Err(NamespaceError::InvalidBundles("boundaries must be hex numbers".into())),
+            None => Err(NamespaceError::InvalidBundles(
+                "boundaries must be hex numbers".into(),
+            )),
         }
     }
 
     pub fn to_data(&self) -> BundlesData {
         BundlesData {
-            boundaries: self.boundaries.iter().map(|b| format!("0x{b:08x}")).collect(),
+            boundaries: self
+                .boundaries
+                .iter()
+                .map(|b| format!("0x{b:08x}"))
+                .collect(),
             num_bundles: self.len() as u32,
         }
     }
@@ -114,14 +128,23 @@ impl NamespaceBundles {
     }
 
     pub fn ranges(&self) -> impl Iterator<Item = BundleRange> + '_ {
-        self.boundaries.windows(2).map(|w| BundleRange { lower: w[0], upper: w[1] })
+        self.boundaries.windows(2).map(|w| BundleRange {
+            lower: w[0],
+            upper: w[1],
+        })
     }
 
     /// The bundle containing `hash`.
     pub fn range_for_hash(&self, hash: u32) -> BundleRange {
         // Index of the first boundary > hash; the bundle starts one before it.
-        let index = self.boundaries.partition_point(|b| *b <= hash).clamp(1, self.boundaries.len() - 1);
-        BundleRange { lower: self.boundaries[index - 1], upper: self.boundaries[index] }
+        let index = self
+            .boundaries
+            .partition_point(|b| *b <= hash)
+            .clamp(1, self.boundaries.len() - 1);
+        BundleRange {
+            lower: self.boundaries[index - 1],
+            upper: self.boundaries[index],
+        }
     }
 
     pub fn range_for_topic(&self, topic: &TopicName) -> BundleRange {
@@ -139,7 +162,11 @@ mod tests {
         for &byte in data {
             crc ^= u32::from(byte);
             for _ in 0..8 {
-                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc
@@ -149,9 +176,17 @@ mod tests {
     fn crc32_matches_reference_and_known_vector() {
         // The standard CRC32 check value.
         assert_eq!(reference_crc32(b"123456789"), 0xcbf4_3926);
-        for name in ["persistent://public/default/foo", "persistent://t/ns/x-partition-7", "persistent://a/b/é"] {
+        for name in [
+            "persistent://public/default/foo",
+            "persistent://t/ns/x-partition-7",
+            "persistent://a/b/é",
+        ] {
             let topic = TopicName::parse(name).unwrap();
-            assert_eq!(topic_hash(&topic), reference_crc32(name.as_bytes()), "{name}");
+            assert_eq!(
+                topic_hash(&topic),
+                reference_crc32(name.as_bytes()),
+                "{name}"
+            );
         }
     }
 
@@ -161,7 +196,12 @@ mod tests {
         let names: Vec<String> = bundles.ranges().map(|r| r.to_string()).collect();
         assert_eq!(
             names,
-            ["0x00000000_0x40000000", "0x40000000_0x80000000", "0x80000000_0xc0000000", "0xc0000000_0xffffffff"]
+            [
+                "0x00000000_0x40000000",
+                "0x40000000_0x80000000",
+                "0x80000000_0xc0000000",
+                "0xc0000000_0xffffffff"
+            ]
         );
         for count in [1, 3, 4, 7, 128] {
             let bundles = NamespaceBundles::equal(count).unwrap();
@@ -169,8 +209,19 @@ mod tests {
             assert_eq!(ranges.len(), count as usize);
             assert_eq!(ranges[0].lower, FULL_LOWER);
             assert_eq!(ranges.last().unwrap().upper, FULL_UPPER);
-            assert!(ranges.windows(2).all(|w| w[0].upper == w[1].lower), "no gaps or overlaps");
-            for hash in [0, 1, 0x3fff_ffff, 0x4000_0000, 0x9abc_def0, FULL_UPPER - 1, FULL_UPPER] {
+            assert!(
+                ranges.windows(2).all(|w| w[0].upper == w[1].lower),
+                "no gaps or overlaps"
+            );
+            for hash in [
+                0,
+                1,
+                0x3fff_ffff,
+                0x4000_0000,
+                0x9abc_def0,
+                FULL_UPPER - 1,
+                FULL_UPPER,
+            ] {
                 let containing: Vec<_> = ranges.iter().filter(|r| r.contains(hash)).collect();
                 assert_eq!(containing.len(), 1, "hash {hash:#x} in exactly one bundle");
                 assert_eq!(*containing[0], bundles.range_for_hash(hash));
@@ -181,10 +232,19 @@ mod tests {
     #[test]
     fn boundaries_round_trip_and_are_validated() {
         let bundles = NamespaceBundles::equal(4).unwrap();
-        assert_eq!(NamespaceBundles::from_data(&bundles.to_data()).unwrap(), bundles);
+        assert_eq!(
+            NamespaceBundles::from_data(&bundles.to_data()).unwrap(),
+            bundles
+        );
         assert!(NamespaceBundles::from_boundaries(vec![0, 5, 5, FULL_UPPER]).is_err());
         assert!(NamespaceBundles::from_boundaries(vec![1, FULL_UPPER]).is_err());
-        assert_eq!(BundleRange::parse("0x00000000_0x40000000"), Some(BundleRange { lower: 0, upper: 0x4000_0000 }));
+        assert_eq!(
+            BundleRange::parse("0x00000000_0x40000000"),
+            Some(BundleRange {
+                lower: 0,
+                upper: 0x4000_0000
+            })
+        );
         assert_eq!(BundleRange::parse("junk"), None);
     }
 }

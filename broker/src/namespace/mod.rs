@@ -12,9 +12,10 @@ pub use bundles::{topic_hash, BundleRange, BundlesData, NamespaceBundles, DEFAUL
 pub use error::NamespaceError;
 pub use ownership::{BundleRef, NamespaceService, OwnershipInfo, OWNERSHIP_ROOT};
 pub use policies::{
-    ClusterData, NamespacePolicies, PolicyStore, TenantInfo, CLUSTERS_ROOT, DEFAULT_CLUSTER, POLICIES_ROOT, TENANTS_ROOT,
+    ClusterData, NamespacePolicies, PolicyStore, TenantInfo, CLUSTERS_ROOT, DEFAULT_CLUSTER,
+    POLICIES_ROOT, TENANTS_ROOT,
 };
 pub use topic_name::{
-    is_valid_segment, url_decode, url_encode, NamespaceName, TopicDomain, TopicName, TopicNameError, DEFAULT_NAMESPACE,
-    DEFAULT_TENANT,
+    is_valid_segment, url_decode, url_encode, NamespaceName, TopicDomain, TopicName,
+    TopicNameError, DEFAULT_NAMESPACE, DEFAULT_TENANT,
 };

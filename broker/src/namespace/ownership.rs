@@ -47,7 +47,12 @@ pub struct BundleRef {
 
 impl BundleRef {
     pub fn ownership_key(&self) -> String {
-        format!("{OWNERSHIP_ROOT}{}/{}/{}", self.namespace.tenant(), self.namespace.namespace(), self.range)
+        format!(
+            "{OWNERSHIP_ROOT}{}/{}/{}",
+            self.namespace.tenant(),
+            self.namespace.namespace(),
+            self.range
+        )
     }
 }
 
@@ -86,11 +91,17 @@ impl NamespaceService {
     /// The bundle a topic belongs to (reads the namespace's boundaries).
     pub async fn bundle_of(&self, topic: &TopicName) -> Result<BundleRef, NamespaceError> {
         let bundles = self.policies.namespace_bundles(topic.namespace()).await?;
-        Ok(BundleRef { namespace: topic.namespace().clone(), range: bundles.range_for_topic(topic) })
+        Ok(BundleRef {
+            namespace: topic.namespace().clone(),
+            range: bundles.range_for_topic(topic),
+        })
     }
 
     /// The current owner of the topic's bundle, if any.
-    pub async fn owner_of(&self, topic: &TopicName) -> Result<Option<OwnershipInfo>, NamespaceError> {
+    pub async fn owner_of(
+        &self,
+        topic: &TopicName,
+    ) -> Result<Option<OwnershipInfo>, NamespaceError> {
         let bundle = self.bundle_of(topic).await?;
         self.read_owner(&bundle.ownership_key()).await
     }
@@ -106,7 +117,14 @@ impl NamespaceService {
         }
         let key = bundle.ownership_key();
         let value = Bytes::from(serde_json::to_vec(&self.me).map_err(|e| corrupt(&key, e))?);
-        let put = self.metadata().put(&key, value, PutOptions::ephemeral(Expected::Absent, self.session)).await;
+        let put = self
+            .metadata()
+            .put(
+                &key,
+                value,
+                PutOptions::ephemeral(Expected::Absent, self.session),
+            )
+            .await;
         match put {
             Ok(_) => {
                 if self.owned.lock().insert(bundle) {
@@ -155,7 +173,9 @@ impl NamespaceService {
 
     /// Releases every owned bundle (shutdown). Topics must be closed first.
     pub async fn release_all(&self) -> Result<(), NamespaceError> {
-        let bundles: Vec<BundleRef> = std::mem::take(&mut *self.owned.lock()).into_iter().collect();
+        let bundles: Vec<BundleRef> = std::mem::take(&mut *self.owned.lock())
+            .into_iter()
+            .collect();
         metrics::BUNDLES_OWNED.add(-(bundles.len() as i64));
         let mut first_error = None;
         for bundle in bundles {
@@ -173,7 +193,10 @@ impl NamespaceService {
         if !self.session_lost.swap(true, Ordering::AcqRel) {
             let lost = std::mem::take(&mut *self.owned.lock());
             metrics::BUNDLES_OWNED.add(-(lost.len() as i64));
-            tracing::warn!(bundles = lost.len(), "metadata session lost, dropping bundle ownership");
+            tracing::warn!(
+                bundles = lost.len(),
+                "metadata session lost, dropping bundle ownership"
+            );
         }
     }
 
@@ -191,24 +214,38 @@ impl NamespaceService {
 
     async fn read_owner(&self, key: &str) -> Result<Option<OwnershipInfo>, NamespaceError> {
         match self.metadata().get(key).await? {
-            Some(stored) => serde_json::from_slice(&stored.value).map(Some).map_err(|e| corrupt(key, e)),
+            Some(stored) => serde_json::from_slice(&stored.value)
+                .map(Some)
+                .map_err(|e| corrupt(key, e)),
             None => Ok(None),
         }
     }
 
     async fn delete_if_mine(&self, key: &str) -> Result<(), NamespaceError> {
-        let Some(stored) = self.metadata().get(key).await? else { return Ok(()) };
-        let owner: OwnershipInfo = serde_json::from_slice(&stored.value).map_err(|e| corrupt(key, e))?;
+        let Some(stored) = self.metadata().get(key).await? else {
+            return Ok(());
+        };
+        let owner: OwnershipInfo =
+            serde_json::from_slice(&stored.value).map_err(|e| corrupt(key, e))?;
         if owner.native_url != self.me.native_url {
             return Ok(());
         }
-        match self.metadata().delete(key, Expected::Version(stored.version)).await {
-            Ok(()) | Err(MetadataError::BadVersion { .. }) | Err(MetadataError::NotFound(_)) => Ok(()),
+        match self
+            .metadata()
+            .delete(key, Expected::Version(stored.version))
+            .await
+        {
+            Ok(()) | Err(MetadataError::BadVersion { .. }) | Err(MetadataError::NotFound(_)) => {
+                Ok(())
+            }
             Err(e) => Err(e.into()),
         }
     }
 }
 
 fn corrupt(key: &str, error: serde_json::Error) -> NamespaceError {
-    NamespaceError::Corrupt { key: key.to_string(), reason: error.to_string() }
+    NamespaceError::Corrupt {
+        key: key.to_string(),
+        reason: error.to_string(),
+    }
 }

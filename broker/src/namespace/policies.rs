@@ -51,7 +51,10 @@ pub struct NamespacePolicies {
 
 impl NamespacePolicies {
     pub fn with_bundles(count: u32) -> Result<Self, NamespaceError> {
-        Ok(NamespacePolicies { bundles: NamespaceBundles::equal(count)?.to_data(), replication_clusters: Vec::new() })
+        Ok(NamespacePolicies {
+            bundles: NamespaceBundles::equal(count)?.to_data(),
+            replication_clusters: Vec::new(),
+        })
     }
 }
 
@@ -75,23 +78,40 @@ impl PolicyStore {
     /// and from several brokers at once.
     pub async fn bootstrap(&self, cluster: &str, data: ClusterData) -> Result<(), NamespaceError> {
         ignore_exists(self.create_cluster(cluster, &data).await)?;
-        let tenant = TenantInfo { admin_roles: Vec::new(), allowed_clusters: vec![cluster.to_string()] };
+        let tenant = TenantInfo {
+            admin_roles: Vec::new(),
+            allowed_clusters: vec![cluster.to_string()],
+        };
         ignore_exists(self.create_tenant(DEFAULT_TENANT, &tenant).await)?;
         let namespace = NamespaceName::new(DEFAULT_TENANT, DEFAULT_NAMESPACE)?;
         let mut policies = NamespacePolicies::with_bundles(DEFAULT_BUNDLE_COUNT)?;
         policies.replication_clusters = vec![cluster.to_string()];
         ignore_exists(self.create_namespace(&namespace, &policies).await)?;
-        tracing::info!(cluster, "bootstrapped default cluster, tenant and namespace");
+        tracing::info!(
+            cluster,
+            "bootstrapped default cluster, tenant and namespace"
+        );
         Ok(())
     }
 
-    pub async fn create_cluster(&self, name: &str, data: &ClusterData) -> Result<(), NamespaceError> {
+    pub async fn create_cluster(
+        &self,
+        name: &str,
+        data: &ClusterData,
+    ) -> Result<(), NamespaceError> {
         check_segment(name)?;
-        self.create(&format!("{CLUSTERS_ROOT}{name}"), data, format!("cluster {name}")).await
+        self.create(
+            &format!("{CLUSTERS_ROOT}{name}"),
+            data,
+            format!("cluster {name}"),
+        )
+        .await
     }
 
     pub async fn cluster(&self, name: &str) -> Result<ClusterData, NamespaceError> {
-        self.read(&format!("{CLUSTERS_ROOT}{name}")).await?.ok_or_else(|| NamespaceError::ClusterNotFound(name.into()))
+        self.read(&format!("{CLUSTERS_ROOT}{name}"))
+            .await?
+            .ok_or_else(|| NamespaceError::ClusterNotFound(name.into()))
     }
 
     pub async fn clusters(&self) -> Result<Vec<String>, NamespaceError> {
@@ -100,11 +120,18 @@ impl PolicyStore {
 
     pub async fn create_tenant(&self, name: &str, info: &TenantInfo) -> Result<(), NamespaceError> {
         check_segment(name)?;
-        self.create(&format!("{TENANTS_ROOT}{name}"), info, format!("tenant {name}")).await
+        self.create(
+            &format!("{TENANTS_ROOT}{name}"),
+            info,
+            format!("tenant {name}"),
+        )
+        .await
     }
 
     pub async fn tenant(&self, name: &str) -> Result<TenantInfo, NamespaceError> {
-        self.read(&format!("{TENANTS_ROOT}{name}")).await?.ok_or_else(|| NamespaceError::TenantNotFound(name.into()))
+        self.read(&format!("{TENANTS_ROOT}{name}"))
+            .await?
+            .ok_or_else(|| NamespaceError::TenantNotFound(name.into()))
     }
 
     pub async fn tenants(&self) -> Result<Vec<String>, NamespaceError> {
@@ -119,38 +146,68 @@ impl PolicyStore {
     ) -> Result<(), NamespaceError> {
         NamespaceBundles::from_data(&policies.bundles)?;
         self.tenant(namespace.tenant()).await?;
-        self.create(&policies_key(namespace), policies, format!("namespace {namespace}")).await
+        self.create(
+            &policies_key(namespace),
+            policies,
+            format!("namespace {namespace}"),
+        )
+        .await
     }
 
-    pub async fn namespace_policies(&self, namespace: &NamespaceName) -> Result<NamespacePolicies, NamespaceError> {
+    pub async fn namespace_policies(
+        &self,
+        namespace: &NamespaceName,
+    ) -> Result<NamespacePolicies, NamespaceError> {
         self.read(&policies_key(namespace))
             .await?
             .ok_or_else(|| NamespaceError::NamespaceNotFound(namespace.to_string()))
     }
 
-    pub async fn namespace_bundles(&self, namespace: &NamespaceName) -> Result<NamespaceBundles, NamespaceError> {
+    pub async fn namespace_bundles(
+        &self,
+        namespace: &NamespaceName,
+    ) -> Result<NamespaceBundles, NamespaceError> {
         NamespaceBundles::from_data(&self.namespace_policies(namespace).await?.bundles)
     }
 
     /// Namespaces of a tenant as `tenant/namespace`; the tenant must exist.
     pub async fn namespaces(&self, tenant: &str) -> Result<Vec<String>, NamespaceError> {
         self.tenant(tenant).await?;
-        let names = self.child_names(&format!("{POLICIES_ROOT}{tenant}/")).await?;
-        Ok(names.into_iter().map(|ns| format!("{tenant}/{ns}")).collect())
+        let names = self
+            .child_names(&format!("{POLICIES_ROOT}{tenant}/"))
+            .await?;
+        Ok(names
+            .into_iter()
+            .map(|ns| format!("{tenant}/{ns}"))
+            .collect())
     }
 
-    async fn create<T: Serialize>(&self, key: &str, value: &T, what: String) -> Result<(), NamespaceError> {
+    async fn create<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        what: String,
+    ) -> Result<(), NamespaceError> {
         let bytes = Bytes::from(serde_json::to_vec(value).map_err(|e| corrupt(key, e))?);
-        match self.metadata.put(key, bytes, PutOptions::expect(Expected::Absent)).await {
+        match self
+            .metadata
+            .put(key, bytes, PutOptions::expect(Expected::Absent))
+            .await
+        {
             Ok(_) => Ok(()),
             Err(MetadataError::BadVersion { .. }) => Err(NamespaceError::AlreadyExists(what)),
             Err(e) => Err(e.into()),
         }
     }
 
-    async fn read<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Result<Option<T>, NamespaceError> {
+    async fn read<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, NamespaceError> {
         match self.metadata.get(key).await? {
-            Some(stored) => serde_json::from_slice(&stored.value).map(Some).map_err(|e| corrupt(key, e)),
+            Some(stored) => serde_json::from_slice(&stored.value)
+                .map(Some)
+                .map_err(|e| corrupt(key, e)),
             None => Ok(None),
         }
     }
@@ -160,9 +217,16 @@ impl PolicyStore {
         let mut names = Vec::new();
         let mut start_after: Option<String> = None;
         loop {
-            let page = self.metadata.list(prefix, start_after.as_deref(), LIST_PAGE).await?;
+            let page = self
+                .metadata
+                .list(prefix, start_after.as_deref(), LIST_PAGE)
+                .await?;
             names.extend(
-                page.entries.iter().map(|(k, _)| &k[prefix.len()..]).filter(|n| !n.contains('/')).map(String::from),
+                page.entries
+                    .iter()
+                    .map(|(k, _)| &k[prefix.len()..])
+                    .filter(|n| !n.contains('/'))
+                    .map(String::from),
             );
             match page.next_start_after {
                 Some(next) => start_after = Some(next),
@@ -173,14 +237,22 @@ impl PolicyStore {
 }
 
 pub fn policies_key(namespace: &NamespaceName) -> String {
-    format!("{POLICIES_ROOT}{}/{}", namespace.tenant(), namespace.namespace())
+    format!(
+        "{POLICIES_ROOT}{}/{}",
+        namespace.tenant(),
+        namespace.namespace()
+    )
 }
 
 fn check_segment(name: &str) -> Result<(), NamespaceError> {
     if is_valid_segment(name) {
         Ok(())
     } else {
-        Err(TopicNameError::InvalidNamespace { name: name.to_string(), reason: "use only [A-Za-z0-9-_=:.]" }.into())
+        Err(TopicNameError::InvalidNamespace {
+            name: name.to_string(),
+            reason: "use only [A-Za-z0-9-_=:.]",
+        }
+        .into())
     }
 }
 
@@ -192,5 +264,8 @@ fn ignore_exists(result: Result<(), NamespaceError>) -> Result<(), NamespaceErro
 }
 
 fn corrupt(key: &str, error: serde_json::Error) -> NamespaceError {
-    NamespaceError::Corrupt { key: key.to_string(), reason: error.to_string() }
+    NamespaceError::Corrupt {
+        key: key.to_string(),
+        reason: error.to_string(),
+    }
 }

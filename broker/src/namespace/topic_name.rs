@@ -51,21 +51,34 @@ pub struct NamespaceName {
 impl NamespaceName {
     pub fn new(tenant: &str, namespace: &str) -> Result<Self, TopicNameError> {
         let full = format!("{tenant}/{namespace}");
-        let invalid = |reason| TopicNameError::InvalidNamespace { name: full.clone(), reason };
+        let invalid = |reason| TopicNameError::InvalidNamespace {
+            name: full.clone(),
+            reason,
+        };
         if !is_valid_segment(tenant) {
-            return Err(invalid("tenant must be non-empty and use only [A-Za-z0-9-_=:.]"));
+            return Err(invalid(
+                "tenant must be non-empty and use only [A-Za-z0-9-_=:.]",
+            ));
         }
         if !is_valid_segment(namespace) {
-            return Err(invalid("namespace must be non-empty and use only [A-Za-z0-9-_=:.]"));
+            return Err(invalid(
+                "namespace must be non-empty and use only [A-Za-z0-9-_=:.]",
+            ));
         }
-        Ok(NamespaceName { tenant: tenant.to_string(), namespace: namespace.to_string() })
+        Ok(NamespaceName {
+            tenant: tenant.to_string(),
+            namespace: namespace.to_string(),
+        })
     }
 
     /// Parses `tenant/namespace`.
     pub fn parse(s: &str) -> Result<Self, TopicNameError> {
         match s.split_once('/') {
             Some((tenant, namespace)) => NamespaceName::new(tenant, namespace),
-            None => Err(TopicNameError::InvalidNamespace { name: s.to_string(), reason: "expected tenant/namespace" }),
+            None => Err(TopicNameError::InvalidNamespace {
+                name: s.to_string(),
+                reason: "expected tenant/namespace",
+            }),
         }
     }
 
@@ -86,7 +99,9 @@ impl fmt::Display for NamespaceName {
 
 /// Pulsar's rule for tenant, namespace and cluster names.
 pub fn is_valid_segment(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_=:.".contains(c))
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_=:.".contains(c))
 }
 
 /// A fully qualified topic name: `{domain}://{tenant}/{namespace}/{local}`.
@@ -101,30 +116,53 @@ impl TopicName {
     /// Parses `persistent://t/ns/x`, `non-persistent://t/ns/x`, `t/ns/x`
     /// (persistent) or `x` (persistent, in `public/default`).
     pub fn parse(name: &str) -> Result<Self, TopicNameError> {
-        let invalid = |reason| TopicNameError::InvalidTopic { name: name.to_string(), reason };
+        let invalid = |reason| TopicNameError::InvalidTopic {
+            name: name.to_string(),
+            reason,
+        };
         let (domain, rest) = match name.split_once("://") {
-            Some((domain, rest)) => (TopicDomain::parse(domain).ok_or(invalid("unknown domain"))?, rest),
+            Some((domain, rest)) => (
+                TopicDomain::parse(domain).ok_or(invalid("unknown domain"))?,
+                rest,
+            ),
             None => (TopicDomain::Persistent, name),
         };
         let parts: Vec<&str> = rest.split('/').collect();
         let (tenant, namespace, local) = match parts.as_slice() {
             [local] if !name.contains("://") => (DEFAULT_TENANT, DEFAULT_NAMESPACE, *local),
             [tenant, namespace, local] => (*tenant, *namespace, *local),
-            [_, _, _, _] => return Err(invalid("legacy names with a cluster segment are not supported")),
-            _ => return Err(invalid("expected [domain://]tenant/namespace/topic or a short topic name")),
+            [_, _, _, _] => {
+                return Err(invalid(
+                    "legacy names with a cluster segment are not supported",
+                ))
+            }
+            _ => {
+                return Err(invalid(
+                    "expected [domain://]tenant/namespace/topic or a short topic name",
+                ))
+            }
         };
-        let namespace = NamespaceName::new(tenant, namespace).map_err(|_| invalid("invalid tenant or namespace"))?;
+        let namespace = NamespaceName::new(tenant, namespace)
+            .map_err(|_| invalid("invalid tenant or namespace"))?;
         TopicName::new(domain, namespace, local).map_err(|_| invalid("invalid local name"))
     }
 
-    pub fn new(domain: TopicDomain, namespace: NamespaceName, local: &str) -> Result<Self, TopicNameError> {
+    pub fn new(
+        domain: TopicDomain,
+        namespace: NamespaceName,
+        local: &str,
+    ) -> Result<Self, TopicNameError> {
         if local.is_empty() || local.contains('/') || local.chars().any(char::is_control) {
             return Err(TopicNameError::InvalidTopic {
                 name: local.to_string(),
                 reason: "local name must be non-empty, without '/' or control characters",
             });
         }
-        Ok(TopicName { domain, namespace, local: local.to_string() })
+        Ok(TopicName {
+            domain,
+            namespace,
+            local: local.to_string(),
+        })
     }
 
     pub fn domain(&self) -> TopicDomain {
@@ -156,24 +194,38 @@ impl TopicName {
     /// The partitioned topic this partition belongs to (itself if not a partition).
     pub fn partitioned_topic(&self) -> TopicName {
         match (self.partition_index(), self.local.rfind(PARTITION_SUFFIX)) {
-            (Some(_), Some(index)) => TopicName { local: self.local[..index].to_string(), ..self.clone() },
+            (Some(_), Some(index)) => TopicName {
+                local: self.local[..index].to_string(),
+                ..self.clone()
+            },
             _ => self.clone(),
         }
     }
 
     /// Partition `index` of this topic.
     pub fn partition(&self, index: u32) -> TopicName {
-        TopicName { local: format!("{}{PARTITION_SUFFIX}{index}", self.local), ..self.clone() }
+        TopicName {
+            local: format!("{}{PARTITION_SUFFIX}{index}", self.local),
+            ..self.clone()
+        }
     }
 
     /// The managed-ledger name: `<tenant>/<ns>/<domain>/<url-encoded local>`.
     pub fn persistence_name(&self) -> String {
-        format!("{}/{}/{}", self.namespace, self.domain.as_str(), url_encode(&self.local))
+        format!(
+            "{}/{}/{}",
+            self.namespace,
+            self.domain.as_str(),
+            url_encode(&self.local)
+        )
     }
 
     /// Inverse of [`TopicName::persistence_name`].
     pub fn from_persistence_name(name: &str) -> Result<Self, TopicNameError> {
-        let invalid = |reason| TopicNameError::InvalidTopic { name: name.to_string(), reason };
+        let invalid = |reason| TopicNameError::InvalidTopic {
+            name: name.to_string(),
+            reason,
+        };
         let parts: Vec<&str> = name.split('/').collect();
         let [tenant, namespace, domain, encoded] = parts.as_slice() else {
             return Err(invalid("expected tenant/namespace/domain/topic"));
@@ -186,7 +238,13 @@ impl TopicName {
 
 impl fmt::Display for TopicName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}/{}", self.domain.as_str(), self.namespace, self.local)
+        write!(
+            f,
+            "{}://{}/{}",
+            self.domain.as_str(),
+            self.namespace,
+            self.local
+        )
     }
 }
 
@@ -204,7 +262,9 @@ pub fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for byte in s.bytes() {
         match byte {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'*' | b'_' => out.push(byte as char),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'*' | b'_' => {
+                out.push(byte as char)
+            }
             b' ' => out.push('+'),
             other => out.push_str(&format!("%{other:02X}")),
         }
@@ -241,16 +301,37 @@ mod tests {
         let full = TopicName::parse("persistent://acme/orders/t1").unwrap();
         assert_eq!(full.to_string(), "persistent://acme/orders/t1");
         assert_eq!(full.namespace().to_string(), "acme/orders");
-        assert_eq!(TopicName::parse("foo").unwrap().to_string(), "persistent://public/default/foo");
-        assert_eq!(TopicName::parse("a/b/c").unwrap().to_string(), "persistent://a/b/c");
+        assert_eq!(
+            TopicName::parse("foo").unwrap().to_string(),
+            "persistent://public/default/foo"
+        );
+        assert_eq!(
+            TopicName::parse("a/b/c").unwrap().to_string(),
+            "persistent://a/b/c"
+        );
         let np = TopicName::parse("non-persistent://a/b/c").unwrap();
         assert!(!np.is_persistent());
     }
 
     #[test]
     fn rejects_invalid_names() {
-        for bad in ["", "a/b", "persistent://a/b", "persistent://a/b/c/d", "bogus://a/b/c", "a b/c/d", "persistent:///b/c", "a/b/"] {
-            assert!(matches!(TopicName::parse(bad), Err(TopicNameError::InvalidTopic { .. })), "{bad:?}");
+        for bad in [
+            "",
+            "a/b",
+            "persistent://a/b",
+            "persistent://a/b/c/d",
+            "bogus://a/b/c",
+            "a b/c/d",
+            "persistent:///b/c",
+            "a/b/",
+        ] {
+            assert!(
+                matches!(
+                    TopicName::parse(bad),
+                    Err(TopicNameError::InvalidTopic { .. })
+                ),
+                "{bad:?}"
+            );
         }
         assert!(NamespaceName::parse("nope").is_err());
         assert!(NamespaceName::parse("a/b c").is_err());
@@ -263,11 +344,19 @@ mod tests {
         assert_eq!(p3.local_name(), "my topic-partition-3");
         assert_eq!(p3.partition_index(), Some(3));
         assert_eq!(p3.partitioned_topic(), base);
-        assert_eq!(TopicName::parse("t/ns/x-partition-").unwrap().partition_index(), None);
+        assert_eq!(
+            TopicName::parse("t/ns/x-partition-")
+                .unwrap()
+                .partition_index(),
+            None
+        );
         assert_eq!(base.persistence_name(), "t/ns/persistent/my+topic");
         let odd = TopicName::parse("t/ns/a%b:é").unwrap();
         assert_eq!(odd.persistence_name(), "t/ns/persistent/a%25b%3A%C3%A9");
-        assert_eq!(TopicName::from_persistence_name(&odd.persistence_name()).unwrap(), odd);
+        assert_eq!(
+            TopicName::from_persistence_name(&odd.persistence_name()).unwrap(),
+            odd
+        );
     }
 
     #[test]

@@ -30,8 +30,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::ConnectionError;
 use crate::consumer::Consumer;
-use crate::producer::Producer;
 use crate::context::BrokerContext;
+use crate::producer::Producer;
 use crate::topic::{PersistentTopic, Subscription};
 use crate::wire::Outbound;
 
@@ -202,17 +202,14 @@ impl Connection {
                 self.handle_close_consumer(command.close_consumer.ok_or_else(missing)?)
             }
             Type::Seek => self.handle_seek(command.seek.clone().ok_or_else(missing)?),
-            Type::GetLastMessageId => self.handle_get_last_message_id(
-                command.get_last_message_id.ok_or_else(missing)?,
-            ),
+            Type::GetLastMessageId => {
+                self.handle_get_last_message_id(command.get_last_message_id.ok_or_else(missing)?)
+            }
             Type::ConsumerStats => {
                 self.handle_consumer_stats(command.consumer_stats.ok_or_else(missing)?)
             }
-            Type::TcClientConnectRequest => self.handle_tc_client_connect(
-                command
-                    .tc_client_connect_request
-                    .ok_or_else(missing)?,
-            ),
+            Type::TcClientConnectRequest => self
+                .handle_tc_client_connect(command.tc_client_connect_request.ok_or_else(missing)?),
             Type::AuthResponse => {
                 tracing::debug!("ignoring AUTH_RESPONSE: authentication is not enabled")
             }

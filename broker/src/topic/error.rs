@@ -4,8 +4,8 @@
 use magnetar_proto::pulsar::api::ServerError;
 use thiserror::Error;
 
-use super::TopicNameError;
 use super::ownership::OwnershipError;
+use super::TopicNameError;
 use crate::dispatch::ExclusiveTaken;
 use crate::managed_ledger::ManagedLedgerError;
 use crate::wire::storage_server_error;

@@ -8,9 +8,9 @@ mod persistent;
 mod registry;
 mod subscription;
 
-pub use error::TopicError;
 /// Topic names are parsed in one place, next to namespaces and bundles.
 pub use crate::namespace::{TopicDomain, TopicName, TopicNameError};
+pub use error::TopicError;
 pub use ownership::{LocalOwnership, OwnershipError, TopicOwnership};
 pub use persistent::PersistentTopic;
 pub use registry::TopicRegistry;

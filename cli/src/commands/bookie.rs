@@ -30,7 +30,9 @@ pub fn apply_journal_args(config: &mut BookieConfig, journal: &JournalArgs) {
 fn autorecovery_config(args: &AutoRecoveryArgs) -> Option<AutoRecoveryConfig> {
     args.autorecovery.then(|| AutoRecoveryConfig {
         lost_bookie_recovery_delay: Duration::from_millis(args.lost_bookie_recovery_delay_ms),
-        open_ledger_rereplication_grace: Duration::from_millis(args.open_ledger_rereplication_grace_ms),
+        open_ledger_rereplication_grace: Duration::from_millis(
+            args.open_ledger_rereplication_grace_ms,
+        ),
         ..AutoRecoveryConfig::default()
     })
 }
@@ -51,8 +53,11 @@ pub async fn run(args: BookieArgs) -> Result<()> {
     if !config.journal_sync {
         tracing::warn!("journal fsync is off: acknowledged entries can be lost on a crash");
     }
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("bind {listen}"))?;
-    let options = StartOptions::with_metadata(metadata).autorecovery(autorecovery_config(&args.autorecovery));
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("bind {listen}"))?;
+    let options =
+        StartOptions::with_metadata(metadata).autorecovery(autorecovery_config(&args.autorecovery));
     let bookie = RunningBookie::start(config, listener, options)
         .await
         .context("start bookie")?;

@@ -13,9 +13,22 @@ use crate::ready;
 pub async fn run(args: BrokerArgs) -> Result<()> {
     let shutdown = shutdown::on_signal();
     let metadata = metadata_connect(&args.metadata).await?;
-    let ledgers = Arc::new(LedgerClient::new(Arc::clone(&metadata), ClientConfig::default()));
-    let node = broker_node::start(&args.listen, &args.cluster, args.quorum.resolve(2), metadata, ledgers).await?;
-    ready::announce("broker", &[("pulsar", node.pulsar_addr()), ("http", node.http_addr())]);
+    let ledgers = Arc::new(LedgerClient::new(
+        Arc::clone(&metadata),
+        ClientConfig::default(),
+    ));
+    let node = broker_node::start(
+        &args.listen,
+        &args.cluster,
+        args.quorum.resolve(2),
+        metadata,
+        ledgers,
+    )
+    .await?;
+    ready::announce(
+        "broker",
+        &[("pulsar", node.pulsar_addr()), ("http", node.http_addr())],
+    );
     shutdown.cancelled().await;
     node.shutdown().await;
     Ok(())

@@ -26,17 +26,33 @@ pub async fn start(
     LedgerOptions::validate_quorum(ensemble, write, ack)?;
     let pulsar_addr = SocketAddr::new(listen.bind, listen.pulsar_port);
     let http_addr = SocketAddr::new(listen.bind, listen.http_port);
-    let pulsar_listener = TcpListener::bind(pulsar_addr).await.with_context(|| format!("bind Pulsar port {pulsar_addr}"))?;
-    let http_listener = TcpListener::bind(http_addr).await.with_context(|| format!("bind HTTP port {http_addr}"))?;
+    let pulsar_listener = TcpListener::bind(pulsar_addr)
+        .await
+        .with_context(|| format!("bind Pulsar port {pulsar_addr}"))?;
+    let http_listener = TcpListener::bind(http_addr)
+        .await
+        .with_context(|| format!("bind HTTP port {http_addr}"))?;
 
-    let mut service = BrokerServiceConfig { cluster_name: cluster.to_string(), ..Default::default() };
+    let mut service = BrokerServiceConfig {
+        cluster_name: cluster.to_string(),
+        ..Default::default()
+    };
     service.max_message_size = listen.max_message_size;
     service.managed_ledger.ensemble_size = ensemble;
     service.managed_ledger.write_quorum = write;
     service.managed_ledger.ack_quorum = ack;
-    let advertised_host = listen.advertised_address.clone().unwrap_or_else(|| advertised_default(listen));
-    let config = BrokerNodeConfig { service, advertised_host, session_ttl: Duration::from_secs(30) };
-    BrokerNode::start(config, metadata, ledgers, pulsar_listener, http_listener).await.context("start broker")
+    let advertised_host = listen
+        .advertised_address
+        .clone()
+        .unwrap_or_else(|| advertised_default(listen));
+    let config = BrokerNodeConfig {
+        service,
+        advertised_host,
+        session_ttl: Duration::from_secs(30),
+    };
+    BrokerNode::start(config, metadata, ledgers, pulsar_listener, http_listener)
+        .await
+        .context("start broker")
 }
 
 /// The bind address, or the host name when bound to every interface.

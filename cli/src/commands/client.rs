@@ -27,7 +27,10 @@ pub async fn produce(args: ProduceArgs) -> Result<()> {
     let mut receipts = Vec::new();
     for _ in 0..args.count {
         for text in &args.messages {
-            let message = producer::Message { payload: text.clone().into_bytes(), ..Default::default() };
+            let message = producer::Message {
+                payload: text.clone().into_bytes(),
+                ..Default::default()
+            };
             receipts.push(producer.send_non_blocking(message).await.context("send")?);
         }
     }

@@ -19,10 +19,20 @@ pub async fn run(args: MetadataNodeArgs) -> Result<()> {
         .next()
         .with_context(|| format!("--listen {} resolves to no address", args.listen))?;
     let peers = parse_peers(&args.peers).context("parse --peers")?;
-    let config = RaftNodeConfig { id: args.id, listen, peers, data_dir: args.data_dir, tuning: RaftTuning::default() };
+    let config = RaftNodeConfig {
+        id: args.id,
+        listen,
+        peers,
+        data_dir: args.data_dir,
+        tuning: RaftTuning::default(),
+    };
     config.validate().context("check --id and --peers")?;
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("bind {listen}"))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("bind {listen}"))?;
     ready::announce("metadata", &[("grpc", listener.local_addr()?)]);
-    run_metadata_node_on(config, listener, shutdown).await.context("metadata node")?;
+    run_metadata_node_on(config, listener, shutdown)
+        .await
+        .context("metadata node")?;
     Ok(())
 }

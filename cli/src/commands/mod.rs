@@ -45,8 +45,13 @@ pub async fn run(command: Command) -> Result<()> {
 }
 
 /// Parses a metadata URL and connects to the store it names.
-pub async fn metadata_connect(url: &str) -> Result<std::sync::Arc<dyn magnetar_metadata::MetadataStore>> {
+pub async fn metadata_connect(
+    url: &str,
+) -> Result<std::sync::Arc<dyn magnetar_metadata::MetadataStore>> {
     use anyhow::Context;
-    let parsed = magnetar_metadata::url::MetadataUrl::parse(url).with_context(|| format!("parse metadata URL {url:?}"))?;
-    magnetar_metadata::url::connect(&parsed).await.with_context(|| format!("connect to metadata store {url}"))
+    let parsed = magnetar_metadata::url::MetadataUrl::parse(url)
+        .with_context(|| format!("parse metadata URL {url:?}"))?;
+    magnetar_metadata::url::connect(&parsed)
+        .await
+        .with_context(|| format!("connect to metadata store {url}"))
 }

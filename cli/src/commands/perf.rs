@@ -39,14 +39,21 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
     let mut bytes = 0u64;
     let start = Instant::now();
     let mut report = LatencyReport::new("produce", "msg", start)?;
-    let mut pipeline =
-        PacedPipeline::new(args.rate, Duration::from_secs(args.duration), args.max_pending, start)?;
+    let mut pipeline = PacedPipeline::new(
+        args.rate,
+        Duration::from_secs(args.duration),
+        args.max_pending,
+        start,
+    )?;
     while pipeline.next_slot(&mut report).await? {
         let mut payload = vec![0u8; size];
         payload[..8].copy_from_slice(&now_micros().to_be_bytes());
         let t0 = Instant::now();
         let receipt = producer
-            .send_non_blocking(producer::Message { payload, ..Default::default() })
+            .send_non_blocking(producer::Message {
+                payload,
+                ..Default::default()
+            })
             .await
             .context("send")?;
         let outcome = async move { (t0, receipt.await.map(drop).context("send failed")) };
@@ -73,7 +80,10 @@ pub async fn consume(args: PerfConsumeArgs) -> Result<()> {
     let (mut count, mut bytes, mut last) = (0u64, 0u64, 0u64);
     let start = Instant::now();
     let end = start + Duration::from_secs(args.duration);
-    let mut ticker = tokio::time::interval_at((start + Duration::from_secs(1)).into(), Duration::from_secs(1));
+    let mut ticker = tokio::time::interval_at(
+        (start + Duration::from_secs(1)).into(),
+        Duration::from_secs(1),
+    );
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(end.into()) => break,

@@ -17,7 +17,9 @@ use crate::args::PerfDiskArgs;
 
 pub fn run(args: PerfDiskArgs) -> Result<()> {
     std::fs::create_dir_all(&args.dir).with_context(|| format!("create {}", args.dir.display()))?;
-    let path = args.dir.join(format!("magnetar-perf-disk-{}.tmp", std::process::id()));
+    let path = args
+        .dir
+        .join(format!("magnetar-perf-disk-{}.tmp", std::process::id()));
     let result = measure(&path, &args);
     let _ = std::fs::remove_file(&path);
     result
@@ -33,7 +35,8 @@ fn measure(path: &std::path::Path, args: &PerfDiskArgs) -> Result<()> {
     let block = vec![0xa5u8; args.size.max(1)];
     let preallocated = zero_fill(&mut file, args.preallocated_mib)?;
     let mut offset = 0u64;
-    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).context("create histogram")?;
+    let mut latency =
+        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).context("create histogram")?;
     let (mut writes, mut bytes) = (0u64, 0u64);
     let start = Instant::now();
     let end = start + Duration::from_secs(args.duration);

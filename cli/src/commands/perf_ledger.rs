@@ -41,8 +41,12 @@ pub async fn run(args: PerfLedgerArgs) -> Result<()> {
     let payload = Bytes::from(vec![0x5a; args.size]);
     let start = Instant::now();
     let mut report = LatencyReport::new("ledger", "adds", start)?;
-    let mut pipeline =
-        PacedPipeline::new(args.rate, Duration::from_secs(args.duration), args.max_pending, start)?;
+    let mut pipeline = PacedPipeline::new(
+        args.rate,
+        Duration::from_secs(args.duration),
+        args.max_pending,
+        start,
+    )?;
     while pipeline.next_slot(&mut report).await? {
         let t0 = Instant::now();
         let add = ledger.append(payload.clone());

@@ -29,7 +29,11 @@ pub async fn run(args: PerfMetadataArgs) -> Result<()> {
     Ok(())
 }
 
-async fn cas_puts(store: &Arc<dyn MetadataStore>, prefix: &str, args: &PerfMetadataArgs) -> Result<()> {
+async fn cas_puts(
+    store: &Arc<dyn MetadataStore>,
+    prefix: &str,
+    args: &PerfMetadataArgs,
+) -> Result<()> {
     let end = Instant::now() + Duration::from_secs(args.duration);
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -60,8 +64,16 @@ async fn cas_puts(store: &Arc<dyn MetadataStore>, prefix: &str, args: &PerfMetad
     let mut histogram = new_histogram()?;
     let mut count = 0u64;
     for task in tasks {
-        for latency in task.await.context("CAS task panicked")?.context("CAS put failed")? {
-            histogram.saturating_record(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1));
+        for latency in task
+            .await
+            .context("CAS task panicked")?
+            .context("CAS put failed")?
+        {
+            histogram.saturating_record(
+                u64::try_from(latency.as_micros())
+                    .unwrap_or(u64::MAX)
+                    .max(1),
+            );
             count += 1;
         }
     }
@@ -77,7 +89,11 @@ async fn cas_puts(store: &Arc<dyn MetadataStore>, prefix: &str, args: &PerfMetad
     Ok(())
 }
 
-async fn watch_fan_out(store: &Arc<dyn MetadataStore>, prefix: &str, args: &PerfMetadataArgs) -> Result<()> {
+async fn watch_fan_out(
+    store: &Arc<dyn MetadataStore>,
+    prefix: &str,
+    args: &PerfMetadataArgs,
+) -> Result<()> {
     let key = format!("{prefix}/watched");
     let (seen_tx, mut seen_rx) = mpsc::unbounded_channel::<Duration>();
     let mut watchers = Vec::new();
@@ -118,7 +134,8 @@ async fn watch_fan_out(store: &Arc<dyn MetadataStore>, prefix: &str, args: &Perf
             let Some(delay) = delay else {
                 bail!("every watcher stopped");
             };
-            histogram.saturating_record(u64::try_from(delay.as_micros()).unwrap_or(u64::MAX).max(1));
+            histogram
+                .saturating_record(u64::try_from(delay.as_micros()).unwrap_or(u64::MAX).max(1));
         }
     }
     for watcher in watchers {

@@ -67,7 +67,9 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
     let mut connection = connect_producer(&args.client.url, &args.client.topic).await?;
     let size = args.size.max(8);
     let batch_limit = if args.batching {
-        usize::try_from(args.batch_max_messages).unwrap_or(usize::MAX).max(1)
+        usize::try_from(args.batch_max_messages)
+            .unwrap_or(usize::MAX)
+            .max(1)
     } else {
         1
     };
@@ -103,13 +105,16 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
                 break;
             }
         }
-        let batch_due = batch.flush_at.is_some_and(|flush_at| Instant::now() >= flush_at);
+        let batch_due = batch
+            .flush_at
+            .is_some_and(|flush_at| Instant::now() >= flush_at);
         let batch_full = batch.created.len() >= batch_limit
             || batch.body.len() >= BATCH_MAX_BYTES
             || pending_messages + batch.created.len() >= args.max_pending
             || (!producing && !batch.created.is_empty());
         if !batch.created.is_empty() && (batch_due || batch_full) {
-            let sent = send_batch(&mut connection, &mut batch, next_sequence_id, args.batching).await?;
+            let sent =
+                send_batch(&mut connection, &mut batch, next_sequence_id, args.batching).await?;
             next_sequence_id += sent.created.len() as u64;
             pending_messages += sent.created.len();
             in_flight.push_back(sent);
@@ -120,7 +125,11 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
         }
 
         // Wait for a receipt, the next due message, or the batch deadline.
-        let mut wake = if producing { end } else { now + Duration::from_secs(30) };
+        let mut wake = if producing {
+            end
+        } else {
+            now + Duration::from_secs(30)
+        };
         if let Some(flush_at) = batch.flush_at {
             wake = wake.min(flush_at);
         }
@@ -146,7 +155,10 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
                 pending_messages -= 1;
             }
         } else if !producing && Instant::now() >= end + Duration::from_secs(30) {
-            bail!("{} sends still without a receipt 30 s after the end", in_flight.len());
+            bail!(
+                "{} sends still without a receipt 30 s after the end",
+                in_flight.len()
+            );
         }
         report.report_if_due();
     }
@@ -205,7 +217,10 @@ async fn send_batch(
         highest_sequence_id: Some(sequence_id + messages as u64 - 1),
         ..Default::default()
     };
-    let frame = Frame::Payload(PayloadFrame::new(send.into(), encode_body(&metadata, &body)));
+    let frame = Frame::Payload(PayloadFrame::new(
+        send.into(),
+        encode_body(&metadata, &body),
+    ));
     connection.send(frame).await.context("send to broker")?;
     Ok(InFlight {
         sequence_id,
@@ -229,7 +244,12 @@ async fn handle_reply(
         return Ok(Vec::new());
     }
     if let Some(error) = command.send_error {
-        bail!("send {} failed: {:?} {}", error.sequence_id, error.error, error.message);
+        bail!(
+            "send {} failed: {:?} {}",
+            error.sequence_id,
+            error.error,
+            error.message
+        );
     }
     let Some(receipt) = command.send_receipt else {
         return Ok(Vec::new());
@@ -241,7 +261,10 @@ async fn handle_reply(
             receipt.sequence_id,
             sent.sequence_id
         ),
-        None => bail!("receipt for sequence id {} with nothing in flight", receipt.sequence_id),
+        None => bail!(
+            "receipt for sequence id {} with nothing in flight",
+            receipt.sequence_id
+        ),
     }
 }
 
@@ -264,10 +287,14 @@ async fn connect_producer(url: &str, topic: &str) -> Result<Connection> {
         let Some(lookup) = reply.lookup_topic_response.clone() else {
             bail!("unexpected reply to LOOKUP: {reply:?}");
         };
-        let redirect = lookup.response
-            == Some(command_lookup_topic_response::LookupType::Redirect as i32);
+        let redirect =
+            lookup.response == Some(command_lookup_topic_response::LookupType::Redirect as i32);
         if lookup.response == Some(command_lookup_topic_response::LookupType::Failed as i32) {
-            bail!("lookup of {topic} failed: {:?} {:?}", lookup.error, lookup.message);
+            bail!(
+                "lookup of {topic} failed: {:?} {:?}",
+                lookup.error,
+                lookup.message
+            );
         }
         let target = lookup
             .broker_service_url

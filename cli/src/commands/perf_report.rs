@@ -25,7 +25,13 @@ pub fn new_histogram() -> Result<Histogram<u64>> {
     Histogram::new_with_bounds(1, 60_000_000, 3).context("create histogram")
 }
 
-pub fn print_summary(what: &str, count: u64, bytes: u64, elapsed: Duration, latency: &Histogram<u64>) {
+pub fn print_summary(
+    what: &str,
+    count: u64,
+    bytes: u64,
+    elapsed: Duration,
+    latency: &Histogram<u64>,
+) {
     let secs = elapsed.as_secs_f64().max(1e-9);
     println!(
         "{what} summary: {count} msgs in {secs:.1} s = {:.0} msg/s, {:.1} MB/s; latency ms p50 {:.3} p99 {:.3} p99.9 {:.3} max {:.3}",
@@ -65,7 +71,9 @@ impl LatencyReport {
 
     /// One operation confirmed after `latency`.
     pub fn record(&mut self, latency: Duration) {
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+        let micros = u64::try_from(latency.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
         self.total.saturating_record(micros);
         self.window.saturating_record(micros);
         self.confirmed += 1;

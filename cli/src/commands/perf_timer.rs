@@ -87,7 +87,10 @@ fn run(incoming: mpsc::Receiver<(Instant, oneshot::Sender<()>)>) {
     let mut sequence = 0u64;
     loop {
         let now = Instant::now();
-        while waiting.peek().is_some_and(|Reverse(first)| first.deadline <= now) {
+        while waiting
+            .peek()
+            .is_some_and(|Reverse(first)| first.deadline <= now)
+        {
             if let Some(Reverse(due)) = waiting.pop() {
                 let _ = due.wake.send(());
             }

@@ -33,12 +33,19 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
     let shutdown = shutdown::on_signal();
     let quorum = args.quorum.resolve(1);
     if args.bookies == 0 || quorum.0 > args.bookies {
-        bail!("ensemble size {} needs at least that many bookies (--bookies {})", quorum.0, args.bookies);
+        bail!(
+            "ensemble size {} needs at least that many bookies (--bookies {})",
+            quorum.0,
+            args.bookies
+        );
     }
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("create {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("create {}", args.data_dir.display()))?;
     tracing::info!(data_dir = %args.data_dir.display(), "starting standalone");
 
-    let metadata = EmbeddedRaft::open(&args.data_dir.join("metadata")).await.context("open embedded metadata store")?;
+    let metadata = EmbeddedRaft::open(&args.data_dir.join("metadata"))
+        .await
+        .context("open embedded metadata store")?;
 
     let mut bookies = Vec::new();
     for index in 0..args.bookies {
@@ -47,9 +54,13 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
         let mut config = BookieConfig::for_dir(&dir);
         config.listen = listener.local_addr()?;
         apply_journal_args(&mut config, &args.journal);
-        let bookie = RunningBookie::start(config, listener, StartOptions::with_metadata(Arc::clone(&metadata)))
-            .await
-            .with_context(|| format!("start bookie {index}"))?;
+        let bookie = RunningBookie::start(
+            config,
+            listener,
+            StartOptions::with_metadata(Arc::clone(&metadata)),
+        )
+        .await
+        .with_context(|| format!("start bookie {index}"))?;
         tracing::info!(bookie_id = %bookie.bookie_id(), "in-process bookie serving");
         bookies.push(bookie);
     }
@@ -63,12 +74,24 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
     // The broker reaches its own bookies by direct calls; any other bookie
     // (none in standalone) over gRPC.
     let client_config = ClientConfig::default();
-    let local_bookies = bookies.iter().map(|b| (b.bookie_id().to_string(), Arc::clone(b.bookie())));
-    let connector = LocalConnector::new(local_bookies, Arc::new(GrpcConnector::new(client_config.clone())));
-    let ledgers = Arc::new(LedgerClient::with_connector(Arc::clone(&metadata), client_config, Arc::new(connector)));
+    let local_bookies = bookies
+        .iter()
+        .map(|b| (b.bookie_id().to_string(), Arc::clone(b.bookie())));
+    let connector = LocalConnector::new(
+        local_bookies,
+        Arc::new(GrpcConnector::new(client_config.clone())),
+    );
+    let ledgers = Arc::new(LedgerClient::with_connector(
+        Arc::clone(&metadata),
+        client_config,
+        Arc::new(connector),
+    ));
     let node = broker_node::start(&args.listen, "standalone", quorum, metadata, ledgers).await?;
     write_durably(&session_file, &node.session_id().to_string())?;
-    ready::announce("standalone", &[("pulsar", node.pulsar_addr()), ("http", node.http_addr())]);
+    ready::announce(
+        "standalone",
+        &[("pulsar", node.pulsar_addr()), ("http", node.http_addr())],
+    );
 
     shutdown.cancelled().await;
     node.shutdown().await;
@@ -78,17 +101,25 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
     Ok(())
 }
 
-async fn revoke_previous_session(path: &Path, metadata: &dyn magnetar_metadata::MetadataStore) -> Result<()> {
+async fn revoke_previous_session(
+    path: &Path,
+    metadata: &dyn magnetar_metadata::MetadataStore,
+) -> Result<()> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(error) => return Err(error).with_context(|| format!("read {}", path.display())),
     };
-    let session: magnetar_metadata::SessionId =
-        text.trim().parse().with_context(|| format!("parse {}", path.display()))?;
+    let session: magnetar_metadata::SessionId = text
+        .trim()
+        .parse()
+        .with_context(|| format!("parse {}", path.display()))?;
     match metadata.revoke_session(session).await {
         Ok(()) | Err(magnetar_metadata::MetadataError::SessionExpired(_)) => {
-            tracing::info!(session, "ended the broker session of the previous standalone process");
+            tracing::info!(
+                session,
+                "ended the broker session of the previous standalone process"
+            );
             Ok(())
         }
         Err(error) => Err(error).context("revoke the previous broker session"),
@@ -101,14 +132,21 @@ async fn bind_bookie_port(dir: &Path) -> Result<TcpListener> {
     std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     let port_file = dir.join("port");
     let recorded: Option<u16> = match std::fs::read_to_string(&port_file) {
-        Ok(text) => Some(text.trim().parse().with_context(|| format!("parse {}", port_file.display()))?),
+        Ok(text) => Some(
+            text.trim()
+                .parse()
+                .with_context(|| format!("parse {}", port_file.display()))?,
+        ),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
         Err(error) => return Err(error).with_context(|| format!("read {}", port_file.display())),
     };
     let addr = SocketAddr::from(([127, 0, 0, 1], recorded.unwrap_or(0)));
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("bind bookie port {addr} (recorded in {})", port_file.display()))?;
+    let listener = TcpListener::bind(addr).await.with_context(|| {
+        format!(
+            "bind bookie port {addr} (recorded in {})",
+            port_file.display()
+        )
+    })?;
     if recorded.is_none() {
         write_durably(&port_file, &listener.local_addr()?.port().to_string())?;
     }
@@ -116,5 +154,6 @@ async fn bind_bookie_port(dir: &Path) -> Result<TcpListener> {
 }
 
 fn write_durably(path: &Path, contents: &str) -> Result<()> {
-    durable_file::write_file_durably(path, contents.as_bytes()).with_context(|| format!("write {}", path.display()))
+    durable_file::write_file_durably(path, contents.as_bytes())
+        .with_context(|| format!("write {}", path.display()))
 }

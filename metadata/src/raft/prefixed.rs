@@ -85,9 +85,7 @@ impl MetadataStore for PrefixedStore {
                 .into_iter()
                 .map(|(key, value)| (self.prefix.strip_str(key), value))
                 .collect(),
-            next_start_after: page
-                .next_start_after
-                .map(|key| self.prefix.strip_str(key)),
+            next_start_after: page.next_start_after.map(|key| self.prefix.strip_str(key)),
         })
     }
 

@@ -66,9 +66,12 @@ async fn propose_batches(
         }
         let (commands, replies): (Vec<Command>, Vec<Reply>) = batch.into_iter().unzip();
         let count = commands.len();
-        let proposal = tokio::time::timeout(timeout, raft.client_write(CommandBatch(commands))).await;
+        let proposal =
+            tokio::time::timeout(timeout, raft.client_write(CommandBatch(commands))).await;
         let answers: Vec<Result<ForwardedWrite, MetadataError>> = match proposal {
-            Err(_) => repeat_error(count, || unavailable("write was not committed before the deadline")),
+            Err(_) => repeat_error(count, || {
+                unavailable("write was not committed before the deadline")
+            }),
             Ok(Ok(response)) if response.data.0.len() == count => response
                 .data
                 .0
@@ -86,7 +89,9 @@ async fn propose_batches(
                 (0..count).map(|_| Ok(ForwardedWrite::NotLeader)).collect()
             }
             Ok(Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e)))) => {
-                repeat_error(count, || unavailable(&format!("membership change in progress: {e}")))
+                repeat_error(count, || {
+                    unavailable(&format!("membership change in progress: {e}"))
+                })
             }
             Ok(Err(RaftError::Fatal(fatal))) => {
                 tracing::warn!(%fatal, "raft stopped while writing");

@@ -121,7 +121,10 @@ fn oversize_frame_is_refused_before_buffering() {
 #[test]
 fn frame_exactly_at_the_limit_is_accepted_one_byte_more_is_not() {
     // Larger than the frame padding, so the limit is a real message size.
-    let frame = Frame::Payload(PayloadFrame::new(send_command(1), sample_body(&[7u8; 16 * 1024])));
+    let frame = Frame::Payload(PayloadFrame::new(
+        send_command(1),
+        sample_body(&[7u8; 16 * 1024]),
+    ));
     let encoded = encode(frame.clone());
     let total = encoded.len() - 4;
     let mut at_limit = PulsarCodec::with_max_message_size(total - FRAME_PADDING);

@@ -257,11 +257,16 @@ mod tests {
         let preallocated = ids
             .iter()
             .filter(|id| {
-                let len = fs::metadata(journal_file_path(dir.path(), **id)).unwrap().len();
+                let len = fs::metadata(journal_file_path(dir.path(), **id))
+                    .unwrap()
+                    .len();
                 len >= FILE_SIZE
             })
             .count();
-        assert!(preallocated >= 3, "files: {ids:?}, {preallocated} preallocated");
+        assert!(
+            preallocated >= 3,
+            "files: {ids:?}, {preallocated} preallocated"
+        );
 
         let mut replayed = Vec::new();
         let summary = replay_journal(dir.path(), JournalPosition::default(), 4096, |record| {
@@ -287,7 +292,10 @@ mod tests {
         }
         // A checkpoint at the start of file 3 retires files 1 and 2, full of
         // records that must never be replayed again.
-        let mark = JournalPosition { file_id: 3, offset: 0 };
+        let mark = JournalPosition {
+            file_id: 3,
+            offset: 0,
+        };
         let mut retired_inodes = Vec::new();
         for id in [1, 2] {
             let path = journal_file_path(dir.path(), id);
@@ -296,7 +304,10 @@ mod tests {
         }
         let first_in_file_3 = {
             let mut replayed = Vec::new();
-            replay_journal(dir.path(), mark, 4096, |record| replayed.push(record.entry_id)).unwrap();
+            replay_journal(dir.path(), mark, 4096, |record| {
+                replayed.push(record.entry_id)
+            })
+            .unwrap();
             replayed[0]
         };
         while storage.position().file_id < 8 {
@@ -310,12 +321,23 @@ mod tests {
         let reused = list_journal_files(dir.path())
             .unwrap()
             .into_iter()
-            .filter(|id| retired_inodes.contains(&fs::metadata(journal_file_path(dir.path(), *id)).unwrap().ino()))
+            .filter(|id| {
+                retired_inodes.contains(
+                    &fs::metadata(journal_file_path(dir.path(), *id))
+                        .unwrap()
+                        .ino(),
+                )
+            })
             .count();
-        assert!(reused >= 1, "no later journal file reused a retired file's blocks");
+        assert!(
+            reused >= 1,
+            "no later journal file reused a retired file's blocks"
+        );
         let mut replayed = Vec::new();
-        let summary =
-            replay_journal(dir.path(), mark, 4096, |record| replayed.push(record.entry_id)).unwrap();
+        let summary = replay_journal(dir.path(), mark, 4096, |record| {
+            replayed.push(record.entry_id)
+        })
+        .unwrap();
         assert_eq!(replayed, (first_in_file_3..entry_id).collect::<Vec<_>>());
         assert_eq!(summary.dropped_bytes, 0);
     }
@@ -326,10 +348,18 @@ mod tests {
         let old = journal_file_path(dir.path(), 1);
         fs::write(&old, b"checkpointed records").unwrap();
         preallocate::retire_journal_file(dir.path(), &old, 1, true).unwrap();
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "kept as a retired file");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "kept as a retired file"
+        );
         let _storage = FileJournalStorage::create(dir.path(), 2, FILE_SIZE, false).unwrap();
         assert_eq!(list_journal_files(dir.path()).unwrap(), vec![2]);
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "only the new journal file is left");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "only the new journal file is left"
+        );
     }
 
     #[test]
@@ -341,7 +371,9 @@ mod tests {
         }
         assert!(!storage.is_preallocated());
         for id in list_journal_files(dir.path()).unwrap() {
-            let len = fs::metadata(journal_file_path(dir.path(), id)).unwrap().len();
+            let len = fs::metadata(journal_file_path(dir.path(), id))
+                .unwrap()
+                .len();
             assert_eq!(len % 925, 0, "file {id} holds whole records only");
         }
     }

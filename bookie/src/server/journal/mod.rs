@@ -121,13 +121,15 @@ impl Journal {
     /// Queues `record`. The returned ack resolves once it is durable.
     /// Records are written in the order `submit` calls complete.
     pub async fn submit(&self, record: Record) -> Result<DurableAck, JournalError> {
-        self.queue(|done| JournalRequest::Append { record, done }).await
+        self.queue(|done| JournalRequest::Append { record, done })
+            .await
     }
 
     /// Queues `records` as one request: they are written in order, in the
     /// same group, and the returned ack resolves once all are durable.
     pub async fn submit_all(&self, records: Vec<Record>) -> Result<DurableAck, JournalError> {
-        self.queue(|done| JournalRequest::AppendAll { records, done }).await
+        self.queue(|done| JournalRequest::AppendAll { records, done })
+            .await
     }
 
     /// Queues `record` and waits until it is durable.

@@ -214,7 +214,11 @@ fn retired_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut retired = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
-        if entry.file_name().to_str().is_some_and(|name| name.ends_with(RETIRED_SUFFIX)) {
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.ends_with(RETIRED_SUFFIX))
+        {
             retired.push(entry.path());
         }
     }
@@ -278,10 +282,17 @@ mod tests {
         preparer.start();
         wait_until_ready(&mut preparer);
         let ready = dir.path().join(READY_NAME);
-        assert_eq!(fs::metadata(&ready).unwrap().ino(), inode, "the retired file was reused");
+        assert_eq!(
+            fs::metadata(&ready).unwrap().ino(),
+            inode,
+            "the retired file was reused"
+        );
         let bytes = fs::read(&ready).unwrap();
         assert_eq!(bytes.len() as u64, size);
-        assert!(bytes.iter().all(|b| *b == 0), "every old byte was overwritten");
+        assert!(
+            bytes.iter().all(|b| *b == 0),
+            "every old byte was overwritten"
+        );
         assert!(retired_files(dir.path()).unwrap().is_empty());
     }
 
@@ -298,7 +309,11 @@ mod tests {
         let path = dir.path().join("0000000000000005.journal");
         fs::write(&path, b"records").unwrap();
         retire_journal_file(dir.path(), &path, 5, false).unwrap();
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), MAX_RETIRED_FILES, "not recycling deletes");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            MAX_RETIRED_FILES,
+            "not recycling deletes"
+        );
     }
 
     #[test]

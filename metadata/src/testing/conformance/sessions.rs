@@ -60,7 +60,10 @@ pub async fn session_expiry_deletes_ephemeral_keys(store: Arc<dyn MetadataStore>
     // etcd removes all of a lease's keys in one revision; the Raft and
     // memory backends use one revision per key. The contract is only that
     // watchers see every delete, in non-decreasing revision order.
-    assert!(revisions.windows(2).all(|w| w[0] <= w[1]), "delete events out of order: {revisions:?}");
+    assert!(
+        revisions.windows(2).all(|w| w[0] <= w[1]),
+        "delete events out of order: {revisions:?}"
+    );
     for key in &ephemeral {
         assert_eq!(store.get(key).await.unwrap(), None);
     }
