@@ -3,7 +3,7 @@
 //! Column families:
 //! - `locations`: `ledger_id BE ++ entry_id BE` → `log_id BE ++ offset BE ++ len BE`
 //!   (entry ids are never negative, so byte order is numeric order);
-//! - `ledgers`: `ledger_id BE` → JSON [`LedgerState`].
+//! - `ledgers`: `ledger_id BE` → JSON [`BookieLedgerState`].
 //!
 //! Every write batch is committed with `sync = true`: the checkpoint mark may
 //! only advance once the index is durable.
@@ -14,7 +14,7 @@ use std::path::Path;
 use rocksdb::{ColumnFamily, IteratorMode, Options, WriteBatch, WriteOptions, DB};
 
 use super::error::StorageError;
-use super::ledger_state::LedgerState;
+use super::ledger_state::BookieLedgerState;
 
 const LOCATIONS: &str = "locations";
 const LEDGERS: &str = "ledgers";
@@ -102,14 +102,14 @@ impl LedgerIndex {
     }
 
     /// Every ledger's persisted state.
-    pub fn load_ledgers(&self) -> Result<Vec<(u64, LedgerState)>, StorageError> {
+    pub fn load_ledgers(&self) -> Result<Vec<(u64, BookieLedgerState)>, StorageError> {
         let mut out = Vec::new();
         for item in self.db.iterator_cf(self.cf(LEDGERS), IteratorMode::Start) {
             let (key, value) = item?;
             let Ok(id_bytes) = <[u8; 8]>::try_from(key.as_ref()) else {
                 continue;
             };
-            match serde_json::from_slice::<LedgerState>(&value) {
+            match serde_json::from_slice::<BookieLedgerState>(&value) {
                 Ok(state) => out.push((u64::from_be_bytes(id_bytes), state)),
                 Err(err) => {
                     tracing::error!(error = %err, "skipping unreadable ledger state in index")
@@ -149,7 +149,7 @@ impl LedgerIndex {
         );
     }
 
-    pub fn put_ledger(&self, batch: &mut IndexBatch, ledger_id: u64, state: &LedgerState) {
+    pub fn put_ledger(&self, batch: &mut IndexBatch, ledger_id: u64, state: &BookieLedgerState) {
         let value = serde_json::to_vec(state).expect("ledger state serializes to JSON");
         batch
             .batch
@@ -212,7 +212,7 @@ mod tests {
                     len: 7,
                 },
             );
-            let state = LedgerState {
+            let state = BookieLedgerState {
                 master_key: vec![1; 20],
                 fenced: true,
                 lac: 1,

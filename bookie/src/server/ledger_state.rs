@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// What the bookie knows about one ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LedgerState {
+pub struct BookieLedgerState {
     /// Empty until the first add or fence sets it.
     pub master_key: Vec<u8>,
     pub fenced: bool,
@@ -23,9 +23,9 @@ pub struct LedgerState {
     pub last_entry: i64,
 }
 
-impl Default for LedgerState {
+impl Default for BookieLedgerState {
     fn default() -> Self {
-        LedgerState {
+        BookieLedgerState {
             master_key: Vec::new(),
             fenced: false,
             lac: -1,
@@ -53,19 +53,19 @@ pub struct LedgerTable {
 
 #[derive(Default)]
 struct TableInner {
-    ledgers: HashMap<u64, LedgerState>,
+    ledgers: HashMap<u64, BookieLedgerState>,
     dirty: HashSet<u64>,
 }
 
 impl LedgerTable {
     /// Builds the table from states loaded out of the index.
-    pub fn from_loaded(loaded: impl IntoIterator<Item = (u64, LedgerState)>) -> Self {
+    pub fn from_loaded(loaded: impl IntoIterator<Item = (u64, BookieLedgerState)>) -> Self {
         let table = LedgerTable::default();
         table.inner.lock().ledgers.extend(loaded);
         table
     }
 
-    pub fn get(&self, ledger_id: u64) -> Option<LedgerState> {
+    pub fn get(&self, ledger_id: u64) -> Option<BookieLedgerState> {
         self.inner.lock().ledgers.get(&ledger_id).cloned()
     }
 
@@ -75,7 +75,7 @@ impl LedgerTable {
 
     /// Runs `change` on the ledger's state (created when missing) under the
     /// table lock, marks it dirty and returns what `change` returned.
-    pub fn update<T>(&self, ledger_id: u64, change: impl FnOnce(&mut LedgerState) -> T) -> T {
+    pub fn update<T>(&self, ledger_id: u64, change: impl FnOnce(&mut BookieLedgerState) -> T) -> T {
         let mut inner = self.inner.lock();
         let result = change(inner.ledgers.entry(ledger_id).or_default());
         inner.dirty.insert(ledger_id);
@@ -83,7 +83,7 @@ impl LedgerTable {
     }
 
     /// Checks `key` against the ledger, recording it when none is set yet.
-    pub fn check_key(state: &mut LedgerState, key: &Bytes) -> KeyCheck {
+    pub fn check_key(state: &mut BookieLedgerState, key: &Bytes) -> KeyCheck {
         if state.master_key.is_empty() {
             state.master_key = key.to_vec();
             KeyCheck::Recorded
@@ -96,7 +96,7 @@ impl LedgerTable {
 
     /// Takes the dirty set and snapshots those ledgers for a checkpoint. On a
     /// failed checkpoint the caller gives them back with [`Self::mark_dirty`].
-    pub fn take_dirty(&self) -> Vec<(u64, LedgerState)> {
+    pub fn take_dirty(&self) -> Vec<(u64, BookieLedgerState)> {
         let mut inner = self.inner.lock();
         let dirty = std::mem::take(&mut inner.dirty);
         dirty

@@ -29,7 +29,7 @@ use super::journal::files::{journal_file_path, list_journal_files};
 use super::journal::mark::{read_mark, write_mark};
 use super::journal::preallocate::retire_journal_file;
 use super::journal::JournalPosition;
-use super::ledger_state::{LedgerState, LedgerTable};
+use super::ledger_state::{BookieLedgerState, LedgerTable};
 use super::record::{Record, RecordKind};
 use super::write_cache::WriteCache;
 use crate::digest::decode_entry;
@@ -100,7 +100,7 @@ impl LedgerStorage {
         entry_id: i64,
         lac: i64,
         body: Bytes,
-        admit: impl FnOnce(&mut LedgerState) -> Result<T, E>,
+        admit: impl FnOnce(&mut BookieLedgerState) -> Result<T, E>,
     ) -> Result<T, E> {
         self.ledgers.update(ledger_id, |state| {
             let admitted = admit(state)?;
@@ -233,7 +233,7 @@ impl LedgerStorage {
     fn write_snapshot(
         &self,
         snapshot: &super::write_cache::EntryMap,
-        dirty: &[(u64, LedgerState)],
+        dirty: &[(u64, BookieLedgerState)],
     ) -> Result<(), StorageError> {
         let started = std::time::Instant::now();
         let mut batch = self.index.batch();
