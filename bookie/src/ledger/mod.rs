@@ -6,7 +6,10 @@
 //! Ordering contract: `LedgerWriter::append` assigns the entry id when it is
 //! *called*, so the order of calls is the order of entries; the returned
 //! futures complete in entry order, each only once `ack_quorum` bookies of the
-//! entry's write set have it durably (journal fsynced).
+//! entry's write set have it durably (journal fsynced). The write starts
+//! when `append` is called: a caller need not poll the future for the entry
+//! to make progress, and may await the futures one at a time, oldest first
+//! (the managed ledger's writer task does).
 //!
 //! Its errors, [`LedgerError`] and what it carries, are in `error`.
 
