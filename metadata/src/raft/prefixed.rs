@@ -137,3 +137,46 @@ impl MetadataStore for PrefixedStore {
         self.inner.revoke_session(session).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryStore;
+
+    #[tokio::test]
+    async fn a_cluster_never_sees_the_keys_of_a_longer_prefix() {
+        let shared: Arc<dyn MetadataStore> = Arc::new(MemoryStore::new());
+        let a = PrefixedStore::new(shared.clone(), "/a");
+        let ab = PrefixedStore::new(shared.clone(), "/ab");
+        a.put("/k", Bytes::from_static(b"1"), PutOptions::ANY)
+            .await
+            .unwrap();
+        ab.put("/k", Bytes::from_static(b"2"), PutOptions::ANY)
+            .await
+            .unwrap();
+
+        let page = a.list("", None, 10).await.unwrap();
+        let keys: Vec<&str> = page.entries.iter().map(|(key, _)| key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["/k"],
+            "only the cluster's own key, without its prefix"
+        );
+        assert_eq!(page.entries[0].1.value, Bytes::from_static(b"1"));
+
+        let mut events = a
+            .watch(WatchTarget::Prefix(String::new()), None)
+            .await
+            .unwrap();
+        ab.put("/other", Bytes::from_static(b"3"), PutOptions::ANY)
+            .await
+            .unwrap();
+        a.put("/mine", Bytes::from_static(b"4"), PutOptions::ANY)
+            .await
+            .unwrap();
+        match events.next().await {
+            Some(Ok(WatchEvent::Put { key, .. })) => assert_eq!(key, "/mine"),
+            other => panic!("expected the cluster's own put, got {other:?}"),
+        }
+    }
+}
