@@ -11,7 +11,7 @@ use magnetar_metadata::{Expected, MetadataError, PutOptions};
 use serde::Serialize;
 
 use super::{AdminError, AdminState};
-use crate::managed_ledger::{StoredLedgerList, LEDGER_LIST_ROOT};
+use crate::managed_ledger::{ManagedLedgerError, StoredLedgerList, LEDGER_LIST_ROOT};
 use crate::namespace::{NamespaceName, TopicDomain, TopicName};
 
 /// Message counters of a topic, kept by the protocol side.
@@ -107,6 +107,17 @@ pub async fn create_topic(
     }
 }
 
+/// A missing managed ledger is a topic that does not exist (404); any other
+/// error maps as usual.
+fn not_found_as_404(topic: &TopicName, error: ManagedLedgerError) -> AdminError {
+    match error {
+        ManagedLedgerError::NoSuchManagedLedger(_) => {
+            AdminError::NotFound(format!("topic {topic} not found"))
+        }
+        other => other.into(),
+    }
+}
+
 /// `DELETE /admin/v2/persistent/{tenant}/{namespace}/{topic}`.
 pub async fn delete_topic(
     State(state): State<AdminState>,
@@ -117,12 +128,7 @@ pub async fn delete_topic(
         .managed_ledgers
         .delete(&topic.persistence_name())
         .await
-        .map_err(|e| match e {
-            crate::managed_ledger::ManagedLedgerError::NoSuchManagedLedger(_) => {
-                AdminError::NotFound(format!("topic {topic} not found"))
-            }
-            other => other.into(),
-        })?;
+        .map_err(|e| not_found_as_404(&topic, e))?;
     tracing::info!(topic = %topic, "deleted topic");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -137,12 +143,7 @@ pub async fn topic_stats(
         .managed_ledgers
         .storage_stats(&topic.persistence_name())
         .await
-        .map_err(|e| match e {
-            crate::managed_ledger::ManagedLedgerError::NoSuchManagedLedger(_) => {
-                AdminError::NotFound(format!("topic {topic} not found"))
-            }
-            other => other.into(),
-        })?;
+        .map_err(|e| not_found_as_404(&topic, e))?;
     let counters = state
         .topic_stats
         .as_ref()
