@@ -32,5 +32,5 @@ pub mod testing;
 
 pub use ledger::{
     ClosedLedger, EntryId, LedgerError, LedgerId, LedgerOptions, LedgerReader, LedgerStore,
-    LedgerWriter, OpenMode,
+    LedgerWriter, OpenMode, WriterHealth,
 };

@@ -112,9 +112,8 @@ mod tests {
         let mut metadata = LedgerMetadata::new_open(&options, vec![]);
         metadata.segments = segments
             .iter()
-            .map(|(first, ensemble)| Segment {
-                first_entry_id: *first,
-                ensemble: ensemble.iter().map(|b| b.to_string()).collect(),
+            .map(|(first, ensemble)| {
+                Segment::new(*first, ensemble.iter().map(|b| b.to_string()).collect())
             })
             .collect();
         if let Some(last) = closed_at {

@@ -173,6 +173,14 @@ impl LedgerStore for MemoryLedgerStore {
         }))
     }
 
+    async fn writable_bookies(&self) -> Result<usize, LedgerError> {
+        Ok(if self.state.lock().bookies_unavailable {
+            0
+        } else {
+            usize::MAX
+        })
+    }
+
     async fn delete(&self, ledger_id: LedgerId) -> Result<(), LedgerError> {
         match self.state.lock().ledgers.remove(&ledger_id) {
             Some(_) => Ok(()),

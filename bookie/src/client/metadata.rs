@@ -35,6 +35,33 @@ pub enum LedgerState {
 pub struct Segment {
     pub first_entry_id: EntryId,
     pub ensemble: Vec<BookieId>,
+    /// Sorted ensemble indices whose bookie does *not* hold this segment's
+    /// entries: the writer went on without it while every write set kept
+    /// `Qa` live members. The failed bookie's id stays at its index, so the
+    /// striping arithmetic is unchanged and auto-recovery knows where the
+    /// copies belong. Absent from the JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holes: Vec<u32>,
+}
+
+impl Segment {
+    pub fn new(first_entry_id: EntryId, ensemble: Vec<BookieId>) -> Self {
+        Segment {
+            first_entry_id,
+            ensemble,
+            holes: Vec::new(),
+        }
+    }
+
+    /// Whether the bookie at `index` skipped this segment's entries.
+    pub fn is_hole(&self, index: usize) -> bool {
+        self.holes.iter().any(|&hole| hole as usize == index)
+    }
+
+    /// The hole indices as `usize`.
+    pub fn hole_indices(&self) -> Vec<usize> {
+        self.holes.iter().map(|&hole| hole as usize).collect()
+    }
 }
 
 /// The stored form of a ledger's metadata.
@@ -74,10 +101,7 @@ impl LedgerMetadata {
             state: LedgerState::Open,
             last_entry_id: -1,
             length: 0,
-            segments: vec![Segment {
-                first_entry_id: 0,
-                ensemble,
-            }],
+            segments: vec![Segment::new(0, ensemble)],
             digest: "crc32c".to_string(),
             password: encode_hex(&options.password),
             ctime,
@@ -92,14 +116,41 @@ impl LedgerMetadata {
 
     /// The ensemble that stores `entry_id`.
     pub fn ensemble_for(&self, entry_id: EntryId) -> &[BookieId] {
+        self.segment_for(entry_id)
+            .map(|segment| segment.ensemble.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// The segment that `entry_id` belongs to.
+    pub fn segment_for(&self, entry_id: EntryId) -> Option<&Segment> {
         let position = self
             .segments
             .partition_point(|segment| segment.first_entry_id <= entry_id);
-        let index = position.saturating_sub(1);
+        self.segments.get(position.saturating_sub(1))
+    }
+
+    /// Ensemble indices that hold `entry_id`: its write set minus the holes
+    /// of its segment, in write order.
+    pub fn live_write_set(&self, entry_id: EntryId) -> Vec<usize> {
+        let segment = self.segment_for(entry_id);
+        self.quorum()
+            .write_set(entry_id)
+            .into_iter()
+            .filter(|&index| !segment.is_some_and(|segment| segment.is_hole(index)))
+            .collect()
+    }
+
+    /// Whether any segment has a hole: some entries have fewer than `Qw` copies.
+    pub fn has_holes(&self) -> bool {
+        self.segments.iter().any(|segment| !segment.holes.is_empty())
+    }
+
+    /// The last segment's holes.
+    pub fn last_holes(&self) -> Vec<usize> {
         self.segments
-            .get(index)
-            .map(|segment| segment.ensemble.as_slice())
-            .unwrap_or(&[])
+            .last()
+            .map(Segment::hole_indices)
+            .unwrap_or_default()
     }
 
     /// The last segment's ensemble: where new entries go.
@@ -118,14 +169,24 @@ impl LedgerMetadata {
             .unwrap_or(0)
     }
 
-    /// Installs `ensemble` for entries from `first_entry_id` on: replaces the
-    /// last segment in place when it starts there, else appends a segment.
-    pub fn set_ensemble_from(&mut self, first_entry_id: EntryId, ensemble: Vec<BookieId>) {
+    /// Installs `ensemble` with `holes` for entries from `first_entry_id` on:
+    /// replaces the last segment in place when it starts there, else appends
+    /// a segment.
+    pub fn set_ensemble_from(
+        &mut self,
+        first_entry_id: EntryId,
+        ensemble: Vec<BookieId>,
+        holes: Vec<u32>,
+    ) {
         match self.segments.last_mut() {
-            Some(last) if last.first_entry_id == first_entry_id => last.ensemble = ensemble,
+            Some(last) if last.first_entry_id == first_entry_id => {
+                last.ensemble = ensemble;
+                last.holes = holes;
+            }
             _ => self.segments.push(Segment {
                 first_entry_id,
                 ensemble,
+                holes,
             }),
         }
     }
@@ -159,14 +220,34 @@ impl LedgerMetadata {
         )
     }
 
-    /// Parses the JSON stored under `key`.
-    pub fn parse(key: &str, value: &[u8]) -> Result<Self, LedgerError> {
-        serde_json::from_slice(value).map_err(|error| {
-            LedgerError::Metadata(MetadataError::Corrupt {
-                key: key.to_string(),
-                reason: error.to_string(),
+    /// Why the segments' holes are impossible, if they are: a hole outside
+    /// the ensemble, or a write set left with fewer than `Qa` live members.
+    pub fn hole_violation(&self) -> Option<String> {
+        let quorum = self.quorum();
+        self.segments.iter().find_map(|segment| {
+            (!quorum.tolerates(&segment.hole_indices())).then(|| {
+                format!(
+                    "segment at entry {} has holes {:?}, which leave a write set below the ack quorum",
+                    segment.first_entry_id, segment.holes
+                )
             })
         })
+    }
+
+    /// Parses the JSON stored under `key`.
+    pub fn parse(key: &str, value: &[u8]) -> Result<Self, LedgerError> {
+        let corrupt = |reason: String| {
+            LedgerError::Metadata(MetadataError::Corrupt {
+                key: key.to_string(),
+                reason,
+            })
+        };
+        let metadata: LedgerMetadata =
+            serde_json::from_slice(value).map_err(|error| corrupt(error.to_string()))?;
+        match metadata.hole_violation() {
+            Some(reason) => Err(corrupt(reason)),
+            None => Ok(metadata),
+        }
     }
 
     fn to_bytes(&self) -> Bytes {
@@ -321,9 +402,8 @@ mod tests {
         let mut metadata = LedgerMetadata::new_open(&options, vec![]);
         metadata.segments = segments
             .iter()
-            .map(|(first, bookies)| Segment {
-                first_entry_id: *first,
-                ensemble: bookies.iter().map(|b| b.to_string()).collect(),
+            .map(|(first, bookies)| {
+                Segment::new(*first, bookies.iter().map(|b| b.to_string()).collect())
             })
             .collect();
         metadata
@@ -344,9 +424,9 @@ mod tests {
     #[test]
     fn set_ensemble_replaces_in_place_or_appends() {
         let mut metadata = metadata_with_segments(&[(0, &["a", "b"])]);
-        metadata.set_ensemble_from(0, vec!["a".into(), "c".into()]);
+        metadata.set_ensemble_from(0, vec!["a".into(), "c".into()], vec![]);
         assert_eq!(metadata.segments.len(), 1);
-        metadata.set_ensemble_from(3, vec!["d".into(), "c".into()]);
+        metadata.set_ensemble_from(3, vec!["d".into(), "c".into()], vec![]);
         assert_eq!(metadata.segments.len(), 2);
         assert_eq!(metadata.ensemble_for(2), ["a", "c"]);
         assert_eq!(metadata.ensemble_for(3), ["d", "c"]);
@@ -367,6 +447,26 @@ mod tests {
         assert!(text.contains("\"state\":\"OPEN\""), "{text}");
         assert!(matches!(
             LedgerMetadata::parse("k", b"{"),
+            Err(LedgerError::Metadata(MetadataError::Corrupt { .. }))
+        ));
+    }
+
+    #[test]
+    fn holes_round_trip_and_impossible_holes_are_corrupt() {
+        let mut metadata = metadata_with_segments(&[(0, &["a", "b"]), (4, &["a", "b"])]);
+        let text = String::from_utf8(metadata.to_bytes().to_vec()).unwrap();
+        assert!(!text.contains("holes"), "no holes, no field: {text}");
+        metadata.segments[1].holes = vec![1];
+        let parsed = LedgerMetadata::parse("k", &metadata.to_bytes()).unwrap();
+        assert_eq!(parsed, metadata);
+        assert!(parsed.has_holes());
+        assert_eq!(parsed.live_write_set(3), vec![1, 0]);
+        assert_eq!(parsed.live_write_set(5), vec![0]);
+        assert_eq!(parsed.last_holes(), vec![1]);
+        // 2/2/1 with both bookies holes: nothing could hold the entries.
+        metadata.segments[1].holes = vec![0, 1];
+        assert!(matches!(
+            LedgerMetadata::parse("k", &metadata.to_bytes()),
             Err(LedgerError::Metadata(MetadataError::Corrupt { .. }))
         ));
     }

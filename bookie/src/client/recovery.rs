@@ -164,10 +164,10 @@ mod tests {
     use super::*;
 
     fn segment(first_entry_id: EntryId, ensemble: &[&str]) -> Segment {
-        Segment {
+        Segment::new(
             first_entry_id,
-            ensemble: ensemble.iter().map(|b| b.to_string()).collect(),
-        }
+            ensemble.iter().map(|b| b.to_string()).collect(),
+        )
     }
 
     #[test]

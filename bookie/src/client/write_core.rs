@@ -335,7 +335,7 @@ impl WriterCore {
             WriteMode::Recovery => self
                 .metadata
                 .metadata
-                .set_ensemble_from(first_entry, new_ensemble),
+                .set_ensemble_from(first_entry, new_ensemble, Vec::new()),
             WriteMode::Normal => {
                 let ledger_id = self.ledger_id;
                 let updated = self
@@ -351,7 +351,7 @@ impl WriterCore {
                             return Err(LedgerError::Fenced(ledger_id));
                         }
                         let mut next = current.clone();
-                        next.set_ensemble_from(first_entry, new_ensemble.clone());
+                        next.set_ensemble_from(first_entry, new_ensemble.clone(), Vec::new());
                         Ok(CasStep::Write(next))
                     })
                     .await;

@@ -101,6 +101,27 @@ pub trait LedgerWriter: Send + Sync {
 
     /// Closes the ledger at its LAC. Appends not yet confirmed fail with `Closed`.
     async fn close(&self) -> Result<ClosedLedger, LedgerError>;
+
+    /// Whether new entries currently reach every bookie of their write set.
+    /// The default is for writers that never degrade.
+    fn health(&self) -> WriterHealth {
+        WriterHealth::default()
+    }
+}
+
+/// How well a writer's current entries are replicated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriterHealth {
+    /// Bookies of the current ensemble that new entries skip (the ensemble's
+    /// holes): each entry is stored on fewer than `Qw` bookies, but still on
+    /// at least `Qa`. Empty when fully replicated.
+    pub missing_bookies: Vec<String>,
+}
+
+impl WriterHealth {
+    pub fn is_degraded(&self) -> bool {
+        !self.missing_bookies.is_empty()
+    }
 }
 
 /// A read handle on a ledger.
@@ -136,4 +157,12 @@ pub trait LedgerStore: Send + Sync + 'static {
 
     /// Deletes the ledger's metadata; bookies reclaim its space by GC.
     async fn delete(&self, ledger_id: LedgerId) -> Result<(), LedgerError>;
+
+    /// How many bookies a new ledger could use now: registered, writable and
+    /// not quarantined after a recent failure. A caller compares it with the
+    /// ensemble size before trying `create`. The default is for stores that
+    /// have no bookies to count.
+    async fn writable_bookies(&self) -> Result<usize, LedgerError> {
+        Ok(usize::MAX)
+    }
 }
