@@ -1,5 +1,6 @@
-//! A bookie cluster on loopback: one real etcd and several `magnetar bookie`
-//! processes, each on an ephemeral port with its own data directory.
+//! A bookie cluster on loopback: one metadata service (a real etcd, or one
+//! the caller started) and `magnetar bookie` processes, each on an
+//! ephemeral port with its own data directory.
 //!
 //! A bookie's id is its advertised `host:port`, and its cookie ties the data
 //! directory to that id. The first start binds port 0 and learns the port
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use magnetar_metadata::testing::EtcdServer;
+use magnetar_metadata::url::MetadataUrl;
 use magnetar_metadata::MetadataStore;
 use tempfile::TempDir;
 
@@ -109,39 +111,96 @@ async fn spawn_bookie(
     .context("bookie start task")?
 }
 
-/// A real etcd plus `magnetar bookie` processes registered in it.
+/// What keeps the metadata service of a [`BookieCluster`] alive: its own
+/// etcd, or a service the caller started (a Raft group), dropped last.
+enum MetadataService {
+    Etcd(EtcdServer),
+    External {
+        _guard: Box<dyn std::any::Any + Send>,
+    },
+}
+
+/// A metadata service plus `magnetar bookie` processes registered in it.
 pub struct BookieCluster {
-    // Declared before `etcd`: bookies are killed first on drop.
+    // Declared before `service`: bookies are killed first on drop.
     bookies: Vec<BookieProcess>,
     metadata_url: String,
-    etcd: EtcdServer,
+    service: MetadataService,
 }
 
 impl BookieCluster {
-    /// Starts etcd and `count` bookies. Each bookie prints its ready line
+    /// Starts etcd and `count` bookies (possibly none; see
+    /// [`BookieCluster::add_bookie`]). Each bookie prints its ready line
     /// only after it registered, so all of them are writable on return.
     pub async fn start(count: usize) -> Result<BookieCluster> {
         let etcd = EtcdServer::start().await.context("start etcd")?;
         let metadata_url = etcd.url(None).to_string();
-        let mut bookies = Vec::with_capacity(count);
-        for _ in 0..count {
-            bookies.push(BookieProcess::start(&metadata_url).await?);
-        }
-        Ok(BookieCluster {
-            bookies,
+        let mut cluster = BookieCluster {
+            bookies: Vec::with_capacity(count),
             metadata_url,
-            etcd,
-        })
+            service: MetadataService::Etcd(etcd),
+        };
+        for _ in 0..count {
+            cluster.add_bookie().await?;
+        }
+        Ok(cluster)
     }
 
-    /// `etcd://127.0.0.1:port`, the URL the bookies were started with.
+    /// A cluster without bookies on a metadata service the caller started
+    /// (`url`, e.g. `raft://…`); `guard` keeps that service running and is
+    /// dropped after the bookies.
+    pub fn with_metadata(url: &str, guard: impl std::any::Any + Send) -> BookieCluster {
+        BookieCluster {
+            bookies: Vec::new(),
+            metadata_url: url.to_string(),
+            service: MetadataService::External {
+                _guard: Box::new(guard),
+            },
+        }
+    }
+
+    /// Starts one more bookie and returns its id.
+    pub async fn add_bookie(&mut self) -> Result<String> {
+        let bookie = BookieProcess::start(&self.metadata_url).await?;
+        let id = bookie.id().to_string();
+        self.bookies.push(bookie);
+        Ok(id)
+    }
+
+    /// Starts `count` more bookies at the same time and returns their ids.
+    pub async fn add_bookies(&mut self, count: usize) -> Result<Vec<String>> {
+        let mut starting = tokio::task::JoinSet::new();
+        for _ in 0..count {
+            let url = self.metadata_url.clone();
+            starting.spawn(async move { BookieProcess::start(&url).await });
+        }
+        let mut ids = Vec::with_capacity(count);
+        while let Some(started) = starting.join_next().await {
+            let bookie = started.context("bookie start task")??;
+            ids.push(bookie.id().to_string());
+            self.bookies.push(bookie);
+        }
+        Ok(ids)
+    }
+
+    /// The URL the bookies were started with (`etcd://127.0.0.1:port` for
+    /// a cluster with its own etcd).
     pub fn metadata_url(&self) -> &str {
         &self.metadata_url
     }
 
-    /// A new metadata client on the cluster's etcd.
+    /// The etcd of a cluster started with [`BookieCluster::start`].
+    pub fn etcd(&self) -> Option<&EtcdServer> {
+        match &self.service {
+            MetadataService::Etcd(etcd) => Some(etcd),
+            MetadataService::External { .. } => None,
+        }
+    }
+
+    /// A new metadata client on the cluster's metadata service.
     pub async fn metadata(&self) -> Result<Arc<dyn MetadataStore>> {
-        let url = self.etcd.url(None);
+        let url = MetadataUrl::parse(&self.metadata_url)
+            .with_context(|| format!("parse {}", self.metadata_url))?;
         magnetar_metadata::connect(&url)
             .await
             .with_context(|| format!("connect to {url}"))

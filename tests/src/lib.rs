@@ -1,18 +1,31 @@
 //! End-to-end test harness: starts real `magnetar` processes (standalone,
 //! broker, bookie, metadata) and a real etcd (alone or behind a bookie
-//! cluster, see [`bookies`]), finds the Python interpreter
-//! that has `pulsar-client`, and cleans up what it started.
+//! cluster, see [`bookies`]), finds the Python interpreter that has
+//! `pulsar-client`, runs its scripts (one-shot, or a produce stream that
+//! runs while a test breaks things, see [`stream`]), checks what the
+//! bookies hold ([`verify`]), and cleans up what it started.
 //!
 //! Processes announce readiness by printing one line to stdout:
 //! `magnetar ready <role> <key>=<addr> ...` (see `cli/src/ready.rs`). The
-//! harness waits for that line with a deadline, so tests never guess ports.
+//! harness waits for that line with a deadline, so tests never guess ports
+//! (except where a test must connect before the line, see
+//! [`broker::BrokerProcess::spawn`]).
 
 pub mod bookies;
+pub mod broker;
+pub mod http;
 pub mod process;
 pub mod python;
+pub mod raft;
 pub mod standalone;
+pub mod stream;
+pub mod verify;
+pub mod wait;
 
 pub use bookies::{BookieCluster, BookieProcess};
-pub use process::{magnetar_bin, MagnetarProcess, ReadyLine};
+pub use broker::{BrokerProcess, StartingBroker};
+pub use process::{magnetar_bin, MagnetarProcess, ReadyLine, StartingProcess};
 pub use python::{python, run_python};
+pub use raft::RaftGroup;
 pub use standalone::Standalone;
+pub use stream::StreamProducer;

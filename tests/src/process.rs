@@ -1,11 +1,14 @@
-//! Spawning and supervising `magnetar` child processes.
+//! Spawning and supervising `magnetar` child processes: waiting for the
+//! ready line (now or later), stderr to the terminal or to a log file,
+//! SIGTERM with a deadline and SIGKILL.
 
 use std::collections::HashMap;
+use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
@@ -58,17 +61,81 @@ pub struct MagnetarProcess {
     child: Option<Child>,
     pub ready: ReadyLine,
     args: Vec<String>,
+    stderr_log: Option<PathBuf>,
+}
+
+/// A `magnetar` process spawned without waiting for its ready line yet.
+/// Killed (SIGKILL) on drop unless [`StartingProcess::wait_ready`] took it.
+pub struct StartingProcess {
+    child: Option<Child>,
+    ready: mpsc::Receiver<ReadyLine>,
+    args: Vec<String>,
+    stderr_log: Option<PathBuf>,
+}
+
+impl StartingProcess {
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Waits up to `timeout` for the ready line.
+    pub fn wait_ready(mut self, timeout: Duration) -> Result<MagnetarProcess> {
+        let mut child = self.child.take().context("process already taken")?;
+        match self.ready.recv_timeout(timeout) {
+            Ok(ready) => Ok(MagnetarProcess {
+                child: Some(child),
+                ready,
+                args: std::mem::take(&mut self.args),
+                stderr_log: self.stderr_log.take(),
+            }),
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                bail!(
+                    "magnetar {:?} not ready within {timeout:?} (exit status: {status:?})",
+                    self.args
+                )
+            }
+        }
+    }
+}
+
+impl Drop for StartingProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 impl MagnetarProcess {
     /// Starts `magnetar <args>` and waits up to `timeout` for its ready line.
+    /// Its stderr goes to the test's stderr.
     pub fn start(args: &[&str], timeout: Duration) -> Result<MagnetarProcess> {
+        MagnetarProcess::spawn(args, None)?.wait_ready(timeout)
+    }
+
+    /// Like [`MagnetarProcess::start`], with stderr appended to `log`
+    /// (ANSI colours off), so a test can count and search its log lines.
+    pub fn start_with_stderr(
+        args: &[&str],
+        timeout: Duration,
+        log: &Path,
+    ) -> Result<MagnetarProcess> {
+        MagnetarProcess::spawn(args, Some(log))?.wait_ready(timeout)
+    }
+
+    /// Starts `magnetar <args>` without waiting for its ready line; stderr
+    /// goes to `stderr_log` (appended) when given.
+    pub fn spawn(args: &[&str], stderr_log: Option<&Path>) -> Result<StartingProcess> {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let (child, ready) = spawn_and_wait(&args, timeout)?;
-        Ok(MagnetarProcess {
+        let (child, ready) = spawn_child(&args, stderr_log)?;
+        Ok(StartingProcess {
             child: Some(child),
             ready,
             args,
+            stderr_log: stderr_log.map(Path::to_path_buf),
         })
     }
 
@@ -84,6 +151,11 @@ impl MagnetarProcess {
 
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// The file stderr is appended to, if the process was started with one.
+    pub fn stderr_log(&self) -> Option<&Path> {
+        self.stderr_log.as_deref()
     }
 
     /// True while the process runs (it has not exited or been killed).
@@ -103,12 +175,49 @@ impl MagnetarProcess {
         Ok(())
     }
 
-    /// Starts the same command line again (after `kill9`) and waits for readiness.
+    /// SIGTERM, then waits up to `timeout` for the process to exit. A
+    /// process still running after that is SIGKILLed and an error returned.
+    pub fn terminate(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        let mut child = self.child.take().context("process is not running")?;
+        let pid = child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .context("run kill -TERM")?;
+        if !sent.success() {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("kill -TERM {pid} failed: {sent}");
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().context("wait for the process")? {
+                return Ok(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!(
+                    "magnetar {:?} still running {timeout:?} after SIGTERM",
+                    self.args
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts the same command line again (after `kill9` or `terminate`)
+    /// and waits for readiness. A stderr log is appended to.
     pub fn restart(&mut self, timeout: Duration) -> Result<()> {
         self.kill9()?;
-        let (child, ready) = spawn_and_wait(&self.args, timeout)?;
-        self.child = Some(child);
-        self.ready = ready;
+        let (child, ready) = spawn_child(&self.args, self.stderr_log.as_deref())?;
+        let starting = StartingProcess {
+            child: Some(child),
+            ready,
+            args: self.args.clone(),
+            stderr_log: self.stderr_log.clone(),
+        };
+        *self = starting.wait_ready(timeout)?;
         Ok(())
     }
 }
@@ -119,7 +228,10 @@ impl Drop for MagnetarProcess {
     }
 }
 
-fn spawn_and_wait(args: &[String], timeout: Duration) -> Result<(Child, ReadyLine)> {
+fn spawn_child(
+    args: &[String],
+    stderr_log: Option<&Path>,
+) -> Result<(Child, mpsc::Receiver<ReadyLine>)> {
     let bin = magnetar_bin();
     if !bin.exists() {
         bail!(
@@ -127,15 +239,29 @@ fn spawn_and_wait(args: &[String], timeout: Duration) -> Result<(Child, ReadyLin
             bin.display()
         );
     }
-    let mut child = Command::new(&bin)
+    let mut command = Command::new(&bin);
+    command
         .args(args)
         .env(
             "RUST_LOG",
             std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
         )
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stdout(Stdio::piped());
+    match stderr_log {
+        Some(path) => {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("open log file {}", path.display()))?;
+            command.stderr(Stdio::from(file)).env("NO_COLOR", "1");
+        }
+        None => {
+            command.stderr(Stdio::inherit());
+        }
+    }
+    let mut child = command
         .spawn()
         .with_context(|| format!("spawn {} {args:?}", bin.display()))?;
     let stdout = child.stdout.take().context("child stdout")?;
@@ -154,12 +280,5 @@ fn spawn_and_wait(args: &[String], timeout: Duration) -> Result<(Child, ReadyLin
             println!("[magnetar stdout] {line}");
         }
     });
-    match rx.recv_timeout(timeout) {
-        Ok(ready) => Ok((child, ready)),
-        Err(_) => {
-            let _ = child.kill();
-            let status = child.wait().ok();
-            bail!("magnetar {args:?} not ready within {timeout:?} (exit status: {status:?})")
-        }
-    }
+    Ok((child, rx))
 }

@@ -9,18 +9,15 @@
 //! the dead bookie, and every member of every entry's write set serves the
 //! entry on its own.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use magnetar_bookie::client::{ClientConfig, LedgerClient, LedgerMetadata, LedgerState};
-use magnetar_bookie::digest;
 use magnetar_bookie::keys::marker_key;
-use magnetar_bookie::{EntryId, LedgerId, LedgerOptions, LedgerStore, LedgerWriter, OpenMode};
+use magnetar_bookie::{EntryId, LedgerId, LedgerOptions, LedgerStore, LedgerWriter};
 use magnetar_metadata::MetadataStore;
-use magnetar_proto::bookie::{ReadRequest, StatusCode};
-use magnetar_tests::BookieCluster;
+use magnetar_tests::{verify, BookieCluster};
 
 const BOOKIES: usize = 4;
 const CLOSED_ENTRIES: i64 = 300;
@@ -131,77 +128,22 @@ async fn wait_for_recovery(
     }
 }
 
-/// Every member of every entry's write set serves the entry, and none is `dead`.
+/// Every member of every entry's write set serves the entry, none is
+/// `dead`, and the ledger kept every confirmed entry with its content.
 async fn assert_fully_replicated(
     client: &LedgerClient,
     ledger_id: LedgerId,
     last_entry: EntryId,
     dead: &str,
 ) {
-    let metadata = metadata_of(client, ledger_id).await;
-    assert_eq!(metadata.state, LedgerState::Closed);
+    let payloads = verify::assert_fully_replicated(client, ledger_id, 2, Some(dead))
+        .await
+        .unwrap_or_else(|error| panic!("{error:#}"));
+    let expected: Vec<Bytes> = (0..=last_entry).map(|e| payload(ledger_id, e)).collect();
     assert_eq!(
-        metadata.last_entry_id, last_entry,
+        payloads, expected,
         "ledger {ledger_id} kept every confirmed entry"
     );
-    assert!(
-        !metadata.references(dead),
-        "ledger {ledger_id} still names {dead}: {:?}",
-        metadata.segments
-    );
-    let connector = &client.read_context().connector;
-    let quorum = metadata.quorum();
-    for entry_id in 0..=last_entry {
-        let ensemble = metadata.ensemble_for(entry_id);
-        let replicas: Vec<&str> = quorum
-            .write_set(entry_id)
-            .into_iter()
-            .map(|index| ensemble[index].as_str())
-            .collect();
-        let distinct: BTreeSet<&str> = replicas.iter().copied().collect();
-        assert_eq!(
-            distinct.len(),
-            2,
-            "entry {entry_id}: write set {replicas:?}"
-        );
-        for bookie in replicas {
-            assert_ne!(bookie, dead);
-            let request = ReadRequest {
-                ledger_id: ledger_id as i64,
-                entry_id,
-                fence: false,
-                master_key: Bytes::new(),
-            };
-            let response = connector
-                .bookie(bookie)
-                .read_entry(request)
-                .await
-                .expect("read from replica");
-            assert_eq!(
-                response.status(),
-                StatusCode::StatusOk,
-                "bookie {bookie} lacks entry {entry_id} of ledger {ledger_id}"
-            );
-            let decoded = digest::decode_entry(&response.body).expect("stored entry verifies");
-            assert_eq!(
-                decoded.payload,
-                payload(ledger_id, entry_id),
-                "entry {entry_id} on {bookie}"
-            );
-        }
-    }
-    // The ordinary read path agrees.
-    let reader = client
-        .open(
-            ledger_id,
-            Bytes::from_static(PASSWORD),
-            OpenMode::NoRecovery,
-        )
-        .await
-        .expect("open for reading");
-    let entries = reader.read(0, last_entry).await.expect("read every entry");
-    let expected: Vec<Bytes> = (0..=last_entry).map(|e| payload(ledger_id, e)).collect();
-    assert_eq!(entries, expected);
 }
 
 async fn scenario() {

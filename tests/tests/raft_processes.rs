@@ -3,92 +3,15 @@
 //! loses no committed write, and a node cut off from the others by SIGSTOP
 //! cannot commit until they come back.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use magnetar_metadata::url::{connect, MetadataUrl};
 use magnetar_metadata::{MetadataError, MetadataStore, PutOptions};
-use magnetar_tests::MagnetarProcess;
-use tempfile::TempDir;
+use magnetar_tests::raft::{RaftGroup, RAFT_START_TIMEOUT};
 
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest a write may keep failing while a new leader is elected.
 const ELECTION_LIMIT: Duration = Duration::from_secs(30);
-
-/// Three voters on loopback, each with its own data directory.
-struct RaftProcesses {
-    nodes: Vec<MagnetarProcess>,
-    addrs: Vec<String>,
-    _dirs: Vec<TempDir>,
-}
-
-impl RaftProcesses {
-    fn start() -> RaftProcesses {
-        let addrs: Vec<String> = (0..3)
-            .map(|_| format!("127.0.0.1:{}", free_port()))
-            .collect();
-        let peers = addrs
-            .iter()
-            .enumerate()
-            .map(|(i, addr)| format!("{}={addr}", i + 1))
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut nodes = Vec::new();
-        let mut dirs = Vec::new();
-        for (i, addr) in addrs.iter().enumerate() {
-            let dir = tempfile::tempdir().expect("create data dir");
-            let id = (i + 1).to_string();
-            let data_dir = dir.path().to_str().expect("utf-8 temp path").to_string();
-            let args = [
-                "metadata",
-                "--id",
-                &id,
-                "--listen",
-                addr,
-                "--data-dir",
-                &data_dir,
-                "--peers",
-                &peers,
-            ];
-            nodes.push(MagnetarProcess::start(&args, START_TIMEOUT).expect("metadata node starts"));
-            dirs.push(dir);
-        }
-        RaftProcesses {
-            nodes,
-            addrs,
-            _dirs: dirs,
-        }
-    }
-
-    /// A client that knows the given nodes.
-    async fn client(&self, nodes: &[usize]) -> Arc<dyn MetadataStore> {
-        let endpoints = nodes
-            .iter()
-            .map(|i| self.addrs[*i].as_str())
-            .collect::<Vec<_>>();
-        let url = MetadataUrl::parse(&format!("raft://{}", endpoints.join(","))).unwrap();
-        connect(&url).await.expect("connect to the metadata group")
-    }
-
-    fn signal(&self, node: usize, signal: &str) {
-        let pid = self.nodes[node].pid().expect("node is running").to_string();
-        let status = Command::new("kill")
-            .args([signal, &pid])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill {signal} {pid} failed");
-    }
-}
-
-/// A port nothing listens on right now (the node binds it a moment later).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("find a free port")
-}
 
 /// Puts `key`, retrying while the group has no leader; panics after
 /// [`ELECTION_LIMIT`]. Returns the committed version.
@@ -111,8 +34,8 @@ async fn put_until_committed(store: &Arc<dyn MetadataStore>, key: &str, value: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_each_node_in_turn_loses_no_committed_write() {
-    let mut group = RaftProcesses::start();
-    let client = group.client(&[0, 1, 2]).await;
+    let mut group = RaftGroup::start(3).expect("metadata nodes start");
+    let client = group.client(&[0, 1, 2]).await.expect("client");
     let mut committed = Vec::new();
     for i in 0..20 {
         let key = format!("/faults/before/{i}");
@@ -129,7 +52,7 @@ async fn killing_each_node_in_turn_loses_no_committed_write() {
             committed.push(key);
         }
         group.nodes[victim]
-            .restart(START_TIMEOUT)
+            .restart(RAFT_START_TIMEOUT)
             .expect("restart the node");
     }
     // Every node was down once, the leader among them, and every write the
@@ -145,7 +68,7 @@ async fn killing_each_node_in_turn_loses_no_committed_write() {
     }
     // The restarted nodes serve reads too.
     for node in 0..3 {
-        let only = group.client(&[node]).await;
+        let only = group.client(&[node]).await.expect("client");
         let deadline = Instant::now() + ELECTION_LIMIT;
         let last = committed.last().unwrap();
         loop {
@@ -164,12 +87,12 @@ async fn killing_each_node_in_turn_loses_no_committed_write() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_cut_off_from_the_majority_cannot_commit() {
-    let group = RaftProcesses::start();
-    let lone = group.client(&[0]).await;
+    let group = RaftGroup::start(3).expect("metadata nodes start");
+    let lone = group.client(&[0]).await.expect("client");
     put_until_committed(&lone, "/partition/before", "ok").await;
 
-    group.signal(1, "-STOP");
-    group.signal(2, "-STOP");
+    group.signal(1, "-STOP").expect("stop node 2");
+    group.signal(2, "-STOP").expect("stop node 3");
     let started = Instant::now();
     let cut_off = lone
         .put("/partition/during", Bytes::from("never"), PutOptions::ANY)
@@ -189,8 +112,8 @@ async fn a_node_cut_off_from_the_majority_cannot_commit() {
         "a linearizable read without a majority must fail, got {read:?}"
     );
 
-    group.signal(1, "-CONT");
-    group.signal(2, "-CONT");
+    group.signal(1, "-CONT").expect("continue node 2");
+    group.signal(2, "-CONT").expect("continue node 3");
     put_until_committed(&lone, "/partition/after", "ok").await;
     let before = lone
         .get("/partition/before")
