@@ -226,7 +226,7 @@ mod tests {
                                     .into_iter()
                                     .filter(|i| answer_mask & (1 << i) == 0)
                                     .count();
-                                assert!(silent < ack, "E={ensemble} Qw={write} Qa={ack} holes={holes:?} answers={answer_mask:b}");
+                                assert!(silent < ack as usize, "E={ensemble} Qw={write} Qa={ack} holes={holes:?} answers={answer_mask:b}");
                             }
                         }
                     }
