@@ -185,7 +185,7 @@ pub struct AutoRecoveryArgs {
         default_value_t = 30_000
     )]
     pub lost_bookie_recovery_delay_ms: u64,
-    /// How long an open ledger that lost a bookie of its last segment is left to its writer before it is fenced and re-replicated, in milliseconds.
+    /// How long a spare bookie must stay available while an open ledger's last segment lacks a bookie (lost, or a hole) before the ledger is fenced and re-replicated, in milliseconds; without a spare it is left to its writer.
     #[arg(
         long,
         env = "MAGNETAR_OPEN_LEDGER_REREPLICATION_GRACE_MS",

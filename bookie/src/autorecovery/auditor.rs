@@ -5,7 +5,8 @@
 //! registrations (a watch on `/bookies/available/` wakes it at once, a tick
 //! re-lists them so a missed event costs at most one tick) and runs a
 //! *ledger check* — scan every `/ledgers/<id>`, mark each ledger that
-//! references a lost bookie — when:
+//! references a lost bookie or whose metadata records holes (open or
+//! closed) — when:
 //!
 //! - it becomes auditor (a bookie may have died before; bookies referenced
 //!   but unregistered start their recovery delay then);
@@ -27,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::AutoRecoveryConfig;
 use super::error::AutoRecoveryError;
-use super::marker::mark_ledger;
+use super::marker::mark_ledger_with;
 use super::missing::MissingBookies;
 use crate::client::placement;
 use crate::client::{BookieId, LedgerMetadata};
@@ -189,8 +190,8 @@ impl Auditor {
         Ok(())
     }
 
-    /// Scans every ledger and marks those referencing a lost bookie;
-    /// returns how many markers changed.
+    /// Scans every ledger and marks those referencing a lost bookie or
+    /// having holes; returns how many markers changed.
     async fn check_ledgers(
         &self,
         bookies: &mut MissingBookies,
@@ -222,8 +223,11 @@ impl Auditor {
                         missing.insert(bookie.to_string());
                     }
                 }
-                if !missing.is_empty() && mark_ledger(&self.store, ledger_id, &missing).await? {
-                    tracing::info!(ledger_id, ?missing, "ledger marked under-replicated");
+                let holes = metadata.has_holes();
+                if (!missing.is_empty() || holes)
+                    && mark_ledger_with(&self.store, ledger_id, &missing, holes).await?
+                {
+                    tracing::info!(ledger_id, ?missing, holes, "ledger marked under-replicated");
                     marked += 1;
                 }
             }
