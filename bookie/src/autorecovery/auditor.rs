@@ -10,6 +10,8 @@
 //!
 //! - it becomes auditor (a bookie may have died before; bookies referenced
 //!   but unregistered start their recovery delay then);
+//! - a bookie registers (a new one, or one coming back): ledgers with holes
+//!   may now be filled;
 //! - a bookie has been gone for `lost_bookie_recovery_delay`;
 //! - `periodic_check_interval` has passed since the last check.
 //!
@@ -123,6 +125,7 @@ impl Auditor {
         let delay = self.config.lost_bookie_recovery_delay;
         let tick = (delay / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
         let mut bookies = MissingBookies::default();
+        let mut registered = BTreeSet::new();
         let mut watch: Option<WatchStream> = None;
         let mut check_now = true;
         let mut last_check = Instant::now();
@@ -138,10 +141,11 @@ impl Auditor {
                     .map_err(|error| tracing::debug!(%error, "cannot watch bookie registrations"))
                     .ok();
             }
-            match self.refresh_available(&mut bookies).await {
-                Ok(()) => {
+            match self.refresh_available(&mut bookies, &mut registered).await {
+                Ok(joined) => {
                     let now = Instant::now();
-                    check_now |= bookies.audit_due(now, delay)
+                    check_now |= joined
+                        || bookies.audit_due(now, delay)
                         || now.duration_since(last_check) >= self.config.periodic_check_interval;
                     if check_now {
                         match self.check_ledgers(&mut bookies).await {
@@ -172,22 +176,33 @@ impl Auditor {
         }
     }
 
+    /// Lists the registrations into `bookies`; returns whether a bookie
+    /// registered that was not in `registered` (which is then updated).
     async fn refresh_available(
         &self,
         bookies: &mut MissingBookies,
-    ) -> Result<(), AutoRecoveryError> {
+        registered: &mut BTreeSet<BookieId>,
+    ) -> Result<bool, AutoRecoveryError> {
         let before = bookies.lost(Instant::now(), Duration::ZERO);
         let available: BTreeSet<BookieId> = placement::available_bookies(&self.store)
             .await?
             .into_iter()
             .map(|bookie| bookie.id)
             .collect();
+        let joined = available.difference(registered).count();
+        if joined > 0 && !registered.is_empty() {
+            tracing::info!(
+                joined,
+                "bookies registered; checking ledgers for holes to fill"
+            );
+        }
+        registered.clone_from(&available);
         bookies.observe_available(available, Instant::now());
         let after = bookies.lost(Instant::now(), Duration::ZERO);
         for gone in after.difference(&before) {
             tracing::info!(bookie = %gone, delay = ?self.config.lost_bookie_recovery_delay, "bookie gone; waiting before marking its ledgers");
         }
-        Ok(())
+        Ok(joined > 0)
     }
 
     /// Scans every ledger and marks those referencing a lost bookie or
