@@ -133,6 +133,8 @@ pub struct StandaloneArgs {
     pub quorum: QuorumArgs,
     #[command(flatten)]
     pub journal: JournalArgs,
+    #[command(flatten)]
+    pub writes: WriteArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -147,6 +149,25 @@ pub struct BrokerArgs {
     pub listen: ListenArgs,
     #[command(flatten)]
     pub quorum: QuorumArgs,
+    /// At startup, wait up to this long for enough writable bookies for a
+    /// ledger before announcing readiness, in milliseconds (0 = no wait).
+    #[arg(long, env = "MAGNETAR_WAIT_FOR_BOOKIES_MS", default_value_t = 60_000)]
+    pub wait_for_bookies_ms: u64,
+    #[command(flatten)]
+    pub writes: WriteArgs,
+}
+
+/// How a broker treats adds while no ledger can be written.
+#[derive(Debug, Clone, Args)]
+pub struct WriteArgs {
+    /// How long an add waits for a writable ledger before it fails, in
+    /// milliseconds; keep it below the clients' send timeout (30 s by default).
+    #[arg(
+        long,
+        env = "MAGNETAR_UNWRITABLE_ADD_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub unwritable_add_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Args)]
