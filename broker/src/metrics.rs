@@ -118,6 +118,10 @@ broker_metrics! {
         "Entries durably added to managed ledgers";
     Counter MANAGED_LEDGER_BYTES_ADDED = "magnetar_broker_ml_bytes_added",
         "Payload bytes durably added to managed ledgers";
+    Counter MANAGED_LEDGER_ADD_FAILURES = "magnetar_broker_ml_add_failures",
+        "Adds that failed: on the bookies, or held past their deadline while no ledger was writable";
+    Counter MANAGED_LEDGER_CREATE_FAILURES = "magnetar_broker_ml_ledger_create_failures",
+        "Failed attempts to create a ledger for a managed ledger";
     Counter ENTRY_CACHE_HITS = "magnetar_broker_entry_cache_hits", "Entry reads served from memory";
     Counter ENTRY_CACHE_MISSES = "magnetar_broker_entry_cache_misses",
         "Entry reads that went to the ledger store";
@@ -126,6 +130,14 @@ broker_metrics! {
     Gauge CONSUMERS = "magnetar_broker_consumers", "Connected consumers";
     Gauge CONNECTIONS = "magnetar_broker_connections", "Open client connections";
     Gauge MANAGED_LEDGERS_OPEN = "magnetar_broker_ml_open", "Managed ledgers open on this broker";
+    Gauge MANAGED_LEDGERS_NOT_WRITABLE = "magnetar_broker_ml_not_writable",
+        "Managed ledgers open here that cannot write (adds are held, then fail)";
+    Gauge MANAGED_LEDGERS_UNDER_REPLICATED = "magnetar_broker_ml_under_replicated",
+        "Managed ledgers open here whose new entries skip a bookie of the ensemble";
+    Gauge MANAGED_LEDGER_ADDS_HELD = "magnetar_broker_ml_adds_held",
+        "Adds waiting for a writable ledger";
+    Gauge BOOKIES_WRITABLE = "magnetar_broker_bookies_writable",
+        "Bookies a new ledger could use now (-1 when the ledger store does not count them or did not answer)";
     Gauge BUNDLES_OWNED = "magnetar_broker_bundles_owned", "Namespace bundles owned by this broker";
 }
 

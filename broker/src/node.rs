@@ -4,8 +4,14 @@
 //!
 //! Start order: metadata session → bootstrap of the default cluster, tenant
 //! and namespace → namespace service (bundle ownership bound to the session)
-//! → Pulsar protocol service → HTTP. Shutdown runs it backwards; ownership
-//! records vanish with the session.
+//! → Pulsar protocol service → HTTP → the startup wait for bookies.
+//! Shutdown runs it backwards; ownership records vanish with the session.
+//!
+//! Startup wait: a broker started before its bookies would open topics that
+//! cannot write. So `start` returns (and the binary prints its ready line)
+//! only once the ledger store reports `E` writable bookies, or after
+//! `bookie_wait`. Connections are served meanwhile (their topics hold adds
+//! until a ledger can be created), and `/health` answers 503.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,7 +24,7 @@ use magnetar_metadata::{MetadataError, MetadataStore};
 use thiserror::Error;
 use tokio::net::TcpListener;
 
-use crate::admin::{self, AdminState};
+use crate::admin::{self, AdminState, StartupGate};
 use crate::context::BrokerServiceConfig;
 use crate::namespace::{ClusterData, NamespaceError, NamespaceService, OwnershipInfo};
 use crate::service::{BrokerService, BrokerServiceError, BrokerServiceHandle};
@@ -32,6 +38,8 @@ pub struct BrokerNodeConfig {
     pub advertised_host: String,
     /// TTL of the metadata session that holds bundle ownership.
     pub session_ttl: Duration,
+    /// Longest startup wait for enough writable bookies (zero: no wait).
+    pub bookie_wait: Duration,
 }
 
 #[derive(Debug, Error)]
@@ -99,22 +107,32 @@ impl BrokerNode {
         let ownership = Arc::new(NamespaceOwnership {
             namespaces: Arc::clone(&namespaces),
         });
+        let needed_bookies = config.service.managed_ledger.ensemble_size as usize;
         let service = BrokerService::start_with_ownership(
             config.service,
             metadata.clone(),
-            ledgers,
+            Arc::clone(&ledgers),
             ownership,
             pulsar_listener,
         )
         .await?;
         let http_stop = tokio_util::sync::CancellationToken::new();
-        let admin = AdminState::new(metadata, Arc::clone(service.factory()), &cluster_name);
+        let mut admin = AdminState::new(metadata, Arc::clone(service.factory()), &cluster_name);
+        let startup = StartupGate::default();
+        admin.startup = startup.clone();
         let stop = http_stop.clone();
         let http_task = tokio::spawn(async move {
             if let Err(error) = admin::serve(http_listener, admin, stop.cancelled_owned()).await {
                 tracing::error!(%error, "admin http server stopped");
             }
         });
+        wait_for_bookies(
+            ledgers.as_ref(),
+            needed_bookies,
+            config.bookie_wait,
+            &startup,
+        )
+        .await;
         Ok(BrokerNode {
             service,
             namespaces,
@@ -152,6 +170,75 @@ impl BrokerNode {
         self.http_stop.cancel();
         let _ = self.http_task.await;
     }
+}
+
+/// How often the startup wait asks for the count of writable bookies.
+const BOOKIE_POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// How often the startup wait says it is still waiting.
+const BOOKIE_WAIT_REMINDER: Duration = Duration::from_secs(10);
+
+/// Writable bookies as the store counts them; 0 when it does not answer.
+async fn writable_bookies(ledgers: &dyn LedgerStore) -> usize {
+    match tokio::time::timeout(BOOKIE_POLL_INTERVAL, ledgers.writable_bookies()).await {
+        Ok(Ok(count)) => count,
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "counting writable bookies failed");
+            0
+        }
+        Err(_) => 0,
+    }
+}
+
+/// The startup wait (see the module doc): until `needed` bookies are
+/// writable or `limit` passed; `gate` makes `/health` say why meanwhile.
+async fn wait_for_bookies(
+    ledgers: &dyn LedgerStore,
+    needed: usize,
+    limit: Duration,
+    gate: &StartupGate,
+) {
+    if limit.is_zero() {
+        return;
+    }
+    let start = tokio::time::Instant::now();
+    let mut writable = writable_bookies(ledgers).await;
+    if writable >= needed {
+        return;
+    }
+    tracing::info!(
+        "waiting up to {}s for {needed} writable bookies ({writable} writable now)",
+        limit.as_secs()
+    );
+    let mut next_reminder = start + BOOKIE_WAIT_REMINDER;
+    loop {
+        gate.set(Some(format!(
+            "waiting for bookies: {writable} of {needed} writable"
+        )));
+        tokio::time::sleep(BOOKIE_POLL_INTERVAL).await;
+        writable = writable_bookies(ledgers).await;
+        let now = tokio::time::Instant::now();
+        if writable >= needed {
+            tracing::info!(
+                "{needed} writable bookies after {:.1}s",
+                now.duration_since(start).as_secs_f64()
+            );
+            break;
+        }
+        if now.duration_since(start) >= limit {
+            tracing::warn!(
+                "starting with {writable} of {needed} writable bookies; topics stay not writable until {needed} are writable"
+            );
+            break;
+        }
+        if now >= next_reminder {
+            tracing::info!(
+                "still waiting for bookies: {writable} of {needed} writable after {}s",
+                now.duration_since(start).as_secs()
+            );
+            next_reminder = now + BOOKIE_WAIT_REMINDER;
+        }
+    }
+    gate.set(None);
 }
 
 /// On session expiry every ownership record is gone: stop claiming bundles.
@@ -202,5 +289,53 @@ impl TopicOwnership for NamespaceOwnership {
             .is_owned_by_me(topic)
             .await
             .map_err(|e| ownership_error(topic, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use magnetar_bookie::testing::MemoryLedgerStore;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn startup_wait_ends_when_bookies_are_writable_or_at_the_limit() {
+        let store = Arc::new(MemoryLedgerStore::new());
+        let gate = StartupGate::default();
+        let start = tokio::time::Instant::now();
+        wait_for_bookies(store.as_ref(), 3, Duration::from_secs(60), &gate).await;
+        assert_eq!(start.elapsed(), Duration::ZERO, "enough bookies: no wait");
+
+        store.set_bookies_available(false);
+        let waiting = {
+            let (store, gate) = (Arc::clone(&store), gate.clone());
+            tokio::spawn(async move {
+                wait_for_bookies(store.as_ref(), 3, Duration::from_secs(60), &gate).await
+            })
+        };
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(
+            gate.reason().as_deref(),
+            Some("waiting for bookies: 0 of 3 writable")
+        );
+        store.set_bookies_available(true);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(waiting.is_finished(), "ends once bookies are writable");
+        assert_eq!(gate.reason(), None);
+
+        store.set_bookies_available(false);
+        let start = tokio::time::Instant::now();
+        wait_for_bookies(store.as_ref(), 3, Duration::from_secs(60), &gate).await;
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_secs(60) && waited < Duration::from_secs(62));
+        assert_eq!(
+            gate.reason(),
+            None,
+            "ready after the limit, writable or not"
+        );
+
+        let start = tokio::time::Instant::now();
+        wait_for_bookies(store.as_ref(), 3, Duration::ZERO, &gate).await;
+        assert_eq!(start.elapsed(), Duration::ZERO, "zero turns the wait off");
     }
 }

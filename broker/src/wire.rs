@@ -8,6 +8,7 @@
 //! The queue is bounded in practice by the protocol: receipts by the
 //! per-connection limit on pending publishes, messages by consumer permits.
 
+use magnetar_bookie::LedgerError;
 use magnetar_proto::pulsar::api::{BaseCommand, CommandSendError, MessageIdData, ServerError};
 use magnetar_proto::pulsar::Frame;
 use tokio::sync::mpsc;
@@ -81,9 +82,14 @@ pub fn send_error(
 }
 
 /// Fencing means another broker took the topic over: the client must look it
-/// up again. Metadata failures and ledger failures keep their own codes.
+/// up again. Metadata failures and ledger failures keep their own codes;
+/// an unwritable topic and failed writes are `PersistenceError` (what a
+/// client retries after reconnecting; the hold before `NotWritable` paces it).
 pub fn storage_server_error(error: &ManagedLedgerError) -> ServerError {
     match error {
+        ManagedLedgerError::NotWritable { .. } | ManagedLedgerError::WriteFailed { .. } => {
+            ServerError::PersistenceError
+        }
         ManagedLedgerError::Fenced { .. } | ManagedLedgerError::Closed { .. } => {
             ServerError::ServiceNotReady
         }
@@ -92,5 +98,46 @@ pub fn storage_server_error(error: &ManagedLedgerError) -> ServerError {
         }
         ManagedLedgerError::InvalidName { .. } => ServerError::InvalidTopicName,
         _ => ServerError::PersistenceError,
+    }
+}
+
+/// The text of a send error: the error, plus what to do about a write that
+/// failed for lack of bookies.
+pub fn storage_error_message(error: &ManagedLedgerError) -> String {
+    match error {
+        ManagedLedgerError::WriteFailed {
+            source: LedgerError::NotEnoughBookies { .. },
+            ..
+        } => format!("{error}; the topic is writable again once enough bookies are up"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unwritable_and_failed_writes_are_persistence_errors_with_a_reason() {
+        let not_writable = ManagedLedgerError::NotWritable {
+            name: "public/default/persistent/t".into(),
+            reason: "since 12:00:03 UTC: not enough bookies: need 3, 1 available".into(),
+        };
+        assert_eq!(
+            storage_server_error(&not_writable),
+            ServerError::PersistenceError
+        );
+        assert!(storage_error_message(&not_writable).contains("not writable since 12:00:03"));
+        let failed = ManagedLedgerError::WriteFailed {
+            name: "t".into(),
+            source: LedgerError::NotEnoughBookies {
+                needed: 3,
+                available: 1,
+            },
+        };
+        assert_eq!(storage_server_error(&failed), ServerError::PersistenceError);
+        assert!(storage_error_message(&failed).contains("once enough bookies are up"));
+        let fenced = ManagedLedgerError::Fenced { name: "t".into() };
+        assert_eq!(storage_server_error(&fenced), ServerError::ServiceNotReady);
     }
 }

@@ -133,6 +133,8 @@ pub struct StandaloneArgs {
     pub quorum: QuorumArgs,
     #[command(flatten)]
     pub journal: JournalArgs,
+    #[command(flatten)]
+    pub writes: WriteArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -147,6 +149,25 @@ pub struct BrokerArgs {
     pub listen: ListenArgs,
     #[command(flatten)]
     pub quorum: QuorumArgs,
+    /// At startup, wait up to this long for enough writable bookies for a
+    /// ledger before announcing readiness, in milliseconds (0 = no wait).
+    #[arg(long, env = "MAGNETAR_WAIT_FOR_BOOKIES_MS", default_value_t = 60_000)]
+    pub wait_for_bookies_ms: u64,
+    #[command(flatten)]
+    pub writes: WriteArgs,
+}
+
+/// How a broker treats adds while no ledger can be written.
+#[derive(Debug, Clone, Args)]
+pub struct WriteArgs {
+    /// How long an add waits for a writable ledger before it fails, in
+    /// milliseconds; keep it below the clients' send timeout (30 s by default).
+    #[arg(
+        long,
+        env = "MAGNETAR_UNWRITABLE_ADD_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub unwritable_add_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -185,7 +206,7 @@ pub struct AutoRecoveryArgs {
         default_value_t = 30_000
     )]
     pub lost_bookie_recovery_delay_ms: u64,
-    /// How long an open ledger that lost a bookie of its last segment is left to its writer before it is fenced and re-replicated, in milliseconds.
+    /// How long a spare bookie must stay available while an open ledger's last segment lacks a bookie (lost, or a hole) before the ledger is fenced and re-replicated, in milliseconds; without a spare it is left to its writer.
     #[arg(
         long,
         env = "MAGNETAR_OPEN_LEDGER_REREPLICATION_GRACE_MS",

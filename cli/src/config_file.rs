@@ -36,6 +36,8 @@ const KNOWN_KEYS: &[&str] = &[
     "lost-bookie-recovery-delay-ms",
     "open-ledger-rereplication-grace-ms",
     "max-message-size",
+    "wait-for-bookies-ms",
+    "unwritable-add-timeout-ms",
     "cluster",
     "id",
     "peers",

@@ -5,10 +5,13 @@
 //! registrations (a watch on `/bookies/available/` wakes it at once, a tick
 //! re-lists them so a missed event costs at most one tick) and runs a
 //! *ledger check* — scan every `/ledgers/<id>`, mark each ledger that
-//! references a lost bookie — when:
+//! references a lost bookie or whose metadata records holes (open or
+//! closed) — when:
 //!
 //! - it becomes auditor (a bookie may have died before; bookies referenced
 //!   but unregistered start their recovery delay then);
+//! - a bookie registers (a new one, or one coming back): ledgers with holes
+//!   may now be filled;
 //! - a bookie has been gone for `lost_bookie_recovery_delay`;
 //! - `periodic_check_interval` has passed since the last check.
 //!
@@ -27,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::AutoRecoveryConfig;
 use super::error::AutoRecoveryError;
-use super::marker::mark_ledger;
+use super::marker::mark_ledger_with;
 use super::missing::MissingBookies;
 use crate::client::placement;
 use crate::client::{BookieId, LedgerMetadata};
@@ -122,6 +125,7 @@ impl Auditor {
         let delay = self.config.lost_bookie_recovery_delay;
         let tick = (delay / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
         let mut bookies = MissingBookies::default();
+        let mut registered = BTreeSet::new();
         let mut watch: Option<WatchStream> = None;
         let mut check_now = true;
         let mut last_check = Instant::now();
@@ -137,10 +141,11 @@ impl Auditor {
                     .map_err(|error| tracing::debug!(%error, "cannot watch bookie registrations"))
                     .ok();
             }
-            match self.refresh_available(&mut bookies).await {
-                Ok(()) => {
+            match self.refresh_available(&mut bookies, &mut registered).await {
+                Ok(joined) => {
                     let now = Instant::now();
-                    check_now |= bookies.audit_due(now, delay)
+                    check_now |= joined
+                        || bookies.audit_due(now, delay)
                         || now.duration_since(last_check) >= self.config.periodic_check_interval;
                     if check_now {
                         match self.check_ledgers(&mut bookies).await {
@@ -171,26 +176,37 @@ impl Auditor {
         }
     }
 
+    /// Lists the registrations into `bookies`; returns whether a bookie
+    /// registered that was not in `registered` (which is then updated).
     async fn refresh_available(
         &self,
         bookies: &mut MissingBookies,
-    ) -> Result<(), AutoRecoveryError> {
+        registered: &mut BTreeSet<BookieId>,
+    ) -> Result<bool, AutoRecoveryError> {
         let before = bookies.lost(Instant::now(), Duration::ZERO);
         let available: BTreeSet<BookieId> = placement::available_bookies(&self.store)
             .await?
             .into_iter()
             .map(|bookie| bookie.id)
             .collect();
+        let joined = available.difference(registered).count();
+        if joined > 0 && !registered.is_empty() {
+            tracing::info!(
+                joined,
+                "bookies registered; checking ledgers for holes to fill"
+            );
+        }
+        registered.clone_from(&available);
         bookies.observe_available(available, Instant::now());
         let after = bookies.lost(Instant::now(), Duration::ZERO);
         for gone in after.difference(&before) {
             tracing::info!(bookie = %gone, delay = ?self.config.lost_bookie_recovery_delay, "bookie gone; waiting before marking its ledgers");
         }
-        Ok(())
+        Ok(joined > 0)
     }
 
-    /// Scans every ledger and marks those referencing a lost bookie;
-    /// returns how many markers changed.
+    /// Scans every ledger and marks those referencing a lost bookie or
+    /// having holes; returns how many markers changed.
     async fn check_ledgers(
         &self,
         bookies: &mut MissingBookies,
@@ -222,8 +238,11 @@ impl Auditor {
                         missing.insert(bookie.to_string());
                     }
                 }
-                if !missing.is_empty() && mark_ledger(&self.store, ledger_id, &missing).await? {
-                    tracing::info!(ledger_id, ?missing, "ledger marked under-replicated");
+                let holes = metadata.has_holes();
+                if (!missing.is_empty() || holes)
+                    && mark_ledger_with(&self.store, ledger_id, &missing, holes).await?
+                {
+                    tracing::info!(ledger_id, ?missing, holes, "ledger marked under-replicated");
                     marked += 1;
                 }
             }

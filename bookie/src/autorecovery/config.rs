@@ -10,9 +10,11 @@ pub struct AutoRecoveryConfig {
     /// its ledgers under-replicated. A restarting bookie is back sooner and
     /// costs no copying. Default 30 s.
     pub lost_bookie_recovery_delay: Duration,
-    /// How long a worker leaves an open ledger whose last segment lost a
-    /// bookie to its writer (which may replace the bookie itself) before it
-    /// fences and closes the ledger to re-replicate it. Default 30 s.
+    /// How long a spare bookie must be available, without a gap, while an
+    /// open ledger's last segment lacks a bookie (lost, or a hole) before a
+    /// worker fences and closes the ledger to re-replicate it. Until then
+    /// the writer is expected to replace the bookie or fill the hole itself;
+    /// without a spare the ledger is never fenced. Default 30 s.
     pub open_ledger_rereplication_grace: Duration,
     /// How often the auditor scans every ledger even without a bookie
     /// disappearing (it also scans when it becomes auditor). Default 1 h.

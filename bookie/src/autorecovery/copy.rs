@@ -1,10 +1,10 @@
-//! Re-replicating one fragment: copy every entry the lost bookie held from
-//! a surviving replica to the replacement, then swap the bookie in the
-//! segment's ensemble.
+//! Copying one fragment: every entry the bookie at the fragment's index
+//! should hold, from a surviving replica to the target. The metadata change
+//! that follows is in [`super::swap`].
 //!
-//! Order matters: the metadata names the replacement only after every
-//! entry is on it, so a reader following the metadata never asks a bookie
-//! that lacks an entry. Copies are `RECOVERY | HIGH_PRIORITY` adds of the
+//! Order matters: the metadata names the target only after every entry is
+//! on it, so a reader following the metadata never asks a bookie that lacks
+//! an entry. Copies are `RECOVERY | HIGH_PRIORITY` adds of the
 //! original framed body (digest and piggybacked LAC unchanged), accepted by
 //! fenced ledgers and read-only bookies, and idempotent: a retry after a
 //! partial copy simply writes the same bodies again.
@@ -17,9 +17,9 @@ use magnetar_proto::bookie::{AddFlag, AddRequest, StatusCode};
 
 use super::error::{AutoRecoveryError, CopyFailure};
 use super::fragment::Fragment;
-use crate::client::metadata::{CasStep, LedgerMetadataStore, VersionedMetadata};
+use crate::client::metadata::VersionedMetadata;
 use crate::client::read::{self, ReadContext};
-use crate::client::{BookieId, LedgerState};
+use crate::client::BookieId;
 use crate::ledger::{EntryId, LedgerId};
 
 /// What copying needs: bookie access and the ledger's master key.
@@ -31,7 +31,7 @@ pub struct FragmentCopy<'a> {
 }
 
 impl FragmentCopy<'_> {
-    /// Copies the lost bookie's entries of `fragment` to `replacement`;
+    /// Copies the entries of `fragment` to `replacement`;
     /// returns how many entries were copied.
     pub async fn copy(
         &self,
@@ -98,52 +98,4 @@ impl FragmentCopy<'_> {
             })),
         }
     }
-}
-
-/// Replaces the lost bookie of `fragment` by `replacement` in the stored
-/// metadata (CAS). Fails with `MetadataChanged` if the segment no longer
-/// looks as it did when the copy started (the caller re-reads and retries).
-pub async fn swap_bookie(
-    store: &LedgerMetadataStore,
-    ledger_id: LedgerId,
-    current: VersionedMetadata,
-    fragment: &Fragment,
-    replacement: &str,
-) -> Result<VersionedMetadata, AutoRecoveryError> {
-    let mut changed = false;
-    let lost = fragment.lost_bookie().to_string();
-    let updated = store
-        .update(ledger_id, current, |metadata| {
-            let is_last = fragment.segment_index + 1 >= metadata.segments.len();
-            let segment = metadata.segments.get(fragment.segment_index);
-            let still_ours = segment
-                .is_some_and(|segment| segment.first_entry_id == fragment.first_entry)
-                && (metadata.state == LedgerState::Closed || !is_last);
-            let holder = segment.and_then(|segment| segment.ensemble.get(fragment.lost_index));
-            let replacement_elsewhere = segment
-                .is_some_and(|segment| segment.ensemble.iter().any(|bookie| bookie == replacement));
-            match holder {
-                Some(bookie) if still_ours && *bookie == lost && !replacement_elsewhere => {
-                    let mut next = metadata.clone();
-                    if let Some(slot) = next
-                        .segments
-                        .get_mut(fragment.segment_index)
-                        .and_then(|segment| segment.ensemble.get_mut(fragment.lost_index))
-                    {
-                        *slot = replacement.to_string();
-                    }
-                    Ok(CasStep::Write(next))
-                }
-                Some(bookie) if still_ours && bookie == replacement => Ok(CasStep::Done),
-                _ => {
-                    changed = true;
-                    Ok(CasStep::Done)
-                }
-            }
-        })
-        .await?;
-    if changed {
-        return Err(AutoRecoveryError::MetadataChanged(ledger_id));
-    }
-    Ok(updated)
 }

@@ -5,16 +5,21 @@
 //!
 //! - the [`auditor::Auditor`], elected cluster-wide, notices bookies whose
 //!   registration has been gone longer than `lost_bookie_recovery_delay` and
-//!   marks every ledger referencing them under-replicated;
+//!   marks every ledger referencing them under-replicated, and every ledger
+//!   whose metadata records holes (a writer that went on without a bookie
+//!   also marks its ledger itself: [`marker::mark_ledger_holes`]);
 //! - a [`worker::ReplicationWorker`] in every process takes marked ledgers
-//!   one at a time under a lock, copies the lost bookie's entries from
-//!   surviving replicas to a replacement and rewrites the ledger metadata.
+//!   one at a time under a lock, copies the missing entries from surviving
+//!   replicas to a replacement (or back to a hole's bookie) and rewrites the
+//!   ledger metadata.
 //!
 //! Files: [`marker`] (the marker format; the keys are in [`crate::keys`]), [`missing`] (which bookies
-//! are lost, pure), [`fragment`] (which entries a lost bookie held, pure),
-//! [`copy`] (one fragment), [`replicate`] (one ledger), [`lock`], [`worker`],
-//! [`auditor`], [`config`], [`error`]. `docs/bookie.md` describes the keys
-//! and the timing.
+//! are lost, pure), [`fragment`] (which entries a lost bookie or a hole
+//! lacks, pure), [`target`] (where copies go; when an open tail may be
+//! fenced, pure), [`copy`] (one fragment), [`swap`] (the metadata change
+//! after a copy), [`replicate`] (one ledger), [`notice`], [`lock`],
+//! [`worker`], [`auditor`], [`config`], [`error`]. `docs/bookie.md`
+//! describes the keys and the timing.
 
 pub mod auditor;
 pub mod config;
@@ -24,9 +29,14 @@ pub mod fragment;
 pub mod lock;
 pub mod marker;
 pub mod missing;
+pub mod notice;
 pub mod replicate;
+pub mod swap;
+pub mod target;
 pub mod worker;
 
+#[cfg(test)]
+mod hole_tests;
 #[cfg(test)]
 mod tests;
 
@@ -39,7 +49,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::AutoRecoveryConfig;
 pub use error::AutoRecoveryError;
-pub use marker::UnderReplicatedMarker;
+pub use marker::{mark_ledger_holes, UnderReplicatedMarker};
 
 use crate::client::{ClientConfig, LedgerClient};
 

@@ -8,9 +8,12 @@
 //! forgotten — and releases the lock. Between rounds it waits for a new
 //! marker (a watch) or `retry_interval`, whichever comes first; failed and
 //! deferred ledgers are therefore retried every `retry_interval`.
+//!
+//! No spare bookie (`NotEnoughBookies`) is a condition, not a fault: it is
+//! logged at debug level, plus one info line per ledger per minute.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use magnetar_metadata::{
@@ -23,14 +26,17 @@ use super::config::AutoRecoveryConfig;
 use super::error::AutoRecoveryError;
 use super::lock::LedgerLock;
 use super::marker::UnderReplicatedMarker;
+use super::notice::Notices;
 use super::replicate::{LedgerOutcome, Replicator};
 use crate::client::LedgerClient;
 use crate::keys::{ledger_of_marker, marker_key, MARKERS_PREFIX};
-use crate::ledger::LedgerId;
+use crate::ledger::{LedgerError, LedgerId};
 
 const LIST_PAGE: usize = 500;
 /// Pause after a failure to open a session.
 const SESSION_RETRY: Duration = Duration::from_secs(1);
+/// At most one info line per ledger this often while no spare bookie exists.
+const NO_SPARE_NOTICE: Duration = Duration::from_secs(60);
 
 pub struct ReplicationWorker {
     store: Arc<dyn MetadataStore>,
@@ -38,6 +44,7 @@ pub struct ReplicationWorker {
     config: AutoRecoveryConfig,
     session_ttl: Duration,
     replicator: Replicator,
+    no_spare: Notices,
 }
 
 impl ReplicationWorker {
@@ -53,6 +60,7 @@ impl ReplicationWorker {
             replicator: Replicator::new(client, config.clone()),
             config,
             session_ttl,
+            no_spare: Notices::new(NO_SPARE_NOTICE),
         }
     }
 
@@ -126,11 +134,26 @@ impl ReplicationWorker {
             let span = tracing::info_span!("rereplicate", ledger_id);
             let result = tracing::Instrument::instrument(self.process(ledger_id), span).await;
             if let Err(error) = result {
-                tracing::warn!(ledger_id, %error, "re-replication failed; will retry");
+                self.report(ledger_id, &error);
             }
             lock.release().await;
         }
         Ok(())
+    }
+
+    fn report(&mut self, ledger_id: LedgerId, error: &AutoRecoveryError) {
+        if matches!(
+            error,
+            AutoRecoveryError::Ledger(LedgerError::NotEnoughBookies { .. })
+        ) {
+            if self.no_spare.allow(ledger_id, Instant::now()) {
+                tracing::info!(ledger_id, %error, "no spare bookie to re-replicate to; will retry");
+            } else {
+                tracing::debug!(ledger_id, %error, "no spare bookie to re-replicate to; will retry");
+            }
+        } else {
+            tracing::warn!(ledger_id, %error, "re-replication failed; will retry");
+        }
     }
 
     async fn marked_ledgers(&self) -> Result<Vec<LedgerId>, MetadataError> {

@@ -21,6 +21,18 @@ pub struct ClientConfig {
     pub max_entry_size: usize,
     /// Attempts of a metadata compare-and-swap loop before giving up.
     pub metadata_cas_attempts: u32,
+    /// When a bookie fails and no writable bookie outside the ensemble can
+    /// replace it, go on writing to the rest of each write set as long as
+    /// every entry still reaches `Qa` bookies, and record the hole in the
+    /// ledger metadata. Off: the ledger fails instead (turn it off while
+    /// binaries that predate holes still run auto-recovery).
+    pub delayed_ensemble_change: bool,
+    /// How long a bookie that failed an add is left out of new ensembles,
+    /// replacements and fills, unless it registers again sooner.
+    pub bookie_quarantine: Duration,
+    /// First wait before a writer retries filling a hole of its current
+    /// ensemble; it doubles up to ten times this.
+    pub hole_fill_interval: Duration,
 }
 
 impl Default for ClientConfig {
@@ -32,6 +44,9 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(10),
             max_entry_size: DEFAULT_MAX_ENTRY_SIZE,
             metadata_cas_attempts: 64,
+            delayed_ensemble_change: true,
+            bookie_quarantine: Duration::from_secs(60),
+            hole_fill_interval: Duration::from_secs(1),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! [`LedgerClient`]: the [`LedgerStore`] brokers use in production.
 //!
-//! Create: validate the quorum, pick `E` random writable bookies, allocate an
+//! Create: validate the quorum, pick `E` random healthy writable bookies
+//! (registered, not quarantined: see [`crate::client::directory`]), allocate an
 //! id, write the `OPEN` metadata with `Expected::Absent`, then start the
 //! writer. Open: check the password against the metadata, then either recover
 //! (fence and close) or read the LAC without fencing. Delete: remove the
@@ -13,6 +14,7 @@ use bytes::Bytes;
 use magnetar_metadata::MetadataStore;
 
 use crate::client::config::ClientConfig;
+use crate::client::directory::BookieDirectory;
 use crate::client::grpc::GrpcConnector;
 use crate::client::metadata::{
     LedgerMetadata, LedgerMetadataStore, LedgerState, VersionedMetadata,
@@ -49,7 +51,9 @@ impl LedgerClient {
         config: ClientConfig,
         connector: Arc<dyn BookieConnector>,
     ) -> Self {
-        let metadata_store = LedgerMetadataStore::new(metadata, config.metadata_cas_attempts);
+        let metadata_store =
+            LedgerMetadataStore::new(metadata.clone(), config.metadata_cas_attempts);
+        let directory = Arc::new(BookieDirectory::new(metadata, config.bookie_quarantine));
         LedgerClient {
             read_context: ReadContext {
                 connector: connector.clone(),
@@ -58,6 +62,7 @@ impl LedgerClient {
             core_context: CoreContext {
                 connector,
                 metadata_store,
+                directory,
                 config,
             },
         }
@@ -102,7 +107,10 @@ impl LedgerStore for LedgerClient {
     async fn create(&self, options: LedgerOptions) -> Result<Arc<dyn LedgerWriter>, LedgerError> {
         options.validate()?;
         let store = self.metadata_store();
-        let writable = placement::writable_bookies(store.store()).await?;
+        // Quarantined bookies are left out, so a bookie that just failed (and
+        // is still registered until its session expires) is not picked; the
+        // id is allocated only once an ensemble is found.
+        let writable = self.core_context.directory.healthy_writable().await?;
         let ensemble = placement::choose_bookies(&writable, options.ensemble_size as usize, &[])?;
         let ledger_id = store.allocate_ledger_id().await?;
         let metadata = LedgerMetadata::new_open(&options, ensemble);
@@ -166,5 +174,9 @@ impl LedgerStore for LedgerClient {
         self.metadata_store().delete(ledger_id).await?;
         tracing::info!(ledger_id, "ledger deleted");
         Ok(())
+    }
+
+    async fn writable_bookies(&self) -> Result<usize, LedgerError> {
+        Ok(self.core_context.directory.healthy_writable().await?.len())
     }
 }

@@ -142,7 +142,9 @@ impl LedgerMetadata {
 
     /// Whether any segment has a hole: some entries have fewer than `Qw` copies.
     pub fn has_holes(&self) -> bool {
-        self.segments.iter().any(|segment| !segment.holes.is_empty())
+        self.segments
+            .iter()
+            .any(|segment| !segment.holes.is_empty())
     }
 
     /// The last segment's holes.

@@ -5,6 +5,9 @@
 //! - [`ledger_client`]: [`LedgerClient`], the entry point (create, open, delete);
 //! - [`writer`], [`write_core`], [`pending`]: the add path — pipelined adds,
 //!   in-order confirmation, ensemble changes;
+//! - [`ensemble_change`]: how the segments change when a bookie is replaced,
+//!   left out (a hole) or put back;
+//! - [`directory`]: which registered bookies a writer may use now (quarantine);
 //! - [`reader`], [`read`]: reads, LAC discovery, fencing reads;
 //! - [`recovery`]: fencing and closing a ledger taken from its writer;
 //! - [`metadata`], [`placement`], [`write_set`]: metadata format and CAS,
@@ -14,6 +17,8 @@
 //! - `memory` (feature `testing`): the in-memory ledger store for unit tests.
 
 pub mod config;
+pub mod directory;
+pub mod ensemble_change;
 pub mod grpc;
 pub mod ledger_client;
 #[cfg(any(test, feature = "testing"))]
@@ -35,5 +40,7 @@ pub use metadata::{BookieId, LedgerMetadata, LedgerState, Segment};
 
 #[cfg(test)]
 pub(crate) mod fake_bookie;
+#[cfg(test)]
+mod hole_tests;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use magnetar_metadata::MetadataStore;
+use magnetar_metadata::{MetadataStore, Version};
 use rand::seq::SliceRandom;
 
 use crate::client::metadata::BookieId;
@@ -18,6 +18,9 @@ const LIST_PAGE: usize = 1000;
 pub struct AvailableBookie {
     pub id: BookieId,
     pub read_only: bool,
+    /// Version of the registration key: it changes when the bookie registers
+    /// again, after a restart.
+    pub registration_version: Version,
 }
 
 /// Lists every registered bookie. Registrations that do not parse are skipped
@@ -39,6 +42,7 @@ pub async fn available_bookies(
                 Ok(registration) => bookies.push(AvailableBookie {
                     id: id.to_string(),
                     read_only: registration.read_only,
+                    registration_version: versioned.version,
                 }),
                 Err(error) => {
                     tracing::warn!(key = %key, %error, "skipping unparsable bookie registration")

@@ -6,11 +6,15 @@
 //!   a replica whose copy fails the checksum is skipped ([`read_entry_from`]
 //!   does the same over an explicit replica list).
 //! - [`read_for_recovery`]: one entry asked of its whole write set at once;
-//!   "absent" only when `Qw - Qa + 1` replicas say so (then it can never have
-//!   been confirmed).
-//! - [`read_last_entries`]: `ReadEntry(-1)` to every bookie of the last
-//!   ensemble, optionally fencing, until every write set has `Qw - Qa + 1`
+//!   "absent" only when `live - Qa + 1` replicas say so (then it can never
+//!   have been confirmed).
+//! - [`read_last_entries`]: `ReadEntry(-1)` to every live bookie of the last
+//!   ensemble, optionally fencing, until every write set has `live - Qa + 1`
 //!   definitive answers; returns the highest LAC found in the entry headers.
+//!
+//! Holes (ensemble indices that skipped a segment's entries) are never
+//! asked, and `live` counts a write set's members that are not holes: an
+//! entry confirmed there has `Qa` acks among them.
 
 use std::sync::Arc;
 
@@ -125,8 +129,7 @@ pub async fn read_entry(
 ) -> Result<FetchedEntry, LedgerError> {
     let ensemble = metadata.ensemble_for(entry_id);
     let replicas: Vec<&str> = metadata
-        .quorum()
-        .write_set(entry_id)
+        .live_write_set(entry_id)
         .into_iter()
         .filter_map(|i| ensemble.get(i).map(String::as_str))
         .collect();
@@ -197,8 +200,9 @@ pub async fn read_for_recovery(
 ) -> Result<Option<FetchedEntry>, LedgerError> {
     let quorum = metadata.quorum();
     let ensemble = metadata.ensemble_for(entry_id);
-    let mut attempts: FuturesUnordered<_> = quorum
-        .write_set(entry_id)
+    let live = metadata.live_write_set(entry_id);
+    let absent_threshold = quorum.absent_threshold(live.len());
+    let mut attempts: FuturesUnordered<_> = live
         .into_iter()
         .filter_map(|index| ensemble.get(index))
         .map(|bookie| context.ask(bookie, plain_read(ledger_id, entry_id)))
@@ -209,7 +213,7 @@ pub async fn read_for_recovery(
             ReplicaAnswer::Found(entry) => return Ok(Some(entry)),
             ReplicaAnswer::Missing => {
                 missing += 1;
-                if missing >= quorum.definitive_per_write_set() {
+                if missing >= absent_threshold {
                     return Ok(None);
                 }
             }
@@ -235,11 +239,13 @@ pub async fn read_last_entries(
     metadata: &LedgerMetadata,
     fence_with: Option<Bytes>,
 ) -> Result<EntryId, LedgerError> {
-    let mut coverage = Coverage::new(metadata.quorum());
+    let holes = metadata.last_holes();
+    let mut coverage = Coverage::with_holes(metadata.quorum(), holes.clone());
     let mut attempts: FuturesUnordered<_> = metadata
         .last_ensemble()
         .iter()
         .enumerate()
+        .filter(|(index, _)| !holes.contains(index))
         .map(|(index, bookie)| {
             let request = ReadRequest {
                 ledger_id: ledger_id as i64,

@@ -4,16 +4,17 @@
 //! 1. CAS the metadata `OPEN → IN_RECOVERY`. From now on the old writer's
 //!    ensemble changes fail (they require `OPEN`).
 //! 2. Fence: a fencing `ReadEntry(-1)` with the master key to every bookie of
-//!    the last ensemble, until each write set has `Qw - Qa + 1` definitive
-//!    answers. No write set then holds `Qa` unfenced bookies, so the old
+//!    the last ensemble's live members (holes are never written, so they
+//!    need no fence), until each write set has `live - Qa + 1` definitive
+//!    answers. No write set then holds `Qa` unfenced live bookies, so the old
 //!    writer can never complete another add.
 //! 3. Start from `LAC0 = max(highest LAC in the last entries' headers, first
 //!    entry of the last segment - 1)`; every entry up to `LAC0` was confirmed.
 //! 4. Read forward from `LAC0 + 1`, asking each entry's whole write set:
 //!    found → re-add the body verbatim with `RECOVERY | HIGH_PRIORITY` to its
-//!    full write set (`Qa` acks; idempotent, so concurrent recoverers do not
-//!    conflict); `Qw - Qa + 1` "no entry" → end of the ledger; anything else →
-//!    recovery fails and can be retried.
+//!    live write set (`Qa` acks; idempotent, so concurrent recoverers do not
+//!    conflict); `live - Qa + 1` "no entry" → end of the ledger; anything
+//!    else → recovery fails and can be retried.
 //! 5. Once every re-add is acked, CAS `IN_RECOVERY → CLOSED` at the last
 //!    re-added entry (with any local ensemble change). A recoverer losing
 //!    that CAS to another one accepts the `CLOSED` state it finds.
@@ -22,9 +23,9 @@
 //! worker may rewrite earlier, complete segments while recovery runs, and
 //! the close keeps those changes.
 //!
-//! Every entry ever confirmed to the old writer is on `Qa` bookies of its
-//! write set, so at most `Qw - Qa` of them can say "no entry": recovery never
-//! ends before it.
+//! Every entry ever confirmed to the old writer is on `Qa` live bookies of
+//! its write set, so at most `live - Qa` of them can say "no entry":
+//! recovery never ends before it.
 
 use bytes::Bytes;
 

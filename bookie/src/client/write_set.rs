@@ -106,7 +106,10 @@ impl Coverage {
         (0..self.quorum.ensemble as i64).all(|start| {
             let live = self.quorum.live_write_set(start, &self.holes);
             let needed = self.quorum.absent_threshold(live.len());
-            live.into_iter().filter(|&index| self.answered[index]).count() >= needed
+            live.into_iter()
+                .filter(|&index| self.answered[index])
+                .count()
+                >= needed
         })
     }
 }
@@ -210,13 +213,16 @@ mod tests {
                     let quorum = Quorum::new(ensemble, write, ack);
                     let e = ensemble as usize;
                     for hole_mask in 0..(1u32 << e) {
-                        let holes: Vec<usize> = (0..e).filter(|i| hole_mask & (1 << i) != 0).collect();
+                        let holes: Vec<usize> =
+                            (0..e).filter(|i| hole_mask & (1 << i) != 0).collect();
                         if !quorum.tolerates(&holes) {
                             continue;
                         }
                         for answer_mask in 0..(1u32 << e) {
                             let mut coverage = Coverage::with_holes(quorum, holes.clone());
-                            (0..e).filter(|i| answer_mask & (1 << i) != 0).for_each(|i| coverage.record(i));
+                            (0..e)
+                                .filter(|i| answer_mask & (1 << i) != 0)
+                                .for_each(|i| coverage.record(i));
                             if !coverage.is_covered() {
                                 continue;
                             }
@@ -226,7 +232,7 @@ mod tests {
                                     .into_iter()
                                     .filter(|i| answer_mask & (1 << i) == 0)
                                     .count();
-                                assert!(silent < ack, "E={ensemble} Qw={write} Qa={ack} holes={holes:?} answers={answer_mask:b}");
+                                assert!(silent < ack as usize, "E={ensemble} Qw={write} Qa={ack} holes={holes:?} answers={answer_mask:b}");
                             }
                         }
                     }

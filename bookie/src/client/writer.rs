@@ -4,7 +4,8 @@
 //! `append` hands the payload to the task over an unbounded channel, so the
 //! order of calls is the order of entries. The task is the only place that
 //! touches the pending queue: it interleaves new appends with bookie answers
-//! and runs ensemble changes inline (which pauses confirmations).
+//! and runs ensemble changes inline (which pauses confirmations). While the
+//! ensemble has holes, a timer makes it try to fill them, even when idle.
 //!
 //! Close: pending adds fail with `Closed`, then the metadata is CAS-ed to
 //! `CLOSED` at the LAC. On a conflict the metadata is re-read: still `OPEN` →
@@ -21,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::client::metadata::{CasStep, LedgerState};
 use crate::client::write_core::{WriterCore, WriterProgress};
-use crate::ledger::{ClosedLedger, EntryId, LedgerError, LedgerId, LedgerWriter};
+use crate::ledger::{ClosedLedger, EntryId, LedgerError, LedgerId, LedgerWriter, WriterHealth};
 
 /// What the [`QuorumLedgerWriter`] handle asks of its writer task.
 enum QuorumWriterCommand {
@@ -93,6 +94,10 @@ impl LedgerWriter for QuorumLedgerWriter {
         self.progress.length()
     }
 
+    fn health(&self) -> WriterHealth {
+        self.progress.health()
+    }
+
     async fn close(&self) -> Result<ClosedLedger, LedgerError> {
         if let Some(closed) = *self.closed.lock() {
             return Ok(closed);
@@ -120,6 +125,7 @@ async fn run_writer(
         if handle_dropped && !core.has_pending() {
             return;
         }
+        let fill_due = core.fill_due();
         tokio::select! {
             command = commands.recv(), if !handle_dropped => match command {
                 Some(QuorumWriterCommand::Append { payload, reply }) => core.push_payload(payload, reply),
@@ -130,7 +136,16 @@ async fn run_writer(
                 None => handle_dropped = true,
             },
             outcome = core.next_outcome() => core.handle_outcome(outcome).await,
+            _ = sleep_until_some(fill_due) => core.fill_holes().await,
         }
+    }
+}
+
+/// Sleeps until `deadline`; forever when there is none.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => future::pending().await,
     }
 }
 

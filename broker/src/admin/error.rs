@@ -85,7 +85,8 @@ impl From<ManagedLedgerError> for AdminError {
             }
             ManagedLedgerError::Metadata(_)
             | ManagedLedgerError::Ledger(_)
-            | ManagedLedgerError::WriteFailed { .. } => AdminError::Unavailable(reason),
+            | ManagedLedgerError::WriteFailed { .. }
+            | ManagedLedgerError::NotWritable { .. } => AdminError::Unavailable(reason),
             ManagedLedgerError::Corrupt { .. } => AdminError::Internal(reason),
         }
     }

@@ -21,6 +21,7 @@ use magnetar_metadata::MetadataStore;
 use tokio::net::TcpListener;
 
 pub use error::AdminError;
+pub use health::StartupGate;
 pub use topics::{SubscriptionStats, TopicCounters, TopicStats, TopicStatsSource};
 
 use crate::managed_ledger::ManagedLedgerFactory;
@@ -35,6 +36,8 @@ pub struct AdminState {
     /// Name of this cluster (`standalone` by default).
     pub cluster: String,
     pub topic_stats: Option<Arc<dyn TopicStatsSource>>,
+    /// Set while the node waits for bookies at startup (`/health` says 503).
+    pub startup: StartupGate,
 }
 
 impl AdminState {
@@ -49,6 +52,7 @@ impl AdminState {
             managed_ledgers,
             cluster: cluster.to_string(),
             topic_stats: None,
+            startup: StartupGate::default(),
         }
     }
 }

@@ -51,6 +51,18 @@ pub struct TopicStats {
     pub entries: u64,
     pub ledgers: usize,
     pub subscriptions: std::collections::BTreeMap<String, SubscriptionStats>,
+    /// Whether adds can be written now; `null` when the topic is not loaded here.
+    pub writable: Option<bool>,
+    /// Why adds cannot be written (`null` while writable).
+    pub not_writable_reason: Option<String>,
+    /// Since when adds cannot be written, in milliseconds since the Unix epoch.
+    pub not_writable_since: Option<u64>,
+    /// Whether new entries skip some bookies of the ensemble.
+    pub under_replicated: bool,
+    /// The bookies new entries skip.
+    pub missing_bookies: Vec<String>,
+    /// Adds waiting for a writable ledger.
+    pub held_adds: usize,
 }
 
 fn topic_name(tenant: &str, namespace: &str, topic: &str) -> Result<TopicName, AdminError> {
@@ -161,6 +173,9 @@ pub async fn topic_stats(
             (c.name, stats)
         })
         .collect();
+    let writability = storage.writability.unwrap_or_default();
+    let loaded = storage.loaded;
+    let not_writable = loaded && !writability.is_writable();
     Ok(Json(TopicStats {
         msg_in_counter: counters.msg_in,
         bytes_in_counter: counters.bytes_in,
@@ -171,5 +186,11 @@ pub async fn topic_stats(
         entries: storage.entries,
         ledgers: storage.ledgers,
         subscriptions,
+        writable: loaded.then_some(!not_writable),
+        not_writable_reason: writability.reason.clone().filter(|_| not_writable),
+        not_writable_since: writability.since_ms.filter(|_| not_writable),
+        under_replicated: writability.is_degraded(),
+        missing_bookies: writability.missing_bookies,
+        held_adds: writability.held_adds,
     }))
 }

@@ -42,6 +42,11 @@ pub struct ManagedLedgerConfig {
     /// At most this many individually-acked ranges are persisted per cursor;
     /// the rest live in memory only (redelivered after a crash, never lost).
     pub max_persisted_ack_ranges: usize,
+    /// How long an add waits for a writable ledger (while none can be
+    /// created) before it fails with `NotWritable`. Keep it below clients'
+    /// send timeout (30 s by default), so nothing is written after a client
+    /// gave up on it.
+    pub unwritable_add_timeout: Duration,
 }
 
 impl Default for ManagedLedgerConfig {
@@ -58,6 +63,7 @@ impl Default for ManagedLedgerConfig {
             cursor_flush_interval: Duration::from_secs(1),
             password: Bytes::new(),
             max_persisted_ack_ranges: 10_000,
+            unwritable_add_timeout: Duration::from_secs(10),
         }
     }
 }

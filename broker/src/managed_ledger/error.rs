@@ -14,10 +14,14 @@ pub enum ManagedLedgerError {
     Fenced { name: String },
     #[error("managed ledger {name} is closed")]
     Closed { name: String },
-    /// An add failed on the bookies; the managed ledger rolls to a new ledger
+    /// An add failed on the bookies; the managed ledger replaces the ledger
     /// and later adds may succeed. The failed add was not persisted.
     #[error("add to managed ledger {name} failed: {source}")]
     WriteFailed { name: String, source: LedgerError },
+    /// No ledger could be written for the add's whole wait (too few
+    /// bookies, usually). The add was not persisted; retrying later may work.
+    #[error("managed ledger {name} not writable {reason}")]
+    NotWritable { name: String, reason: String },
     #[error("entry {0} does not exist (not written yet or trimmed)")]
     NoSuchEntry(Position),
     #[error("managed ledger {0} does not exist")]

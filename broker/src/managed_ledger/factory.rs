@@ -4,7 +4,9 @@
 //! Open protocol (what makes a takeover safe): read the ledger list; open the
 //! last ledger with recovery, which fences its previous writer on the bookies
 //! and fixes its final length; drop empty ledgers; create a fresh ledger; CAS
-//! the list. Only after the CAS succeeds are writes accepted. A previous
+//! the list. Only after the CAS succeeds are writes accepted. When too few
+//! bookies are writable for a fresh ledger, the managed ledger opens without
+//! one (its writer task holds adds and retries creation). A previous
 //! owner's appends then fail (fenced ledger) and its next list CAS fails
 //! (version conflict), so it ends `Fenced` without losing an acknowledged add.
 
@@ -67,6 +69,11 @@ impl ManagedLedgerFactory {
 
     pub(crate) fn metadata(&self) -> &Arc<dyn MetadataStore> {
         &self.metadata
+    }
+
+    /// The ledger store the managed ledgers write to.
+    pub fn ledger_store(&self) -> &Arc<dyn LedgerStore> {
+        &self.ledgers
     }
 
     pub fn config(&self) -> &ManagedLedgerConfig {
@@ -157,17 +164,27 @@ impl ManagedLedgerFactory {
         list.ledgers.retain(|l| l.entries > 0);
 
         // Durability order: the new ledger exists before the list names it,
-        // and the list CAS succeeds before any write is accepted.
-        let writer = self
+        // and the list CAS succeeds before any write is accepted. Without
+        // enough bookies the managed ledger still opens (the CAS still
+        // fences a previous owner); its writer task starts without a ledger
+        // and creates one once bookies are back, holding adds meanwhile.
+        let writer = match self
             .ledgers
             .create(ledger_options(name, &self.config))
-            .await?;
-        list.ledgers.push(StoredLedger {
-            ledger_id: writer.id(),
-            entries: 0,
-            size: 0,
-            timestamp: now_millis(),
-        });
+            .await
+        {
+            Ok(writer) => {
+                list.ledgers.push(StoredLedger {
+                    ledger_id: writer.id(),
+                    entries: 0,
+                    size: 0,
+                    timestamp: now_millis(),
+                });
+                Ok(writer)
+            }
+            Err(error @ LedgerError::NotEnoughBookies { .. }) => Err(error),
+            Err(error) => return Err(error.into()),
+        };
         let layout = LedgerLayout::from_ledgers(
             list.ledgers
                 .iter()
@@ -182,7 +199,9 @@ impl ManagedLedgerFactory {
         ));
         let stored = ledger_list.lock().await.cas(list).await;
         if let Err(error) = stored {
-            let _ = self.ledgers.delete(writer.id()).await;
+            if let Ok(writer) = &writer {
+                let _ = self.ledgers.delete(writer.id()).await;
+            }
             return Err(error);
         }
         for id in empty {

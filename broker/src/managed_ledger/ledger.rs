@@ -19,6 +19,7 @@ use super::position::{Entry, Position};
 use super::read::EntryReader;
 use super::status::{MlStatus, Status};
 use super::stored::validate_name;
+use super::writability::Writability;
 use super::writer::MlCommand;
 
 /// Counters of a managed ledger, for stats and metrics.
@@ -112,6 +113,12 @@ impl ManagedLedger {
 
     pub fn is_fenced(&self) -> bool {
         self.status.get() == Status::Fenced
+    }
+
+    /// Whether adds can be written now (writable, degraded or not writable),
+    /// and why not.
+    pub fn writability(&self) -> Writability {
+        self.status.writability()
     }
 
     /// Opens (creating if needed, persisted at once) the durable cursor `name`.

@@ -27,12 +27,16 @@
 //!    position that the writer task publishes and everyone else reads.
 //! 5. `read`: entry cache, then tail buffer, then the ledger store.
 //! 6. `cursor_context`, `cursor`, `cursor_set`: durable cursors.
-//! 7. `writer`: the writer task (appends, rollover, close).
-//! 8. `maintenance`: the task that flushes cursors, trims and evicts.
-//! 9. `ledger`: the [`ManagedLedger`] handle.
-//! 10. `factory`, then `stats`: opening, listing, deleting, storage stats.
+//! 7. `condition_log`, `writability`, `write_state`, `monitor`: the writer
+//!    task's states, held adds, retry backoff and rate-limited reporting.
+//! 8. `writer`, `rollover`, `no_writer`: the writer task (appends, rollover,
+//!    holding adds while no ledger is writable, close).
+//! 9. `maintenance`: the task that flushes cursors, trims and evicts.
+//! 10. `ledger`: the [`ManagedLedger`] handle.
+//! 11. `factory`, then `stats`: opening, listing, deleting, storage stats.
 
 mod ack_state;
+mod condition_log;
 mod config;
 mod confirmed;
 mod cursor;
@@ -45,12 +49,20 @@ mod layout;
 mod ledger;
 mod list;
 mod maintenance;
+mod monitor;
+mod no_writer;
 mod position;
 mod read;
+mod rollover;
 mod stats;
 mod status;
 mod stored;
+mod writability;
+mod write_state;
 mod writer;
+
+#[cfg(test)]
+mod write_tests;
 
 pub use config::{InitialPosition, ManagedLedgerConfig};
 pub use cursor::ManagedCursor;
@@ -61,3 +73,4 @@ pub use ledger::{ManagedLedger, ManagedLedgerStats};
 pub use position::{Entry, Position};
 pub use stats::{CursorStats, StorageStats};
 pub use stored::{StoredCursor, StoredLedger, StoredLedgerList, CURSOR_ROOT, LEDGER_LIST_ROOT};
+pub use writability::{Writability, WritabilityState};

@@ -7,6 +7,7 @@ use super::factory::ManagedLedgerFactory;
 use super::layout::LedgerLayout;
 use super::position::Position;
 use super::stored::{cursor_prefix, decode, ledger_list_key, StoredCursor, StoredLedgerList};
+use super::writability::Writability;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CursorStats {
@@ -25,6 +26,8 @@ pub struct StorageStats {
     /// Whether the numbers come from an instance open on this broker.
     pub loaded: bool,
     pub cursors: Vec<CursorStats>,
+    /// The write path of the instance open here; `None` when not loaded.
+    pub writability: Option<Writability>,
 }
 
 impl ManagedLedgerFactory {
@@ -51,6 +54,7 @@ impl ManagedLedgerFactory {
                 ledgers: stats.ledgers,
                 loaded: true,
                 cursors,
+                writability: Some(ml.writability()),
             });
         }
         let key = ledger_list_key(name);
@@ -88,6 +92,7 @@ impl ManagedLedgerFactory {
             ledgers: layout.slots().len(),
             loaded: false,
             cursors,
+            writability: None,
         })
     }
 }

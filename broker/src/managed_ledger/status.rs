@@ -1,12 +1,14 @@
 //! The lifecycle of one open managed ledger: open, fenced (another owner
 //! took it over) or closed, and the shutdown signal of its background tasks.
 //! Every other piece of the managed ledger asks here before it acts, and
-//! reports here when it finds itself fenced.
+//! reports here when it finds itself fenced. It also carries the latest
+//! [`Writability`] the writer task published.
 
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::error::ManagedLedgerError;
+use super::writability::Writability;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Status {
@@ -19,6 +21,7 @@ pub(crate) struct MlStatus {
     name: String,
     status: Mutex<Status>,
     shutdown: CancellationToken,
+    writability: Mutex<Writability>,
 }
 
 impl MlStatus {
@@ -27,7 +30,18 @@ impl MlStatus {
             name: name.to_string(),
             status: Mutex::new(Status::Open),
             shutdown: CancellationToken::new(),
+            writability: Mutex::new(Writability::default()),
         }
+    }
+
+    /// The write path as the writer task last published it.
+    pub fn writability(&self) -> Writability {
+        self.writability.lock().clone()
+    }
+
+    /// Publishes the write path's state (the writer task's monitor only).
+    pub fn set_writability(&self, writability: Writability) {
+        *self.writability.lock() = writability;
     }
 
     /// The managed ledger's name, for errors and logs.

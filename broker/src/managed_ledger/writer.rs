@@ -5,12 +5,13 @@
 //! so positions follow call order; appends are pipelined (the ledger writer
 //! assigns ids at call time) and completions are handled in order.
 //! Backpressure is the caller's job (the protocol layer bounds pending
-//! publishes per connection).
+//! publishes per connection; held adds keep their permits).
 //!
 //! The task owns what only it changes: the current ledger writer, the
-//! in-flight adds, and, through its [`LogPublisher`], the growth of the
-//! ledger layout, the tail buffer and the last confirmed position. A
-//! confirmed add goes to the entry cache and then to the confirmed log.
+//! in-flight and held adds, the [`WriterState`], and, through its
+//! [`LogPublisher`], the growth of the ledger layout, the tail buffer and
+//! the last confirmed position. A confirmed add goes to the entry cache and
+//! then to the confirmed log.
 //!
 //! In-flight adds wait in a plain FIFO and only the oldest one is awaited:
 //! the ledger contract (`magnetar_bookie::LedgerWriter::append`) starts the
@@ -18,39 +19,40 @@
 //! order, so awaiting the head never holds back a later add that is already
 //! confirmed, and completions come out in call order.
 //!
-//! Rollover durability order: settle every in-flight add of the old ledger,
-//! close it (fixing its final length on the bookies), create the new ledger,
-//! CAS the ledger list, and only then append to the new ledger. Adds that
-//! arrive meanwhile wait in the channel.
-//!
 //! Add failures: a fenced ledger fences the managed ledger (every later add
 //! fails with `Fenced`). Any other write error fails that add with
-//! `WriteFailed` (it was never acknowledged, so the client may retry) and the
-//! next add rolls over to a fresh ledger. Failed adds are not resubmitted:
-//! resubmission could duplicate entries that recovery later finds on the
-//! bookies, and the client retry path already exists.
+//! `WriteFailed` (it was never acknowledged, so the client may retry) and
+//! the task enters `NoWriter`: later adds are held in call order, the failed
+//! writer is closed once its in-flight adds settled, and a new ledger is
+//! created on a backoff timer (never per add). Held adds go to the new
+//! ledger first, in order; one held past `unwritable_add_timeout` fails with
+//! `NotWritable`. Failed adds are not resubmitted: resubmission could
+//! duplicate entries that recovery later finds on the bookies, and the
+//! client retry path already exists. Rollover is in `rollover`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use magnetar_bookie::{EntryId, LedgerError, LedgerOptions, LedgerStore, LedgerWriter};
+use magnetar_bookie::{EntryId, LedgerError, LedgerStore, LedgerWriter};
 use rand::Rng;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use super::config::ManagedLedgerConfig;
 use super::confirmed::LogPublisher;
 use super::entry_cache::EntryCache;
 use super::error::ManagedLedgerError;
 use super::list::LedgerList;
+use super::monitor::WriteMonitor;
 use super::position::{Entry, Position};
 use super::status::{MlStatus, Status};
-use super::stored::{now_millis, StoredLedger};
+use super::write_state::{HeldAdds, Reply, RetryBackoff, WriterState, RETRY_INITIAL, RETRY_MAX};
 use crate::metrics;
 
-type Reply<T> = oneshot::Sender<Result<T, ManagedLedgerError>>;
+pub(crate) use super::rollover::ledger_options;
 
 /// A request to a managed ledger's writer task.
 pub(crate) enum MlCommand {
@@ -67,33 +69,30 @@ struct MlInflightAdd {
 }
 
 pub(crate) struct MlWriterTask {
-    status: Arc<MlStatus>,
-    config: ManagedLedgerConfig,
-    store: Arc<dyn LedgerStore>,
+    pub(super) status: Arc<MlStatus>,
+    pub(super) config: ManagedLedgerConfig,
+    pub(super) store: Arc<dyn LedgerStore>,
     cache: Arc<EntryCache>,
-    list: Arc<LedgerList>,
-    log: LogPublisher,
-    writer: Option<Arc<dyn LedgerWriter>>,
-    ledger_opened_at: Instant,
+    pub(super) list: Arc<LedgerList>,
+    pub(super) log: LogPublisher,
+    /// `None` exactly in `NoWriter`.
+    pub(super) writer: Option<Arc<dyn LedgerWriter>>,
+    /// A writer whose add failed; closed once its in-flight adds settled.
+    pub(super) failed_writer: Option<Arc<dyn LedgerWriter>>,
+    pub(super) state: WriterState,
+    pub(super) held: HeldAdds,
+    /// Reset only once an add is confirmed, so a ledger that fails at once
+    /// does not restart the schedule (bounds the ledger ids used).
+    pub(super) create_backoff: RetryBackoff,
+    pub(super) rollover_backoff: RetryBackoff,
+    pub(super) monitor: WriteMonitor,
+    pub(super) ledger_opened_at: Instant,
     /// Max-age jitter factor in [1.0, 1.05), drawn per managed ledger.
     rollover_jitter: f64,
-    submitted_entries: u64,
-    submitted_bytes: u64,
-    needs_rollover: bool,
+    pub(super) submitted_entries: u64,
+    pub(super) submitted_bytes: u64,
     /// Oldest first; see the module doc for why a FIFO suffices.
     inflight: VecDeque<MlInflightAdd>,
-}
-
-pub(crate) fn ledger_options(name: &str, config: &ManagedLedgerConfig) -> LedgerOptions {
-    LedgerOptions {
-        ensemble_size: config.ensemble_size,
-        write_quorum: config.write_quorum,
-        ack_quorum: config.ack_quorum,
-        password: config.password.clone(),
-        custom: [("managed-ledger".to_string(), name.to_string())]
-            .into_iter()
-            .collect(),
-    }
 }
 
 /// Waits for the oldest in-flight add to settle and takes it off the queue;
@@ -107,8 +106,23 @@ async fn next_settled(
     inflight.pop_front().map(|add| (result, add))
 }
 
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 impl MlWriterTask {
-    /// The writer task of an opened managed ledger whose current ledger is `writer`.
+    /// The writer task of an opened managed ledger: `writer` is its new
+    /// current ledger, or why none could be created (then it starts in `NoWriter`).
     pub fn new(
         status: Arc<MlStatus>,
         config: ManagedLedgerConfig,
@@ -116,31 +130,45 @@ impl MlWriterTask {
         cache: Arc<EntryCache>,
         list: Arc<LedgerList>,
         log: LogPublisher,
-        writer: Arc<dyn LedgerWriter>,
+        writer: Result<Arc<dyn LedgerWriter>, LedgerError>,
     ) -> Self {
-        MlWriterTask {
+        let mut task = MlWriterTask {
+            monitor: WriteMonitor::new(status.clone()),
             status,
             config,
             store,
             cache,
             list,
             log,
-            writer: Some(writer),
+            writer: None,
+            failed_writer: None,
+            state: WriterState::Writing,
+            held: HeldAdds::default(),
+            create_backoff: RetryBackoff::new(RETRY_INITIAL, RETRY_MAX),
+            rollover_backoff: RetryBackoff::new(RETRY_INITIAL, RETRY_MAX),
             ledger_opened_at: Instant::now(),
             rollover_jitter: 1.0 + rand::thread_rng().gen_range(0.0..0.05),
             submitted_entries: 0,
             submitted_bytes: 0,
-            needs_rollover: false,
             inflight: VecDeque::new(),
+        };
+        match writer {
+            Ok(writer) => task.writer = Some(writer),
+            Err(source) => {
+                task.monitor.create_failed();
+                task.enter_no_writer(source.to_string(), 1);
+            }
         }
+        task
     }
 
-    fn name(&self) -> &str {
+    pub(super) fn name(&self) -> &str {
         self.status.name()
     }
 
     pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<MlCommand>) {
         loop {
+            let wake = self.next_wake();
             tokio::select! {
                 Some((result, add)) = next_settled(&mut self.inflight), if !self.inflight.is_empty() => {
                     self.complete(result, add)
@@ -156,9 +184,54 @@ impl MlWriterTask {
                         break;
                     }
                 },
+                () = sleep_until(wake) => {}
+            }
+            self.advance().await;
+        }
+        // Adds still queued or held fail with `Closed`/`Fenced` when their reply is dropped.
+    }
+
+    /// When the task must act without a command or completion: a held add's
+    /// deadline, the next creation attempt, a health sample while degraded.
+    fn next_wake(&self) -> Option<Instant> {
+        let mut wake = self.monitor.next_health_check();
+        if let WriterState::NoWriter { next_try, .. } = &self.state {
+            wake = earliest(wake, self.held.next_deadline());
+            if self.inflight.is_empty() {
+                wake = earliest(wake, Some(*next_try));
             }
         }
-        // Adds still queued fail with `Closed`/`Fenced` when their reply is dropped.
+        wake
+    }
+
+    /// Work that is due after any event: fail held adds of a stopped or
+    /// expired wait, close a failed writer, retry creation, sample health.
+    async fn advance(&mut self) {
+        if !self.held.is_empty() {
+            if let Some(error) = self.status.error() {
+                let held = self.held.take_all();
+                self.monitor.set_held(0);
+                for add in held {
+                    let _ = add.reply.send(Err(error.clone()));
+                }
+                return;
+            }
+        }
+        let now = Instant::now();
+        if let WriterState::NoWriter { next_try, .. } = self.state {
+            self.expire_held(now);
+            if self.inflight.is_empty() {
+                self.close_failed_writer().await;
+                if now >= next_try && self.status.get() == Status::Open {
+                    self.retry_create().await;
+                }
+            }
+        }
+        if self.monitor.health_due(now) {
+            let id = self.writer.as_ref().map_or(0, |w| w.id());
+            let health = self.writer.as_ref().map(|w| w.health());
+            self.monitor.observe_health(now, id, health);
+        }
     }
 
     async fn add(&mut self, data: Bytes, reply: Reply<Position>) {
@@ -166,17 +239,25 @@ impl MlWriterTask {
             let _ = reply.send(Err(error));
             return;
         }
-        if self.writer.is_none() || self.needs_rollover || self.current_ledger_is_full() {
-            self.drain().await;
-            if let Err(error) = self.rollover().await {
+        if self.writer.is_some() && self.current_ledger_is_full() {
+            self.roll_over_if_possible().await;
+            if let Some(error) = self.status.error() {
                 let _ = reply.send(Err(error));
                 return;
             }
         }
-        let Some(writer) = self.writer.clone() else {
-            let _ = reply.send(Err(self.status.fenced()));
-            return;
-        };
+        match self.writer.clone() {
+            Some(writer) if self.state.is_writable() => self.append(&writer, data, reply),
+            _ => self.hold(data, reply),
+        }
+    }
+
+    pub(super) fn append(
+        &mut self,
+        writer: &Arc<dyn LedgerWriter>,
+        data: Bytes,
+        reply: Reply<Position>,
+    ) {
         self.submitted_entries += 1;
         self.submitted_bytes += data.len() as u64;
         let confirmed = writer.append(data.clone());
@@ -217,6 +298,7 @@ impl MlWriterTask {
                 self.log.confirm(Entry { position, data });
                 metrics::MANAGED_LEDGER_ENTRIES_ADDED.inc();
                 metrics::MANAGED_LEDGER_BYTES_ADDED.add(bytes);
+                self.create_backoff.reset();
                 let _ = reply.send(Ok(position));
             }
             Err(LedgerError::Fenced(_)) => {
@@ -224,8 +306,14 @@ impl MlWriterTask {
                 let _ = reply.send(Err(self.status.fenced()));
             }
             Err(source) => {
-                tracing::warn!(managed_ledger = %self.name(), ledger_id, error = %source, "add failed, rolling over");
-                self.needs_rollover = true;
+                self.monitor.adds_failed(1);
+                let writer_broke = !matches!(source, LedgerError::EntryTooLarge { .. })
+                    && self.writer.as_ref().is_some_and(|w| w.id() == ledger_id);
+                if writer_broke {
+                    tracing::debug!(managed_ledger = %self.name(), ledger_id, error = %source, "add failed, replacing the ledger");
+                    self.failed_writer = self.writer.take();
+                    self.enter_no_writer(format!("ledger {ledger_id} failed an add: {source}"), 0);
+                }
                 let _ = reply.send(Err(ManagedLedgerError::WriteFailed {
                     name: self.name().to_string(),
                     source,
@@ -234,112 +322,25 @@ impl MlWriterTask {
         }
     }
 
-    async fn drain(&mut self) {
+    pub(super) async fn drain(&mut self) {
         while let Some((result, add)) = next_settled(&mut self.inflight).await {
             self.complete(result, add);
         }
     }
 
-    /// Closes the current ledger (if any), creates a new one and CASes the list.
-    async fn rollover(&mut self) -> Result<(), ManagedLedgerError> {
-        let old_id = self.writer.as_ref().map(|w| w.id());
-        self.close_writer().await?;
-        let options = ledger_options(self.name(), &self.config);
-        let writer = match self.store.create(options).await {
-            Ok(writer) => writer,
-            Err(source) => {
-                self.needs_rollover = true;
-                return Err(ManagedLedgerError::WriteFailed {
-                    name: self.name().to_string(),
-                    source,
-                });
-            }
-        };
-        let new_id = writer.id();
-        let mut list_guard = self.list.lock().await;
-        let mut list = list_guard.current().clone();
-        self.record_final_lengths(&mut list.ledgers);
-        let empty_old: Vec<u64> = list
-            .ledgers
-            .iter()
-            .filter(|l| Some(l.ledger_id) == old_id && l.entries == 0)
-            .map(|l| l.ledger_id)
-            .collect();
-        list.ledgers.retain(|l| !empty_old.contains(&l.ledger_id));
-        list.ledgers.push(StoredLedger {
-            ledger_id: new_id,
-            entries: 0,
-            size: 0,
-            timestamp: now_millis(),
-        });
-        if let Err(error) = list_guard.cas(list).await {
-            drop(list_guard);
-            if let Err(e) = self.store.delete(new_id).await {
-                tracing::warn!(managed_ledger = %self.name(), ledger_id = new_id, error = %e, "could not delete orphan ledger");
-            }
-            return Err(error);
-        }
-        self.log.start_ledger(new_id, &empty_old);
-        drop(list_guard);
-        for id in empty_old {
-            if let Err(e) = self.store.delete(id).await {
-                tracing::warn!(managed_ledger = %self.name(), ledger_id = id, error = %e, "could not delete empty ledger");
-            }
-        }
-        tracing::info!(managed_ledger = %self.name(), ledger_id = new_id, "rolled over to a new ledger");
-        self.writer = Some(writer);
-        self.ledger_opened_at = Instant::now();
-        self.submitted_entries = 0;
-        self.submitted_bytes = 0;
-        self.needs_rollover = false;
-        Ok(())
-    }
-
-    /// Copies the confirmed entry counts of the layout into the stored list.
-    fn record_final_lengths(&self, ledgers: &mut [StoredLedger]) {
-        let layout = self.log.log().layout();
-        for slot in layout.slots() {
-            if let Some(stored) = ledgers.iter_mut().find(|l| l.ledger_id == slot.ledger_id) {
-                if stored.entries != slot.entries as u64 || stored.size != slot.size {
-                    stored.entries = slot.entries as u64;
-                    stored.size = slot.size;
-                    stored.timestamp = now_millis();
-                }
-            }
-        }
-    }
-
-    /// Closes the current ledger writer, keeping the layout's confirmed
-    /// counts (the writer closes at its LAC, which is what was confirmed).
-    async fn close_writer(&mut self) -> Result<(), ManagedLedgerError> {
-        let Some(writer) = self.writer.take() else {
-            return Ok(());
-        };
-        match writer.close().await {
-            Ok(closed) => {
-                tracing::debug!(managed_ledger = %self.name(), ledger_id = closed.ledger_id, last_entry_id = closed.last_entry_id, "closed ledger");
-                Ok(())
-            }
-            Err(LedgerError::Fenced(_)) => {
-                self.status.set_fenced();
-                Err(self.status.fenced())
-            }
-            Err(e) => {
-                // The ledger stays open on the bookies; its confirmed prefix is
-                // what the list records, and nothing beyond it was acknowledged.
-                tracing::warn!(managed_ledger = %self.name(), ledger_id = writer.id(), error = %e, "closing ledger failed");
-                Ok(())
-            }
-        }
-    }
-
-    /// Settles in-flight adds, closes the current ledger and records its
-    /// final length in the list.
+    /// Settles in-flight adds, fails held ones, closes the current ledger
+    /// and records its final length in the list.
     async fn close(&mut self) -> Result<(), ManagedLedgerError> {
         self.drain().await;
+        for add in self.held.take_all() {
+            let _ = add.reply.send(Err(ManagedLedgerError::Closed {
+                name: self.name().to_string(),
+            }));
+        }
         if self.status.get() == Status::Fenced {
             return Ok(());
         }
+        self.close_failed_writer().await;
         self.close_writer().await?;
         let mut list_guard = self.list.lock().await;
         let mut list = list_guard.current().clone();

@@ -19,7 +19,10 @@ use magnetar_proto::pulsar::api::{CommandCloseProducer, CommandSendReceipt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use crate::managed_ledger::{ManagedLedger, ManagedLedgerError, Position};
-use crate::wire::{message_id, send_error, storage_server_error, Outbound, BROKER_REQUEST_ID};
+use crate::wire::{
+    message_id, send_error, storage_error_message, storage_server_error, Outbound,
+    BROKER_REQUEST_ID,
+};
 
 /// One message (or batch) waiting for its add to become durable.
 struct PendingPublish {
@@ -152,12 +155,13 @@ async fn send_receipts(
                 });
             }
             Err(error) => {
-                tracing::warn!(producer_id, sequence_id = publish.sequence_id, error = %error, "publish failed");
+                // Per message: a lasting cause is logged by the managed ledger, once.
+                tracing::debug!(producer_id, sequence_id = publish.sequence_id, error = %error, "publish failed");
                 out.send(send_error(
                     producer_id,
                     publish.sequence_id,
                     storage_server_error(&error),
-                    error.to_string(),
+                    storage_error_message(&error),
                 ));
             }
         }

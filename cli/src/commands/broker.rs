@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use magnetar_bookie::client::{ClientConfig, LedgerClient};
 
+use super::broker_node::BookieTolerance;
 use super::{broker_node, metadata_connect, shutdown};
 use crate::args::BrokerArgs;
 use crate::ready;
@@ -21,6 +22,7 @@ pub async fn run(args: BrokerArgs) -> Result<()> {
         &args.listen,
         &args.cluster,
         args.quorum.resolve(2),
+        BookieTolerance::from_args(args.wait_for_bookies_ms, &args.writes),
         metadata,
         ledgers,
     )

@@ -12,13 +12,32 @@ use magnetar_broker::BrokerServiceConfig;
 use magnetar_metadata::MetadataStore;
 use tokio::net::TcpListener;
 
-use crate::args::ListenArgs;
+use crate::args::{ListenArgs, WriteArgs};
+
+/// How the node treats missing bookies.
+#[derive(Debug, Clone, Copy)]
+pub struct BookieTolerance {
+    /// Startup wait for enough writable bookies (zero: none).
+    pub wait: Duration,
+    /// How long an add waits for a writable ledger.
+    pub unwritable_add_timeout: Duration,
+}
+
+impl BookieTolerance {
+    pub fn from_args(wait_for_bookies_ms: u64, writes: &WriteArgs) -> Self {
+        BookieTolerance {
+            wait: Duration::from_millis(wait_for_bookies_ms),
+            unwritable_add_timeout: Duration::from_millis(writes.unwritable_add_timeout_ms),
+        }
+    }
+}
 
 /// Binds both listeners and starts the node. `(e, w, a)` are the ledger quorums.
 pub async fn start(
     listen: &ListenArgs,
     cluster: &str,
     quorum: (u32, u32, u32),
+    tolerance: BookieTolerance,
     metadata: Arc<dyn MetadataStore>,
     ledgers: Arc<dyn LedgerStore>,
 ) -> Result<BrokerNode> {
@@ -41,6 +60,7 @@ pub async fn start(
     service.managed_ledger.ensemble_size = ensemble;
     service.managed_ledger.write_quorum = write;
     service.managed_ledger.ack_quorum = ack;
+    service.managed_ledger.unwritable_add_timeout = tolerance.unwritable_add_timeout;
     let advertised_host = listen
         .advertised_address
         .clone()
@@ -49,6 +69,7 @@ pub async fn start(
         service,
         advertised_host,
         session_ttl: Duration::from_secs(30),
+        bookie_wait: tolerance.wait,
     };
     BrokerNode::start(config, metadata, ledgers, pulsar_listener, http_listener)
         .await

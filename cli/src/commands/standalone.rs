@@ -25,6 +25,7 @@ use magnetar_metadata::raft::EmbeddedRaft;
 use tokio::net::TcpListener;
 
 use super::bookie::apply_journal_args;
+use super::broker_node::BookieTolerance;
 use super::{broker_node, shutdown};
 use crate::args::StandaloneArgs;
 use crate::ready;
@@ -86,7 +87,17 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
         client_config,
         Arc::new(connector),
     ));
-    let node = broker_node::start(&args.listen, "standalone", quorum, metadata, ledgers).await?;
+    // The bookies above are registered already: no startup wait.
+    let tolerance = BookieTolerance::from_args(0, &args.writes);
+    let node = broker_node::start(
+        &args.listen,
+        "standalone",
+        quorum,
+        tolerance,
+        metadata,
+        ledgers,
+    )
+    .await?;
     write_durably(&session_file, &node.session_id().to_string())?;
     ready::announce(
         "standalone",

@@ -1,21 +1,27 @@
 //! [`WriterCore`]: the add path shared by the ledger writer and by recovery.
 //!
-//! Adds are sent to every bookie of their write set as soon as they are
+//! Adds are sent to every live bookie of their write set as soon as they are
 //! pushed (pipelining); answers come back through `inflight` in any order and
 //! are folded into the [`AddQueue`], which confirms adds strictly in entry
 //! order once each has `Qa` acks from its own write set.
 //!
 //! Bookie failures (transport errors, timeouts, IO_ERROR, READ_ONLY,
 //! TOO_MANY_REQUESTS) trigger an *ensemble change*, run inline: while it runs
-//! no answer is processed, so no add is confirmed. The failed bookie is
-//! replaced by a writable bookie outside the ensemble; in normal mode the new
-//! segment (keyed `LAC + 1`) is written to the metadata by CAS *before* any
-//! add is re-sent, and only while the ledger is still `OPEN`; in recovery mode
-//! the change is kept locally and written together with the close. Acks of
-//! the replaced bookie are discarded and every pending add of its write-set
-//! positions is re-sent to the replacement. FENCED and UNAUTHORIZED fail every
-//! pending add and make the core unusable.
+//! no answer is processed, so no add is confirmed, and there is never more
+//! than one change in flight per ledger. The change is written to the
+//! metadata by CAS (normal mode, only while the ledger is `OPEN`) or kept
+//! locally and written with the close (recovery mode) *before* any add is
+//! re-sent or confirmed under it. See [`change`] for the three kinds:
+//! replace the bookie, leave a hole, fill a hole. FENCED and UNAUTHORIZED
+//! fail every pending add and make the core unusable.
+//!
+//! Each ensemble index has a generation, bumped at every change of that
+//! index; answers sent under an older generation are dropped, so a late ack
+//! from a replaced or holed bookie never completes an add.
 
+mod change;
+
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -23,16 +29,16 @@ use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{FuturesUnordered, StreamExt};
 use magnetar_proto::bookie::{AddFlag, AddRequest, AddResponse, StatusCode};
+use parking_lot::Mutex;
+use tokio::time::Instant;
 
 use crate::client::config::ClientConfig;
-use crate::client::metadata::{
-    BookieId, CasStep, LedgerMetadataStore, LedgerState, VersionedMetadata,
-};
+use crate::client::directory::BookieDirectory;
+use crate::client::metadata::{BookieId, LedgerMetadataStore, VersionedMetadata};
 use crate::client::pending::{AddQueue, AppendReply, QuorumAdd};
-use crate::client::placement;
 use crate::client::transport::{BookieConnector, TransportError};
 use crate::digest;
-use crate::ledger::{EntryId, LedgerError, LedgerId, RecoveryFault};
+use crate::ledger::{EntryId, LedgerError, LedgerId, RecoveryFault, WriterHealth};
 
 /// Whether the core writes as the ledger's writer or as a recoverer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +54,7 @@ pub enum WriteMode {
 pub struct WriterProgress {
     lac: AtomicI64,
     length: AtomicU64,
+    health: Mutex<WriterHealth>,
 }
 
 impl WriterProgress {
@@ -55,7 +62,13 @@ impl WriterProgress {
         WriterProgress {
             lac: AtomicI64::new(lac),
             length: AtomicU64::new(length),
+            health: Mutex::new(WriterHealth::default()),
         }
+    }
+
+    /// The holes of the current ensemble, as bookie ids.
+    pub fn health(&self) -> WriterHealth {
+        self.health.lock().clone()
     }
 
     pub fn lac(&self) -> EntryId {
@@ -71,7 +84,8 @@ impl WriterProgress {
 pub struct BookieAddOutcome {
     entry_id: EntryId,
     index: usize,
-    bookie: BookieId,
+    /// The index's generation when the add was sent.
+    generation: u64,
     result: Result<AddResponse, TransportError>,
 }
 
@@ -80,6 +94,7 @@ pub struct BookieAddOutcome {
 pub struct CoreContext {
     pub connector: Arc<dyn BookieConnector>,
     pub metadata_store: LedgerMetadataStore,
+    pub directory: Arc<BookieDirectory>,
     pub config: ClientConfig,
 }
 
@@ -97,6 +112,13 @@ pub struct WriterCore {
     pushed_length: u64,
     progress: Arc<WriterProgress>,
     failure: Option<LedgerError>,
+    /// Per ensemble index: entries sent to it and not acknowledged by it.
+    /// Where a hole starts when that bookie fails.
+    unanswered: Vec<BTreeSet<EntryId>>,
+    /// Per ensemble index: bumped at every change of that index.
+    generation: Vec<u64>,
+    /// When the writer next looks for bookies to fill its holes.
+    next_fill: Option<(Instant, std::time::Duration)>,
 }
 
 impl WriterCore {
@@ -110,8 +132,9 @@ impl WriterCore {
         lac: EntryId,
         length: u64,
     ) -> Self {
-        let queue = AddQueue::new(metadata.metadata.quorum());
-        WriterCore {
+        let quorum = metadata.metadata.quorum();
+        let queue = AddQueue::new(quorum);
+        let core = WriterCore {
             ledger_id,
             mode,
             context,
@@ -123,7 +146,12 @@ impl WriterCore {
             pushed_length: length,
             progress: Arc::new(WriterProgress::new(lac, length)),
             failure: None,
-        }
+            unanswered: vec![BTreeSet::new(); quorum.ensemble],
+            generation: vec![0; quorum.ensemble],
+            next_fill: None,
+        };
+        core.publish_health();
+        core
     }
 
     pub fn ledger_id(&self) -> LedgerId {
@@ -197,7 +225,8 @@ impl WriterCore {
         self.last_pushed = add.entry_id;
         self.pushed_length = add.cumulative_length;
         let quorum = self.metadata.metadata.quorum();
-        for index in quorum.write_set(add.entry_id) {
+        let holes = self.metadata.metadata.last_holes();
+        for index in quorum.live_write_set(add.entry_id, &holes) {
             self.send(add.entry_id, index, add.body.clone());
         }
         self.queue.push(add);
@@ -226,6 +255,10 @@ impl WriterCore {
         };
         let answer = self.context.connector.bookie(&bookie).add(request);
         let timeout = self.context.config.add_timeout;
+        if let Some(unanswered) = self.unanswered.get_mut(index) {
+            unanswered.insert(entry_id);
+        }
+        let generation = self.generation.get(index).copied().unwrap_or_default();
         self.inflight.push(
             async move {
                 let result = match tokio::time::timeout(timeout, answer).await {
@@ -237,7 +270,7 @@ impl WriterCore {
                 BookieAddOutcome {
                     entry_id,
                     index,
-                    bookie,
+                    generation,
                     result,
                 }
             }
@@ -260,19 +293,20 @@ impl WriterCore {
         if self.failure.is_some() {
             return;
         }
-        if self.metadata.metadata.last_ensemble().get(outcome.index) != Some(&outcome.bookie) {
-            return; // an answer from a bookie that was replaced meanwhile
+        if self.generation.get(outcome.index) != Some(&outcome.generation) {
+            return; // sent to a bookie that was replaced or left out meanwhile
         }
         let status = match &outcome.result {
             Ok(response) => response.status(),
             Err(error) => {
                 let reason = error.to_string();
-                return self.replace_bookie(outcome.index, &reason).await;
+                return self.handle_bookie_failure(outcome.index, &reason).await;
             }
         };
         let ledger_id = self.ledger_id;
         match status {
             StatusCode::StatusOk => {
+                self.unanswered[outcome.index].remove(&outcome.entry_id);
                 self.queue.ack(outcome.entry_id, outcome.index);
                 self.confirm_completed();
             }
@@ -280,16 +314,17 @@ impl WriterCore {
             StatusCode::StatusUnauthorized => self.fail(LedgerError::Unauthorized(ledger_id)),
             StatusCode::StatusBadRequest | StatusCode::StatusTooLarge => {
                 let message = outcome.result.map(|r| r.message).unwrap_or_default();
+                let bookie = self.bookie_at(outcome.index);
                 self.fail(LedgerError::AddRejected {
                     ledger_id,
                     entry_id: outcome.entry_id,
-                    bookie: outcome.bookie,
+                    bookie,
                     status,
                     message,
                 });
             }
             other => {
-                self.replace_bookie(outcome.index, &format!("{other:?}"))
+                self.handle_bookie_failure(outcome.index, &format!("{other:?}"))
                     .await
             }
         }
@@ -317,55 +352,13 @@ impl WriterCore {
         self.failure = Some(error);
     }
 
-    /// Replaces the bookie at `index` of the current ensemble. See the module doc.
-    async fn replace_bookie(&mut self, index: usize, reason: &str) {
-        let ensemble = self.metadata.metadata.last_ensemble().to_vec();
-        let Some(failed) = ensemble.get(index).cloned() else {
-            return;
-        };
-        tracing::warn!(ledger_id = self.ledger_id, bookie = %failed, reason, "bookie failed, changing ensemble");
-        let replacement = match choose_replacement(&self.context, &ensemble).await {
-            Ok(replacement) => replacement,
-            Err(error) => return self.fail(error),
-        };
-        let mut new_ensemble = ensemble;
-        new_ensemble[index] = replacement.clone();
-        let first_entry = self.progress.lac() + 1;
-        match self.mode {
-            WriteMode::Recovery => self
-                .metadata
-                .metadata
-                .set_ensemble_from(first_entry, new_ensemble, Vec::new()),
-            WriteMode::Normal => {
-                let ledger_id = self.ledger_id;
-                let updated = self
-                    .context
-                    .metadata_store
-                    .update(ledger_id, self.metadata.clone(), |current| {
-                        match current.state {
-                            LedgerState::Open => {}
-                            LedgerState::InRecovery => return Err(LedgerError::Fenced(ledger_id)),
-                            LedgerState::Closed => return Err(LedgerError::Closed(ledger_id)),
-                        }
-                        if current.last_ensemble().get(index) != Some(&failed) {
-                            return Err(LedgerError::Fenced(ledger_id));
-                        }
-                        let mut next = current.clone();
-                        next.set_ensemble_from(first_entry, new_ensemble.clone(), Vec::new());
-                        Ok(CasStep::Write(next))
-                    })
-                    .await;
-                match updated {
-                    Ok(updated) => self.metadata = updated,
-                    Err(error) => return self.fail(error),
-                }
-            }
-        }
-        tracing::info!(ledger_id = self.ledger_id, failed = %failed, replacement = %replacement, first_entry, "ensemble changed");
-        for (entry_id, body) in self.queue.reset_index(index) {
-            self.send(entry_id, index, body);
-        }
-        self.confirm_completed();
+    fn bookie_at(&self, index: usize) -> BookieId {
+        self.metadata
+            .metadata
+            .last_ensemble()
+            .get(index)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Processes answers until every pending add is confirmed or failed.
@@ -379,17 +372,4 @@ impl WriterCore {
             None => Ok(()),
         }
     }
-}
-
-/// A writable bookie outside `ensemble`, chosen at random.
-async fn choose_replacement(
-    context: &CoreContext,
-    ensemble: &[BookieId],
-) -> Result<BookieId, LedgerError> {
-    let writable = placement::writable_bookies(context.metadata_store.store()).await?;
-    let mut chosen = placement::choose_bookies(&writable, 1, ensemble)?;
-    chosen.pop().ok_or(LedgerError::NotEnoughBookies {
-        needed: 1,
-        available: 0,
-    })
 }
