@@ -168,6 +168,27 @@ pub struct WriteArgs {
         default_value_t = 10_000
     )]
     pub unwritable_add_timeout_ms: u64,
+    /// When a bookie fails and none can replace it, keep writing to the
+    /// rest of each write set while the ack quorum holds, and record the
+    /// hole in the ledger metadata. Turn off while older bookie binaries
+    /// still run auto-recovery.
+    #[arg(
+        long,
+        env = "MAGNETAR_DELAYED_ENSEMBLE_CHANGE",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub delayed_ensemble_change: bool,
+}
+
+impl WriteArgs {
+    /// The ledger client settings these flags choose.
+    pub fn client_config(&self) -> magnetar_bookie::client::ClientConfig {
+        magnetar_bookie::client::ClientConfig {
+            delayed_ensemble_change: self.delayed_ensemble_change,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -38,6 +38,7 @@ const KNOWN_KEYS: &[&str] = &[
     "max-message-size",
     "wait-for-bookies-ms",
     "unwritable-add-timeout-ms",
+    "delayed-ensemble-change",
     "cluster",
     "id",
     "peers",

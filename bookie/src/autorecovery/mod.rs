@@ -36,6 +36,8 @@ pub mod target;
 pub mod worker;
 
 #[cfg(test)]
+mod hole_harness;
+#[cfg(test)]
 mod hole_tests;
 #[cfg(test)]
 mod tests;

@@ -11,8 +11,9 @@
 //!    but the last of an open one) are repaired one at a time, lost bookies
 //!    first, then holes: pick a target (see [`super::target`]), copy (see
 //!    [`super::copy`]), then swap the lost bookie or fill the hole (see
-//!    [`super::swap`]). A fragment without a target is skipped; the attempt
-//!    then ends with `NotEnoughBookies` and is retried later.
+//!    [`super::swap`]); if the metadata changed meanwhile, re-read and plan
+//!    again. A fragment without a target is skipped; the attempt then ends
+//!    with `NotEnoughBookies` and is retried later.
 //! 3. The last segment of a ledger that is not closed is still being
 //!    written; its writer replaces lost bookies and fills holes itself. The
 //!    worker fences and recovers it only after a spare existed for the whole
@@ -39,6 +40,9 @@ use crate::ledger::{LedgerError, LedgerId, LedgerStore, OpenMode};
 /// Upper bound on steps for one ledger in one attempt (each step repairs
 /// one fragment, or recovers the ledger).
 const MAX_STEPS: usize = 1024;
+/// Metadata changes racing a repair that are redone at once before the
+/// attempt gives up (and is retried after `retry_interval`).
+const MAX_RACES: usize = 3;
 
 /// How a re-replication attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +81,7 @@ impl Replicator {
         ledger_id: LedgerId,
         marked: &BTreeSet<BookieId>,
     ) -> Result<LedgerOutcome, AutoRecoveryError> {
+        let mut races = 0;
         for _ in 0..MAX_STEPS {
             let current = match self.client.ledger_metadata(ledger_id).await {
                 Ok(current) => current,
@@ -113,8 +118,19 @@ impl Replicator {
                 choose_target(fragment, &writable, &lost).map(|target| (fragment, target))
             });
             if let Some((fragment, target)) = planned {
-                self.repair(ledger_id, current, fragment, &lost, &target)
-                    .await?;
+                match self
+                    .repair(ledger_id, current, fragment, &lost, &target)
+                    .await
+                {
+                    Err(AutoRecoveryError::MetadataChanged(_)) if races < MAX_RACES => {
+                        races += 1;
+                        tracing::debug!(
+                            ledger_id,
+                            "metadata changed during a repair; planning again"
+                        );
+                    }
+                    result => result?,
+                }
                 continue;
             }
             let short = (!complete.is_empty()).then_some(LedgerError::NotEnoughBookies {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Result;
-use magnetar_bookie::client::{ClientConfig, LedgerClient};
+use magnetar_bookie::client::LedgerClient;
 
 use super::broker_node::BookieTolerance;
 use super::{broker_node, metadata_connect, shutdown};
@@ -16,7 +16,7 @@ pub async fn run(args: BrokerArgs) -> Result<()> {
     let metadata = metadata_connect(&args.metadata).await?;
     let ledgers = Arc::new(LedgerClient::new(
         Arc::clone(&metadata),
-        ClientConfig::default(),
+        args.writes.client_config(),
     ));
     let node = broker_node::start(
         &args.listen,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use magnetar_bookie::client::grpc::GrpcConnector;
-use magnetar_bookie::client::{ClientConfig, LedgerClient};
+use magnetar_bookie::client::LedgerClient;
 use magnetar_bookie::node::local::LocalConnector;
 use magnetar_bookie::node::{RunningBookie, StartOptions};
 use magnetar_bookie::server::BookieConfig;
@@ -74,7 +74,7 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
     revoke_previous_session(&session_file, metadata.as_ref()).await?;
     // The broker reaches its own bookies by direct calls; any other bookie
     // (none in standalone) over gRPC.
-    let client_config = ClientConfig::default();
+    let client_config = args.writes.client_config();
     let local_bookies = bookies
         .iter()
         .map(|b| (b.bookie_id().to_string(), Arc::clone(b.bookie())));
