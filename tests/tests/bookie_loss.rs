@@ -319,8 +319,11 @@ async fn two_bookies_lost() {
             .await
             .expect("restart a bookie");
     }
+    // The broker writes again about a second after the bookies register;
+    // the client retries its producer on its own backoff, which grows to
+    // 60 s while the topic is not writable.
     let resumed = blocking(|| {
-        stream.wait_until(Duration::from_secs(60), "receipted again", |r, _| {
+        stream.wait_until(Duration::from_secs(90), "receipted again", |r, _| {
             r.len() > receipts_before_return
         })
     })

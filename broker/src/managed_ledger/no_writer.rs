@@ -1,7 +1,15 @@
 //! The `NoWriter` part of the writer task: entering it, holding adds in
 //! call order until their deadline, closing the failed writer once, and
 //! retrying ledger creation on the backoff timer (see [`super::write_state`]).
-//! On success the held adds go to the new ledger first, in call order.
+//! When the last failure was a shortage of bookies (which uses no ledger
+//! id), the task also asks the store every [`PROBE_INTERVAL`] how many
+//! bookies are writable between attempts, and tries at once when there are
+//! enough, so
+//! writes resume within about a second of the bookies' return however long
+//! the backoff has grown. On success the held adds go to the new ledger
+//! first, in call order.
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use magnetar_bookie::LedgerError;
@@ -14,6 +22,9 @@ use super::rollover::ledger_options;
 use super::stored::now_millis;
 use super::write_state::{HeldAdd, Reply, WriterState};
 use super::writer::MlWriterTask;
+
+/// How often a task without a writer asks whether bookies are back.
+pub(super) const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// `HH:MM:SS` (UTC) of a Unix time in milliseconds.
 fn clock_time(millis: u64) -> String {
@@ -99,6 +110,7 @@ impl MlWriterTask {
     /// One creation attempt in `NoWriter`; on success held adds are
     /// appended first, in call order.
     pub(super) async fn retry_create(&mut self) {
+        self.probe_armed = false;
         let options = ledger_options(self.name(), &self.config);
         let error = match self.store.create(options).await {
             Ok(writer) => match self.switch_to(writer).await {
@@ -118,6 +130,7 @@ impl MlWriterTask {
             },
             Err(source) => {
                 self.monitor.create_failed();
+                self.probe_armed = matches!(source, LedgerError::NotEnoughBookies { .. });
                 source.to_string()
             }
         };
@@ -144,6 +157,20 @@ impl MlWriterTask {
                 )
             });
         }
+    }
+
+    /// Whether the probe is armed (the last failure was a shortage of
+    /// bookies), due, and finds at least `E` writable bookies.
+    pub(super) async fn bookies_back(&mut self, now: Instant) -> bool {
+        if !self.probe_armed || now < self.next_probe {
+            return false;
+        }
+        self.next_probe = now + PROBE_INTERVAL;
+        let needed = self.config.ensemble_size as usize;
+        matches!(
+            tokio::time::timeout(PROBE_INTERVAL, self.store.writable_bookies()).await,
+            Ok(Ok(writable)) if writable >= needed
+        )
     }
 
     pub(super) async fn close_failed_writer(&mut self) {

@@ -84,6 +84,12 @@ pub(crate) struct MlWriterTask {
     /// Reset only once an add is confirmed, so a ledger that fails at once
     /// does not restart the schedule (bounds the ledger ids used).
     pub(super) create_backoff: RetryBackoff,
+    /// In `NoWriter`, when the task next asks the store whether enough
+    /// bookies are writable again (cheap: no ledger id is used).
+    pub(super) next_probe: Instant,
+    /// Whether the last failure was a shortage of bookies (which uses no
+    /// ledger id), so that the probe may trigger an early attempt.
+    pub(super) probe_armed: bool,
     pub(super) rollover_backoff: RetryBackoff,
     pub(super) monitor: WriteMonitor,
     pub(super) ledger_opened_at: Instant,
@@ -145,6 +151,8 @@ impl MlWriterTask {
             state: WriterState::Writing,
             held: HeldAdds::default(),
             create_backoff: RetryBackoff::new(RETRY_INITIAL, RETRY_MAX),
+            next_probe: Instant::now(),
+            probe_armed: false,
             rollover_backoff: RetryBackoff::new(RETRY_INITIAL, RETRY_MAX),
             ledger_opened_at: Instant::now(),
             rollover_jitter: 1.0 + rand::thread_rng().gen_range(0.0..0.05),
@@ -156,6 +164,7 @@ impl MlWriterTask {
             Ok(writer) => task.writer = Some(writer),
             Err(source) => {
                 task.monitor.create_failed();
+                task.probe_armed = matches!(source, LedgerError::NotEnoughBookies { .. });
                 task.enter_no_writer(source.to_string(), 1);
             }
         }
@@ -198,7 +207,8 @@ impl MlWriterTask {
         if let WriterState::NoWriter { next_try, .. } = &self.state {
             wake = earliest(wake, self.held.next_deadline());
             if self.inflight.is_empty() {
-                wake = earliest(wake, Some(*next_try));
+                let probe = self.probe_armed.then_some(self.next_probe);
+                wake = earliest(wake, earliest(Some(*next_try), probe));
             }
         }
         wake
@@ -222,7 +232,9 @@ impl MlWriterTask {
             self.expire_held(now);
             if self.inflight.is_empty() {
                 self.close_failed_writer().await;
-                if now >= next_try && self.status.get() == Status::Open {
+                if self.status.get() == Status::Open
+                    && (now >= next_try || self.bookies_back(now).await)
+                {
                     self.retry_create().await;
                 }
             }
@@ -312,6 +324,7 @@ impl MlWriterTask {
                 if writer_broke {
                     tracing::debug!(managed_ledger = %self.name(), ledger_id, error = %source, "add failed, replacing the ledger");
                     self.failed_writer = self.writer.take();
+                    self.probe_armed = matches!(source, LedgerError::NotEnoughBookies { .. });
                     self.enter_no_writer(format!("ledger {ledger_id} failed an add: {source}"), 0);
                 }
                 let _ = reply.send(Err(ManagedLedgerError::WriteFailed {

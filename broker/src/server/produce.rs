@@ -29,7 +29,12 @@ impl Connection {
                 });
             }
             Err(error) => {
-                tracing::info!(topic = %request.topic, producer_id = request.producer_id, error = %error, "producer refused");
+                if matches!(error, TopicError::NotWritable { .. }) {
+                    // The managed ledger logs the condition itself, rate-limited.
+                    tracing::debug!(topic = %request.topic, producer_id = request.producer_id, error = %error, "producer refused");
+                } else {
+                    tracing::info!(topic = %request.topic, producer_id = request.producer_id, error = %error, "producer refused");
+                }
                 self.out.send(commands::error(
                     request_id,
                     error.server_error(),
@@ -54,6 +59,16 @@ impl Connection {
             return Err(TopicError::NotOwned(topic_name.to_string()));
         }
         let topic = self.context.topics.get_or_load(&topic_name).await?;
+        // A client whose sends failed reconnects and creates its producer
+        // again, which restarts its send timeout: refusing it while nothing
+        // can be written lets the timeout reach the application.
+        let writability = topic.ledger().writability();
+        if !writability.is_writable() {
+            return Err(TopicError::NotWritable {
+                topic: topic_name.to_string(),
+                reason: writability.reason.unwrap_or_default(),
+            });
+        }
         let name = match request.producer_name.as_deref() {
             Some(name) if !name.is_empty() => name.to_string(),
             _ => {

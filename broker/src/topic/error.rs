@@ -38,6 +38,11 @@ pub enum TopicError {
     Ownership(#[from] OwnershipError),
     #[error("storage: {0}")]
     Storage(#[from] ManagedLedgerError),
+    /// The topic cannot store messages now (too few bookies). Producers are
+    /// refused until it can, so that a client's send timeout runs out
+    /// instead of restarting with every reconnect.
+    #[error("topic {topic} is not writable: {reason}")]
+    NotWritable { topic: String, reason: String },
 }
 
 impl From<ExclusiveTaken> for TopicError {
@@ -53,7 +58,9 @@ impl TopicError {
     pub fn server_error(&self) -> ServerError {
         match self {
             TopicError::InvalidName(_) => ServerError::InvalidTopicName,
-            TopicError::NotOwned(_) | TopicError::Closing(_) => ServerError::ServiceNotReady,
+            TopicError::NotOwned(_) | TopicError::Closing(_) | TopicError::NotWritable { .. } => {
+                ServerError::ServiceNotReady
+            }
             TopicError::ProducerBusy { .. } => ServerError::ProducerBusy,
             TopicError::ConsumerBusy { .. }
             | TopicError::SubscriptionBusy { .. }
