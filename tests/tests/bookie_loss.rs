@@ -281,9 +281,8 @@ async fn two_bookies_lost() {
     // Errors reach the application either as the broker's send error or as
     // the client's send timeout. The C++ client behind the Python one turns
     // a send error into a reconnect and resend, and re-arms its send-timeout
-    // timer every time its producer is created again, so it reports a
-    // timeout only if it stays without a producer (or without a receipt on
-    // one connection) for a whole send timeout.
+    // timer every time its producer is created again; the broker refuses
+    // the producer while the topic is not writable, so the timer runs out.
     let waited = blocking(|| {
         stream.wait_until(Duration::from_secs(40), "failing sends", |_, errors| {
             !errors.is_empty()
