@@ -7,9 +7,9 @@
 //!    **replaces** it from `LAC + 1` on, and every pending add of its index is
 //!    re-sent to the replacement;
 //! 3. else, with `delayed_ensemble_change` and while every write set keeps
-//!    `Qa` live members, its index becomes a **hole** from the first entry it
-//!    never acknowledged: adds go on to the rest of each write set, and its
-//!    acks no longer count;
+//!    `Qa` live members, its index becomes a **hole** from the first of the
+//!    trailing entries it never acknowledged (see [`WriterCore::hole_start`]):
+//!    adds go on to the rest of each write set, and its acks no longer count;
 //! 4. else the writer fails with `NotEnoughBookies`.
 //!
 //! While the last segment has holes, the writer task calls
@@ -169,11 +169,8 @@ impl WriterCore {
         reason: &str,
     ) -> Result<(), LedgerError> {
         let ledger_id = self.ledger_id;
-        let next_entry = self.progress.lac() + 1;
-        let from = self.unanswered[index]
-            .first()
-            .map_or(next_entry, |&first| first.min(next_entry));
         let quorum = self.metadata.metadata.quorum();
+        let from = self.hole_start(index);
         let live_after = self.live_members().len().saturating_sub(1);
         self.change_ensemble(|current| {
             let last = current.segments.last();
@@ -203,6 +200,32 @@ impl WriterCore {
         let base = self.context.config.hole_fill_interval;
         self.next_fill = Some((Instant::now() + base, base));
         Ok(())
+    }
+
+    /// Where a hole at `index` may start: `LAC + 1`, lowered over the
+    /// confirmed entries of its write sets that its bookie never
+    /// acknowledged, as long as it acknowledged none after them. Withdrawing
+    /// the claim on an entry the bookie did acknowledge could leave that
+    /// entry with fewer than `Qa` named holders (its confirmation may have
+    /// counted this ack), so the hole never reaches below such an entry; the
+    /// unacknowledged entries below it stay claimed (an over-claim only
+    /// costs a read a fall-through to the next replica).
+    fn hole_start(&self, index: usize) -> EntryId {
+        let quorum = self.metadata.metadata.quorum();
+        let unanswered = &self.unanswered[index];
+        let mut from = self.progress.lac() + 1;
+        let Some(&lowest) = unanswered.first() else {
+            return from;
+        };
+        let mut entry = from - 1;
+        while entry >= lowest {
+            if quorum.holds(index, entry) && !unanswered.contains(&entry) {
+                break;
+            }
+            from = entry;
+            entry -= 1;
+        }
+        from
     }
 
     /// A change of `index` invalidates everything in flight to it.
