@@ -1,7 +1,6 @@
 //! Unit tests of writing on with holes: a bookie fails and none can replace
 //! it. Against fake bookies and the in-memory metadata store.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,29 +9,15 @@ use magnetar_metadata::memory::MemoryStore;
 use magnetar_metadata::{MetadataStore, PutOptions};
 
 use crate::client::fake_bookie::FakeCluster;
+use crate::client::tests::{options, test_config, PASSWORD};
 use crate::client::{ClientConfig, LedgerClient, LedgerMetadata};
 use crate::keys::AVAILABLE_BOOKIES_PREFIX;
-use crate::ledger::{EntryId, LedgerError, LedgerOptions, LedgerStore, LedgerWriter, OpenMode};
-
-const PASSWORD: &[u8] = b"secret";
-
-fn options(ensemble: u32, write: u32, ack: u32) -> LedgerOptions {
-    LedgerOptions {
-        ensemble_size: ensemble,
-        write_quorum: write,
-        ack_quorum: ack,
-        password: Bytes::from_static(PASSWORD),
-        custom: BTreeMap::new(),
-    }
-}
+use crate::ledger::{EntryId, LedgerError, LedgerStore, LedgerWriter, OpenMode};
 
 fn config() -> ClientConfig {
     ClientConfig {
-        add_timeout: Duration::from_millis(500),
-        speculative_read_timeout: Duration::from_millis(50),
-        read_timeout: Duration::from_millis(500),
         hole_fill_interval: Duration::from_millis(50),
-        ..ClientConfig::default()
+        ..test_config()
     }
 }
 
@@ -93,6 +78,12 @@ impl Cluster {
     }
 }
 
+/// The current ensemble of ledger `id`.
+async fn ensemble(client: &LedgerClient, id: u64) -> Vec<String> {
+    let metadata = client.ledger_metadata(id).await.unwrap().metadata;
+    metadata.last_ensemble().to_vec()
+}
+
 async fn append_all(writer: &Arc<dyn LedgerWriter>, range: std::ops::Range<usize>) {
     let appends: Vec<_> = range
         .clone()
@@ -114,13 +105,7 @@ async fn losing_a_bookie_with_no_spare_leaves_a_hole_and_loses_nothing() {
     let writer = client.create(options(3, 3, 2)).await.unwrap();
     let id = writer.id();
     append_all(&writer, 0..20).await;
-    let victim = client
-        .ledger_metadata(id)
-        .await
-        .unwrap()
-        .metadata
-        .last_ensemble()[1]
-        .clone();
+    let victim = ensemble(&client, id).await[1].clone();
     cluster.bookies.get(&victim).set_down(true);
     append_all(&writer, 20..60).await;
 
@@ -159,13 +144,7 @@ async fn the_hole_is_filled_when_the_bookie_registers_again() {
     let writer = client.create(options(3, 3, 2)).await.unwrap();
     let id = writer.id();
     append_all(&writer, 0..10).await;
-    let victim = client
-        .ledger_metadata(id)
-        .await
-        .unwrap()
-        .metadata
-        .last_ensemble()[0]
-        .clone();
+    let victim = ensemble(&client, id).await[0].clone();
     cluster.bookies.get(&victim).set_down(true);
     append_all(&writer, 10..20).await;
     assert_eq!(client.writable_bookies().await.unwrap(), 2, "quarantined");
@@ -216,13 +195,7 @@ async fn a_second_loss_below_the_ack_quorum_fails_the_writer() {
     let writer = client.create(options(3, 3, 2)).await.unwrap();
     let id = writer.id();
     append_all(&writer, 0..10).await;
-    let ensemble = client
-        .ledger_metadata(id)
-        .await
-        .unwrap()
-        .metadata
-        .last_ensemble()
-        .to_vec();
+    let ensemble = ensemble(&client, id).await;
     cluster.bookies.get(&ensemble[0]).set_down(true);
     cluster.bookies.get(&ensemble[2]).set_down(true);
     let result = writer.append(Bytes::from_static(b"x")).await;
@@ -254,13 +227,7 @@ async fn recovery_with_a_hole_and_the_bookie_still_down_closes_at_the_last_entry
     let writer = client.create(options(2, 2, 1)).await.unwrap();
     let id = writer.id();
     append_all(&writer, 0..5).await;
-    let victim = client
-        .ledger_metadata(id)
-        .await
-        .unwrap()
-        .metadata
-        .last_ensemble()[1]
-        .clone();
+    let victim = ensemble(&client, id).await[1].clone();
     cluster.bookies.get(&victim).set_down(true);
     append_all(&writer, 5..12).await;
     let reader = cluster

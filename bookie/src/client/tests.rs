@@ -17,9 +17,9 @@ use crate::client::write_set::Quorum;
 use crate::client::{ClientConfig, LedgerClient};
 use crate::ledger::{EntryId, LedgerError, LedgerOptions, LedgerStore, OpenMode};
 
-const PASSWORD: &[u8] = b"secret";
+pub(super) const PASSWORD: &[u8] = b"secret";
 
-fn options(ensemble: u32, write: u32, ack: u32) -> LedgerOptions {
+pub(super) fn options(ensemble: u32, write: u32, ack: u32) -> LedgerOptions {
     LedgerOptions {
         ensemble_size: ensemble,
         write_quorum: write,
@@ -29,7 +29,7 @@ fn options(ensemble: u32, write: u32, ack: u32) -> LedgerOptions {
     }
 }
 
-fn test_config() -> ClientConfig {
+pub(super) fn test_config() -> ClientConfig {
     ClientConfig {
         add_timeout: Duration::from_millis(500),
         speculative_read_timeout: Duration::from_millis(50),

@@ -40,12 +40,6 @@ impl Quorum {
         (index + ensemble - start) % ensemble < self.write
     }
 
-    /// Definitive answers needed from one write set before its entry is known
-    /// absent (or the set is known fenced): more than `Qw - Qa` of it.
-    pub fn definitive_per_write_set(&self) -> usize {
-        self.write - self.ack + 1
-    }
-
     /// The write set of `entry_id` without the `holes`, in write order.
     pub fn live_write_set(&self, entry_id: EntryId, holes: &[usize]) -> Vec<usize> {
         self.write_set(entry_id)
