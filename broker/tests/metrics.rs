@@ -17,8 +17,7 @@ use magnetar_broker::admin::{self, AdminState};
 use magnetar_broker::metrics::{self, MetricKind};
 use magnetar_metadata::MemoryStore;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 fn python() -> PathBuf {
@@ -60,23 +59,6 @@ fn parse_with_python(text: &str) -> Value {
 }
 
 /// `GET path` over HTTP/1.0: (status line and headers, body).
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(common::WAIT, stream.read_to_string(&mut response))
-        .await
-        .expect("response in time")
-        .unwrap();
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .expect("header/body separator");
-    (head.to_string(), body.to_string())
-}
-
 fn sample_names(families: &Value) -> Vec<&str> {
     families
         .as_object()
@@ -111,7 +93,7 @@ async fn metrics_endpoint_exports_every_defined_metric() {
         stop.clone().cancelled_owned(),
     ));
 
-    let (head, body) = http_get(addr, "/metrics").await;
+    let (head, body) = common::http_get(addr, "/metrics").await;
     assert!(
         head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
         "{head}"

@@ -3,6 +3,8 @@
 //! `writable: false` with the reason, the not-writable gauge counts it, and
 //! all of it clears once bookies are back, on the same managed ledger.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,35 +14,16 @@ use magnetar_broker::admin::{self, AdminState};
 use magnetar_broker::managed_ledger::{ManagedLedgerConfig, ManagedLedgerFactory};
 use magnetar_metadata::{MemoryStore, MetadataStore};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 const ML_NAME: &str = "public/default/persistent/h1";
 const TOPIC: &str = "persistent://public/default/h1";
 
-/// `GET path` over HTTP/1.0: (status code, body).
+/// `GET path`: (status code, body).
 async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        stream.read_to_string(&mut response),
-    )
-    .await
-    .expect("response in time")
-    .unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("separator");
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("status code");
-    (code, body.to_string())
+    let (head, body) = common::http_get(addr, path).await;
+    (common::status_code(&head), body)
 }
 
 fn gauge(metrics: &str, name: &str) -> Option<i64> {

@@ -16,11 +16,38 @@ use magnetar_metadata::MemoryStore;
 use magnetar_proto::pulsar::api::command_subscribe::{InitialPosition, SubType};
 use magnetar_proto::pulsar::api::*;
 use magnetar_proto::pulsar::{encode_body, Frame, PayloadFrame, PulsarCodec};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Framed;
 
 /// Upper bound on any single wait in these tests.
 pub const WAIT: Duration = Duration::from_secs(10);
+
+/// `GET path` over HTTP/1.0: the response head and body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(WAIT, stream.read_to_string(&mut response))
+        .await
+        .expect("response in time")
+        .unwrap();
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .expect("header/body separator");
+    (head.to_string(), body.to_string())
+}
+
+/// The status code of a response head.
+pub fn status_code(head: &str) -> u16 {
+    head.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("status code")
+}
 
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
