@@ -48,7 +48,7 @@ impl Default for BrokerServiceConfig {
 pub(crate) struct BrokerContext {
     pub config: BrokerServiceConfig,
     pub service_url: String,
-    pub topics: TopicRegistry,
+    pub topics: Arc<TopicRegistry>,
     pub ownership: Arc<dyn TopicOwnership>,
     pub next_producer_name: AtomicU64,
     pub next_connection_id: AtomicU64,
@@ -59,7 +59,7 @@ impl BrokerContext {
     pub fn new(
         config: BrokerServiceConfig,
         service_url: String,
-        topics: TopicRegistry,
+        topics: Arc<TopicRegistry>,
         ownership: Arc<dyn TopicOwnership>,
     ) -> Self {
         BrokerContext {

@@ -5,7 +5,8 @@
 //! Modules, bottom up. Each imports only modules listed above it (none
 //! imports one below it or on its own line):
 //!
-//! 1. [`metrics`]: the process-wide Prometheus registry and its metrics.
+//! 1. [`metrics`]: the process-wide Prometheus registry and its metrics;
+//!    [`traffic`]: a topic's message counters, which feed them.
 //! 2. [`managed_ledger`]: the durable log behind every topic, and its
 //!    cursors. [`namespace`]: topic names, namespaces, bundles, policies and
 //!    bundle ownership in the metadata store.
@@ -15,14 +16,19 @@
 //! 5. [`dispatch`]: one task per subscription, cursor to consumers.
 //! 6. [`topic`]: the per-topic object, subscriptions, the topic registry
 //!    and the ownership check.
-//! 7. [`context`]: the settings and state every connection shares.
-//! 8. [`server`]: the listener and per-connection protocol handling.
-//! 9. [`service`]: [`BrokerService`], which builds the context and runs the
-//!    server. [`admin`]: the HTTP admin API, `/health` and `/metrics`.
-//! 10. [`node`]: one broker process wired together: metadata session,
-//!     namespace service, protocol service and admin HTTP.
+//! 7. [`cluster`]: brokers together: the broker registry, load reports,
+//!    the load manager (placement, shedding, splits), lookups with
+//!    redirects, graceful unload, and membership across sessions.
+//! 8. [`context`]: the settings and state every connection shares.
+//! 9. [`server`]: the listener and per-connection protocol handling.
+//! 10. [`service`]: [`BrokerService`], which builds the context and runs the
+//!     server. [`admin`]: the HTTP admin API, `/health` and `/metrics`.
+//! 11. [`node`]: one broker process wired together: metadata session,
+//!     namespace service, cluster membership, protocol service and admin
+//!     HTTP.
 
 pub mod metrics;
+pub mod traffic;
 
 pub mod managed_ledger;
 pub mod namespace;
@@ -35,6 +41,8 @@ pub mod producer;
 pub mod dispatch;
 
 pub mod topic;
+
+pub mod cluster;
 
 pub mod context;
 

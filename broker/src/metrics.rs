@@ -139,6 +139,13 @@ broker_metrics! {
     Gauge BOOKIES_WRITABLE = "magnetar_broker_bookies_writable",
         "Bookies a new ledger could use now (-1 when the ledger store does not count them or did not answer)";
     Gauge BUNDLES_OWNED = "magnetar_broker_bundles_owned", "Namespace bundles owned by this broker";
+    Gauge LB_LEADER = "magnetar_broker_lb_leader", "1 while this broker leads the load manager";
+    Counter LB_SHED_DECISIONS = "magnetar_broker_lb_shed_decisions",
+        "Bundle moves the load manager decided while this broker led";
+    Counter LB_SPLIT_DECISIONS = "magnetar_broker_lb_split_decisions",
+        "Bundle splits the load manager decided while this broker led";
+    Counter LB_UNLOADS = "magnetar_broker_lb_unloads", "Bundles this broker unloaded for the load manager";
+    Counter LB_SPLITS = "magnetar_broker_lb_splits", "Bundles this broker split for the load manager";
 }
 
 static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {

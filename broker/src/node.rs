@@ -2,10 +2,12 @@
 //! `magnetar standalone`) runs, wired in one place so the binary stays thin
 //! and tests start the same thing.
 //!
-//! Start order: metadata session → bootstrap of the default cluster, tenant
-//! and namespace → namespace service (bundle ownership bound to the session)
-//! → Pulsar protocol service → HTTP → the startup wait for bookies.
-//! Shutdown runs it backwards; ownership records vanish with the session.
+//! Start order: metadata session → namespace service (bundle ownership
+//! bound to the session) → bootstrap of the default cluster, tenant and
+//! namespace → cluster parts → Pulsar protocol service → cluster membership
+//! (registration, reports, leader campaign) → HTTP → the startup wait for
+//! bookies. Shutdown drains first: bundles are unloaded one by one so
+//! clients move to other brokers, then the rest stops in reverse.
 //!
 //! Startup wait: a broker started before its bookies would open topics that
 //! cannot write. So `start` returns (and the binary prints its ready line)
@@ -13,11 +15,11 @@
 //! `bookie_wait`. Connections are served meanwhile (their topics hold adds
 //! until a ledger can be created), and `/health` answers 503.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use async_trait::async_trait;
 use magnetar_bookie::LedgerStore;
 use magnetar_metadata::session::Session;
 use magnetar_metadata::{MetadataError, MetadataStore};
@@ -25,10 +27,12 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 
 use crate::admin::{self, AdminState, StartupGate};
+use crate::cluster::{BrokerInfo, Cluster, ClusterConfig};
 use crate::context::BrokerServiceConfig;
+use crate::managed_ledger::ManagedLedgerFactory;
 use crate::namespace::{ClusterData, NamespaceError, NamespaceService, OwnershipInfo};
 use crate::service::{BrokerService, BrokerServiceError, BrokerServiceHandle};
-use crate::topic::{OwnershipError, TopicName, TopicOwnership};
+use crate::topic::TopicRegistry;
 
 /// Settings of a broker node.
 #[derive(Debug, Clone)]
@@ -36,8 +40,10 @@ pub struct BrokerNodeConfig {
     pub service: BrokerServiceConfig,
     /// Host clients use to reach this broker (URLs are built from it and the bound ports).
     pub advertised_host: String,
-    /// TTL of the metadata session that holds bundle ownership.
-    pub session_ttl: Duration,
+    /// Named listeners (Pulsar's `advertisedListeners`): name → `pulsar://host:port`.
+    pub advertised_listeners: BTreeMap<String, String>,
+    /// Membership, session TTL and load manager.
+    pub cluster: ClusterConfig,
     /// Longest startup wait for enough writable bookies (zero: no wait).
     pub bookie_wait: Duration,
 }
@@ -57,8 +63,7 @@ pub enum BrokerNodeError {
 /// A running broker node.
 pub struct BrokerNode {
     service: BrokerServiceHandle,
-    namespaces: Arc<NamespaceService>,
-    session: Session,
+    cluster: Arc<Cluster>,
     pulsar_addr: SocketAddr,
     http_addr: SocketAddr,
     http_task: tokio::task::JoinHandle<()>,
@@ -77,49 +82,74 @@ impl BrokerNode {
         let http_addr = http_listener.local_addr()?;
         let native_url = format!("pulsar://{}:{}", config.advertised_host, pulsar_addr.port());
         let http_url = format!("http://{}:{}", config.advertised_host, http_addr.port());
+        let broker_id = format!("{}:{}", config.advertised_host, http_addr.port());
         config.service.advertised_service_url = Some(native_url.clone());
 
-        let session = Session::open(Arc::clone(&metadata), config.session_ttl)
+        let session = Session::open(Arc::clone(&metadata), config.cluster.session_ttl)
             .await
             .map_err(BrokerNodeError::Session)?;
         let me = OwnershipInfo {
             native_url: native_url.clone(),
             http_url: http_url.clone(),
             disabled: false,
+            broker_id: broker_id.clone(),
+            advertised_listeners: config.advertised_listeners.clone(),
         };
         let namespaces = Arc::new(NamespaceService::new(
             Arc::clone(&metadata),
             session.id(),
             me,
         ));
-        let cluster = ClusterData {
-            service_url: http_url,
-            broker_service_url: native_url,
+        let cluster_data = ClusterData {
+            service_url: http_url.clone(),
+            broker_service_url: native_url.clone(),
         };
         namespaces
             .policies()
-            .bootstrap(&config.service.cluster_name, cluster)
+            .bootstrap(&config.service.cluster_name, cluster_data)
             .await
             .map_err(BrokerNodeError::Bootstrap)?;
-        watch_session(&session, Arc::clone(&namespaces));
 
-        let cluster_name = config.service.cluster_name.clone();
-        let ownership = Arc::new(NamespaceOwnership {
-            namespaces: Arc::clone(&namespaces),
-        });
-        let needed_bookies = config.service.managed_ledger.ensemble_size as usize;
-        let service = BrokerService::start_with_ownership(
-            config.service,
-            metadata.clone(),
+        let factory = Arc::new(ManagedLedgerFactory::new(
+            Arc::clone(&metadata),
             Arc::clone(&ledgers),
-            ownership,
+            config.service.managed_ledger.clone(),
+        ));
+        let topics = Arc::new(TopicRegistry::new(factory));
+        let info = BrokerInfo {
+            broker_id,
+            service_url: native_url,
+            web_service_url: http_url,
+            advertised_listeners: config.advertised_listeners.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            start_timestamp: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            draining: false,
+            load: Default::default(),
+        };
+        let cluster = Cluster::new(
+            config.cluster.clone(),
+            info,
+            Arc::clone(&namespaces),
+            Arc::clone(&topics),
+        );
+        let cluster_name = config.service.cluster_name.clone();
+        let needed_bookies = config.service.managed_ledger.ensemble_size as usize;
+        let service = BrokerService::start_with_topics(
+            config.service,
+            Arc::clone(&topics),
+            cluster.ownership().clone(),
             pulsar_listener,
         )
         .await?;
+        cluster.join(session);
+
         let http_stop = tokio_util::sync::CancellationToken::new();
         let mut admin = AdminState::new(metadata, Arc::clone(service.factory()), &cluster_name);
         let startup = StartupGate::default();
         admin.startup = startup.clone();
+        admin.membership = Some(Arc::clone(&cluster));
         let stop = http_stop.clone();
         let http_task = tokio::spawn(async move {
             if let Err(error) = admin::serve(http_listener, admin, stop.cancelled_owned()).await {
@@ -135,8 +165,7 @@ impl BrokerNode {
         .await;
         Ok(BrokerNode {
             service,
-            namespaces,
-            session,
+            cluster,
             pulsar_addr,
             http_addr,
             http_task,
@@ -144,9 +173,15 @@ impl BrokerNode {
         })
     }
 
-    /// The metadata session holding this node's bundle ownership.
-    pub fn session_id(&self) -> magnetar_metadata::SessionId {
-        self.session.id()
+    /// The metadata session holding this node's bundle ownership now
+    /// (`None` while it has none; a new one replaces an expired one).
+    pub fn session_id(&self) -> Option<magnetar_metadata::SessionId> {
+        self.cluster.control().namespaces().session_id()
+    }
+
+    /// This broker's part in the cluster.
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
     }
 
     pub fn pulsar_addr(&self) -> SocketAddr {
@@ -157,16 +192,15 @@ impl BrokerNode {
         self.http_addr
     }
 
-    /// Stops serving: connections and topics first (flushing cursors), then
-    /// bundle ownership, then HTTP.
+    /// Stops serving: takes no new bundle and resigns leadership, unloads
+    /// every owned bundle gracefully (clients move to other brokers), closes
+    /// the protocol service, leaves the cluster, then stops HTTP.
     pub async fn shutdown(self) {
+        self.cluster.drain();
+        let unloaded = self.cluster.control().unload_all().await;
+        tracing::info!(bundles = unloaded, "unloaded owned bundles for shutdown");
         self.service.shutdown().await;
-        if let Err(error) = self.namespaces.release_all().await {
-            tracing::warn!(%error, "release bundle ownership on shutdown");
-        }
-        if let Err(error) = self.session.close().await {
-            tracing::warn!(%error, "close metadata session on shutdown");
-        }
+        self.cluster.leave().await;
         self.http_stop.cancel();
         let _ = self.http_task.await;
     }
@@ -239,57 +273,6 @@ async fn wait_for_bookies(
         }
     }
     gate.set(None);
-}
-
-/// On session expiry every ownership record is gone: stop claiming bundles.
-fn watch_session(session: &Session, namespaces: Arc<NamespaceService>) {
-    let expired = session.expired();
-    tokio::spawn(async move {
-        expired.await;
-        tracing::error!("metadata session expired: this broker no longer owns any bundle");
-        namespaces.on_session_lost();
-    });
-}
-
-/// Topic ownership through namespace bundles in the metadata store.
-struct NamespaceOwnership {
-    namespaces: Arc<NamespaceService>,
-}
-
-fn ownership_error(topic: &TopicName, error: NamespaceError) -> OwnershipError {
-    match error {
-        NamespaceError::Metadata(error) => OwnershipError::Metadata(error),
-        other => {
-            tracing::warn!(%topic, error = %other, "bundle ownership unavailable");
-            OwnershipError::InTransition {
-                topic: topic.to_string(),
-            }
-        }
-    }
-}
-
-#[async_trait]
-impl TopicOwnership for NamespaceOwnership {
-    async fn lookup(&self, topic: &TopicName) -> Result<String, OwnershipError> {
-        let owner = self
-            .namespaces
-            .acquire_bundle(topic)
-            .await
-            .map_err(|e| ownership_error(topic, e))?;
-        if owner.disabled {
-            return Err(OwnershipError::InTransition {
-                topic: topic.to_string(),
-            });
-        }
-        Ok(owner.native_url)
-    }
-
-    async fn owns(&self, topic: &TopicName) -> Result<bool, OwnershipError> {
-        self.namespaces
-            .is_owned_by_me(topic)
-            .await
-            .map_err(|e| ownership_error(topic, e))
-    }
 }
 
 #[cfg(test)]

@@ -58,19 +58,26 @@ impl BrokerService {
         ownership: Arc<dyn TopicOwnership>,
         listener: TcpListener,
     ) -> Result<BrokerServiceHandle, BrokerServiceError> {
-        let local_addr = listener.local_addr()?;
-        let service_url = service_url(&config, &listener)?;
         let factory = Arc::new(ManagedLedgerFactory::new(
             metadata,
             ledgers,
             config.managed_ledger.clone(),
         ));
-        let context = Arc::new(BrokerContext::new(
-            config,
-            service_url,
-            TopicRegistry::new(factory),
-            ownership,
-        ));
+        let topics = Arc::new(TopicRegistry::new(factory));
+        Self::start_with_topics(config, topics, ownership, listener).await
+    }
+
+    /// Starts serving on `listener` with a topic registry the caller built
+    /// (and shares, e.g. with a cluster's bundle control).
+    pub async fn start_with_topics(
+        config: BrokerServiceConfig,
+        topics: Arc<TopicRegistry>,
+        ownership: Arc<dyn TopicOwnership>,
+        listener: TcpListener,
+    ) -> Result<BrokerServiceHandle, BrokerServiceError> {
+        let local_addr = listener.local_addr()?;
+        let service_url = service_url(&config, &listener)?;
+        let context = Arc::new(BrokerContext::new(config, service_url, topics, ownership));
         tracing::info!(addr = %local_addr, service_url = %context.service_url, "pulsar protocol service listening");
         let task = tokio::spawn(server::serve(listener, context.clone()));
         Ok(BrokerServiceHandle {
@@ -106,7 +113,7 @@ impl BrokerServiceHandle {
     }
 
     /// Loaded topics (stats, unloading by the namespace service).
-    pub fn topics(&self) -> &TopicRegistry {
+    pub fn topics(&self) -> &Arc<TopicRegistry> {
         &self.context.topics
     }
 

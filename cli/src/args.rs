@@ -66,9 +66,146 @@ pub struct ListenArgs {
     /// Host name clients should use to reach this broker (defaults to the bind address).
     #[arg(long, env = "MAGNETAR_ADVERTISED_ADDRESS")]
     pub advertised_address: Option<String>,
+    /// Named listeners as Pulsar's `advertisedListeners`:
+    /// `name:pulsar://host:port[,name:pulsar://host:port...]`. A lookup
+    /// naming a listener (the client's `listenerName`) gets its URL.
+    #[arg(long, env = "MAGNETAR_ADVERTISED_LISTENERS", value_parser = parse_listeners)]
+    pub advertised_listeners: Option<Listeners>,
     /// Largest message (batch) a producer may send, in bytes.
     #[arg(long, env = "MAGNETAR_MAX_MESSAGE_SIZE", default_value_t = 5 * 1024 * 1024)]
     pub max_message_size: usize,
+}
+
+/// Parsed `--advertised-listeners`: name → service URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listeners(pub std::collections::BTreeMap<String, String>);
+
+fn parse_listeners(text: &str) -> Result<Listeners, String> {
+    let mut listeners = std::collections::BTreeMap::new();
+    for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (name, url) = item
+            .split_once(':')
+            .ok_or_else(|| format!("{item:?} is not name:pulsar://host:port"))?;
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(format!(
+                "listener name {name:?} must be letters, digits, - or _"
+            ));
+        }
+        let rest = url
+            .strip_prefix("pulsar://")
+            .or_else(|| url.strip_prefix("pulsar+ssl://"))
+            .ok_or_else(|| {
+                format!("listener {name}: {url:?} must start with pulsar:// or pulsar+ssl://")
+            })?;
+        let port_ok = rest
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !port_ok {
+            return Err(format!("listener {name}: {url:?} needs host:port"));
+        }
+        if listeners
+            .insert(name.to_string(), url.to_string())
+            .is_some()
+        {
+            return Err(format!("listener {name} is given twice"));
+        }
+    }
+    Ok(Listeners(listeners))
+}
+
+/// Cluster membership and the load manager (brokers).
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// TTL of the metadata session that holds bundle ownership, in
+    /// milliseconds: a crashed broker's bundles move after about this long.
+    #[arg(long, env = "MAGNETAR_SESSION_TIMEOUT_MS", default_value_t = 10_000)]
+    pub session_timeout_ms: u64,
+    /// How often a broker publishes its load report, in milliseconds.
+    #[arg(
+        long,
+        env = "MAGNETAR_LOAD_REPORT_INTERVAL_MS",
+        default_value_t = 5_000
+    )]
+    pub load_report_interval_ms: u64,
+    /// Whether the leader moves bundles off brokers above the average load.
+    #[arg(long, env = "MAGNETAR_SHEDDING_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub shedding_enabled: bool,
+    /// How often the leader checks for shedding and splits, in milliseconds.
+    #[arg(long, env = "MAGNETAR_SHEDDING_INTERVAL_MS", default_value_t = 60_000)]
+    pub shedding_interval_ms: u64,
+    /// A moved bundle is not moved again within this, in milliseconds.
+    #[arg(long, env = "MAGNETAR_SHEDDING_GRACE_MS", default_value_t = 1_800_000)]
+    pub shedding_grace_ms: u64,
+    /// A broker sheds when its message rate exceeds the average by this many percent.
+    #[arg(
+        long,
+        env = "MAGNETAR_SHEDDING_THRESHOLD_PERCENT",
+        default_value_t = 10.0
+    )]
+    pub shedding_threshold_percent: f64,
+    /// A broker sheds only when it is at least this many messages per second above the average.
+    #[arg(
+        long,
+        env = "MAGNETAR_SHEDDING_MIN_MSG_RATE",
+        default_value_t = 1_000.0
+    )]
+    pub shedding_min_msg_rate: f64,
+    /// Whether the leader splits bundles over a threshold.
+    #[arg(long, env = "MAGNETAR_AUTO_SPLIT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub auto_split: bool,
+    /// Split a bundle with more topics than this.
+    #[arg(long, env = "MAGNETAR_SPLIT_MAX_TOPICS", default_value_t = 1000)]
+    pub split_max_topics: u64,
+    /// Split a bundle with more producers and consumers than this.
+    #[arg(long, env = "MAGNETAR_SPLIT_MAX_SESSIONS", default_value_t = 1000)]
+    pub split_max_sessions: u64,
+    /// Split a bundle with a higher message rate (in + out) than this.
+    #[arg(long, env = "MAGNETAR_SPLIT_MAX_MSG_RATE", default_value_t = 30_000.0)]
+    pub split_max_msg_rate: f64,
+    /// Split a bundle with more throughput (in + out) than this, in MiB/s.
+    #[arg(long, env = "MAGNETAR_SPLIT_MAX_BANDWIDTH_MB", default_value_t = 100.0)]
+    pub split_max_bandwidth_mb: f64,
+    /// Automatic splits stop when a namespace has this many bundles.
+    #[arg(
+        long,
+        env = "MAGNETAR_MAX_BUNDLES_PER_NAMESPACE",
+        default_value_t = 128
+    )]
+    pub max_bundles_per_namespace: usize,
+}
+
+impl ClusterArgs {
+    /// The broker's cluster settings these flags choose.
+    pub fn cluster_config(&self) -> magnetar_broker::cluster::ClusterConfig {
+        use magnetar_broker::cluster::{shedding::SheddingConfig, split::SplitConfig};
+        use std::time::Duration;
+        magnetar_broker::cluster::ClusterConfig {
+            session_ttl: Duration::from_millis(self.session_timeout_ms),
+            report_interval: Duration::from_millis(self.load_report_interval_ms),
+            load_manager: magnetar_broker::cluster::LoadManagerConfig {
+                shedding_enabled: self.shedding_enabled,
+                shedding_interval: Duration::from_millis(self.shedding_interval_ms),
+                shedding: SheddingConfig {
+                    threshold_percent: self.shedding_threshold_percent,
+                    min_msg_rate: self.shedding_min_msg_rate,
+                    grace: Duration::from_millis(self.shedding_grace_ms),
+                },
+                split: SplitConfig {
+                    enabled: self.auto_split,
+                    max_topics: self.split_max_topics,
+                    max_sessions: self.split_max_sessions,
+                    max_msg_rate: self.split_max_msg_rate,
+                    max_bandwidth: self.split_max_bandwidth_mb * 1024.0 * 1024.0,
+                    max_bundles_per_namespace: self.max_bundles_per_namespace,
+                },
+            },
+            ..Default::default()
+        }
+    }
 }
 
 /// Replication of the ledgers a broker creates.
@@ -155,6 +292,8 @@ pub struct BrokerArgs {
     pub wait_for_bookies_ms: u64,
     #[command(flatten)]
     pub writes: WriteArgs,
+    #[command(flatten)]
+    pub cluster_args: ClusterArgs,
 }
 
 /// How a broker treats adds while no ledger can be written.

@@ -1,9 +1,10 @@
 //! End-to-end test harness: starts real `magnetar` processes (standalone,
 //! broker, bookie, metadata) and a real etcd (alone or behind a bookie
-//! cluster, see [`bookies`]), finds the Python interpreter that has
-//! `pulsar-client`, runs its scripts (one-shot, or a produce stream that
-//! runs while a test breaks things, see [`stream`]), checks what the
-//! bookies hold ([`verify`]), and cleans up what it started.
+//! cluster, see [`bookies`]; or under several brokers, see [`cluster`]),
+//! finds the Python interpreter that has `pulsar-client`, runs its scripts
+//! (one-shot, or a produce stream that runs while a test breaks things, see
+//! [`stream`] and [`topic_stream`]), checks what the bookies hold
+//! ([`verify`]), and cleans up what it started.
 //!
 //! Processes announce readiness by printing one line to stdout:
 //! `magnetar ready <role> <key>=<addr> ...` (see `cli/src/ready.rs`). The
@@ -13,19 +14,25 @@
 
 pub mod bookies;
 pub mod broker;
+pub mod cluster;
+pub mod cluster_admin;
 pub mod http;
+pub mod placement;
 pub mod process;
 pub mod python;
 pub mod raft;
 pub mod standalone;
 pub mod stream;
+pub mod topic_stream;
 pub mod verify;
 pub mod wait;
 
 pub use bookies::{BookieCluster, BookieProcess};
 pub use broker::{BrokerProcess, StartingBroker};
+pub use cluster::{BrokerCluster, BrokerState};
 pub use process::{magnetar_bin, MagnetarProcess, ReadyLine, StartingProcess};
-pub use python::{python, run_python};
+pub use python::{produce_consume, python, run_python, run_python_json};
 pub use raft::RaftGroup;
 pub use standalone::Standalone;
 pub use stream::StreamProducer;
+pub use topic_stream::TopicStream;

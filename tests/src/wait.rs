@@ -1,5 +1,6 @@
-//! Bounded waiting for scenario tests: poll an async probe until it holds,
-//! and run blocking harness calls from inside the async runtime.
+//! Bounded waiting for scenario tests: the runtime a scenario runs on,
+//! polling an async probe until it holds, and blocking harness calls from
+//! inside the async runtime.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -8,6 +9,22 @@ use anyhow::Result;
 
 /// Interval between probes.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Runs `scenario` to its end on a 2-worker runtime (blocking harness
+/// calls need the multi-thread runtime), with logs at `RUST_LOG` (default
+/// `info`) captured by the test.
+pub fn run_scenario(scenario: impl Future<Output = ()>) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+        .with_test_writer()
+        .try_init();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(scenario);
+}
 
 /// Runs blocking harness code (Python scripts, file polling, process
 /// waits) on the current worker without stalling the runtime's other

@@ -30,7 +30,7 @@ use magnetar_tests::stream::{consume_seqs, delivery};
 use magnetar_tests::verify::{
     any_holes, assert_fully_replicated, ledger_id_counter, replication_gaps, topic_ledgers,
 };
-use magnetar_tests::wait::{blocking, poll};
+use magnetar_tests::wait::{blocking, poll, run_scenario};
 use magnetar_tests::{run_python, BookieCluster, BrokerProcess, RaftGroup, StreamProducer};
 use serde_json::Value;
 
@@ -70,16 +70,7 @@ fn run(scenario: impl Future<Output = ()>) {
         "MAGNETAR_OPEN_LEDGER_REREPLICATION_GRACE_MS",
         OPEN_GRACE_MS.to_string(),
     );
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
-        .with_test_writer()
-        .try_init();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(scenario);
+    run_scenario(scenario);
 }
 
 /// Creates the subscription that keeps every entry of `topic`.

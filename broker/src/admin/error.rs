@@ -56,8 +56,11 @@ impl From<NamespaceError> for AdminError {
             }
             NamespaceError::TenantNotFound(_)
             | NamespaceError::NamespaceNotFound(_)
-            | NamespaceError::ClusterNotFound(_) => AdminError::NotFound(reason),
-            NamespaceError::AlreadyExists(_) => AdminError::Conflict(reason),
+            | NamespaceError::ClusterNotFound(_)
+            | NamespaceError::BundleNotFound(_) => AdminError::NotFound(reason),
+            NamespaceError::AlreadyExists(_) | NamespaceError::Conflict(_) => {
+                AdminError::Conflict(reason)
+            }
             NamespaceError::SessionLost | NamespaceError::Metadata(_) => {
                 AdminError::Unavailable(reason)
             }

@@ -1,7 +1,7 @@
 //! `GET /health` and `GET /metrics`.
 //!
 //! `/health` is a readiness signal: 503 while the metadata store does not
-//! answer, while the startup wait for bookies runs, or while any managed
+//! answer, while the broker has no metadata session, while the startup wait for bookies runs, or while any managed
 //! ledger open here cannot write (one line per such topic, the first
 //! [`MAX_LISTED`]); 200 otherwise, with one line per under-replicated topic.
 //! A liveness probe should not use it: restarting a broker does not bring
@@ -90,6 +90,12 @@ pub async fn health(State(state): State<AdminState>) -> (StatusCode, String) {
                 "metadata store timed out\n".into(),
             )
         }
+    }
+    if state.membership.as_ref().is_some_and(|c| !c.has_session()) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no metadata session: this broker serves no topic until it has a new one\n".into(),
+        );
     }
     let factory = &state.managed_ledgers;
     let mut problems: Vec<String> = state.startup.reason().into_iter().collect();

@@ -1,12 +1,14 @@
 //! The admin HTTP API (axum, port 8080 by default): `/health`, `/metrics`
 //! (OpenMetrics text) and a subset of Pulsar's admin v2 REST API (clusters,
-//! tenants, namespaces, persistent topics and their stats).
+//! tenants, namespaces, persistent topics and their stats, brokers, bundles
+//! with unload and split) and the HTTP lookup.
 //!
 //! Handlers talk to the metadata store through [`PolicyStore`] and to topics
 //! through the [`ManagedLedgerFactory`]; creating a topic writes its empty
 //! ledger list, so it needs no bundle ownership. Per-topic message counters
 //! come from an optional [`TopicStatsSource`] the protocol side provides.
 
+mod cluster;
 mod error;
 mod health;
 mod tenants;
@@ -15,7 +17,7 @@ mod topics;
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::Router;
 use magnetar_metadata::MetadataStore;
 use tokio::net::TcpListener;
@@ -24,6 +26,7 @@ pub use error::AdminError;
 pub use health::StartupGate;
 pub use topics::{SubscriptionStats, TopicCounters, TopicStats, TopicStatsSource};
 
+use crate::cluster::Cluster;
 use crate::managed_ledger::ManagedLedgerFactory;
 use crate::namespace::PolicyStore;
 
@@ -38,6 +41,9 @@ pub struct AdminState {
     pub topic_stats: Option<Arc<dyn TopicStatsSource>>,
     /// Set while the node waits for bookies at startup (`/health` says 503).
     pub startup: StartupGate,
+    /// This broker's part in a cluster (lookups, bundles, brokers); `None`
+    /// for a bare protocol service.
+    pub membership: Option<Arc<Cluster>>,
 }
 
 impl AdminState {
@@ -53,6 +59,7 @@ impl AdminState {
             cluster: cluster.to_string(),
             topic_stats: None,
             startup: StartupGate::default(),
+            membership: None,
         }
     }
 }
@@ -75,6 +82,35 @@ pub fn admin_router(state: AdminState) -> Router {
         .route(
             "/admin/v2/namespaces/{tenant}/{namespace}",
             get(tenants::get_namespace).put(tenants::create_namespace),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/bundles",
+            get(cluster::bundles),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/unload",
+            put(cluster::unload_namespace),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/{bundle}/unload",
+            put(cluster::unload_bundle),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/{bundle}/split",
+            put(cluster::split_bundle),
+        )
+        .route(
+            "/admin/v2/brokers/leaderBroker",
+            get(cluster::leader_broker),
+        )
+        .route("/admin/v2/brokers/{cluster}", get(cluster::list_brokers))
+        .route(
+            "/admin/v2/brokers/{cluster}/{broker}/ownedNamespaces",
+            get(cluster::owned_namespaces),
+        )
+        .route(
+            "/lookup/v2/topic/{domain}/{tenant}/{namespace}/{topic}",
+            get(cluster::lookup),
         )
         .route(
             "/admin/v2/persistent/{tenant}/{namespace}",

@@ -7,12 +7,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
 
 use magnetar_proto::pulsar::api::{CommandCloseConsumer, CommandMessage};
 use magnetar_proto::pulsar::{messages_in_body, Frame, PayloadFrame};
 use parking_lot::Mutex;
 
 use crate::managed_ledger::{Entry, Position};
+use crate::traffic::TopicTraffic;
 use crate::wire::{message_id, Outbound, BROKER_REQUEST_ID};
 
 /// How a subscription hands messages to its consumers.
@@ -42,6 +44,7 @@ pub struct Consumer {
     name: String,
     subscription: String,
     out: Outbound,
+    traffic: Arc<TopicTraffic>,
     permits: AtomicI64,
     /// Sent, not yet acknowledged: position → messages in the entry.
     pending_acks: Mutex<HashMap<Position, u32>>,
@@ -60,9 +63,16 @@ impl std::fmt::Debug for Consumer {
 }
 
 impl Consumer {
-    pub fn new(id: u64, name: String, subscription: String, out: Outbound) -> Self {
+    pub fn new(
+        id: u64,
+        name: String,
+        subscription: String,
+        out: Outbound,
+        traffic: Arc<TopicTraffic>,
+    ) -> Self {
         Consumer {
             id,
+            traffic,
             name,
             subscription,
             out,
@@ -136,6 +146,8 @@ impl Consumer {
         }
         self.permits
             .fetch_sub(i64::from(messages), Ordering::AcqRel);
+        self.traffic
+            .record_out(u64::from(messages), entry.data.len() as u64);
         if track_ack {
             self.pending_acks.lock().insert(entry.position, messages);
         }

@@ -150,6 +150,39 @@ impl NamespaceBundles {
     pub fn range_for_topic(&self, topic: &TopicName) -> BundleRange {
         self.range_for_hash(topic_hash(topic))
     }
+
+    /// Whether `range` is one of these bundles.
+    pub fn contains_range(&self, range: &BundleRange) -> bool {
+        self.ranges().any(|r| r == *range)
+    }
+
+    /// Halves `range` at its midpoint (Pulsar's `range_equally_divide`):
+    /// the bundles with `range` replaced by its two halves, and the halves.
+    pub fn split(&self, range: &BundleRange) -> Result<(Self, [BundleRange; 2]), NamespaceError> {
+        if !self.contains_range(range) {
+            return Err(NamespaceError::BundleNotFound(range.to_string()));
+        }
+        if range.upper - range.lower < 2 {
+            return Err(NamespaceError::InvalidBundles(format!(
+                "bundle {range} is too narrow to split"
+            )));
+        }
+        let middle = range.lower + (range.upper - range.lower) / 2;
+        let mut boundaries = self.boundaries.clone();
+        let at = boundaries.partition_point(|b| *b <= range.lower);
+        boundaries.insert(at, middle);
+        let halves = [
+            BundleRange {
+                lower: range.lower,
+                upper: middle,
+            },
+            BundleRange {
+                lower: middle,
+                upper: range.upper,
+            },
+        ];
+        Ok((Self::from_boundaries(boundaries)?, halves))
+    }
 }
 
 #[cfg(test)]
@@ -227,6 +260,39 @@ mod tests {
                 assert_eq!(*containing[0], bundles.range_for_hash(hash));
             }
         }
+    }
+
+    #[test]
+    fn split_halves_one_range_and_still_tiles_everything() {
+        let bundles = NamespaceBundles::equal(4).unwrap();
+        let parent = BundleRange::parse("0x40000000_0x80000000").unwrap();
+        let (split, [low, high]) = bundles.split(&parent).unwrap();
+        assert_eq!(split.len(), 5);
+        assert_eq!(low.to_string(), "0x40000000_0x60000000");
+        assert_eq!(high.to_string(), "0x60000000_0x80000000");
+        let ranges: Vec<BundleRange> = split.ranges().collect();
+        assert!(ranges.windows(2).all(|w| w[0].upper == w[1].lower));
+        for hash in [parent.lower, 0x5fff_ffff, 0x6000_0000, parent.upper - 1] {
+            let child = split.range_for_hash(hash);
+            assert!(child == low || child == high, "{hash:#x} lands in a half");
+            assert!(parent.contains(hash));
+        }
+        assert!(split.range_for_hash(0x1000_0000) == bundles.range_for_hash(0x1000_0000));
+
+        let last = BundleRange::parse("0xc0000000_0xffffffff").unwrap();
+        let (split, [_, high]) = bundles.split(&last).unwrap();
+        assert_eq!(
+            split.range_for_hash(FULL_UPPER),
+            high,
+            "the top hash stays in the last bundle"
+        );
+
+        assert!(matches!(
+            bundles.split(&BundleRange::parse("0x00000000_0x20000000").unwrap()),
+            Err(NamespaceError::BundleNotFound(_))
+        ));
+        let narrow = NamespaceBundles::from_boundaries(vec![0, 1, FULL_UPPER]).unwrap();
+        assert!(narrow.split(&BundleRange { lower: 0, upper: 1 }).is_err());
     }
 
     #[test]

@@ -17,6 +17,11 @@ pub enum NamespaceError {
     ClusterNotFound(String),
     #[error("{0} already exists")]
     AlreadyExists(String),
+    #[error("bundle {0} does not exist")]
+    BundleNotFound(String),
+    /// The policies changed between read and write (a concurrent split).
+    #[error("namespace {0} changed concurrently; retry")]
+    Conflict(String),
     #[error("invalid bundles: {0}")]
     InvalidBundles(String),
     /// The broker's metadata session expired: it owns nothing any more.

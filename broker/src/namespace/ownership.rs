@@ -6,11 +6,15 @@
 //! record and redirect clients there. When the session expires the store
 //! deletes the keys, so this broker must assume it owns nothing: call
 //! [`NamespaceService::on_session_lost`] (or let any `SessionExpired` error
-//! do it). Safety against a broker that still believes it owns a bundle
+//! do it), and [`NamespaceService::on_session_renewed`] once a new session
+//! is open. Safety against a broker that still believes it owns a bundle
 //! comes from ledger fencing in the managed ledger, never from timing.
+//!
+//! Unloading marks the record `disabled` first (lookups answer "retry"
+//! while the owner closes the bundle's topics), then deletes it.
 
-use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -36,6 +40,23 @@ pub struct OwnershipInfo {
     /// Set while the bundle is being unloaded.
     #[serde(default)]
     pub disabled: bool,
+    /// The owner's id in the broker registry (`host:http-port`).
+    #[serde(default)]
+    pub broker_id: String,
+    /// Named listeners (Pulsar's `advertisedListeners`): name → service URL.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub advertised_listeners: BTreeMap<String, String>,
+}
+
+impl OwnershipInfo {
+    /// The service URL a client asking through `listener` should use;
+    /// `None` when the broker has no listener of that name.
+    pub fn service_url_for(&self, listener: Option<&str>) -> Option<&str> {
+        match listener {
+            None | Some("") => Some(&self.native_url),
+            Some(name) => self.advertised_listeners.get(name).map(String::as_str),
+        }
+    }
 }
 
 /// A bundle of a namespace.
@@ -45,7 +66,24 @@ pub struct BundleRef {
     pub range: BundleRange,
 }
 
+impl fmt::Display for BundleRef {
+    /// `tenant/namespace/0x..._0x...`, as Pulsar names bundles.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.range)
+    }
+}
+
 impl BundleRef {
+    /// Parses `tenant/namespace/0x..._0x...`.
+    pub fn parse(name: &str) -> Option<BundleRef> {
+        let (namespace, range) = name.rsplit_once('/')?;
+        let (tenant, namespace) = namespace.split_once('/')?;
+        Some(BundleRef {
+            namespace: NamespaceName::new(tenant, namespace).ok()?,
+            range: BundleRange::parse(range)?,
+        })
+    }
+
     pub fn ownership_key(&self) -> String {
         format!(
             "{OWNERSHIP_ROOT}{}/{}/{}",
@@ -58,10 +96,10 @@ impl BundleRef {
 
 pub struct NamespaceService {
     policies: PolicyStore,
-    session: SessionId,
+    /// This broker's metadata session; `None` while it has none.
+    session: Mutex<Option<SessionId>>,
     me: OwnershipInfo,
     owned: Mutex<BTreeSet<BundleRef>>,
-    session_lost: AtomicBool,
 }
 
 impl NamespaceService {
@@ -69,10 +107,9 @@ impl NamespaceService {
     pub fn new(metadata: Arc<dyn MetadataStore>, session: SessionId, me: OwnershipInfo) -> Self {
         NamespaceService {
             policies: PolicyStore::new(metadata),
-            session,
+            session: Mutex::new(Some(session)),
             me,
             owned: Mutex::new(BTreeSet::new()),
-            session_lost: AtomicBool::new(false),
         }
     }
 
@@ -97,22 +134,17 @@ impl NamespaceService {
         })
     }
 
-    /// The current owner of the topic's bundle, if any.
-    pub async fn owner_of(
-        &self,
-        topic: &TopicName,
-    ) -> Result<Option<OwnershipInfo>, NamespaceError> {
-        let bundle = self.bundle_of(topic).await?;
+    /// The current owner of `bundle`, if any.
+    pub async fn owner(&self, bundle: &BundleRef) -> Result<Option<OwnershipInfo>, NamespaceError> {
         self.read_owner(&bundle.ownership_key()).await
     }
 
-    /// Takes ownership of the topic's bundle if nobody owns it. Returns the
-    /// owner: this broker's info when it owns (or just took) the bundle,
-    /// otherwise the other broker's.
-    pub async fn acquire_bundle(&self, topic: &TopicName) -> Result<OwnershipInfo, NamespaceError> {
-        self.check_session()?;
-        let bundle = self.bundle_of(topic).await?;
-        if self.owned.lock().contains(&bundle) {
+    /// Takes ownership of `bundle` if nobody owns it. Returns the owner:
+    /// this broker's info when it owns (or just took) the bundle, otherwise
+    /// the other broker's.
+    pub async fn acquire(&self, bundle: &BundleRef) -> Result<OwnershipInfo, NamespaceError> {
+        let session = self.session()?;
+        if self.owned.lock().contains(bundle) {
             return Ok(self.me.clone());
         }
         let key = bundle.ownership_key();
@@ -122,21 +154,21 @@ impl NamespaceService {
             .put(
                 &key,
                 value,
-                PutOptions::ephemeral(Expected::Absent, self.session),
+                PutOptions::ephemeral(Expected::Absent, session),
             )
             .await;
         match put {
             Ok(_) => {
-                if self.owned.lock().insert(bundle) {
+                if self.owned.lock().insert(bundle.clone()) {
                     metrics::BUNDLES_OWNED.inc();
                 }
-                tracing::info!(bundle = %key, "acquired bundle");
+                tracing::info!(%bundle, "acquired bundle");
                 Ok(self.me.clone())
             }
             Err(MetadataError::BadVersion { .. }) => match self.read_owner(&key).await? {
                 Some(owner) => Ok(owner),
                 // Released between our put and our read: try once more.
-                None => Box::pin(self.acquire_bundle(topic)).await,
+                None => Box::pin(self.acquire(bundle)).await,
             },
             Err(MetadataError::SessionExpired(_)) => {
                 self.on_session_lost();
@@ -147,13 +179,49 @@ impl NamespaceService {
     }
 
     /// Whether this broker owns the topic's bundle (per its own record;
-    /// false once the session is lost).
+    /// false while it has no session).
     pub async fn is_owned_by_me(&self, topic: &TopicName) -> Result<bool, NamespaceError> {
-        if self.session_lost.load(Ordering::Acquire) {
+        if self.is_session_lost() {
             return Ok(false);
         }
         let bundle = self.bundle_of(topic).await?;
-        Ok(self.owned.lock().contains(&bundle))
+        Ok(self.owns(&bundle))
+    }
+
+    /// Whether this broker owns `bundle` (per its own record).
+    pub fn owns(&self, bundle: &BundleRef) -> bool {
+        self.owned.lock().contains(bundle)
+    }
+
+    /// Marks this broker's record of `bundle` `disabled`: lookups answer
+    /// "retry" while it is being unloaded. False when the record is not
+    /// this broker's (any more).
+    pub async fn set_disabled(&self, bundle: &BundleRef) -> Result<bool, NamespaceError> {
+        let session = self.session()?;
+        let key = bundle.ownership_key();
+        let Some(stored) = self.metadata().get(&key).await? else {
+            return Ok(false);
+        };
+        let mut owner: OwnershipInfo =
+            serde_json::from_slice(&stored.value).map_err(|e| corrupt(&key, e))?;
+        if owner.native_url != self.me.native_url {
+            return Ok(false);
+        }
+        owner.disabled = true;
+        let value = Bytes::from(serde_json::to_vec(&owner).map_err(|e| corrupt(&key, e))?);
+        match self
+            .metadata()
+            .put(
+                &key,
+                value,
+                PutOptions::ephemeral(Expected::Version(stored.version), session),
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(MetadataError::BadVersion { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Bundles this broker owns.
@@ -189,27 +257,38 @@ impl NamespaceService {
 
     /// The session is gone: the store has deleted (or will delete) every
     /// ownership key, so forget them all and refuse new acquisitions.
-    pub fn on_session_lost(&self) {
-        if !self.session_lost.swap(true, Ordering::AcqRel) {
-            let lost = std::mem::take(&mut *self.owned.lock());
-            metrics::BUNDLES_OWNED.add(-(lost.len() as i64));
+    /// Returns the bundles this broker believed it owned.
+    pub fn on_session_lost(&self) -> Vec<BundleRef> {
+        let had_session = self.session.lock().take().is_some();
+        let lost: Vec<BundleRef> = std::mem::take(&mut *self.owned.lock())
+            .into_iter()
+            .collect();
+        metrics::BUNDLES_OWNED.add(-(lost.len() as i64));
+        if had_session {
             tracing::warn!(
                 bundles = lost.len(),
                 "metadata session lost, dropping bundle ownership"
             );
         }
+        lost
+    }
+
+    /// A new session is open: acquisitions bind to it from now on.
+    pub fn on_session_renewed(&self, session: SessionId) {
+        *self.session.lock() = Some(session);
+    }
+
+    /// The session ownership binds to now; `None` while there is none.
+    pub fn session_id(&self) -> Option<SessionId> {
+        *self.session.lock()
     }
 
     pub fn is_session_lost(&self) -> bool {
-        self.session_lost.load(Ordering::Acquire)
+        self.session.lock().is_none()
     }
 
-    fn check_session(&self) -> Result<(), NamespaceError> {
-        if self.is_session_lost() {
-            Err(NamespaceError::SessionLost)
-        } else {
-            Ok(())
-        }
+    fn session(&self) -> Result<SessionId, NamespaceError> {
+        (*self.session.lock()).ok_or(NamespaceError::SessionLost)
     }
 
     async fn read_owner(&self, key: &str) -> Result<Option<OwnershipInfo>, NamespaceError> {

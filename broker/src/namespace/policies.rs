@@ -16,7 +16,7 @@ use bytes::Bytes;
 use magnetar_metadata::{Expected, MetadataError, MetadataStore, PutOptions};
 use serde::{Deserialize, Serialize};
 
-use super::bundles::{BundlesData, NamespaceBundles, DEFAULT_BUNDLE_COUNT};
+use super::bundles::{BundleRange, BundlesData, NamespaceBundles, DEFAULT_BUNDLE_COUNT};
 use super::topic_name::{is_valid_segment, DEFAULT_NAMESPACE, DEFAULT_TENANT};
 use super::{NamespaceError, NamespaceName, TopicNameError};
 
@@ -168,6 +168,41 @@ impl PolicyStore {
         namespace: &NamespaceName,
     ) -> Result<NamespaceBundles, NamespaceError> {
         NamespaceBundles::from_data(&self.namespace_policies(namespace).await?.bundles)
+    }
+
+    /// Replaces `range` by its two halves in the namespace's boundaries
+    /// (one CAS on the policies, so concurrent splits cannot lose one).
+    pub async fn split_bundle(
+        &self,
+        namespace: &NamespaceName,
+        range: &BundleRange,
+    ) -> Result<[BundleRange; 2], NamespaceError> {
+        let key = policies_key(namespace);
+        let stored = self
+            .metadata
+            .get(&key)
+            .await?
+            .ok_or_else(|| NamespaceError::NamespaceNotFound(namespace.to_string()))?;
+        let mut policies: NamespacePolicies =
+            serde_json::from_slice(&stored.value).map_err(|e| corrupt(&key, e))?;
+        let (bundles, halves) = NamespaceBundles::from_data(&policies.bundles)?.split(range)?;
+        policies.bundles = bundles.to_data();
+        let value = Bytes::from(serde_json::to_vec(&policies).map_err(|e| corrupt(&key, e))?);
+        match self
+            .metadata
+            .put(
+                &key,
+                value,
+                PutOptions::expect(Expected::Version(stored.version)),
+            )
+            .await
+        {
+            Ok(_) => Ok(halves),
+            Err(MetadataError::BadVersion { .. }) => {
+                Err(NamespaceError::Conflict(namespace.to_string()))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Namespaces of a tenant as `tenant/namespace`; the tenant must exist.

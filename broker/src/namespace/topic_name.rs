@@ -32,7 +32,7 @@ impl TopicDomain {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub fn parse(s: &str) -> Option<Self> {
         match s {
             "persistent" => Some(TopicDomain::Persistent),
             "non-persistent" => Some(TopicDomain::NonPersistent),

@@ -19,6 +19,7 @@ use magnetar_proto::pulsar::api::{CommandCloseProducer, CommandSendReceipt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use crate::managed_ledger::{ManagedLedger, ManagedLedgerError, Position};
+use crate::traffic::TopicTraffic;
 use crate::wire::{
     message_id, send_error, storage_error_message, storage_server_error, Outbound,
     BROKER_REQUEST_ID,
@@ -40,6 +41,7 @@ pub struct Producer {
     topic: String,
     out: Outbound,
     ledger: Arc<ManagedLedger>,
+    traffic: Arc<TopicTraffic>,
     pending: mpsc::UnboundedSender<PendingPublish>,
     closed: AtomicBool,
 }
@@ -62,6 +64,7 @@ impl Producer {
         topic: String,
         out: Outbound,
         ledger: Arc<ManagedLedger>,
+        traffic: Arc<TopicTraffic>,
     ) -> Arc<Self> {
         let (pending, pending_rx) = mpsc::unbounded_channel();
         tokio::spawn(send_receipts(id, out.clone(), pending_rx));
@@ -71,6 +74,7 @@ impl Producer {
             topic,
             out,
             ledger,
+            traffic,
             pending,
             closed: AtomicBool::new(false),
         })
@@ -96,15 +100,18 @@ impl Producer {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// Appends `body` (`[metadata size][metadata][payload]`, stored verbatim)
-    /// and queues its receipt behind the earlier ones.
+    /// Appends `body` (`[metadata size][metadata][payload]`, stored verbatim,
+    /// `messages` of them when it is a batch) and queues its receipt behind
+    /// the earlier ones.
     pub fn publish(
         &self,
+        messages: u64,
         sequence_id: u64,
         highest_sequence_id: u64,
         body: Bytes,
         permit: OwnedSemaphorePermit,
     ) {
+        self.traffic.record_in(messages, body.len() as u64);
         let added = self.ledger.add_entry(body);
         let publish = PendingPublish {
             sequence_id,

@@ -91,6 +91,7 @@ impl Connection {
             consumer_name.clone(),
             request.subscription.clone(),
             self.out.clone(),
+            topic.traffic().clone(),
         ));
         let subscription = topic
             .subscribe(&request.subscription, mode, initial, consumer.clone())

@@ -10,29 +10,44 @@ use magnetar_proto::pulsar::api::{
 };
 
 use super::connection::Connection;
-use crate::topic::{TopicError, TopicName};
+use crate::topic::{LookupAnswer, TopicError, TopicName};
 use crate::wire::storage_server_error;
 
 impl Connection {
-    /// Answers `Connect` with the owner's URL, acquiring the topic's bundle
-    /// for this broker when no one owns it.
+    /// Answers `Connect` with the owner's URL, or `Redirect` to the broker
+    /// that owns or will place the topic's bundle (see `cluster::lookup`).
     pub(super) async fn handle_lookup(&self, lookup: CommandLookupTopic) {
         let request_id = lookup.request_id;
+        let authoritative = lookup.authoritative.unwrap_or(false);
+        let listener = lookup
+            .advertised_listener_name
+            .as_deref()
+            .filter(|name| !name.is_empty());
         let result = match TopicName::parse(&lookup.topic) {
             Ok(topic) => self
                 .context
                 .ownership
-                .lookup(&topic)
+                .lookup(&topic, authoritative, listener)
                 .await
                 .map_err(TopicError::from),
             Err(error) => Err(error.into()),
         };
         let response = match result {
-            Ok(url) => CommandLookupTopicResponse {
-                broker_service_url: Some(url),
+            Ok(LookupAnswer::Connect(target)) => CommandLookupTopicResponse {
+                broker_service_url: Some(target.service_url),
                 response: Some(LookupType::Connect as i32),
                 request_id,
                 authoritative: Some(true),
+                ..Default::default()
+            },
+            Ok(LookupAnswer::Redirect {
+                target,
+                authoritative,
+            }) => CommandLookupTopicResponse {
+                broker_service_url: Some(target.service_url),
+                response: Some(LookupType::Redirect as i32),
+                request_id,
+                authoritative: Some(authoritative),
                 ..Default::default()
             },
             Err(error) => {

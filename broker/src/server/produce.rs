@@ -85,6 +85,7 @@ impl Connection {
             topic_name.to_string(),
             self.out.clone(),
             topic.ledger().clone(),
+            topic.traffic().clone(),
         );
         topic.add_producer(producer.clone())?;
         if let Some(old) = self
@@ -130,7 +131,7 @@ impl Connection {
             ));
             return Ok(());
         }
-        frame.metadata()?;
+        let messages = frame.metadata()?.num_messages_in_batch.unwrap_or(1).max(1) as u64;
         let producer = slot.producer.clone();
         let permit = self
             .publish_permits
@@ -139,6 +140,7 @@ impl Connection {
             .await
             .map_err(|_| ConnectionError::WriterGone)?;
         producer.publish(
+            messages,
             send.sequence_id,
             send.highest_sequence_id.unwrap_or(0),
             frame.body,

@@ -11,7 +11,7 @@ mod subscription;
 /// Topic names are parsed in one place, next to namespaces and bundles.
 pub use crate::namespace::{TopicDomain, TopicName, TopicNameError};
 pub use error::TopicError;
-pub use ownership::{LocalOwnership, OwnershipError, TopicOwnership};
+pub use ownership::{BrokerTarget, LocalOwnership, LookupAnswer, OwnershipError, TopicOwnership};
 pub use persistent::PersistentTopic;
 pub use registry::TopicRegistry;
 pub use subscription::Subscription;

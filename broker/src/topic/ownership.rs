@@ -1,10 +1,10 @@
 //! Which topics this broker may serve.
 //!
 //! The protocol server asks [`TopicOwnership`] on every LOOKUP (which may
-//! acquire the topic's bundle) and before admitting a producer or consumer.
-//! The namespace service implements it over bundle ownership records in the
-//! metadata store; [`LocalOwnership`] owns everything and serves standalone
-//! brokers and tests.
+//! place and acquire the topic's bundle, or redirect the client) and before
+//! admitting a producer or consumer. The cluster module implements it over
+//! bundle ownership records and the broker registry in the metadata store;
+//! [`LocalOwnership`] owns everything and serves protocol-level tests.
 
 use async_trait::async_trait;
 use magnetar_proto::pulsar::api::ServerError;
@@ -17,6 +17,13 @@ pub enum OwnershipError {
     /// The bundle is being unloaded or transferred; retry the lookup.
     #[error("ownership of {topic} is in transition")]
     InTransition { topic: String },
+    /// No broker can take the bundle now (none registered, or this one is
+    /// shutting down); retry the lookup.
+    #[error("no broker available for {topic}: {reason}")]
+    Unavailable { topic: String, reason: String },
+    /// The lookup named a listener the chosen broker does not advertise.
+    #[error("broker {broker} has no listener named {listener:?}")]
+    UnknownListener { broker: String, listener: String },
     #[error("metadata store: {0}")]
     Metadata(#[from] magnetar_metadata::MetadataError),
 }
@@ -24,17 +31,47 @@ pub enum OwnershipError {
 impl OwnershipError {
     pub fn server_error(&self) -> ServerError {
         match self {
-            OwnershipError::InTransition { .. } => ServerError::ServiceNotReady,
+            OwnershipError::InTransition { .. }
+            | OwnershipError::Unavailable { .. }
+            | OwnershipError::UnknownListener { .. } => ServerError::ServiceNotReady,
             OwnershipError::Metadata(_) => ServerError::MetadataError,
         }
     }
 }
 
+/// Where a lookup sends the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerTarget {
+    /// `pulsar://host:port` for the listener the client asked for.
+    pub service_url: String,
+    /// `http://host:port` of the broker's admin API (empty when unknown).
+    pub http_url: String,
+}
+
+/// The answer to a lookup (Pulsar's `LookupType`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupAnswer {
+    /// The target serves the topic: connect there.
+    Connect(BrokerTarget),
+    /// Ask the target again, carrying `authoritative`. An authoritative
+    /// lookup is never redirected again, so redirects cannot loop.
+    Redirect {
+        target: BrokerTarget,
+        authoritative: bool,
+    },
+}
+
 #[async_trait]
 pub trait TopicOwnership: Send + Sync + 'static {
-    /// Service URL (`pulsar://host:port`) of the broker that owns the
-    /// topic's bundle, acquiring the bundle for this broker when unowned.
-    async fn lookup(&self, topic: &TopicName) -> Result<String, OwnershipError>;
+    /// Where the client should go for `topic`. May place and acquire the
+    /// topic's bundle. `authoritative` is the flag of a redirected lookup;
+    /// `listener` the advertised listener the client asked for.
+    async fn lookup(
+        &self,
+        topic: &TopicName,
+        authoritative: bool,
+        listener: Option<&str>,
+    ) -> Result<LookupAnswer, OwnershipError>;
 
     /// Whether this broker owns the topic's bundle right now.
     async fn owns(&self, topic: &TopicName) -> Result<bool, OwnershipError>;
@@ -56,8 +93,16 @@ impl LocalOwnership {
 
 #[async_trait]
 impl TopicOwnership for LocalOwnership {
-    async fn lookup(&self, _topic: &TopicName) -> Result<String, OwnershipError> {
-        Ok(self.service_url.clone())
+    async fn lookup(
+        &self,
+        _topic: &TopicName,
+        _authoritative: bool,
+        _listener: Option<&str>,
+    ) -> Result<LookupAnswer, OwnershipError> {
+        Ok(LookupAnswer::Connect(BrokerTarget {
+            service_url: self.service_url.clone(),
+            http_url: String::new(),
+        }))
     }
 
     async fn owns(&self, _topic: &TopicName) -> Result<bool, OwnershipError> {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::consumer::{Consumer, SubscriptionType};
 use crate::managed_ledger::{InitialPosition, ManagedLedger};
 use crate::producer::Producer;
+use crate::traffic::TopicTraffic;
 
 use super::{Subscription, TopicError, TopicName};
 
@@ -18,6 +19,7 @@ pub struct PersistentTopic {
     /// Async lock: creating a subscription opens a cursor.
     subscriptions: tokio::sync::Mutex<HashMap<String, Arc<Subscription>>>,
     closing: AtomicBool,
+    traffic: Arc<TopicTraffic>,
 }
 
 impl PersistentTopic {
@@ -28,6 +30,7 @@ impl PersistentTopic {
             producers: parking_lot::Mutex::new(HashMap::new()),
             subscriptions: tokio::sync::Mutex::new(HashMap::new()),
             closing: AtomicBool::new(false),
+            traffic: Arc::default(),
         }
     }
 
@@ -37,6 +40,23 @@ impl PersistentTopic {
 
     pub fn ledger(&self) -> &Arc<ManagedLedger> {
         &self.ledger
+    }
+
+    /// Messages in and out, shared with producers and consumers.
+    pub fn traffic(&self) -> &Arc<TopicTraffic> {
+        &self.traffic
+    }
+
+    /// Producers and consumers attached now (a bundle's "sessions").
+    pub async fn session_count(&self) -> usize {
+        let consumers: usize = self
+            .subscriptions
+            .lock()
+            .await
+            .values()
+            .map(|s| s.consumers().len())
+            .sum();
+        self.producer_count() + consumers
     }
 
     pub fn is_closing(&self) -> bool {

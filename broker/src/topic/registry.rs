@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures::StreamExt;
 use tokio::sync::OnceCell;
 
 use crate::managed_ledger::ManagedLedgerFactory;
@@ -15,6 +16,9 @@ use crate::managed_ledger::ManagedLedgerFactory;
 use super::{PersistentTopic, TopicDomain, TopicError, TopicName};
 
 type TopicSlot = Arc<OnceCell<Arc<PersistentTopic>>>;
+
+/// Topics closed at once by an unload.
+const CLOSE_CONCURRENCY: usize = 64;
 
 pub struct TopicRegistry {
     factory: Arc<ManagedLedgerFactory>,
@@ -81,17 +85,20 @@ impl TopicRegistry {
         true
     }
 
-    /// Unloads every loaded topic matching `predicate` (bundle unload).
+    /// Unloads every loaded topic matching `predicate` (bundle unload),
+    /// closing them concurrently.
     pub async fn unload_matching(&self, predicate: impl Fn(&TopicName) -> bool) -> usize {
         let doomed: Vec<_> = self
             .loaded()
             .into_iter()
             .filter(|t| predicate(t.name()))
             .collect();
-        for topic in &doomed {
-            topic.close().await;
-            self.forget(&topic.name().to_string(), topic);
-        }
+        futures::stream::iter(&doomed)
+            .for_each_concurrent(CLOSE_CONCURRENCY, |topic| async move {
+                topic.close().await;
+                self.forget(&topic.name().to_string(), topic);
+            })
+            .await;
         doomed.len()
     }
 

@@ -23,6 +23,7 @@ pub async fn run(args: BrokerArgs) -> Result<()> {
         &args.cluster,
         args.quorum.resolve(2),
         BookieTolerance::from_args(args.wait_for_bookies_ms, &args.writes),
+        args.cluster_args.cluster_config(),
         metadata,
         ledgers,
     )

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use magnetar_bookie::{LedgerOptions, LedgerStore};
+use magnetar_broker::cluster::ClusterConfig;
 use magnetar_broker::node::{BrokerNode, BrokerNodeConfig};
 use magnetar_broker::BrokerServiceConfig;
 use magnetar_metadata::MetadataStore;
@@ -38,6 +39,7 @@ pub async fn start(
     cluster: &str,
     quorum: (u32, u32, u32),
     tolerance: BookieTolerance,
+    cluster_config: ClusterConfig,
     metadata: Arc<dyn MetadataStore>,
     ledgers: Arc<dyn LedgerStore>,
 ) -> Result<BrokerNode> {
@@ -68,7 +70,12 @@ pub async fn start(
     let config = BrokerNodeConfig {
         service,
         advertised_host,
-        session_ttl: Duration::from_secs(30),
+        advertised_listeners: listen
+            .advertised_listeners
+            .clone()
+            .map(|l| l.0)
+            .unwrap_or_default(),
+        cluster: cluster_config,
         bookie_wait: tolerance.wait,
     };
     BrokerNode::start(config, metadata, ledgers, pulsar_listener, http_listener)

@@ -271,6 +271,7 @@ async fn handle_reply(
 /// CONNECT, LOOKUP (following redirects) and PRODUCER.
 async fn connect_producer(url: &str, topic: &str) -> Result<Connection> {
     let mut address = service_address(url)?;
+    let mut authoritative = false;
     for _ in 0..5 {
         let mut connection = open(&address).await?;
         let reply = request(
@@ -278,7 +279,7 @@ async fn connect_producer(url: &str, topic: &str) -> Result<Connection> {
             CommandLookupTopic {
                 topic: topic.to_string(),
                 request_id: 1,
-                authoritative: Some(false),
+                authoritative: Some(authoritative),
                 ..Default::default()
             }
             .into(),
@@ -304,6 +305,9 @@ async fn connect_producer(url: &str, topic: &str) -> Result<Connection> {
         match target {
             Some(target) if target != address || redirect => {
                 address = target;
+                // A redirect says whether the next broker must take the
+                // bundle without asking the leader again.
+                authoritative = redirect && lookup.authoritative.unwrap_or(false);
                 continue;
             }
             _ => {}

@@ -20,6 +20,7 @@ use magnetar_bookie::client::LedgerClient;
 use magnetar_bookie::node::local::LocalConnector;
 use magnetar_bookie::node::{RunningBookie, StartOptions};
 use magnetar_bookie::server::BookieConfig;
+use magnetar_broker::cluster::ClusterConfig;
 use magnetar_metadata::durable_file;
 use magnetar_metadata::raft::EmbeddedRaft;
 use tokio::net::TcpListener;
@@ -94,11 +95,14 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
         "standalone",
         quorum,
         tolerance,
+        ClusterConfig::default(),
         metadata,
         ledgers,
     )
     .await?;
-    write_durably(&session_file, &node.session_id().to_string())?;
+    if let Some(session) = node.session_id() {
+        write_durably(&session_file, &session.to_string())?;
+    }
     ready::announce(
         "standalone",
         &[("pulsar", node.pulsar_addr()), ("http", node.http_addr())],

@@ -1,0 +1,374 @@
+//! Cluster endpoints, with Pulsar's paths and JSON shapes: the HTTP lookup,
+//! brokers and the leader, owned bundles, a namespace's bundles, and bundle
+//! unload and split.
+//!
+//! An unload or split must run on the bundle's owner. Sent to another
+//! broker, it is answered `307 Temporary Redirect` to the same path on the
+//! owner, as Pulsar does; unowned bundles have nothing to unload. A whole
+//! namespace unload files a request per bundle owned elsewhere (the
+//! owners poll for them) and waits, bounded, until they are carried out.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::{AdminError, AdminState};
+use crate::cluster::requests::{self, BundleRequest, RequestKind};
+use crate::cluster::{Cluster, LeaderInfo};
+use crate::namespace::{
+    url_encode, BundleRange, BundleRef, BundlesData, NamespaceName, OwnershipInfo, TopicDomain,
+    TopicName, OWNERSHIP_ROOT,
+};
+use crate::topic::{LookupAnswer, TopicOwnership};
+
+/// Longest wait of a namespace unload for the other owners.
+const NAMESPACE_UNLOAD_WAIT: Duration = Duration::from_secs(30);
+const NAMESPACE_UNLOAD_POLL: Duration = Duration::from_millis(100);
+const LIST_PAGE: usize = 1000;
+
+fn cluster(state: &AdminState) -> Result<&Arc<Cluster>, AdminError> {
+    state
+        .membership
+        .as_ref()
+        .ok_or_else(|| AdminError::Unavailable("this broker is not part of a cluster".into()))
+}
+
+/// Pulsar's `LookupData`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LookupData {
+    pub broker_url: String,
+    pub broker_url_tls: String,
+    pub http_url: String,
+    pub http_url_tls: String,
+    pub native_url: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LookupQuery {
+    #[serde(default)]
+    authoritative: bool,
+    listener_name: Option<String>,
+}
+
+/// `GET /lookup/v2/topic/{domain}/{tenant}/{namespace}/{topic}`.
+pub async fn lookup(
+    State(state): State<AdminState>,
+    Path((domain, tenant, namespace, topic)): Path<(String, String, String, String)>,
+    Query(query): Query<LookupQuery>,
+) -> Result<Response, AdminError> {
+    let cluster = cluster(&state)?;
+    let domain = TopicDomain::parse(&domain)
+        .ok_or_else(|| AdminError::BadRequest(format!("unknown topic domain {domain:?}")))?;
+    let topic = TopicName::new(domain, NamespaceName::new(&tenant, &namespace)?, &topic)
+        .map_err(crate::namespace::NamespaceError::from)?;
+    let answer = cluster
+        .ownership()
+        .lookup(&topic, query.authoritative, query.listener_name.as_deref())
+        .await
+        .map_err(|e| AdminError::Unavailable(e.to_string()))?;
+    Ok(match answer {
+        LookupAnswer::Connect(target) => Json(LookupData {
+            broker_url: target.service_url.clone(),
+            broker_url_tls: String::new(),
+            http_url: target.http_url,
+            http_url_tls: String::new(),
+            native_url: target.service_url,
+        })
+        .into_response(),
+        LookupAnswer::Redirect {
+            target,
+            authoritative,
+        } => {
+            let mut location = format!(
+                "{}/lookup/v2/topic/{}/{tenant}/{namespace}/{}?authoritative={authoritative}",
+                target.http_url,
+                domain.as_str(),
+                url_encode(topic.local_name())
+            );
+            if let Some(listener) = &query.listener_name {
+                location.push_str(&format!("&listenerName={listener}"));
+            }
+            redirect(&location)
+        }
+    })
+}
+
+fn redirect(location: &str) -> Response {
+    (
+        StatusCode::TEMPORARY_REDIRECT,
+        [(header::LOCATION, location.to_string())],
+    )
+        .into_response()
+}
+
+/// `GET /admin/v2/brokers/{cluster}`: ids of the live brokers.
+pub async fn list_brokers(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<String>>, AdminError> {
+    let cluster = cluster(&state)?;
+    if name != state.cluster {
+        return Err(AdminError::NotFound(format!(
+            "cluster {name} is not this cluster"
+        )));
+    }
+    let brokers = cluster.registry().brokers().await.map_err(unavailable)?;
+    Ok(Json(brokers.into_keys().collect()))
+}
+
+/// `GET /admin/v2/brokers/leaderBroker`.
+pub async fn leader_broker(
+    State(state): State<AdminState>,
+) -> Result<Json<LeaderInfo>, AdminError> {
+    let cluster = cluster(&state)?;
+    cluster
+        .registry()
+        .leader()
+        .await
+        .map_err(unavailable)?
+        .map(Json)
+        .ok_or_else(|| AdminError::NotFound("no leader is elected".into()))
+}
+
+/// Pulsar's `NamespaceOwnershipStatus`.
+#[derive(Debug, Serialize)]
+pub struct OwnershipStatus {
+    pub broker_assignment: &'static str,
+    pub is_controlled: bool,
+    pub is_active: bool,
+}
+
+/// `GET /admin/v2/brokers/{cluster}/{broker}/ownedNamespaces`: the
+/// bundles `broker` owns, by `tenant/ns/range`.
+pub async fn owned_namespaces(
+    State(state): State<AdminState>,
+    Path((name, broker)): Path<(String, String)>,
+) -> Result<Json<BTreeMap<String, OwnershipStatus>>, AdminError> {
+    cluster(&state)?;
+    if name != state.cluster {
+        return Err(AdminError::NotFound(format!(
+            "cluster {name} is not this cluster"
+        )));
+    }
+    let mut owned = BTreeMap::new();
+    let mut start_after: Option<String> = None;
+    loop {
+        let page = state
+            .metadata
+            .list(OWNERSHIP_ROOT, start_after.as_deref(), LIST_PAGE)
+            .await
+            .map_err(|e| AdminError::Unavailable(e.to_string()))?;
+        for (key, stored) in &page.entries {
+            let Ok(owner) = serde_json::from_slice::<OwnershipInfo>(&stored.value) else {
+                continue;
+            };
+            if owner.broker_id == broker {
+                owned.insert(
+                    key[OWNERSHIP_ROOT.len()..].to_string(),
+                    OwnershipStatus {
+                        broker_assignment: "shared",
+                        is_controlled: false,
+                        is_active: !owner.disabled,
+                    },
+                );
+            }
+        }
+        match page.next_start_after {
+            Some(next) => start_after = Some(next),
+            None => return Ok(Json(owned)),
+        }
+    }
+}
+
+/// `GET /admin/v2/namespaces/{tenant}/{namespace}/bundles`.
+pub async fn bundles(
+    State(state): State<AdminState>,
+    Path((tenant, namespace)): Path<(String, String)>,
+) -> Result<Json<BundlesData>, AdminError> {
+    let namespace = NamespaceName::new(&tenant, &namespace)?;
+    Ok(Json(
+        state
+            .policies
+            .namespace_bundles(&namespace)
+            .await?
+            .to_data(),
+    ))
+}
+
+fn bundle_ref(tenant: &str, namespace: &str, bundle: &str) -> Result<BundleRef, AdminError> {
+    Ok(BundleRef {
+        namespace: NamespaceName::new(tenant, namespace)?,
+        range: BundleRange::parse(bundle)
+            .ok_or_else(|| AdminError::BadRequest(format!("invalid bundle {bundle:?}")))?,
+    })
+}
+
+/// Where a bundle operation must run.
+enum Route {
+    /// This broker owns the bundle.
+    Here,
+    /// Another broker owns it: this redirect sends the request there.
+    Owner(Response),
+    /// Nobody owns it.
+    Unowned,
+}
+
+/// Routes an operation on `bundle`; not found when the namespace has no
+/// such bundle.
+async fn route(
+    state: &AdminState,
+    cluster: &Cluster,
+    bundle: &BundleRef,
+    uri: &axum::http::Uri,
+) -> Result<Route, AdminError> {
+    let bundles = state.policies.namespace_bundles(&bundle.namespace).await?;
+    if !bundles.contains_range(&bundle.range) {
+        return Err(AdminError::NotFound(format!(
+            "bundle {bundle} does not exist"
+        )));
+    }
+    if cluster.control().namespaces().owns(bundle) {
+        return Ok(Route::Here);
+    }
+    match cluster.control().namespaces().owner(bundle).await? {
+        Some(owner) if owner.broker_id != cluster.broker_id() => Ok(Route::Owner(redirect(
+            &format!("{}{}", owner.http_url, uri),
+        ))),
+        Some(_) => Err(AdminError::Unavailable(format!(
+            "bundle {bundle} is in transition on this broker"
+        ))),
+        None => Ok(Route::Unowned),
+    }
+}
+
+/// `PUT /admin/v2/namespaces/{tenant}/{namespace}/{bundle}/unload`.
+pub async fn unload_bundle(
+    State(state): State<AdminState>,
+    Path((tenant, namespace, bundle)): Path<(String, String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, AdminError> {
+    let cluster = cluster(&state)?;
+    let bundle = bundle_ref(&tenant, &namespace, &bundle)?;
+    match route(&state, cluster, &bundle, &uri).await? {
+        Route::Here => {
+            cluster
+                .control()
+                .unload(&bundle)
+                .await
+                .map_err(cluster_error)?;
+        }
+        Route::Owner(redirect) => return Ok(redirect),
+        Route::Unowned => {}
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `PUT /admin/v2/namespaces/{tenant}/{namespace}/{bundle}/split`. An
+/// unowned bundle has no topic loaded anywhere: its boundaries are split
+/// directly.
+pub async fn split_bundle(
+    State(state): State<AdminState>,
+    Path((tenant, namespace, bundle)): Path<(String, String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, AdminError> {
+    let cluster = cluster(&state)?;
+    let bundle = bundle_ref(&tenant, &namespace, &bundle)?;
+    match route(&state, cluster, &bundle, &uri).await? {
+        Route::Here => {
+            cluster
+                .control()
+                .split(&bundle)
+                .await
+                .map_err(cluster_error)?;
+        }
+        Route::Owner(redirect) => return Ok(redirect),
+        Route::Unowned => {
+            state
+                .policies
+                .split_bundle(&bundle.namespace, &bundle.range)
+                .await?;
+        }
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `PUT /admin/v2/namespaces/{tenant}/{namespace}/unload`: every bundle.
+pub async fn unload_namespace(
+    State(state): State<AdminState>,
+    Path((tenant, namespace)): Path<(String, String)>,
+) -> Result<StatusCode, AdminError> {
+    let cluster = cluster(&state)?;
+    let namespace = NamespaceName::new(&tenant, &namespace)?;
+    let bundles = state.policies.namespace_bundles(&namespace).await?;
+    let session = cluster
+        .control()
+        .namespaces()
+        .session_id()
+        .ok_or_else(|| AdminError::Unavailable("no metadata session".into()))?;
+    let mut filed = Vec::new();
+    for range in bundles.ranges() {
+        let bundle = BundleRef {
+            namespace: namespace.clone(),
+            range,
+        };
+        if cluster.control().namespaces().owns(&bundle) {
+            cluster
+                .control()
+                .unload(&bundle)
+                .await
+                .map_err(cluster_error)?;
+            continue;
+        }
+        let Some(owner) = cluster.control().namespaces().owner(&bundle).await? else {
+            continue;
+        };
+        let request = BundleRequest {
+            kind: RequestKind::Unload,
+            bundle: bundle.to_string(),
+            owner: owner.broker_id,
+            reason: "namespace unload through the admin API".into(),
+        };
+        requests::file(state.metadata.as_ref(), &request, session)
+            .await
+            .map_err(cluster_error)?;
+        filed.push(bundle);
+    }
+    let deadline = tokio::time::Instant::now() + NAMESPACE_UNLOAD_WAIT;
+    for bundle in filed {
+        loop {
+            let owner = cluster.control().namespaces().owner(&bundle).await?;
+            if owner.is_none() {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(AdminError::Unavailable(format!(
+                    "bundle {bundle} was not unloaded within {}s",
+                    NAMESPACE_UNLOAD_WAIT.as_secs()
+                )));
+            }
+            tokio::time::sleep(NAMESPACE_UNLOAD_POLL).await;
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn unavailable(error: crate::cluster::ClusterError) -> AdminError {
+    AdminError::Unavailable(error.to_string())
+}
+
+fn cluster_error(error: crate::cluster::ClusterError) -> AdminError {
+    use crate::cluster::ClusterError;
+    match error {
+        ClusterError::Namespace(error) => error.into(),
+        ClusterError::NotOwner(reason) => AdminError::Conflict(reason),
+        other => AdminError::Unavailable(other.to_string()),
+    }
+}
