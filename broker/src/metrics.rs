@@ -146,6 +146,8 @@ broker_metrics! {
         "Bundle splits the load manager decided while this broker led";
     Counter LB_UNLOADS = "magnetar_broker_lb_unloads", "Bundles this broker unloaded for the load manager";
     Counter LB_SPLITS = "magnetar_broker_lb_splits", "Bundles this broker split for the load manager";
+    Counter PEERS_EVICTED = "magnetar_broker_peers_evicted",
+        "Sessions of dead brokers this broker ended (their bundles moved before the session timeout)";
 }
 
 static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {

@@ -126,6 +126,7 @@ impl BrokerNode {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
             draining: false,
+            session: 0,
             load: Default::default(),
         };
         let cluster = Cluster::new(

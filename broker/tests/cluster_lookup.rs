@@ -55,6 +55,7 @@ async fn broker(metadata: &Arc<dyn MetadataStore>, name: &str) -> Broker {
         version: "test".into(),
         start_timestamp: 0,
         draining: false,
+        session: 0,
         load: Default::default(),
     };
     let namespaces = Arc::new(NamespaceService::new(

@@ -124,6 +124,11 @@ pub struct ClusterArgs {
     /// milliseconds: a crashed broker's bundles move after about this long.
     #[arg(long, env = "MAGNETAR_SESSION_TIMEOUT_MS", default_value_t = 10_000)]
     pub session_timeout_ms: u64,
+    /// How often a broker probes the next broker for fast failover, in
+    /// milliseconds: two refused connections end that broker's session, so
+    /// its bundles move before the session timeout (0 turns it off).
+    #[arg(long, env = "MAGNETAR_PEER_PROBE_INTERVAL_MS", default_value_t = 500)]
+    pub peer_probe_interval_ms: u64,
     /// How often a broker publishes its load report, in milliseconds.
     #[arg(
         long,
@@ -186,6 +191,7 @@ impl ClusterArgs {
         magnetar_broker::cluster::ClusterConfig {
             session_ttl: Duration::from_millis(self.session_timeout_ms),
             report_interval: Duration::from_millis(self.load_report_interval_ms),
+            peer_probe_interval: Duration::from_millis(self.peer_probe_interval_ms),
             load_manager: magnetar_broker::cluster::LoadManagerConfig {
                 shedding_enabled: self.shedding_enabled,
                 shedding_interval: Duration::from_millis(self.shedding_interval_ms),

@@ -42,6 +42,7 @@ const KNOWN_KEYS: &[&str] = &[
     "advertised-listeners",
     "session-timeout-ms",
     "load-report-interval-ms",
+    "peer-probe-interval-ms",
     "shedding-enabled",
     "shedding-interval-ms",
     "shedding-grace-ms",

@@ -3,8 +3,9 @@
 //! cluster, see [`bookies`]; or under several brokers, see [`cluster`]),
 //! finds the Python interpreter that has `pulsar-client`, runs its scripts
 //! (one-shot, or a produce stream that runs while a test breaks things, see
-//! [`stream`] and [`topic_stream`]), checks what the bookies hold
-//! ([`verify`]), and cleans up what it started.
+//! [`stream`] and [`topic_stream`]), measures availability around a fault
+//! ([`probe`]), checks what the bookies hold ([`verify`]), and cleans up
+//! what it started.
 //!
 //! Processes announce readiness by printing one line to stdout:
 //! `magnetar ready <role> <key>=<addr> ...` (see `cli/src/ready.rs`). The
@@ -18,6 +19,7 @@ pub mod cluster;
 pub mod cluster_admin;
 pub mod http;
 pub mod placement;
+pub mod probe;
 pub mod process;
 pub mod python;
 pub mod raft;

@@ -96,3 +96,82 @@ pub fn produce_consume(url: &str, topic: &str, count: usize) -> Result<Value> {
     );
     Ok(out)
 }
+
+/// A script that runs in the background until told to stop: it gets a
+/// working directory after `url` and `topic` (`script URL TOPIC DIR ARGS...`),
+/// writes what it observes there as it goes, stops once `DIR/stop` exists and
+/// prints one JSON summary. Its stdout goes to `DIR/stdout`, so the client
+/// library's logging can never fill a pipe and block it. Killed on drop.
+pub struct BackgroundScript {
+    child: Option<std::process::Child>,
+    dir: tempfile::TempDir,
+    script: String,
+}
+
+impl BackgroundScript {
+    pub fn start(
+        script: &str,
+        url: &str,
+        topic: &str,
+        args: &[String],
+    ) -> Result<BackgroundScript> {
+        let dir = tempfile::Builder::new()
+            .prefix("magnetar-script-")
+            .tempdir()
+            .context("create script dir")?;
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("python")
+            .join(script);
+        let stdout =
+            std::fs::File::create(dir.path().join("stdout")).context("create stdout file")?;
+        let child = Command::new(python()?)
+            .arg(path)
+            .args([url, topic, &dir.path().to_string_lossy()])
+            .args(args)
+            .stdout(stdout)
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("spawn {script}"))?;
+        Ok(BackgroundScript {
+            child: Some(child),
+            dir,
+            script: script.to_string(),
+        })
+    }
+
+    /// The text of `DIR/name` so far (empty when absent).
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
+    }
+
+    /// Asks the script to stop, waits up to `limit` for it to exit, and
+    /// returns its JSON summary.
+    pub fn stop(&mut self, limit: Duration) -> Result<Value> {
+        std::fs::write(self.dir.path().join("stop"), b"").context("create stop file")?;
+        let mut child = self.child.take().context("script already stopped")?;
+        let deadline = std::time::Instant::now() + limit;
+        while child.try_wait()?.is_none() {
+            if std::time::Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("{} did not stop within {limit:?}", self.script);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let stdout = self.read("stdout");
+        let line = stdout
+            .lines()
+            .rfind(|line| line.starts_with('{'))
+            .with_context(|| format!("no JSON summary from {}: {stdout}", self.script))?;
+        serde_json::from_str(line).with_context(|| format!("parse the summary of {}", self.script))
+    }
+}
+
+impl Drop for BackgroundScript {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

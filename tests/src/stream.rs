@@ -4,23 +4,20 @@
 //!
 //! The script appends each receipt and each failed send to files as they
 //! happen; [`StreamProducer`] reads them at any time. The stream stops when
-//! the test asks ([`StreamProducer::stop`]); the child is killed on drop.
+//! the test asks ([`StreamProducer::stop`]); the child is killed on drop
+//! (see [`BackgroundScript`]).
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
-use tempfile::TempDir;
 
-use crate::python::{python, run_python};
+use crate::python::{run_python, BackgroundScript};
 
 /// A running `stream_producer.py`.
 pub struct StreamProducer {
-    child: Option<Child>,
-    dir: TempDir,
+    script: BackgroundScript,
 }
 
 /// One failed send: its sequence number and the client's result.
@@ -34,33 +31,14 @@ impl StreamProducer {
     /// Starts producing `seq-0`, `seq-1`, … to `topic` at `rate` msg/s with
     /// at most `max_pending` messages without a receipt.
     pub fn start(url: &str, topic: &str, rate: u32, max_pending: u32) -> Result<StreamProducer> {
-        let dir = tempfile::Builder::new()
-            .prefix("magnetar-stream-")
-            .tempdir()
-            .context("create stream dir")?;
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/stream_producer.py");
-        let args = [
-            url.to_string(),
-            topic.to_string(),
-            dir.path().to_string_lossy().into_owned(),
-            rate.to_string(),
-            max_pending.to_string(),
-        ];
-        let child = Command::new(python()?)
-            .arg(script)
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("spawn stream_producer.py")?;
+        let args = [rate.to_string(), max_pending.to_string()];
         Ok(StreamProducer {
-            child: Some(child),
-            dir,
+            script: BackgroundScript::start("stream_producer.py", url, topic, &args)?,
         })
     }
 
     fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
+        self.script.read(name)
     }
 
     /// Sequence numbers receipted so far, in receipt order.
@@ -114,33 +92,7 @@ impl StreamProducer {
     /// Asks the script to stop, waits up to `limit` for it to flush and
     /// exit, and returns its JSON summary.
     pub fn stop(&mut self, limit: Duration) -> Result<Value> {
-        std::fs::write(self.dir.path().join("stop"), b"").context("create stop file")?;
-        let mut child = self.child.take().context("stream already stopped")?;
-        let deadline = Instant::now() + limit;
-        while child.try_wait()?.is_none() {
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!("stream producer did not stop within {limit:?}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let output = child.wait_with_output().context("stream producer output")?;
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let line = stdout
-            .lines()
-            .rfind(|line| line.starts_with('{'))
-            .with_context(|| format!("no JSON summary from the stream producer: {stdout}"))?;
-        serde_json::from_str(line).context("parse the stream summary")
-    }
-}
-
-impl Drop for StreamProducer {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.script.stop(limit)
     }
 }
 

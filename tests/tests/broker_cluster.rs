@@ -31,6 +31,8 @@ const RATE: u32 = 100;
 const MAX_PENDING: u32 = 1000;
 const STOP_LIMIT: Duration = Duration::from_secs(60);
 const SPREAD_NS: &str = "public/spread";
+/// The named listener of the broker added in scenario 2.
+const EXTERNAL_LISTENER: &str = "external:pulsar://broker-4.example:6650";
 const STEADY_NS: &str = "public/steady";
 /// The shedding interval of scenario 2.
 const SHEDDING: Duration = Duration::from_secs(3);
@@ -355,7 +357,10 @@ async fn nothing_moves(cluster: &BrokerCluster, baseline: &BTreeMap<String, usiz
 /// after a load-manager unload; the streams go on. Returns its index.
 async fn new_broker_takes_bundles(cluster: &mut BrokerCluster, streams: &[TopicStream]) -> usize {
     let unloads = cluster.lb_unloads().expect("lb unload counters");
-    let newcomer = cluster.add_broker().await.expect("a fourth broker");
+    let newcomer = cluster
+        .add_broker_with(&["--advertised-listeners", EXTERNAL_LISTENER])
+        .await
+        .expect("a fourth broker");
     let added_at = Instant::now();
     let cluster = &*cluster;
     let limit = 2 * SHEDDING + Duration::from_secs(30);
@@ -365,6 +370,7 @@ async fn new_broker_takes_bundles(cluster: &mut BrokerCluster, streams: &[TopicS
     })
     .await;
     tracing::info!(took = ?added_at.elapsed(), "the new broker owns a bundle");
+    named_listener_lookups(cluster, newcomer);
     let after = cluster.lb_unloads().expect("lb unload counters");
     assert!(
         after > unloads,
@@ -375,6 +381,37 @@ async fn new_broker_takes_bundles(cluster: &mut BrokerCluster, streams: &[TopicS
             .expect("the stream goes on");
     }
     newcomer
+}
+
+/// A lookup naming a listener gets that listener's URL; an unknown name
+/// is refused; no name gets the broker's own URL.
+fn named_listener_lookups(cluster: &BrokerCluster, broker: usize) {
+    let key = cluster.owned_bundles(broker).expect("owned bundles")[0].clone();
+    let (namespace, bundle) = key.rsplit_once('/').expect("tenant/namespace/bundle");
+    let topic = topic_in_bundle(namespace, "listener", bundle).expect("a topic in the bundle");
+    let path = format!(
+        "/lookup/v2/topic/{}",
+        topic
+            .strip_prefix("persistent://")
+            .map_or(topic.clone(), |t| format!("persistent/{t}"))
+    );
+    let answer = |query: &str| {
+        cluster
+            .broker(broker)
+            .get(&format!("{path}{query}"))
+            .expect("lookup over HTTP")
+    };
+    let named = answer("?listenerName=external");
+    assert_eq!(named.status, 200, "{}", named.body);
+    let named: serde_json::Value = serde_json::from_str(&named.body).expect("lookup JSON");
+    assert_eq!(
+        named["brokerUrl"],
+        EXTERNAL_LISTENER.trim_start_matches("external:")
+    );
+    let plain: serde_json::Value = serde_json::from_str(&answer("").body).expect("lookup JSON");
+    let own = cluster.pulsar_url(broker).expect("pulsar url");
+    assert_eq!(plain["brokerUrl"].as_str(), Some(own.as_str()));
+    assert_eq!(answer("?listenerName=nope").status, 503, "unknown listener");
 }
 
 /// SIGTERM of the new broker: exit 0, its bundles placed on live brokers

@@ -3,9 +3,10 @@
 //! Qa=2); the stream (official Python client) goes through broker 0 to a
 //! topic another broker owns.
 //!
-//! 1. kill -9 of the owner mid-stream: another broker takes the topic
-//!    within the session timeout + 15 s, the stream goes on, no send
-//!    fails, every receipted message is consumed in order.
+//! 1. kill -9 of the owner mid-stream (10 s session): a peer finds its port
+//!    closed and ends its session within 6 s, another broker takes the
+//!    topic, the stream goes on, no send fails, every receipted message is
+//!    consumed in order.
 //! 2. A zombie owner (SIGSTOP for the session timeout + 3 s): another
 //!    broker takes the topic and the zombie leaves the broker list; after
 //!    SIGCONT the stream goes on with the new owner, the zombie is healthy
@@ -27,6 +28,15 @@ use magnetar_tests::{BrokerCluster, TopicStream};
 /// (1,000 msg/s), so the load manager leaves the topic alone.
 const RATE: u32 = 200;
 const MAX_PENDING: u32 = 1000;
+/// The session timeout of the crash scenario on etcd: long enough that a
+/// takeover well before it can only come from a peer ending the session.
+const CRASH_SESSION: Duration = Duration::from_secs(10);
+const CRASH_TIMINGS: [&str; 4] = [
+    "--session-timeout-ms",
+    "10000",
+    "--load-report-interval-ms",
+    "1000",
+];
 const STOP_LIMIT: Duration = Duration::from_secs(60);
 
 /// Creates `namespace` (16 bundles) and starts a stream through broker 0
@@ -64,15 +74,47 @@ fn finish(cluster: &BrokerCluster, mut stream: TopicStream) {
     );
 }
 
-/// Scenario 1; returns the index of the killed broker.
-async fn owner_crash(cluster: &mut BrokerCluster, namespace: &str) -> usize {
+/// Scenario 1 on brokers with session timeout `session`; returns the index
+/// of the killed broker. With `fast`, the dead broker's session must end
+/// well before its timeout: a peer found its port closed and ended it.
+async fn owner_crash(
+    cluster: &mut BrokerCluster,
+    namespace: &str,
+    session: Duration,
+    fast: bool,
+) -> usize {
     let (stream, owner) = stream_off_broker_0(cluster, namespace, "crash");
     let at_kill = stream.receipt_count();
+    let owner_id = cluster.broker_id(owner).expect("broker id");
     cluster.kill9(owner).expect("kill -9 of the owner");
+    let killed_at = Instant::now();
+    if fast {
+        let (c, owner_id) = (&*cluster, owner_id.as_str());
+        poll(
+            session - Duration::from_secs(4),
+            "a peer ended the dead broker's session",
+            move || async move {
+                let listed = c.registered_brokers()?;
+                Ok::<_, anyhow::Error>((!listed.iter().any(|id| id == owner_id)).then_some(()))
+            },
+        )
+        .await;
+        tracing::info!(took = ?killed_at.elapsed(), "the dead broker left the broker list");
+        let evicted: f64 = cluster
+            .live_brokers()
+            .into_iter()
+            .map(|i| {
+                cluster
+                    .metric(i, "magnetar_broker_peers_evicted_total")
+                    .unwrap_or(0.0)
+            })
+            .sum();
+        assert_eq!(evicted, 1.0, "one peer ended the dead broker's session");
+    }
     let took = blocking(|| {
         stream.wait_for_receipts(
             at_kill + 2 * RATE as usize,
-            SHORT_SESSION + Duration::from_secs(15),
+            session + Duration::from_secs(15),
         )
     })
     .expect("the stream goes on after its owner died");
@@ -165,10 +207,10 @@ async fn zombie_owner(cluster: &mut BrokerCluster, namespace: &str) {
 #[test]
 fn owner_killed_mid_stream_hands_the_topic_over_without_loss() {
     run_scenario(async {
-        let mut cluster = BrokerCluster::start(3, &SHORT_TIMINGS)
+        let mut cluster = BrokerCluster::start(3, &CRASH_TIMINGS)
             .await
             .expect("etcd, 3 bookies and 3 brokers");
-        owner_crash(&mut cluster, "public/crash").await;
+        owner_crash(&mut cluster, "public/crash", CRASH_SESSION, true).await;
     });
 }
 
@@ -188,7 +230,7 @@ fn owner_crash_restart_and_zombie_on_raft_metadata() {
         let mut cluster = BrokerCluster::start_on_raft(3, &SHORT_TIMINGS)
             .await
             .expect("a metadata node, 3 bookies and 3 brokers");
-        let killed = owner_crash(&mut cluster, "public/raft-crash").await;
+        let killed = owner_crash(&mut cluster, "public/raft-crash", SHORT_SESSION, false).await;
         let old_id = cluster.broker_id(killed).expect("broker id");
         cluster
             .restart(killed)

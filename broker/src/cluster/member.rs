@@ -4,7 +4,9 @@
 //! - publishes its registry record, with a fresh load report every report
 //!   interval;
 //! - carries out the load manager's requests addressed to it;
-//! - campaigns for leadership, and runs the load manager while it leads.
+//! - campaigns for leadership, and runs the load manager while it leads;
+//! - probes its successor among the brokers and ends the session of one
+//!   that is gone ([`super::liveness`]).
 //!
 //! When the session expires, every ownership record of this broker is gone
 //! and another broker may already serve its bundles. So it drops ownership,
@@ -27,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::control::BundleControl;
 use super::leader::LoadManager;
+use super::liveness;
 use super::load::LoadSampler;
 use super::placement::Placer;
 use super::registry::{BrokerInfo, BrokerRegistry, LeaderInfo, LEADER_KEY};
@@ -126,10 +129,17 @@ async fn reopen(member: &Member, stop: &CancellationToken) -> Option<Session> {
 
 /// Everything a broker does while `session` lives; never returns.
 async fn serve_session(member: &Arc<Member>, session: &Session) {
+    let me = member.info.lock().broker_id.clone();
     tokio::join!(
         report(member, session),
         serve_requests(member),
-        lead(member, session)
+        lead(member, session),
+        liveness::watch_successor(
+            &member.registry,
+            member.config.peer_probe_interval,
+            &me,
+            session.id()
+        )
     );
 }
 
@@ -145,6 +155,7 @@ async fn report(member: &Member, session: &Session) {
         let info = {
             let mut info = member.info.lock();
             info.load = load;
+            info.session = session.id();
             info.draining = member.draining.load(Ordering::Acquire);
             info.clone()
         };

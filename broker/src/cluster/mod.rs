@@ -9,14 +9,18 @@
 //! - [`control`]: what an owner does to its bundles (graceful unload, split);
 //! - [`requests`]: how the leader asks an owner to unload or split;
 //! - [`leader`]: the load manager the elected leader runs;
+//! - [`liveness`]: fast failover: ending the session of a broker whose
+//!   process is gone;
 //! - [`lookup`]: `TopicOwnership` for a cluster (connect, redirect, place);
 //! - [`member`]: one broker's membership across metadata sessions.
 //!
-//! Modules import downward in this list (registry and load first). The
+//! Modules import only modules above them in this list, after `registry`
+//! and `load`, which come first. The
 //! [`Cluster`] handle wires them for the node and the admin API.
 
 pub mod control;
 pub mod leader;
+pub mod liveness;
 pub mod load;
 pub mod lookup;
 mod member;
@@ -67,6 +71,8 @@ pub struct ClusterConfig {
     pub report_interval: Duration,
     /// How often a broker looks for load-manager requests addressed to it.
     pub request_poll_interval: Duration,
+    /// How often a broker probes its successor for fast failover (zero: off).
+    pub peer_probe_interval: Duration,
     pub placement: PlacementConfig,
     pub load_manager: LoadManagerConfig,
 }
@@ -77,6 +83,7 @@ impl Default for ClusterConfig {
             session_ttl: Duration::from_secs(10),
             report_interval: Duration::from_secs(5),
             request_poll_interval: Duration::from_secs(1),
+            peer_probe_interval: Duration::from_millis(500),
             placement: PlacementConfig::default(),
             load_manager: LoadManagerConfig::default(),
         }

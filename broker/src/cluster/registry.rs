@@ -38,6 +38,10 @@ pub struct BrokerInfo {
     /// Set while the broker shuts down: it takes no new bundles.
     #[serde(default)]
     pub draining: bool,
+    /// The metadata session holding this record and the broker's bundles
+    /// (0 when unknown): a peer that finds the broker dead ends it.
+    #[serde(default)]
+    pub session: SessionId,
     #[serde(default)]
     pub load: LoadReport,
 }
@@ -71,6 +75,7 @@ pub(crate) mod fixtures {
             version: "test".into(),
             start_timestamp: 0,
             draining: false,
+            session: 0,
             load,
         }
     }
