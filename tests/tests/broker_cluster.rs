@@ -121,6 +121,21 @@ fn redirect_and_unload(cluster: &BrokerCluster) -> String {
         owned.contains(&key),
         "lookup names broker {owner}, whose ownedNamespaces lack {key}: {owned:?}"
     );
+    // Topic stats come from the owner: another broker redirects there.
+    let stats_path = format!(
+        "/admin/v2/persistent/{SPREAD_NS}/{}/stats",
+        topic.rsplit('/').next().expect("local name")
+    );
+    let redirected = cluster.broker(other).get(&stats_path).expect("stats");
+    let owner_addr = cluster.broker_id(owner).expect("owner id");
+    assert_eq!(redirected.status, 307, "{}", redirected.body);
+    assert_eq!(
+        redirected.header("location"),
+        Some(format!("http://{owner_addr}{stats_path}").as_str())
+    );
+    let stats = cluster.broker(owner).get(&stats_path).expect("stats");
+    assert_eq!(stats.status, 200, "{}", stats.body);
+    assert!(stats.body.contains("\"msgInCounter\""), "{}", stats.body);
 
     blocking(|| cluster.unload_bundle(other, SPREAD_NS, &bundle))
         .expect("unload through a non-owner");

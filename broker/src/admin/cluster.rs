@@ -2,9 +2,9 @@
 //! brokers and the leader, owned bundles, a namespace's bundles, and bundle
 //! unload and split.
 //!
-//! An unload or split must run on the bundle's owner. Sent to another
-//! broker, it is answered `307 Temporary Redirect` to the same path on the
-//! owner, as Pulsar does; unowned bundles have nothing to unload. A whole
+//! An unload or split must run on the bundle's owner, and so must a topic's
+//! stats and deletion. Sent to another broker, each is answered `307
+//! Temporary Redirect` to the same path on the owner, as Pulsar does; unowned bundles have nothing to unload. A whole
 //! namespace unload files a request per bundle owned elsewhere (the
 //! owners poll for them) and waits, bounded, until they are carried out.
 
@@ -247,6 +247,29 @@ async fn route(
         ))),
         None => Ok(Route::Unowned),
     }
+}
+
+/// A redirect to the owner of `topic`'s bundle when another broker owns
+/// it: topic operations (stats, delete) run where the topic is served.
+/// `None` here, for an unowned bundle, and outside a cluster.
+pub async fn redirect_to_topic_owner(
+    state: &AdminState,
+    topic: &TopicName,
+    uri: &axum::http::Uri,
+) -> Result<Option<Response>, AdminError> {
+    let Some(cluster) = state.membership.as_ref() else {
+        return Ok(None);
+    };
+    let namespaces = cluster.control().namespaces();
+    let bundle = namespaces.bundle_of(topic).await?;
+    if namespaces.owns(&bundle) {
+        return Ok(None);
+    }
+    Ok(namespaces
+        .owner(&bundle)
+        .await?
+        .filter(|owner| owner.broker_id != cluster.broker_id())
+        .map(|owner| redirect(&format!("{}{}", owner.http_url, uri))))
 }
 
 /// `PUT /admin/v2/namespaces/{tenant}/{namespace}/{bundle}/unload`.

@@ -1,15 +1,18 @@
 //! Persistent-topic endpoints of the admin v2 API: list, create
-//! (non-partitioned), delete and stats.
+//! (non-partitioned), delete and stats. In a cluster, delete and stats run
+//! on the topic's owner (`307` there from other brokers).
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use magnetar_metadata::{Expected, MetadataError, PutOptions};
 use serde::Serialize;
 
+use super::cluster::redirect_to_topic_owner;
 use super::{AdminError, AdminState};
 use crate::managed_ledger::{ManagedLedgerError, StoredLedgerList, LEDGER_LIST_ROOT};
 use crate::namespace::{NamespaceName, TopicDomain, TopicName};
@@ -131,26 +134,40 @@ fn not_found_as_404(topic: &TopicName, error: ManagedLedgerError) -> AdminError 
 }
 
 /// `DELETE /admin/v2/persistent/{tenant}/{namespace}/{topic}`.
+/// Deletes the topic on the broker that serves it (others redirect there):
+/// its producers and consumers are closed first.
 pub async fn delete_topic(
     State(state): State<AdminState>,
     Path((tenant, namespace, topic)): Path<(String, String, String)>,
-) -> Result<StatusCode, AdminError> {
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, AdminError> {
     let topic = topic_name(&tenant, &namespace, &topic)?;
+    if let Some(redirect) = redirect_to_topic_owner(&state, &topic, &uri).await? {
+        return Ok(redirect);
+    }
+    if let Some(cluster) = &state.membership {
+        cluster.control().topics().unload(&topic).await;
+    }
     state
         .managed_ledgers
         .delete(&topic.persistence_name())
         .await
         .map_err(|e| not_found_as_404(&topic, e))?;
     tracing::info!(topic = %topic, "deleted topic");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET /admin/v2/persistent/{tenant}/{namespace}/{topic}/stats`.
+/// Stats from the broker that serves the topic (others redirect there).
 pub async fn topic_stats(
     State(state): State<AdminState>,
     Path((tenant, namespace, topic)): Path<(String, String, String)>,
-) -> Result<Json<TopicStats>, AdminError> {
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, AdminError> {
     let topic = topic_name(&tenant, &namespace, &topic)?;
+    if let Some(redirect) = redirect_to_topic_owner(&state, &topic, &uri).await? {
+        return Ok(redirect);
+    }
     let storage = state
         .managed_ledgers
         .storage_stats(&topic.persistence_name())
@@ -192,5 +209,6 @@ pub async fn topic_stats(
         under_replicated: writability.is_degraded(),
         missing_bookies: writability.missing_bookies,
         held_adds: writability.held_adds,
-    }))
+    })
+    .into_response())
 }
