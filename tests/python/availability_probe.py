@@ -12,11 +12,11 @@ import time
 
 import pulsar
 
-from common import report
+from common import client as make_client, report
 
 url, topic, out_dir, rate = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 stop_path = os.path.join(out_dir, "stop")
-client = pulsar.Client(url, operation_timeout_seconds=30, connection_timeout_ms=2000)
+client = make_client(url, operation_timeout_seconds=30, connection_timeout_ms=2000)
 producer = client.create_producer(topic, send_timeout_millis=60000, block_if_queue_full=True,
                                   batching_enabled=False, max_pending_messages=10000)
 receipts = open(os.path.join(out_dir, "receipts"), "a", buffering=1)

@@ -9,8 +9,12 @@ import sys
 import pulsar
 
 
-def client(url):
-    return pulsar.Client(url, operation_timeout_seconds=20, connection_timeout_ms=5000)
+def client(url, operation_timeout_seconds=20, connection_timeout_ms=5000):
+    """A client whose library logs go to stderr, so that stdout carries only
+    the script's JSON result (a log line could otherwise land inside it)."""
+    return pulsar.Client(url, operation_timeout_seconds=operation_timeout_seconds,
+                         connection_timeout_ms=connection_timeout_ms,
+                         logger=pulsar.FileLogger(pulsar.LoggerLevel.Info, "/dev/stderr"))
 
 
 def drain(consumer, expected, idle_ms=5000, ack=True):

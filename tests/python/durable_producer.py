@@ -10,8 +10,10 @@ import threading
 
 import pulsar
 
+from common import client
+
 url, topic, path, max_count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-c = pulsar.Client(url, operation_timeout_seconds=5, connection_timeout_ms=2000)
+c = client(url, operation_timeout_seconds=5, connection_timeout_ms=2000)
 producer = c.create_producer(topic, batching_enabled=True, batching_max_messages=100,
                              batching_max_publish_delay_ms=2, send_timeout_millis=5000,
                              block_if_queue_full=True, max_pending_messages=500)

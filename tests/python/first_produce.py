@@ -9,7 +9,7 @@ import time
 
 import pulsar
 
-from common import report
+from common import client, report
 
 url, topic = sys.argv[1], sys.argv[2]
 result = {}
@@ -28,7 +28,7 @@ def step(name, action):
     return value
 
 
-c = pulsar.Client(url, operation_timeout_seconds=30, connection_timeout_ms=5000)
+c = client(url, operation_timeout_seconds=30, connection_timeout_ms=5000)
 consumer = step("subscribe", lambda: c.subscribe(
     topic, "first", consumer_type=pulsar.ConsumerType.Exclusive,
     initial_position=pulsar.InitialPosition.Earliest))

@@ -14,11 +14,13 @@ import time
 
 import pulsar
 
+from common import client as make_client
+
 url, topic, out_dir, rate = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 max_pending = int(sys.argv[5]) if len(sys.argv) > 5 else 1000
 stop_path = os.path.join(out_dir, "stop")
 
-client = pulsar.Client(url, operation_timeout_seconds=30, connection_timeout_ms=5000)
+client = make_client(url, operation_timeout_seconds=30, connection_timeout_ms=5000)
 producer = client.create_producer(topic, send_timeout_millis=30000, block_if_queue_full=True,
                                   max_pending_messages=max_pending, batching_enabled=True,
                                   batching_max_messages=100, batching_max_publish_delay_ms=5)

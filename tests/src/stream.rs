@@ -117,6 +117,13 @@ pub fn consume_seqs(
         .rfind(|line| line.starts_with('{'))
         .context("consume_all.py printed no JSON")?;
     let result: Value = serde_json::from_str(line).context("parse consume_all.py output")?;
+    if result["twice"].as_array().is_some_and(|t| !t.is_empty()) {
+        tracing::warn!(
+            %topic,
+            twice = %result["twice"],
+            "sequence numbers consumed twice under different message ids (stored twice); first few as [seq, first id, second id]"
+        );
+    }
     result["seqs"]
         .as_array()
         .context("no seqs in consume_all.py output")?

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use magnetar_tests::stream::consume_seqs;
 use magnetar_tests::{python, run_python, Standalone};
-use serde_json::Value;
 
 fn consumed_seqs(
     url: &str,
@@ -17,24 +17,7 @@ fn consumed_seqs(
     ack: bool,
     max: Option<usize>,
 ) -> Vec<u64> {
-    let max = max.map(|m| m.to_string());
-    let mut args = vec![url, topic, subscription, if ack { "ack" } else { "noack" }];
-    if let Some(max) = max.as_deref() {
-        args.push(max);
-    }
-    let out = run_python("consume_all.py", &args, Duration::from_secs(180)).expect("consumer runs");
-    let result: Value = serde_json::from_str(
-        out.lines()
-            .rfind(|l| l.starts_with('{'))
-            .expect("JSON result line"),
-    )
-    .expect("json");
-    result["seqs"]
-        .as_array()
-        .expect("seqs")
-        .iter()
-        .map(|v| v.as_u64().expect("u64"))
-        .collect()
+    consume_seqs(url, topic, subscription, ack, max).expect("consumer runs")
 }
 
 fn read_receipts(path: &std::path::Path) -> Vec<u64> {
