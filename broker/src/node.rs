@@ -30,7 +30,7 @@ use crate::admin::{self, AdminState, StartupGate};
 use crate::cluster::{BrokerInfo, Cluster, ClusterConfig};
 use crate::context::BrokerServiceConfig;
 use crate::managed_ledger::ManagedLedgerFactory;
-use crate::namespace::{ClusterData, NamespaceError, NamespaceService, OwnershipInfo};
+use crate::namespace::{ClusterData, NamespaceError, NamespaceService};
 use crate::service::{BrokerService, BrokerServiceError, BrokerServiceHandle};
 use crate::topic::TopicRegistry;
 
@@ -88,21 +88,27 @@ impl BrokerNode {
         let session = Session::open(Arc::clone(&metadata), config.cluster.session_ttl)
             .await
             .map_err(BrokerNodeError::Session)?;
-        let me = OwnershipInfo {
-            native_url: native_url.clone(),
-            http_url: http_url.clone(),
-            disabled: false,
-            broker_id: broker_id.clone(),
+        let info = BrokerInfo {
+            broker_id,
+            service_url: native_url.clone(),
+            web_service_url: http_url.clone(),
             advertised_listeners: config.advertised_listeners.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            start_timestamp: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            draining: false,
+            session: session.id(),
+            load: Default::default(),
         };
         let namespaces = Arc::new(NamespaceService::new(
             Arc::clone(&metadata),
             session.id(),
-            me,
+            info.ownership(),
         ));
         let cluster_data = ClusterData {
-            service_url: http_url.clone(),
-            broker_service_url: native_url.clone(),
+            service_url: http_url,
+            broker_service_url: native_url,
         };
         namespaces
             .policies()
@@ -116,19 +122,6 @@ impl BrokerNode {
             config.service.managed_ledger.clone(),
         ));
         let topics = Arc::new(TopicRegistry::new(factory));
-        let info = BrokerInfo {
-            broker_id,
-            service_url: native_url,
-            web_service_url: http_url,
-            advertised_listeners: config.advertised_listeners.clone(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            start_timestamp: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
-            draining: false,
-            session: 0,
-            load: Default::default(),
-        };
         let cluster = Cluster::new(
             config.cluster.clone(),
             info,

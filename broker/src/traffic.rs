@@ -35,13 +35,6 @@ impl TrafficTotals {
             bytes_out: self.bytes_out.saturating_sub(earlier.bytes_out),
         }
     }
-
-    pub fn add(&mut self, other: &TrafficTotals) {
-        self.msgs_in += other.msgs_in;
-        self.bytes_in += other.bytes_in;
-        self.msgs_out += other.msgs_out;
-        self.bytes_out += other.bytes_out;
-    }
 }
 
 impl TopicTraffic {

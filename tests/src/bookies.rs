@@ -223,3 +223,19 @@ impl BookieCluster {
         self.bookies.iter().map(|b| b.id().to_string()).collect()
     }
 }
+
+/// Makes the bookie processes this test starts run auto-recovery with
+/// short timings (they inherit the environment; nextest runs each test in
+/// its own process, so no other test sees them).
+pub fn set_recovery_timings(session_ttl_ms: u64, recovery_delay_ms: u64, open_grace_ms: u64) {
+    std::env::set_var("MAGNETAR_AUTORECOVERY", "true");
+    std::env::set_var("MAGNETAR_SESSION_TTL_MS", session_ttl_ms.to_string());
+    std::env::set_var(
+        "MAGNETAR_LOST_BOOKIE_RECOVERY_DELAY_MS",
+        recovery_delay_ms.to_string(),
+    );
+    std::env::set_var(
+        "MAGNETAR_OPEN_LEDGER_REREPLICATION_GRACE_MS",
+        open_grace_ms.to_string(),
+    );
+}

@@ -17,6 +17,7 @@ use magnetar_bookie::client::{ClientConfig, LedgerClient, LedgerMetadata, Ledger
 use magnetar_bookie::keys::marker_key;
 use magnetar_bookie::{EntryId, LedgerId, LedgerOptions, LedgerStore, LedgerWriter};
 use magnetar_metadata::MetadataStore;
+use magnetar_tests::bookies::set_recovery_timings;
 use magnetar_tests::{verify, BookieCluster};
 
 const BOOKIES: usize = 4;
@@ -212,17 +213,10 @@ async fn scenario() {
 
 #[test]
 fn lost_bookie_is_rereplicated_and_open_ledger_fenced_after_grace() {
-    // Bookie processes inherit these (nextest runs each test in its own
-    // process, so no other test sees them).
-    std::env::set_var("MAGNETAR_AUTORECOVERY", "true");
-    std::env::set_var("MAGNETAR_SESSION_TTL_MS", SESSION_TTL_MS.to_string());
-    std::env::set_var(
-        "MAGNETAR_LOST_BOOKIE_RECOVERY_DELAY_MS",
-        RECOVERY_DELAY_MS.to_string(),
-    );
-    std::env::set_var(
-        "MAGNETAR_OPEN_LEDGER_REREPLICATION_GRACE_MS",
-        OPEN_GRACE.as_millis().to_string(),
+    set_recovery_timings(
+        SESSION_TTL_MS,
+        RECOVERY_DELAY_MS,
+        OPEN_GRACE.as_millis() as u64,
     );
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use magnetar_bookie::client::{ClientConfig, LedgerClient};
 use magnetar_metadata::MetadataStore;
+use magnetar_tests::bookies::set_recovery_timings;
 use magnetar_tests::broker::{frequent_messages, Quorum};
 use magnetar_tests::http::metric_value;
 use magnetar_tests::stream::{consume_seqs, delivery};
@@ -60,16 +61,7 @@ fn full_topic(topic: &str) -> String {
 /// Runs `scenario` on a 2-worker runtime after setting the short timings
 /// the bookie processes inherit (nextest runs each test in its own process).
 fn run(scenario: impl Future<Output = ()>) {
-    std::env::set_var("MAGNETAR_AUTORECOVERY", "true");
-    std::env::set_var("MAGNETAR_SESSION_TTL_MS", SESSION_TTL_MS.to_string());
-    std::env::set_var(
-        "MAGNETAR_LOST_BOOKIE_RECOVERY_DELAY_MS",
-        RECOVERY_DELAY_MS.to_string(),
-    );
-    std::env::set_var(
-        "MAGNETAR_OPEN_LEDGER_REREPLICATION_GRACE_MS",
-        OPEN_GRACE_MS.to_string(),
-    );
+    set_recovery_timings(SESSION_TTL_MS, RECOVERY_DELAY_MS, OPEN_GRACE_MS);
     run_scenario(scenario);
 }
 

@@ -221,24 +221,17 @@ enum Route {
     Unowned,
 }
 
-/// Routes an operation on `bundle`; not found when the namespace has no
-/// such bundle.
+/// Routes an operation on `bundle` by its owner record.
 async fn route(
-    state: &AdminState,
     cluster: &Cluster,
     bundle: &BundleRef,
     uri: &axum::http::Uri,
 ) -> Result<Route, AdminError> {
-    let bundles = state.policies.namespace_bundles(&bundle.namespace).await?;
-    if !bundles.contains_range(&bundle.range) {
-        return Err(AdminError::NotFound(format!(
-            "bundle {bundle} does not exist"
-        )));
-    }
-    if cluster.control().namespaces().owns(bundle) {
+    let namespaces = cluster.control().namespaces();
+    if namespaces.owns(bundle) {
         return Ok(Route::Here);
     }
-    match cluster.control().namespaces().owner(bundle).await? {
+    match namespaces.owner(bundle).await? {
         Some(owner) if owner.broker_id != cluster.broker_id() => Ok(Route::Owner(redirect(
             &format!("{}{}", owner.http_url, uri),
         ))),
@@ -260,60 +253,49 @@ pub async fn redirect_to_topic_owner(
     let Some(cluster) = state.membership.as_ref() else {
         return Ok(None);
     };
-    let namespaces = cluster.control().namespaces();
-    let bundle = namespaces.bundle_of(topic).await?;
-    if namespaces.owns(&bundle) {
-        return Ok(None);
-    }
-    Ok(namespaces
-        .owner(&bundle)
-        .await?
-        .filter(|owner| owner.broker_id != cluster.broker_id())
-        .map(|owner| redirect(&format!("{}{}", owner.http_url, uri))))
+    let bundle = cluster.control().namespaces().bundle_of(topic).await?;
+    Ok(match route(cluster, &bundle, uri).await? {
+        Route::Owner(redirect) => Some(redirect),
+        Route::Here | Route::Unowned => None,
+    })
 }
 
-/// `PUT /admin/v2/namespaces/{tenant}/{namespace}/{bundle}/unload`.
-pub async fn unload_bundle(
-    State(state): State<AdminState>,
-    Path((tenant, namespace, bundle)): Path<(String, String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> Result<Response, AdminError> {
-    let cluster = cluster(&state)?;
-    let bundle = bundle_ref(&tenant, &namespace, &bundle)?;
-    match route(&state, cluster, &bundle, &uri).await? {
-        Route::Here => {
-            cluster
-                .control()
-                .unload(&bundle)
-                .await
-                .map_err(cluster_error)?;
-        }
-        Route::Owner(redirect) => return Ok(redirect),
-        Route::Unowned => {}
-    }
-    Ok(StatusCode::NO_CONTENT.into_response())
+/// What a bundle endpoint does.
+#[derive(Clone, Copy)]
+enum BundleOp {
+    Unload,
+    Split,
 }
 
-/// `PUT /admin/v2/namespaces/{tenant}/{namespace}/{bundle}/split`. An
-/// unowned bundle has no topic loaded anywhere: its boundaries are split
-/// directly.
-pub async fn split_bundle(
-    State(state): State<AdminState>,
-    Path((tenant, namespace, bundle)): Path<(String, String, String)>,
-    OriginalUri(uri): OriginalUri,
+/// Runs `op` on a bundle of the namespace: here when this broker owns it,
+/// on the owner (redirect) when another does. An unowned bundle has no
+/// topic loaded anywhere: unloading it is a no-op, splitting it changes
+/// only the boundaries.
+async fn bundle_operation(
+    state: &AdminState,
+    (tenant, namespace, bundle): (String, String, String),
+    uri: &axum::http::Uri,
+    op: BundleOp,
 ) -> Result<Response, AdminError> {
-    let cluster = cluster(&state)?;
+    let cluster = cluster(state)?;
     let bundle = bundle_ref(&tenant, &namespace, &bundle)?;
-    match route(&state, cluster, &bundle, &uri).await? {
-        Route::Here => {
-            cluster
-                .control()
-                .split(&bundle)
-                .await
-                .map_err(cluster_error)?;
+    let bundles = state.policies.namespace_bundles(&bundle.namespace).await?;
+    if !bundles.contains_range(&bundle.range) {
+        return Err(AdminError::NotFound(format!(
+            "bundle {bundle} does not exist"
+        )));
+    }
+    let control = cluster.control();
+    match (route(cluster, &bundle, uri).await?, op) {
+        (Route::Owner(redirect), _) => return Ok(redirect),
+        (Route::Here, BundleOp::Unload) => {
+            control.unload(&bundle).await.map_err(cluster_error)?;
         }
-        Route::Owner(redirect) => return Ok(redirect),
-        Route::Unowned => {
+        (Route::Here, BundleOp::Split) => {
+            control.split(&bundle).await.map_err(cluster_error)?;
+        }
+        (Route::Unowned, BundleOp::Unload) => {}
+        (Route::Unowned, BundleOp::Split) => {
             state
                 .policies
                 .split_bundle(&bundle.namespace, &bundle.range)
@@ -321,6 +303,24 @@ pub async fn split_bundle(
         }
     }
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `PUT /admin/v2/namespaces/{tenant}/{namespace}/{bundle}/unload`.
+pub async fn unload_bundle(
+    State(state): State<AdminState>,
+    Path(path): Path<(String, String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, AdminError> {
+    bundle_operation(&state, path, &uri, BundleOp::Unload).await
+}
+
+/// `PUT /admin/v2/namespaces/{tenant}/{namespace}/{bundle}/split`.
+pub async fn split_bundle(
+    State(state): State<AdminState>,
+    Path(path): Path<(String, String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, AdminError> {
+    bundle_operation(&state, path, &uri, BundleOp::Split).await
 }
 
 /// `PUT /admin/v2/namespaces/{tenant}/{namespace}/unload`: every bundle.

@@ -16,7 +16,7 @@
 //! ledger fencing keeps the data safe whatever the timing.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use magnetar_metadata::SessionId;
 use tokio::net::TcpStream;
@@ -28,6 +28,8 @@ use crate::metrics;
 pub const STRIKES: u32 = 2;
 /// Longest wait for a probe's connect.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// How often the prober reads the broker list to find its successor.
+pub const PEER_REFRESH: Duration = Duration::from_secs(5);
 
 /// The broker `me` probes: the next id after it, wrapping around.
 pub fn successor<'a>(
@@ -85,7 +87,9 @@ async fn probe(service_url: &str) -> Probe {
 }
 
 /// Probes `me`'s successor every `interval` while the session lives;
-/// never returns (a zero interval turns probing off).
+/// never returns (a zero interval turns probing off). The broker list is
+/// read every [`PEER_REFRESH`], not at every probe, and the peer's record
+/// is read again before its session is ended.
 pub async fn watch_successor(
     registry: &BrokerRegistry,
     interval: Duration,
@@ -96,31 +100,45 @@ pub async fn watch_successor(
         return std::future::pending().await;
     }
     let mut strikes = Strikes::default();
+    let mut peer: Option<BrokerInfo> = None;
+    let mut refreshed: Option<Instant> = None;
     loop {
         tokio::time::sleep(interval).await;
-        let Ok(brokers) = registry.brokers().await else {
+        if refreshed.is_none_or(|at| at.elapsed() >= PEER_REFRESH) {
+            let Ok(brokers) = registry.brokers().await else {
+                continue;
+            };
+            peer = successor(&brokers, me).cloned();
+            refreshed = Some(Instant::now());
+        }
+        let Some(current) = peer.as_ref() else {
             continue;
         };
-        let Some(peer) = successor(&brokers, me) else {
-            continue;
-        };
-        if peer.session == 0 || peer.session == own_session {
+        if current.session == 0 || current.session == own_session {
             continue;
         }
-        if !strikes.record(peer, probe(&peer.service_url).await) {
+        if !strikes.record(current, probe(&current.service_url).await) {
             continue;
         }
-        let metadata = registry.metadata();
-        match metadata.revoke_session(peer.session).await {
+        // Re-read the list next round whatever happens here.
+        refreshed = None;
+        strikes = Strikes::default();
+        let still_registered = matches!(
+            registry.broker(&current.broker_id).await,
+            Ok(Some(info)) if info.session == current.session
+        );
+        if !still_registered {
+            continue;
+        }
+        match registry.metadata().revoke_session(current.session).await {
             Ok(()) => {
                 metrics::PEERS_EVICTED.inc();
-                tracing::warn!(broker = %peer.broker_id, session = peer.session, "broker refuses connections: ended its session, its bundles move");
+                tracing::warn!(broker = %current.broker_id, session = current.session, "broker refuses connections: ended its session, its bundles move");
             }
             Err(error) => {
-                tracing::debug!(broker = %peer.broker_id, %error, "ending a dead broker's session failed")
+                tracing::debug!(broker = %current.broker_id, %error, "ending a dead broker's session failed")
             }
         }
-        strikes = Strikes::default();
     }
 }
 

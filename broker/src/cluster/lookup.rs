@@ -144,13 +144,14 @@ impl ClusterOwnership {
             .leader()
             .await
             .map_err(|e| unavailable(topic, e))?;
-        let brokers = self
-            .registry
-            .brokers()
-            .await
-            .map_err(|e| unavailable(topic, e))?;
         if let Some(leader) = leader.filter(|l| l.broker_id != self.broker_id) {
-            if let Some(info) = brokers.get(&leader.broker_id) {
+            // Only the leader's record is needed to send the client there.
+            let record = self
+                .registry
+                .broker(&leader.broker_id)
+                .await
+                .map_err(|e| unavailable(topic, e))?;
+            if let Some(info) = record {
                 return Ok(LookupAnswer::Redirect {
                     target: target(&info.ownership(), listener)?,
                     authoritative: false,
@@ -158,6 +159,11 @@ impl ClusterOwnership {
             }
             // A leader without a record is on its way out: decide here.
         }
+        let brokers = self
+            .registry
+            .brokers()
+            .await
+            .map_err(|e| unavailable(topic, e))?;
         let chosen = self.placer.place(&bundle.to_string(), &brokers);
         match chosen.and_then(|id| brokers.get(&id).cloned()) {
             Some(info) if info.broker_id != self.broker_id => {

@@ -158,10 +158,6 @@ impl Cluster {
         self.member.info.lock().broker_id.clone()
     }
 
-    pub fn info(&self) -> BrokerInfo {
-        self.member.info.lock().clone()
-    }
-
     /// False while the broker has no metadata session (it serves nothing).
     pub fn has_session(&self) -> bool {
         self.member.has_session.load(Ordering::Acquire)

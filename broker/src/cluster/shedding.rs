@@ -116,8 +116,8 @@ pub fn plan(
                     rate[src], config.threshold_percent
                 ),
             });
-            *rate.get_mut(src).expect("source is live") -= bundle_rate;
-            *rate.get_mut(dst).expect("destination is live") += bundle_rate;
+            *rate.entry(src).or_default() -= bundle_rate;
+            *rate.entry(dst).or_default() += bundle_rate;
             kept -= 1;
         }
     }
