@@ -42,6 +42,13 @@ pub enum Command {
     Bookie(BookieArgs),
     /// A node of the embedded Raft metadata store.
     Metadata(MetadataNodeArgs),
+    /// A proxy in front of the brokers: one address for clients that
+    /// cannot reach the brokers themselves (lookups, connections and the
+    /// admin API go through it).
+    Proxy(ProxyArgs),
+    /// Checks that a server answers, for container health checks: exits 0
+    /// if it does, 1 if not.
+    Health(HealthArgs),
     /// Publish messages to a topic.
     Produce(ProduceArgs),
     /// Consume messages from a topic.
@@ -51,9 +58,38 @@ pub enum Command {
     Perf(PerfCommand),
 }
 
-/// Where the Pulsar and HTTP listeners bind.
 #[derive(Debug, Clone, Args)]
-pub struct ListenArgs {
+pub struct ProxyArgs {
+    /// Metadata store URL of the cluster whose brokers the proxy serves.
+    #[arg(long, env = "MAGNETAR_METADATA")]
+    pub metadata: String,
+    /// The HTTP port serves the proxy's health and metrics, and forwards
+    /// the admin API to the brokers.
+    #[command(flatten)]
+    pub ports: BindArgs,
+    /// How long a handshake, a lookup or a forwarded admin request may take, in milliseconds.
+    #[arg(long, env = "MAGNETAR_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+    /// Largest message a client may send, in bytes (as the brokers' setting).
+    #[arg(long, env = "MAGNETAR_MAX_MESSAGE_SIZE", default_value_t = 5 * 1024 * 1024)]
+    pub max_message_size: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HealthArgs {
+    /// What to check: `http://HOST:PORT/PATH` (a broker's, proxy's or
+    /// etcd's `/health`; any 2xx passes) or `bookie://HOST:PORT` (the
+    /// bookie answers `Info`).
+    #[arg(default_value = "http://127.0.0.1:8080/health")]
+    pub target: String,
+    /// Give up after this many milliseconds.
+    #[arg(long, default_value_t = 3_000)]
+    pub timeout_ms: u64,
+}
+
+/// Where a server's Pulsar and HTTP listeners bind.
+#[derive(Debug, Clone, Args)]
+pub struct BindArgs {
     /// Address to bind the Pulsar (binary protocol) and HTTP listeners to.
     #[arg(long, env = "MAGNETAR_BIND", default_value = "127.0.0.1")]
     pub bind: IpAddr,
@@ -63,6 +99,13 @@ pub struct ListenArgs {
     /// HTTP port: health, admin REST API, metrics (0 picks a free port).
     #[arg(long, env = "MAGNETAR_HTTP_PORT", default_value_t = 8080)]
     pub http_port: u16,
+}
+
+/// A broker's listeners and what it advertises.
+#[derive(Debug, Clone, Args)]
+pub struct ListenArgs {
+    #[command(flatten)]
+    pub ports: BindArgs,
     /// Host name clients should use to reach this broker (defaults to the bind address).
     #[arg(long, env = "MAGNETAR_ADVERTISED_ADDRESS")]
     pub advertised_address: Option<String>,

@@ -54,6 +54,7 @@ const KNOWN_KEYS: &[&str] = &[
     "split-max-msg-rate",
     "split-max-bandwidth-mb",
     "max-bundles-per-namespace",
+    "request-timeout-ms",
     "cluster",
     "id",
     "peers",

@@ -17,6 +17,7 @@ pub mod bookies;
 pub mod broker;
 pub mod cluster;
 pub mod cluster_admin;
+pub mod compose;
 pub mod http;
 pub mod placement;
 pub mod probe;

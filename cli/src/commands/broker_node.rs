@@ -1,7 +1,6 @@
 //! Starting a broker node from command-line arguments; shared by
 //! `magnetar broker` and `magnetar standalone`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +10,6 @@ use magnetar_broker::cluster::ClusterConfig;
 use magnetar_broker::node::{BrokerNode, BrokerNodeConfig};
 use magnetar_broker::BrokerServiceConfig;
 use magnetar_metadata::MetadataStore;
-use tokio::net::TcpListener;
 
 use crate::args::{ListenArgs, WriteArgs};
 
@@ -45,14 +43,7 @@ pub async fn start(
 ) -> Result<BrokerNode> {
     let (ensemble, write, ack) = quorum;
     LedgerOptions::validate_quorum(ensemble, write, ack)?;
-    let pulsar_addr = SocketAddr::new(listen.bind, listen.pulsar_port);
-    let http_addr = SocketAddr::new(listen.bind, listen.http_port);
-    let pulsar_listener = TcpListener::bind(pulsar_addr)
-        .await
-        .with_context(|| format!("bind Pulsar port {pulsar_addr}"))?;
-    let http_listener = TcpListener::bind(http_addr)
-        .await
-        .with_context(|| format!("bind HTTP port {http_addr}"))?;
+    let (pulsar_listener, http_listener) = super::bind_listeners(&listen.ports).await?;
 
     let mut service = BrokerServiceConfig {
         cluster_name: cluster.to_string(),
@@ -85,9 +76,9 @@ pub async fn start(
 
 /// The bind address, or the host name when bound to every interface.
 fn advertised_default(listen: &ListenArgs) -> String {
-    if listen.bind.is_unspecified() {
+    if listen.ports.bind.is_unspecified() {
         std::env::var("HOSTNAME").unwrap_or_else(|_| "127.0.0.1".to_string())
     } else {
-        listen.bind.to_string()
+        listen.ports.bind.to_string()
     }
 }

@@ -4,6 +4,7 @@ mod bookie;
 mod broker;
 mod broker_node;
 mod client;
+mod health;
 mod metadata_node;
 mod perf;
 mod perf_bookie;
@@ -13,12 +14,13 @@ mod perf_metadata;
 mod perf_raw;
 mod perf_report;
 mod perf_timer;
+mod proxy;
 mod shutdown;
 mod standalone;
 
 use anyhow::Result;
 
-use crate::args::{Command, PerfClient, PerfCommand};
+use crate::args::{BindArgs, Command, PerfClient, PerfCommand};
 
 pub async fn run(command: Command) -> Result<()> {
     match command {
@@ -26,6 +28,8 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Broker(args) => broker::run(args).await,
         Command::Bookie(args) => bookie::run(args).await,
         Command::Metadata(args) => metadata_node::run(args).await,
+        Command::Proxy(args) => proxy::run(args).await,
+        Command::Health(args) => health::run(args).await,
         Command::Produce(args) => client::produce(args).await,
         Command::Consume(args) => client::consume(args).await,
         Command::Perf(PerfCommand::Produce(args)) => {
@@ -54,4 +58,20 @@ pub async fn metadata_connect(
     magnetar_metadata::url::connect(&parsed)
         .await
         .with_context(|| format!("connect to metadata store {url}"))
+}
+
+/// Binds a server's Pulsar and HTTP listeners, in that order.
+pub async fn bind_listeners(
+    ports: &BindArgs,
+) -> Result<(tokio::net::TcpListener, tokio::net::TcpListener)> {
+    use anyhow::Context;
+    let pulsar_addr = std::net::SocketAddr::new(ports.bind, ports.pulsar_port);
+    let http_addr = std::net::SocketAddr::new(ports.bind, ports.http_port);
+    let pulsar = tokio::net::TcpListener::bind(pulsar_addr)
+        .await
+        .with_context(|| format!("bind Pulsar port {pulsar_addr}"))?;
+    let http = tokio::net::TcpListener::bind(http_addr)
+        .await
+        .with_context(|| format!("bind HTTP port {http_addr}"))?;
+    Ok((pulsar, http))
 }

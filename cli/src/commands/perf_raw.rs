@@ -270,10 +270,13 @@ async fn handle_reply(
 
 /// CONNECT, LOOKUP (following redirects) and PRODUCER.
 async fn connect_producer(url: &str, topic: &str) -> Result<Connection> {
-    let mut address = service_address(url)?;
+    let service = service_address(url)?;
+    let mut address = service.clone();
+    // Set when a proxy answered the lookup: connect to it, naming the broker.
+    let mut proxy_to: Option<String> = None;
     let mut authoritative = false;
     for _ in 0..5 {
-        let mut connection = open(&address).await?;
+        let mut connection = open(&address, proxy_to.as_deref()).await?;
         let reply = request(
             &mut connection,
             CommandLookupTopic {
@@ -302,8 +305,14 @@ async fn connect_producer(url: &str, topic: &str) -> Result<Connection> {
             .as_deref()
             .map(service_address)
             .transpose()?;
+        if lookup.proxy_through_service_url.unwrap_or(false) && proxy_to.is_none() {
+            // A proxy: the producer's connection goes through it to the owner.
+            proxy_to = Some(target.ok_or_else(|| anyhow!("proxy lookup named no broker"))?);
+            address = service.clone();
+            continue;
+        }
         match target {
-            Some(target) if target != address || redirect => {
+            Some(target) if proxy_to.is_none() && (target != address || redirect) => {
                 address = target;
                 // A redirect says whether the next broker must take the
                 // bundle without asking the leader again.
@@ -331,7 +340,9 @@ async fn connect_producer(url: &str, topic: &str) -> Result<Connection> {
     bail!("too many lookup redirects for {topic}")
 }
 
-async fn open(address: &str) -> Result<Connection> {
+/// Connects and shakes hands; `proxy_to` names the broker a proxy at
+/// `address` should relay the connection to.
+async fn open(address: &str, proxy_to: Option<&str>) -> Result<Connection> {
     let stream = TcpStream::connect(address)
         .await
         .with_context(|| format!("connect to {address}"))?;
@@ -342,6 +353,7 @@ async fn open(address: &str) -> Result<Connection> {
         CommandConnect {
             client_version: "magnetar-perf".into(),
             protocol_version: Some(PROTOCOL_VERSION),
+            proxy_to_broker_url: proxy_to.map(str::to_string),
             ..Default::default()
         }
         .into(),

@@ -30,6 +30,14 @@ impl Frame {
             Frame::Payload(frame) => &frame.command,
         }
     }
+
+    /// The command, without any message body.
+    pub fn into_command(self) -> BaseCommand {
+        match self {
+            Frame::Command(command) => command,
+            Frame::Payload(frame) => frame.command,
+        }
+    }
 }
 
 impl From<BaseCommand> for Frame {
