@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use magnetar_tests::compose::{build_images, docker, image_size, ComposeStack, TEST_IMAGE};
 use magnetar_tests::http::{http_get, http_put};
-use magnetar_tests::run_python_json;
 use magnetar_tests::topic_stream::TopicStream;
+use magnetar_tests::{produce_consume, run_python_json};
 use serde_json::Value;
 
 /// The runtime image's budget (the target is for release builds;
@@ -70,6 +70,10 @@ fn scenario(stack: &mut ComposeStack) -> Result<()> {
 
     // 7. A broker cut off from the network, then reconnected.
     partitioned_broker_stops_serving(stack, &admin, &url)?;
+
+    // Back to two brokers: the bookies stay as they were, and every topic
+    // of the scaled-down brokers is served again.
+    scale_down_keeps_serving(stack, &admin, &url)?;
 
     // 8. Down with volumes.
     stack.down()?;
@@ -215,6 +219,40 @@ fn scale_up_moves_bundles_to_the_new_broker(
         }
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+fn scale_down_keeps_serving(stack: &ComposeStack, admin: &str, url: &str) -> Result<()> {
+    let bookies_before = bookie_states(stack)?;
+    stack.up(2, UP_LIMIT)?;
+    let brokers = stack.containers("broker")?;
+    ensure!(
+        brokers.len() == 2,
+        "two brokers after scaling down: {brokers:?}"
+    );
+    ensure!(
+        bookie_states(stack)? == bookies_before,
+        "scaling brokers down touched the bookies"
+    );
+    let health = http_get(admin, "/health")?;
+    ensure!(
+        health.status == 200 && health.body.contains("2 brokers"),
+        "proxy health after scaling down: {health:?}"
+    );
+    produce_consume(
+        url,
+        "persistent://public/default/compose-after-scale-down",
+        1_000,
+    )?;
+    let spread = run_python_json(
+        "spread_topics.py",
+        &[url, "public/compose", "24"],
+        Duration::from_secs(180),
+    )?;
+    ensure!(
+        spread["consumed"] == 24,
+        "topics after scaling down: {spread}"
+    );
+    Ok(())
 }
 
 /// `(container, start time)` of every bookie.
