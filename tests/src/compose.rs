@@ -85,8 +85,15 @@ pub struct ComposeStack {
     project: String,
     tool: Vec<String>,
     env: Vec<(String, String)>,
-    pulsar_port: u16,
-    http_port: u16,
+    ports: HostPorts,
+}
+
+/// Host ports the proxies publish: the first cluster's and `east`'s.
+struct HostPorts {
+    pulsar: u16,
+    http: u16,
+    east_pulsar: u16,
+    east_http: u16,
 }
 
 impl ComposeStack {
@@ -102,25 +109,31 @@ impl ComposeStack {
         } else {
             vec!["docker".to_string(), "compose".to_string()]
         };
-        let (pulsar_port, http_port) = (free_port()?, free_port()?);
-        let env = vec![
-            ("MAGNETAR_IMAGE".to_string(), TEST_IMAGE.to_string()),
+        let ports = HostPorts {
+            pulsar: free_port()?,
+            http: free_port()?,
+            east_pulsar: free_port()?,
+            east_http: free_port()?,
+        };
+        let env = [
+            ("MAGNETAR_IMAGE", TEST_IMAGE.to_string()),
+            ("MAGNETAR_ETCD_IMAGE", TEST_ETCD_IMAGE.to_string()),
+            ("MAGNETAR_HOST_PULSAR_PORT", ports.pulsar.to_string()),
+            ("MAGNETAR_HOST_HTTP_PORT", ports.http.to_string()),
             (
-                "MAGNETAR_ETCD_IMAGE".to_string(),
-                TEST_ETCD_IMAGE.to_string(),
+                "MAGNETAR_EAST_HOST_PULSAR_PORT",
+                ports.east_pulsar.to_string(),
             ),
-            (
-                "MAGNETAR_HOST_PULSAR_PORT".to_string(),
-                pulsar_port.to_string(),
-            ),
-            ("MAGNETAR_HOST_HTTP_PORT".to_string(), http_port.to_string()),
-        ];
+            ("MAGNETAR_EAST_HOST_HTTP_PORT", ports.east_http.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
         Ok(ComposeStack {
             project: format!("magnetar-{name}-{}", std::process::id()),
             tool,
             env,
-            pulsar_port,
-            http_port,
+            ports,
         })
     }
 
@@ -230,12 +243,29 @@ impl ComposeStack {
 
     /// `pulsar://127.0.0.1:PORT` of the proxy, from the host.
     pub fn pulsar_url(&self) -> String {
-        format!("pulsar://127.0.0.1:{}", self.pulsar_port)
+        format!("pulsar://127.0.0.1:{}", self.ports.pulsar)
     }
 
     /// `127.0.0.1:PORT` of the proxy's HTTP port, from the host.
     pub fn http_addr(&self) -> String {
-        format!("127.0.0.1:{}", self.http_port)
+        format!("127.0.0.1:{}", self.ports.http)
+    }
+
+    /// `up -d` with the `geo` profile: the second cluster, `east`, beside
+    /// the first; returns once every container is healthy.
+    pub fn up_geo(&self, limit: Duration) -> Result<()> {
+        self.compose(&["--profile", "geo", "up", "-d", "--no-recreate"])?;
+        self.wait_healthy(limit)
+    }
+
+    /// `pulsar://127.0.0.1:PORT` of the `east` cluster's proxy.
+    pub fn east_pulsar_url(&self) -> String {
+        format!("pulsar://127.0.0.1:{}", self.ports.east_pulsar)
+    }
+
+    /// `127.0.0.1:PORT` of the `east` cluster's proxy's HTTP port.
+    pub fn east_http_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.ports.east_http)
     }
 
     /// The last lines of every service's log, for failure messages.
@@ -256,10 +286,18 @@ impl ComposeStack {
         Ok(out.lines().map(str::to_string).collect())
     }
 
-    /// `down -v`: containers, network and volumes.
+    /// `down -v`: containers, network and volumes, of both clusters.
     pub fn down(&self) -> Result<()> {
-        self.compose(&["down", "-v", "--remove-orphans", "--timeout", "10"])
-            .map(|_| ())
+        let args = [
+            "--profile",
+            "geo",
+            "down",
+            "-v",
+            "--remove-orphans",
+            "--timeout",
+            "10",
+        ];
+        self.compose(&args).map(|_| ())
     }
 }
 

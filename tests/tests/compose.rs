@@ -75,6 +75,9 @@ fn scenario(stack: &mut ComposeStack) -> Result<()> {
     // of the scaled-down brokers is served again.
     scale_down_keeps_serving(stack, &admin, &url)?;
 
+    // The geo profile: a second cluster beside the first, on its own ports.
+    second_cluster_serves_on_its_own(stack)?;
+
     // 8. Down with volumes.
     stack.down()?;
     ensure!(
@@ -255,6 +258,28 @@ fn scale_down_keeps_serving(stack: &ComposeStack, admin: &str, url: &str) -> Res
     Ok(())
 }
 
+fn second_cluster_serves_on_its_own(stack: &ComposeStack) -> Result<()> {
+    stack.up_geo(UP_LIMIT)?;
+    let answer = http_get(&stack.east_http_addr(), "/admin/v2/brokers/east")?;
+    ensure!(answer.status == 200, "east brokers: {answer:?}");
+    let east: Vec<String> = serde_json::from_str(&answer.body)?;
+    let west: Vec<String> = stack
+        .containers("broker")?
+        .iter()
+        .map(|id| broker_id_of(id))
+        .collect();
+    ensure!(
+        east.len() == 1 && !west.contains(&east[0]),
+        "east lists {east:?}, the first cluster runs {west:?}"
+    );
+    produce_consume(
+        &stack.east_pulsar_url(),
+        "persistent://public/default/compose-east",
+        1_000,
+    )?;
+    Ok(())
+}
+
 /// `(container, start time)` of every bookie.
 fn bookie_states(stack: &ComposeStack) -> Result<Vec<(String, String)>> {
     let mut states = Vec::new();
@@ -266,14 +291,18 @@ fn bookie_states(stack: &ComposeStack) -> Result<Vec<(String, String)>> {
     Ok(states)
 }
 
-/// Host name of the broker that owns `topic`, by an HTTP lookup through
-/// the proxy (which follows the brokers' redirects).
+/// Host name of the broker that owns `public/default/{topic}`, by an
+/// HTTP lookup through the proxy (which follows the brokers' redirects).
 fn owner_host(admin: &str, topic: &str) -> Result<String> {
-    let path = format!("/lookup/v2/topic/persistent/public/default/{topic}");
-    let answer = http_get(admin, &path)?;
+    owner_host_of(admin, &format!("persistent/public/default/{topic}"))
+}
+
+/// As [`owner_host`], for `domain/tenant/namespace/topic`.
+fn owner_host_of(admin: &str, path: &str) -> Result<String> {
+    let answer = http_get(admin, &format!("/lookup/v2/topic/{path}"))?;
     ensure!(
         answer.status == 200,
-        "lookup of {topic}: {} {}",
+        "lookup of {path}: {} {}",
         answer.status,
         answer.body
     );
@@ -362,6 +391,19 @@ fn partitioned_broker_stops_serving(stack: &ComposeStack, admin: &str, url: &str
             _ => std::thread::sleep(Duration::from_millis(500)),
         }
     }
+    // New bundles go to the least-loaded broker, which the reconnected one
+    // is (it owns nothing now): its writes must reach the bookies again.
+    let namespace = "public/after-partition";
+    let created = http_put(
+        admin,
+        &format!("/admin/v2/namespaces/{namespace}"),
+        "{\"numBundles\":1}",
+    )?;
+    ensure!(created.status == 204, "create {namespace}: {created:?}");
+    let topic_after = format!("persistent://{namespace}/written");
+    produce_consume(url, &topic_after, 500)?;
+    let placed_on = owner_host_of(admin, &format!("persistent/{namespace}/written"))?;
+    tracing::info!(%placed_on, reconnected = %owner, "a new bundle after the partition");
     stream.stop(Duration::from_secs(60))?;
     let delivery = stream.check_delivery(url)?;
     tracing::info!(

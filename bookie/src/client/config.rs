@@ -17,6 +17,14 @@ pub struct ClientConfig {
     pub read_timeout: Duration,
     /// Time allowed to establish a connection to a bookie.
     pub connect_timeout: Duration,
+    /// Interval of HTTP/2 pings on each bookie connection, busy or idle. A
+    /// connection whose ping goes unanswered for `keepalive_timeout` is
+    /// closed and reopened by the next request, so a connection that died
+    /// without a word (a network partition, a peer whose address changed)
+    /// costs seconds instead of the kernel's minutes of retransmission.
+    pub keepalive_interval: Duration,
+    /// How long a ping may go unanswered before its connection is closed.
+    pub keepalive_timeout: Duration,
     /// Largest payload accepted by `append`.
     pub max_entry_size: usize,
     /// Attempts of a metadata compare-and-swap loop before giving up.
@@ -42,6 +50,8 @@ impl Default for ClientConfig {
             speculative_read_timeout: Duration::from_secs(2),
             read_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            keepalive_interval: Duration::from_secs(5),
+            keepalive_timeout: Duration::from_secs(10),
             max_entry_size: DEFAULT_MAX_ENTRY_SIZE,
             metadata_cas_attempts: 64,
             delayed_ensemble_change: true,

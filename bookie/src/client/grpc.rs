@@ -86,6 +86,9 @@ impl GrpcBookie {
                 let channel = endpoint
                     .connect_timeout(config.connect_timeout)
                     .tcp_nodelay(true)
+                    .http2_keep_alive_interval(config.keepalive_interval)
+                    .keep_alive_timeout(config.keepalive_timeout)
+                    .keep_alive_while_idle(true)
                     .connect_lazy();
                 BookieClient::new(channel)
                     .max_decoding_message_size(MAX_MESSAGE_SIZE)
