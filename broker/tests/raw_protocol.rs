@@ -89,6 +89,38 @@ async fn lookup_and_partitioned_metadata_point_at_this_broker() {
 }
 
 #[tokio::test]
+async fn get_or_create_schema_is_answered_with_a_refusal() {
+    let broker = start_broker().await;
+    let mut client = RawClient::connect(broker.local_addr()).await;
+    client
+        .send(CommandGetOrCreateSchema {
+            request_id: 31,
+            topic: "typed".into(),
+            schema: Schema {
+                name: "typed".into(),
+                schema_data: b"{}".to_vec().into(),
+                r#type: schema::Type::Json as i32,
+                properties: Vec::new(),
+            },
+        })
+        .await;
+    let answer = client
+        .recv_command()
+        .await
+        .get_or_create_schema_response
+        .expect("GET_OR_CREATE_SCHEMA_RESPONSE");
+    assert_eq!(answer.request_id, 31);
+    assert_eq!(answer.error_code, Some(ServerError::NotAllowedError as i32));
+    assert!(answer
+        .error_message
+        .is_some_and(|m| m.contains("does not store schemas")));
+    // The connection still serves.
+    client.send(CommandPing {}).await;
+    assert!(client.recv_command().await.pong.is_some());
+    broker.shutdown().await;
+}
+
+#[tokio::test]
 async fn topics_of_namespace_lists_created_topics() {
     let broker = start_broker().await;
     let mut client = RawClient::connect(broker.local_addr()).await;

@@ -108,6 +108,7 @@ pub fn any_request_id(command: &BaseCommand) -> Option<u64> {
         .or_else(|| c.seek.as_ref().map(|x| x.request_id))
         .or_else(|| c.get_last_message_id.as_ref().map(|x| x.request_id))
         .or_else(|| c.consumer_stats.as_ref().map(|x| x.request_id))
+        .or_else(|| c.get_or_create_schema.as_ref().map(|x| x.request_id))
 }
 
 #[cfg(test)]

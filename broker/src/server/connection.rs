@@ -170,6 +170,9 @@ impl Connection {
             Type::GetSchema => {
                 self.handle_get_schema(command.get_schema.clone().ok_or_else(missing)?)
             }
+            Type::GetOrCreateSchema => self.handle_get_or_create_schema(
+                command.get_or_create_schema.clone().ok_or_else(missing)?,
+            ),
             Type::Producer => {
                 self.handle_producer(command.producer.clone().ok_or_else(missing)?)
                     .await

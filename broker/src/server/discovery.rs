@@ -4,9 +4,10 @@
 use magnetar_proto::pulsar::api::command_lookup_topic_response::LookupType;
 use magnetar_proto::pulsar::api::command_partitioned_topic_metadata_response::LookupType as MetadataLookupType;
 use magnetar_proto::pulsar::api::{
-    CommandGetSchema, CommandGetSchemaResponse, CommandGetTopicsOfNamespace,
-    CommandGetTopicsOfNamespaceResponse, CommandLookupTopic, CommandLookupTopicResponse,
-    CommandPartitionedTopicMetadata, CommandPartitionedTopicMetadataResponse, ServerError,
+    CommandGetOrCreateSchema, CommandGetOrCreateSchemaResponse, CommandGetSchema,
+    CommandGetSchemaResponse, CommandGetTopicsOfNamespace, CommandGetTopicsOfNamespaceResponse,
+    CommandLookupTopic, CommandLookupTopicResponse, CommandPartitionedTopicMetadata,
+    CommandPartitionedTopicMetadataResponse, ServerError,
 };
 
 use super::connection::Connection;
@@ -115,6 +116,21 @@ impl Connection {
 
     /// No schema registry: every topic answers "no schema", which clients
     /// treat as a schema-less (bytes) topic.
+    /// Schemas are not stored yet: the client gets a clear refusal rather
+    /// than no answer (a producer or consumer with a schema then fails to
+    /// start instead of hanging). Clients without a schema never send it.
+    pub(super) fn handle_get_or_create_schema(&self, request: CommandGetOrCreateSchema) {
+        self.out.send(CommandGetOrCreateSchemaResponse {
+            request_id: request.request_id,
+            error_code: Some(ServerError::NotAllowedError as i32),
+            error_message: Some(format!(
+                "this broker does not store schemas yet; topic {} takes schema-less (bytes) producers and consumers",
+                request.topic
+            )),
+            schema_version: None,
+        });
+    }
+
     pub(super) fn handle_get_schema(&self, request: CommandGetSchema) {
         self.out.send(CommandGetSchemaResponse {
             request_id: request.request_id,

@@ -61,6 +61,8 @@ into_base_command! {
     CommandAuthChallenge => AuthChallenge, auth_challenge;
     CommandAuthResponse => AuthResponse, auth_response;
     CommandAckResponse => AckResponse, ack_response;
+    CommandGetOrCreateSchema => GetOrCreateSchema, get_or_create_schema;
+    CommandGetOrCreateSchemaResponse => GetOrCreateSchemaResponse, get_or_create_schema_response;
     CommandTcClientConnectRequest => TcClientConnectRequest, tc_client_connect_request;
     CommandTcClientConnectResponse => TcClientConnectResponse, tc_client_connect_response;
 }
