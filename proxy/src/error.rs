@@ -46,19 +46,9 @@ impl ProxyError {
 /// `host:port` of a `pulsar://host:port` (or `pulsar+ssl://`) URL, or of a
 /// bare `host:port`.
 pub fn service_address(url: &str) -> Result<String, ProxyError> {
-    let rest = url
-        .strip_prefix("pulsar://")
-        .or_else(|| url.strip_prefix("pulsar+ssl://"))
-        .unwrap_or(url);
-    let rest = rest.trim_end_matches('/');
-    let valid = rest
-        .rsplit_once(':')
-        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-    if valid {
-        Ok(rest.to_string())
-    } else {
-        Err(ProxyError::BadUrl(url.to_string()))
-    }
+    magnetar_proto::pulsar::service_address(url)
+        .map(str::to_string)
+        .ok_or_else(|| ProxyError::BadUrl(url.to_string()))
 }
 
 #[cfg(test)]

@@ -201,13 +201,14 @@ async fn run(
     }
 }
 
-/// One [`Upstream`] per broker address, reopened when broken.
+/// One [`Upstream`] per broker address, reopened when broken. Opening
+/// takes no lock, so a broker that does not answer delays only the
+/// lookups that need it; when two lookups open the same address at once,
+/// the first connection stored is kept and the other is dropped.
 pub struct UpstreamPool {
     connections: Mutex<HashMap<String, Upstream>>,
     dialer: Dialer,
     timeout: Duration,
-    /// Serialises opening, so that concurrent lookups share one connection.
-    opening: tokio::sync::Mutex<()>,
 }
 
 impl UpstreamPool {
@@ -217,7 +218,6 @@ impl UpstreamPool {
             connections: Mutex::new(HashMap::new()),
             dialer,
             timeout,
-            opening: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -225,15 +225,15 @@ impl UpstreamPool {
         if let Some(open) = self.live(address) {
             return Ok(open);
         }
-        let _opening = self.opening.lock().await;
-        if let Some(open) = self.live(address) {
-            return Ok(open);
+        let opened = Upstream::connect(address, self.dialer, self.timeout).await?;
+        let mut connections = self.connections.lock();
+        match connections.get(address) {
+            Some(open) if !open.is_closed() => Ok(open.clone()),
+            _ => {
+                connections.insert(address.to_string(), opened.clone());
+                Ok(opened)
+            }
         }
-        let upstream = Upstream::connect(address, self.dialer, self.timeout).await?;
-        self.connections
-            .lock()
-            .insert(address.to_string(), upstream.clone());
-        Ok(upstream)
     }
 
     fn live(&self, address: &str) -> Option<Upstream> {

@@ -6,7 +6,6 @@
 //! installed, else `docker compose`. Blocking: call it from async tests
 //! through [`crate::wait::blocking`].
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -14,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 
 use crate::process::magnetar_bin;
+use crate::raft::free_port;
 
 /// Image tags the tests build, apart from the `:local` ones users build.
 pub const TEST_IMAGE: &str = "magnetar:test";
@@ -72,11 +72,6 @@ pub fn image_size(image: &str) -> Result<u64> {
     docker(&["image", "inspect", "--format", "{{.Size}}", image])?
         .parse()
         .with_context(|| format!("size of {image}"))
-}
-
-/// A free TCP port on 127.0.0.1 (free when asked; the engine binds it next).
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// One compose project of `deploy/docker-compose.yml`. Taken down, with

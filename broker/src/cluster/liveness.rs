@@ -74,10 +74,7 @@ impl Strikes {
 }
 
 async fn probe(service_url: &str) -> Probe {
-    let Some(address) = service_url
-        .strip_prefix("pulsar://")
-        .or_else(|| service_url.strip_prefix("pulsar+ssl://"))
-    else {
+    let Some(address) = magnetar_proto::pulsar::service_address(service_url) else {
         return Probe::Alive;
     };
     match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address)).await {

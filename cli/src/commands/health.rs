@@ -5,15 +5,13 @@
 
 use std::time::Duration;
 
+use super::perf_bookie::bookie_info;
+use crate::args::HealthArgs;
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use magnetar_proto::bookie::bookie_client::BookieClient;
-use magnetar_proto::bookie::InfoRequest;
-
-use crate::args::HealthArgs;
 
 pub async fn run(args: HealthArgs) -> Result<()> {
     let timeout = Duration::from_millis(args.timeout_ms.max(1));
@@ -61,16 +59,7 @@ async fn http(url: &str) -> Result<String> {
 }
 
 async fn bookie(address: &str) -> Result<String> {
-    let mut client = BookieClient::connect(format!("http://{address}"))
-        .await
-        .with_context(|| format!("connect to bookie {address}"))?;
-    let info = client
-        .info(InfoRequest {
-            reset_add_latency: false,
-        })
-        .await
-        .with_context(|| format!("ask bookie {address} for its state"))?
-        .into_inner();
+    let info = bookie_info(address, false).await?;
     Ok(format!(
         "bookie {}: {}, {} of {} bytes free",
         info.bookie_id,

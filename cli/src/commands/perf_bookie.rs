@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use magnetar_proto::bookie::bookie_client::BookieClient;
-use magnetar_proto::bookie::{AddLatency, InfoRequest};
+use magnetar_proto::bookie::{AddLatency, InfoRequest, InfoResponse};
 
 /// Starts a new add-latency measurement on each of `bookies`.
 pub async fn reset_add_latency(bookies: &[String]) -> Result<()> {
@@ -33,14 +33,23 @@ pub async fn print_add_latency(bookies: &[String]) -> Result<()> {
 
 /// The add latency `bookie` measured itself; `reset` starts a new measurement.
 async fn bookie_add_latency(bookie: &str, reset: bool) -> Result<AddLatency> {
-    let mut info = BookieClient::connect(format!("http://{bookie}"))
+    Ok(bookie_info(bookie, reset)
+        .await?
+        .add_latency
+        .unwrap_or_default())
+}
+
+/// `bookie`'s answer to `Info` (id, disk space, read-only, add latency);
+/// `reset` starts a new add-latency measurement.
+pub async fn bookie_info(bookie: &str, reset: bool) -> Result<InfoResponse> {
+    let mut client = BookieClient::connect(format!("http://{bookie}"))
         .await
         .with_context(|| format!("connect to bookie {bookie}"))?;
-    let response = info
+    let response = client
         .info(InfoRequest {
             reset_add_latency: reset,
         })
         .await
-        .with_context(|| format!("ask bookie {bookie} for its add latency"))?;
-    Ok(response.into_inner().add_latency.unwrap_or_default())
+        .with_context(|| format!("ask bookie {bookie} for its state"))?;
+    Ok(response.into_inner())
 }

@@ -391,8 +391,7 @@ async fn request(connection: &mut Connection, command: BaseCommand) -> Result<Ba
 
 /// `pulsar://host:port` → `host:port`.
 fn service_address(url: &str) -> Result<String> {
-    let rest = url
-        .strip_prefix("pulsar://")
-        .ok_or_else(|| anyhow!("service URL {url:?} does not start with pulsar://"))?;
-    Ok(rest.trim_end_matches('/').to_string())
+    magnetar_proto::pulsar::service_address(url)
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("service URL {url:?} is not pulsar://host:port"))
 }

@@ -5,6 +5,7 @@ pub mod codec;
 pub mod commands;
 pub mod error;
 pub mod frame;
+pub mod url;
 
 #[cfg(test)]
 mod codec_tests;
@@ -20,6 +21,7 @@ pub use error::FrameError;
 pub use frame::{
     decode_metadata, encode_body, messages_in_body, split_body, Frame, PayloadFrame, MAGIC_CRC32C,
 };
+pub use url::service_address;
 
 /// The newest protocol version this implementation speaks.
 pub const PROTOCOL_VERSION: i32 = api::ProtocolVersion::V21 as i32;
