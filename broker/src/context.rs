@@ -10,6 +10,7 @@ use std::time::Duration;
 use magnetar_proto::pulsar::DEFAULT_MAX_MESSAGE_SIZE;
 use tokio_util::sync::CancellationToken;
 
+use crate::dispatch::DispatchConfig;
 use crate::managed_ledger::ManagedLedgerConfig;
 use crate::topic::{TopicOwnership, TopicRegistry};
 
@@ -29,6 +30,8 @@ pub struct BrokerServiceConfig {
     /// stops reading from it.
     pub max_pending_publishes: usize,
     pub managed_ledger: ManagedLedgerConfig,
+    /// Failover delay and unacked limits of subscriptions.
+    pub dispatch: DispatchConfig,
 }
 
 impl Default for BrokerServiceConfig {
@@ -40,6 +43,7 @@ impl Default for BrokerServiceConfig {
             keepalive_interval: Duration::from_secs(30),
             max_pending_publishes: 1000,
             managed_ledger: ManagedLedgerConfig::default(),
+            dispatch: DispatchConfig::default(),
         }
     }
 }

@@ -121,7 +121,7 @@ impl BrokerNode {
             Arc::clone(&ledgers),
             config.service.managed_ledger.clone(),
         ));
-        let topics = Arc::new(TopicRegistry::new(factory));
+        let topics = Arc::new(TopicRegistry::new(factory, config.service.dispatch));
         let cluster = Cluster::new(
             config.cluster.clone(),
             info,

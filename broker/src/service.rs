@@ -63,7 +63,7 @@ impl BrokerService {
             ledgers,
             config.managed_ledger.clone(),
         ));
-        let topics = Arc::new(TopicRegistry::new(factory));
+        let topics = Arc::new(TopicRegistry::new(factory, config.dispatch));
         Self::start_with_topics(config, topics, ownership, listener).await
     }
 

@@ -268,7 +268,7 @@ async fn batches_are_charged_per_message() {
 }
 
 #[tokio::test]
-async fn second_exclusive_consumer_is_busy_and_other_types_are_refused() {
+async fn second_exclusive_consumer_is_busy_and_other_types_are_refused_while_it_is_there() {
     let broker = start_broker().await;
     let topic = topic("exclusive");
     let mut client = RawClient::connect(broker.local_addr()).await;
@@ -284,11 +284,11 @@ async fn second_exclusive_consumer_is_busy_and_other_types_are_refused() {
         .expect("ERROR");
     assert_eq!(busy.error, ServerError::ConsumerBusy as i32);
     let failover = client
-        .subscribe(&topic, "other", SubType::Failover, 3)
+        .subscribe(&topic, "sub", SubType::Failover, 3)
         .await
         .error
         .expect("ERROR");
-    assert_eq!(failover.error, ServerError::NotAllowedError as i32);
+    assert_eq!(failover.error, ServerError::ConsumerBusy as i32);
     broker.shutdown().await;
 }
 
@@ -450,23 +450,19 @@ async fn get_last_message_id_reports_the_last_entry() {
     client.publish_and_wait(1, 0, b"a").await;
     let last = client.publish_and_wait(1, 1, b"b").await;
     client.subscribe(&topic, "s", SubType::Exclusive, 3).await;
-    client
-        .send(CommandGetLastMessageId {
-            consumer_id: 3,
-            request_id: 77,
-        })
-        .await;
-    let reply = client
-        .recv_command()
-        .await
-        .get_last_message_id_response
-        .expect("response");
-    assert_eq!(
-        (
-            reply.last_message_id.ledger_id,
-            reply.last_message_id.entry_id
-        ),
-        (last.ledger_id, last.entry_id)
-    );
+    let reply = client.last_message_id(3).await;
+    let id = reply.last_message_id;
+    assert_eq!((id.ledger_id, id.entry_id), (last.ledger_id, last.entry_id));
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn last_message_id_of_an_empty_topic_is_minus_one() {
+    let broker = start_broker().await;
+    let topic = topic("empty-last");
+    let mut client = RawClient::connect(broker.local_addr()).await;
+    client.subscribe(&topic, "s", SubType::Exclusive, 1).await;
+    let id = client.last_message_id(1).await.last_message_id;
+    assert_eq!((id.ledger_id as i64, id.entry_id as i64), (-1, -1));
     broker.shutdown().await;
 }

@@ -101,7 +101,7 @@ pub struct BindArgs {
     pub http_port: u16,
 }
 
-/// A broker's listeners and what it advertises.
+/// A broker's listeners, what it advertises, and the limits it puts on clients.
 #[derive(Debug, Clone, Args)]
 pub struct ListenArgs {
     #[command(flatten)]
@@ -117,6 +117,32 @@ pub struct ListenArgs {
     /// Largest message (batch) a producer may send, in bytes.
     #[arg(long, env = "MAGNETAR_MAX_MESSAGE_SIZE", default_value_t = 5 * 1024 * 1024)]
     pub max_message_size: usize,
+    #[command(flatten)]
+    pub consumers: ConsumerArgs,
+}
+
+/// How subscriptions treat their consumers.
+#[derive(Debug, Clone, Args)]
+pub struct ConsumerArgs {
+    /// Shared and Key_Shared: a consumer with this many unacknowledged
+    /// messages gets no more until it is down to half (0: no limit).
+    #[arg(
+        long,
+        env = "MAGNETAR_MAX_UNACKED_MESSAGES_PER_CONSUMER",
+        default_value_t = 50_000
+    )]
+    pub max_unacked_messages_per_consumer: u64,
+    /// The same limit for all consumers of a subscription together.
+    #[arg(
+        long,
+        env = "MAGNETAR_MAX_UNACKED_MESSAGES_PER_SUBSCRIPTION",
+        default_value_t = 200_000
+    )]
+    pub max_unacked_messages_per_subscription: u64,
+    /// Failover: how long a new active consumer waits before it receives,
+    /// so the previous one can finish acknowledging, in milliseconds.
+    #[arg(long, env = "MAGNETAR_FAILOVER_DELAY_MS", default_value_t = 1_000)]
+    pub failover_delay_ms: u64,
 }
 
 /// Parsed `--advertised-listeners`: name → service URL.
@@ -585,6 +611,11 @@ pub struct PerfProduceArgs {
     /// Largest batch, in messages.
     #[arg(long, default_value_t = 1000)]
     pub batch_max_messages: u32,
+    /// Give messages partition keys `key-0` .. `key-{N-1}`, one key per
+    /// batch in turn (key-based batching), for Key_Shared runs (0: no key;
+    /// raw producer only).
+    #[arg(long, default_value_t = 0)]
+    pub keys: u32,
     /// Which producer generates the load: `raw` speaks the protocol itself
     /// and batches like the Java client; `rust` uses the Rust `pulsar` crate.
     #[arg(long, value_enum, default_value_t = PerfClient::Raw)]
@@ -613,4 +644,27 @@ pub struct PerfConsumeArgs {
     /// How long to run, in seconds.
     #[arg(short, long, default_value_t = 30)]
     pub duration: u64,
+    /// Subscription type.
+    #[arg(long, value_enum, default_value_t = PerfSubscriptionType::Exclusive)]
+    pub subscription_type: PerfSubscriptionType,
+    /// Consumers on the subscription, each on its own connection.
+    #[arg(long, default_value_t = 1)]
+    pub consumers: u32,
+    /// Start a new subscription at the earliest message (a backlog) rather
+    /// than the latest.
+    #[arg(long)]
+    pub earliest: bool,
+    /// Stop once this many messages arrived, across consumers (0: run for
+    /// the duration).
+    #[arg(long, default_value_t = 0)]
+    pub messages: u64,
+}
+
+/// The subscription type of `perf consume`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PerfSubscriptionType {
+    Exclusive,
+    Shared,
+    Failover,
+    KeyShared,
 }

@@ -91,25 +91,8 @@ pub fn set_response_id(command: &mut BaseCommand, id: u64) {
     }
 }
 
-/// The request id of any command that carries one, so that a command the
-/// proxy does not serve can still be answered with an error.
-pub fn any_request_id(command: &BaseCommand) -> Option<u64> {
-    if let Some(id) = request_id(command) {
-        return Some(id);
-    }
-    let c = command;
-    c.producer
-        .as_ref()
-        .map(|x| x.request_id)
-        .or_else(|| c.subscribe.as_ref().map(|x| x.request_id))
-        .or_else(|| c.unsubscribe.as_ref().map(|x| x.request_id))
-        .or_else(|| c.close_producer.as_ref().map(|x| x.request_id))
-        .or_else(|| c.close_consumer.as_ref().map(|x| x.request_id))
-        .or_else(|| c.seek.as_ref().map(|x| x.request_id))
-        .or_else(|| c.get_last_message_id.as_ref().map(|x| x.request_id))
-        .or_else(|| c.consumer_stats.as_ref().map(|x| x.request_id))
-        .or_else(|| c.get_or_create_schema.as_ref().map(|x| x.request_id))
-}
+/// The request id of any command that carries one (see the protocol crate).
+pub use magnetar_proto::pulsar::commands::any_request_id;
 
 #[cfg(test)]
 mod tests {

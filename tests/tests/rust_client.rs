@@ -122,3 +122,65 @@ async fn shared_subscription_spreads_without_loss_or_duplicates() {
         "shared dispatch used only {active} consumer(s)"
     );
 }
+
+/// A regex subscription takes the matching topics of the namespace and
+/// picks up a matching topic created later (the crate polls
+/// GET_TOPICS_OF_NAMESPACE).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pattern_subscription_picks_up_a_new_topic() {
+    let standalone = Standalone::start().unwrap();
+    let client = client(&standalone.pulsar_url().unwrap()).await;
+    produce(&client, "persistent://public/default/rust-pat-a", 1, false).await;
+    produce(&client, "persistent://public/default/rust-other", 1, false).await;
+    let mut consumer: pulsar::Consumer<Vec<u8>, TokioExecutor> = client
+        .consumer()
+        .with_topic_regex(regex::Regex::new("persistent://public/default/rust-pat-.*").unwrap())
+        .with_topic_refresh(Duration::from_secs(1))
+        .with_subscription("pattern")
+        .with_options(ConsumerOptions::default().with_initial_position(InitialPosition::Earliest))
+        .build()
+        .await
+        .expect("subscribe");
+    assert_eq!(receive_n(&mut consumer, 1).await, vec!["r-0"]);
+    produce(&client, "persistent://public/default/rust-pat-b", 2, false).await;
+    let later = receive_n(&mut consumer, 2).await;
+    assert_eq!(
+        later,
+        vec!["r-0", "r-1"],
+        "the new topic's messages, and nothing else"
+    );
+}
+
+/// Failover through the crate: the consumer with the better priority level
+/// is active although its name sorts last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_prefers_the_better_priority_level() {
+    let standalone = Standalone::start().unwrap();
+    let client = client(&standalone.pulsar_url().unwrap()).await;
+    let topic = "persistent://public/default/rust-failover";
+    let mut consumers = Vec::new();
+    for (name, priority) in [("a", 1), ("z", 0)] {
+        let consumer: pulsar::Consumer<Vec<u8>, TokioExecutor> = client
+            .consumer()
+            .with_topic(topic)
+            .with_subscription("fo")
+            .with_subscription_type(SubType::Failover)
+            .with_consumer_name(name)
+            .with_options(
+                ConsumerOptions::default()
+                    .with_initial_position(InitialPosition::Earliest)
+                    .with_priority_level(priority),
+            )
+            .build()
+            .await
+            .expect("subscribe");
+        consumers.push(consumer);
+    }
+    produce(&client, topic, 20, false).await;
+    let mut z = consumers.pop().unwrap();
+    let mut a = consumers.pop().unwrap();
+    let expected: Vec<String> = (0..20).map(|i| format!("r-{i}")).collect();
+    assert_eq!(receive_n(&mut z, 20).await, expected);
+    let idle = tokio::time::timeout(Duration::from_secs(1), a.try_next()).await;
+    assert!(idle.is_err(), "the inactive consumer received a message");
+}

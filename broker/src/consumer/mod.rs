@@ -2,20 +2,24 @@
 //!
 //! A consumer owns its flow-control permits and, for subscriptions that
 //! track them, the entries it was sent and has not acknowledged yet
-//! (`pending_acks`). The dispatcher decides what to send; the consumer only
+//! (`pending.rs`, with the unacked limit). The dispatcher decides what to send; the consumer only
 //! frames it for the client and does the accounting.
 
-use std::collections::HashMap;
+mod pending;
+
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
-use magnetar_proto::pulsar::api::{CommandCloseConsumer, CommandMessage};
+use magnetar_proto::pulsar::api::{
+    CommandActiveConsumerChange, CommandCloseConsumer, CommandMessage,
+};
 use magnetar_proto::pulsar::{messages_in_body, Frame, PayloadFrame};
 use parking_lot::Mutex;
 
 use crate::managed_ledger::{Entry, Position};
 use crate::traffic::TopicTraffic;
 use crate::wire::{message_id, Outbound, BROKER_REQUEST_ID};
+use pending::PendingAcks;
 
 /// How a subscription hands messages to its consumers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +28,11 @@ pub enum SubscriptionType {
     Exclusive,
     /// Round-robin across consumers, individual acks only.
     Shared,
+    /// Several consumers, one of them active (strict order); the others
+    /// take over when it leaves.
+    Failover,
+    /// Several consumers; each key goes to one consumer at a time, in order.
+    KeyShared,
 }
 
 impl SubscriptionType {
@@ -31,8 +40,54 @@ impl SubscriptionType {
         match self {
             SubscriptionType::Exclusive => "Exclusive",
             SubscriptionType::Shared => "Shared",
+            SubscriptionType::Failover => "Failover",
+            SubscriptionType::KeyShared => "Key_Shared",
         }
     }
+
+    /// One consumer receives everything, in order (Exclusive, Failover).
+    pub fn is_single_active(self) -> bool {
+        matches!(
+            self,
+            SubscriptionType::Exclusive | SubscriptionType::Failover
+        )
+    }
+
+    /// Whether cumulative acknowledgement is allowed.
+    pub fn allows_cumulative_ack(self) -> bool {
+        self.is_single_active()
+    }
+}
+
+/// Who a consumer is, as its `SUBSCRIBE` said.
+#[derive(Debug, Clone, Default)]
+pub struct ConsumerSpec {
+    pub id: u64,
+    pub name: String,
+    pub subscription: String,
+    /// Failover: lower levels are chosen first.
+    pub priority_level: i32,
+    /// Key_Shared: how this consumer takes keys.
+    pub key_shared: Option<KeySharedSpec>,
+    /// Shared and Key_Shared: unacknowledged messages at which the
+    /// consumer is blocked (0: no limit).
+    pub max_unacked: u64,
+}
+
+/// A Key_Shared consumer's `KeySharedMeta`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeySharedSpec {
+    /// STICKY: the hash ranges (inclusive) this consumer takes; `None` for
+    /// AUTO_SPLIT.
+    pub sticky_ranges: Option<Vec<(i32, i32)>>,
+    pub allow_out_of_order: bool,
+}
+
+/// A consumer's identity within a broker: its connection and its id there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConsumerKey {
+    pub cid: u64,
+    pub id: u64,
 }
 
 /// The entry could not be sent: the client connection is gone.
@@ -43,11 +98,18 @@ pub struct Consumer {
     id: u64,
     name: String,
     subscription: String,
+    priority_level: i32,
+    key_shared: Option<KeySharedSpec>,
     out: Outbound,
     traffic: Arc<TopicTraffic>,
     permits: AtomicI64,
+    /// Whether the client has its SUBSCRIBE answer: an
+    /// `ACTIVE_CONSUMER_CHANGE` before it would name an unknown consumer,
+    /// so it waits in `deferred_active` until [`Consumer::ready`].
+    ready: AtomicBool,
+    deferred_active: Mutex<Option<bool>>,
     /// Sent, not yet acknowledged: position → messages in the entry.
-    pending_acks: Mutex<HashMap<Position, u32>>,
+    pending_acks: Mutex<PendingAcks>,
     closed: AtomicBool,
 }
 
@@ -63,21 +125,19 @@ impl std::fmt::Debug for Consumer {
 }
 
 impl Consumer {
-    pub fn new(
-        id: u64,
-        name: String,
-        subscription: String,
-        out: Outbound,
-        traffic: Arc<TopicTraffic>,
-    ) -> Self {
+    pub fn new(spec: ConsumerSpec, out: Outbound, traffic: Arc<TopicTraffic>) -> Self {
         Consumer {
-            id,
+            id: spec.id,
             traffic,
-            name,
-            subscription,
+            name: spec.name,
+            subscription: spec.subscription,
+            priority_level: spec.priority_level,
+            key_shared: spec.key_shared,
             out,
             permits: AtomicI64::new(0),
-            pending_acks: Mutex::new(HashMap::new()),
+            ready: AtomicBool::new(false),
+            deferred_active: Mutex::new(None),
+            pending_acks: Mutex::new(PendingAcks::new(spec.max_unacked)),
             closed: AtomicBool::new(false),
         }
     }
@@ -98,6 +158,51 @@ impl Consumer {
         self.out.cid()
     }
 
+    /// Consumer id and connection id: unique within a broker.
+    pub fn key(&self) -> ConsumerKey {
+        ConsumerKey {
+            cid: self.out.cid(),
+            id: self.id,
+        }
+    }
+
+    pub fn priority_level(&self) -> i32 {
+        self.priority_level
+    }
+
+    pub fn key_shared(&self) -> Option<&KeySharedSpec> {
+        self.key_shared.as_ref()
+    }
+
+    /// Tells the client whether this consumer is the active one
+    /// (`ACTIVE_CONSUMER_CHANGE`, Failover).
+    pub fn notify_active(&self, is_active: bool) {
+        let mut deferred = self.deferred_active.lock();
+        if self.ready.load(Ordering::Acquire) {
+            self.send_active(is_active);
+        } else {
+            *deferred = Some(is_active);
+        }
+    }
+
+    /// The client has its SUBSCRIBE answer: sends what was deferred.
+    pub fn ready(&self) {
+        let mut deferred = self.deferred_active.lock();
+        self.ready.store(true, Ordering::Release);
+        if let Some(is_active) = deferred.take() {
+            self.send_active(is_active);
+        }
+    }
+
+    fn send_active(&self, is_active: bool) {
+        if !self.is_closed() {
+            self.out.send(CommandActiveConsumerChange {
+                consumer_id: self.id,
+                is_active: Some(is_active),
+            });
+        }
+    }
+
     /// Adds permits (`FLOW`).
     pub fn add_permits(&self, permits: u32) {
         self.permits.fetch_add(i64::from(permits), Ordering::AcqRel);
@@ -109,21 +214,29 @@ impl Consumer {
     }
 
     pub fn unacked_messages(&self) -> u64 {
-        self.pending_acks
-            .lock()
-            .values()
-            .map(|&n| u64::from(n))
-            .sum()
+        self.pending_acks.lock().messages()
+    }
+
+    /// At its unacked limit: it gets nothing until it acknowledges.
+    pub fn is_blocked(&self) -> bool {
+        self.pending_acks.lock().is_blocked()
+    }
+
+    /// Open, with permits, and not blocked: it can take an entry now.
+    pub fn can_take(&self) -> bool {
+        !self.is_closed() && self.available_permits() > 0 && !self.is_blocked()
     }
 
     /// Sends one entry as a `MESSAGE` frame and charges permits by the
     /// number of messages in it. With `track_ack` the entry is remembered
-    /// until acknowledged or redelivered.
+    /// until acknowledged or redelivered. `ack_set` marks the messages of a
+    /// partly acknowledged batch still to deliver.
     pub fn send_entry(
         &self,
         entry: &Entry,
         redelivery_count: u32,
         track_ack: bool,
+        ack_set: Option<Vec<i64>>,
     ) -> Result<u32, ConnectionGone> {
         if self.is_closed() {
             return Err(ConnectionGone);
@@ -136,6 +249,7 @@ impl Consumer {
             consumer_id: self.id,
             message_id: message_id(entry.position),
             redelivery_count: Some(redelivery_count),
+            ack_set: ack_set.unwrap_or_default(),
             ..Default::default()
         };
         if !self.out.send_frame(Frame::Payload(PayloadFrame::new(
@@ -154,19 +268,21 @@ impl Consumer {
         Ok(messages)
     }
 
-    /// Forgets acknowledged positions; returns those that were pending here.
-    pub fn acked(&self, positions: &[Position]) -> Vec<Position> {
+    /// Forgets acknowledged positions (those pending elsewhere are
+    /// ignored); returns whether that lifted the consumer's block.
+    pub fn acked(&self, positions: &[Position]) -> bool {
         let mut pending = self.pending_acks.lock();
-        positions
-            .iter()
-            .copied()
-            .filter(|p| pending.remove(p).is_some())
-            .collect()
+        for position in positions {
+            pending.remove(position);
+        }
+        pending.unblock_if_drained()
     }
 
     /// Forgets every pending position up to and including `position`.
     pub fn acked_up_to(&self, position: Position) {
-        self.pending_acks.lock().retain(|p, _| *p > position);
+        let mut pending = self.pending_acks.lock();
+        pending.retain(|p| *p > position);
+        pending.unblock_if_drained();
     }
 
     /// Takes the given pending positions (all of them when `None`) for
@@ -174,13 +290,14 @@ impl Consumer {
     pub fn take_pending(&self, positions: Option<&[Position]>) -> Vec<Position> {
         let mut pending = self.pending_acks.lock();
         let mut taken: Vec<Position> = match positions {
-            None => pending.drain().map(|(p, _)| p).collect(),
+            None => pending.drain(),
             Some(positions) => positions
                 .iter()
                 .copied()
-                .filter(|p| pending.remove(p).is_some())
+                .filter(|p| pending.remove(p))
                 .collect(),
         };
+        pending.unblock_if_drained();
         taken.sort();
         taken
     }

@@ -15,9 +15,15 @@
 //! rewound again, because the completed read has moved the read position
 //! past the entries the rewind wanted back.
 //!
-//! The subscription type only changes [`DispatchState::distribute`] and the
-//! redelivery rules, which is where Failover and Key_Shared will slot in.
+//! The subscription type changes [`DispatchState::distribute`] and the
+//! redelivery rules: Exclusive and Failover send to one active consumer and
+//! redeliver by rewinding; Shared and Key_Shared track what each consumer
+//! holds and redeliver through the replay set (see `state.rs`,
+//! `failover.rs`, `key_shared.rs`, `delayed.rs`).
 
+mod delayed;
+mod failover;
+mod key_shared;
 mod state;
 
 use std::sync::Arc;
@@ -28,10 +34,12 @@ use thiserror::Error;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+pub use key_shared::{slot_of, KeySharedError, SLOTS};
 pub use state::{DispatchState, ROUND_ROBIN_BATCH};
 
 use crate::consumer::{Consumer, SubscriptionType};
 use crate::managed_ledger::{ManagedCursor, ManagedLedger, ManagedLedgerError, Position};
+use state::unix_millis;
 
 /// Most entries fetched by one cursor read.
 pub const MAX_READ_ENTRIES: usize = 100;
@@ -39,12 +47,37 @@ pub const MAX_READ_ENTRIES: usize = 100;
 pub const MAX_READ_BYTES: usize = 5 * 1024 * 1024;
 /// Pause after a failed read before trying again.
 const READ_RETRY_DELAY: Duration = Duration::from_millis(100);
+/// How dispatchers behave; one copy per broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DispatchConfig {
+    /// Failover: how long a new active consumer waits before the cursor
+    /// rewinds for it, so the previous one can finish acknowledging.
+    pub failover_delay: Duration,
+    /// Shared and Key_Shared: a consumer with this many unacknowledged
+    /// messages gets nothing more until it is down to half (0: no limit).
+    pub max_unacked_per_consumer: u64,
+    /// The same for all consumers of a subscription together.
+    pub max_unacked_per_subscription: u64,
+}
 
-/// An Exclusive subscription refused a second consumer.
+impl Default for DispatchConfig {
+    /// Pulsar's defaults.
+    fn default() -> Self {
+        DispatchConfig {
+            failover_delay: Duration::from_secs(1),
+            max_unacked_per_consumer: 50_000,
+            max_unacked_per_subscription: 200_000,
+        }
+    }
+}
+
+/// A consumer could not join the subscription.
 #[derive(Debug, Error)]
-#[error("subscription {subscription:?} already has an exclusive consumer")]
-pub struct ExclusiveTaken {
-    pub subscription: String,
+pub enum JoinError {
+    #[error("subscription {subscription:?} already has an exclusive consumer")]
+    ExclusiveTaken { subscription: String },
+    #[error(transparent)]
+    KeyShared(#[from] KeySharedError),
 }
 
 enum Progress {
@@ -59,23 +92,32 @@ pub struct Dispatcher {
     cursor: Arc<ManagedCursor>,
     ledger: Arc<ManagedLedger>,
     state: Mutex<DispatchState>,
+    config: DispatchConfig,
     wake: Notify,
     cancel: CancellationToken,
 }
 
 impl Dispatcher {
     /// Creates the dispatcher and spawns its task.
+    /// `partition` is the topic's partition index (Failover's choice).
     pub fn start(
         mode: SubscriptionType,
         subscription: String,
         cursor: Arc<ManagedCursor>,
         ledger: Arc<ManagedLedger>,
+        partition: Option<u32>,
+        config: DispatchConfig,
     ) -> Arc<Self> {
         let dispatcher = Arc::new(Dispatcher {
             subscription,
             cursor,
             ledger,
-            state: Mutex::new(DispatchState::new(mode)),
+            state: Mutex::new(DispatchState::new(
+                mode,
+                partition,
+                config.max_unacked_per_subscription,
+            )),
+            config,
             wake: Notify::new(),
             cancel: CancellationToken::new(),
         });
@@ -102,41 +144,89 @@ impl Dispatcher {
     /// Attaches a consumer. An Exclusive subscription takes one consumer and
     /// rewinds for it, so it receives everything after the mark-delete
     /// position (including what a previous consumer never acknowledged).
-    pub fn add_consumer(&self, consumer: Arc<Consumer>) -> Result<(), ExclusiveTaken> {
+    /// Failover re-elects the active consumer; Key_Shared gives the
+    /// consumer its slots.
+    pub fn add_consumer(&self, consumer: Arc<Consumer>) -> Result<(), JoinError> {
         let mut state = self.state.lock();
-        state.consumers.retain(|c| !c.is_closed());
-        if state.mode == SubscriptionType::Exclusive {
-            if !state.consumers.is_empty() {
-                return Err(ExclusiveTaken {
+        let stale: Vec<Arc<Consumer>> = state
+            .consumers
+            .iter()
+            .filter(|c| c.is_closed())
+            .cloned()
+            .collect();
+        for gone in stale {
+            self.detach(&mut state, &gone);
+        }
+        match state.mode {
+            SubscriptionType::Exclusive if !state.consumers.is_empty() => {
+                return Err(JoinError::ExclusiveTaken {
                     subscription: self.subscription.clone(),
                 });
             }
-            state.epoch += 1;
-            self.cursor.rewind();
+            SubscriptionType::KeyShared => {
+                let spec = consumer.key_shared().cloned().unwrap_or_default();
+                let alive = state.consumers.clone();
+                state
+                    .key_shared
+                    .add_consumer(consumer.key(), consumer.name(), &spec, &alive)?;
+            }
+            _ => {}
         }
-        state.consumers.push(consumer);
+        state.consumers.push(consumer.clone());
+        if state.mode.is_single_active() {
+            self.on_election(&mut state, Some(&consumer));
+        }
         drop(state);
         self.wake.notify_one();
         Ok(())
     }
 
-    /// Detaches a consumer; its unacknowledged entries go to the others.
-    pub fn remove_consumer(&self, consumer_id: u64, cid: u64) -> Option<Arc<Consumer>> {
-        let mut state = self.state.lock();
-        let index = state
-            .consumers
-            .iter()
-            .position(|c| c.id() == consumer_id && c.cid() == cid)?;
-        let consumer = state.consumers.remove(index);
+    /// Applies a new election: the first active consumer starts at once,
+    /// a Failover switch after the failover delay; either way the cursor
+    /// rewinds to the mark-delete position.
+    fn on_election(&self, state: &mut DispatchState, newcomer: Option<&Arc<Consumer>>) {
+        let Some((previous, elected)) = state.elect_active(newcomer) else {
+            return;
+        };
+        state.epoch += 1;
+        if previous.is_none() || state.mode == SubscriptionType::Exclusive {
+            state.resume_at = None;
+            self.cursor.rewind();
+        } else if elected.is_some() {
+            tracing::info!(subscription = %self.subscription, "active consumer changed");
+            state.resume_at = Some(tokio::time::Instant::now() + self.config.failover_delay);
+        }
+    }
+
+    /// Takes a consumer out of the state; its unacknowledged entries go
+    /// back for redelivery.
+    fn detach(&self, state: &mut DispatchState, consumer: &Arc<Consumer>) {
+        state.consumers.retain(|c| !Arc::ptr_eq(c, consumer));
         let unacked = consumer.take_pending(None);
         if !unacked.is_empty() {
             tracing::debug!(
-                consumer_id,
+                consumer_id = consumer.id(),
                 redelivered = unacked.len(),
                 "consumer left, redelivering its unacked entries"
             );
         }
         state.requeue(unacked);
+        match state.mode {
+            SubscriptionType::KeyShared => state.key_shared.remove_consumer(consumer.key()),
+            mode if mode.is_single_active() => self.on_election(state, None),
+            _ => {}
+        }
+    }
+
+    /// Detaches a consumer; its unacknowledged entries go to the others.
+    pub fn remove_consumer(&self, consumer_id: u64, cid: u64) -> Option<Arc<Consumer>> {
+        let mut state = self.state.lock();
+        let consumer = state
+            .consumers
+            .iter()
+            .find(|c| c.id() == consumer_id && c.cid() == cid)
+            .cloned()?;
+        self.detach(&mut state, &consumer);
         drop(state);
         self.wake.notify_one();
         Some(consumer)
@@ -147,40 +237,79 @@ impl Dispatcher {
         self.wake.notify_one();
     }
 
+    /// Acknowledges some messages of batch entries (`ack_set` per
+    /// position); entries left with nothing unacknowledged are
+    /// acknowledged whole.
+    pub fn ack_batch_indexes(&self, consumer: &Consumer, partial: &[(Position, Vec<i64>)]) {
+        let complete: Vec<Position> = partial
+            .iter()
+            .filter(|(position, ack_set)| self.cursor.ack_batch_indexes(*position, ack_set))
+            .map(|(position, _)| *position)
+            .collect();
+        if !complete.is_empty() {
+            self.ack_individual(consumer, &complete);
+        }
+    }
+
     /// Individual acknowledgement.
     pub fn ack_individual(&self, consumer: &Consumer, positions: &[Position]) {
         self.cursor.ack_individual(positions);
-        consumer.acked(positions);
-        self.state.lock().forget(positions);
+        let unblocked = consumer.acked(positions);
+        let mut state = self.state.lock();
+        state.forget(positions);
+        // Key_Shared: an ack may release a held key slot; any type: it
+        // may lift an unacked limit.
+        let wake = unblocked || !state.replay.is_empty() || state.update_blocked();
+        drop(state);
+        if wake {
+            self.wake.notify_one();
+        }
     }
 
-    /// Cumulative acknowledgement (Exclusive only; checked by the caller).
+    /// Cumulative acknowledgement (Exclusive and Failover; checked by the caller).
     pub fn ack_cumulative(&self, consumer: &Consumer, position: Position) {
         self.cursor.ack_cumulative(position);
         consumer.acked_up_to(position);
-        self.state
-            .lock()
-            .redelivery_counts
-            .retain(|p, _| *p > position);
+        self.state.lock().forget_up_to(position);
     }
 
-    /// `REDELIVER_UNACKNOWLEDGED_MESSAGES`. Shared: the listed positions
-    /// (all of the consumer's when none are listed) are replayed first.
-    /// Exclusive: rewind to the successor of the mark-delete position.
+    /// `REDELIVER_UNACKNOWLEDGED_MESSAGES`. Shared and Key_Shared: the
+    /// listed positions (all of the consumer's when none are listed) are
+    /// replayed first. Exclusive and Failover: the active consumer's
+    /// request rewinds to the successor of the mark-delete position.
     pub fn redeliver(&self, consumer: &Consumer, positions: Option<&[Position]>) {
         let mut state = self.state.lock();
-        match state.mode {
-            SubscriptionType::Shared => {
-                let taken = consumer.take_pending(positions);
-                state.requeue(taken);
+        if state.mode.is_single_active() {
+            if state.active != Some(consumer.key()) {
+                return;
             }
-            SubscriptionType::Exclusive => {
-                state.epoch += 1;
-                self.cursor.rewind();
-            }
+            state.epoch += 1;
+            self.cursor.rewind();
+        } else {
+            let taken = consumer.take_pending(positions);
+            state.requeue(taken);
         }
         drop(state);
         self.wake.notify_one();
+    }
+
+    /// Resets the cursor so the next entry delivered is the first at or
+    /// after `position` (SEEK), forgets every redelivery, hold and delay,
+    /// and closes the consumers from the broker side: they come back at
+    /// the new position. Returns once the reset is stored.
+    pub async fn reset(&self, position: Position) -> Result<(), ManagedLedgerError> {
+        let consumers = {
+            let mut state = self.state.lock();
+            state.epoch += 1;
+            state.clear();
+            self.cursor.reset_to(position);
+            state.consumers.clone()
+        };
+        for consumer in consumers {
+            consumer.close_by_broker();
+        }
+        self.wake.notify_one();
+        self.cursor.flush().await
     }
 
     /// Stops the task; consumers are closed by the caller.
@@ -192,6 +321,9 @@ impl Dispatcher {
         let mut last_confirmed = self.ledger.watch_last_confirmed();
         let mut ledger_open = true;
         loop {
+            let now = tokio::time::Instant::now();
+            let deadline = self.state.lock().next_deadline(now, unix_millis());
+
             last_confirmed.borrow_and_update();
             match self.dispatch_once().await {
                 Ok(Progress::Busy) => {
@@ -210,6 +342,7 @@ impl Dispatcher {
             tokio::select! {
                 _ = self.cancel.cancelled() => break,
                 _ = self.wake.notified() => {}
+                _ = sleep_until(deadline), if deadline.is_some() => {}
                 changed = last_confirmed.changed(), if ledger_open => {
                     ledger_open = changed.is_ok();
                 }
@@ -222,6 +355,15 @@ impl Dispatcher {
     async fn dispatch_once(&self) -> Result<Progress, ManagedLedgerError> {
         let (budget, replay, epoch) = {
             let mut state = self.state.lock();
+            if let Some(resume_at) = state.resume_at {
+                if tokio::time::Instant::now() < resume_at {
+                    return Ok(Progress::Idle);
+                }
+                state.resume_at = None;
+                state.epoch += 1;
+                self.cursor.rewind();
+            }
+            state.release_due(unix_millis());
             let budget = state.entries_to_read(MAX_READ_ENTRIES);
             if budget == 0 {
                 return Ok(Progress::Idle);
@@ -237,7 +379,7 @@ impl Dispatcher {
                     return Err(error);
                 }
             }
-        } else if self.cursor.has_more_entries() {
+        } else if self.state.lock().may_read_ahead() && self.cursor.has_more_entries() {
             self.cursor.read_entries(budget, MAX_READ_BYTES).await?
         } else {
             return Ok(Progress::Idle);
@@ -256,11 +398,23 @@ impl Dispatcher {
                 Progress::Busy
             });
         }
-        if let Some(unsent) = state.distribute(entries) {
+        let ack_sets: state::AckSets = entries
+            .iter()
+            .filter_map(|e| Some((e.position, self.cursor.batch_ack_set(e.position)?)))
+            .collect();
+        if let Some(unsent) = state.distribute(entries, unix_millis(), &ack_sets) {
             // Out of permits mid-read: the next read starts at the first
             // entry that was not sent.
             self.cursor.unread_from(unsent);
         }
         Ok(Progress::Busy)
+    }
+}
+
+/// Sleeps until `deadline`; never returns without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }

@@ -7,6 +7,10 @@
 //! in a crash and their messages redelivered: the *unpersisted-ack window*.
 //! Only the first `max_persisted_ack_ranges` ranges are persisted; the rest
 //! are redelivered after a crash, never lost.
+//!
+//! A *non-durable* cursor (a reader) has the same state but is never
+//! stored and never holds back trimming; if trimming passes it, it moves
+//! on to the first retained entry.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,6 +19,7 @@ use magnetar_metadata::{Expected, MetadataError, PutOptions, Version};
 use parking_lot::Mutex;
 
 use super::ack_state::AckState;
+use super::batch_acks::BatchAcks;
 use super::config::InitialPosition;
 use super::cursor_context::CursorContext;
 use super::error::ManagedLedgerError;
@@ -25,6 +30,7 @@ use super::stored::{decode, encode, StoredCursor};
 pub struct ManagedCursor {
     name: String,
     key: String,
+    durable: bool,
     ctx: Arc<CursorContext>,
     state: Mutex<CursorState>,
     /// Version of the stored cursor; held across a persist so persists never interleave.
@@ -33,6 +39,8 @@ pub struct ManagedCursor {
 
 struct CursorState {
     acks: AckState,
+    /// Batch entries acknowledged in part (in memory only).
+    batch_acks: BatchAcks,
     /// Next offset to read (>= mark-delete + 1).
     read_offset: i64,
     dirty: bool,
@@ -83,6 +91,18 @@ impl ManagedCursor {
         }
     }
 
+    /// A non-durable cursor whose next read is the first entry at or after
+    /// `start`.
+    pub(crate) fn non_durable(ctx: &Arc<CursorContext>, name: &str, start: Position) -> Self {
+        let mark_delete = ctx.log().layout().first_offset_at_or_after(start) - 1;
+        let mut cursor = Self::new(ctx, name, AckState::new(mark_delete), BTreeMap::new(), None);
+        cursor.durable = false;
+        let state = cursor.state.get_mut();
+        state.dirty = false;
+        state.persisted_mark_delete = i64::MAX;
+        cursor
+    }
+
     /// The cursor `name` as stored at `version`.
     pub(crate) fn restore(
         ctx: &Arc<CursorContext>,
@@ -107,10 +127,12 @@ impl ManagedCursor {
         ManagedCursor {
             name: name.to_string(),
             key: ctx.cursor_key(name),
+            durable: true,
             ctx: ctx.clone(),
             state: Mutex::new(CursorState {
                 read_offset: mark_delete + 1,
                 acks,
+                batch_acks: BatchAcks::default(),
                 dirty: version.is_none(),
                 persisted_mark_delete: if version.is_some() {
                     mark_delete
@@ -137,6 +159,11 @@ impl ManagedCursor {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Whether the cursor is stored (a subscription) or not (a reader).
+    pub fn is_durable(&self) -> bool {
+        self.durable
     }
 
     /// Reads up to `max_entries` (and about `max_bytes`, at least one entry)
@@ -201,7 +228,9 @@ impl ManagedCursor {
         let lac = layout.last_confirmed_offset();
         let state = self.state.lock();
         let mut planned = Vec::new();
-        let mut offset = state.acks.next_unacked(state.read_offset);
+        let mut offset = state
+            .acks
+            .next_unacked(state.read_offset.max(layout.first_offset()));
         while planned.len() < max_entries && offset <= lac {
             planned.push((offset, layout.position_of(offset)));
             offset = state.acks.next_unacked(offset + 1);
@@ -248,6 +277,37 @@ impl ManagedCursor {
         state.read_offset = offset.max(state.acks.mark_delete() + 1);
     }
 
+    /// Resets the cursor so that the next read is the first entry at or
+    /// after `position` (SEEK): the mark-delete position moves to the entry
+    /// before it and individually acked ranges are dropped.
+    pub fn reset_to(&self, position: Position) {
+        let offset = self.ctx.log().layout().first_offset_at_or_after(position);
+        let mut state = self.state.lock();
+        state.acks = AckState::new(offset - 1);
+        state.batch_acks.clear();
+        state.read_offset = offset;
+        state.dirty = self.durable;
+        drop(state);
+        self.ctx.request_trim();
+    }
+
+    /// The subscription's properties (stored with the cursor).
+    pub fn properties(&self) -> BTreeMap<String, String> {
+        self.state.lock().properties.clone()
+    }
+
+    /// Sets the properties if the cursor has none yet (a subscription's
+    /// properties are those it was created with); returns whether it did.
+    pub fn init_properties(&self, properties: BTreeMap<String, String>) -> bool {
+        let mut state = self.state.lock();
+        if !state.properties.is_empty() || properties.is_empty() {
+            return false;
+        }
+        state.properties = properties;
+        state.dirty = self.durable;
+        true
+    }
+
     /// Read position := successor of mark-delete (redeliver everything unacked).
     pub fn rewind(&self) {
         let mut state = self.state.lock();
@@ -264,6 +324,7 @@ impl ManagedCursor {
             match layout.offset_of(position) {
                 Some(offset) if offset <= lac && position.entry_id >= 0 => {
                     moved |= state.acks.ack(offset);
+                    state.batch_acks.forget(offset);
                     state.dirty = true;
                 }
                 _ => {
@@ -282,8 +343,36 @@ impl ManagedCursor {
             .min(layout.last_confirmed_offset());
         let mut state = self.state.lock();
         let moved = state.acks.ack_cumulative(offset);
+        state.batch_acks.forget_up_to(offset);
         state.dirty |= moved;
         Self::after_ack(&mut state, moved, &self.ctx);
+    }
+
+    /// Acks some messages of the batch entry at `position` (`ack_set`:
+    /// a set bit is a message still unacknowledged). Returns whether the
+    /// entry is now fully acknowledged; the caller then acks it whole.
+    /// Unknown positions are ignored.
+    pub fn ack_batch_indexes(&self, position: Position, ack_set: &[i64]) -> bool {
+        let layout = self.ctx.log().layout();
+        let Some(offset) = layout
+            .offset_of(position)
+            .filter(|o| *o <= layout.last_confirmed_offset() && position.entry_id >= 0)
+        else {
+            return false;
+        };
+        let mut state = self.state.lock();
+        !state.acks.is_acked(offset) && state.batch_acks.apply(offset, ack_set)
+    }
+
+    /// The messages of a partly acknowledged batch entry still to deliver,
+    /// as the `ack_set` of a MESSAGE frame; `None` for any other entry.
+    pub fn batch_ack_set(&self, position: Position) -> Option<Vec<i64>> {
+        if self.state.lock().batch_acks.is_empty() {
+            return None;
+        }
+        let offset = self.ctx.log().layout().offset_of(position)?;
+        let state = self.state.lock();
+        state.batch_acks.remaining(offset).map(<[i64]>::to_vec)
     }
 
     fn after_ack(state: &mut CursorState, moved: bool, ctx: &CursorContext) {
@@ -342,6 +431,9 @@ impl ManagedCursor {
 
     /// Persists the cursor now if it changed since the last persist.
     pub async fn flush(&self) -> Result<(), ManagedLedgerError> {
+        if !self.durable {
+            return Ok(());
+        }
         let mut version = self.persisted_version.lock().await;
         let (stored, mark_delete) = {
             let layout = self.ctx.log().layout();

@@ -128,6 +128,22 @@ impl LedgerLayout {
         }
     }
 
+    /// The offset of the first entry at or after `position`, which may be
+    /// one past the last confirmed entry. A position in a trimmed ledger
+    /// maps to the first retained entry; `(L, -1)` to L's first entry.
+    pub fn first_offset_at_or_after(&self, position: Position) -> i64 {
+        let index = self
+            .slots
+            .partition_point(|s| s.ledger_id < position.ledger_id);
+        match self.slots.get(index) {
+            Some(slot) if slot.ledger_id == position.ledger_id => {
+                slot.base + position.entry_id.clamp(0, slot.entries)
+            }
+            Some(slot) => slot.base,
+            None => self.last_confirmed_offset() + 1,
+        }
+    }
+
     /// The position of an offset. Offsets before the first retained entry map
     /// to `(first ledger, -1)`; offsets past the end land in the current ledger.
     pub fn position_of(&self, offset: i64) -> Position {
@@ -172,6 +188,24 @@ mod tests {
         assert_eq!(l.offset_of(Position::new(4, 0)), None);
         assert_eq!(l.last_confirmed_offset(), 4);
         assert_eq!(l.totals(), (5, 50));
+    }
+
+    #[test]
+    fn first_offset_at_or_after_rounds_up_into_retained_entries() {
+        let l = layout();
+        let at = |ledger, entry| l.first_offset_at_or_after(Position::new(ledger, entry));
+        assert_eq!(at(3, 1), 1, "an exact position");
+        assert_eq!(at(3, -1), 0, "before a ledger's first entry");
+        assert_eq!(
+            at(3, 7),
+            2,
+            "past a closed ledger's end: the next ledger's first"
+        );
+        assert_eq!(at(1, 0), 0, "a trimmed ledger: the first retained entry");
+        assert_eq!(at(4, 0), 2, "between ledgers: the next retained entry");
+        assert_eq!(at(5, 0), 2, "an empty ledger: the next retained entry");
+        assert_eq!(at(9, 99), 5, "past the end: one past the last entry");
+        assert_eq!(at(12, 0), 5);
     }
 
     #[test]

@@ -139,6 +139,64 @@ impl ManagedLedger {
         Ok(self.cursors.insert_if_absent(cursor))
     }
 
+    /// Opens a non-durable cursor (a reader) whose first read is the first
+    /// entry at or after `start`. It is never stored and never holds back
+    /// trimming; [`Self::close_non_durable_cursor`] forgets it.
+    pub fn open_non_durable_cursor(
+        &self,
+        name: &str,
+        start: Position,
+    ) -> Result<Arc<ManagedCursor>, ManagedLedgerError> {
+        validate_name(name, false)?;
+        if let Some(error) = self.status.error() {
+            return Err(error);
+        }
+        if self.cursors.get(name).is_some() {
+            return Err(ManagedLedgerError::InvalidName {
+                name: name.to_string(),
+                reason: "a subscription or reader of this name exists",
+            });
+        }
+        let cursor = ManagedCursor::non_durable(&self.cursor_context, name, start);
+        Ok(self.cursors.insert_if_absent(cursor))
+    }
+
+    /// Forgets a non-durable cursor (its reader closed); durable ones stay.
+    pub fn close_non_durable_cursor(&self, name: &str) {
+        if let Some(cursor) = self.cursors.get(name) {
+            if !cursor.is_durable() {
+                self.cursors.remove(name);
+            }
+        }
+    }
+
+    /// The first entry whose publish time is at or after `publish_time`
+    /// (milliseconds), by binary search over the retained entries, which
+    /// assumes publish times grow along the log; one past the last entry
+    /// when every entry is older.
+    pub async fn find_by_publish_time(
+        &self,
+        publish_time: u64,
+    ) -> Result<Position, ManagedLedgerError> {
+        let (mut low, mut high) = {
+            let layout = self.log.layout();
+            (layout.first_offset(), layout.last_confirmed_offset() + 1)
+        };
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let position = self.log.layout().position_of(middle);
+            let entry = self.reads.read_entry(position).await?;
+            let published =
+                magnetar_proto::pulsar::decode_metadata(&entry.data).map_or(0, |m| m.publish_time);
+            if published < publish_time {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        Ok(self.log.layout().position_of(low))
+    }
+
     /// Removes the cursor and its stored state; its data no longer pins ledgers.
     pub async fn delete_cursor(&self, name: &str) -> Result<(), ManagedLedgerError> {
         let removed = self.cursors.remove(name);

@@ -19,8 +19,8 @@
 //!
 //! Each module imports only modules listed before it:
 //!
-//! 1. `position`, `config`, `error`, `ack_state`, `entry_cache`, `layout`,
-//!    `stored`: value types, the shared entry cache, offsets, persisted forms.
+//! 1. `position`, `config`, `error`, `ack_state`, `batch_acks`,
+//!    `entry_cache`, `layout`, `stored`: value types, the shared entry cache, offsets, persisted forms.
 //! 2. `status`: open / fenced / closed, and the shutdown of the tasks.
 //! 3. `list`: the stored ledger list and its CAS (a conflict fences).
 //! 4. `confirmed`: the ledger layout, tail buffer and last confirmed
@@ -36,6 +36,7 @@
 //! 11. `factory`, then `stats`: opening, listing, deleting, storage stats.
 
 mod ack_state;
+mod batch_acks;
 mod condition_log;
 mod config;
 mod confirmed;

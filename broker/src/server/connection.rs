@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use magnetar_proto::pulsar::api::base_command::Type;
-use magnetar_proto::pulsar::api::{BaseCommand, CommandPing, CommandPong};
+use magnetar_proto::pulsar::api::{BaseCommand, CommandPing, CommandPong, ServerError};
 use magnetar_proto::pulsar::{commands, Frame, PulsarCodec};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -203,8 +203,12 @@ impl Connection {
             }
             Type::CloseConsumer => {
                 self.handle_close_consumer(command.close_consumer.ok_or_else(missing)?)
+                    .await
             }
-            Type::Seek => self.handle_seek(command.seek.clone().ok_or_else(missing)?),
+            Type::Seek => {
+                self.handle_seek(command.seek.clone().ok_or_else(missing)?)
+                    .await
+            }
             Type::GetLastMessageId => {
                 self.handle_get_last_message_id(command.get_last_message_id.ok_or_else(missing)?)
             }
@@ -221,11 +225,24 @@ impl Connection {
         Ok(())
     }
 
-    fn ignore(&self, kind: Type, _command: &BaseCommand) {
-        tracing::warn!(
-            command = kind.as_str_name(),
-            "ignoring command a client should not send"
-        );
+    /// A command this broker does not serve: a request is answered with
+    /// `NotAllowedError` so the client does not wait for ever; anything
+    /// else is logged and dropped.
+    fn ignore(&self, kind: Type, command: &BaseCommand) {
+        match commands::any_request_id(command) {
+            Some(request_id) => {
+                tracing::info!(command = kind.as_str_name(), "refusing unsupported request");
+                self.out.send(commands::error(
+                    request_id,
+                    ServerError::NotAllowedError,
+                    format!("{} is not supported by this broker", kind.as_str_name()),
+                ));
+            }
+            None => tracing::warn!(
+                command = kind.as_str_name(),
+                "ignoring command a client should not send"
+            ),
+        }
     }
 
     /// Detaches everything this connection created (disconnect).
@@ -236,9 +253,9 @@ impl Connection {
         }
         for (consumer_id, slot) in self.consumers.drain() {
             slot.consumer.close();
-            slot.subscription
-                .dispatcher()
-                .remove_consumer(consumer_id, self.cid);
+            slot.topic
+                .detach_consumer(&slot.subscription, consumer_id, self.cid)
+                .await;
         }
     }
 }

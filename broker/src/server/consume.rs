@@ -1,5 +1,6 @@
-//! Consuming commands: SUBSCRIBE, FLOW, ACK, REDELIVER_UNACKNOWLEDGED_MESSAGES,
-//! UNSUBSCRIBE, CLOSE_CONSUMER, SEEK, GET_LAST_MESSAGE_ID and CONSUMER_STATS.
+//! Consuming commands: SUBSCRIBE (durable subscriptions of every type, and
+//! readers), FLOW, ACK, REDELIVER_UNACKNOWLEDGED_MESSAGES, UNSUBSCRIBE,
+//! CLOSE_CONSUMER, SEEK, GET_LAST_MESSAGE_ID and CONSUMER_STATS.
 
 use std::sync::Arc;
 
@@ -11,16 +12,51 @@ use magnetar_proto::pulsar::api::{
     CommandAck, CommandAckResponse, CommandCloseConsumer, CommandConsumerStats,
     CommandConsumerStatsResponse, CommandFlow, CommandGetLastMessageId,
     CommandGetLastMessageIdResponse, CommandRedeliverUnacknowledgedMessages, CommandSeek,
-    CommandSubscribe, CommandUnsubscribe, ServerError,
+    CommandSubscribe, CommandUnsubscribe, KeySharedMeta, KeySharedMode, MessageIdData, ServerError,
 };
 use magnetar_proto::pulsar::commands;
 
 use super::connection::{Connection, ConsumerSlot};
 use super::ConnectionError;
-use crate::consumer::{Consumer, SubscriptionType};
+use crate::consumer::{Consumer, ConsumerSpec, KeySharedSpec, SubscriptionType};
 use crate::managed_ledger::{InitialPosition, Position};
-use crate::topic::{TopicError, TopicName};
+use crate::topic::{CursorStart, TopicError, TopicName};
 use crate::wire::{message_id, position};
+
+/// Longest subscription name accepted, in bytes.
+pub const MAX_SUBSCRIPTION_NAME: usize = 1024;
+
+/// The position a client's start or seek id names: `MessageId.earliest`
+/// (ledger -1) is before the first entry, `MessageId.latest` (ledger
+/// `i64::MAX`) after the last, anything else the entry itself (a batch
+/// index is left to the client, which skips what it must).
+fn start_position(id: &MessageIdData) -> Position {
+    if id.ledger_id == u64::MAX {
+        Position::before_ledger(0)
+    } else if id.ledger_id >= i64::MAX as u64 {
+        Position::new(u64::MAX, 0)
+    } else {
+        Position::new(id.ledger_id, (id.entry_id as i64).max(0))
+    }
+}
+
+/// A Key_Shared consumer's settings from its `KeySharedMeta` (AUTO_SPLIT
+/// when absent).
+fn key_shared_spec(meta: Option<&KeySharedMeta>) -> KeySharedSpec {
+    let Some(meta) = meta else {
+        return KeySharedSpec::default();
+    };
+    let sticky = meta.key_shared_mode == KeySharedMode::Sticky as i32;
+    KeySharedSpec {
+        sticky_ranges: sticky.then(|| {
+            meta.hash_ranges
+                .iter()
+                .map(|range| (range.start, range.end))
+                .collect()
+        }),
+        allow_out_of_order: meta.allow_out_of_order_delivery.unwrap_or(false),
+    }
+}
 
 impl Connection {
     pub(super) async fn handle_subscribe(&mut self, request: CommandSubscribe) {
@@ -28,6 +64,9 @@ impl Connection {
         match self.create_consumer(&request).await {
             Ok(()) => {
                 self.out.send(commands::success(request_id));
+                if let Some(slot) = self.consumers.get(&request.consumer_id) {
+                    slot.consumer.ready();
+                }
             }
             Err(error) => {
                 tracing::info!(topic = %request.topic, subscription = %request.subscription, error = %error, "subscribe refused");
@@ -45,18 +84,15 @@ impl Connection {
         let mode = match SubType::try_from(request.sub_type) {
             Ok(SubType::Exclusive) => SubscriptionType::Exclusive,
             Ok(SubType::Shared) => SubscriptionType::Shared,
-            Ok(SubType::Failover) => {
-                return Err(TopicError::NotSupported("Failover subscriptions"))
-            }
-            Ok(SubType::KeyShared) => {
-                return Err(TopicError::NotSupported("Key_Shared subscriptions"))
-            }
+            Ok(SubType::Failover) => SubscriptionType::Failover,
+            Ok(SubType::KeyShared) => SubscriptionType::KeyShared,
             Err(_) => return Err(TopicError::NotSupported("unknown subscription type")),
         };
-        if request.durable == Some(false) {
-            return Err(TopicError::NotSupported(
-                "non-durable subscriptions (readers)",
-            ));
+        if request.subscription.is_empty() || request.subscription.len() > MAX_SUBSCRIPTION_NAME {
+            return Err(TopicError::InvalidRequest(format!(
+                "a subscription name has 1 to {MAX_SUBSCRIPTION_NAME} bytes, not {}",
+                request.subscription.len()
+            )));
         }
         if let Some(slot) = self.consumers.get(&request.consumer_id) {
             if !slot.consumer.is_closed() {
@@ -73,9 +109,9 @@ impl Connection {
         }
         if let Some(stale) = self.consumers.remove(&request.consumer_id) {
             stale
-                .subscription
-                .dispatcher()
-                .remove_consumer(request.consumer_id, self.cid);
+                .topic
+                .detach_consumer(&stale.subscription, request.consumer_id, self.cid)
+                .await;
         }
         if !self.context.ownership.owns(&topic_name).await? {
             return Err(TopicError::NotOwned(topic_name.to_string()));
@@ -85,17 +121,39 @@ impl Connection {
             Some(p) if p == WireInitialPosition::Earliest as i32 => InitialPosition::Earliest,
             _ => InitialPosition::Latest,
         };
+        let start = if request.durable == Some(false) {
+            CursorStart::Reader(
+                request
+                    .start_message_id
+                    .as_ref()
+                    .map_or(Position::new(u64::MAX, 0), start_position),
+            )
+        } else {
+            CursorStart::Durable(initial)
+        };
         let consumer_name = request.consumer_name.clone().unwrap_or_default();
         let consumer = Arc::new(Consumer::new(
-            request.consumer_id,
-            consumer_name.clone(),
-            request.subscription.clone(),
+            ConsumerSpec {
+                id: request.consumer_id,
+                name: consumer_name.clone(),
+                subscription: request.subscription.clone(),
+                priority_level: request.priority_level.unwrap_or(0),
+                key_shared: (mode == SubscriptionType::KeyShared)
+                    .then(|| key_shared_spec(request.key_shared_meta.as_ref())),
+                max_unacked: self.context.config.dispatch.max_unacked_per_consumer,
+            },
             self.out.clone(),
             topic.traffic().clone(),
         ));
         let subscription = topic
-            .subscribe(&request.subscription, mode, initial, consumer.clone())
+            .subscribe(&request.subscription, mode, start, consumer.clone())
             .await?;
+        let properties = request
+            .subscription_properties
+            .iter()
+            .map(|kv| (kv.key.clone(), kv.value.clone()))
+            .collect();
+        subscription.cursor().init_properties(properties);
         tracing::info!(
             topic = %topic_name,
             subscription = %request.subscription,
@@ -137,25 +195,40 @@ impl Connection {
         Ok(())
     }
 
-    /// Batch-index acks are not tracked: acking any message of a batch acks
-    /// the whole entry (clients without batch-index ack only send one ack
-    /// per batch once all of its messages are acknowledged).
+    /// Individual and cumulative acks. An id with an `ack_set` acknowledges
+    /// only the messages of its batch whose bits are clear (batch-index
+    /// acks); the entry is acknowledged once none is left.
     pub(super) fn handle_ack(&self, ack: CommandAck) -> Result<(), ConnectionError> {
         let slot = self.consumer_slot("ACK", ack.consumer_id)?;
         if slot.consumer.is_closed() {
             return Ok(());
         }
         let dispatcher = slot.subscription.dispatcher();
-        let positions: Vec<Position> = ack.message_id.iter().map(position).collect();
+        let (partial, whole): (Vec<&MessageIdData>, Vec<&MessageIdData>) =
+            ack.message_id.iter().partition(|id| !id.ack_set.is_empty());
+        let positions: Vec<Position> = whole.into_iter().map(position).collect();
+        let partial: Vec<(Position, Vec<i64>)> = partial
+            .into_iter()
+            .map(|id| (position(id), id.ack_set.clone()))
+            .collect();
         let mut refusal = None;
         if ack.ack_type == AckType::Cumulative as i32 {
-            if dispatcher.mode() == SubscriptionType::Shared {
-                refusal = Some("cumulative acknowledgement is not allowed on Shared subscriptions");
+            if !dispatcher.mode().allows_cumulative_ack() {
+                refusal = Some(
+                    "cumulative acknowledgement is not allowed on Shared and Key_Shared subscriptions",
+                );
             } else if let Some(last) = positions.iter().max() {
                 dispatcher.ack_cumulative(&slot.consumer, *last);
+            } else if let Some((last, ack_set)) = partial.iter().max_by_key(|(p, _)| *p) {
+                // Up to a message inside a batch: everything before the
+                // batch, and the batch in part.
+                let before = Position::new(last.ledger_id, last.entry_id - 1);
+                dispatcher.ack_cumulative(&slot.consumer, before);
+                dispatcher.ack_batch_indexes(&slot.consumer, &[(*last, ack_set.clone())]);
             }
         } else {
             dispatcher.ack_individual(&slot.consumer, &positions);
+            dispatcher.ack_batch_indexes(&slot.consumer, &partial);
         }
         if let Some(reason) = refusal {
             tracing::warn!(consumer_id = ack.consumer_id, reason, "ack refused");
@@ -216,41 +289,82 @@ impl Connection {
         }
     }
 
-    pub(super) fn handle_close_consumer(&mut self, request: CommandCloseConsumer) {
+    pub(super) async fn handle_close_consumer(&mut self, request: CommandCloseConsumer) {
         let Some(slot) = self.consumers.remove(&request.consumer_id) else {
             self.reply_consumer_not_found(request.request_id, request.consumer_id);
             return;
         };
         slot.consumer.close();
-        slot.subscription
-            .dispatcher()
-            .remove_consumer(request.consumer_id, self.cid);
+        slot.topic
+            .detach_consumer(&slot.subscription, request.consumer_id, self.cid)
+            .await;
         tracing::info!(consumer_id = request.consumer_id, "consumer closed");
         self.out.send(commands::success(request.request_id));
     }
 
-    pub(super) fn handle_seek(&self, request: CommandSeek) {
-        self.out.send(commands::error(
-            request.request_id,
-            ServerError::NotAllowedError,
-            "seek is not supported yet",
-        ));
+    /// SEEK by message id or publish time: the subscription's consumers
+    /// are closed from the broker side, the cursor is reset, and then the
+    /// request succeeds; the consumers come back at the new position.
+    pub(super) async fn handle_seek(&self, request: CommandSeek) {
+        let Some(slot) = self.consumers.get(&request.consumer_id) else {
+            self.reply_consumer_not_found(request.request_id, request.consumer_id);
+            return;
+        };
+        let target = match (&request.message_id, request.message_publish_time) {
+            (Some(id), _) => Ok(start_position(id)),
+            (None, Some(publish_time)) => slot
+                .topic
+                .ledger()
+                .find_by_publish_time(publish_time)
+                .await
+                .map_err(TopicError::from),
+            (None, None) => Err(TopicError::InvalidRequest(
+                "SEEK names neither a message id nor a publish time".to_string(),
+            )),
+        };
+        let dispatcher = slot.subscription.dispatcher();
+        let result = match target {
+            Ok(position) => dispatcher
+                .reset(position)
+                .await
+                .map(|()| position)
+                .map_err(TopicError::from),
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(position) => {
+                tracing::info!(subscription = %slot.subscription.name(), %position, "subscription reset by seek");
+                self.out.send(commands::success(request.request_id));
+            }
+            Err(error) => {
+                tracing::info!(subscription = %slot.subscription.name(), error = %error, "seek refused");
+                self.out.send(commands::error(
+                    request.request_id,
+                    error.server_error(),
+                    error.to_string(),
+                ));
+            }
+        }
     }
 
-    /// The topic's last entry; `entryId` -1 (as uint64) when it is empty.
+    /// The topic's last entry and the subscription's mark-delete position;
+    /// ledger and entry -1 when the topic holds no entry.
     pub(super) fn handle_get_last_message_id(&self, request: CommandGetLastMessageId) {
         let Some(slot) = self.consumers.get(&request.consumer_id) else {
             self.reply_consumer_not_found(request.request_id, request.consumer_id);
             return;
         };
         let mark_delete = slot.subscription.cursor().mark_delete_position();
-        let last = slot
-            .topic
-            .ledger()
-            .last_confirmed()
-            .unwrap_or(Position::before_ledger(mark_delete.ledger_id));
+        let last = match slot.topic.ledger().last_confirmed() {
+            Some(last) if last.entry_id >= 0 => message_id(last),
+            _ => MessageIdData {
+                ledger_id: u64::MAX,
+                entry_id: u64::MAX,
+                ..Default::default()
+            },
+        };
         self.out.send(CommandGetLastMessageIdResponse {
-            last_message_id: message_id(last),
+            last_message_id: last,
             request_id: request.request_id,
             consumer_mark_delete_position: Some(message_id(mark_delete)),
         });
@@ -267,7 +381,7 @@ impl Connection {
             consumer_name: Some(consumer.name().to_string()),
             available_permits: Some(consumer.available_permits().max(0) as u64),
             unacked_messages: Some(consumer.unacked_messages()),
-            blocked_consumer_on_unacked_msgs: Some(false),
+            blocked_consumer_on_unacked_msgs: Some(consumer.is_blocked()),
             r#type: Some(slot.subscription.dispatcher().mode().as_str().to_string()),
             msg_backlog: Some(slot.subscription.cursor().backlog()),
             ..Default::default()

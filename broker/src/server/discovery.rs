@@ -87,6 +87,7 @@ impl Connection {
 
     /// Lists the namespace's persistent topics from the stored managed ledgers.
     pub(super) async fn handle_topics_of_namespace(&self, request: CommandGetTopicsOfNamespace) {
+        tracing::debug!(namespace = %request.namespace, request_id = request.request_id, "GET_TOPICS_OF_NAMESPACE");
         let prefix = format!("{}/persistent/", request.namespace.trim_end_matches('/'));
         match self.context.topics.factory().list(&prefix).await {
             Ok(names) => {

@@ -6,7 +6,7 @@ use thiserror::Error;
 
 use super::ownership::OwnershipError;
 use super::TopicNameError;
-use crate::dispatch::ExclusiveTaken;
+use crate::dispatch::{JoinError, KeySharedError};
 use crate::managed_ledger::ManagedLedgerError;
 use crate::wire::storage_server_error;
 
@@ -35,6 +35,10 @@ pub enum TopicError {
     #[error("not supported: {0}")]
     NotSupported(&'static str),
     #[error(transparent)]
+    ConsumerAssign(KeySharedError),
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error(transparent)]
     Ownership(#[from] OwnershipError),
     #[error("storage: {0}")]
     Storage(#[from] ManagedLedgerError),
@@ -45,10 +49,11 @@ pub enum TopicError {
     NotWritable { topic: String, reason: String },
 }
 
-impl From<ExclusiveTaken> for TopicError {
-    fn from(taken: ExclusiveTaken) -> Self {
-        TopicError::ConsumerBusy {
-            subscription: taken.subscription,
+impl From<JoinError> for TopicError {
+    fn from(error: JoinError) -> Self {
+        match error {
+            JoinError::ExclusiveTaken { subscription } => TopicError::ConsumerBusy { subscription },
+            JoinError::KeyShared(error) => TopicError::ConsumerAssign(error),
         }
     }
 }
@@ -67,6 +72,8 @@ impl TopicError {
             | TopicError::SubscriptionTypeMismatch { .. } => ServerError::ConsumerBusy,
             TopicError::SubscriptionNotFound(_) => ServerError::SubscriptionNotFound,
             TopicError::NotSupported(_) => ServerError::NotAllowedError,
+            TopicError::ConsumerAssign(_) => ServerError::ConsumerAssignError,
+            TopicError::InvalidRequest(_) => ServerError::NotAllowedError,
             TopicError::Ownership(error) => error.server_error(),
             TopicError::Storage(error) => storage_server_error(error),
         }

@@ -12,6 +12,6 @@ mod subscription;
 pub use crate::namespace::{TopicDomain, TopicName, TopicNameError};
 pub use error::TopicError;
 pub use ownership::{BrokerTarget, LocalOwnership, LookupAnswer, OwnershipError, TopicOwnership};
-pub use persistent::PersistentTopic;
+pub use persistent::{CursorStart, PersistentTopic};
 pub use registry::TopicRegistry;
 pub use subscription::Subscription;

@@ -6,11 +6,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::consumer::{Consumer, SubscriptionType};
-use crate::managed_ledger::{InitialPosition, ManagedLedger};
+use crate::dispatch::DispatchConfig;
+use crate::managed_ledger::{InitialPosition, ManagedLedger, Position};
 use crate::producer::Producer;
 use crate::traffic::TopicTraffic;
 
 use super::{Subscription, TopicError, TopicName};
+
+/// Where a new subscription's cursor starts, and whether it is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CursorStart {
+    /// A durable subscription (created at the position if it is new).
+    Durable(InitialPosition),
+    /// A reader: a non-durable cursor whose first entry is the first at or
+    /// after the position.
+    Reader(Position),
+}
 
 pub struct PersistentTopic {
     name: TopicName,
@@ -20,10 +31,11 @@ pub struct PersistentTopic {
     subscriptions: tokio::sync::Mutex<HashMap<String, Arc<Subscription>>>,
     closing: AtomicBool,
     traffic: Arc<TopicTraffic>,
+    dispatch: DispatchConfig,
 }
 
 impl PersistentTopic {
-    pub fn new(name: TopicName, ledger: Arc<ManagedLedger>) -> Self {
+    pub fn new(name: TopicName, ledger: Arc<ManagedLedger>, dispatch: DispatchConfig) -> Self {
         PersistentTopic {
             name,
             ledger,
@@ -31,6 +43,7 @@ impl PersistentTopic {
             subscriptions: tokio::sync::Mutex::new(HashMap::new()),
             closing: AtomicBool::new(false),
             traffic: Arc::default(),
+            dispatch,
         }
     }
 
@@ -102,33 +115,92 @@ impl PersistentTopic {
         self.producers.lock().len()
     }
 
-    /// Finds or creates the durable subscription and attaches `consumer`.
+    /// Finds or creates the subscription and attaches `consumer`.
     pub async fn subscribe(
         &self,
         subscription: &str,
         mode: SubscriptionType,
-        initial: InitialPosition,
+        start: CursorStart,
         consumer: Arc<Consumer>,
     ) -> Result<Arc<Subscription>, TopicError> {
         self.check_open()?;
         let mut subscriptions = self.subscriptions.lock().await;
         let entry = match subscriptions.get(subscription) {
-            Some(existing) => existing.clone(),
+            Some(existing) => {
+                if existing.is_durable() != matches!(start, CursorStart::Durable(_)) {
+                    return Err(TopicError::InvalidRequest(format!(
+                        "subscription {subscription:?} exists and is {}",
+                        if existing.is_durable() {
+                            "durable"
+                        } else {
+                            "a reader's"
+                        }
+                    )));
+                }
+                existing.clone()
+            }
             None => {
-                let cursor = self.ledger.open_cursor(subscription, initial).await?;
+                let cursor = match start {
+                    CursorStart::Durable(initial) => {
+                        self.ledger.open_cursor(subscription, initial).await?
+                    }
+                    CursorStart::Reader(position) => self
+                        .ledger
+                        .open_non_durable_cursor(subscription, position)?,
+                };
                 let created = Arc::new(Subscription::new(
                     subscription.to_string(),
                     mode,
                     cursor,
                     self.ledger.clone(),
+                    self.name.partition_index(),
+                    self.dispatch,
                 ));
                 subscriptions.insert(subscription.to_string(), created.clone());
                 tracing::info!(topic = %self.name, subscription, mode = mode.as_str(), "created subscription");
                 created
             }
         };
-        entry.add_consumer(mode, consumer)?;
+        if let Err(error) = entry.add_consumer(mode, consumer) {
+            if !entry.is_durable() && entry.consumers().iter().all(|c| c.is_closed()) {
+                self.forget_reader(&mut subscriptions, &entry);
+            }
+            return Err(error);
+        }
         Ok(entry)
+    }
+
+    /// Detaches a consumer from its subscription; a reader's subscription
+    /// ends with its last consumer.
+    pub async fn detach_consumer(
+        &self,
+        subscription: &Arc<Subscription>,
+        consumer_id: u64,
+        cid: u64,
+    ) {
+        subscription.dispatcher().remove_consumer(consumer_id, cid);
+        if subscription.is_durable() || subscription.consumers().iter().any(|c| !c.is_closed()) {
+            return;
+        }
+        let mut subscriptions = self.subscriptions.lock().await;
+        self.forget_reader(&mut subscriptions, subscription);
+    }
+
+    fn forget_reader(
+        &self,
+        subscriptions: &mut HashMap<String, Arc<Subscription>>,
+        subscription: &Arc<Subscription>,
+    ) {
+        let name = subscription.name();
+        if subscriptions
+            .get(name)
+            .is_some_and(|s| Arc::ptr_eq(s, subscription))
+        {
+            subscriptions.remove(name);
+        }
+        subscription.dispatcher().stop();
+        self.ledger.close_non_durable_cursor(name);
+        tracing::debug!(topic = %self.name, subscription = name, "reader closed");
     }
 
     pub async fn subscription(&self, name: &str) -> Option<Arc<Subscription>> {

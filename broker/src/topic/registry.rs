@@ -11,6 +11,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use tokio::sync::OnceCell;
 
+use crate::dispatch::DispatchConfig;
 use crate::managed_ledger::ManagedLedgerFactory;
 
 use super::{PersistentTopic, TopicDomain, TopicError, TopicName};
@@ -23,13 +24,15 @@ const CLOSE_CONCURRENCY: usize = 64;
 pub struct TopicRegistry {
     factory: Arc<ManagedLedgerFactory>,
     topics: parking_lot::Mutex<HashMap<String, TopicSlot>>,
+    dispatch: DispatchConfig,
 }
 
 impl TopicRegistry {
-    pub fn new(factory: Arc<ManagedLedgerFactory>) -> Self {
+    pub fn new(factory: Arc<ManagedLedgerFactory>, dispatch: DispatchConfig) -> Self {
         TopicRegistry {
             factory,
             topics: parking_lot::Mutex::new(HashMap::new()),
+            dispatch,
         }
     }
 
@@ -48,7 +51,11 @@ impl TopicRegistry {
             .get_or_try_init(|| async {
                 let ledger = self.factory.open(&name.persistence_name()).await?;
                 tracing::info!(topic = %name, "loaded topic");
-                Ok::<_, TopicError>(Arc::new(PersistentTopic::new(name.clone(), ledger)))
+                Ok::<_, TopicError>(Arc::new(PersistentTopic::new(
+                    name.clone(),
+                    ledger,
+                    self.dispatch,
+                )))
             })
             .await?
             .clone();

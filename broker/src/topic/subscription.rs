@@ -1,10 +1,11 @@
-//! A durable subscription: a managed cursor plus the dispatcher that feeds
-//! the subscription's consumers from it.
+//! A subscription: a managed cursor plus the dispatcher that feeds the
+//! subscription's consumers from it. Durable subscriptions outlive their
+//! consumers; a non-durable one (a reader) ends with its last consumer.
 
 use std::sync::Arc;
 
 use crate::consumer::{Consumer, SubscriptionType};
-use crate::dispatch::Dispatcher;
+use crate::dispatch::{DispatchConfig, Dispatcher};
 use crate::managed_ledger::{ManagedCursor, ManagedLedger};
 
 pub struct Subscription {
@@ -12,6 +13,8 @@ pub struct Subscription {
     cursor: Arc<ManagedCursor>,
     dispatcher: parking_lot::Mutex<Arc<Dispatcher>>,
     ledger: Arc<ManagedLedger>,
+    partition: Option<u32>,
+    config: DispatchConfig,
 }
 
 impl Subscription {
@@ -20,14 +23,30 @@ impl Subscription {
         mode: SubscriptionType,
         cursor: Arc<ManagedCursor>,
         ledger: Arc<ManagedLedger>,
+        partition: Option<u32>,
+        config: DispatchConfig,
     ) -> Self {
-        let dispatcher = Dispatcher::start(mode, name.clone(), cursor.clone(), ledger.clone());
+        let dispatcher = Dispatcher::start(
+            mode,
+            name.clone(),
+            cursor.clone(),
+            ledger.clone(),
+            partition,
+            config,
+        );
         Subscription {
             name,
             cursor,
             dispatcher: parking_lot::Mutex::new(dispatcher),
             ledger,
+            partition,
+            config,
         }
+    }
+
+    /// A reader's subscription: it is forgotten when its consumer leaves.
+    pub fn is_durable(&self) -> bool {
+        self.cursor.is_durable()
     }
 
     pub fn name(&self) -> &str {
@@ -63,11 +82,17 @@ impl Subscription {
                 });
             }
             dispatcher.stop();
+            // What the old dispatcher had read but not delivered for good
+            // (its replay set, its consumers' unacknowledged entries) must
+            // be read again by the new one.
+            self.cursor.rewind();
             *dispatcher = Dispatcher::start(
                 mode,
                 self.name.clone(),
                 self.cursor.clone(),
                 self.ledger.clone(),
+                self.partition,
+                self.config,
             );
         }
         Ok(dispatcher.add_consumer(consumer)?)

@@ -78,6 +78,16 @@ pub async fn start_broker_with(mut config: BrokerServiceConfig) -> BrokerService
     .unwrap()
 }
 
+/// A broker, a topic unique to the calling test, and a connection with a
+/// producer (id 1) on that topic.
+pub async fn broker_with_producer(test: &str) -> (BrokerServiceHandle, String, RawClient) {
+    let broker = start_broker().await;
+    let topic = topic(test);
+    let mut producer = RawClient::connect(broker.local_addr()).await;
+    producer.create_producer(&topic, 1).await;
+    (broker, topic, producer)
+}
+
 /// Client speaking raw frames.
 pub struct RawClient {
     pub framed: Framed<TcpStream, PulsarCodec>,
@@ -216,6 +226,33 @@ impl RawClient {
         };
         assert_eq!(receipt.sequence_id, sequence_id);
         receipt.message_id.expect("receipt without message id")
+    }
+
+    /// Publishes `m0`, `m1`, ... (`count` messages, sequence ids from 0)
+    /// one at a time and returns their ids.
+    pub async fn publish_numbered(&mut self, producer_id: u64, count: u64) -> Vec<MessageIdData> {
+        let mut ids = Vec::new();
+        for sequence_id in 0..count {
+            let payload = format!("m{sequence_id}");
+            ids.push(
+                self.publish_and_wait(producer_id, sequence_id, payload.as_bytes())
+                    .await,
+            );
+        }
+        ids
+    }
+
+    /// GET_LAST_MESSAGE_ID for `consumer_id` and its answer.
+    pub async fn last_message_id(&mut self, consumer_id: u64) -> CommandGetLastMessageIdResponse {
+        self.send(CommandGetLastMessageId {
+            consumer_id,
+            request_id: 7000 + consumer_id,
+        })
+        .await;
+        self.recv_command()
+            .await
+            .get_last_message_id_response
+            .expect("GET_LAST_MESSAGE_ID_RESPONSE")
     }
 
     /// Subscribes and returns the broker's reply (SUCCESS or ERROR).

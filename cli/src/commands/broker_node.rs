@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use magnetar_bookie::{LedgerOptions, LedgerStore};
 use magnetar_broker::cluster::ClusterConfig;
+use magnetar_broker::dispatch::DispatchConfig;
 use magnetar_broker::node::{BrokerNode, BrokerNodeConfig};
 use magnetar_broker::BrokerServiceConfig;
 use magnetar_metadata::MetadataStore;
@@ -50,6 +51,11 @@ pub async fn start(
         ..Default::default()
     };
     service.max_message_size = listen.max_message_size;
+    service.dispatch = DispatchConfig {
+        failover_delay: Duration::from_millis(listen.consumers.failover_delay_ms),
+        max_unacked_per_consumer: listen.consumers.max_unacked_messages_per_consumer,
+        max_unacked_per_subscription: listen.consumers.max_unacked_messages_per_subscription,
+    };
     service.managed_ledger.ensemble_size = ensemble;
     service.managed_ledger.write_quorum = write;
     service.managed_ledger.ack_quorum = ack;

@@ -77,6 +77,7 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
     let mut pending_messages = 0usize;
     let mut batch = OpenBatch::default();
     let mut next_sequence_id = 0u64;
+    let mut batches_sent = 0u64;
     let (mut created, mut bytes) = (0u64, 0u64);
     let start = Instant::now();
     let mut report = LatencyReport::new("produce", "msg", start)?;
@@ -113,8 +114,17 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
             || pending_messages + batch.created.len() >= args.max_pending
             || (!producing && !batch.created.is_empty());
         if !batch.created.is_empty() && (batch_due || batch_full) {
-            let sent =
-                send_batch(&mut connection, &mut batch, next_sequence_id, args.batching).await?;
+            let key =
+                (args.keys > 0).then(|| format!("key-{}", batches_sent % u64::from(args.keys)));
+            batches_sent += 1;
+            let sent = send_batch(
+                &mut connection,
+                &mut batch,
+                next_sequence_id,
+                args.batching,
+                key,
+            )
+            .await?;
             next_sequence_id += sent.created.len() as u64;
             pending_messages += sent.created.len();
             in_flight.push_back(sent);
@@ -198,6 +208,7 @@ async fn send_batch(
     batch: &mut OpenBatch,
     sequence_id: u64,
     batched: bool,
+    key: Option<String>,
 ) -> Result<InFlight> {
     let OpenBatch { body, created, .. } = std::mem::take(batch);
     let messages = created.len();
@@ -208,6 +219,7 @@ async fn send_batch(
         publish_time: now_micros() / 1000,
         num_messages_in_batch: batched.then_some(count),
         uncompressed_size: Some(u32::try_from(body.len()).unwrap_or(u32::MAX)),
+        partition_key: key,
         ..Default::default()
     };
     let send = CommandSend {

@@ -90,3 +90,27 @@ pub fn success(request_id: u64) -> BaseCommand {
 pub fn command_type(command: &BaseCommand) -> Option<Type> {
     Type::try_from(command.r#type).ok()
 }
+
+/// The request id of any client command that carries one, so that a
+/// command a server does not serve can still be answered with an error
+/// instead of being dropped (a dropped request leaves the client waiting).
+pub fn any_request_id(command: &BaseCommand) -> Option<u64> {
+    let c = command;
+    c.lookup_topic
+        .as_ref()
+        .map(|x| x.request_id)
+        .or_else(|| c.partition_metadata.as_ref().map(|x| x.request_id))
+        .or_else(|| c.get_topics_of_namespace.as_ref().map(|x| x.request_id))
+        .or_else(|| c.get_schema.as_ref().map(|x| x.request_id))
+        .or_else(|| c.get_or_create_schema.as_ref().map(|x| x.request_id))
+        .or_else(|| c.producer.as_ref().map(|x| x.request_id))
+        .or_else(|| c.subscribe.as_ref().map(|x| x.request_id))
+        .or_else(|| c.unsubscribe.as_ref().map(|x| x.request_id))
+        .or_else(|| c.close_producer.as_ref().map(|x| x.request_id))
+        .or_else(|| c.close_consumer.as_ref().map(|x| x.request_id))
+        .or_else(|| c.seek.as_ref().map(|x| x.request_id))
+        .or_else(|| c.get_last_message_id.as_ref().map(|x| x.request_id))
+        .or_else(|| c.consumer_stats.as_ref().map(|x| x.request_id))
+        .or_else(|| c.tc_client_connect_request.as_ref().map(|x| x.request_id))
+        .or_else(|| c.ack.as_ref().and_then(|x| x.request_id))
+}
