@@ -575,3 +575,48 @@ async fn delayed_messages_wait_on_shared_and_not_on_exclusive() {
     );
     broker.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_consumer_at_its_unacked_limit_waits_until_half_is_acknowledged() {
+    let mut config = magnetar_broker::BrokerServiceConfig::default();
+    config.dispatch.max_unacked_per_consumer = 4;
+    let broker = start_broker_with(config).await;
+    let topic = topic("unacked-limit");
+    let mut producer = RawClient::connect(broker.local_addr()).await;
+    producer.create_producer(&topic, 1).await;
+    let ids = producer.publish_numbered(1, 10).await;
+    let mut client = RawClient::connect(broker.local_addr()).await;
+    client.subscribe(&topic, "s", SubType::Shared, 1).await;
+    client.flow(1, 100).await;
+    for _ in 0..4 {
+        client.recv_message().await;
+    }
+    assert!(
+        client.try_recv(Duration::from_millis(300)).await.is_none(),
+        "a blocked consumer received more"
+    );
+    client
+        .send(CommandConsumerStats {
+            request_id: 8,
+            consumer_id: 1,
+        })
+        .await;
+    let stats = client
+        .recv_command()
+        .await
+        .consumer_stats_response
+        .expect("CONSUMER_STATS_RESPONSE");
+    assert_eq!(stats.blocked_consumer_on_unacked_msgs, Some(true));
+    assert_eq!(stats.unacked_messages, Some(4));
+    // One ack leaves 3 > 2 unacknowledged: still blocked; the second
+    // brings it to half and lifts the block.
+    client.send(ack(1, vec![ids[0].clone()])).await;
+    assert!(client.try_recv(Duration::from_millis(300)).await.is_none());
+    client.send(ack(1, vec![ids[1].clone()])).await;
+    let mut more = 0;
+    while client.try_recv(Duration::from_millis(300)).await.is_some() {
+        more += 1;
+    }
+    assert_eq!(more, 2, "refilled up to the limit again");
+    broker.shutdown().await;
+}

@@ -371,3 +371,49 @@ async fn random_shared() {
 async fn random_key_shared() {
     run_seeded(SubType::KeyShared).await;
 }
+
+/// Redelivery counts are stored with the cursor, so a dead-letter policy
+/// keeps counting across a broker restart.
+#[tokio::test]
+async fn redelivery_counts_survive_a_restart() {
+    let stores = Stores {
+        metadata: Arc::new(MemoryStore::new()),
+        ledgers: Arc::new(MemoryLedgerStore::new()),
+    };
+    let topic = topic("redelivery-restart");
+    let broker = start(&stores).await;
+    let mut producer = RawClient::connect(broker.local_addr()).await;
+    producer.create_producer(&topic, 1).await;
+    producer.publish_numbered(1, 1).await;
+    let mut client = RawClient::connect(broker.local_addr()).await;
+    client.subscribe(&topic, "s", SubType::Shared, 1).await;
+    client.flow(1, 10).await;
+    for expected in 0..3 {
+        let (message, _) = client.recv_message().await;
+        assert_eq!(message.redelivery_count, Some(expected));
+        client
+            .send(CommandRedeliverUnacknowledgedMessages {
+                consumer_id: 1,
+                message_ids: vec![message.message_id],
+                consumer_epoch: None,
+            })
+            .await;
+    }
+    // The third negative ack made the count 3; the entry is in the replay
+    // set when the broker stops.
+    client.recv_message().await;
+    drop(client);
+    broker.shutdown().await;
+
+    let broker = start(&stores).await;
+    let mut client = RawClient::connect(broker.local_addr()).await;
+    client.subscribe(&topic, "s", SubType::Shared, 1).await;
+    client.flow(1, 10).await;
+    let (message, _) = client.recv_message().await;
+    assert!(
+        message.redelivery_count >= Some(3),
+        "count after restart: {:?}",
+        message.redelivery_count
+    );
+    broker.shutdown().await;
+}

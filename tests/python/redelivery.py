@@ -4,6 +4,8 @@ delivery.
 - Shared: a message negatively acknowledged twice more than the policy
   allows lands in the dead-letter topic; the others are consumed once.
 - Exclusive: a negatively acknowledged message comes back.
+- Shared: half of a batch acknowledged by index; the rest, and only the
+  rest, goes to the next consumer.
 - Shared: a message left unacknowledged past the ack timeout comes back.
 - Shared: deliver_after holds a message back; Exclusive delivers at once.
 
@@ -64,6 +66,35 @@ second = excl.receive(timeout_millis=5000)
 results["exclusive_redelivered"] = second.data().decode()
 excl.acknowledge(second)
 
+# Batch-index acks: half of a batch acknowledged, the consumer leaves, and
+# the next one gets only the other half.
+batch_topic = topic + "-batch-index"
+first_half = c.subscribe(batch_topic, "batch", consumer_type=pulsar.ConsumerType.Shared,
+                         batch_index_ack_enabled=True)
+batch_producer = c.create_producer(batch_topic, batching_enabled=True, batching_max_messages=10,
+                                   batching_max_publish_delay_ms=1000)
+for i in range(10):
+    batch_producer.send_async(str(i).encode(), None)
+batch_producer.flush()
+for _ in range(10):
+    msg = first_half.receive(timeout_millis=5000)
+    if int(msg.data().decode()) < 5:
+        first_half.acknowledge(msg)
+time.sleep(0.5)  # the client groups acks for up to 100 ms
+first_half.close()
+second_half = c.subscribe(batch_topic, "batch", consumer_type=pulsar.ConsumerType.Shared,
+                          batch_index_ack_enabled=True)
+rest = []
+while True:
+    try:
+        msg = second_half.receive(timeout_millis=2000)
+    except pulsar.Timeout:
+        break
+    rest.append(int(msg.data().decode()))
+    second_half.acknowledge(msg)
+results["batch_rest"] = rest
+second_half.close()
+
 # Ack timeout: a message left unacknowledged comes back (10 s is the
 # client's minimum timeout).
 timeout_topic = topic + "-ack-timeout"
@@ -96,6 +127,7 @@ ok = (results["deliveries"].get("2") == [0, 1, 2]
       and all(results["deliveries"].get(str(v)) == [0] for v in (0, 1, 3, 4))
       and results["dead_letter"] == "2"
       and results["exclusive_redelivered"] == "again"
+      and results["batch_rest"] == [5, 6, 7, 8, 9]
       and results["ack_timeout"][0] == "unacked" and results["ack_timeout"][1] == 1
       and results["ack_timeout"][2] >= 8
       and results["exclusive_order"] == ["later", "now"]

@@ -108,15 +108,14 @@ impl Dispatcher {
         partition: Option<u32>,
         config: DispatchConfig,
     ) -> Arc<Self> {
+        let mut state = DispatchState::new(mode, partition, config.max_unacked_per_subscription);
+        // Counts recorded before a restart or a move of the topic.
+        state.redelivery_counts = cursor.redelivery_counts();
         let dispatcher = Arc::new(Dispatcher {
             subscription,
             cursor,
             ledger,
-            state: Mutex::new(DispatchState::new(
-                mode,
-                partition,
-                config.max_unacked_per_subscription,
-            )),
+            state: Mutex::new(state),
             config,
             wake: Notify::new(),
             cancel: CancellationToken::new(),
@@ -210,7 +209,8 @@ impl Dispatcher {
                 "consumer left, redelivering its unacked entries"
             );
         }
-        state.requeue(unacked);
+        let counts = state.requeue(unacked);
+        self.cursor.record_redeliveries(&counts);
         match state.mode {
             SubscriptionType::KeyShared => state.key_shared.remove_consumer(consumer.key()),
             mode if mode.is_single_active() => self.on_election(state, None),
@@ -287,7 +287,8 @@ impl Dispatcher {
             self.cursor.rewind();
         } else {
             let taken = consumer.take_pending(positions);
-            state.requeue(taken);
+            let counts = state.requeue(taken);
+            self.cursor.record_redeliveries(&counts);
         }
         drop(state);
         self.wake.notify_one();

@@ -176,12 +176,20 @@ impl DispatchState {
 
     /// Puts delivered positions back for redelivery, counting the
     /// redelivery. Key_Shared: the consumer no longer holds their keys.
-    pub fn requeue(&mut self, positions: impl IntoIterator<Item = Position>) {
+    /// Returns the new counts (for the cursor to persist).
+    pub fn requeue(
+        &mut self,
+        positions: impl IntoIterator<Item = Position>,
+    ) -> Vec<(Position, u32)> {
+        let mut counts = Vec::new();
         for position in positions {
-            *self.redelivery_counts.entry(position).or_insert(0) += 1;
+            let count = self.redelivery_counts.entry(position).or_insert(0);
+            *count += 1;
+            counts.push((position, *count));
             self.key_shared.requeue(position);
             self.replay.insert(position);
         }
+        counts
     }
 
     /// Takes up to `max` replay positions, lowest first. Key_Shared skips

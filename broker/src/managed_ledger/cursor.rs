@@ -12,7 +12,7 @@
 //! stored and never holds back trimming; if trimming passes it, it moves
 //! on to the first retained entry.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use magnetar_metadata::{Expected, MetadataError, PutOptions, Version};
@@ -26,6 +26,10 @@ use super::error::ManagedLedgerError;
 use super::layout::LedgerLayout;
 use super::position::{Entry, Position};
 use super::stored::{decode, encode, StoredCursor};
+
+/// Redelivery counts stored with a cursor at most; the rest start again
+/// from zero after a restart.
+pub const MAX_PERSISTED_REDELIVERIES: usize = 10_000;
 
 pub struct ManagedCursor {
     name: String,
@@ -41,6 +45,8 @@ struct CursorState {
     acks: AckState,
     /// Batch entries acknowledged in part (in memory only).
     batch_acks: BatchAcks,
+    /// Redelivery counts of unacknowledged entries (persisted, capped).
+    redeliveries: BTreeMap<Position, u32>,
     /// Next offset to read (>= mark-delete + 1).
     read_offset: i64,
     dirty: bool,
@@ -68,6 +74,7 @@ impl ManagedCursor {
                 mark_delete: layout.position_of(mark_delete),
                 individually_acked: Vec::new(),
                 properties: Default::default(),
+                redeliveries: Vec::new(),
             };
             (AckState::new(mark_delete), stored)
         };
@@ -111,7 +118,9 @@ impl ManagedCursor {
         version: Version,
     ) -> Self {
         let acks = Self::acks_from_stored(&ctx.log().layout(), &stored);
-        Self::new(ctx, name, acks, stored.properties, Some(version))
+        let cursor = Self::new(ctx, name, acks, stored.properties, Some(version));
+        cursor.state.lock().redeliveries = stored.redeliveries.into_iter().collect();
+        cursor
     }
 
     /// A cursor with the given state; `version` is that of the stored
@@ -133,6 +142,7 @@ impl ManagedCursor {
                 read_offset: mark_delete + 1,
                 acks,
                 batch_acks: BatchAcks::default(),
+                redeliveries: BTreeMap::new(),
                 dirty: version.is_none(),
                 persisted_mark_delete: if version.is_some() {
                     mark_delete
@@ -285,10 +295,32 @@ impl ManagedCursor {
         let mut state = self.state.lock();
         state.acks = AckState::new(offset - 1);
         state.batch_acks.clear();
+        state.redeliveries.clear();
         state.read_offset = offset;
         state.dirty = self.durable;
         drop(state);
         self.ctx.request_trim();
+    }
+
+    /// Redelivery counts of unacknowledged entries, as last recorded.
+    pub fn redelivery_counts(&self) -> HashMap<Position, u32> {
+        self.state
+            .lock()
+            .redeliveries
+            .iter()
+            .map(|(p, n)| (*p, *n))
+            .collect()
+    }
+
+    /// Records new redelivery counts (persisted with the cursor, at most
+    /// [`MAX_PERSISTED_REDELIVERIES`] of them).
+    pub fn record_redeliveries(&self, counts: &[(Position, u32)]) {
+        if counts.is_empty() {
+            return;
+        }
+        let mut state = self.state.lock();
+        state.redeliveries.extend(counts.iter().copied());
+        state.dirty |= self.durable;
     }
 
     /// The subscription's properties (stored with the cursor).
@@ -325,6 +357,7 @@ impl ManagedCursor {
                 Some(offset) if offset <= lac && position.entry_id >= 0 => {
                     moved |= state.acks.ack(offset);
                     state.batch_acks.forget(offset);
+                    state.redeliveries.remove(&position);
                     state.dirty = true;
                 }
                 _ => {
@@ -332,7 +365,7 @@ impl ManagedCursor {
                 }
             }
         }
-        Self::after_ack(&mut state, moved, &self.ctx);
+        Self::after_ack(&mut state, moved, &self.ctx, &layout);
     }
 
     /// Acks everything up to and including `position`.
@@ -345,7 +378,7 @@ impl ManagedCursor {
         let moved = state.acks.ack_cumulative(offset);
         state.batch_acks.forget_up_to(offset);
         state.dirty |= moved;
-        Self::after_ack(&mut state, moved, &self.ctx);
+        Self::after_ack(&mut state, moved, &self.ctx, &layout);
     }
 
     /// Acks some messages of the batch entry at `position` (`ack_set`:
@@ -375,8 +408,14 @@ impl ManagedCursor {
         state.batch_acks.remaining(offset).map(<[i64]>::to_vec)
     }
 
-    fn after_ack(state: &mut CursorState, moved: bool, ctx: &CursorContext) {
+    /// `layout` is the caller's (the cursor's lock is taken after it).
+    fn after_ack(state: &mut CursorState, moved: bool, ctx: &CursorContext, layout: &LedgerLayout) {
         if moved {
+            let mark_delete = layout.position_of(state.acks.mark_delete());
+            state.redeliveries = state.redeliveries.split_off(&Position::new(
+                mark_delete.ledger_id,
+                mark_delete.entry_id + 1,
+            ));
             state.read_offset = state.read_offset.max(state.acks.mark_delete() + 1);
             ctx.request_trim();
         }
@@ -451,6 +490,12 @@ impl ManagedCursor {
                     .map(|(s, e)| (layout.position_of(s), layout.position_of(e)))
                     .collect(),
                 properties: state.properties.clone(),
+                redeliveries: state
+                    .redeliveries
+                    .iter()
+                    .take(MAX_PERSISTED_REDELIVERIES)
+                    .map(|(p, n)| (*p, *n))
+                    .collect(),
             };
             (stored, state.acks.mark_delete())
         };

@@ -46,6 +46,10 @@ pub struct StoredCursor {
     pub individually_acked: Vec<(Position, Position)>,
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+    /// How many times entries above `mark_delete` were redelivered
+    /// (Shared, Key_Shared), so dead-letter policies survive a restart.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redeliveries: Vec<(Position, u32)>,
 }
 
 pub fn ledger_list_key(ml_name: &str) -> String {
@@ -117,6 +121,7 @@ mod tests {
             mark_delete: Position::new(4, 10),
             individually_acked: vec![(Position::new(4, 12), Position::new(5, 1))],
             properties: BTreeMap::new(),
+            redeliveries: vec![(Position::new(4, 11), 3)],
         };
         let bytes = encode(&cursor);
         assert_eq!(decode::<StoredCursor>("k", &bytes).unwrap(), cursor);
