@@ -122,6 +122,28 @@ async fn publish_frame_and_wait(client: &mut RawClient, frame: Frame) -> Message
         .unwrap_or_else(|| panic!("expected SEND_RECEIPT, got {reply:?}"))
 }
 
+/// A cumulative ACK with a request id, and its ACK_RESPONSE.
+async fn cumulative_ack(
+    client: &mut RawClient,
+    consumer_id: u64,
+    id: MessageIdData,
+) -> CommandAckResponse {
+    client
+        .send(CommandAck {
+            consumer_id,
+            ack_type: command_ack::AckType::Cumulative as i32,
+            message_id: vec![id],
+            request_id: Some(900 + consumer_id),
+            ..Default::default()
+        })
+        .await;
+    client
+        .recv_command()
+        .await
+        .ack_response
+        .expect("ACK_RESPONSE")
+}
+
 fn ack(consumer_id: u64, ids: Vec<MessageIdData>) -> CommandAck {
     CommandAck {
         consumer_id,
@@ -376,20 +398,7 @@ async fn cumulative_ack_is_refused_on_key_shared() {
         subscribe_command(&topic, "ks", SubType::KeyShared, 1),
     )
     .await;
-    client
-        .send(CommandAck {
-            consumer_id: 1,
-            ack_type: command_ack::AckType::Cumulative as i32,
-            message_id: vec![MessageIdData::default()],
-            request_id: Some(4),
-            ..Default::default()
-        })
-        .await;
-    let answer = client
-        .recv_command()
-        .await
-        .ack_response
-        .expect("ACK_RESPONSE");
+    let answer = cumulative_ack(&mut client, 1, MessageIdData::default()).await;
     assert_eq!(answer.error, Some(ServerError::NotAllowedError as i32));
     broker.shutdown().await;
 }
@@ -618,5 +627,80 @@ async fn a_consumer_at_its_unacked_limit_waits_until_half_is_acknowledged() {
         more += 1;
     }
     assert_eq!(more, 2, "refilled up to the limit again");
+    broker.shutdown().await;
+}
+
+/// Bad consumer input gets a clear error or is ignored as Pulsar ignores
+/// it, and harms neither the cursor nor other consumers.
+#[tokio::test]
+async fn bad_consumer_input_is_refused_or_ignored() {
+    let (broker, topic, mut producer) = broker_with_producer("bad-consumer-input").await;
+    let ids = producer.publish_numbered(1, 3).await;
+    let mut client = RawClient::connect(broker.local_addr()).await;
+    // Empty and over-long subscription names.
+    for (id, name) in [(1, String::new()), (2, "s".repeat(2000))] {
+        let error = client
+            .subscribe(&topic, &name, SubType::Shared, id)
+            .await
+            .error
+            .expect("refused");
+        assert_eq!(
+            error.error,
+            ServerError::NotAllowedError as i32,
+            "{error:?}"
+        );
+    }
+    client.subscribe(&topic, "s", SubType::Shared, 3).await;
+    // Acks of ids the topic does not have change nothing.
+    client
+        .send(ack(
+            3,
+            vec![MessageIdData {
+                ledger_id: 987_654,
+                entry_id: 3,
+                ..Default::default()
+            }],
+        ))
+        .await;
+    // Cumulative acks are refused on Shared.
+    let answer = cumulative_ack(&mut client, 3, ids[2].clone()).await;
+    assert_eq!(answer.error, Some(ServerError::NotAllowedError as i32));
+    // The largest permit count is fine: every message arrives once.
+    client.flow(3, u32::MAX).await;
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(payload_of(&client.recv_message().await.1));
+    }
+    assert_eq!(
+        got,
+        vec!["m0", "m1", "m2"],
+        "nothing was acked by the bad acks"
+    );
+    // A seek into a ledger that does not exist moves to the next retained
+    // entry: before every ledger, the first entry; past them, the end.
+    for (ledger_id, expected) in [(0, vec!["m0", "m1", "m2"]), (u64::MAX / 4, vec![])] {
+        client
+            .send(CommandSeek {
+                consumer_id: 3,
+                request_id: 50 + ledger_id % 7,
+                message_id: Some(MessageIdData {
+                    ledger_id,
+                    entry_id: 0,
+                    ..Default::default()
+                }),
+                message_publish_time: None,
+            })
+            .await;
+        assert!(client.recv_command().await.close_consumer.is_some());
+        assert!(client.recv_command().await.success.is_some());
+        client.subscribe(&topic, "s", SubType::Shared, 3).await;
+        client.flow(3, 100).await;
+        let mut got = Vec::new();
+        for _ in 0..expected.len() {
+            got.push(payload_of(&client.recv_message().await.1));
+        }
+        assert_eq!(got, expected, "seek to ledger {ledger_id}");
+        assert!(client.try_recv(Duration::from_millis(200)).await.is_none());
+    }
     broker.shutdown().await;
 }

@@ -658,6 +658,10 @@ pub struct PerfConsumeArgs {
     /// the duration).
     #[arg(long, default_value_t = 0)]
     pub messages: u64,
+    /// Which consumers: `raw` speak the protocol themselves (acks in
+    /// batches of 100); `rust` use the Rust `pulsar` crate.
+    #[arg(long, value_enum, default_value_t = PerfClient::Raw)]
+    pub consumer: PerfClient,
 }
 
 /// The subscription type of `perf consume`.

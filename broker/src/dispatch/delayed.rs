@@ -99,6 +99,40 @@ mod tests {
         assert!(tracker.is_empty());
     }
 
+    /// The memory cost of 1,000,000 delayed messages (resident set growth;
+    /// docs/benchmarks.md). Run with `--run-ignored only`.
+    #[test]
+    #[ignore]
+    fn memory_of_a_million_delayed_messages() {
+        fn resident_bytes() -> u64 {
+            let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+            let pages: u64 = statm
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            pages * 4096
+        }
+        let template = entry(0, Some(i64::MAX / 2));
+        let before = resident_bytes();
+        let mut tracker = DelayedTracker::default();
+        for entry_id in 0..1_000_000 {
+            let entry = Entry {
+                position: Position::new(1 + entry_id as u64 / 50_000, entry_id % 50_000),
+                data: template.data.clone(),
+            };
+            assert!(tracker.hold(&entry, 0));
+        }
+        let grown = resident_bytes().saturating_sub(before);
+        println!(
+            "BENCH delayed messages: {} held, resident set grew {:.1} MB, {:.1} bytes per message",
+            tracker.len(),
+            grown as f64 / 1e6,
+            grown as f64 / tracker.len() as f64
+        );
+        assert_eq!(tracker.len(), 1_000_000);
+    }
+
     #[test]
     fn unreadable_metadata_is_delivered_at_once() {
         let mut tracker = DelayedTracker::default();

@@ -12,6 +12,7 @@ mod perf_disk;
 mod perf_ledger;
 mod perf_metadata;
 mod perf_raw;
+mod perf_raw_consume;
 mod perf_report;
 mod perf_timer;
 mod proxy;
@@ -41,7 +42,10 @@ pub async fn run(command: Command) -> Result<()> {
             }
             perf_bookie::print_add_latency(&bookies).await
         }
-        Command::Perf(PerfCommand::Consume(args)) => perf::consume(args).await,
+        Command::Perf(PerfCommand::Consume(args)) => match args.consumer {
+            PerfClient::Raw => perf_raw_consume::consume(args).await,
+            PerfClient::Rust => perf::consume(args).await,
+        },
         Command::Perf(PerfCommand::Disk(args)) => perf_disk::run(args),
         Command::Perf(PerfCommand::Ledger(args)) => perf_ledger::run(args).await,
         Command::Perf(PerfCommand::Metadata(args)) => perf_metadata::run(args).await,

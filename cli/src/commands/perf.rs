@@ -20,7 +20,9 @@ use pulsar::consumer::InitialPosition;
 use pulsar::{producer, ConsumerOptions, ProducerOptions, SubType, TokioExecutor};
 
 use super::client::connect;
-use super::perf_report::{new_histogram, now_micros, print_summary, LatencyReport, PacedPipeline};
+use super::perf_report::{
+    every_second, new_histogram, now_micros, print_summary, LatencyReport, PacedPipeline,
+};
 use crate::args::{PerfConsumeArgs, PerfProduceArgs, PerfSubscriptionType};
 
 pub async fn produce(args: PerfProduceArgs) -> Result<()> {
@@ -111,10 +113,7 @@ pub async fn consume(args: PerfConsumeArgs) -> Result<()> {
             latency.clone(),
         ));
     }
-    let mut ticker = tokio::time::interval_at(
-        (start + Duration::from_secs(1)).into(),
-        Duration::from_secs(1),
-    );
+    let mut ticker = every_second(start);
     let mut last = 0;
     loop {
         tokio::select! {
@@ -145,11 +144,13 @@ pub async fn consume(args: PerfConsumeArgs) -> Result<()> {
     Ok(())
 }
 
-/// Messages and bytes received by every consumer of a run.
+/// Messages and bytes received by every consumer of a run, and the end of
+/// the run once it has its messages.
 #[derive(Default)]
 struct Totals {
     count: AtomicU64,
     bytes: AtomicU64,
+    done: tokio_util::sync::CancellationToken,
 }
 
 /// One consumer's loop: receive and ack until `end`, or until the run has
@@ -163,9 +164,11 @@ async fn receive(
 ) -> Result<()> {
     loop {
         if limit > 0 && totals.count.load(Ordering::Relaxed) >= limit {
+            totals.done.cancel();
             return Ok(());
         }
         let message = tokio::select! {
+            _ = totals.done.cancelled() => return Ok(()),
             _ = tokio::time::sleep_until(end.into()) => return Ok(()),
             message = consumer.try_next() => message.context("receive")?,
         };

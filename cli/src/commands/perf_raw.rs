@@ -45,7 +45,7 @@ const BATCH_MAX_DELAY: Duration = Duration::from_millis(1);
 const PRODUCER_ID: u64 = 1;
 const PROTOCOL_VERSION: i32 = 19;
 
-type Connection = Framed<TcpStream, PulsarCodec>;
+pub(super) type Connection = Framed<TcpStream, PulsarCodec>;
 
 /// A `SEND` waiting for its receipt.
 struct InFlight {
@@ -282,6 +282,27 @@ async fn handle_reply(
 
 /// CONNECT, LOOKUP (following redirects) and PRODUCER.
 async fn connect_producer(url: &str, topic: &str) -> Result<Connection> {
+    let mut connection = connect_to_owner(url, topic).await?;
+    let reply = request(
+        &mut connection,
+        CommandProducer {
+            topic: topic.to_string(),
+            producer_id: PRODUCER_ID,
+            request_id: 2,
+            ..Default::default()
+        }
+        .into(),
+    )
+    .await?;
+    if reply.producer_success.is_none() {
+        bail!("could not create a producer on {topic}: {reply:?}");
+    }
+    Ok(connection)
+}
+
+/// CONNECT and LOOKUP, following redirects and proxies: a connection to
+/// the broker that owns `topic`.
+pub(super) async fn connect_to_owner(url: &str, topic: &str) -> Result<Connection> {
     let service = service_address(url)?;
     let mut address = service.clone();
     // Set when a proxy answered the lookup: connect to it, naming the broker.
@@ -333,20 +354,6 @@ async fn connect_producer(url: &str, topic: &str) -> Result<Connection> {
             }
             _ => {}
         }
-        let reply = request(
-            &mut connection,
-            CommandProducer {
-                topic: topic.to_string(),
-                producer_id: PRODUCER_ID,
-                request_id: 2,
-                ..Default::default()
-            }
-            .into(),
-        )
-        .await?;
-        if reply.producer_success.is_none() {
-            bail!("could not create a producer on {topic}: {reply:?}");
-        }
         return Ok(connection);
     }
     bail!("too many lookup redirects for {topic}")
@@ -378,7 +385,10 @@ async fn open(address: &str, proxy_to: Option<&str>) -> Result<Connection> {
 }
 
 /// Sends a command and returns the first reply that is not a PING.
-async fn request(connection: &mut Connection, command: BaseCommand) -> Result<BaseCommand> {
+pub(super) async fn request(
+    connection: &mut Connection,
+    command: BaseCommand,
+) -> Result<BaseCommand> {
     connection
         .send(Frame::Command(command))
         .await

@@ -21,6 +21,14 @@ pub fn now_micros() -> u64 {
 }
 
 /// 1 µs .. 60 s with 3 significant digits.
+/// Ticks once a second from one second after `start` (progress lines).
+pub fn every_second(start: Instant) -> tokio::time::Interval {
+    tokio::time::interval_at(
+        (start + Duration::from_secs(1)).into(),
+        Duration::from_secs(1),
+    )
+}
+
 pub fn new_histogram() -> Result<Histogram<u64>> {
     Histogram::new_with_bounds(1, 60_000_000, 3).context("create histogram")
 }
