@@ -322,3 +322,29 @@ impl Consumer {
         }
     }
 }
+
+/// Consumers for the dispatchers' unit tests: their frames go nowhere.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    pub fn consumer(cid: u64, name: &str, priority_level: i32) -> Arc<Consumer> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        // The receiver stays alive (and unread) for the rest of the test.
+        std::mem::forget(rx);
+        let consumer = Arc::new(Consumer::new(
+            ConsumerSpec {
+                id: 1,
+                name: name.to_string(),
+                subscription: "s".to_string(),
+                priority_level,
+                key_shared: None,
+                max_unacked: 0,
+            },
+            Outbound::new(cid, tx),
+            Arc::default(),
+        ));
+        consumer.add_permits(1000);
+        consumer
+    }
+}

@@ -30,25 +30,7 @@ pub fn pick_active(consumers: &[Arc<Consumer>], partition: Option<u32>) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consumer::ConsumerSpec;
-    use crate::wire::Outbound;
-
-    fn consumer(cid: u64, name: &str, priority_level: i32) -> Arc<Consumer> {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        std::mem::forget(rx);
-        Arc::new(Consumer::new(
-            ConsumerSpec {
-                id: 1,
-                name: name.to_string(),
-                subscription: "s".to_string(),
-                priority_level,
-                key_shared: None,
-                max_unacked: 0,
-            },
-            Outbound::new(cid, tx),
-            Arc::default(),
-        ))
-    }
+    use crate::consumer::testing::consumer;
 
     #[test]
     fn lowest_priority_then_name_wins() {

@@ -395,3 +395,167 @@ impl KeySharedState {
         self.holders.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consumer::testing::consumer;
+
+    fn auto_split() -> KeySharedSpec {
+        KeySharedSpec::default()
+    }
+
+    #[test]
+    fn slots_are_murmur3_of_the_sticky_key() {
+        // Murmur3 x86_32 of "hello" with seed 0 is 0x248bfa47.
+        assert_eq!(slot_of(b"hello"), 0xfa47);
+        let mut metadata = MessageMetadata {
+            partition_key: Some("p".into()),
+            ..Default::default()
+        };
+        assert_eq!(sticky_key(&metadata), b"p");
+        metadata.ordering_key = Some(bytes::Bytes::from_static(b"o"));
+        assert_eq!(sticky_key(&metadata), b"o", "the ordering key wins");
+        assert_eq!(sticky_key(&MessageMetadata::default()), NONE_KEY);
+    }
+
+    #[test]
+    fn auto_split_moves_only_some_slots_when_a_consumer_joins() {
+        let (a, b) = (consumer(1, "a", 0), consumer(2, "b", 0));
+        let mut state = KeySharedState::default();
+        state
+            .add_consumer(a.key(), "a", &auto_split(), &[])
+            .unwrap();
+        assert!((0..SLOTS)
+            .step_by(97)
+            .all(|s| state.owner(s) == Some(a.key())));
+        state
+            .add_consumer(b.key(), "b", &auto_split(), std::slice::from_ref(&a))
+            .unwrap();
+        let to_b = (0..SLOTS)
+            .filter(|s| state.owner(*s) == Some(b.key()))
+            .count();
+        assert!(
+            to_b > SLOTS as usize / 5 && to_b < SLOTS as usize * 4 / 5,
+            "{to_b} slots moved"
+        );
+        state.remove_consumer(b.key());
+        assert!((0..SLOTS)
+            .step_by(97)
+            .all(|s| state.owner(s) == Some(a.key())));
+    }
+
+    #[test]
+    fn a_held_slot_waits_unless_out_of_order_is_allowed() {
+        let (a, b) = (consumer(1, "a", 0), consumer(2, "b", 0));
+        let consumers = vec![a.clone(), b.clone()];
+        for allow_out_of_order in [false, true] {
+            let spec = KeySharedSpec {
+                sticky_ranges: Some(vec![(0, 65535)]),
+                allow_out_of_order,
+            };
+            let mut state = KeySharedState::default();
+            state.add_consumer(a.key(), "a", &spec, &[]).unwrap();
+            // "a" got an entry of slot 7, then "b" owns every slot.
+            state.sent(Position::new(1, 0), 7, a.key());
+            state.remove_consumer(a.key());
+            let spec_b = KeySharedSpec {
+                sticky_ranges: Some(vec![(0, 65535)]),
+                allow_out_of_order,
+            };
+            state
+                .add_consumer(b.key(), "b", &spec_b, std::slice::from_ref(&b))
+                .unwrap();
+            let placed = matches!(
+                state.place(7, Position::new(1, 1), &consumers),
+                Placement::To(c) if c.key() == b.key()
+            );
+            assert_eq!(placed, allow_out_of_order);
+            // Once "a" acknowledges, the slot is free for "b".
+            state.forget(Position::new(1, 0));
+            assert!(matches!(
+                state.place(7, Position::new(1, 1), &consumers),
+                Placement::To(c) if c.key() == b.key()
+            ));
+        }
+    }
+
+    #[test]
+    fn a_parked_older_entry_goes_first() {
+        let a = consumer(1, "a", 0);
+        let consumers = vec![a.clone()];
+        let mut state = KeySharedState::default();
+        state
+            .add_consumer(a.key(), "a", &auto_split(), &[])
+            .unwrap();
+        state.park(Position::new(1, 3), 9);
+        assert!(matches!(
+            state.place(9, Position::new(1, 5), &consumers),
+            Placement::Wait
+        ));
+        assert!(matches!(
+            state.place(10, Position::new(1, 5), &consumers),
+            Placement::To(_)
+        ));
+        state.take_from_replay(Position::new(1, 3));
+        assert!(matches!(
+            state.place(9, Position::new(1, 5), &consumers),
+            Placement::To(_)
+        ));
+    }
+
+    #[test]
+    fn sticky_ranges_are_checked() {
+        let (a, b) = (consumer(1, "a", 0), consumer(2, "b", 0));
+        let sticky = |ranges: Vec<(i32, i32)>| KeySharedSpec {
+            sticky_ranges: Some(ranges),
+            allow_out_of_order: false,
+        };
+        let mut state = KeySharedState::default();
+        state
+            .add_consumer(a.key(), "a", &sticky(vec![(0, 99), (200, 299)]), &[])
+            .unwrap();
+        assert_eq!(
+            state.add_consumer(
+                b.key(),
+                "b",
+                &sticky(vec![(250, 400)]),
+                std::slice::from_ref(&a)
+            ),
+            Err(KeySharedError::RangeConflict {
+                start: 250,
+                end: 400
+            })
+        );
+        assert_eq!(
+            state.add_consumer(
+                b.key(),
+                "b",
+                &sticky(vec![(300, 310), (305, 320)]),
+                std::slice::from_ref(&a)
+            ),
+            Err(KeySharedError::RangeConflict {
+                start: 305,
+                end: 320
+            })
+        );
+        assert_eq!(
+            state.add_consumer(b.key(), "b", &auto_split(), std::slice::from_ref(&a)),
+            Err(KeySharedError::ModeMismatch {
+                existing: "STICKY",
+                requested: "AUTO_SPLIT"
+            })
+        );
+        state
+            .add_consumer(
+                b.key(),
+                "b",
+                &sticky(vec![(100, 199)]),
+                std::slice::from_ref(&a),
+            )
+            .unwrap();
+        assert_eq!(state.owner(150), Some(b.key()));
+        assert_eq!(state.owner(250), Some(a.key()));
+        assert_eq!(state.owner(5000), None, "an uncovered slot has no owner");
+    }
+}

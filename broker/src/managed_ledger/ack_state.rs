@@ -136,6 +136,7 @@ impl AckState {
 mod tests {
     use std::collections::BTreeSet;
 
+    use proptest::prelude::*;
     use rand::{Rng, SeedableRng};
 
     use super::*;
@@ -182,6 +183,56 @@ mod tests {
                     model.insert(p);
                 }
                 check_against_model(&state, &model, universe, seed);
+            }
+        }
+    }
+
+    /// One step of the property test: an individual ack, a range ack or a
+    /// cumulative ack.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Ack(i64),
+        Range(i64, i64),
+        Cumulative(i64),
+    }
+
+    fn op(universe: i64) -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (0..universe).prop_map(Op::Ack),
+            2 => (0..universe, 0..8i64).prop_map(|(start, len)| Op::Range(start, start + len)),
+            1 => (0..universe).prop_map(Op::Cumulative),
+        ]
+    }
+
+    proptest! {
+        /// The mark-delete position is the largest fully acknowledged
+        /// prefix and the ranges hold exactly the acks above it, whatever
+        /// the order of individual, range and cumulative acks; shrinking
+        /// finds the shortest failing sequence.
+        #[test]
+        fn acks_in_any_order_match_the_set_of_acked_offsets(
+            ops in proptest::collection::vec(op(64), 1..200)
+        ) {
+            let mut state = AckState::new(-1);
+            let mut model: BTreeSet<i64> = BTreeSet::new();
+            for op in ops {
+                let moved_before = state.mark_delete();
+                let moved = match op {
+                    Op::Ack(p) => {
+                        model.insert(p);
+                        state.ack(p)
+                    }
+                    Op::Range(start, end) => {
+                        model.extend(start..=end);
+                        state.ack_range(start, end)
+                    }
+                    Op::Cumulative(p) => {
+                        model.extend(0..=p);
+                        state.ack_cumulative(p)
+                    }
+                };
+                prop_assert_eq!(moved, state.mark_delete() != moved_before);
+                check_against_model(&state, &model, 72, 0);
             }
         }
     }
