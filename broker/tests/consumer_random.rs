@@ -417,3 +417,67 @@ async fn redelivery_counts_survive_a_restart() {
     );
     broker.shutdown().await;
 }
+
+/// A delayed message held when the broker stops is neither lost nor
+/// delivered early by the next broker: it is read again and held again.
+#[tokio::test]
+async fn delayed_messages_survive_a_restart_and_never_come_early() {
+    let stores = Stores {
+        metadata: Arc::new(MemoryStore::new()),
+        ledgers: Arc::new(MemoryLedgerStore::new()),
+    };
+    let topic = topic("delayed-restart");
+    let broker = start(&stores).await;
+    let mut client = RawClient::connect(broker.local_addr()).await;
+    client.subscribe(&topic, "s", SubType::Shared, 1).await;
+    client.flow(1, 10).await;
+    client.create_producer(&topic, 1).await;
+    let now_millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let deliver_at = now_millis + 2_000;
+    let delayed = MessageMetadata {
+        producer_name: "delayed".into(),
+        sequence_id: 0,
+        publish_time: now_millis as u64,
+        deliver_at_time: Some(deliver_at),
+        ..Default::default()
+    };
+    let send = CommandSend {
+        producer_id: 1,
+        sequence_id: 0,
+        num_messages: Some(1),
+        ..Default::default()
+    };
+    client
+        .send_frame(Frame::Payload(PayloadFrame::new(
+            send.into(),
+            encode_body(&delayed, b"later"),
+        )))
+        .await;
+    assert!(client.recv_command().await.send_receipt.is_some());
+    assert!(
+        client.try_recv(Duration::from_millis(300)).await.is_none(),
+        "delivered before its time"
+    );
+    drop(client);
+    broker.shutdown().await;
+
+    let broker = start(&stores).await;
+    let mut client = RawClient::connect(broker.local_addr()).await;
+    client.subscribe(&topic, "s", SubType::Shared, 1).await;
+    client.flow(1, 10).await;
+    let (_, body) = client.recv_message().await;
+    let arrived = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert_eq!(payload_of(&body), "later");
+    assert!(
+        arrived >= deliver_at,
+        "delivered {} ms early after the restart",
+        deliver_at - arrived
+    );
+    broker.shutdown().await;
+}
