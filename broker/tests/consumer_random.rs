@@ -31,6 +31,23 @@ struct Stores {
     ledgers: Arc<MemoryLedgerStore>,
 }
 
+impl Stores {
+    fn new() -> Stores {
+        Stores {
+            metadata: Arc::new(MemoryStore::new()),
+            ledgers: Arc::new(MemoryLedgerStore::new()),
+        }
+    }
+}
+
+/// A connection with Shared consumer 1 on subscription `s`, 10 permits.
+async fn shared_consumer(broker: &BrokerServiceHandle, topic: &str) -> RawClient {
+    let mut client = RawClient::connect(broker.local_addr()).await;
+    client.subscribe(topic, "s", SubType::Shared, 1).await;
+    client.flow(1, 10).await;
+    client
+}
+
 async fn start(stores: &Stores) -> BrokerServiceHandle {
     init_tracing();
     let mut config = BrokerServiceConfig::default();
@@ -80,10 +97,7 @@ struct Run {
 
 impl Run {
     async fn new(seed: u64, mode: SubType) -> Run {
-        let stores = Stores {
-            metadata: Arc::new(MemoryStore::new()),
-            ledgers: Arc::new(MemoryLedgerStore::new()),
-        };
+        let stores = Stores::new();
         let broker = start(&stores).await;
         let topic = topic("random");
         let mut producer = RawClient::connect(broker.local_addr()).await;
@@ -376,18 +390,13 @@ async fn random_key_shared() {
 /// keeps counting across a broker restart.
 #[tokio::test]
 async fn redelivery_counts_survive_a_restart() {
-    let stores = Stores {
-        metadata: Arc::new(MemoryStore::new()),
-        ledgers: Arc::new(MemoryLedgerStore::new()),
-    };
+    let stores = Stores::new();
     let topic = topic("redelivery-restart");
     let broker = start(&stores).await;
     let mut producer = RawClient::connect(broker.local_addr()).await;
     producer.create_producer(&topic, 1).await;
     producer.publish_numbered(1, 1).await;
-    let mut client = RawClient::connect(broker.local_addr()).await;
-    client.subscribe(&topic, "s", SubType::Shared, 1).await;
-    client.flow(1, 10).await;
+    let mut client = shared_consumer(&broker, &topic).await;
     for expected in 0..3 {
         let (message, _) = client.recv_message().await;
         assert_eq!(message.redelivery_count, Some(expected));
@@ -406,9 +415,7 @@ async fn redelivery_counts_survive_a_restart() {
     broker.shutdown().await;
 
     let broker = start(&stores).await;
-    let mut client = RawClient::connect(broker.local_addr()).await;
-    client.subscribe(&topic, "s", SubType::Shared, 1).await;
-    client.flow(1, 10).await;
+    let mut client = shared_consumer(&broker, &topic).await;
     let (message, _) = client.recv_message().await;
     assert!(
         message.redelivery_count >= Some(3),
@@ -422,15 +429,10 @@ async fn redelivery_counts_survive_a_restart() {
 /// delivered early by the next broker: it is read again and held again.
 #[tokio::test]
 async fn delayed_messages_survive_a_restart_and_never_come_early() {
-    let stores = Stores {
-        metadata: Arc::new(MemoryStore::new()),
-        ledgers: Arc::new(MemoryLedgerStore::new()),
-    };
+    let stores = Stores::new();
     let topic = topic("delayed-restart");
     let broker = start(&stores).await;
-    let mut client = RawClient::connect(broker.local_addr()).await;
-    client.subscribe(&topic, "s", SubType::Shared, 1).await;
-    client.flow(1, 10).await;
+    let mut client = shared_consumer(&broker, &topic).await;
     client.create_producer(&topic, 1).await;
     let now_millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -465,9 +467,7 @@ async fn delayed_messages_survive_a_restart_and_never_come_early() {
     broker.shutdown().await;
 
     let broker = start(&stores).await;
-    let mut client = RawClient::connect(broker.local_addr()).await;
-    client.subscribe(&topic, "s", SubType::Shared, 1).await;
-    client.flow(1, 10).await;
+    let mut client = shared_consumer(&broker, &topic).await;
     let (_, body) = client.recv_message().await;
     let arrived = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
