@@ -25,9 +25,19 @@ impl DelayedTracker {
         let Ok(metadata) = decode_metadata(&entry.data) else {
             return false;
         };
-        match metadata.deliver_at_time {
+        self.hold_at(entry.position, metadata.deliver_at_time, now_millis)
+    }
+
+    /// As [`Self::hold`], for a caller that has decoded the metadata.
+    pub fn hold_at(
+        &mut self,
+        position: Position,
+        deliver_at: Option<i64>,
+        now_millis: u64,
+    ) -> bool {
+        match deliver_at {
             Some(at) if at > 0 && at as u64 > now_millis => {
-                self.by_time.insert((at as u64, entry.position));
+                self.by_time.insert((at as u64, position));
                 true
             }
             _ => false,

@@ -24,11 +24,10 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 use magnetar_proto::pulsar::api::MessageMetadata;
-use magnetar_proto::pulsar::decode_metadata;
 use thiserror::Error;
 
 use crate::consumer::{Consumer, ConsumerKey, KeySharedSpec};
-use crate::managed_ledger::{Entry, Position};
+use crate::managed_ledger::Position;
 
 /// Slots in the hash space (Pulsar's `DEFAULT_RANGE_SIZE`).
 pub const SLOTS: u32 = 65_536;
@@ -80,12 +79,12 @@ pub fn sticky_key(metadata: &MessageMetadata) -> Vec<u8> {
     }
 }
 
-/// The slot of a stored entry (its outer metadata); unreadable metadata
-/// counts as `NONE_KEY`.
-pub fn entry_slot(entry: &Entry) -> u32 {
-    match decode_metadata(&entry.data) {
-        Ok(metadata) => slot_of(&sticky_key(&metadata)),
-        Err(_) => slot_of(NONE_KEY),
+/// The slot of a stored entry from its outer metadata (`None`: unreadable,
+/// which counts as `NONE_KEY`).
+pub fn entry_slot(metadata: Option<&MessageMetadata>) -> u32 {
+    match metadata {
+        Some(metadata) => slot_of(&sticky_key(metadata)),
+        None => slot_of(NONE_KEY),
     }
 }
 
@@ -388,11 +387,6 @@ impl KeySharedState {
         self.holders.clear();
         self.parked.clear();
         self.parked_by_slot.clear();
-    }
-
-    /// Slots held now and entries parked with a known slot (for tests and stats).
-    pub fn held_slots(&self) -> usize {
-        self.holders.len()
     }
 }
 

@@ -399,10 +399,7 @@ impl Dispatcher {
                 Progress::Busy
             });
         }
-        let ack_sets: state::AckSets = entries
-            .iter()
-            .filter_map(|e| Some((e.position, self.cursor.batch_ack_set(e.position)?)))
-            .collect();
+        let ack_sets = self.cursor.batch_ack_sets(&entries);
         if let Some(unsent) = state.distribute(entries, unix_millis(), &ack_sets) {
             // Out of permits mid-read: the next read starts at the first
             // entry that was not sent.

@@ -8,6 +8,8 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use magnetar_proto::pulsar::api::MessageMetadata;
+use magnetar_proto::pulsar::decode_metadata;
 use tokio::time::Instant;
 
 use super::delayed::DelayedTracker;
@@ -273,6 +275,7 @@ impl DispatchState {
             }
             SubscriptionType::Shared => {
                 let entries = self.hold_delayed(entries, now_millis);
+                let entries = entries.into_iter().map(|(entry, _)| entry).collect();
                 self.distribute_shared(entries, ack_sets);
                 None
             }
@@ -289,11 +292,23 @@ impl DispatchState {
     }
 
     /// Keeps back the entries whose delivery time is still ahead; returns
-    /// the others.
-    fn hold_delayed(&mut self, entries: Vec<Entry>, now_millis: u64) -> Vec<Entry> {
+    /// the others with their metadata (decoded once, here; `None` when
+    /// unreadable).
+    fn hold_delayed(
+        &mut self,
+        entries: Vec<Entry>,
+        now_millis: u64,
+    ) -> Vec<(Entry, Option<MessageMetadata>)> {
         entries
             .into_iter()
-            .filter(|entry| !self.delayed.hold(entry, now_millis))
+            .map(|entry| {
+                let metadata = decode_metadata(&entry.data).ok();
+                (entry, metadata)
+            })
+            .filter(|(entry, metadata)| {
+                let deliver_at = metadata.as_ref().and_then(|m| m.deliver_at_time);
+                !self.delayed.hold_at(entry.position, deliver_at, now_millis)
+            })
             .collect()
     }
 
@@ -358,9 +373,13 @@ impl DispatchState {
     /// is still held by another consumer (it has unacknowledged entries of
     /// the slot), an older entry of the slot waits for redelivery, or the
     /// owner has no permits: then the entry waits in the replay set.
-    fn distribute_key_shared(&mut self, entries: Vec<Entry>, ack_sets: &AckSets) {
-        for entry in entries {
-            let slot = entry_slot(&entry);
+    fn distribute_key_shared(
+        &mut self,
+        entries: Vec<(Entry, Option<MessageMetadata>)>,
+        ack_sets: &AckSets,
+    ) {
+        for (entry, metadata) in entries {
+            let slot = entry_slot(metadata.as_ref());
             let placement = self.key_shared.place(slot, entry.position, &self.consumers);
             let consumer = match placement {
                 Placement::To(consumer) => consumer,

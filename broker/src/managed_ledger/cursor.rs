@@ -323,11 +323,6 @@ impl ManagedCursor {
         state.dirty |= self.durable;
     }
 
-    /// The subscription's properties (stored with the cursor).
-    pub fn properties(&self) -> BTreeMap<String, String> {
-        self.state.lock().properties.clone()
-    }
-
     /// Sets the properties if the cursor has none yet (a subscription's
     /// properties are those it was created with); returns whether it did.
     pub fn init_properties(&self, properties: BTreeMap<String, String>) -> bool {
@@ -397,15 +392,23 @@ impl ManagedCursor {
         !state.acks.is_acked(offset) && state.batch_acks.apply(offset, ack_set)
     }
 
-    /// The messages of a partly acknowledged batch entry still to deliver,
-    /// as the `ack_set` of a MESSAGE frame; `None` for any other entry.
-    pub fn batch_ack_set(&self, position: Position) -> Option<Vec<i64>> {
+    /// The messages still to deliver of those `entries` that are partly
+    /// acknowledged batches, as the `ack_set` of their MESSAGE frames; empty
+    /// (after one check) when no batch is partly acknowledged.
+    pub fn batch_ack_sets(&self, entries: &[Entry]) -> HashMap<Position, Vec<i64>> {
         if self.state.lock().batch_acks.is_empty() {
-            return None;
+            return HashMap::new();
         }
-        let offset = self.ctx.log().layout().offset_of(position)?;
+        let layout = self.ctx.log().layout();
         let state = self.state.lock();
-        state.batch_acks.remaining(offset).map(<[i64]>::to_vec)
+        entries
+            .iter()
+            .filter_map(|entry| {
+                let offset = layout.offset_of(entry.position)?;
+                let remaining = state.batch_acks.remaining(offset)?;
+                Some((entry.position, remaining.to_vec()))
+            })
+            .collect()
     }
 
     /// `layout` is the caller's (the cursor's lock is taken after it).
