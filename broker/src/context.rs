@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::DispatchConfig;
 use crate::managed_ledger::ManagedLedgerConfig;
-use crate::topic::{TopicOwnership, TopicRegistry};
+use crate::topic::{TopicDefaults, TopicOwnership, TopicRegistry};
 
 /// Settings of the Pulsar protocol service.
 #[derive(Debug, Clone)]
@@ -32,6 +32,9 @@ pub struct BrokerServiceConfig {
     pub managed_ledger: ManagedLedgerConfig,
     /// Failover delay and unacked limits of subscriptions.
     pub dispatch: DispatchConfig,
+    /// Auto-creation and deduplication of topics, unless their namespace
+    /// overrides them.
+    pub topic_defaults: TopicDefaults,
 }
 
 impl Default for BrokerServiceConfig {
@@ -44,6 +47,7 @@ impl Default for BrokerServiceConfig {
             max_pending_publishes: 1000,
             managed_ledger: ManagedLedgerConfig::default(),
             dispatch: DispatchConfig::default(),
+            topic_defaults: TopicDefaults::default(),
         }
     }
 }

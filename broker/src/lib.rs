@@ -10,20 +10,21 @@
 //! 2. [`managed_ledger`]: the durable log behind every topic, and its
 //!    cursors. [`namespace`]: topic names, namespaces, bundles, policies and
 //!    bundle ownership in the metadata store.
-//! 3. [`wire`]: low-level helpers for talking to a client: the sending half
+//! 3. [`schema`]: the schema registry (versions per topic, compatibility).
+//! 4. [`wire`]: low-level helpers for talking to a client: the sending half
 //!    of a connection, message ids, broker request ids, error codes.
-//! 4. [`consumer`], [`producer`]: one per `SUBSCRIBE` / `PRODUCER`.
-//! 5. [`dispatch`]: one task per subscription, cursor to consumers.
-//! 6. [`topic`]: the per-topic object, subscriptions, the topic registry
-//!    and the ownership check.
-//! 7. [`cluster`]: brokers together: the broker registry, load reports,
+//! 5. [`consumer`], [`producer`]: one per `SUBSCRIBE` / `PRODUCER`.
+//! 6. [`dispatch`]: one task per subscription, cursor to consumers.
+//! 7. [`topic`]: the per-topic object, subscriptions, the catalog of which
+//!    topics exist, the topic registry and the ownership check.
+//! 8. [`cluster`]: brokers together: the broker registry, load reports,
 //!    the load manager (placement, shedding, splits), lookups with
 //!    redirects, graceful unload, and membership across sessions.
-//! 8. [`context`]: the settings and state every connection shares.
-//! 9. [`server`]: the listener and per-connection protocol handling.
-//! 10. [`service`]: [`BrokerService`], which builds the context and runs the
+//! 9. [`context`]: the settings and state every connection shares.
+//! 10. [`server`]: the listener and per-connection protocol handling.
+//! 11. [`service`]: [`BrokerService`], which builds the context and runs the
 //!     server. [`admin`]: the HTTP admin API, `/health` and `/metrics`.
-//! 11. [`node`]: one broker process wired together: metadata session,
+//! 12. [`node`]: one broker process wired together: metadata session,
 //!     namespace service, cluster membership, protocol service and admin
 //!     HTTP.
 
@@ -32,6 +33,8 @@ pub mod traffic;
 
 pub mod managed_ledger;
 pub mod namespace;
+
+pub mod schema;
 
 pub mod wire;
 

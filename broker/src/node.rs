@@ -121,7 +121,11 @@ impl BrokerNode {
             Arc::clone(&ledgers),
             config.service.managed_ledger.clone(),
         ));
-        let topics = Arc::new(TopicRegistry::new(factory, config.service.dispatch));
+        let topics = Arc::new(TopicRegistry::new(
+            factory,
+            config.service.dispatch,
+            config.service.topic_defaults,
+        ));
         let cluster = Cluster::new(
             config.cluster.clone(),
             info,
@@ -129,6 +133,7 @@ impl BrokerNode {
             Arc::clone(&topics),
         );
         let cluster_name = config.service.cluster_name.clone();
+        let schema_compatibility = config.service.topic_defaults.schema_compatibility;
         let needed_bookies = config.service.managed_ledger.ensemble_size as usize;
         let service = BrokerService::start_with_topics(
             config.service,
@@ -144,6 +149,7 @@ impl BrokerNode {
         let startup = StartupGate::default();
         admin.startup = startup.clone();
         admin.membership = Some(Arc::clone(&cluster));
+        admin.schema_compatibility = schema_compatibility;
         let stop = http_stop.clone();
         let http_task = tokio::spawn(async move {
             if let Err(error) = admin::serve(http_listener, admin, stop.cancelled_owned()).await {

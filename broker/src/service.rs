@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::context::{BrokerContext, BrokerServiceConfig};
 use crate::managed_ledger::ManagedLedgerFactory;
+use crate::namespace::{ClusterData, NamespaceError, PolicyStore};
 use crate::server;
 use crate::topic::{LocalOwnership, TopicOwnership, TopicRegistry};
 
@@ -24,6 +25,8 @@ use crate::topic::{LocalOwnership, TopicOwnership, TopicRegistry};
 pub enum BrokerServiceError {
     #[error("listener: {0}")]
     Listener(#[from] std::io::Error),
+    #[error("creating the default namespace: {0}")]
+    Bootstrap(#[from] NamespaceError),
 }
 
 /// The Pulsar protocol service.
@@ -50,7 +53,8 @@ impl BrokerService {
     }
 
     /// Starts serving on `listener`; `ownership` decides which topics this
-    /// broker serves and answers lookups.
+    /// broker serves and answers lookups. The default cluster, tenant and
+    /// namespace are created in `metadata` if absent.
     pub async fn start_with_ownership(
         config: BrokerServiceConfig,
         metadata: Arc<dyn MetadataStore>,
@@ -58,12 +62,19 @@ impl BrokerService {
         ownership: Arc<dyn TopicOwnership>,
         listener: TcpListener,
     ) -> Result<BrokerServiceHandle, BrokerServiceError> {
+        PolicyStore::new(metadata.clone())
+            .bootstrap(&config.cluster_name, ClusterData::default())
+            .await?;
         let factory = Arc::new(ManagedLedgerFactory::new(
             metadata,
             ledgers,
             config.managed_ledger.clone(),
         ));
-        let topics = Arc::new(TopicRegistry::new(factory, config.dispatch));
+        let topics = Arc::new(TopicRegistry::new(
+            factory,
+            config.dispatch,
+            config.topic_defaults,
+        ));
         Self::start_with_topics(config, topics, ownership, listener).await
     }
 

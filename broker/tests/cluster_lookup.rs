@@ -73,7 +73,11 @@ async fn broker(metadata: &Arc<dyn MetadataStore>, name: &str) -> Broker {
         Arc::new(MemoryLedgerStore::new()),
         ManagedLedgerConfig::default(),
     ));
-    let topics = Arc::new(TopicRegistry::new(factory, Default::default()));
+    let topics = Arc::new(TopicRegistry::new(
+        factory,
+        Default::default(),
+        Default::default(),
+    ));
     let placer = Arc::new(Placer::new(PlacementConfig::default()));
     let draining = Arc::new(AtomicBool::new(false));
     let ownership = ClusterOwnership::new(

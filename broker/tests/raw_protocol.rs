@@ -88,32 +88,74 @@ async fn lookup_and_partitioned_metadata_point_at_this_broker() {
     broker.shutdown().await;
 }
 
+fn json_schema(data: &[u8]) -> Schema {
+    Schema {
+        name: "typed".into(),
+        schema_data: data.to_vec().into(),
+        r#type: schema::Type::Json as i32,
+        properties: Vec::new(),
+    }
+}
+
 #[tokio::test]
-async fn get_or_create_schema_is_answered_with_a_refusal() {
+async fn get_or_create_schema_registers_versions_and_refuses_bad_ones() {
     let broker = start_broker().await;
     let mut client = RawClient::connect(broker.local_addr()).await;
+    let record = br#"{"type":"record","name":"R","fields":[{"name":"a","type":"string"}]}"#;
+    for (request_id, data, expected) in [
+        (31, &record[..], Ok(0u64)),
+        (32, &record[..], Ok(0)),
+        (
+            33,
+            &b"{not a schema"[..],
+            Err(ServerError::IncompatibleSchema),
+        ),
+    ] {
+        client
+            .send(CommandGetOrCreateSchema {
+                request_id,
+                topic: "typed".into(),
+                schema: json_schema(data),
+            })
+            .await;
+        let answer = client
+            .recv_command()
+            .await
+            .get_or_create_schema_response
+            .expect("GET_OR_CREATE_SCHEMA_RESPONSE");
+        assert_eq!(answer.request_id, request_id);
+        match expected {
+            Ok(version) => {
+                assert_eq!(answer.error_code, None, "{answer:?}");
+                assert_eq!(
+                    answer.schema_version.as_deref(),
+                    Some(&version.to_be_bytes()[..])
+                );
+            }
+            Err(code) => {
+                assert_eq!(answer.error_code, Some(code as i32));
+                assert!(answer
+                    .error_message
+                    .is_some_and(|m| m.contains("invalid schema")));
+            }
+        }
+    }
     client
-        .send(CommandGetOrCreateSchema {
-            request_id: 31,
+        .send(CommandGetSchema {
+            request_id: 34,
             topic: "typed".into(),
-            schema: Schema {
-                name: "typed".into(),
-                schema_data: b"{}".to_vec().into(),
-                r#type: schema::Type::Json as i32,
-                properties: Vec::new(),
-            },
+            schema_version: None,
         })
         .await;
     let answer = client
         .recv_command()
         .await
-        .get_or_create_schema_response
-        .expect("GET_OR_CREATE_SCHEMA_RESPONSE");
-    assert_eq!(answer.request_id, 31);
-    assert_eq!(answer.error_code, Some(ServerError::NotAllowedError as i32));
-    assert!(answer
-        .error_message
-        .is_some_and(|m| m.contains("does not store schemas")));
+        .get_schema_response
+        .expect("GET_SCHEMA_RESPONSE");
+    assert_eq!(
+        answer.schema.map(|s| s.schema_data.to_vec()),
+        Some(record.to_vec())
+    );
     // The connection still serves.
     client.send(CommandPing {}).await;
     assert!(client.recv_command().await.pong.is_some());

@@ -119,6 +119,53 @@ pub struct ListenArgs {
     pub max_message_size: usize,
     #[command(flatten)]
     pub consumers: ConsumerArgs,
+    #[command(flatten)]
+    pub topics: TopicArgs,
+}
+
+/// Topic policies a namespace can override: auto-creation
+/// (`/admin/v2/namespaces/{tenant}/{ns}/autoTopicCreation`) and
+/// deduplication (`…/deduplication`).
+#[derive(Debug, Clone, Args)]
+pub struct TopicArgs {
+    /// Create a topic when a client first uses it.
+    #[arg(
+        long,
+        env = "MAGNETAR_ALLOW_AUTO_TOPIC_CREATION",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub allow_auto_topic_creation: bool,
+    /// The kind of topic created on first use: `non-partitioned` or
+    /// `partitioned` (with `--default-num-partitions` partitions).
+    #[arg(
+        long,
+        env = "MAGNETAR_ALLOW_AUTO_TOPIC_CREATION_TYPE",
+        default_value = "non-partitioned"
+    )]
+    pub allow_auto_topic_creation_type: magnetar_broker::namespace::TopicType,
+    /// Partitions of a partitioned topic created on first use.
+    #[arg(long, env = "MAGNETAR_DEFAULT_NUM_PARTITIONS", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=magnetar_broker::namespace::MAX_PARTITIONS as i64))]
+    pub default_num_partitions: u32,
+    /// Deduplicate producers' messages by producer name and sequence id
+    /// (a namespace's `deduplication` policy overrides it).
+    #[arg(
+        long,
+        env = "MAGNETAR_BROKER_DEDUPLICATION_ENABLED",
+        default_value_t = false,
+        action = clap::ArgAction::Set
+    )]
+    pub broker_deduplication_enabled: bool,
+    /// How a new schema version is checked against a topic's versions,
+    /// unless its namespace says otherwise: ALWAYS_COMPATIBLE,
+    /// ALWAYS_INCOMPATIBLE, BACKWARD, FORWARD, FULL or a _TRANSITIVE form.
+    #[arg(
+        long,
+        env = "MAGNETAR_SCHEMA_COMPATIBILITY_STRATEGY",
+        default_value = "FULL"
+    )]
+    pub schema_compatibility_strategy: magnetar_broker::namespace::CompatibilityStrategy,
 }
 
 /// How subscriptions treat their consumers.
@@ -396,10 +443,13 @@ pub struct WriteArgs {
 }
 
 impl WriteArgs {
-    /// The ledger client settings these flags choose.
-    pub fn client_config(&self) -> magnetar_bookie::client::ClientConfig {
+    /// The ledger client settings these flags choose. An entry is a message
+    /// of up to `max_message_size` bytes plus its metadata, which the frame
+    /// padding bounds (a chunk of a chunked message fills the first part).
+    pub fn client_config(&self, max_message_size: usize) -> magnetar_bookie::client::ClientConfig {
         magnetar_bookie::client::ClientConfig {
             delayed_ensemble_change: self.delayed_ensemble_change,
+            max_entry_size: max_message_size.saturating_add(magnetar_proto::pulsar::FRAME_PADDING),
             ..Default::default()
         }
     }

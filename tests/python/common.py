@@ -5,6 +5,8 @@ and exits non-zero when an expectation fails."""
 import json
 import os
 import sys
+import urllib.error
+import urllib.request
 
 import pulsar
 
@@ -17,16 +19,16 @@ def client(url, operation_timeout_seconds=20, connection_timeout_ms=5000):
                          logger=pulsar.FileLogger(pulsar.LoggerLevel.Info, "/dev/stderr"))
 
 
-def drain(consumer, expected, idle_ms=5000, ack=True):
+def drain(consumer, expected, idle_ms=5000, ack=True, view=lambda msg: msg.data().decode()):
     """Receives until `expected` messages arrived or nothing came for idle_ms.
-    Returns the payloads in arrival order."""
+    Returns `view` of each message (its payload), in arrival order."""
     got = []
     while len(got) < expected:
         try:
             msg = consumer.receive(timeout_millis=idle_ms)
         except pulsar.Timeout:
             break
-        got.append(msg.data().decode())
+        got.append(view(msg))
         if ack:
             consumer.acknowledge(msg)
     return got
@@ -41,3 +43,38 @@ def report(result, ok):
     print(json.dumps(result), flush=True)
     sys.stderr.flush()
     os._exit(0 if ok else 1)
+
+
+def admin_request(admin_url, method, path, body=None):
+    """One admin API request: (status, parsed JSON body or text). A body
+    that is not a str is sent as JSON."""
+    data = None if body is None else (body if isinstance(body, str) else json.dumps(body)).encode()
+    request = urllib.request.Request(admin_url + path, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request) as response:
+            text = response.read().decode()
+            return response.status, (json.loads(text) if text else None)
+    except urllib.error.HTTPError as error:
+        text = error.read().decode()
+        try:
+            return error.code, json.loads(text)
+        except ValueError:
+            return error.code, text
+
+
+class Checks:
+    """Named checks: each records its detail, and a failed one its name."""
+
+    def __init__(self):
+        self.results = {}
+        self.failures = []
+
+    def __call__(self, name, ok, detail=None):
+        self.results[name] = detail if detail is not None else ok
+        if not ok:
+            self.failures.append(name)
+
+    def report(self):
+        report({"checks": self.results, "failures": self.failures}, not self.failures)

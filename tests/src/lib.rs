@@ -34,7 +34,7 @@ pub use bookies::{BookieCluster, BookieProcess};
 pub use broker::{BrokerProcess, StartingBroker};
 pub use cluster::{BrokerCluster, BrokerState};
 pub use process::{magnetar_bin, MagnetarProcess, ReadyLine, StartingProcess};
-pub use python::{produce_consume, python, run_python, run_python_json};
+pub use python::{produce_consume, python, run_python, run_python_json, run_python_ok};
 pub use raft::RaftGroup;
 pub use standalone::Standalone;
 pub use stream::StreamProducer;

@@ -82,6 +82,15 @@ pub fn run_python_json(script: &str, args: &[&str], timeout: Duration) -> Result
     serde_json::from_str(line).with_context(|| format!("parse the output of {script}: {line}"))
 }
 
+/// Runs a script that reports `{"ok": …}` and panics, with its output,
+/// unless it ran and said `"ok": true` (for tests).
+pub fn run_python_ok(script: &str, args: &[&str], timeout: Duration) -> Value {
+    let result = run_python_json(script, args, timeout)
+        .unwrap_or_else(|error| panic!("{script}: {error:#}"));
+    assert_eq!(result["ok"], true, "{script}: {result}");
+    result
+}
+
 /// Produces `count` messages to `topic` through `url` (batching on, no
 /// compression) with `produce_consume.py`, consumes them on a new
 /// subscription, and fails unless all came back in order.

@@ -4,13 +4,10 @@
 
 use std::time::Duration;
 
-use magnetar_tests::{run_python_json, Standalone};
+use magnetar_tests::{run_python_ok, Standalone};
 
 fn run(script: &str, args: &[&str], timeout_secs: u64) -> serde_json::Value {
-    let result = run_python_json(script, args, Duration::from_secs(timeout_secs))
-        .unwrap_or_else(|error| panic!("{script}: {error:#}"));
-    assert_eq!(result["ok"], true, "{script}: {result}");
-    result
+    run_python_ok(script, args, Duration::from_secs(timeout_secs))
 }
 
 #[test]

@@ -260,6 +260,28 @@ pub async fn redirect_to_topic_owner(
     })
 }
 
+/// The admin URL (`http://host:port`) of the broker that serves `topic`
+/// when it is another broker; `None` here, for an unowned bundle, and
+/// outside a cluster.
+pub async fn topic_owner_url(
+    state: &AdminState,
+    topic: &TopicName,
+) -> Result<Option<String>, AdminError> {
+    let Some(cluster) = state.membership.as_ref() else {
+        return Ok(None);
+    };
+    let namespaces = cluster.control().namespaces();
+    let bundle = namespaces.bundle_of(topic).await?;
+    if namespaces.owns(&bundle) {
+        return Ok(None);
+    }
+    Ok(namespaces
+        .owner(&bundle)
+        .await?
+        .filter(|owner| owner.broker_id != cluster.broker_id())
+        .map(|owner| owner.http_url))
+}
+
 /// What a bundle endpoint does.
 #[derive(Clone, Copy)]
 enum BundleOp {

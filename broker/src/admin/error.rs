@@ -16,6 +16,9 @@ pub enum AdminError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The resource is in a state that forbids the request (Pulsar's 412).
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -28,6 +31,7 @@ impl AdminError {
             AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
             AdminError::Conflict(_) => StatusCode::CONFLICT,
+            AdminError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             AdminError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -51,13 +55,14 @@ impl From<NamespaceError> for AdminError {
     fn from(error: NamespaceError) -> Self {
         let reason = error.to_string();
         match error {
-            NamespaceError::InvalidName(_) | NamespaceError::InvalidBundles(_) => {
-                AdminError::BadRequest(reason)
-            }
+            NamespaceError::InvalidName(_)
+            | NamespaceError::InvalidBundles(_)
+            | NamespaceError::InvalidPartitions(_) => AdminError::BadRequest(reason),
             NamespaceError::TenantNotFound(_)
             | NamespaceError::NamespaceNotFound(_)
             | NamespaceError::ClusterNotFound(_)
-            | NamespaceError::BundleNotFound(_) => AdminError::NotFound(reason),
+            | NamespaceError::BundleNotFound(_)
+            | NamespaceError::PartitionedTopicNotFound(_) => AdminError::NotFound(reason),
             NamespaceError::AlreadyExists(_) | NamespaceError::Conflict(_) => {
                 AdminError::Conflict(reason)
             }

@@ -1,6 +1,7 @@
 //! The admin HTTP API (axum, port 8080 by default): `/health`, `/metrics`
 //! (OpenMetrics text) and a subset of Pulsar's admin v2 REST API (clusters,
-//! tenants, namespaces, persistent topics and their stats, brokers, bundles
+//! tenants, namespaces, persistent topics and their stats, partitioned
+//! topics, schemas, brokers, bundles
 //! with unload and split) and the HTTP lookup.
 //!
 //! Handlers talk to the metadata store through [`PolicyStore`] and to topics
@@ -11,6 +12,9 @@
 mod cluster;
 mod error;
 mod health;
+mod partitioned;
+mod policies;
+mod schemas;
 mod tenants;
 mod topics;
 
@@ -28,7 +32,7 @@ pub use topics::{SubscriptionStats, TopicCounters, TopicStats, TopicStatsSource}
 
 use crate::cluster::Cluster;
 use crate::managed_ledger::ManagedLedgerFactory;
-use crate::namespace::PolicyStore;
+use crate::namespace::{CompatibilityStrategy, PolicyStore};
 
 /// Everything the admin handlers need.
 #[derive(Clone)]
@@ -44,6 +48,8 @@ pub struct AdminState {
     /// This broker's part in a cluster (lookups, bundles, brokers); `None`
     /// for a bare protocol service.
     pub membership: Option<Arc<Cluster>>,
+    /// The broker's schema compatibility strategy (namespaces override it).
+    pub schema_compatibility: CompatibilityStrategy,
 }
 
 impl AdminState {
@@ -60,6 +66,7 @@ impl AdminState {
             topic_stats: None,
             startup: StartupGate::default(),
             membership: None,
+            schema_compatibility: CompatibilityStrategy::default(),
         }
     }
 }
@@ -82,6 +89,35 @@ pub fn admin_router(state: AdminState) -> Router {
         .route(
             "/admin/v2/namespaces/{tenant}/{namespace}",
             get(tenants::get_namespace).put(tenants::create_namespace),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/autoTopicCreation",
+            get(policies::get_auto_topic_creation)
+                .post(policies::set_auto_topic_creation)
+                .delete(policies::remove_auto_topic_creation),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/deduplication",
+            get(policies::get_deduplication)
+                .post(policies::set_deduplication)
+                .delete(policies::remove_deduplication),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/schemaCompatibilityStrategy",
+            get(policies::get_strategy)
+                .put(policies::set_strategy)
+                .post(policies::set_strategy)
+                .delete(policies::remove_strategy),
+        )
+        .route(
+            "/admin/v2/schemas/{tenant}/{namespace}/{topic}/schema",
+            get(schemas::get_schema)
+                .post(schemas::post_schema)
+                .delete(schemas::delete_schema),
+        )
+        .route(
+            "/admin/v2/schemas/{tenant}/{namespace}/{topic}/schema/{version}",
+            get(schemas::get_schema_version),
         )
         .route(
             "/admin/v2/namespaces/{tenant}/{namespace}/bundles",
@@ -123,6 +159,21 @@ pub fn admin_router(state: AdminState) -> Router {
         .route(
             "/admin/v2/persistent/{tenant}/{namespace}/{topic}/stats",
             get(topics::topic_stats),
+        )
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/partitioned",
+            get(partitioned::list_partitioned),
+        )
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions",
+            get(partitioned::get_partitioned)
+                .put(partitioned::create_partitioned)
+                .post(partitioned::update_partitioned)
+                .delete(partitioned::delete_partitioned),
+        )
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitioned-stats",
+            get(partitioned::partitioned_stats),
         )
         .with_state(state)
 }

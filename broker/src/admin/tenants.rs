@@ -86,6 +86,9 @@ pub async fn create_namespace(
         (Some(bundles), _) => NamespacePolicies {
             bundles,
             replication_clusters: Vec::new(),
+            auto_topic_creation_override: None,
+            deduplication_enabled: None,
+            schema_compatibility_strategy: None,
         },
         (None, count) => NamespacePolicies::with_bundles(count.unwrap_or(DEFAULT_BUNDLE_COUNT))?,
     };
@@ -95,7 +98,9 @@ pub async fn create_namespace(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn parse_optional_json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<Option<T>, AdminError> {
+pub(super) fn parse_optional_json<T: for<'de> Deserialize<'de>>(
+    body: &[u8],
+) -> Result<Option<T>, AdminError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }

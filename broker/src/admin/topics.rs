@@ -10,12 +10,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use magnetar_metadata::{Expected, MetadataError, PutOptions};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::cluster::redirect_to_topic_owner;
 use super::{AdminError, AdminState};
 use crate::managed_ledger::{ManagedLedgerError, StoredLedgerList, LEDGER_LIST_ROOT};
 use crate::namespace::{NamespaceName, TopicDomain, TopicName};
+use crate::producer::DEDUP_CURSOR;
 
 /// Message counters of a topic, kept by the protocol side.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,7 +35,7 @@ pub trait TopicStatsSource: Send + Sync + 'static {
     fn topic_counters(&self, topic: &str) -> Option<TopicCounters>;
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionStats {
     pub msg_backlog: u64,
@@ -42,7 +43,7 @@ pub struct SubscriptionStats {
     pub individually_acked_ranges: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TopicStats {
     pub msg_in_counter: u64,
@@ -68,7 +69,11 @@ pub struct TopicStats {
     pub held_adds: usize,
 }
 
-fn topic_name(tenant: &str, namespace: &str, topic: &str) -> Result<TopicName, AdminError> {
+pub(super) fn topic_name(
+    tenant: &str,
+    namespace: &str,
+    topic: &str,
+) -> Result<TopicName, AdminError> {
     let namespace = NamespaceName::new(tenant, namespace)?;
     Ok(TopicName::new(TopicDomain::Persistent, namespace, topic)
         .map_err(crate::namespace::NamespaceError::from)?)
@@ -92,13 +97,34 @@ pub async fn list_topics(
 }
 
 /// `PUT /admin/v2/persistent/{tenant}/{namespace}/{topic}`: creates a
-/// non-partitioned topic by storing its empty ledger list.
+/// non-partitioned topic by storing its empty ledger list. Refused (409)
+/// when it exists or is a partitioned topic.
 pub async fn create_topic(
     State(state): State<AdminState>,
     Path((tenant, namespace, topic)): Path<(String, String, String)>,
 ) -> Result<StatusCode, AdminError> {
     let topic = topic_name(&tenant, &namespace, &topic)?;
     state.policies.namespace_policies(topic.namespace()).await?;
+    if state.policies.partitioned_topic(&topic).await?.is_some() {
+        return Err(AdminError::Conflict(format!(
+            "{topic} is a partitioned topic"
+        )));
+    }
+    if !create_ledger_list(&state, &topic).await? {
+        return Err(AdminError::Conflict(format!(
+            "topic {topic} already exists"
+        )));
+    }
+    tracing::info!(topic = %topic, "created topic");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stores an empty ledger list for `topic`: the topic exists from then on,
+/// with no bundle ownership needed. False when it existed already.
+pub(super) async fn create_ledger_list(
+    state: &AdminState,
+    topic: &TopicName,
+) -> Result<bool, AdminError> {
     let key = format!("{LEDGER_LIST_ROOT}{}", topic.persistence_name());
     let empty = serde_json::to_vec(&StoredLedgerList::default())
         .map_err(|e| AdminError::Internal(e.to_string()))?;
@@ -111,20 +137,15 @@ pub async fn create_topic(
         )
         .await
     {
-        Ok(_) => {
-            tracing::info!(topic = %topic, "created topic");
-            Ok(StatusCode::NO_CONTENT)
-        }
-        Err(MetadataError::BadVersion { .. }) => Err(AdminError::Conflict(format!(
-            "topic {topic} already exists"
-        ))),
+        Ok(_) => Ok(true),
+        Err(MetadataError::BadVersion { .. }) => Ok(false),
         Err(e) => Err(AdminError::Unavailable(e.to_string())),
     }
 }
 
 /// A missing managed ledger is a topic that does not exist (404); any other
 /// error maps as usual.
-fn not_found_as_404(topic: &TopicName, error: ManagedLedgerError) -> AdminError {
+pub(super) fn not_found_as_404(topic: &TopicName, error: ManagedLedgerError) -> AdminError {
     match error {
         ManagedLedgerError::NoSuchManagedLedger(_) => {
             AdminError::NotFound(format!("topic {topic} not found"))
@@ -168,11 +189,20 @@ pub async fn topic_stats(
     if let Some(redirect) = redirect_to_topic_owner(&state, &topic, &uri).await? {
         return Ok(redirect);
     }
+    Ok(Json(local_topic_stats(&state, &topic).await?).into_response())
+}
+
+/// The stats of `topic` as this broker knows them: storage from the
+/// metadata store, counters when the topic is loaded here.
+pub(super) async fn local_topic_stats(
+    state: &AdminState,
+    topic: &TopicName,
+) -> Result<TopicStats, AdminError> {
     let storage = state
         .managed_ledgers
         .storage_stats(&topic.persistence_name())
         .await
-        .map_err(|e| not_found_as_404(&topic, e))?;
+        .map_err(|e| not_found_as_404(topic, e))?;
     let counters = state
         .topic_stats
         .as_ref()
@@ -181,6 +211,7 @@ pub async fn topic_stats(
     let subscriptions = storage
         .cursors
         .into_iter()
+        .filter(|c| c.name != DEDUP_CURSOR)
         .map(|c| {
             let stats = SubscriptionStats {
                 msg_backlog: c.backlog,
@@ -193,7 +224,7 @@ pub async fn topic_stats(
     let writability = storage.writability.unwrap_or_default();
     let loaded = storage.loaded;
     let not_writable = loaded && !writability.is_writable();
-    Ok(Json(TopicStats {
+    Ok(TopicStats {
         msg_in_counter: counters.msg_in,
         bytes_in_counter: counters.bytes_in,
         msg_out_counter: counters.msg_out,
@@ -210,5 +241,4 @@ pub async fn topic_stats(
         missing_bookies: writability.missing_bookies,
         held_adds: writability.held_adds,
     })
-    .into_response())
 }

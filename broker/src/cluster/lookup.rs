@@ -257,6 +257,9 @@ fn unavailable(topic: &TopicName, error: super::ClusterError) -> OwnershipError 
 fn ownership_error(topic: &TopicName, error: NamespaceError) -> OwnershipError {
     match error {
         NamespaceError::Metadata(error) => OwnershipError::Metadata(error),
+        NamespaceError::TenantNotFound(_) | NamespaceError::NamespaceNotFound(_) => {
+            OwnershipError::NamespaceNotFound(error.to_string())
+        }
         other => {
             tracing::debug!(%topic, error = %other, "bundle ownership unavailable");
             in_transition(topic)

@@ -365,6 +365,22 @@ impl ManagedCursor {
 
     /// Acks everything up to and including `position`.
     pub fn ack_cumulative(&self, position: Position) {
+        self.mark_delete(position, None);
+    }
+
+    /// Acks everything up to and including `position` and replaces the
+    /// cursor's properties, in one step: the next persist stores both, so
+    /// stored properties always describe the stored mark-delete position
+    /// (a snapshot, as deduplication keeps).
+    pub fn mark_delete_with_properties(
+        &self,
+        position: Position,
+        properties: BTreeMap<String, String>,
+    ) {
+        self.mark_delete(position, Some(properties));
+    }
+
+    fn mark_delete(&self, position: Position, properties: Option<BTreeMap<String, String>>) {
         let layout = self.ctx.log().layout();
         let offset = layout
             .clamped_offset_of(position)
@@ -373,7 +389,16 @@ impl ManagedCursor {
         let moved = state.acks.ack_cumulative(offset);
         state.batch_acks.forget_up_to(offset);
         state.dirty |= moved;
+        if let Some(properties) = properties {
+            state.properties = properties;
+            state.dirty |= self.durable;
+        }
         Self::after_ack(&mut state, moved, &self.ctx, &layout);
+    }
+
+    /// The cursor's properties.
+    pub fn properties(&self) -> BTreeMap<String, String> {
+        self.state.lock().properties.clone()
     }
 
     /// Acks some messages of the batch entry at `position` (`ack_set`:

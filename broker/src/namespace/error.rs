@@ -22,6 +22,10 @@ pub enum NamespaceError {
     /// The policies changed between read and write (a concurrent split).
     #[error("namespace {0} changed concurrently; retry")]
     Conflict(String),
+    #[error("partitioned topic {0} does not exist")]
+    PartitionedTopicNotFound(String),
+    #[error("invalid partitions: {0}")]
+    InvalidPartitions(String),
     #[error("invalid bundles: {0}")]
     InvalidBundles(String),
     /// The broker's metadata session expired: it owns nothing any more.

@@ -1,16 +1,23 @@
 //! Namespaces: topic names, bundles (topic → hash range), namespace
-//! policies, the bootstrap of the default resources, and bundle ownership
+//! policies, partitioned topics and auto-creation rules, the bootstrap of the default resources, and bundle ownership
 //! bound to the broker's metadata session.
 
 mod bundles;
+mod compatibility;
 mod error;
 mod ownership;
+mod partitioned;
 mod policies;
 mod topic_name;
 
 pub use bundles::{topic_hash, BundleRange, BundlesData, NamespaceBundles, DEFAULT_BUNDLE_COUNT};
+pub use compatibility::CompatibilityStrategy;
 pub use error::NamespaceError;
 pub use ownership::{BundleRef, NamespaceService, OwnershipInfo, OWNERSHIP_ROOT};
+pub use partitioned::{
+    check_partitions, AutoTopicCreation, PartitionedTopicMetadata, TopicType, MAX_PARTITIONS,
+    PARTITIONED_TOPICS_ROOT,
+};
 pub use policies::{
     ClusterData, NamespacePolicies, PolicyStore, TenantInfo, CLUSTERS_ROOT, DEFAULT_CLUSTER,
     POLICIES_ROOT, TENANTS_ROOT,

@@ -17,6 +17,8 @@ use magnetar_metadata::{Expected, MetadataError, MetadataStore, PutOptions};
 use serde::{Deserialize, Serialize};
 
 use super::bundles::{BundleRange, BundlesData, NamespaceBundles, DEFAULT_BUNDLE_COUNT};
+use super::compatibility::CompatibilityStrategy;
+use super::partitioned::AutoTopicCreation;
 use super::topic_name::{is_valid_segment, DEFAULT_NAMESPACE, DEFAULT_TENANT};
 use super::{NamespaceError, NamespaceName, TopicNameError};
 
@@ -47,6 +49,20 @@ pub struct NamespacePolicies {
     pub bundles: BundlesData,
     #[serde(default)]
     pub replication_clusters: Vec<String>,
+    /// Overrides the broker's auto-creation of topics (`None`: the broker's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_topic_creation_override: Option<AutoTopicCreation>,
+    /// Overrides the broker's deduplication (`None`: the broker's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deduplication_enabled: Option<bool>,
+    /// How new schema versions are checked (`None`: the broker's); Pulsar's
+    /// field name.
+    #[serde(
+        default,
+        rename = "schema_compatibility_strategy",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub schema_compatibility_strategy: Option<CompatibilityStrategy>,
 }
 
 impl NamespacePolicies {
@@ -54,6 +70,9 @@ impl NamespacePolicies {
         Ok(NamespacePolicies {
             bundles: NamespaceBundles::equal(count)?.to_data(),
             replication_clusters: Vec::new(),
+            auto_topic_creation_override: None,
+            deduplication_enabled: None,
+            schema_compatibility_strategy: None,
         })
     }
 }
@@ -177,6 +196,21 @@ impl PolicyStore {
         namespace: &NamespaceName,
         range: &BundleRange,
     ) -> Result<[BundleRange; 2], NamespaceError> {
+        self.update_namespace_policies(namespace, |policies| {
+            let (bundles, halves) = NamespaceBundles::from_data(&policies.bundles)?.split(range)?;
+            policies.bundles = bundles.to_data();
+            Ok(halves)
+        })
+        .await
+    }
+
+    /// Changes a namespace's policies with `change` (one CAS; a concurrent
+    /// change is `Conflict`) and returns what `change` returned.
+    pub async fn update_namespace_policies<T>(
+        &self,
+        namespace: &NamespaceName,
+        change: impl FnOnce(&mut NamespacePolicies) -> Result<T, NamespaceError>,
+    ) -> Result<T, NamespaceError> {
         let key = policies_key(namespace);
         let stored = self
             .metadata
@@ -185,8 +219,7 @@ impl PolicyStore {
             .ok_or_else(|| NamespaceError::NamespaceNotFound(namespace.to_string()))?;
         let mut policies: NamespacePolicies =
             serde_json::from_slice(&stored.value).map_err(|e| corrupt(&key, e))?;
-        let (bundles, halves) = NamespaceBundles::from_data(&policies.bundles)?.split(range)?;
-        policies.bundles = bundles.to_data();
+        let changed = change(&mut policies)?;
         let value = Bytes::from(serde_json::to_vec(&policies).map_err(|e| corrupt(&key, e))?);
         match self
             .metadata
@@ -197,7 +230,7 @@ impl PolicyStore {
             )
             .await
         {
-            Ok(_) => Ok(halves),
+            Ok(_) => Ok(changed),
             Err(MetadataError::BadVersion { .. }) => {
                 Err(NamespaceError::Conflict(namespace.to_string()))
             }
@@ -217,7 +250,7 @@ impl PolicyStore {
             .collect())
     }
 
-    async fn create<T: Serialize>(
+    pub(super) async fn create<T: Serialize>(
         &self,
         key: &str,
         value: &T,
@@ -235,7 +268,7 @@ impl PolicyStore {
         }
     }
 
-    async fn read<T: for<'de> Deserialize<'de>>(
+    pub(super) async fn read<T: for<'de> Deserialize<'de>>(
         &self,
         key: &str,
     ) -> Result<Option<T>, NamespaceError> {
@@ -248,7 +281,7 @@ impl PolicyStore {
     }
 
     /// Direct children names under `prefix` (deeper keys are skipped).
-    async fn child_names(&self, prefix: &str) -> Result<Vec<String>, NamespaceError> {
+    pub(super) async fn child_names(&self, prefix: &str) -> Result<Vec<String>, NamespaceError> {
         let mut names = Vec::new();
         let mut start_after: Option<String> = None;
         loop {

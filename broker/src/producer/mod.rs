@@ -9,13 +9,25 @@
 //!    sends `SEND_RECEIPT` only once an add resolved, i.e. once the entry is
 //!    durable on an ack quorum of bookies. A receipt therefore never precedes
 //!    durability, and receipts of one producer are never reordered.
+//!
+//! With deduplication on (`dedup.rs`), step 2 goes through the
+//! topic's deduplication state: a duplicate is answered in its turn
+//! without being stored (message id `-1:-1`, as Pulsar), and a message
+//! whose original is still in flight is refused so the client resends it.
+
+mod dedup;
+
+pub use dedup::{DedupOutcome, Deduplication, DEDUP_CURSOR, SNAPSHOT_INTERVAL};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use magnetar_proto::pulsar::api::{CommandCloseProducer, CommandSendReceipt};
+use futures::FutureExt;
+use magnetar_proto::pulsar::api::{
+    CommandCloseProducer, CommandSendReceipt, MessageIdData, ServerError,
+};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use crate::managed_ledger::{ManagedLedger, ManagedLedgerError, Position};
@@ -25,11 +37,25 @@ use crate::wire::{
     BROKER_REQUEST_ID,
 };
 
+/// How a publish ended.
+enum Published {
+    Stored(Position),
+    /// Stored before (deduplication): answered, not stored again.
+    Duplicate,
+}
+
+/// Why a publish was not stored.
+enum PublishFailed {
+    Storage(ManagedLedgerError),
+    /// Its original is still being written: the client resends it.
+    InFlight,
+}
+
 /// One message (or batch) waiting for its add to become durable.
 struct PendingPublish {
     sequence_id: u64,
     highest_sequence_id: u64,
-    added: BoxFuture<'static, Result<Position, ManagedLedgerError>>,
+    added: BoxFuture<'static, Result<Published, PublishFailed>>,
     /// Released when the receipt is sent: the connection's publish bound.
     _permit: OwnedSemaphorePermit,
 }
@@ -42,6 +68,8 @@ pub struct Producer {
     out: Outbound,
     ledger: Arc<ManagedLedger>,
     traffic: Arc<TopicTraffic>,
+    /// The topic's deduplication state, when it is on for this producer.
+    dedup: Option<Arc<Deduplication>>,
     pending: mpsc::UnboundedSender<PendingPublish>,
     closed: AtomicBool,
 }
@@ -65,6 +93,7 @@ impl Producer {
         out: Outbound,
         ledger: Arc<ManagedLedger>,
         traffic: Arc<TopicTraffic>,
+        dedup: Option<Arc<Deduplication>>,
     ) -> Arc<Self> {
         let (pending, pending_rx) = mpsc::unbounded_channel();
         tokio::spawn(send_receipts(id, out.clone(), pending_rx));
@@ -75,6 +104,7 @@ impl Producer {
             out,
             ledger,
             traffic,
+            dedup,
             pending,
             closed: AtomicBool::new(false),
         })
@@ -100,6 +130,14 @@ impl Producer {
         self.closed.load(Ordering::Acquire)
     }
 
+    /// The highest sequence id accepted from this producer's name, `-1`
+    /// when none is known (or deduplication is off).
+    pub fn last_sequence_id(&self) -> i64 {
+        self.dedup
+            .as_ref()
+            .map_or(-1, |dedup| dedup.last_sequence_id(&self.name))
+    }
+
     /// Appends `body` (`[metadata size][metadata][payload]`, stored verbatim,
     /// `messages` of them when it is a batch) and queues its receipt behind
     /// the earlier ones.
@@ -111,8 +149,51 @@ impl Producer {
         body: Bytes,
         permit: OwnedSemaphorePermit,
     ) {
-        self.traffic.record_in(messages, body.len() as u64);
-        let added = self.ledger.add_entry(body);
+        let added = match &self.dedup {
+            None => {
+                self.traffic.record_in(messages, body.len() as u64);
+                let added = self.ledger.add_entry(body);
+                async move {
+                    added
+                        .await
+                        .map(Published::Stored)
+                        .map_err(PublishFailed::Storage)
+                }
+                .boxed()
+            }
+            Some(dedup) => {
+                let bytes = body.len() as u64;
+                match dedup.publish(
+                    &self.ledger,
+                    &self.name,
+                    sequence_id,
+                    highest_sequence_id,
+                    body,
+                ) {
+                    DedupOutcome::Added(added) => {
+                        self.traffic.record_in(messages, bytes);
+                        let stopped = self.ledger.name().to_string();
+                        async move {
+                            match added.await {
+                                Ok(result) => result
+                                    .map(Published::Stored)
+                                    .map_err(PublishFailed::Storage),
+                                Err(_) => Err(PublishFailed::Storage(ManagedLedgerError::Closed {
+                                    name: stopped,
+                                })),
+                            }
+                        }
+                        .boxed()
+                    }
+                    DedupOutcome::Duplicate => {
+                        futures::future::ready(Ok(Published::Duplicate)).boxed()
+                    }
+                    DedupOutcome::InFlight => {
+                        futures::future::ready(Err(PublishFailed::InFlight)).boxed()
+                    }
+                }
+            }
+        };
         let publish = PendingPublish {
             sequence_id,
             highest_sequence_id,
@@ -153,15 +234,19 @@ async fn send_receipts(
 ) {
     while let Some(publish) = pending.recv().await {
         match publish.added.await {
-            Ok(position) => {
+            Ok(published) => {
+                let message_id = match published {
+                    Published::Stored(position) => message_id(position),
+                    Published::Duplicate => duplicate_message_id(),
+                };
                 out.send(CommandSendReceipt {
                     producer_id,
                     sequence_id: publish.sequence_id,
-                    message_id: Some(message_id(position)),
+                    message_id: Some(message_id),
                     highest_sequence_id: Some(publish.highest_sequence_id),
                 });
             }
-            Err(error) => {
+            Err(PublishFailed::Storage(error)) => {
                 // Per message: a lasting cause is logged by the managed ledger, once.
                 tracing::debug!(producer_id, sequence_id = publish.sequence_id, error = %error, "publish failed");
                 out.send(send_error(
@@ -171,6 +256,28 @@ async fn send_receipts(
                     storage_error_message(&error),
                 ));
             }
+            Err(PublishFailed::InFlight) => {
+                tracing::debug!(
+                    producer_id,
+                    sequence_id = publish.sequence_id,
+                    "duplicate of a message in flight refused"
+                );
+                out.send(send_error(
+                    producer_id,
+                    publish.sequence_id,
+                    ServerError::PersistenceError,
+                    "the message with this sequence id is still being written; send it again",
+                ));
+            }
         }
+    }
+}
+
+/// The message id of a duplicate's receipt: nothing was stored.
+fn duplicate_message_id() -> MessageIdData {
+    MessageIdData {
+        ledger_id: u64::MAX,
+        entry_id: u64::MAX,
+        ..Default::default()
     }
 }

@@ -155,9 +155,12 @@ impl Connection {
                 self.handle_lookup(command.lookup_topic.clone().ok_or_else(missing)?)
                     .await
             }
-            Type::PartitionedMetadata => self.handle_partitioned_metadata(
-                command.partition_metadata.clone().ok_or_else(missing)?,
-            ),
+            Type::PartitionedMetadata => {
+                self.handle_partitioned_metadata(
+                    command.partition_metadata.clone().ok_or_else(missing)?,
+                )
+                .await
+            }
             Type::GetTopicsOfNamespace => {
                 self.handle_topics_of_namespace(
                     command
@@ -169,10 +172,14 @@ impl Connection {
             }
             Type::GetSchema => {
                 self.handle_get_schema(command.get_schema.clone().ok_or_else(missing)?)
+                    .await
             }
-            Type::GetOrCreateSchema => self.handle_get_or_create_schema(
-                command.get_or_create_schema.clone().ok_or_else(missing)?,
-            ),
+            Type::GetOrCreateSchema => {
+                self.handle_get_or_create_schema(
+                    command.get_or_create_schema.clone().ok_or_else(missing)?,
+                )
+                .await
+            }
             Type::Producer => {
                 self.handle_producer(command.producer.clone().ok_or_else(missing)?)
                     .await

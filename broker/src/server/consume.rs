@@ -20,6 +20,7 @@ use super::connection::{Connection, ConsumerSlot};
 use super::ConnectionError;
 use crate::consumer::{Consumer, ConsumerSpec, KeySharedSpec, SubscriptionType};
 use crate::managed_ledger::{InitialPosition, Position};
+use crate::producer::DEDUP_CURSOR;
 use crate::topic::{CursorStart, TopicError, TopicName};
 use crate::wire::{message_id, position};
 
@@ -94,6 +95,11 @@ impl Connection {
                 request.subscription.len()
             )));
         }
+        if request.subscription == DEDUP_CURSOR {
+            return Err(TopicError::InvalidRequest(format!(
+                "{DEDUP_CURSOR} is the broker's own cursor; pick another subscription name"
+            )));
+        }
         if let Some(slot) = self.consumers.get(&request.consumer_id) {
             if !slot.consumer.is_closed() {
                 if slot.topic.name() == &topic_name
@@ -117,6 +123,14 @@ impl Connection {
             return Err(TopicError::NotOwned(topic_name.to_string()));
         }
         let topic = self.context.topics.get_or_load(&topic_name).await?;
+        if let Some(schema) = &request.schema {
+            self.context
+                .topics
+                .catalog()
+                .schemas()
+                .check_for_consumer(&topic_name, &super::produce::definition(schema)?)
+                .await?;
+        }
         let initial = match request.initial_position {
             Some(p) if p == WireInitialPosition::Earliest as i32 => InitialPosition::Earliest,
             _ => InitialPosition::Latest,

@@ -7,10 +7,11 @@ use magnetar_proto::pulsar::api::{
     CommandGetOrCreateSchema, CommandGetOrCreateSchemaResponse, CommandGetSchema,
     CommandGetSchemaResponse, CommandGetTopicsOfNamespace, CommandGetTopicsOfNamespaceResponse,
     CommandLookupTopic, CommandLookupTopicResponse, CommandPartitionedTopicMetadata,
-    CommandPartitionedTopicMetadataResponse, ServerError,
+    CommandPartitionedTopicMetadataResponse, KeyValue, Schema, ServerError,
 };
 
 use super::connection::Connection;
+use crate::schema::{parse_version, version_bytes};
 use crate::topic::{LookupAnswer, TopicError, TopicName};
 use crate::wire::storage_server_error;
 
@@ -65,22 +66,41 @@ impl Connection {
         self.out.send(response);
     }
 
-    /// Auto-created topics are non-partitioned: 0 partitions.
-    pub(super) fn handle_partitioned_metadata(&self, request: CommandPartitionedTopicMetadata) {
-        let response = match TopicName::parse(&request.topic) {
-            Ok(_) => CommandPartitionedTopicMetadataResponse {
-                partitions: Some(0),
+    /// The partition count from the catalog (0: not partitioned); a topic
+    /// that does not exist may be created partitioned here, as the
+    /// auto-creation rules say and unless the client opted out.
+    pub(super) async fn handle_partitioned_metadata(
+        &self,
+        request: CommandPartitionedTopicMetadata,
+    ) {
+        let create = request.metadata_auto_creation_enabled.unwrap_or(true);
+        let result = match TopicName::parse(&request.topic) {
+            Ok(topic) => {
+                self.context
+                    .topics
+                    .catalog()
+                    .partitions(&topic, create)
+                    .await
+            }
+            Err(error) => Err(error.into()),
+        };
+        let response = match result {
+            Ok(partitions) => CommandPartitionedTopicMetadataResponse {
+                partitions: Some(partitions),
                 request_id: request.request_id,
                 response: Some(MetadataLookupType::Success as i32),
                 ..Default::default()
             },
-            Err(error) => CommandPartitionedTopicMetadataResponse {
-                request_id: request.request_id,
-                response: Some(MetadataLookupType::Failed as i32),
-                error: Some(ServerError::InvalidTopicName as i32),
-                message: Some(error.to_string()),
-                ..Default::default()
-            },
+            Err(error) => {
+                tracing::info!(topic = %request.topic, error = %error, "partitioned metadata refused");
+                CommandPartitionedTopicMetadataResponse {
+                    request_id: request.request_id,
+                    response: Some(MetadataLookupType::Failed as i32),
+                    error: Some(error.server_error() as i32),
+                    message: Some(error.to_string()),
+                    ..Default::default()
+                }
+            }
         };
         self.out.send(response);
     }
@@ -115,30 +135,94 @@ impl Connection {
         }
     }
 
-    /// No schema registry: every topic answers "no schema", which clients
-    /// treat as a schema-less (bytes) topic.
-    /// Schemas are not stored yet: the client gets a clear refusal rather
-    /// than no answer (a producer or consumer with a schema then fails to
-    /// start instead of hanging). Clients without a schema never send it.
-    pub(super) fn handle_get_or_create_schema(&self, request: CommandGetOrCreateSchema) {
-        self.out.send(CommandGetOrCreateSchemaResponse {
-            request_id: request.request_id,
-            error_code: Some(ServerError::NotAllowedError as i32),
-            error_message: Some(format!(
-                "this broker does not store schemas yet; topic {} takes schema-less (bytes) producers and consumers",
-                request.topic
-            )),
-            schema_version: None,
-        });
+    /// The version of the client's schema, registered if it is new and
+    /// compatible.
+    pub(super) async fn handle_get_or_create_schema(&self, request: CommandGetOrCreateSchema) {
+        let result = match (TopicName::parse(&request.topic), &request.schema) {
+            (Ok(topic), schema) => match super::produce::definition(schema) {
+                Ok(definition) => self
+                    .context
+                    .topics
+                    .catalog()
+                    .schemas()
+                    .get_or_create(&topic, &definition)
+                    .await
+                    .map_err(TopicError::from),
+                Err(error) => Err(error),
+            },
+            (Err(error), _) => Err(error.into()),
+        };
+        let response = match result {
+            Ok(version) => CommandGetOrCreateSchemaResponse {
+                request_id: request.request_id,
+                error_code: None,
+                error_message: None,
+                schema_version: Some(version_bytes(version)),
+            },
+            Err(error) => {
+                tracing::info!(topic = %request.topic, error = %error, "schema refused");
+                CommandGetOrCreateSchemaResponse {
+                    request_id: request.request_id,
+                    error_code: Some(error.server_error() as i32),
+                    error_message: Some(error.to_string()),
+                    schema_version: None,
+                }
+            }
+        };
+        self.out.send(response);
     }
 
-    pub(super) fn handle_get_schema(&self, request: CommandGetSchema) {
-        self.out.send(CommandGetSchemaResponse {
-            request_id: request.request_id,
-            error_code: Some(ServerError::TopicNotFound as i32),
-            error_message: Some(format!("no schema for topic {}", request.topic)),
-            schema: None,
-            schema_version: None,
-        });
+    /// A version of the topic's schema: the one named, else the latest.
+    pub(super) async fn handle_get_schema(&self, request: CommandGetSchema) {
+        let found = match TopicName::parse(&request.topic) {
+            Ok(topic) => {
+                let schemas = self.context.topics.catalog().schemas();
+                match request.schema_version.as_deref().filter(|v| !v.is_empty()) {
+                    Some(bytes) => match parse_version(bytes) {
+                        Some(version) => schemas.version(&topic, version).await,
+                        None => Ok(None),
+                    },
+                    None => schemas.latest(&topic).await,
+                }
+                .map_err(TopicError::from)
+            }
+            Err(error) => Err(error.into()),
+        };
+        let response = match found {
+            Ok(Some(stored)) => {
+                let definition = stored.definition();
+                CommandGetSchemaResponse {
+                    request_id: request.request_id,
+                    error_code: None,
+                    error_message: None,
+                    schema: Some(Schema {
+                        name: request.topic.clone(),
+                        schema_data: definition.data.into(),
+                        r#type: definition.kind.to_wire() as i32,
+                        properties: definition
+                            .properties
+                            .into_iter()
+                            .map(|(key, value)| KeyValue { key, value })
+                            .collect(),
+                    }),
+                    schema_version: Some(version_bytes(stored.version)),
+                }
+            }
+            Ok(None) => CommandGetSchemaResponse {
+                request_id: request.request_id,
+                error_code: Some(ServerError::TopicNotFound as i32),
+                error_message: Some(format!("no schema for topic {}", request.topic)),
+                schema: None,
+                schema_version: None,
+            },
+            Err(error) => CommandGetSchemaResponse {
+                request_id: request.request_id,
+                error_code: Some(error.server_error() as i32),
+                error_message: Some(error.to_string()),
+                schema: None,
+                schema_version: None,
+            },
+        };
+        self.out.send(response);
     }
 }

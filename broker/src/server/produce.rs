@@ -1,33 +1,32 @@
-//! Producing commands: PRODUCER, SEND and CLOSE_PRODUCER.
+//! Producing commands: PRODUCER (with access modes: a WaitForExclusive
+//! producer is answered twice, not ready and then ready), SEND and
+//! CLOSE_PRODUCER.
 
 use std::sync::atomic::Ordering;
 
 use magnetar_proto::pulsar::api::{
-    CommandCloseProducer, CommandProducer, CommandProducerSuccess, CommandSend, ProducerAccessMode,
-    ServerError,
+    CommandCloseProducer, CommandProducer, CommandProducerSuccess, CommandSend, Schema, ServerError,
 };
 use magnetar_proto::pulsar::{commands, PayloadFrame};
 
 use super::connection::{Connection, ProducerSlot};
 use super::ConnectionError;
 use crate::producer::Producer;
-use crate::topic::{TopicError, TopicName};
+use crate::schema::{version_bytes, SchemaDefinition, SchemaKind};
+use crate::topic::{AccessMode, ProducerAdmission, TopicError, TopicName};
 use crate::wire::send_error;
 
 impl Connection {
     pub(super) async fn handle_producer(&mut self, request: CommandProducer) {
         let request_id = request.request_id;
         match self.create_producer(&request).await {
-            Ok(name) => {
-                self.out.send(CommandProducerSuccess {
-                    request_id,
-                    producer_name: name,
-                    last_sequence_id: Some(-1),
-                    schema_version: None,
-                    topic_epoch: None,
-                    producer_ready: Some(true),
-                });
-            }
+            Ok(created) => match created.admission {
+                ProducerAdmission::Ready { topic_epoch } => {
+                    self.out
+                        .send(producer_success(request_id, &created, topic_epoch, true));
+                }
+                ProducerAdmission::Waiting(_) => self.wait_for_exclusive(request, created),
+            },
             Err(error) => {
                 if matches!(error, TopicError::NotWritable { .. }) {
                     // The managed ledger logs the condition itself, rate-limited.
@@ -44,21 +43,76 @@ impl Connection {
         }
     }
 
-    async fn create_producer(&mut self, request: &CommandProducer) -> Result<String, TopicError> {
+    /// A WaitForExclusive producer behind another: answered now as not
+    /// ready; the second answer comes when it holds the topic (or never
+    /// will).
+    fn wait_for_exclusive(&mut self, request: CommandProducer, mut created: Created) {
+        let request_id = request.request_id;
+        let ProducerAdmission::Waiting(attached) = std::mem::replace(
+            &mut created.admission,
+            ProducerAdmission::Ready { topic_epoch: None },
+        ) else {
+            return;
+        };
+        self.out
+            .send(producer_success(request_id, &created, None, false));
+        let out = self.out.clone();
+        let producer = self
+            .producers
+            .get(&request.producer_id)
+            .map(|slot| slot.producer.clone());
+        tokio::spawn(async move {
+            let error = match attached.await {
+                Ok(Ok(epoch)) => {
+                    out.send(producer_success(request_id, &created, Some(epoch), true));
+                    return;
+                }
+                Ok(Err(error)) => error,
+                Err(_) => TopicError::Closing(request.topic.clone()),
+            };
+            tracing::info!(topic = %request.topic, producer_id = request.producer_id, error = %error, "waiting producer refused");
+            if let Some(producer) = producer {
+                producer.close();
+            }
+            out.send(commands::error(
+                request_id,
+                error.server_error(),
+                error.to_string(),
+            ));
+        });
+    }
+
+    async fn create_producer(&mut self, request: &CommandProducer) -> Result<Created, TopicError> {
         let topic_name = TopicName::parse(&request.topic)?;
+        let mode = AccessMode::from_wire(request.producer_access_mode)?;
         if let Some(slot) = self.producers.get(&request.producer_id) {
             if !slot.producer.is_closed() && slot.topic.name() == &topic_name {
                 // A retried PRODUCER for a producer that already exists.
-                return Ok(slot.producer.name().to_string());
+                return Ok(Created {
+                    name: slot.producer.name().to_string(),
+                    last_sequence_id: slot.producer.last_sequence_id(),
+                    schema_version: None,
+                    admission: ProducerAdmission::Ready {
+                        topic_epoch: request.topic_epoch,
+                    },
+                });
             }
-        }
-        if request.producer_access_mode.unwrap_or(0) != ProducerAccessMode::Shared as i32 {
-            return Err(TopicError::NotSupported("exclusive producer access modes"));
         }
         if !self.context.ownership.owns(&topic_name).await? {
             return Err(TopicError::NotOwned(topic_name.to_string()));
         }
         let topic = self.context.topics.get_or_load(&topic_name).await?;
+        let schema_version = match &request.schema {
+            Some(schema) => Some(
+                self.context
+                    .topics
+                    .catalog()
+                    .schemas()
+                    .get_or_create(&topic_name, &definition(schema)?)
+                    .await?,
+            ),
+            None => None,
+        };
         // A client whose sends failed reconnects and creates its producer
         // again, which restarts its send timeout: refusing it while nothing
         // can be written lets the timeout reach the application.
@@ -79,6 +133,13 @@ impl Connection {
                 format!("{}-{}", self.context.config.cluster_name, n)
             }
         };
+        let enabled = self
+            .context
+            .topics
+            .catalog()
+            .deduplication(&topic_name)
+            .await?;
+        let dedup = topic.deduplication(enabled).await?;
         let producer = Producer::new(
             request.producer_id,
             name.clone(),
@@ -86,8 +147,11 @@ impl Connection {
             self.out.clone(),
             topic.ledger().clone(),
             topic.traffic().clone(),
+            dedup,
         );
-        topic.add_producer(producer.clone())?;
+        let admission = topic
+            .add_producer(producer.clone(), mode, request.topic_epoch)
+            .await?;
         if let Some(old) = self
             .producers
             .insert(request.producer_id, ProducerSlot { producer, topic })
@@ -95,8 +159,14 @@ impl Connection {
             old.producer.close();
             old.topic.remove_producer(&old.producer);
         }
-        tracing::info!(topic = %topic_name, producer_id = request.producer_id, producer = %name, "producer created");
-        Ok(name)
+        let last_sequence_id = slot_producer_last(&self.producers, request.producer_id);
+        tracing::info!(topic = %topic_name, producer_id = request.producer_id, producer = %name, ?mode, last_sequence_id, "producer created");
+        Ok(Created {
+            name,
+            last_sequence_id,
+            schema_version,
+            admission,
+        })
     }
 
     /// Appends the message; its receipt follows once it is durable. A bad
@@ -168,5 +238,57 @@ impl Connection {
                 ));
             }
         }
+    }
+}
+
+/// A producer the broker admitted.
+struct Created {
+    name: String,
+    /// The highest sequence id stored from this producer name (`-1`: none
+    /// known, or deduplication off).
+    last_sequence_id: i64,
+    /// The version of the producer's schema, when it has one.
+    schema_version: Option<u64>,
+    admission: ProducerAdmission,
+}
+
+/// A client's schema as the registry takes it.
+pub(super) fn definition(schema: &Schema) -> Result<SchemaDefinition, TopicError> {
+    let kind = SchemaKind::from_wire(schema.r#type).ok_or_else(|| {
+        TopicError::InvalidRequest(format!("unknown schema type {}", schema.r#type))
+    })?;
+    Ok(SchemaDefinition {
+        kind,
+        data: schema.schema_data.to_vec(),
+        properties: schema
+            .properties
+            .iter()
+            .map(|p| (p.key.clone(), p.value.clone()))
+            .collect(),
+    })
+}
+
+fn slot_producer_last(
+    producers: &std::collections::HashMap<u64, ProducerSlot>,
+    producer_id: u64,
+) -> i64 {
+    producers
+        .get(&producer_id)
+        .map_or(-1, |slot| slot.producer.last_sequence_id())
+}
+
+fn producer_success(
+    request_id: u64,
+    created: &Created,
+    topic_epoch: Option<u64>,
+    ready: bool,
+) -> CommandProducerSuccess {
+    CommandProducerSuccess {
+        request_id,
+        producer_name: created.name.clone(),
+        last_sequence_id: Some(created.last_sequence_id),
+        schema_version: created.schema_version.map(version_bytes),
+        topic_epoch,
+        producer_ready: Some(ready),
     }
 }

@@ -8,6 +8,8 @@ use super::ownership::OwnershipError;
 use super::TopicNameError;
 use crate::dispatch::{JoinError, KeySharedError};
 use crate::managed_ledger::ManagedLedgerError;
+use crate::namespace::NamespaceError;
+use crate::schema::SchemaError;
 use crate::wire::storage_server_error;
 
 #[derive(Debug, Error)]
@@ -20,6 +22,10 @@ pub enum TopicError {
     Closing(String),
     #[error("producer {name:?} is already connected to {topic}")]
     ProducerBusy { topic: String, name: String },
+    /// Another producer holds the topic exclusively, or this one's topic
+    /// epoch is stale: not retryable.
+    #[error("producer fenced: {0}")]
+    ProducerFenced(String),
     #[error("subscription {subscription:?} already has an exclusive consumer")]
     ConsumerBusy { subscription: String },
     #[error("subscription {subscription:?} has other consumers")]
@@ -32,6 +38,14 @@ pub enum TopicError {
     },
     #[error("subscription {0:?} does not exist")]
     SubscriptionNotFound(String),
+    /// The topic, or its tenant or namespace, does not exist (and is not
+    /// created on first use).
+    #[error("topic not found: {0}")]
+    TopicNotFound(String),
+    #[error("namespace: {0}")]
+    Namespace(NamespaceError),
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
     #[error("not supported: {0}")]
     NotSupported(&'static str),
     #[error(transparent)]
@@ -67,10 +81,24 @@ impl TopicError {
                 ServerError::ServiceNotReady
             }
             TopicError::ProducerBusy { .. } => ServerError::ProducerBusy,
+            TopicError::ProducerFenced(_) => ServerError::ProducerFenced,
             TopicError::ConsumerBusy { .. }
             | TopicError::SubscriptionBusy { .. }
             | TopicError::SubscriptionTypeMismatch { .. } => ServerError::ConsumerBusy,
             TopicError::SubscriptionNotFound(_) => ServerError::SubscriptionNotFound,
+            TopicError::TopicNotFound(_) => ServerError::TopicNotFound,
+            TopicError::Namespace(NamespaceError::Metadata(_) | NamespaceError::SessionLost) => {
+                ServerError::MetadataError
+            }
+            TopicError::Namespace(_) => ServerError::UnknownError,
+            TopicError::Schema(error) => match error {
+                SchemaError::Invalid(_) | SchemaError::Incompatible(_) => {
+                    ServerError::IncompatibleSchema
+                }
+                SchemaError::Conflict(_) => ServerError::ServiceNotReady,
+                SchemaError::Metadata(_) | SchemaError::Namespace(_) => ServerError::MetadataError,
+                SchemaError::Corrupt { .. } => ServerError::UnknownError,
+            },
             TopicError::NotSupported(_) => ServerError::NotAllowedError,
             TopicError::ConsumerAssign(_) => ServerError::ConsumerAssignError,
             TopicError::InvalidRequest(_) => ServerError::NotAllowedError,

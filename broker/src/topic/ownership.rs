@@ -24,6 +24,9 @@ pub enum OwnershipError {
     /// The lookup named a listener the chosen broker does not advertise.
     #[error("broker {broker} has no listener named {listener:?}")]
     UnknownListener { broker: String, listener: String },
+    /// The topic's tenant or namespace does not exist: not retryable.
+    #[error("{0}")]
+    NamespaceNotFound(String),
     #[error("metadata store: {0}")]
     Metadata(#[from] magnetar_metadata::MetadataError),
 }
@@ -34,6 +37,7 @@ impl OwnershipError {
             OwnershipError::InTransition { .. }
             | OwnershipError::Unavailable { .. }
             | OwnershipError::UnknownListener { .. } => ServerError::ServiceNotReady,
+            OwnershipError::NamespaceNotFound(_) => ServerError::TopicNotFound,
             OwnershipError::Metadata(_) => ServerError::MetadataError,
         }
     }

@@ -1,5 +1,11 @@
-//! A persistent topic: its managed ledger, its producers (unique by name)
-//! and its subscriptions.
+//! A persistent topic: its managed ledger, its producers (unique by name,
+//! with access modes: `producers.rs`) and its subscriptions.
+//!
+//! The topic epoch: each producer that takes the topic exclusively gets the
+//! next epoch, stored as the managed-ledger property `pulsar.topic.epoch`
+//! before the producer hears of it, so it only ever grows, across restarts
+//! and moves. A reconnecting exclusive producer presents its epoch: an
+//! older one than the topic's is fenced for good.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,10 +14,24 @@ use std::sync::Arc;
 use crate::consumer::{Consumer, SubscriptionType};
 use crate::dispatch::DispatchConfig;
 use crate::managed_ledger::{InitialPosition, ManagedLedger, Position};
-use crate::producer::Producer;
+use crate::producer::{Deduplication, Producer};
 use crate::traffic::TopicTraffic;
 
+use super::producers::{AccessMode, Admission, ProducerSet, Promoted};
 use super::{Subscription, TopicError, TopicName};
+
+/// The managed-ledger property that holds the topic epoch (Pulsar's name).
+pub const TOPIC_EPOCH_PROPERTY: &str = "pulsar.topic.epoch";
+
+/// A producer admitted to the topic.
+#[derive(Debug)]
+pub enum ProducerAdmission {
+    /// Attached; exclusive producers get the topic epoch.
+    Ready { topic_epoch: Option<u64> },
+    /// WaitForExclusive behind another producer: resolves with the topic
+    /// epoch once attached, or with the reason it will not be.
+    Waiting(tokio::sync::oneshot::Receiver<Result<u64, TopicError>>),
+}
 
 /// Where a new subscription's cursor starts, and whether it is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +46,11 @@ pub enum CursorStart {
 pub struct PersistentTopic {
     name: TopicName,
     ledger: Arc<ManagedLedger>,
-    producers: parking_lot::Mutex<HashMap<String, Arc<Producer>>>,
+    producers: Arc<parking_lot::Mutex<ProducerSet>>,
+    /// Serializes changes of the topic epoch.
+    epochs: Arc<tokio::sync::Mutex<()>>,
+    /// Deduplication state while it is on (recovered when turned on).
+    dedup: tokio::sync::Mutex<Option<Arc<Deduplication>>>,
     /// Async lock: creating a subscription opens a cursor.
     subscriptions: tokio::sync::Mutex<HashMap<String, Arc<Subscription>>>,
     closing: AtomicBool,
@@ -39,7 +63,9 @@ impl PersistentTopic {
         PersistentTopic {
             name,
             ledger,
-            producers: parking_lot::Mutex::new(HashMap::new()),
+            producers: Arc::default(),
+            epochs: Arc::default(),
+            dedup: tokio::sync::Mutex::new(None),
             subscriptions: tokio::sync::Mutex::new(HashMap::new()),
             closing: AtomicBool::new(false),
             traffic: Arc::default(),
@@ -84,30 +110,87 @@ impl PersistentTopic {
         }
     }
 
-    /// Registers a producer; names are unique per topic.
-    pub fn add_producer(&self, producer: Arc<Producer>) -> Result<(), TopicError> {
-        self.check_open()?;
-        let mut producers = self.producers.lock();
-        if let Some(existing) = producers.get(producer.name()) {
-            if !existing.is_closed() {
-                return Err(TopicError::ProducerBusy {
-                    topic: self.name.to_string(),
-                    name: producer.name().to_string(),
-                });
+    /// The deduplication state for a new producer: recovered the first time
+    /// it is `enabled`, dropped when it is not (producers attached before
+    /// keep what they were created with).
+    pub async fn deduplication(
+        &self,
+        enabled: bool,
+    ) -> Result<Option<Arc<Deduplication>>, TopicError> {
+        let mut dedup = self.dedup.lock().await;
+        if !enabled {
+            if dedup.take().is_some() {
+                tracing::info!(topic = %self.name, "deduplication off");
             }
+            return Ok(None);
         }
-        producers.insert(producer.name().to_string(), producer);
-        Ok(())
+        if dedup.is_none() {
+            *dedup = Some(Arc::new(Deduplication::recover(&self.ledger).await?));
+        }
+        Ok(dedup.clone())
     }
 
-    /// Unregisters `producer` (only if it is the one registered under its name).
+    /// Attaches a producer in `mode`; `requested_epoch` is the topic epoch
+    /// a reconnecting exclusive producer presents.
+    pub async fn add_producer(
+        &self,
+        producer: Arc<Producer>,
+        mode: AccessMode,
+        requested_epoch: Option<u64>,
+    ) -> Result<ProducerAdmission, TopicError> {
+        self.check_open()?;
+        let topic = self.name.to_string();
+        if !mode.is_exclusive() {
+            self.producers.lock().add(&topic, producer, mode)?;
+            return Ok(ProducerAdmission::Ready { topic_epoch: None });
+        }
+        let epochs_guard = self.epochs.lock().await;
+        let current = topic_epoch(&self.ledger).await;
+        if let Some(requested) = requested_epoch.filter(|&e| e < current) {
+            return Err(TopicError::ProducerFenced(format!(
+                "producer {:?} presents topic epoch {requested}, older than {current}",
+                producer.name()
+            )));
+        }
+        let admission = self.producers.lock().add(&topic, producer.clone(), mode)?;
+        match admission {
+            Admission::Queued(waiting) => Ok(ProducerAdmission::Waiting(waiting)),
+            Admission::Attached { fenced } => {
+                for other in fenced {
+                    tracing::info!(%topic, producer = other.name(), by = producer.name(), "producer fenced");
+                    other.close_by_broker();
+                }
+                let epoch = requested_epoch.unwrap_or(current + 1);
+                if epoch != current {
+                    if let Err(error) = self
+                        .ledger
+                        .set_property(TOPIC_EPOCH_PROPERTY, &epoch.to_string())
+                        .await
+                    {
+                        drop(epochs_guard);
+                        self.remove_producer(&producer);
+                        return Err(error.into());
+                    }
+                }
+                Ok(ProducerAdmission::Ready {
+                    topic_epoch: Some(epoch),
+                })
+            }
+        }
+    }
+
+    /// Detaches `producer`; when it held the topic exclusively, the next
+    /// waiting producer takes it with the next epoch.
     pub fn remove_producer(&self, producer: &Arc<Producer>) {
-        let mut producers = self.producers.lock();
-        if producers
-            .get(producer.name())
-            .is_some_and(|p| Arc::ptr_eq(p, producer))
-        {
-            producers.remove(producer.name());
+        let promoted = self.producers.lock().remove(producer);
+        if let Some(promoted) = promoted {
+            tokio::spawn(promote(
+                self.name.to_string(),
+                self.ledger.clone(),
+                self.producers.clone(),
+                self.epochs.clone(),
+                promoted,
+            ));
         }
     }
 
@@ -242,7 +325,7 @@ impl PersistentTopic {
         if self.closing.swap(true, Ordering::AcqRel) {
             return;
         }
-        let producers: Vec<_> = self.producers.lock().drain().map(|(_, p)| p).collect();
+        let producers = self.producers.lock().drain(&self.name.to_string());
         for producer in producers {
             producer.close_by_broker();
         }
@@ -260,5 +343,48 @@ impl PersistentTopic {
             tracing::warn!(topic = %self.name, error = %error, "closing managed ledger failed");
         }
         tracing::info!(topic = %self.name, "topic closed");
+    }
+}
+
+/// The topic epoch stored in the managed ledger (0 before the first
+/// exclusive producer).
+async fn topic_epoch(ledger: &ManagedLedger) -> u64 {
+    ledger
+        .properties()
+        .await
+        .get(TOPIC_EPOCH_PROPERTY)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Gives a promoted waiter the next epoch, stored first; if it cannot be
+/// stored the waiter is refused and the next one tried.
+async fn promote(
+    topic: String,
+    ledger: Arc<ManagedLedger>,
+    producers: Arc<parking_lot::Mutex<ProducerSet>>,
+    epochs: Arc<tokio::sync::Mutex<()>>,
+    promoted: Promoted<Producer>,
+) {
+    let mut next = Some(promoted);
+    while let Some((producer, attached)) = next.take() {
+        let _epochs = epochs.lock().await;
+        let epoch = topic_epoch(&ledger).await + 1;
+        match ledger
+            .set_property(TOPIC_EPOCH_PROPERTY, &epoch.to_string())
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(%topic, producer = producer.name(), epoch, "waiting producer attached");
+                if attached.send(Ok(epoch)).is_err() {
+                    // Its client left meanwhile: pass the topic on.
+                    next = producers.lock().remove(&producer);
+                }
+            }
+            Err(error) => {
+                let _ = attached.send(Err(error.into()));
+                next = producers.lock().remove(&producer);
+            }
+        }
     }
 }

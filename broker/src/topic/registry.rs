@@ -1,6 +1,7 @@
 //! The topics loaded on this broker.
 //!
-//! Topics load lazily on first use (auto-creation): loading opens the
+//! Topics load lazily on first use, once the catalog admits them
+//! (`catalog.rs`: they exist, or auto-creation allows them): loading opens the
 //! topic's managed ledger through the factory, which is where recovery and
 //! fencing of the previous owner happen. Concurrent first uses of a topic
 //! share one load; a failed load is not cached and is retried on next use.
@@ -13,8 +14,9 @@ use tokio::sync::OnceCell;
 
 use crate::dispatch::DispatchConfig;
 use crate::managed_ledger::ManagedLedgerFactory;
+use crate::namespace::PolicyStore;
 
-use super::{PersistentTopic, TopicDomain, TopicError, TopicName};
+use super::{PersistentTopic, TopicCatalog, TopicDefaults, TopicDomain, TopicError, TopicName};
 
 type TopicSlot = Arc<OnceCell<Arc<PersistentTopic>>>;
 
@@ -23,13 +25,22 @@ const CLOSE_CONCURRENCY: usize = 64;
 
 pub struct TopicRegistry {
     factory: Arc<ManagedLedgerFactory>,
+    catalog: TopicCatalog,
     topics: parking_lot::Mutex<HashMap<String, TopicSlot>>,
     dispatch: DispatchConfig,
 }
 
 impl TopicRegistry {
-    pub fn new(factory: Arc<ManagedLedgerFactory>, dispatch: DispatchConfig) -> Self {
+    /// Topics follow `defaults` (auto-creation, deduplication) unless
+    /// their namespace overrides them.
+    pub fn new(
+        factory: Arc<ManagedLedgerFactory>,
+        dispatch: DispatchConfig,
+        defaults: TopicDefaults,
+    ) -> Self {
+        let policies = PolicyStore::new(factory.metadata().clone());
         TopicRegistry {
+            catalog: TopicCatalog::new(policies, factory.clone(), defaults),
             factory,
             topics: parking_lot::Mutex::new(HashMap::new()),
             dispatch,
@@ -38,6 +49,11 @@ impl TopicRegistry {
 
     pub fn factory(&self) -> &Arc<ManagedLedgerFactory> {
         &self.factory
+    }
+
+    /// Which topics exist and may be created.
+    pub fn catalog(&self) -> &TopicCatalog {
+        &self.catalog
     }
 
     /// The loaded topic, loading (and creating) it if needed.
@@ -49,6 +65,7 @@ impl TopicRegistry {
         let slot = self.topics.lock().entry(key.clone()).or_default().clone();
         let topic = slot
             .get_or_try_init(|| async {
+                self.catalog.admit(name).await?;
                 let ledger = self.factory.open(&name.persistence_name()).await?;
                 tracing::info!(topic = %name, "loaded topic");
                 Ok::<_, TopicError>(Arc::new(PersistentTopic::new(

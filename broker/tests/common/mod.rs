@@ -62,20 +62,47 @@ pub async fn start_broker() -> BrokerServiceHandle {
     start_broker_with(BrokerServiceConfig::default()).await
 }
 
-pub async fn start_broker_with(mut config: BrokerServiceConfig) -> BrokerServiceHandle {
+pub async fn start_broker_with(config: BrokerServiceConfig) -> BrokerServiceHandle {
+    start_broker_over(
+        config,
+        &Arc::new(MemoryStore::new()),
+        &Arc::new(MemoryLedgerStore::new()),
+    )
+    .await
+}
+
+/// A broker over the given stores: start another over the same ones after
+/// a shutdown to see what survives a restart.
+pub async fn start_broker_over(
+    mut config: BrokerServiceConfig,
+    metadata: &Arc<MemoryStore>,
+    ledgers: &Arc<MemoryLedgerStore>,
+) -> BrokerServiceHandle {
     init_tracing();
     config.managed_ledger.ensemble_size = 1;
     config.managed_ledger.write_quorum = 1;
     config.managed_ledger.ack_quorum = 1;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    BrokerService::start(
-        config,
-        Arc::new(MemoryStore::new()),
-        Arc::new(MemoryLedgerStore::new()),
-        listener,
-    )
-    .await
-    .unwrap()
+    BrokerService::start(config, metadata.clone(), ledgers.clone(), listener)
+        .await
+        .unwrap()
+}
+
+/// The first answer's PRODUCER_SUCCESS, or a panic naming what came.
+pub fn producer_success(reply: &BaseCommand) -> &CommandProducerSuccess {
+    reply
+        .producer_success
+        .as_ref()
+        .unwrap_or_else(|| panic!("expected PRODUCER_SUCCESS, got {reply:?}"))
+}
+
+/// The error code of an ERROR answer, or a panic naming what came.
+pub fn error_code(reply: &BaseCommand) -> ServerError {
+    let error = reply
+        .error
+        .as_ref()
+        .unwrap_or_else(|| panic!("expected ERROR, got {reply:?}"));
+    ServerError::try_from(error.error).unwrap()
 }
 
 /// A broker, a topic unique to the calling test, and a connection with a

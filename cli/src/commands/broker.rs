@@ -16,7 +16,7 @@ pub async fn run(args: BrokerArgs) -> Result<()> {
     let metadata = metadata_connect(&args.metadata).await?;
     let ledgers = Arc::new(LedgerClient::new(
         Arc::clone(&metadata),
-        args.writes.client_config(),
+        args.writes.client_config(args.listen.max_message_size),
     ));
     let node = broker_node::start(
         &args.listen,

@@ -8,7 +8,9 @@ use anyhow::{Context, Result};
 use magnetar_bookie::{LedgerOptions, LedgerStore};
 use magnetar_broker::cluster::ClusterConfig;
 use magnetar_broker::dispatch::DispatchConfig;
+use magnetar_broker::namespace::AutoTopicCreation;
 use magnetar_broker::node::{BrokerNode, BrokerNodeConfig};
+use magnetar_broker::topic::TopicDefaults;
 use magnetar_broker::BrokerServiceConfig;
 use magnetar_metadata::MetadataStore;
 
@@ -55,6 +57,15 @@ pub async fn start(
         failover_delay: Duration::from_millis(listen.consumers.failover_delay_ms),
         max_unacked_per_consumer: listen.consumers.max_unacked_messages_per_consumer,
         max_unacked_per_subscription: listen.consumers.max_unacked_messages_per_subscription,
+    };
+    service.topic_defaults = TopicDefaults {
+        auto_topic_creation: AutoTopicCreation {
+            allow_auto_topic_creation: listen.topics.allow_auto_topic_creation,
+            topic_type: listen.topics.allow_auto_topic_creation_type,
+            default_num_partitions: Some(listen.topics.default_num_partitions),
+        },
+        deduplication: listen.topics.broker_deduplication_enabled,
+        schema_compatibility: listen.topics.schema_compatibility_strategy,
     };
     service.managed_ledger.ensemble_size = ensemble;
     service.managed_ledger.write_quorum = write;

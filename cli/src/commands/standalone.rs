@@ -75,7 +75,7 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
     revoke_previous_session(&session_file, metadata.as_ref()).await?;
     // The broker reaches its own bookies by direct calls; any other bookie
     // (none in standalone) over gRPC.
-    let client_config = args.writes.client_config();
+    let client_config = args.writes.client_config(args.listen.max_message_size);
     let local_bookies = bookies
         .iter()
         .map(|b| (b.bookie_id().to_string(), Arc::clone(b.bookie())));

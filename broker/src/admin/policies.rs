@@ -1,0 +1,161 @@
+//! Namespace policies that override the broker's settings, each with get,
+//! set and remove (Pulsar's paths and bodies):
+//!
+//! | path under `/admin/v2/namespaces/{tenant}/{ns}/` | body | removed |
+//! |---|---|---|
+//! | `autoTopicCreation` (POST) | `{allowAutoTopicCreation, topicType, defaultNumPartitions}` | `null` |
+//! | `deduplication` (POST) | `true` or `false` | `null` |
+//! | `schemaCompatibilityStrategy` (PUT or POST) | a strategy name as a JSON string | `"UNDEFINED"` |
+//!
+//! A removed policy follows the broker's setting. Each change is one
+//! compare-and-set of the namespace's policies.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::de::DeserializeOwned;
+
+use super::tenants::parse_optional_json;
+use super::{AdminError, AdminState};
+use crate::namespace::{
+    AutoTopicCreation, CompatibilityStrategy, NamespaceName, NamespacePolicies,
+};
+
+type NamespacePath = Path<(String, String)>;
+
+/// One policy of the namespace, as `read` picks it.
+async fn read_policy<T>(
+    state: &AdminState,
+    (tenant, namespace): (String, String),
+    read: impl FnOnce(NamespacePolicies) -> T,
+) -> Result<Json<T>, AdminError> {
+    let name = NamespaceName::new(&tenant, &namespace)?;
+    Ok(Json(read(state.policies.namespace_policies(&name).await?)))
+}
+
+/// Changes the namespace's policies with `write` (one CAS).
+async fn write_policy(
+    state: &AdminState,
+    (tenant, namespace): (String, String),
+    what: &str,
+    write: impl FnOnce(&mut NamespacePolicies),
+) -> Result<StatusCode, AdminError> {
+    let name = NamespaceName::new(&tenant, &namespace)?;
+    state
+        .policies
+        .update_namespace_policies(&name, |policies| {
+            write(policies);
+            Ok(())
+        })
+        .await?;
+    tracing::info!(namespace = %name, policy = what, "changed namespace policy");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A required JSON body.
+fn body<T: DeserializeOwned>(bytes: &[u8], expected: &str) -> Result<T, AdminError> {
+    parse_optional_json(bytes)?
+        .ok_or_else(|| AdminError::BadRequest(format!("the body must be {expected}")))
+}
+
+pub async fn get_auto_topic_creation(
+    State(state): State<AdminState>,
+    Path(path): NamespacePath,
+) -> Result<Json<Option<AutoTopicCreation>>, AdminError> {
+    read_policy(&state, path, |p| p.auto_topic_creation_override).await
+}
+
+pub async fn set_auto_topic_creation(
+    State(state): State<AdminState>,
+    Path(path): NamespacePath,
+    bytes: axum::body::Bytes,
+) -> Result<StatusCode, AdminError> {
+    let rules: AutoTopicCreation = body(&bytes, "the auto-creation rules")?;
+    rules.validate()?;
+    write_policy(&state, path, "autoTopicCreation", |p| {
+        p.auto_topic_creation_override = Some(rules)
+    })
+    .await
+}
+
+pub async fn remove_auto_topic_creation(
+    State(state): State<AdminState>,
+    Path(path): NamespacePath,
+) -> Result<StatusCode, AdminError> {
+    write_policy(&state, path, "autoTopicCreation", |p| {
+        p.auto_topic_creation_override = None
+    })
+    .await
+}
+
+pub async fn get_deduplication(
+    State(state): State<AdminState>,
+    Path(path): NamespacePath,
+) -> Result<Json<Option<bool>>, AdminError> {
+    read_policy(&state, path, |p| p.deduplication_enabled).await
+}
+
+/// Takes effect for producers created from then on.
+pub async fn set_deduplication(
+    State(state): State<AdminState>,
+    Path(path): NamespacePath,
+    bytes: axum::body::Bytes,
+) -> Result<StatusCode, AdminError> {
+    let enabled: bool = body(&bytes, "true or false")?;
+    write_policy(&state, path, "deduplication", |p| {
+        p.deduplication_enabled = Some(enabled)
+    })
+    .await
+}
+
+pub async fn remove_deduplication(
+    State(state): State<AdminState>,
+    Path(path): NamespacePath,
+) -> Result<StatusCode, AdminError> {
+    write_policy(&state, path, "deduplication", |p| {
+        p.deduplication_enabled = None
+    })
+    .await
+}
+
+/// The namespace's strategy, `"UNDEFINED"` when it follows the broker.
+pub async fn get_strategy(
+    State(state): State<AdminState>,
+    Path(path): NamespacePath,
+) -> Result<Json<String>, AdminError> {
+    read_policy(&state, path, |p| match p.schema_compatibility_strategy {
+        Some(strategy) => strategy.to_string(),
+        None => "UNDEFINED".to_string(),
+    })
+    .await
+}
+
+pub async fn set_strategy(
+    State(state): State<AdminState>,
+    Path(path): NamespacePath,
+    bytes: axum::body::Bytes,
+) -> Result<StatusCode, AdminError> {
+    let text: String = body(&bytes, "a strategy name as a JSON string")?;
+    let strategy = if text.eq_ignore_ascii_case("UNDEFINED") {
+        None
+    } else {
+        Some(
+            text.parse::<CompatibilityStrategy>()
+                .map_err(AdminError::BadRequest)?,
+        )
+    };
+    write_policy(&state, path, "schemaCompatibilityStrategy", |p| {
+        p.schema_compatibility_strategy = strategy
+    })
+    .await
+}
+
+pub async fn remove_strategy(
+    State(state): State<AdminState>,
+    Path(path): NamespacePath,
+) -> Result<StatusCode, AdminError> {
+    write_policy(&state, path, "schemaCompatibilityStrategy", |p| {
+        p.schema_compatibility_strategy = None
+    })
+    .await
+}
