@@ -58,6 +58,10 @@ pub(crate) struct BrokerContext {
     pub service_url: String,
     pub topics: Arc<TopicRegistry>,
     pub ownership: Arc<dyn TopicOwnership>,
+    /// Part of generated producer names, random per broker process, so
+    /// that names never repeat across brokers and restarts (deduplication
+    /// keys on them).
+    pub instance_id: String,
     pub next_producer_name: AtomicU64,
     pub next_connection_id: AtomicU64,
     pub shutdown: CancellationToken,
@@ -75,6 +79,7 @@ impl BrokerContext {
             service_url,
             topics,
             ownership,
+            instance_id: format!("{:08x}", rand::random::<u32>()),
             next_producer_name: AtomicU64::new(0),
             next_connection_id: AtomicU64::new(0),
             shutdown: CancellationToken::new(),

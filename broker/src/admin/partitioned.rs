@@ -108,10 +108,11 @@ pub struct DeleteQuery {
 
 /// `DELETE …/partitions[?force=true]`: removes the count (from then on no
 /// partition loads), then deletes the partitions. Without `force`, a
-/// partition with producers or consumers on this broker refuses the delete
-/// (412). Partitions served elsewhere are deleted there: the request goes
-/// on (`307`) and, the count being gone, the next broker deletes the
-/// partitions that are left.
+/// partition with producers or consumers on the broker at hand refuses the
+/// delete (412). Partitions served elsewhere are deleted there: the request
+/// goes on (`307`) and, the count being gone, the next broker deletes the
+/// partitions that are left (refusing in turn, without `force`, when one of
+/// its partitions is busy: those partitions stay until a forced delete).
 pub async fn delete_partitioned(
     State(state): State<AdminState>,
     Path((tenant, namespace, topic)): Path<(String, String, String)>,
@@ -120,40 +121,37 @@ pub async fn delete_partitioned(
 ) -> Result<Response, AdminError> {
     let topic = partitioned_name(&tenant, &namespace, &topic)?;
     let registry = state.membership.as_ref().map(|c| c.control().topics());
-    let partitions = match state.policies.partitioned_topic(&topic).await? {
-        Some(metadata) => {
-            let partitions: Vec<TopicName> = (0..metadata.partitions)
-                .map(|i| topic.partition(i))
-                .collect();
-            if !query.force {
-                for partition in &partitions {
-                    if let Some(loaded) = registry.and_then(|r| r.get(partition)) {
-                        if loaded.session_count().await > 0 {
-                            return Err(AdminError::PreconditionFailed(format!(
-                                "{partition} has producers or consumers; delete with force=true to close them"
-                            )));
-                        }
-                    }
+    let stored = state.policies.partitioned_topic(&topic).await?;
+    let partitions = match stored {
+        Some(metadata) => (0..metadata.partitions)
+            .map(|i| topic.partition(i))
+            .collect(),
+        // A delete that another broker began: the partitions left.
+        None => remaining_partitions(&state, &topic).await?,
+    };
+    if stored.is_none() && partitions.is_empty() {
+        return Err(AdminError::NotFound(format!(
+            "partitioned topic {topic} not found"
+        )));
+    }
+    if !query.force {
+        for partition in &partitions {
+            if let Some(loaded) = registry.and_then(|r| r.get(partition)) {
+                if loaded.session_count().await > 0 {
+                    return Err(AdminError::PreconditionFailed(format!(
+                        "{partition} has producers or consumers; delete with force=true to close them"
+                    )));
                 }
             }
-            match state.policies.delete_partitioned_topic(&topic).await {
-                Ok(()) | Err(NamespaceError::PartitionedTopicNotFound(_)) => {}
-                Err(error) => return Err(error.into()),
-            }
-            tracing::info!(%topic, "deleting partitioned topic");
-            partitions
         }
-        // A delete that another broker began: the partitions left.
-        None => {
-            let left = remaining_partitions(&state, &topic).await?;
-            if left.is_empty() {
-                return Err(AdminError::NotFound(format!(
-                    "partitioned topic {topic} not found"
-                )));
-            }
-            left
+    }
+    if stored.is_some() {
+        match state.policies.delete_partitioned_topic(&topic).await {
+            Ok(()) | Err(NamespaceError::PartitionedTopicNotFound(_)) => {}
+            Err(error) => return Err(error.into()),
         }
-    };
+        tracing::info!(%topic, "deleting partitioned topic");
+    }
     let mut elsewhere = None;
     for partition in &partitions {
         if !state

@@ -21,6 +21,10 @@
 //! properties, then every entry after its mark-delete position replayed
 //! from its metadata (producer name, sequence ids). A failed add resets
 //! the producer's `pushed` to `persisted`, so its resend is not a duplicate.
+//!
+//! The chunks of a chunked message share its sequence id: every chunk but
+//! the last goes by without a check (as in Pulsar), and the last one is
+//! checked and recorded for the whole message.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -63,6 +67,23 @@ struct Recorded {
     highest: u64,
     added: futures::future::BoxFuture<'static, Result<Position, ManagedLedgerError>>,
     reply: oneshot::Sender<Result<Position, ManagedLedgerError>>,
+}
+
+/// A topic's deduplication, on or off, shared by the topic and all its
+/// producers, so that turning it on or off reaches producers already
+/// attached (each publish reads it).
+#[derive(Default)]
+pub struct DedupSwitch(parking_lot::RwLock<Option<Arc<Deduplication>>>);
+
+impl DedupSwitch {
+    /// The state while deduplication is on.
+    pub fn current(&self) -> Option<Arc<Deduplication>> {
+        self.0.read().clone()
+    }
+
+    pub fn set(&self, state: Option<Arc<Deduplication>>) {
+        *self.0.write() = state;
+    }
 }
 
 /// A topic's deduplication state.

@@ -17,7 +17,7 @@
 
 mod dedup;
 
-pub use dedup::{DedupOutcome, Deduplication, DEDUP_CURSOR, SNAPSHOT_INTERVAL};
+pub use dedup::{DedupOutcome, DedupSwitch, Deduplication, DEDUP_CURSOR, SNAPSHOT_INTERVAL};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -68,10 +68,13 @@ pub struct Producer {
     out: Outbound,
     ledger: Arc<ManagedLedger>,
     traffic: Arc<TopicTraffic>,
-    /// The topic's deduplication state, when it is on for this producer.
-    dedup: Option<Arc<Deduplication>>,
+    /// The topic's deduplication, read at each publish.
+    dedup: Arc<DedupSwitch>,
     pending: mpsc::UnboundedSender<PendingPublish>,
     closed: AtomicBool,
+    /// False while a WaitForExclusive producer waits for the topic: its
+    /// sends are refused.
+    ready: AtomicBool,
 }
 
 impl std::fmt::Debug for Producer {
@@ -93,7 +96,7 @@ impl Producer {
         out: Outbound,
         ledger: Arc<ManagedLedger>,
         traffic: Arc<TopicTraffic>,
-        dedup: Option<Arc<Deduplication>>,
+        dedup: Arc<DedupSwitch>,
     ) -> Arc<Self> {
         let (pending, pending_rx) = mpsc::unbounded_channel();
         tokio::spawn(send_receipts(id, out.clone(), pending_rx));
@@ -107,6 +110,7 @@ impl Producer {
             dedup,
             pending,
             closed: AtomicBool::new(false),
+            ready: AtomicBool::new(true),
         })
     }
 
@@ -130,26 +134,39 @@ impl Producer {
         self.closed.load(Ordering::Acquire)
     }
 
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Marks a producer waiting for exclusive access (not ready) or
+    /// holding it (ready).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
+    }
+
     /// The highest sequence id accepted from this producer's name, `-1`
     /// when none is known (or deduplication is off).
     pub fn last_sequence_id(&self) -> i64 {
         self.dedup
-            .as_ref()
+            .current()
             .map_or(-1, |dedup| dedup.last_sequence_id(&self.name))
     }
 
     /// Appends `body` (`[metadata size][metadata][payload]`, stored verbatim,
     /// `messages` of them when it is a batch) and queues its receipt behind
-    /// the earlier ones.
+    /// the earlier ones. `chunk_before_last`: a chunk of a chunked message
+    /// other than its last, which deduplication lets by.
     pub fn publish(
         &self,
         messages: u64,
         sequence_id: u64,
         highest_sequence_id: u64,
         body: Bytes,
+        chunk_before_last: bool,
         permit: OwnedSemaphorePermit,
     ) {
-        let added = match &self.dedup {
+        let dedup = self.dedup.current().filter(|_| !chunk_before_last);
+        let added = match dedup {
             None => {
                 self.traffic.record_in(messages, body.len() as u64);
                 let added = self.ledger.add_entry(body);

@@ -54,16 +54,22 @@ impl Connection {
         ) else {
             return;
         };
-        self.out
-            .send(producer_success(request_id, &created, None, false));
-        let out = self.out.clone();
         let producer = self
             .producers
             .get(&request.producer_id)
             .map(|slot| slot.producer.clone());
+        if let Some(producer) = &producer {
+            producer.set_ready(false);
+        }
+        self.out
+            .send(producer_success(request_id, &created, None, false));
+        let out = self.out.clone();
         tokio::spawn(async move {
             let error = match attached.await {
                 Ok(Ok(epoch)) => {
+                    if let Some(producer) = &producer {
+                        producer.set_ready(true);
+                    }
                     out.send(producer_success(request_id, &created, Some(epoch), true));
                     return;
                 }
@@ -130,7 +136,10 @@ impl Connection {
                     .context
                     .next_producer_name
                     .fetch_add(1, Ordering::Relaxed);
-                format!("{}-{}", self.context.config.cluster_name, n)
+                format!(
+                    "{}-{}-{}",
+                    self.context.config.cluster_name, self.context.instance_id, n
+                )
             }
         };
         let enabled = self
@@ -201,7 +210,21 @@ impl Connection {
             ));
             return Ok(());
         }
-        let messages = frame.metadata()?.num_messages_in_batch.unwrap_or(1).max(1) as u64;
+        if !slot.producer.is_ready() {
+            self.out.send(send_error(
+                send.producer_id,
+                send.sequence_id,
+                ServerError::NotAllowedError,
+                "the producer is waiting for exclusive access to the topic",
+            ));
+            return Ok(());
+        }
+        let metadata = frame.metadata()?;
+        let messages = metadata.num_messages_in_batch.unwrap_or(1).max(1) as u64;
+        let chunk_before_last = match (metadata.chunk_id, metadata.num_chunks_from_msg) {
+            (Some(chunk), Some(chunks)) => chunk.saturating_add(1) < chunks,
+            _ => false,
+        };
         let producer = slot.producer.clone();
         let permit = self
             .publish_permits
@@ -209,11 +232,16 @@ impl Connection {
             .acquire_owned()
             .await
             .map_err(|_| ConnectionError::WriterGone)?;
+        if producer.is_closed() {
+            // Fenced while waiting for the permit.
+            return Ok(());
+        }
         producer.publish(
             messages,
             send.sequence_id,
             send.highest_sequence_id.unwrap_or(0),
             frame.body,
+            chunk_before_last,
             permit,
         );
         Ok(())

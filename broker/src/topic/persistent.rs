@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use crate::consumer::{Consumer, SubscriptionType};
 use crate::dispatch::DispatchConfig;
-use crate::managed_ledger::{InitialPosition, ManagedLedger, Position};
-use crate::producer::{Deduplication, Producer};
+use crate::managed_ledger::{InitialPosition, ManagedLedger, ManagedLedgerError, Position};
+use crate::producer::{DedupSwitch, Deduplication, Producer, DEDUP_CURSOR};
 use crate::traffic::TopicTraffic;
 
 use super::producers::{AccessMode, Admission, ProducerSet, Promoted};
@@ -49,8 +49,10 @@ pub struct PersistentTopic {
     producers: Arc<parking_lot::Mutex<ProducerSet>>,
     /// Serializes changes of the topic epoch.
     epochs: Arc<tokio::sync::Mutex<()>>,
-    /// Deduplication state while it is on (recovered when turned on).
-    dedup: tokio::sync::Mutex<Option<Arc<Deduplication>>>,
+    /// Deduplication, shared with the producers (recovered when turned on).
+    dedup: Arc<DedupSwitch>,
+    /// Serializes turning deduplication on and off.
+    dedup_changes: tokio::sync::Mutex<()>,
     /// Async lock: creating a subscription opens a cursor.
     subscriptions: tokio::sync::Mutex<HashMap<String, Arc<Subscription>>>,
     closing: AtomicBool,
@@ -65,7 +67,8 @@ impl PersistentTopic {
             ledger,
             producers: Arc::default(),
             epochs: Arc::default(),
-            dedup: tokio::sync::Mutex::new(None),
+            dedup: Arc::default(),
+            dedup_changes: tokio::sync::Mutex::new(()),
             subscriptions: tokio::sync::Mutex::new(HashMap::new()),
             closing: AtomicBool::new(false),
             traffic: Arc::default(),
@@ -110,24 +113,27 @@ impl PersistentTopic {
         }
     }
 
-    /// The deduplication state for a new producer: recovered the first time
-    /// it is `enabled`, dropped when it is not (producers attached before
-    /// keep what they were created with).
-    pub async fn deduplication(
-        &self,
-        enabled: bool,
-    ) -> Result<Option<Arc<Deduplication>>, TopicError> {
-        let mut dedup = self.dedup.lock().await;
-        if !enabled {
-            if dedup.take().is_some() {
+    /// Turns deduplication on (recovering its state the first time) or off
+    /// (dropping the state and its cursor), for every producer of the
+    /// topic, and returns the switch a new producer shares.
+    pub async fn deduplication(&self, enabled: bool) -> Result<Arc<DedupSwitch>, TopicError> {
+        let _changes = self.dedup_changes.lock().await;
+        match (enabled, self.dedup.current().is_some()) {
+            (true, false) => {
+                let state = Deduplication::recover(&self.ledger).await?;
+                self.dedup.set(Some(Arc::new(state)));
+            }
+            (false, true) => {
+                self.dedup.set(None);
+                match self.ledger.delete_cursor(DEDUP_CURSOR).await {
+                    Ok(()) | Err(ManagedLedgerError::NoSuchCursor(_)) => {}
+                    Err(error) => return Err(error.into()),
+                }
                 tracing::info!(topic = %self.name, "deduplication off");
             }
-            return Ok(None);
+            _ => {}
         }
-        if dedup.is_none() {
-            *dedup = Some(Arc::new(Deduplication::recover(&self.ledger).await?));
-        }
-        Ok(dedup.clone())
+        Ok(self.dedup.clone())
     }
 
     /// Attaches a producer in `mode`; `requested_epoch` is the topic epoch
@@ -369,6 +375,15 @@ async fn promote(
     let mut next = Some(promoted);
     while let Some((producer, attached)) = next.take() {
         let _epochs = epochs.lock().await;
+        if !producers.lock().holds(&producer) {
+            // Fenced (or gone) before it got its epoch: the fencer holds
+            // the topic now.
+            let _ = attached.send(Err(TopicError::ProducerFenced(format!(
+                "{topic} was taken before producer {:?} got it",
+                producer.name()
+            ))));
+            continue;
+        }
         let epoch = topic_epoch(&ledger).await + 1;
         match ledger
             .set_property(TOPIC_EPOCH_PROPERTY, &epoch.to_string())

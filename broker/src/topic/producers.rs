@@ -199,6 +199,16 @@ impl<P: Named> ProducerSet<P> {
         None
     }
 
+    /// Whether `producer` holds the topic exclusively now.
+    pub fn holds(&self, producer: &Arc<P>) -> bool {
+        self.exclusive.as_deref() == Some(producer.name())
+            && self
+                .by_name
+                .get(producer.name())
+                .is_some_and(|p| Arc::ptr_eq(p, producer))
+            && !producer.is_closed()
+    }
+
     /// Everything, for closing the topic: attached producers, and waiters
     /// (refused).
     pub fn drain(&mut self, topic: &str) -> Vec<Arc<P>> {
@@ -211,19 +221,17 @@ impl<P: Named> ProducerSet<P> {
         self.by_name.drain().map(|(_, p)| p).collect()
     }
 
-    /// Producers closed without being removed no longer count.
+    /// Producers closed without being removed yet no longer count, except
+    /// the exclusive holder: its removal passes the topic to a waiter.
     fn forget_closed(&mut self) {
         let closed: Vec<String> = self
             .by_name
             .iter()
-            .filter(|(_, p)| p.is_closed())
+            .filter(|(name, p)| p.is_closed() && self.exclusive.as_deref() != Some(name.as_str()))
             .map(|(name, _)| name.clone())
             .collect();
         for name in closed {
             self.by_name.remove(&name);
-            if self.exclusive.as_deref() == Some(name.as_str()) {
-                self.exclusive = None;
-            }
         }
     }
 }
@@ -336,6 +344,26 @@ mod tests {
         };
         let (promoted, _) = set.remove(&holder).expect("promoted");
         assert!(Arc::ptr_eq(&promoted, &next));
+    }
+
+    #[tokio::test]
+    async fn a_closed_holder_still_passes_the_topic_on() {
+        let mut set = ProducerSet::default();
+        let holder = producer(1, "x");
+        attached(set.add(T, holder.clone(), AccessMode::Exclusive));
+        let waiter = producer(2, "w");
+        let Ok(Admission::Queued(_ready)) =
+            set.add(T, waiter.clone(), AccessMode::WaitForExclusive)
+        else {
+            panic!("expected queued")
+        };
+        // Closed, not yet removed: another add in between must not strand
+        // the waiter.
+        holder.closed.store(true, Ordering::Relaxed);
+        assert!(set.add(T, producer(3, "s"), AccessMode::Shared).is_err());
+        let (promoted, _) = set.remove(&holder).expect("the waiter takes over");
+        assert!(Arc::ptr_eq(&promoted, &waiter));
+        assert!(set.holds(&waiter));
     }
 
     #[tokio::test]
