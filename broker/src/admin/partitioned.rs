@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
@@ -267,10 +268,13 @@ pub async fn partitioned_stats(
         subscriptions: BTreeMap::new(),
         partitions: BTreeMap::new(),
     };
+    // One client for the whole request: its connections to the owners are
+    // reused from partition to partition.
+    let peers: PeerClient = Client::builder(TokioExecutor::new()).build_http();
     for index in 0..metadata.partitions {
         let partition = topic.partition(index);
         let stats = match topic_owner_url(&state, &partition).await? {
-            Some(owner) => remote_stats(&owner, &partition).await?,
+            Some(owner) => remote_stats(&peers, &owner, &partition).await?,
             None => match local_topic_stats(&state, &partition).await {
                 Ok(stats) => stats,
                 // Not created yet (a partition of a topic that grew).
@@ -299,8 +303,15 @@ pub async fn partitioned_stats(
     Ok(Json(total))
 }
 
+/// An HTTP client to other brokers' admin APIs.
+type PeerClient = Client<HttpConnector, Empty<Bytes>>;
+
 /// A partition's stats from the broker that serves it.
-async fn remote_stats(owner: &str, partition: &TopicName) -> Result<TopicStats, AdminError> {
+async fn remote_stats(
+    peers: &PeerClient,
+    owner: &str,
+    partition: &TopicName,
+) -> Result<TopicStats, AdminError> {
     let url = format!(
         "{owner}/admin/v2/persistent/{}/{}/stats",
         partition.namespace(),
@@ -308,8 +319,7 @@ async fn remote_stats(owner: &str, partition: &TopicName) -> Result<TopicStats, 
     );
     let unavailable = |reason: String| AdminError::Unavailable(format!("{url}: {reason}"));
     let uri: hyper::Uri = url.parse().map_err(|e| unavailable(format!("{e}")))?;
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let response = client
+    let response = peers
         .get(uri)
         .await
         .map_err(|e| unavailable(e.to_string()))?;
