@@ -4,7 +4,8 @@
 //! (`server` and `client` are siblings and never import each other):
 //!
 //! 1. [`digest`]: the entry frame and its checksum, shared by both ends;
-//!    [`ledger`]: the contract brokers use (create, append, read, recover).
+//!    [`ledger`]: the contract brokers use (create, append, read, recover);
+//!    [`metrics`]: the bookie's Prometheus metrics.
 //! 2. [`keys`]: the metadata key layout (ledgers, bookie registrations,
 //!    cookies, auto-recovery) and the registration value.
 //! 3. [`server`]: the storage engine of one bookie (journal, entry logs,
@@ -25,6 +26,7 @@ pub mod client;
 pub mod digest;
 pub mod keys;
 pub mod ledger;
+pub mod metrics;
 pub mod node;
 pub mod server;
 #[cfg(feature = "testing")]

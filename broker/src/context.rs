@@ -35,7 +35,13 @@ pub struct BrokerServiceConfig {
     /// Auto-creation and deduplication of topics, unless their namespace
     /// overrides them.
     pub topic_defaults: TopicDefaults,
+    /// How often namespace policies are read again for the loaded topics
+    /// and enforced (message TTL, backlog quotas; see `topic/limits.rs`).
+    pub policy_check_interval: Duration,
 }
+
+/// Default of [`BrokerServiceConfig::policy_check_interval`].
+pub const DEFAULT_POLICY_CHECK_INTERVAL: Duration = Duration::from_secs(30);
 
 impl Default for BrokerServiceConfig {
     fn default() -> Self {
@@ -48,6 +54,7 @@ impl Default for BrokerServiceConfig {
             managed_ledger: ManagedLedgerConfig::default(),
             dispatch: DispatchConfig::default(),
             topic_defaults: TopicDefaults::default(),
+            policy_check_interval: DEFAULT_POLICY_CHECK_INTERVAL,
         }
     }
 }

@@ -46,6 +46,8 @@ pub struct BrokerNodeConfig {
     pub cluster: ClusterConfig,
     /// Longest startup wait for enough writable bookies (zero: no wait).
     pub bookie_wait: Duration,
+    /// `pulsar_*` metrics per topic (else summed per namespace).
+    pub topic_level_metrics: bool,
 }
 
 #[derive(Debug, Error)]
@@ -149,6 +151,8 @@ impl BrokerNode {
         let startup = StartupGate::default();
         admin.startup = startup.clone();
         admin.membership = Some(Arc::clone(&cluster));
+        admin.topics = Some(Arc::clone(&topics));
+        admin.topic_level_metrics = config.topic_level_metrics;
         admin.schema_compatibility = schema_compatibility;
         let stop = http_stop.clone();
         let http_task = tokio::spawn(async move {

@@ -88,6 +88,8 @@ impl BrokerService {
     ) -> Result<BrokerServiceHandle, BrokerServiceError> {
         let local_addr = listener.local_addr()?;
         let service_url = service_url(&config, &listener)?;
+        topics.start_rate_sampler();
+        topics.start_policy_task(config.policy_check_interval);
         let context = Arc::new(BrokerContext::new(config, service_url, topics, ownership));
         tracing::info!(addr = %local_addr, service_url = %context.service_url, "pulsar protocol service listening");
         let task = tokio::spawn(server::serve(listener, context.clone()));

@@ -11,6 +11,7 @@ use magnetar_bookie::testing::MemoryLedgerStore;
 use magnetar_bookie::LedgerError;
 use magnetar_broker::managed_ledger::{
     InitialPosition, ManagedLedgerConfig, ManagedLedgerError, ManagedLedgerFactory, Position,
+    Retention,
 };
 use magnetar_metadata::{MemoryStore, MetadataStore};
 
@@ -338,4 +339,60 @@ async fn closed_ledger_rejects_adds_and_delete_removes_everything() {
         factory.delete(NAME).await,
         Err(ManagedLedgerError::NoSuchManagedLedger(_))
     ));
+}
+
+#[tokio::test]
+async fn retention_keeps_consumed_ledgers_until_released() {
+    let harness = Harness::new(3, 1 << 20);
+    let forever = Retention {
+        time: None,
+        size_bytes: None,
+    };
+    let ml = harness.factory().open_with(NAME, forever).await.unwrap();
+    let cursor = ml
+        .open_cursor("sub", InitialPosition::Earliest)
+        .await
+        .unwrap();
+    let mut positions = Vec::new();
+    for i in 0..10 {
+        positions.push(ml.add_entry(payload(i)).await.unwrap());
+    }
+    cursor.ack_cumulative(positions[9]);
+    // Several maintenance passes: nothing consumed goes.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(ml.stats().ledgers, 4, "kept by retention");
+
+    // A cursor moved back into a kept ledger needs it: no later trim may
+    // take it, whatever its last persisted position said.
+    cursor.reset_to(positions[4]);
+    ml.set_retention(Retention::default());
+    wait_until("trim below the reset position", || ml.stats().ledgers == 3).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(ml.stats().ledgers, 3, "the reset cursor's ledger stays");
+    let read = cursor.read_entries(1, usize::MAX).await.unwrap();
+    assert_eq!(read[0].position, positions[4]);
+
+    // A size limit releases the oldest consumed ledgers first.
+    cursor.ack_cumulative(positions[9]);
+    ml.set_retention(Retention {
+        time: None,
+        size_bytes: Some(payload(0).len() as u64 * 3),
+    });
+    wait_until("trim to the size limit", || ml.stats().ledgers == 2).await;
+}
+
+#[tokio::test]
+async fn a_deleted_cursor_never_fences_its_ledger() {
+    let harness = Harness::new(10, 1 << 20);
+    let ml = harness.factory().open(NAME).await.unwrap();
+    let cursor = ml
+        .open_cursor("sub", InitialPosition::Earliest)
+        .await
+        .unwrap();
+    let position = ml.add_entry(payload(0)).await.unwrap();
+    ml.delete_cursor("sub").await.unwrap();
+    // An admin request still holding the cursor acks and flushes it.
+    cursor.ack_cumulative(position);
+    cursor.flush().await.unwrap();
+    assert!(ml.add_entry(payload(1)).await.is_ok(), "still writable");
 }

@@ -56,6 +56,14 @@ pub enum Command {
     /// Load generators that report throughput and latency every second.
     #[command(subcommand)]
     Perf(PerfCommand),
+    /// Administration over the admin REST API, with pulsar-admin's nouns
+    /// and verbs (`magnetar admin topics stats my-topic`).
+    Admin(crate::admin_args::AdminArgs),
+    /// Prints a shell completion script (`magnetar completions bash`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -166,6 +174,36 @@ pub struct TopicArgs {
         default_value = "FULL"
     )]
     pub schema_compatibility_strategy: magnetar_broker::namespace::CompatibilityStrategy,
+    /// `/metrics` has `pulsar_*` series per topic and subscription; with
+    /// `false` they are summed per namespace (Pulsar's
+    /// `exposeTopicLevelMetricsInPrometheus`).
+    #[arg(
+        long,
+        env = "MAGNETAR_EXPOSE_TOPIC_LEVEL_METRICS_IN_PROMETHEUS",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub expose_topic_level_metrics_in_prometheus: bool,
+    /// How often the namespace policies of loaded topics are read again
+    /// and enforced: message TTL and backlog quotas (a change made
+    /// through this broker's admin API applies at once).
+    #[arg(long, env = "MAGNETAR_POLICY_CHECK_INTERVAL_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(100..))]
+    pub policy_check_interval_ms: u64,
+    /// A topic's ledger is closed and a new one started after this many
+    /// entries (Pulsar's `managedLedgerMaxEntriesPerLedger`). Retention and
+    /// trimming work ledger by ledger.
+    #[arg(long, env = "MAGNETAR_MANAGED_LEDGER_MAX_ENTRIES_PER_LEDGER", default_value_t = 50_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub managed_ledger_max_entries_per_ledger: u64,
+    /// A ledger is never closed by size or entries before it is this old
+    /// (Pulsar's `managedLedgerMinLedgerRolloverTimeMinutes`; 0: no gate).
+    #[arg(
+        long,
+        env = "MAGNETAR_MANAGED_LEDGER_MIN_LEDGER_ROLLOVER_TIME_MINUTES",
+        default_value_t = 10
+    )]
+    pub managed_ledger_min_ledger_rollover_time_minutes: u64,
 }
 
 /// How subscriptions treat their consumers.
@@ -472,6 +510,10 @@ pub struct BookieArgs {
     /// TTL of the metadata session holding the registration (and the auditor role and re-replication locks), in milliseconds.
     #[arg(long, env = "MAGNETAR_SESSION_TTL_MS", default_value_t = 30_000)]
     pub session_ttl_ms: u64,
+    /// Port of the bookie's HTTP server (`/health`, `/metrics`) on the
+    /// `--listen` host; none when not given (0: any free port).
+    #[arg(long, env = "MAGNETAR_HTTP_PORT")]
+    pub http_port: Option<u16>,
     #[command(flatten)]
     pub journal: JournalArgs,
     #[command(flatten)]

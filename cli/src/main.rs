@@ -7,6 +7,7 @@
 //! Modules import one way: [`config_file`] and [`ready`] stand alone,
 //! [`args`] (the clap tree) uses `config_file`, and [`commands`] uses both.
 
+mod admin_args;
 mod args;
 mod commands;
 mod config_file;
@@ -42,7 +43,11 @@ fn runs_on_one_thread(command: &args::Command) -> bool {
 
 fn init_tracing(format: args::LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    const DEFAULT_LOG_FILTER: &str = "warn,magnetar=info,magnetar_proto=info,magnetar_metadata=info,magnetar_bookie=info,magnetar_broker=info,magnetar_proxy=info";
+    // Our crates at info, dependencies (openraft's state dumps among them)
+    // at warn; `RUST_LOG` replaces this.
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

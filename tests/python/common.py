@@ -5,6 +5,7 @@ and exits non-zero when an expectation fails."""
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -62,6 +63,17 @@ def admin_request(admin_url, method, path, body=None):
             return error.code, json.loads(text)
         except ValueError:
             return error.code, text
+
+
+def until(predicate, timeout=20.0, interval=0.25):
+    """Polls `predicate`, which returns (done, detail), until it is done or
+    `timeout` seconds passed; returns its last (done, detail)."""
+    deadline = time.time() + timeout
+    while True:
+        done, detail = predicate()
+        if done or time.time() > deadline:
+            return done, detail
+        time.sleep(interval)
 
 
 class Checks:

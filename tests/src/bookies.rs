@@ -49,6 +49,15 @@ impl BookieProcess {
         })
     }
 
+    /// `host:port` of the bookie's HTTP server (`/health`, `/metrics`).
+    pub fn http_addr(&self) -> Result<String> {
+        let process = self
+            .process
+            .as_ref()
+            .ok_or_else(|| anyhow!("bookie {} is not running", self.id))?;
+        Ok(process.ready.addr("http")?.to_string())
+    }
+
     /// The bookie id (`127.0.0.1:port`), which is also its gRPC address.
     pub fn id(&self) -> &str {
         &self.id
@@ -98,6 +107,8 @@ async fn spawn_bookie(
         &data_dir.to_string_lossy(),
         "--listen",
         listen,
+        "--http-port",
+        "0",
     ]
     .iter()
     .map(|arg| arg.to_string())

@@ -19,20 +19,24 @@ pub struct Standalone {
 
 impl Standalone {
     pub fn start() -> Result<Standalone> {
+        Self::start_with(&[])
+    }
+
+    /// A standalone with `extra` flags after the usual ones.
+    pub fn start_with(extra: &[&str]) -> Result<Standalone> {
         let data_dir = tempfile::tempdir()?;
         let data = data_dir.path().to_string_lossy().into_owned();
-        let process = MagnetarProcess::start(
-            &[
-                "standalone",
-                "--data-dir",
-                &data,
-                "--pulsar-port",
-                "0",
-                "--http-port",
-                "0",
-            ],
-            START_TIMEOUT,
-        )?;
+        let mut args = vec![
+            "standalone",
+            "--data-dir",
+            &data,
+            "--pulsar-port",
+            "0",
+            "--http-port",
+            "0",
+        ];
+        args.extend_from_slice(extra);
+        let process = MagnetarProcess::start(&args, START_TIMEOUT)?;
         Ok(Standalone { process, data_dir })
     }
 

@@ -7,12 +7,14 @@
 //!   background tasks, shutdown order;
 //! - [`registration`]: cluster membership, the bookie's ephemeral
 //!   registration key kept current;
+//! - [`http`]: the bookie's HTTP port (`/health`, `/metrics`);
 //! - [`local`]: the in-process transport, through which a ledger client in
 //!   the same process calls its bookies directly instead of over gRPC.
 //!
 //! Auto-recovery ([`crate::autorecovery`]) is spawned here when
 //! [`StartOptions::autorecovery`] asks for it.
 
+pub mod http;
 pub mod local;
 pub mod registration;
 pub mod running;

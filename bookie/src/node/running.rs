@@ -23,8 +23,10 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::http::RunningStatus;
 use super::registration::Registrar;
 use crate::autorecovery::{self, AutoRecoveryConfig};
+use crate::metrics::{self, StatusSource};
 use crate::server::checkpointer::run_checkpoints;
 use crate::server::cookie::verify_or_create_cookie;
 use crate::server::disk::{
@@ -102,6 +104,8 @@ pub async fn run_bookie(
 
 /// A started bookie.
 pub struct RunningBookie {
+    /// Registered with the process's metrics while the bookie runs.
+    status: Arc<dyn StatusSource>,
     bookie: Arc<Bookie>,
     local_addr: SocketAddr,
     bookie_id: String,
@@ -206,7 +210,13 @@ impl RunningBookie {
                 ),
         );
         tracing::info!(bookie_id = %bookie_id, addr = %local_addr, "bookie serving");
+        let status: Arc<dyn StatusSource> = Arc::new(RunningStatus {
+            bookie: bookie.clone(),
+            disk: disk_status.clone(),
+        });
+        metrics::register_status(&status);
         Ok(RunningBookie {
+            status,
             bookie,
             local_addr,
             bookie_id,
@@ -224,6 +234,11 @@ impl RunningBookie {
 
     pub fn bookie_id(&self) -> &str {
         &self.bookie_id
+    }
+
+    /// The bookie's state for `/health` and `/metrics` ([`super::http`]).
+    pub fn status(&self) -> Arc<dyn StatusSource> {
+        self.status.clone()
     }
 
     /// The storage engine (for tests and admin tools).

@@ -53,9 +53,9 @@ impl AdmittedAdds {
     pub async fn wait(self) -> Result<(), BookieError> {
         let outcome = self.bookie.journal_outcome(self.ack.wait().await);
         if outcome.is_ok() {
-            self.bookie
-                .add_latency
-                .record(self.received.elapsed(), self.adds);
+            let elapsed = self.received.elapsed();
+            self.bookie.add_latency.record(elapsed, self.adds);
+            crate::metrics::record_adds(elapsed, self.adds);
         }
         outcome
     }
@@ -294,9 +294,17 @@ impl Bookie {
             self.fence(ledger_id, master_key).await?;
         }
         let storage = self.storage.clone();
-        tokio::task::spawn_blocking(move || storage.read_entry(ledger_id, entry_id))
+        let started = Instant::now();
+        let read = tokio::task::spawn_blocking(move || storage.read_entry(ledger_id, entry_id))
             .await
-            .map_err(|e| BookieError::TaskFailed(e.to_string()))?
+            .map_err(|e| BookieError::TaskFailed(e.to_string()))?;
+        crate::metrics::record_read(started.elapsed());
+        read
+    }
+
+    /// Ledgers stored here.
+    pub fn ledger_count(&self) -> usize {
+        self.storage.ledgers.len()
     }
 
     /// The highest LAC piggybacked on any entry of the ledger.

@@ -69,6 +69,15 @@ impl LedgerTable {
         self.inner.lock().ledgers.get(&ledger_id).cloned()
     }
 
+    /// Ledgers in the table.
+    pub fn len(&self) -> usize {
+        self.inner.lock().ledgers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn ledger_ids(&self) -> Vec<u64> {
         self.inner.lock().ledgers.keys().copied().collect()
     }

@@ -242,6 +242,21 @@ async fn route(
     }
 }
 
+/// How `topic`'s bundle is served now, with the cluster and the bundle;
+/// `None` outside a cluster.
+async fn topic_route<'a>(
+    state: &'a AdminState,
+    topic: &TopicName,
+    uri: &axum::http::Uri,
+) -> Result<Option<(&'a Cluster, BundleRef, Route)>, AdminError> {
+    let Some(cluster) = state.membership.as_deref() else {
+        return Ok(None);
+    };
+    let bundle = cluster.control().namespaces().bundle_of(topic).await?;
+    let route = route(cluster, &bundle, uri).await?;
+    Ok(Some((cluster, bundle, route)))
+}
+
 /// A redirect to the owner of `topic`'s bundle when another broker owns
 /// it: topic operations (stats, delete) run where the topic is served.
 /// `None` here, for an unowned bundle, and outside a cluster.
@@ -250,14 +265,37 @@ pub async fn redirect_to_topic_owner(
     topic: &TopicName,
     uri: &axum::http::Uri,
 ) -> Result<Option<Response>, AdminError> {
-    let Some(cluster) = state.membership.as_ref() else {
-        return Ok(None);
-    };
-    let bundle = cluster.control().namespaces().bundle_of(topic).await?;
-    Ok(match route(cluster, &bundle, uri).await? {
-        Route::Owner(redirect) => Some(redirect),
-        Route::Here | Route::Unowned => None,
+    Ok(match topic_route(state, topic, uri).await? {
+        Some((_, _, Route::Owner(redirect))) => Some(redirect),
+        _ => None,
     })
+}
+
+/// For operations that need the topic loaded: a redirect to the broker
+/// that serves `topic`, or `None` once this broker does. An unowned bundle
+/// is placed first, as a client's lookup would place it.
+pub async fn serve_topic_here(
+    state: &AdminState,
+    topic: &TopicName,
+    uri: &axum::http::Uri,
+) -> Result<Option<Response>, AdminError> {
+    let (cluster, bundle) = match topic_route(state, topic, uri).await? {
+        None | Some((_, _, Route::Here)) => return Ok(None),
+        Some((_, _, Route::Owner(redirect))) => return Ok(Some(redirect)),
+        Some((cluster, bundle, Route::Unowned)) => (cluster, bundle),
+    };
+    cluster
+        .ownership()
+        .lookup(topic, false, None)
+        .await
+        .map_err(|e| AdminError::Unavailable(e.to_string()))?;
+    match route(cluster, &bundle, uri).await? {
+        Route::Here => Ok(None),
+        Route::Owner(redirect) => Ok(Some(redirect)),
+        Route::Unowned => Err(AdminError::Unavailable(format!(
+            "no broker serves {topic} yet; retry"
+        ))),
+    }
 }
 
 /// The admin URL (`http://host:port`) of the broker that serves `topic`

@@ -57,15 +57,17 @@ impl From<NamespaceError> for AdminError {
         match error {
             NamespaceError::InvalidName(_)
             | NamespaceError::InvalidBundles(_)
-            | NamespaceError::InvalidPartitions(_) => AdminError::BadRequest(reason),
+            | NamespaceError::InvalidPartitions(_)
+            | NamespaceError::InvalidPolicy(_) => AdminError::BadRequest(reason),
+            NamespaceError::PolicyConflict(_) => AdminError::PreconditionFailed(reason),
             NamespaceError::TenantNotFound(_)
             | NamespaceError::NamespaceNotFound(_)
             | NamespaceError::ClusterNotFound(_)
             | NamespaceError::BundleNotFound(_)
             | NamespaceError::PartitionedTopicNotFound(_) => AdminError::NotFound(reason),
-            NamespaceError::AlreadyExists(_) | NamespaceError::Conflict(_) => {
-                AdminError::Conflict(reason)
-            }
+            NamespaceError::AlreadyExists(_)
+            | NamespaceError::Conflict(_)
+            | NamespaceError::NotEmpty(_) => AdminError::Conflict(reason),
             NamespaceError::SessionLost | NamespaceError::Metadata(_) => {
                 AdminError::Unavailable(reason)
             }

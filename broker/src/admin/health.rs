@@ -1,4 +1,5 @@
-//! `GET /health` and `GET /metrics`.
+//! `GET /health` and `GET /metrics` (the broker's metrics, the process's,
+//! and the topics' `pulsar_*` series).
 //!
 //! `/health` is a readiness signal: 503 while the metadata store does not
 //! answer, while the broker has no metadata session, while the startup wait for bookies runs, or while any managed
@@ -15,6 +16,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use parking_lot::Mutex;
 
+use prometheus_client::collector::Collector;
+
+use super::topic_metrics::TopicMetrics;
 use super::AdminState;
 use crate::managed_ledger::{ManagedLedger, ManagedLedgerFactory, WritabilityState};
 use crate::metrics;
@@ -123,7 +127,20 @@ fn lines(lines: Vec<String>) -> String {
 /// Every broker metric in the OpenMetrics text format.
 pub async fn metrics(State(state): State<AdminState>) -> Response {
     update_scrape_gauges(&state.managed_ledgers).await;
-    match metrics::render() {
+    let mut collectors: Vec<Box<dyn Collector>> = Vec::new();
+    if let Some(topics) = &state.topics {
+        let snapshots = topics.snapshots().await;
+        collectors.push(Box::new(TopicMetrics::new(
+            &state.cluster,
+            &snapshots,
+            state.topic_level_metrics,
+        )));
+    }
+    if magnetar_bookie::metrics::has_bookie() {
+        // A standalone: its bookies' metrics on the same page.
+        collectors.push(Box::new(magnetar_bookie::metrics::BookieCollector));
+    }
+    match metrics::render_with(collectors) {
         Ok(text) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response(),
         Err(error) => {
             tracing::error!(%error, "rendering metrics failed");

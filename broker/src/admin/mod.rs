@@ -1,38 +1,44 @@
 //! The admin HTTP API (axum, port 8080 by default): `/health`, `/metrics`
 //! (OpenMetrics text) and a subset of Pulsar's admin v2 REST API (clusters,
-//! tenants, namespaces, persistent topics and their stats, partitioned
-//! topics, schemas, brokers, bundles
+//! tenants, namespaces, persistent topics and their stats, subscriptions
+//! (`subscriptions.rs`), partitioned topics, schemas, brokers, bundles
 //! with unload and split) and the HTTP lookup.
 //!
 //! Handlers talk to the metadata store through [`PolicyStore`] and to topics
 //! through the [`ManagedLedgerFactory`]; creating a topic writes its empty
-//! ledger list, so it needs no bundle ownership. Per-topic message counters
-//! come from an optional [`TopicStatsSource`] the protocol side provides.
+//! ledger list, so it needs no bundle ownership. Traffic and clients of
+//! topics come from the [`TopicRegistry`] of topics loaded here.
 
+mod bookies;
+mod broker_health;
 mod cluster;
 mod error;
 mod health;
+mod limits;
 mod partitioned;
 mod policies;
 mod schemas;
+mod subscriptions;
 mod tenants;
+mod topic_metrics;
 mod topics;
 
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::Router;
 use magnetar_metadata::MetadataStore;
 use tokio::net::TcpListener;
 
 pub use error::AdminError;
 pub use health::StartupGate;
-pub use topics::{SubscriptionStats, TopicCounters, TopicStats, TopicStatsSource};
+pub use topics::TopicStats;
 
 use crate::cluster::Cluster;
 use crate::managed_ledger::ManagedLedgerFactory;
 use crate::namespace::{CompatibilityStrategy, PolicyStore};
+use crate::topic::TopicRegistry;
 
 /// Everything the admin handlers need.
 #[derive(Clone)]
@@ -42,7 +48,11 @@ pub struct AdminState {
     pub managed_ledgers: Arc<ManagedLedgerFactory>,
     /// Name of this cluster (`standalone` by default).
     pub cluster: String,
-    pub topic_stats: Option<Arc<dyn TopicStatsSource>>,
+    /// The topics loaded on this broker (their traffic and clients);
+    /// `None` where there is no protocol service.
+    pub topics: Option<Arc<TopicRegistry>>,
+    /// `pulsar_*` metrics per topic and subscription (else per namespace).
+    pub topic_level_metrics: bool,
     /// Set while the node waits for bookies at startup (`/health` says 503).
     pub startup: StartupGate,
     /// This broker's part in a cluster (lookups, bundles, brokers); `None`
@@ -63,7 +73,8 @@ impl AdminState {
             metadata,
             managed_ledgers,
             cluster: cluster.to_string(),
-            topic_stats: None,
+            topics: None,
+            topic_level_metrics: true,
             startup: StartupGate::default(),
             membership: None,
             schema_compatibility: CompatibilityStrategy::default(),
@@ -76,11 +87,20 @@ pub fn admin_router(state: AdminState) -> Router {
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))
         .route("/admin/v2/clusters", get(tenants::list_clusters))
-        .route("/admin/v2/clusters/{cluster}", get(tenants::get_cluster))
+        .route(
+            "/admin/v2/clusters/{cluster}",
+            get(tenants::get_cluster)
+                .put(tenants::create_cluster)
+                .post(tenants::update_cluster)
+                .delete(tenants::delete_cluster),
+        )
         .route("/admin/v2/tenants", get(tenants::list_tenants))
         .route(
             "/admin/v2/tenants/{tenant}",
-            get(tenants::get_tenant).put(tenants::create_tenant),
+            get(tenants::get_tenant)
+                .put(tenants::create_tenant)
+                .post(tenants::update_tenant)
+                .delete(tenants::delete_tenant),
         )
         .route(
             "/admin/v2/namespaces/{tenant}",
@@ -88,7 +108,9 @@ pub fn admin_router(state: AdminState) -> Router {
         )
         .route(
             "/admin/v2/namespaces/{tenant}/{namespace}",
-            get(tenants::get_namespace).put(tenants::create_namespace),
+            get(tenants::get_namespace)
+                .put(tenants::create_namespace)
+                .delete(tenants::delete_namespace),
         )
         .route(
             "/admin/v2/namespaces/{tenant}/{namespace}/autoTopicCreation",
@@ -108,6 +130,42 @@ pub fn admin_router(state: AdminState) -> Router {
                 .put(policies::set_strategy)
                 .post(policies::set_strategy)
                 .delete(policies::remove_strategy),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/retention",
+            get(limits::get_retention)
+                .post(limits::set_retention)
+                .delete(limits::remove_retention),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/messageTTL",
+            get(limits::get_message_ttl)
+                .post(limits::set_message_ttl)
+                .delete(limits::remove_message_ttl),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/backlogQuota",
+            post(limits::set_backlog_quota).delete(limits::remove_backlog_quota),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/backlogQuotaMap",
+            get(limits::get_backlog_quotas),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/maxProducersPerTopic",
+            get(limits::get_max_producers)
+                .post(limits::set_max_producers)
+                .delete(limits::remove_max_producers),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/maxConsumersPerTopic",
+            get(limits::get_max_consumers)
+                .post(limits::set_max_consumers)
+                .delete(limits::remove_max_consumers),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/replication",
+            get(limits::get_replication).post(limits::set_replication),
         )
         .route(
             "/admin/v2/schemas/{tenant}/{namespace}/{topic}/schema",
@@ -135,6 +193,8 @@ pub fn admin_router(state: AdminState) -> Router {
             "/admin/v2/namespaces/{tenant}/{namespace}/{bundle}/split",
             put(cluster::split_bundle),
         )
+        .route("/admin/v2/bookies/all", get(bookies::list_bookies))
+        .route("/admin/v2/brokers/health", get(broker_health::broker_health))
         .route(
             "/admin/v2/brokers/leaderBroker",
             get(cluster::leader_broker),
@@ -154,11 +214,55 @@ pub fn admin_router(state: AdminState) -> Router {
         )
         .route(
             "/admin/v2/persistent/{tenant}/{namespace}/{topic}",
-            axum::routing::put(topics::create_topic).delete(topics::delete_topic),
+            put(topics::create_topic).delete(topics::delete_topic),
         )
         .route(
             "/admin/v2/persistent/{tenant}/{namespace}/{topic}/stats",
             get(topics::topic_stats),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/clearBacklog",
+            post(subscriptions::clear_namespace_backlog),
+        )
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscriptions",
+            get(subscriptions::list_subscriptions),
+        )
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}",
+            put(subscriptions::create_subscription).delete(subscriptions::delete_subscription),
+        )
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}/skip_all",
+            post(subscriptions::skip_all),
+        )
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}/skip/{count}",
+            post(subscriptions::skip),
+        )
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}/expireMessages/{seconds}",
+            post(subscriptions::expire_messages),
+        )
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}/resetcursor",
+            post(subscriptions::reset_to_message_id),
+        )
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}/resetcursor/{timestamp}",
+            post(subscriptions::reset_to_time),
+        )
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/lastMessageId",
+            get(subscriptions::last_message_id),
+        )
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/unload",
+            put(subscriptions::unload_topic),
+        )
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/internalStats",
+            get(subscriptions::internal_stats),
         )
         .route(
             "/admin/v2/persistent/{tenant}/{namespace}/partitioned",

@@ -8,7 +8,8 @@
 //! | `schemaCompatibilityStrategy` (PUT or POST) | a strategy name as a JSON string | `"UNDEFINED"` |
 //!
 //! A removed policy follows the broker's setting. Each change is one
-//! compare-and-set of the namespace's policies.
+//! compare-and-set of the namespace's policies. The policies that limit
+//! topics (retention, TTL, quotas, caps) are in `limits.rs`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -18,13 +19,13 @@ use serde::de::DeserializeOwned;
 use super::tenants::parse_optional_json;
 use super::{AdminError, AdminState};
 use crate::namespace::{
-    AutoTopicCreation, CompatibilityStrategy, NamespaceName, NamespacePolicies,
+    AutoTopicCreation, CompatibilityStrategy, NamespaceError, NamespaceName, NamespacePolicies,
 };
 
-type NamespacePath = Path<(String, String)>;
+pub(super) type NamespacePath = Path<(String, String)>;
 
 /// One policy of the namespace, as `read` picks it.
-async fn read_policy<T>(
+pub(super) async fn read_policy<T>(
     state: &AdminState,
     (tenant, namespace): (String, String),
     read: impl FnOnce(NamespacePolicies) -> T,
@@ -36,24 +37,48 @@ async fn read_policy<T>(
 /// Changes the namespace's policies with `write` (one CAS).
 async fn write_policy(
     state: &AdminState,
-    (tenant, namespace): (String, String),
+    path: (String, String),
     what: &str,
     write: impl FnOnce(&mut NamespacePolicies),
 ) -> Result<StatusCode, AdminError> {
+    try_write_policy(state, path, what, |policies| {
+        write(policies);
+        Ok(())
+    })
+    .await
+}
+
+/// Changes the namespace's policies with `write`, which may refuse (one
+/// CAS), then applies the topic limits to the namespace's topics loaded
+/// here at once (other brokers read them at their next policy check).
+pub(super) async fn try_write_policy(
+    state: &AdminState,
+    (tenant, namespace): (String, String),
+    what: &str,
+    write: impl FnOnce(&mut NamespacePolicies) -> Result<(), NamespaceError>,
+) -> Result<StatusCode, AdminError> {
     let name = NamespaceName::new(&tenant, &namespace)?;
-    state
+    let limits = state
         .policies
         .update_namespace_policies(&name, |policies| {
-            write(policies);
-            Ok(())
+            write(policies)?;
+            Ok(policies.topic_limits())
         })
         .await?;
     tracing::info!(namespace = %name, policy = what, "changed namespace policy");
+    if let Some(topics) = &state.topics {
+        for topic in topics.loaded() {
+            if topic.name().namespace() == &name {
+                topic.set_limits(limits.clone());
+                topic.enforce_limits().await;
+            }
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// A required JSON body.
-fn body<T: DeserializeOwned>(bytes: &[u8], expected: &str) -> Result<T, AdminError> {
+pub(super) fn body<T: DeserializeOwned>(bytes: &[u8], expected: &str) -> Result<T, AdminError> {
     parse_optional_json(bytes)?
         .ok_or_else(|| AdminError::BadRequest(format!("the body must be {expected}")))
 }

@@ -1,13 +1,20 @@
-//! Clusters, tenants and namespaces endpoints of the admin v2 API.
+//! Clusters, tenants and namespaces endpoints of the admin v2 API: list,
+//! get, create, update and delete (a tenant only without namespaces, a
+//! namespace only without topics unless forced, a cluster only while no
+//! tenant allows it).
 
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
+use super::cluster::serve_topic_here;
+use super::subscriptions::ForceQuery;
+use super::topics::delete_here;
 use super::{AdminError, AdminState};
 use crate::namespace::{
-    ClusterData, NamespaceName, NamespacePolicies, TenantInfo, DEFAULT_BUNDLE_COUNT,
+    ClusterData, NamespaceError, NamespaceName, NamespacePolicies, TenantInfo, TopicName,
+    DEFAULT_BUNDLE_COUNT,
 };
 
 pub async fn list_clusters(
@@ -21,6 +28,48 @@ pub async fn get_cluster(
     Path(cluster): Path<String>,
 ) -> Result<Json<ClusterData>, AdminError> {
     Ok(Json(state.policies.cluster(&cluster).await?))
+}
+
+/// `PUT /admin/v2/clusters/{cluster}`: registers a cluster, body
+/// `{serviceUrl, brokerServiceUrl}`.
+pub async fn create_cluster(
+    State(state): State<AdminState>,
+    Path(cluster): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, AdminError> {
+    let data: ClusterData = parse_optional_json(&body)?.unwrap_or_default();
+    state.policies.create_cluster(&cluster, &data).await?;
+    tracing::info!(%cluster, "created cluster");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /admin/v2/clusters/{cluster}`: replaces its URLs.
+pub async fn update_cluster(
+    State(state): State<AdminState>,
+    Path(cluster): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, AdminError> {
+    let data: ClusterData = parse_optional_json(&body)?
+        .ok_or_else(|| AdminError::BadRequest("the body must be the cluster's data".into()))?;
+    state.policies.update_cluster(&cluster, &data).await?;
+    tracing::info!(%cluster, "updated cluster");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /admin/v2/clusters/{cluster}`: refused (412) while a tenant
+/// allows it, and for the cluster this broker serves.
+pub async fn delete_cluster(
+    State(state): State<AdminState>,
+    Path(cluster): Path<String>,
+) -> Result<StatusCode, AdminError> {
+    if cluster == state.cluster {
+        return Err(AdminError::PreconditionFailed(format!(
+            "{cluster} is the cluster this broker serves"
+        )));
+    }
+    state.policies.delete_cluster(&cluster).await?;
+    tracing::info!(%cluster, "deleted cluster");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn list_tenants(
@@ -47,8 +96,34 @@ pub async fn create_tenant(
     if info.allowed_clusters.is_empty() {
         info.allowed_clusters.push(state.cluster.clone());
     }
+    state.policies.check_clusters(&info).await?;
     state.policies.create_tenant(&tenant, &info).await?;
     tracing::info!(tenant = %tenant, "created tenant");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /admin/v2/tenants/{tenant}`: replaces admin roles and allowed
+/// clusters (each registered).
+pub async fn update_tenant(
+    State(state): State<AdminState>,
+    Path(tenant): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, AdminError> {
+    let info: TenantInfo = parse_optional_json(&body)?
+        .ok_or_else(|| AdminError::BadRequest("the body must be the tenant's info".into()))?;
+    state.policies.update_tenant(&tenant, &info).await?;
+    tracing::info!(%tenant, "updated tenant");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /admin/v2/tenants/{tenant}`: refused (409) while it has
+/// namespaces.
+pub async fn delete_tenant(
+    State(state): State<AdminState>,
+    Path(tenant): Path<String>,
+) -> Result<StatusCode, AdminError> {
+    state.policies.delete_tenant(&tenant).await?;
+    tracing::info!(%tenant, "deleted tenant");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -85,16 +160,69 @@ pub async fn create_namespace(
     let mut policies = match (request.bundles, request.num_bundles) {
         (Some(bundles), _) => NamespacePolicies {
             bundles,
-            replication_clusters: Vec::new(),
-            auto_topic_creation_override: None,
-            deduplication_enabled: None,
-            schema_compatibility_strategy: None,
+            ..NamespacePolicies::with_bundles(1)?
         },
         (None, count) => NamespacePolicies::with_bundles(count.unwrap_or(DEFAULT_BUNDLE_COUNT))?,
     };
     policies.replication_clusters = vec![state.cluster.clone()];
     state.policies.create_namespace(&name, &policies).await?;
     tracing::info!(namespace = %name, "created namespace");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /admin/v2/namespaces/{tenant}/{namespace}[?force=true]`:
+/// refused (409) while it has topics, unless forced: then its topics and
+/// partitioned topics are deleted first (412 for a topic another broker
+/// serves: delete it there, or unload the namespace, first).
+pub async fn delete_namespace(
+    State(state): State<AdminState>,
+    Path((tenant, namespace)): Path<(String, String)>,
+    Query(query): Query<ForceQuery>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<StatusCode, AdminError> {
+    let name = NamespaceName::new(&tenant, &namespace)?;
+    state.policies.namespace_policies(&name).await?;
+    let topics = state
+        .managed_ledgers
+        .list(&format!("{name}/persistent/"))
+        .await?;
+    let partitioned = state.policies.partitioned_topics(&name).await?;
+    if !query.force && (!topics.is_empty() || !partitioned.is_empty()) {
+        return Err(AdminError::Conflict(format!(
+            "namespace {name} still has {} topics and {} partitioned topics; delete them, or delete with force=true",
+            topics.len(),
+            partitioned.len()
+        )));
+    }
+    // Every topic must be served here before any is deleted, so that a
+    // refusal changes nothing.
+    let topics: Vec<TopicName> = topics
+        .iter()
+        .filter_map(|stored| TopicName::from_persistence_name(stored).ok())
+        .collect();
+    for topic in &topics {
+        if serve_topic_here(&state, topic, &uri).await?.is_some() {
+            return Err(AdminError::PreconditionFailed(format!(
+                "{topic} is served by another broker: delete it there, or unload the namespace, first"
+            )));
+        }
+    }
+    for topic in &topics {
+        match delete_here(&state, topic).await {
+            Ok(()) | Err(AdminError::NotFound(_)) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    for full_name in partitioned {
+        if let Ok(topic) = TopicName::parse(&full_name) {
+            match state.policies.delete_partitioned_topic(&topic).await {
+                Ok(()) | Err(NamespaceError::PartitionedTopicNotFound(_)) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+    state.policies.delete_namespace(&name).await?;
+    tracing::info!(namespace = %name, "deleted namespace");
     Ok(StatusCode::NO_CONTENT)
 }
 

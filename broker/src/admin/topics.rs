@@ -1,10 +1,8 @@
 //! Persistent-topic endpoints of the admin v2 API: list, create
-//! (non-partitioned), delete and stats. In a cluster, delete and stats run
+//! (non-partitioned), delete and stats (Pulsar's shape). In a cluster, delete and stats run
 //! on the topic's owner (`307` there from other brokers).
 
-use std::sync::Arc;
-
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,44 +11,31 @@ use magnetar_metadata::{Expected, MetadataError, PutOptions};
 use serde::{Deserialize, Serialize};
 
 use super::cluster::redirect_to_topic_owner;
+use super::subscriptions::ForceQuery;
 use super::{AdminError, AdminState};
 use crate::managed_ledger::{ManagedLedgerError, StoredLedgerList, LEDGER_LIST_ROOT};
 use crate::namespace::{NamespaceName, TopicDomain, TopicName};
 use crate::producer::DEDUP_CURSOR;
+use crate::topic::{PublisherStats, SubscriptionStats};
 
-/// Message counters of a topic, kept by the protocol side.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TopicCounters {
-    pub msg_in: u64,
-    pub bytes_in: u64,
-    pub msg_out: u64,
-    pub bytes_out: u64,
-    pub producers: u64,
-    pub consumers: u64,
-}
-
-/// Implemented by the protocol side to expose per-topic counters.
-pub trait TopicStatsSource: Send + Sync + 'static {
-    /// Counters of a loaded topic (full name), `None` if not loaded here.
-    fn topic_counters(&self, topic: &str) -> Option<TopicCounters>;
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SubscriptionStats {
-    pub msg_backlog: u64,
-    pub mark_delete_position: String,
-    pub individually_acked_ranges: usize,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// Pulsar's topic stats: traffic (rates per second over the last
+/// sampling interval, counters since the topic was loaded here), clients
+/// and storage. Traffic and clients come from the broker that has the
+/// topic loaded; elsewhere they are zero and empty.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct TopicStats {
+    pub msg_rate_in: f64,
+    pub msg_throughput_in: f64,
+    pub msg_rate_out: f64,
+    pub msg_throughput_out: f64,
     pub msg_in_counter: u64,
     pub bytes_in_counter: u64,
     pub msg_out_counter: u64,
     pub bytes_out_counter: u64,
+    pub average_msg_size: f64,
     pub producer_count: u64,
+    pub publishers: Vec<PublisherStats>,
     pub storage_size: u64,
     pub entries: u64,
     pub ledgers: usize,
@@ -154,28 +139,44 @@ pub(super) fn not_found_as_404(topic: &TopicName, error: ManagedLedgerError) -> 
     }
 }
 
-/// `DELETE /admin/v2/persistent/{tenant}/{namespace}/{topic}`.
-/// Deletes the topic on the broker that serves it (others redirect there):
-/// its producers and consumers are closed first.
+/// `DELETE /admin/v2/persistent/{tenant}/{namespace}/{topic}[?force=true]`.
+/// Deletes the topic on the broker that serves it (others redirect there).
+/// Refused (412) while producers or consumers are attached, unless forced:
+/// they are closed first.
 pub async fn delete_topic(
     State(state): State<AdminState>,
     Path((tenant, namespace, topic)): Path<(String, String, String)>,
+    Query(query): Query<ForceQuery>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, AdminError> {
     let topic = topic_name(&tenant, &namespace, &topic)?;
     if let Some(redirect) = redirect_to_topic_owner(&state, &topic, &uri).await? {
         return Ok(redirect);
     }
-    if let Some(cluster) = &state.membership {
-        cluster.control().topics().unload(&topic).await;
+    if let Some(loaded) = state.topics.as_ref().and_then(|t| t.get(&topic)) {
+        let sessions = loaded.session_count().await;
+        if sessions > 0 && !query.force {
+            return Err(AdminError::PreconditionFailed(format!(
+                "topic {topic} has {sessions} producers and consumers attached; delete with force=true to close them"
+            )));
+        }
+    }
+    delete_here(&state, &topic).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Closes `topic` here if loaded and deletes its ledgers and cursors.
+pub(super) async fn delete_here(state: &AdminState, topic: &TopicName) -> Result<(), AdminError> {
+    if let Some(topics) = &state.topics {
+        topics.unload(topic).await;
     }
     state
         .managed_ledgers
         .delete(&topic.persistence_name())
         .await
-        .map_err(|e| not_found_as_404(&topic, e))?;
+        .map_err(|e| not_found_as_404(topic, e))?;
     tracing::info!(topic = %topic, "deleted topic");
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(())
 }
 
 /// `GET /admin/v2/persistent/{tenant}/{namespace}/{topic}/stats`.
@@ -203,33 +204,56 @@ pub(super) async fn local_topic_stats(
         .storage_stats(&topic.persistence_name())
         .await
         .map_err(|e| not_found_as_404(topic, e))?;
-    let counters = state
-        .topic_stats
-        .as_ref()
-        .and_then(|source: &Arc<dyn TopicStatsSource>| source.topic_counters(&topic.to_string()))
-        .unwrap_or_default();
-    let subscriptions = storage
+    let loaded = match &state.topics {
+        Some(topics) => match topics.get(topic) {
+            Some(loaded) => Some(loaded.snapshot().await),
+            None => None,
+        },
+        None => None,
+    };
+    // Stored cursors first, so that durable subscriptions show with no
+    // consumer attached; the loaded topic's view replaces them.
+    let mut subscriptions: std::collections::BTreeMap<String, SubscriptionStats> = storage
         .cursors
         .into_iter()
         .filter(|c| c.name != DEDUP_CURSOR)
         .map(|c| {
             let stats = SubscriptionStats {
                 msg_backlog: c.backlog,
+                is_durable: true,
                 mark_delete_position: c.mark_delete.to_string(),
                 individually_acked_ranges: c.individually_acked_ranges,
+                ..Default::default()
             };
             (c.name, stats)
         })
         .collect();
+    let mut stats = TopicStats::default();
+    if let Some(snapshot) = loaded {
+        subscriptions.extend(snapshot.subscriptions);
+        stats = TopicStats {
+            msg_rate_in: snapshot.msg_rate_in,
+            msg_throughput_in: snapshot.msg_throughput_in,
+            msg_rate_out: snapshot.msg_rate_out,
+            msg_throughput_out: snapshot.msg_throughput_out,
+            msg_in_counter: snapshot.totals.msgs_in,
+            bytes_in_counter: snapshot.totals.bytes_in,
+            msg_out_counter: snapshot.totals.msgs_out,
+            bytes_out_counter: snapshot.totals.bytes_out,
+            average_msg_size: if snapshot.totals.msgs_in == 0 {
+                0.0
+            } else {
+                snapshot.totals.bytes_in as f64 / snapshot.totals.msgs_in as f64
+            },
+            producer_count: snapshot.publishers.len() as u64,
+            publishers: snapshot.publishers,
+            ..stats
+        };
+    }
     let writability = storage.writability.unwrap_or_default();
     let loaded = storage.loaded;
     let not_writable = loaded && !writability.is_writable();
     Ok(TopicStats {
-        msg_in_counter: counters.msg_in,
-        bytes_in_counter: counters.bytes_in,
-        msg_out_counter: counters.msg_out,
-        bytes_out_counter: counters.bytes_out,
-        producer_count: counters.producers,
         storage_size: storage.size_bytes,
         entries: storage.entries,
         ledgers: storage.ledgers,
@@ -240,5 +264,6 @@ pub(super) async fn local_topic_stats(
         under_replicated: writability.is_degraded(),
         missing_bookies: writability.missing_bookies,
         held_adds: writability.held_adds,
+        ..stats
     })
 }

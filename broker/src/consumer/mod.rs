@@ -17,7 +17,7 @@ use magnetar_proto::pulsar::{messages_in_body, Frame, PayloadFrame};
 use parking_lot::Mutex;
 
 use crate::managed_ledger::{Entry, Position};
-use crate::traffic::TopicTraffic;
+use crate::traffic::{Flow, TopicTraffic};
 use crate::wire::{message_id, Outbound, BROKER_REQUEST_ID};
 use pending::PendingAcks;
 
@@ -102,6 +102,8 @@ pub struct Consumer {
     key_shared: Option<KeySharedSpec>,
     out: Outbound,
     traffic: Arc<TopicTraffic>,
+    /// This consumer's part of the topic's outbound traffic.
+    flow: Flow,
     permits: AtomicI64,
     /// Whether the client has its SUBSCRIBE answer: an
     /// `ACTIVE_CONSUMER_CHANGE` before it would name an unknown consumer,
@@ -129,6 +131,7 @@ impl Consumer {
         Consumer {
             id: spec.id,
             traffic,
+            flow: Flow::default(),
             name: spec.name,
             subscription: spec.subscription,
             priority_level: spec.priority_level,
@@ -203,6 +206,11 @@ impl Consumer {
         }
     }
 
+    /// Messages and bytes dispatched to this consumer, with their rates.
+    pub fn flow(&self) -> &Flow {
+        &self.flow
+    }
+
     /// Adds permits (`FLOW`).
     pub fn add_permits(&self, permits: u32) {
         self.permits.fetch_add(i64::from(permits), Ordering::AcqRel);
@@ -260,8 +268,9 @@ impl Consumer {
         }
         self.permits
             .fetch_sub(i64::from(messages), Ordering::AcqRel);
-        self.traffic
-            .record_out(u64::from(messages), entry.data.len() as u64);
+        let bytes = entry.data.len() as u64;
+        self.traffic.record_out(u64::from(messages), bytes);
+        self.flow.record(u64::from(messages), bytes);
         if track_ack {
             self.pending_acks.lock().insert(entry.position, messages);
         }

@@ -14,6 +14,37 @@ pub enum InitialPosition {
     Latest,
 }
 
+/// How long and how much consumed data a managed ledger keeps: a closed
+/// ledger every cursor has consumed is deleted once it is older than
+/// `time` or the consumed ledgers kept hold more than `size_bytes`.
+/// `None` is no limit; the default keeps nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub time: Option<Duration>,
+    pub size_bytes: Option<u64>,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            time: Some(Duration::ZERO),
+            size_bytes: Some(0),
+        }
+    }
+}
+
+impl Retention {
+    /// Whether a consumed ledger closed at `closed_ms` goes, with
+    /// `kept_bytes` of consumed ledgers kept before deleting it.
+    pub fn releases(&self, now_ms: u64, closed_ms: u64, kept_bytes: u64) -> bool {
+        let expired = self
+            .time
+            .is_some_and(|time| now_ms.saturating_sub(closed_ms) >= time.as_millis() as u64);
+        let oversized = self.size_bytes.is_some_and(|limit| kept_bytes > limit);
+        expired || oversized
+    }
+}
+
 /// Configuration shared by every managed ledger of a factory.
 #[derive(Debug, Clone)]
 pub struct ManagedLedgerConfig {
@@ -65,5 +96,33 @@ impl Default for ManagedLedgerConfig {
             max_persisted_ack_ranges: 10_000,
             unwritable_add_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_releases_by_age_or_size_and_none_never() {
+        let keep_nothing = Retention::default();
+        assert!(keep_nothing.releases(1_000, 1_000, 0));
+        let by_time = Retention {
+            time: Some(Duration::from_secs(60)),
+            size_bytes: None,
+        };
+        assert!(!by_time.releases(59_999, 0, u64::MAX));
+        assert!(by_time.releases(60_000, 0, 0));
+        let by_size = Retention {
+            time: None,
+            size_bytes: Some(100),
+        };
+        assert!(!by_size.releases(u64::MAX, 0, 100));
+        assert!(by_size.releases(0, 0, 101));
+        let forever = Retention {
+            time: None,
+            size_bytes: None,
+        };
+        assert!(!forever.releases(u64::MAX, 0, u64::MAX));
     }
 }

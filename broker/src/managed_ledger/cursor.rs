@@ -13,6 +13,7 @@
 //! on to the first retained entry.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use magnetar_metadata::{Expected, MetadataError, PutOptions, Version};
@@ -39,6 +40,9 @@ pub struct ManagedCursor {
     state: Mutex<CursorState>,
     /// Version of the stored cursor; held across a persist so persists never interleave.
     persisted_version: tokio::sync::Mutex<Option<Version>>,
+    /// Set once the cursor is deleted: a flush after that writes nothing
+    /// (its stored key is gone, and a put would see another version).
+    retired: AtomicBool,
 }
 
 struct CursorState {
@@ -50,8 +54,13 @@ struct CursorState {
     /// Next offset to read (>= mark-delete + 1).
     read_offset: i64,
     dirty: bool,
-    /// Mark-delete offset of the last successful persist: what trimming may rely on.
+    /// Mark-delete offset of the last successful persist: what trimming may
+    /// rely on. A reset lowers it at once (the cursor needs the entries
+    /// again before any persist says so).
     persisted_mark_delete: i64,
+    /// Resets so far: a persist that began before a reset does not raise
+    /// `persisted_mark_delete` past it.
+    resets: u64,
     properties: BTreeMap<String, String>,
 }
 
@@ -149,9 +158,11 @@ impl ManagedCursor {
                 } else {
                     i64::MIN
                 },
+                resets: 0,
                 properties,
             }),
             persisted_version: tokio::sync::Mutex::new(version),
+            retired: AtomicBool::new(false),
         }
     }
 
@@ -298,6 +309,11 @@ impl ManagedCursor {
         state.redeliveries.clear();
         state.read_offset = offset;
         state.dirty = self.durable;
+        if self.durable {
+            // Trimming must keep what the cursor now needs to read again.
+            state.persisted_mark_delete = state.persisted_mark_delete.min(offset - 1);
+            state.resets += 1;
+        }
         drop(state);
         self.ctx.request_trim();
     }
@@ -361,6 +377,101 @@ impl ManagedCursor {
             }
         }
         Self::after_ack(&mut state, moved, &self.ctx, &layout);
+    }
+
+    /// Acks the first `count` entries not yet acknowledged (an admin's
+    /// skip); returns how many there were.
+    pub fn skip(&self, count: u64) -> u64 {
+        let layout = self.ctx.log().layout();
+        let lac = layout.last_confirmed_offset();
+        let mut state = self.state.lock();
+        let (mut skipped, mut moved) = (0, false);
+        let mut offset = state.acks.next_unacked(state.acks.mark_delete() + 1);
+        while skipped < count && offset <= lac {
+            moved |= state.acks.ack(offset);
+            state.batch_acks.forget(offset);
+            state.redeliveries.remove(&layout.position_of(offset));
+            skipped += 1;
+            offset = state.acks.next_unacked(offset + 1);
+        }
+        state.dirty |= skipped > 0;
+        Self::after_ack(&mut state, moved, &self.ctx, &layout);
+        skipped
+    }
+
+    /// Acks every entry before `position` (messages expired by age, or the
+    /// whole backlog when `position` is past the last entry). Never moves
+    /// the mark-delete position back; acks above it are kept.
+    pub fn ack_before(&self, position: Position) {
+        let layout = self.ctx.log().layout();
+        let last =
+            (layout.first_offset_at_or_after(position) - 1).min(layout.last_confirmed_offset());
+        let mut state = self.state.lock();
+        if last <= state.acks.mark_delete() {
+            return;
+        }
+        let moved = state.acks.ack_cumulative(last);
+        state.batch_acks.forget_up_to(last);
+        state.dirty |= moved;
+        Self::after_ack(&mut state, moved, &self.ctx, &layout);
+    }
+
+    /// Estimated bytes after the mark-delete position (each ledger's
+    /// bytes pro rata; acks above the mark-delete are not subtracted).
+    pub fn backlog_bytes(&self) -> u64 {
+        let layout = self.ctx.log().layout();
+        let mark_delete = self.state.lock().acks.mark_delete();
+        layout
+            .slots()
+            .iter()
+            .map(|slot| {
+                let last = slot.base + slot.entries - 1;
+                if slot.entries <= 0 || last <= mark_delete {
+                    0
+                } else if slot.base > mark_delete {
+                    slot.size
+                } else {
+                    let after = (last - mark_delete) as u64;
+                    slot.size.saturating_mul(after) / slot.entries as u64
+                }
+            })
+            .sum()
+    }
+
+    /// The first entry not yet acknowledged, if any is stored.
+    pub fn first_unacked(&self) -> Option<Position> {
+        let layout = self.ctx.log().layout();
+        let offset = {
+            let state = self.state.lock();
+            state.acks.next_unacked(state.acks.mark_delete() + 1)
+        };
+        (offset <= layout.last_confirmed_offset()).then(|| layout.position_of(offset))
+    }
+
+    /// Acks the oldest entries until the backlog holds at most about
+    /// `limit` bytes (each ledger's entries taken as equally large): a
+    /// backlog quota's eviction.
+    pub fn evict_to_size(&self, limit: u64) {
+        let keep_from = {
+            let layout = self.ctx.log().layout();
+            let mut kept = 0u64;
+            let mut from = layout.first_offset();
+            for slot in layout.slots().iter().rev() {
+                if slot.entries <= 0 {
+                    continue;
+                }
+                if kept + slot.size <= limit {
+                    kept += slot.size;
+                    continue;
+                }
+                let per_entry = slot.size.div_ceil(slot.entries as u64).max(1);
+                let fit = ((limit - kept) / per_entry) as i64;
+                from = slot.base + slot.entries - fit;
+                break;
+            }
+            layout.position_of(from)
+        };
+        self.ack_before(keep_from);
     }
 
     /// Acks everything up to and including `position`.
@@ -479,6 +590,18 @@ impl ManagedCursor {
         self.state.lock().acks.unacked_up_to(lac)
     }
 
+    /// Individually acked ranges above the mark-delete position, first
+    /// and last entry of each.
+    pub fn acked_ranges(&self) -> Vec<(Position, Position)> {
+        let layout = self.ctx.log().layout();
+        let state = self.state.lock();
+        state
+            .acks
+            .ranges()
+            .map(|(start, end)| (layout.position_of(start), layout.position_of(end)))
+            .collect()
+    }
+
     /// Individually acked ranges above the mark-delete position.
     pub fn acked_range_count(&self) -> usize {
         self.state.lock().acks.range_count()
@@ -496,13 +619,23 @@ impl ManagedCursor {
         self.state.lock().dirty
     }
 
+    /// Stops persisting, before the cursor's stored state is deleted: a
+    /// flush running now finishes first, later ones write nothing.
+    pub(crate) async fn retire(&self) {
+        let _version = self.persisted_version.lock().await;
+        self.retired.store(true, Ordering::Release);
+    }
+
     /// Persists the cursor now if it changed since the last persist.
     pub async fn flush(&self) -> Result<(), ManagedLedgerError> {
         if !self.durable {
             return Ok(());
         }
         let mut version = self.persisted_version.lock().await;
-        let (stored, mark_delete) = {
+        if self.retired.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let (stored, mark_delete, resets) = {
             let layout = self.ctx.log().layout();
             let mut state = self.state.lock();
             if !state.dirty && version.is_some() {
@@ -525,7 +658,7 @@ impl ManagedCursor {
                     .map(|(p, n)| (*p, *n))
                     .collect(),
             };
-            (stored, state.acks.mark_delete())
+            (stored, state.acks.mark_delete(), state.resets)
         };
         let expected = version.map_or(Expected::Absent, Expected::Version);
         match self
@@ -537,7 +670,9 @@ impl ManagedCursor {
             Ok(new_version) => {
                 *version = Some(new_version);
                 let mut state = self.state.lock();
-                state.persisted_mark_delete = state.persisted_mark_delete.max(mark_delete);
+                if state.resets == resets {
+                    state.persisted_mark_delete = state.persisted_mark_delete.max(mark_delete);
+                }
                 Ok(())
             }
             Err(error) => {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use magnetar_metadata::{Expected, MetadataStore};
 
+use super::config::Retention;
 use super::confirmed::ConfirmedLog;
 use super::error::ManagedLedgerError;
 use super::read::EntryReader;
@@ -16,20 +17,37 @@ use super::stored::cursor_key;
 
 /// Set when a mark-delete position moved or a cursor went away; the
 /// maintenance task takes it and trims consumed ledgers.
-pub(crate) struct TrimRequest(AtomicBool);
+pub(crate) struct TrimRequest {
+    requested: AtomicBool,
+    /// How long and how much consumed data is kept.
+    retention: parking_lot::Mutex<Retention>,
+}
 
 impl TrimRequest {
     pub fn new(requested: bool) -> Self {
-        TrimRequest(AtomicBool::new(requested))
+        TrimRequest {
+            requested: AtomicBool::new(requested),
+            retention: parking_lot::Mutex::new(Retention::default()),
+        }
     }
 
     pub fn request(&self) {
-        self.0.store(true, Ordering::Release);
+        self.requested.store(true, Ordering::Release);
     }
 
     /// Whether a trim was requested since the last call.
     pub fn take(&self) -> bool {
-        self.0.swap(false, Ordering::AcqRel)
+        self.requested.swap(false, Ordering::AcqRel)
+    }
+
+    pub fn retention(&self) -> Retention {
+        *self.retention.lock()
+    }
+
+    /// Changes the retention; a trim follows at the next maintenance pass.
+    pub fn set_retention(&self, retention: Retention) {
+        *self.retention.lock() = retention;
+        self.request();
     }
 }
 
@@ -59,6 +77,10 @@ impl CursorContext {
             trim,
             max_persisted_ack_ranges,
         }
+    }
+
+    pub fn trim(&self) -> &TrimRequest {
+        &self.trim
     }
 
     pub fn log(&self) -> &ConfirmedLog {

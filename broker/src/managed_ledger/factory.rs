@@ -18,7 +18,7 @@ use magnetar_metadata::{Expected, MetadataError, MetadataStore, PutOptions, Vers
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
-use super::config::ManagedLedgerConfig;
+use super::config::{ManagedLedgerConfig, Retention};
 use super::confirmed::ConfirmedLog;
 use super::cursor::ManagedCursor;
 use super::cursor_context::{CursorContext, TrimRequest};
@@ -106,18 +106,33 @@ impl ManagedLedgerFactory {
     /// `public/default/persistent/my-topic`. Returns the already-open
     /// instance if there is one.
     pub async fn open(&self, name: &str) -> Result<Arc<ManagedLedger>, ManagedLedgerError> {
+        self.open_with(name, Retention::default()).await
+    }
+
+    /// [`ManagedLedgerFactory::open`] with the retention a newly opened
+    /// instance trims by from its first maintenance pass (an instance
+    /// already open keeps its own; set it with `set_retention`).
+    pub async fn open_with(
+        &self,
+        name: &str,
+        retention: Retention,
+    ) -> Result<Arc<ManagedLedger>, ManagedLedgerError> {
         validate_name(name, true)?;
         let slot = self.slot(name);
         let mut guard = slot.lock().await;
         if let Some(ml) = guard.as_ref().filter(|ml| ml.is_open()) {
             return Ok(ml.clone());
         }
-        let ml = Arc::new(self.open_fresh(name).await?);
+        let ml = Arc::new(self.open_fresh(name, retention).await?);
         *guard = Some(ml.clone());
         Ok(ml)
     }
 
-    async fn open_fresh(&self, name: &str) -> Result<ManagedLedger, ManagedLedgerError> {
+    async fn open_fresh(
+        &self,
+        name: &str,
+        retention: Retention,
+    ) -> Result<ManagedLedger, ManagedLedgerError> {
         let key = ledger_list_key(name);
         let (mut list, version) = match self.metadata.get(&key).await? {
             Some(stored) => (
@@ -221,6 +236,7 @@ impl ManagedLedgerFactory {
             reads.keep_reader(reader);
         }
         let trim = Arc::new(TrimRequest::new(true));
+        trim.set_retention(retention);
         let cursor_context = Arc::new(CursorContext::new(
             log.clone(),
             reads.clone(),

@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::config::InitialPosition;
+use super::config::{InitialPosition, Retention};
 use super::confirmed::ConfirmedLog;
 use super::cursor::ManagedCursor;
 use super::cursor_context::CursorContext;
@@ -200,6 +200,9 @@ impl ManagedLedger {
     /// Removes the cursor and its stored state; its data no longer pins ledgers.
     pub async fn delete_cursor(&self, name: &str) -> Result<(), ManagedLedgerError> {
         let removed = self.cursors.remove(name);
+        if let Some(cursor) = &removed {
+            cursor.retire().await;
+        }
         let existed = self.cursor_context.delete_stored(name).await?;
         if removed.is_none() && !existed {
             return Err(ManagedLedgerError::NoSuchCursor(name.to_string()));
@@ -262,6 +265,29 @@ impl ManagedLedger {
             cursors: self.cursors.len(),
             last_confirmed: self.last_confirmed(),
         }
+    }
+
+    /// Applies a retention (a namespace's policy); trimming follows it
+    /// from the next maintenance pass.
+    pub fn set_retention(&self, retention: Retention) {
+        if self.cursor_context.trim().retention() != retention {
+            self.cursor_context.trim().set_retention(retention);
+        }
+    }
+
+    pub fn retention(&self) -> Retention {
+        self.cursor_context.trim().retention()
+    }
+
+    /// The retained ledgers, oldest first: `(ledger id, confirmed
+    /// entries, confirmed bytes)`.
+    pub fn ledgers(&self) -> Vec<(u64, i64, u64)> {
+        self.log
+            .layout()
+            .slots()
+            .iter()
+            .map(|slot| (slot.ledger_id, slot.entries, slot.size))
+            .collect()
     }
 
     /// Stores a managed-ledger property (CAS on the ledger list).

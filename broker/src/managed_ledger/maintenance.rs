@@ -8,8 +8,11 @@
 //! deleted ones. Trimming trusts only *persisted* mark-delete positions, so
 //! after a crash no cursor can point below the first retained ledger by more
 //! than what it had already acknowledged. The current ledger is never
-//! trimmed. Retention is 0: consumed ledgers go at the next pass.
+//! trimmed. Consumed ledgers go oldest first as the retention allows
+//! (by default at the next pass); with a time limit, every pass checks
+//! whether more have aged out.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +25,7 @@ use super::error::ManagedLedgerError;
 use super::list::LedgerList;
 use super::read::EntryReader;
 use super::status::{MlStatus, Status};
+use super::stored::now_millis;
 
 /// The maintenance task of one managed ledger.
 pub(crate) struct Maintenance {
@@ -48,6 +52,10 @@ impl Maintenance {
                 break;
             }
             self.flush_dirty_cursors().await;
+            if self.trim.retention().time.is_some_and(|t| !t.is_zero()) {
+                // Consumed ledgers age out without any ack moving.
+                self.trim.request();
+            }
             if self.trim.take() {
                 if let Err(error) = self.trim_consumed_ledgers().await {
                     tracing::warn!(managed_ledger = %self.status.name(), error = %error, "trimming failed");
@@ -71,7 +79,8 @@ impl Maintenance {
 
     /// Removes ledgers whose every entry is at or below the slowest persisted
     /// mark-delete (all ledgers before the current one when there are no
-    /// cursors). Returns the removed ledger ids.
+    /// cursors), oldest first, as far as the retention lets them go.
+    /// Returns the removed ledger ids.
     async fn trim_consumed_ledgers(&self) -> Result<Vec<u64>, ManagedLedgerError> {
         let mut list_guard = self.list.lock().await;
         let slowest = self
@@ -81,7 +90,7 @@ impl Maintenance {
             .map(|c| c.persisted_mark_delete_offset())
             .min()
             .unwrap_or_else(|| self.log.layout().last_confirmed_offset());
-        let doomed: Vec<u64> = {
+        let consumed: Vec<(u64, u64)> = {
             let layout = self.log.layout();
             let slots = layout.slots();
             let Some((_, closed)) = slots.split_last() else {
@@ -89,10 +98,28 @@ impl Maintenance {
             };
             closed
                 .iter()
-                .filter(|s| s.base + s.entries - 1 <= slowest)
-                .map(|s| s.ledger_id)
+                .take_while(|s| s.base + s.entries - 1 <= slowest)
+                .map(|s| (s.ledger_id, s.size))
                 .collect()
         };
+        let retention = self.trim.retention();
+        let closed_at: HashMap<u64, u64> = list_guard
+            .current()
+            .ledgers
+            .iter()
+            .map(|l| (l.ledger_id, l.timestamp))
+            .collect();
+        let now_ms = now_millis();
+        let mut kept_bytes: u64 = consumed.iter().map(|(_, size)| size).sum();
+        let mut doomed = Vec::new();
+        for (ledger_id, size) in consumed {
+            let closed_ms = closed_at.get(&ledger_id).copied().unwrap_or(now_ms);
+            if !retention.releases(now_ms, closed_ms, kept_bytes) {
+                break;
+            }
+            doomed.push(ledger_id);
+            kept_bytes -= size;
+        }
         if doomed.is_empty() {
             return Ok(doomed);
         }

@@ -65,7 +65,7 @@ mod writer;
 #[cfg(test)]
 mod write_tests;
 
-pub use config::{InitialPosition, ManagedLedgerConfig};
+pub use config::{InitialPosition, ManagedLedgerConfig, Retention};
 pub use cursor::ManagedCursor;
 pub use entry_cache::EntryCache;
 pub use error::ManagedLedgerError;
@@ -73,5 +73,7 @@ pub use factory::ManagedLedgerFactory;
 pub use ledger::{ManagedLedger, ManagedLedgerStats};
 pub use position::{Entry, Position};
 pub use stats::{CursorStats, StorageStats};
-pub use stored::{StoredCursor, StoredLedger, StoredLedgerList, CURSOR_ROOT, LEDGER_LIST_ROOT};
+pub use stored::{
+    now_millis, StoredCursor, StoredLedger, StoredLedgerList, CURSOR_ROOT, LEDGER_LIST_ROOT,
+};
 pub use writability::{Writability, WritabilityState};

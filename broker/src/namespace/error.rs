@@ -28,6 +28,15 @@ pub enum NamespaceError {
     InvalidPartitions(String),
     #[error("invalid bundles: {0}")]
     InvalidBundles(String),
+    #[error("invalid policy: {0}")]
+    InvalidPolicy(String),
+    /// A tenant or namespace that still holds something.
+    #[error("{0}")]
+    NotEmpty(String),
+    /// Two policies of the namespace contradict each other, or a resource
+    /// is still in use.
+    #[error("{0}")]
+    PolicyConflict(String),
     /// The broker's metadata session expired: it owns nothing any more.
     #[error("metadata session lost: bundle ownership is gone")]
     SessionLost,

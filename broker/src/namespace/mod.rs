@@ -1,10 +1,13 @@
 //! Namespaces: topic names, bundles (topic → hash range), namespace
-//! policies, partitioned topics and auto-creation rules, the bootstrap of the default resources, and bundle ownership
+//! policies (`limits.rs`: retention, TTL, backlog quotas, producer and
+//! consumer caps), partitioned topics and auto-creation rules, the bootstrap of the default resources, and bundle ownership
 //! bound to the broker's metadata session.
 
 mod bundles;
 mod compatibility;
 mod error;
+mod lifecycle;
+mod limits;
 mod ownership;
 mod partitioned;
 mod policies;
@@ -13,6 +16,10 @@ mod topic_name;
 pub use bundles::{topic_hash, BundleRange, BundlesData, NamespaceBundles, DEFAULT_BUNDLE_COUNT};
 pub use compatibility::CompatibilityStrategy;
 pub use error::NamespaceError;
+pub use limits::{
+    check_quota_within_retention, BacklogQuota, BacklogQuotaMap, BacklogQuotaPolicy,
+    BacklogQuotaType, RetentionPolicies, TopicLimits,
+};
 pub use ownership::{BundleRef, NamespaceService, OwnershipInfo, OWNERSHIP_ROOT};
 pub use partitioned::{
     check_partitions, AutoTopicCreation, PartitionedTopicMetadata, TopicType, MAX_PARTITIONS,

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bundles::{BundleRange, BundlesData, NamespaceBundles, DEFAULT_BUNDLE_COUNT};
 use super::compatibility::CompatibilityStrategy;
+use super::limits::{BacklogQuotaMap, RetentionPolicies, TopicLimits};
 use super::partitioned::AutoTopicCreation;
 use super::topic_name::{is_valid_segment, DEFAULT_NAMESPACE, DEFAULT_TENANT};
 use super::{NamespaceError, NamespaceName, TopicNameError};
@@ -63,6 +64,38 @@ pub struct NamespacePolicies {
         skip_serializing_if = "Option::is_none"
     )]
     pub schema_compatibility_strategy: Option<CompatibilityStrategy>,
+    /// Consumed messages kept (`None`: the broker's, which keeps nothing).
+    #[serde(
+        default,
+        rename = "retention_policies",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retention_policies: Option<RetentionPolicies>,
+    /// Messages older than this leave every backlog (`None` or 0: never).
+    #[serde(
+        default,
+        rename = "message_ttl_in_seconds",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub message_ttl_in_seconds: Option<u32>,
+    #[serde(
+        default,
+        rename = "backlog_quota_map",
+        skip_serializing_if = "BacklogQuotaMap::is_empty"
+    )]
+    pub backlog_quota_map: BacklogQuotaMap,
+    #[serde(
+        default,
+        rename = "max_producers_per_topic",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_producers_per_topic: Option<u32>,
+    #[serde(
+        default,
+        rename = "max_consumers_per_topic",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_consumers_per_topic: Option<u32>,
 }
 
 impl NamespacePolicies {
@@ -73,7 +106,27 @@ impl NamespacePolicies {
             auto_topic_creation_override: None,
             deduplication_enabled: None,
             schema_compatibility_strategy: None,
+            retention_policies: None,
+            message_ttl_in_seconds: None,
+            backlog_quota_map: BacklogQuotaMap::new(),
+            max_producers_per_topic: None,
+            max_consumers_per_topic: None,
         })
+    }
+
+    /// What these policies say for each topic of the namespace; a cap of
+    /// 0 is no cap, as in Pulsar.
+    pub fn topic_limits(&self) -> TopicLimits {
+        TopicLimits {
+            retention: self.retention_policies,
+            message_ttl: self
+                .message_ttl_in_seconds
+                .filter(|&s| s > 0)
+                .map(|s| std::time::Duration::from_secs(u64::from(s))),
+            backlog_quotas: self.backlog_quota_map.clone(),
+            max_producers: self.max_producers_per_topic.filter(|&n| n > 0),
+            max_consumers: self.max_consumers_per_topic.filter(|&n| n > 0),
+        }
     }
 }
 

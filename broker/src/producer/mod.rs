@@ -21,6 +21,7 @@ pub use dedup::{DedupOutcome, DedupSwitch, Deduplication, DEDUP_CURSOR, SNAPSHOT
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -31,7 +32,7 @@ use magnetar_proto::pulsar::api::{
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use crate::managed_ledger::{ManagedLedger, ManagedLedgerError, Position};
-use crate::traffic::TopicTraffic;
+use crate::traffic::{Flow, TopicTraffic};
 use crate::wire::{
     message_id, send_error, storage_error_message, storage_server_error, Outbound,
     BROKER_REQUEST_ID,
@@ -68,6 +69,8 @@ pub struct Producer {
     out: Outbound,
     ledger: Arc<ManagedLedger>,
     traffic: Arc<TopicTraffic>,
+    /// This producer's part of the topic's inbound traffic.
+    flow: Flow,
     /// The topic's deduplication, read at each publish.
     dedup: Arc<DedupSwitch>,
     pending: mpsc::UnboundedSender<PendingPublish>,
@@ -107,6 +110,7 @@ impl Producer {
             out,
             ledger,
             traffic,
+            flow: Flow::default(),
             dedup,
             pending,
             closed: AtomicBool::new(false),
@@ -132,6 +136,16 @@ impl Producer {
 
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+
+    /// Messages and bytes this producer published, with their rates.
+    pub fn flow(&self) -> &Flow {
+        &self.flow
+    }
+
+    fn count_in(&self, messages: u64, bytes: u64) {
+        self.traffic.record_in(messages, bytes);
+        self.flow.record(messages, bytes);
     }
 
     pub fn is_ready(&self) -> bool {
@@ -168,13 +182,13 @@ impl Producer {
         let dedup = self.dedup.current().filter(|_| !chunk_before_last);
         let added = match dedup {
             None => {
-                self.traffic.record_in(messages, body.len() as u64);
+                self.count_in(messages, body.len() as u64);
                 let added = self.ledger.add_entry(body);
+                let (traffic, started) = (self.traffic.clone(), Instant::now());
                 async move {
-                    added
-                        .await
-                        .map(Published::Stored)
-                        .map_err(PublishFailed::Storage)
+                    let added = added.await;
+                    traffic.record_write(started.elapsed());
+                    added.map(Published::Stored).map_err(PublishFailed::Storage)
                 }
                 .boxed()
             }
@@ -188,10 +202,13 @@ impl Producer {
                     body,
                 ) {
                     DedupOutcome::Added(added) => {
-                        self.traffic.record_in(messages, bytes);
+                        self.count_in(messages, bytes);
                         let stopped = self.ledger.name().to_string();
+                        let (traffic, started) = (self.traffic.clone(), Instant::now());
                         async move {
-                            match added.await {
+                            let added = added.await;
+                            traffic.record_write(started.elapsed());
+                            match added {
                                 Ok(result) => result
                                     .map(Published::Stored)
                                     .map_err(PublishFailed::Storage),

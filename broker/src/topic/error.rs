@@ -22,6 +22,20 @@ pub enum TopicError {
     Closing(String),
     #[error("producer {name:?} is already connected to {topic}")]
     ProducerBusy { topic: String, name: String },
+    /// The namespace's `maxProducersPerTopic` is reached.
+    #[error("topic {0} reached its limit of producers")]
+    ProducerLimit(String),
+    /// The namespace's `maxConsumersPerTopic` is reached.
+    #[error("topic {0} reached its limit of consumers")]
+    ConsumerLimit(String),
+    /// A backlog quota is exceeded: producers are refused, to retry later
+    /// (`hold`) or for good.
+    #[error("backlog quota exceeded on {topic}: {reason}")]
+    BacklogQuotaExceeded {
+        topic: String,
+        reason: String,
+        hold: bool,
+    },
     /// Another producer holds the topic exclusively, or this one's topic
     /// epoch is stale: not retryable.
     #[error("producer fenced: {0}")]
@@ -80,7 +94,16 @@ impl TopicError {
             TopicError::NotOwned(_) | TopicError::Closing(_) | TopicError::NotWritable { .. } => {
                 ServerError::ServiceNotReady
             }
-            TopicError::ProducerBusy { .. } => ServerError::ProducerBusy,
+            TopicError::ProducerBusy { .. } | TopicError::ProducerLimit(_) => {
+                ServerError::ProducerBusy
+            }
+            TopicError::ConsumerLimit(_) => ServerError::ConsumerBusy,
+            TopicError::BacklogQuotaExceeded { hold: true, .. } => {
+                ServerError::ProducerBlockedQuotaExceededError
+            }
+            TopicError::BacklogQuotaExceeded { hold: false, .. } => {
+                ServerError::ProducerBlockedQuotaExceededException
+            }
             TopicError::ProducerFenced(_) => ServerError::ProducerFenced,
             TopicError::ConsumerBusy { .. }
             | TopicError::SubscriptionBusy { .. }

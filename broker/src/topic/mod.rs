@@ -1,22 +1,29 @@
 //! Topics: the per-topic object (managed ledger, producers,
 //! subscriptions), the catalog of which topics exist or may be created,
-//! the registry of loaded topics and the ownership check
+//! the registry of loaded topics, their stats and the ownership check
 //! that decides which topics this broker may serve.
 
 mod catalog;
 mod error;
+mod limits;
 pub mod ownership;
 mod persistent;
 mod producers;
 mod registry;
+mod stats;
 mod subscription;
 
 /// Topic names are parsed in one place, next to namespaces and bundles.
 pub use crate::namespace::{TopicDomain, TopicName, TopicNameError};
 pub use catalog::{TopicCatalog, TopicDefaults};
 pub use error::TopicError;
+pub use limits::{retention_of, QuotaBreach};
 pub use ownership::{BrokerTarget, LocalOwnership, LookupAnswer, OwnershipError, TopicOwnership};
 pub use persistent::{CursorStart, PersistentTopic, ProducerAdmission, TOPIC_EPOCH_PROPERTY};
 pub use producers::AccessMode;
 pub use registry::TopicRegistry;
+pub use stats::{
+    subscription_stats, ConsumerStats, PublisherStats, SubscriptionStats, TopicSnapshot,
+    RATE_INTERVAL,
+};
 pub use subscription::Subscription;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use crate::consumer::{Consumer, SubscriptionType};
 use crate::dispatch::DispatchConfig;
 use crate::managed_ledger::{InitialPosition, ManagedLedger, ManagedLedgerError, Position};
+use crate::namespace::TopicLimits;
 use crate::producer::{DedupSwitch, Deduplication, Producer, DEDUP_CURSOR};
 use crate::traffic::TopicTraffic;
 
@@ -58,6 +59,8 @@ pub struct PersistentTopic {
     closing: AtomicBool,
     traffic: Arc<TopicTraffic>,
     dispatch: DispatchConfig,
+    /// What the namespace's policies say (`limits.rs`).
+    limits: parking_lot::Mutex<TopicLimits>,
 }
 
 impl PersistentTopic {
@@ -73,6 +76,7 @@ impl PersistentTopic {
             closing: AtomicBool::new(false),
             traffic: Arc::default(),
             dispatch,
+            limits: parking_lot::Mutex::new(TopicLimits::default()),
         }
     }
 
@@ -99,6 +103,10 @@ impl PersistentTopic {
             .map(|s| s.consumers().len())
             .sum();
         self.producer_count() + consumers
+    }
+
+    pub(super) fn limits_cell(&self) -> &parking_lot::Mutex<TopicLimits> {
+        &self.limits
     }
 
     pub fn is_closing(&self) -> bool {
@@ -145,6 +153,7 @@ impl PersistentTopic {
         requested_epoch: Option<u64>,
     ) -> Result<ProducerAdmission, TopicError> {
         self.check_open()?;
+        self.admit_producer().await?;
         let topic = self.name.to_string();
         if !mode.is_exclusive() {
             self.producers.lock().add(&topic, producer, mode)?;
@@ -204,6 +213,11 @@ impl PersistentTopic {
         self.producers.lock().len()
     }
 
+    /// The attached producers (not those waiting for exclusive access).
+    pub fn producers(&self) -> Vec<Arc<Producer>> {
+        self.producers.lock().attached()
+    }
+
     /// Finds or creates the subscription and attaches `consumer`.
     pub async fn subscribe(
         &self,
@@ -213,6 +227,7 @@ impl PersistentTopic {
         consumer: Arc<Consumer>,
     ) -> Result<Arc<Subscription>, TopicError> {
         self.check_open()?;
+        self.admit_consumer().await?;
         let mut subscriptions = self.subscriptions.lock().await;
         let entry = match subscriptions.get(subscription) {
             Some(existing) => {
@@ -296,6 +311,10 @@ impl PersistentTopic {
         self.subscriptions.lock().await.get(name).cloned()
     }
 
+    pub async fn subscriptions(&self) -> Vec<Arc<Subscription>> {
+        self.subscriptions.lock().await.values().cloned().collect()
+    }
+
     pub async fn subscription_names(&self) -> Vec<String> {
         self.subscriptions.lock().await.keys().cloned().collect()
     }
@@ -322,6 +341,37 @@ impl PersistentTopic {
         subscriptions.remove(name);
         tracing::info!(topic = %self.name, subscription = name, "deleted subscription");
         Ok(())
+    }
+
+    /// Deletes a subscription (an admin's request): refused while
+    /// consumers are attached unless `force`, which closes them first.
+    /// A durable subscription's cursor is deleted, also when no consumer
+    /// ever attached here.
+    pub async fn delete_subscription(&self, name: &str, force: bool) -> Result<(), TopicError> {
+        let mut subscriptions = self.subscriptions.lock().await;
+        if let Some(subscription) = subscriptions.get(name).cloned() {
+            if !force && subscription.consumers().iter().any(|c| !c.is_closed()) {
+                return Err(TopicError::SubscriptionBusy {
+                    subscription: name.to_string(),
+                });
+            }
+            subscription.close();
+            subscriptions.remove(name);
+            if !subscription.is_durable() {
+                self.ledger.close_non_durable_cursor(name);
+                return Ok(());
+            }
+        }
+        match self.ledger.delete_cursor(name).await {
+            Ok(()) => {
+                tracing::info!(topic = %self.name, subscription = name, "deleted subscription");
+                Ok(())
+            }
+            Err(ManagedLedgerError::NoSuchCursor(_)) => {
+                Err(TopicError::SubscriptionNotFound(name.to_string()))
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// Closes the topic: clients are told to reconnect (CLOSE_PRODUCER /

@@ -209,6 +209,11 @@ impl<P: Named> ProducerSet<P> {
             && !producer.is_closed()
     }
 
+    /// The attached producers.
+    pub fn attached(&self) -> Vec<Arc<P>> {
+        self.by_name.values().cloned().collect()
+    }
+
     /// Everything, for closing the topic: attached producers, and waiters
     /// (refused).
     pub fn drain(&mut self, topic: &str) -> Vec<Arc<P>> {

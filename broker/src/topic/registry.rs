@@ -16,7 +16,9 @@ use crate::dispatch::DispatchConfig;
 use crate::managed_ledger::ManagedLedgerFactory;
 use crate::namespace::PolicyStore;
 
-use super::{PersistentTopic, TopicCatalog, TopicDefaults, TopicDomain, TopicError, TopicName};
+use super::{
+    retention_of, PersistentTopic, TopicCatalog, TopicDefaults, TopicDomain, TopicError, TopicName,
+};
 
 type TopicSlot = Arc<OnceCell<Arc<PersistentTopic>>>;
 
@@ -66,13 +68,21 @@ impl TopicRegistry {
         let topic = slot
             .get_or_try_init(|| async {
                 self.catalog.admit(name).await?;
-                let ledger = self.factory.open(&name.persistence_name()).await?;
+                let limits = self
+                    .catalog
+                    .policies()
+                    .namespace_policies(name.namespace())
+                    .await
+                    .map(|policies| policies.topic_limits())
+                    .map_err(TopicError::Namespace)?;
+                let ledger = self
+                    .factory
+                    .open_with(&name.persistence_name(), retention_of(limits.retention))
+                    .await?;
                 tracing::info!(topic = %name, "loaded topic");
-                Ok::<_, TopicError>(Arc::new(PersistentTopic::new(
-                    name.clone(),
-                    ledger,
-                    self.dispatch,
-                )))
+                let topic = PersistentTopic::new(name.clone(), ledger, self.dispatch);
+                topic.set_limits(limits);
+                Ok::<_, TopicError>(Arc::new(topic))
             })
             .await?
             .clone();

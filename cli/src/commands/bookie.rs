@@ -62,7 +62,22 @@ pub async fn run(args: BookieArgs) -> Result<()> {
         .await
         .context("start bookie")?;
     tracing::info!(bookie_id = %bookie.bookie_id(), addr = %bookie.local_addr(), "bookie serving");
-    ready::announce("bookie", &[("grpc", bookie.local_addr())]);
+    let mut announced = vec![("grpc", bookie.local_addr())];
+    if let Some(port) = args.http_port {
+        let http_addr = SocketAddr::new(listen.ip(), port);
+        let http = TcpListener::bind(http_addr)
+            .await
+            .with_context(|| format!("bind bookie HTTP port {http_addr}"))?;
+        announced.push(("http", http.local_addr()?));
+        let stop = shutdown.clone().cancelled_owned();
+        let status = bookie.status();
+        tokio::spawn(async move {
+            if let Err(error) = magnetar_bookie::node::http::serve(http, status, stop).await {
+                tracing::error!(%error, "bookie http server stopped");
+            }
+        });
+    }
+    ready::announce("bookie", &announced);
     shutdown.cancelled().await;
     bookie.shutdown().await;
     Ok(())

@@ -67,6 +67,15 @@ pub async fn start(
         deduplication: listen.topics.broker_deduplication_enabled,
         schema_compatibility: listen.topics.schema_compatibility_strategy,
     };
+    service.policy_check_interval = Duration::from_millis(listen.topics.policy_check_interval_ms);
+    service.managed_ledger.max_entries_per_ledger =
+        listen.topics.managed_ledger_max_entries_per_ledger;
+    service.managed_ledger.min_rollover_time = Duration::from_secs(
+        listen
+            .topics
+            .managed_ledger_min_ledger_rollover_time_minutes
+            .saturating_mul(60),
+    );
     service.managed_ledger.ensemble_size = ensemble;
     service.managed_ledger.write_quorum = write;
     service.managed_ledger.ack_quorum = ack;
@@ -85,6 +94,7 @@ pub async fn start(
             .unwrap_or_default(),
         cluster: cluster_config,
         bookie_wait: tolerance.wait,
+        topic_level_metrics: listen.topics.expose_topic_level_metrics_in_prometheus,
     };
     BrokerNode::start(config, metadata, ledgers, pulsar_listener, http_listener)
         .await

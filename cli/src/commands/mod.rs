@@ -1,5 +1,7 @@
 //! One module per subcommand; [`run`] dispatches.
 
+mod admin;
+mod admin_output;
 mod bookie;
 mod broker;
 mod broker_node;
@@ -26,6 +28,12 @@ use crate::args::{BindArgs, Command, PerfClient, PerfCommand};
 pub async fn run(command: Command) -> Result<()> {
     match command {
         Command::Standalone(args) => standalone::run(args).await,
+        Command::Admin(args) => admin::run(args).await,
+        Command::Completions { shell } => {
+            let mut cli = <crate::args::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cli, "magnetar", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Broker(args) => broker::run(args).await,
         Command::Bookie(args) => bookie::run(args).await,
         Command::Metadata(args) => metadata_node::run(args).await,

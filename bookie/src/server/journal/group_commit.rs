@@ -128,10 +128,14 @@ fn commit_group<S: JournalStorage>(
         }
     };
     *written.lock() = position;
+    if !buf.is_empty() {
+        crate::metrics::JOURNAL_GROUP_BYTES.observe(buf.len() as f64);
+    }
     if sync {
         let sync_started = Instant::now();
         let synced = storage.sync();
         let sync_time = sync_started.elapsed();
+        crate::metrics::JOURNAL_SYNC_SECONDS.observe(sync_time.as_secs_f64());
         if sync_time >= SLOW_SYNC {
             tracing::info!(
                 sync_ms = sync_time.as_secs_f64() * 1e3,

@@ -1,0 +1,530 @@
+//! Subscription and per-topic operations of the admin v2 API, as Pulsar
+//! has them: list, create at a position, delete, skip N, skip all
+//! (clear the backlog), reset the cursor to a time or a message id,
+//! expire messages by age; the last message id, unload, internal stats;
+//! and the namespace's `clearBacklog`.
+//!
+//! Each runs on the broker that serves the topic: others redirect there
+//! (`307`), and an unowned topic is placed first, as a lookup would. The
+//! topic is loaded for the operation, so a subscription's dispatcher sees
+//! the change at once.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::cluster::serve_topic_here;
+use super::topics::{not_found_as_404, topic_name};
+use super::{AdminError, AdminState};
+use crate::managed_ledger::{now_millis, InitialPosition, ManagedCursor, Position};
+use crate::namespace::{NamespaceName, TopicName};
+use crate::producer::DEDUP_CURSOR;
+use crate::topic::{PersistentTopic, TopicError};
+
+/// Pulsar's `MessageIdImpl` as admin requests carry it: `-1:-1` is the
+/// earliest position, `Long.MAX_VALUE` the latest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageIdBody {
+    pub ledger_id: i64,
+    pub entry_id: i64,
+    #[serde(default = "no_partition")]
+    pub partition_index: i32,
+}
+
+fn no_partition() -> i32 {
+    -1
+}
+
+/// Where a message id puts a cursor: its first entry read is the first at
+/// or after the position.
+enum Start {
+    Earliest,
+    Latest,
+    At(Position),
+}
+
+impl MessageIdBody {
+    fn start(&self) -> Start {
+        if self.ledger_id < 0 {
+            Start::Earliest
+        } else if self.ledger_id == i64::MAX {
+            Start::Latest
+        } else {
+            Start::At(Position::new(self.ledger_id as u64, self.entry_id.max(0)))
+        }
+    }
+}
+
+impl From<TopicError> for AdminError {
+    fn from(error: TopicError) -> Self {
+        let reason = error.to_string();
+        match error {
+            TopicError::InvalidName(_) | TopicError::InvalidRequest(_) => {
+                AdminError::BadRequest(reason)
+            }
+            TopicError::SubscriptionNotFound(_) | TopicError::TopicNotFound(_) => {
+                AdminError::NotFound(reason)
+            }
+            TopicError::SubscriptionBusy { .. } | TopicError::ConsumerBusy { .. } => {
+                AdminError::PreconditionFailed(reason)
+            }
+            TopicError::NotSupported(_) => AdminError::BadRequest(reason),
+            TopicError::Storage(storage) => storage.into(),
+            TopicError::Namespace(namespace) => namespace.into(),
+            _ => AdminError::Unavailable(reason),
+        }
+    }
+}
+
+/// A subscription name an admin may use: not empty, and not a cursor the
+/// broker keeps for itself.
+fn subscription_name(name: &str) -> Result<&str, AdminError> {
+    if name.is_empty() || name == DEDUP_CURSOR || name.contains('/') {
+        return Err(AdminError::BadRequest(format!(
+            "invalid subscription name {name:?}"
+        )));
+    }
+    Ok(name)
+}
+
+/// The topic loaded on this broker, or a redirect to the broker that
+/// serves it. A topic that does not exist is a 404 (never created here).
+async fn loaded_topic(
+    state: &AdminState,
+    topic: &TopicName,
+    uri: &axum::http::Uri,
+) -> Result<Result<Arc<PersistentTopic>, Response>, AdminError> {
+    if let Some(redirect) = serve_topic_here(state, topic, uri).await? {
+        return Ok(Err(redirect));
+    }
+    state
+        .managed_ledgers
+        .storage_stats(&topic.persistence_name())
+        .await
+        .map_err(|e| not_found_as_404(topic, e))?;
+    let topics = state
+        .topics
+        .as_ref()
+        .ok_or_else(|| AdminError::Unavailable("this broker serves no topics".to_string()))?;
+    Ok(Ok(topics.get_or_load(topic).await?))
+}
+
+/// Resolves the topic of a request and runs `operation` on it where it is
+/// served; a redirect otherwise.
+macro_rules! on_topic {
+    ($state:expr, $path:expr, $uri:expr, |$topic:ident| $body:expr) => {{
+        let (tenant, namespace, name) = $path;
+        let topic_name = topic_name(&tenant, &namespace, &name)?;
+        match loaded_topic(&$state, &topic_name, &$uri).await? {
+            Err(redirect) => Ok(redirect),
+            Ok($topic) => $body,
+        }
+    }};
+}
+
+/// The path of a subscription operation with one argument: tenant,
+/// namespace, topic, subscription, argument.
+type WithArgument = (String, String, String, String, String);
+
+/// A path argument that must be a non-negative integer.
+fn number(text: &str, what: &str) -> Result<u64, AdminError> {
+    text.parse()
+        .map_err(|_| AdminError::BadRequest(format!("invalid {what} {text:?}")))
+}
+
+/// A durable cursor of the loaded topic.
+fn cursor(topic: &PersistentTopic, name: &str) -> Result<Arc<ManagedCursor>, AdminError> {
+    topic
+        .ledger()
+        .cursor(name)
+        .ok_or_else(|| AdminError::NotFound(format!("subscription {name:?} not found")))
+}
+
+/// `GET …/{topic}/subscriptions`: the names of the topic's subscriptions.
+pub async fn list_subscriptions(
+    State(state): State<AdminState>,
+    Path(path): Path<(String, String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, AdminError> {
+    on_topic!(state, path, uri, |topic| {
+        let mut names: Vec<String> = topic.ledger().cursor_names();
+        names.extend(topic.subscription_names().await);
+        names.retain(|n| n != DEDUP_CURSOR);
+        names.sort();
+        names.dedup();
+        Ok(Json(names).into_response())
+    })
+}
+
+/// `PUT …/{topic}/subscription/{subscription}`, body an optional message
+/// id (the latest position by default): creates a durable subscription.
+pub async fn create_subscription(
+    State(state): State<AdminState>,
+    Path((tenant, namespace, name, subscription)): Path<(String, String, String, String)>,
+    OriginalUri(uri): OriginalUri,
+    body: Bytes,
+) -> Result<Response, AdminError> {
+    let subscription = subscription_name(&subscription)?.to_string();
+    let start = if body.is_empty() {
+        Start::Latest
+    } else {
+        serde_json::from_slice::<MessageIdBody>(&body)
+            .map_err(|e| AdminError::BadRequest(format!("invalid message id: {e}")))?
+            .start()
+    };
+    on_topic!(state, (tenant, namespace, name), uri, |topic| {
+        if topic.ledger().cursor(&subscription).is_some() {
+            return Err(AdminError::Conflict(format!(
+                "subscription {subscription:?} already exists"
+            )));
+        }
+        // At a message id: created at the earliest position first, so that
+        // no ledger it is about to need can be trimmed in between.
+        let initial = match start {
+            Start::Earliest | Start::At(_) => InitialPosition::Earliest,
+            Start::Latest => InitialPosition::Latest,
+        };
+        let cursor = topic.ledger().open_cursor(&subscription, initial).await?;
+        if let Start::At(position) = start {
+            cursor.reset_to(position);
+            cursor.flush().await?;
+        }
+        tracing::info!(topic = %topic.name(), subscription, "created subscription (admin)");
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ForceQuery {
+    #[serde(default)]
+    pub(super) force: bool,
+}
+
+/// `DELETE …/{topic}/subscription/{subscription}[?force=true]`: refused
+/// (412) while consumers are attached, unless forced.
+pub async fn delete_subscription(
+    State(state): State<AdminState>,
+    Path((tenant, namespace, name, subscription)): Path<(String, String, String, String)>,
+    Query(query): Query<ForceQuery>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, AdminError> {
+    let subscription = subscription_name(&subscription)?.to_string();
+    on_topic!(state, (tenant, namespace, name), uri, |topic| {
+        topic
+            .delete_subscription(&subscription, query.force)
+            .await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}
+
+/// `POST …/subscription/{subscription}/skip_all`: acknowledges the whole
+/// backlog.
+pub async fn skip_all(
+    State(state): State<AdminState>,
+    Path((tenant, namespace, name, subscription)): Path<(String, String, String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, AdminError> {
+    subscription_name(&subscription)?;
+    on_topic!(state, (tenant, namespace, name), uri, |topic| {
+        let cursor = cursor(&topic, &subscription)?;
+        cursor.ack_before(Position::new(u64::MAX, 0));
+        cursor.flush().await?;
+        tracing::info!(topic = %topic.name(), subscription, "backlog cleared (admin)");
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}
+
+/// `POST …/subscription/{subscription}/skip/{count}`: acknowledges the
+/// next `count` entries not yet acknowledged.
+pub async fn skip(
+    State(state): State<AdminState>,
+    Path((tenant, namespace, name, subscription, count)): Path<WithArgument>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, AdminError> {
+    subscription_name(&subscription)?;
+    let count = number(&count, "count")?;
+    on_topic!(state, (tenant, namespace, name), uri, |topic| {
+        let cursor = cursor(&topic, &subscription)?;
+        let skipped = cursor.skip(count);
+        cursor.flush().await?;
+        tracing::info!(topic = %topic.name(), subscription, skipped, "entries skipped (admin)");
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}
+
+/// `POST …/subscription/{subscription}/expireMessages/{seconds}`:
+/// acknowledges every message published more than `seconds` ago.
+pub async fn expire_messages(
+    State(state): State<AdminState>,
+    Path((tenant, namespace, name, subscription, seconds)): Path<WithArgument>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, AdminError> {
+    subscription_name(&subscription)?;
+    let seconds = number(&seconds, "expiry time")?;
+    let before = now_millis().saturating_sub(seconds.saturating_mul(1000));
+    on_topic!(state, (tenant, namespace, name), uri, |topic| {
+        let cursor = cursor(&topic, &subscription)?;
+        let first_kept = topic.ledger().find_by_publish_time(before).await?;
+        cursor.ack_before(first_kept);
+        cursor.flush().await?;
+        tracing::info!(topic = %topic.name(), subscription, seconds, "messages expired (admin)");
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}
+
+/// Moves a subscription so that its next message is the first at or after
+/// `position`: through its dispatcher when consumers may be attached
+/// (they are closed and come back there), else on the cursor.
+async fn reset(
+    topic: &PersistentTopic,
+    subscription: &str,
+    position: Position,
+) -> Result<(), AdminError> {
+    match topic.subscription(subscription).await {
+        Some(attached) => attached.dispatcher().reset(position).await?,
+        None => {
+            let cursor = cursor(topic, subscription)?;
+            cursor.reset_to(position);
+            cursor.flush().await?;
+        }
+    }
+    tracing::info!(topic = %topic.name(), subscription, %position, "subscription reset (admin)");
+    Ok(())
+}
+
+/// `POST …/subscription/{subscription}/resetcursor/{timestamp}`: to the
+/// first message published at or after `timestamp` (ms since the epoch).
+pub async fn reset_to_time(
+    State(state): State<AdminState>,
+    Path((tenant, namespace, name, subscription, timestamp)): Path<WithArgument>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, AdminError> {
+    subscription_name(&subscription)?;
+    let timestamp = number(&timestamp, "timestamp")?;
+    on_topic!(state, (tenant, namespace, name), uri, |topic| {
+        cursor(&topic, &subscription)?;
+        let position = topic.ledger().find_by_publish_time(timestamp).await?;
+        reset(&topic, &subscription, position).await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}
+
+/// `POST …/subscription/{subscription}/resetcursor`, body a message id.
+pub async fn reset_to_message_id(
+    State(state): State<AdminState>,
+    Path((tenant, namespace, name, subscription)): Path<(String, String, String, String)>,
+    OriginalUri(uri): OriginalUri,
+    body: Bytes,
+) -> Result<Response, AdminError> {
+    subscription_name(&subscription)?;
+    let id: MessageIdBody = serde_json::from_slice(&body)
+        .map_err(|e| AdminError::BadRequest(format!("invalid message id: {e}")))?;
+    on_topic!(state, (tenant, namespace, name), uri, |topic| {
+        cursor(&topic, &subscription)?;
+        let position = match id.start() {
+            Start::Earliest => Position::before_ledger(0),
+            Start::Latest => Position::new(u64::MAX, 0),
+            Start::At(position) => position,
+        };
+        reset(&topic, &subscription, position).await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}
+
+/// `GET …/{topic}/lastMessageId`: the last stored entry (`-1:-1` when the
+/// topic holds none).
+pub async fn last_message_id(
+    State(state): State<AdminState>,
+    Path(path): Path<(String, String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, AdminError> {
+    on_topic!(state, path, uri, |topic| {
+        let (ledger_id, entry_id) = match topic.ledger().last_confirmed() {
+            Some(last) if last.entry_id >= 0 => (last.ledger_id as i64, last.entry_id),
+            _ => (-1, -1),
+        };
+        Ok(Json(MessageIdBody {
+            ledger_id,
+            entry_id,
+            partition_index: topic
+                .name()
+                .partition_index()
+                .map_or(-1, |index| index as i32),
+        })
+        .into_response())
+    })
+}
+
+/// `PUT …/{topic}/unload`: closes the topic here; clients reconnect and
+/// it loads again on the broker their lookup picks.
+pub async fn unload_topic(
+    State(state): State<AdminState>,
+    Path((tenant, namespace, name)): Path<(String, String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, AdminError> {
+    let topic = topic_name(&tenant, &namespace, &name)?;
+    if let Some(redirect) = serve_topic_here(&state, &topic, &uri).await? {
+        return Ok(redirect);
+    }
+    state
+        .managed_ledgers
+        .storage_stats(&topic.persistence_name())
+        .await
+        .map_err(|e| not_found_as_404(&topic, e))?;
+    if let Some(topics) = &state.topics {
+        topics.unload(&topic).await;
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A ledger in internal stats.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerInternalStats {
+    pub ledger_id: u64,
+    pub entries: i64,
+    pub size: u64,
+}
+
+/// A cursor in internal stats.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CursorInternalStats {
+    pub mark_delete_position: String,
+    pub read_position: String,
+    /// Pulsar's form: `[(l:e..l:e]]`, each range open at its start.
+    pub individually_deleted_messages: String,
+    pub number_of_entries_since_first_not_acked_message: u64,
+    pub total_non_contiguous_deleted_messages_range: usize,
+    pub properties: BTreeMap<String, String>,
+}
+
+/// Pulsar's `PersistentTopicInternalStats`, for the fields Magnetar has.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopicInternalStats {
+    pub number_of_entries: u64,
+    pub total_size: u64,
+    pub current_ledger_entries: i64,
+    pub current_ledger_size: u64,
+    pub last_confirmed_entry: String,
+    pub state: &'static str,
+    pub ledgers: Vec<LedgerInternalStats>,
+    pub cursors: BTreeMap<String, CursorInternalStats>,
+}
+
+/// Pulsar writes a range of individually deleted entries as `(a..b]`,
+/// open at the entry before the first.
+fn deleted_ranges(ranges: &[(Position, Position)]) -> String {
+    let parts: Vec<String> = ranges
+        .iter()
+        .map(|(first, last)| format!("({}:{}..{}]", first.ledger_id, first.entry_id - 1, last))
+        .collect();
+    format!("[{}]", parts.join(","))
+}
+
+/// `GET …/{topic}/internalStats`: ledgers and cursors.
+pub async fn internal_stats(
+    State(state): State<AdminState>,
+    Path(path): Path<(String, String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, AdminError> {
+    on_topic!(state, path, uri, |topic| {
+        let ledger = topic.ledger();
+        let stats = ledger.stats();
+        let ledgers: Vec<LedgerInternalStats> = ledger
+            .ledgers()
+            .into_iter()
+            .map(|(ledger_id, entries, size)| LedgerInternalStats {
+                ledger_id,
+                entries,
+                size,
+            })
+            .collect();
+        let cursors = ledger
+            .cursor_names()
+            .into_iter()
+            .filter_map(|name| ledger.cursor(&name).map(|c| (name, c)))
+            .map(|(name, cursor)| {
+                let ranges = cursor.acked_ranges();
+                let stats = CursorInternalStats {
+                    mark_delete_position: cursor.mark_delete_position().to_string(),
+                    read_position: cursor.read_position().to_string(),
+                    individually_deleted_messages: deleted_ranges(&ranges),
+                    number_of_entries_since_first_not_acked_message: cursor.backlog(),
+                    total_non_contiguous_deleted_messages_range: ranges.len(),
+                    properties: cursor.properties(),
+                };
+                (name, stats)
+            })
+            .collect();
+        let current = ledgers.last();
+        Ok(Json(TopicInternalStats {
+            number_of_entries: stats.entries,
+            total_size: stats.size_bytes,
+            current_ledger_entries: current.map_or(0, |l| l.entries),
+            current_ledger_size: current.map_or(0, |l| l.size),
+            last_confirmed_entry: stats
+                .last_confirmed
+                .map_or_else(|| "-1:-1".to_string(), |p| p.to_string()),
+            state: if ledger.is_open() {
+                "LedgerOpened"
+            } else {
+                "Closed"
+            },
+            ledgers,
+            cursors,
+        })
+        .into_response())
+    })
+}
+
+/// `POST /admin/v2/namespaces/{tenant}/{namespace}/clearBacklog`: every
+/// subscription of every topic of the namespace that this broker serves
+/// (or that no broker serves yet) acknowledges its backlog. Topics served
+/// by other brokers are left to them: in a cluster, call each broker.
+pub async fn clear_namespace_backlog(
+    State(state): State<AdminState>,
+    Path((tenant, namespace)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<StatusCode, AdminError> {
+    let namespace = NamespaceName::new(&tenant, &namespace)?;
+    state.policies.namespace_policies(&namespace).await?;
+    let Some(topics) = &state.topics else {
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    let names = state
+        .managed_ledgers
+        .list(&format!("{namespace}/persistent/"))
+        .await?;
+    let (mut cleared, mut elsewhere) = (0, 0);
+    for name in names {
+        let Ok(topic) = TopicName::from_persistence_name(&name) else {
+            continue;
+        };
+        if serve_topic_here(&state, &topic, &uri).await?.is_some() {
+            elsewhere += 1;
+            continue;
+        }
+        let topic = topics.get_or_load(&topic).await?;
+        for name in topic.ledger().cursor_names() {
+            if name == DEDUP_CURSOR {
+                continue;
+            }
+            if let Some(cursor) = topic.ledger().cursor(&name) {
+                cursor.ack_before(Position::new(u64::MAX, 0));
+                cursor.flush().await?;
+            }
+        }
+        cleared += 1;
+    }
+    tracing::info!(%namespace, cleared, elsewhere, "backlog cleared (admin)");
+    Ok(StatusCode::NO_CONTENT)
+}
