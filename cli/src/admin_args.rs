@@ -299,6 +299,24 @@ pub enum TopicsVerb {
     },
     /// Stats summed over the partitions.
     PartitionedStats { topic: String },
+    /// The next messages of a subscription, without acknowledging them.
+    PeekMessages {
+        topic: String,
+        #[arg(short, long)]
+        subscription: String,
+        #[arg(short = 'n', long, default_value_t = 1)]
+        count: u64,
+    },
+    /// One stored message, counted from the oldest or the newest.
+    ExamineMessage {
+        topic: String,
+        /// `earliest` or `latest`.
+        #[arg(long, default_value = "latest")]
+        initial_position: String,
+        /// 1 is the oldest (or newest) message.
+        #[arg(long, default_value_t = 1)]
+        message_position: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -19,6 +19,7 @@ usage: admin_operations.py all|namespace-metrics URL ADMIN_URL"""
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import pulsar
@@ -124,7 +125,7 @@ check("metric_subscription_backlog",
       series(samples, "pulsar_subscription_back_log", subscription="ops", **labels))
 check("metric_producers", series(samples, "pulsar_producers_count", **labels) == [1])
 check("metric_storage_size", all(v > 0 for v in series(samples, "pulsar_storage_size", **labels)))
-latency = series(samples, "pulsar_storage_write_latency_seconds_count", **labels)
+latency = series(samples, "pulsar_storage_write_latency_seconds_count", cluster="standalone", namespace=NS)
 check("metric_write_latency", latency == [N], latency)
 check("process_rss", (series(samples, "process_resident_memory_bytes") or [0])[0] > 1e6)
 
@@ -202,11 +203,42 @@ age = max(1, int((time.time() * 1000 - middle) / 1000) + 1)
 status, _ = http("POST", TOPIC_PATH + "/subscription/ops/expireMessages/%d" % age)
 check("expire_by_age", status == 204 and backlog() == total - 20, (status, age, backlog()))
 
+# --- peek and examine -------------------------------------------------------
+
+
+def read_message(path):
+    """(status, headers, payload text) of a peek or examine request; the
+    headers look names up regardless of case."""
+    try:
+        with urllib.request.urlopen(admin + path) as response:
+            return response.status, response.headers, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read().decode()
+
+
+status, headers, payload = read_message(TOPIC_PATH + "/subscription/ops/position/1")
+check("peek_first", status == 200 and payload == "m-20"
+      and headers.get("X-Pulsar-Message-ID") == "%d:%d" % (ids[20].ledger_id(), ids[20].entry_id())
+      and headers.get("X-Pulsar-producer-name") == "ops-producer", (status, dict(headers), payload))
+status, _, payload = read_message(TOPIC_PATH + "/subscription/ops/position/3")
+check("peek_third", status == 200 and payload == "m-22", (status, payload))
+check("peek_zero_400", read_message(TOPIC_PATH + "/subscription/ops/position/0")[0] == 400)
+check("peek_past_end_404", read_message(TOPIC_PATH + "/subscription/ops/position/100000")[0] == 404)
+status, _, payload = read_message(TOPIC_PATH + "/examinemessage?initialPosition=earliest&messagePosition=1")
+check("examine_earliest", status == 200 and payload == "m-0", (status, payload))
+check("examine_bad_position_400",
+      read_message(TOPIC_PATH + "/examinemessage?initialPosition=middle&messagePosition=1")[0] == 400)
+
 # --- last message id, internal stats, unload -----------------------------
-last = producer.send(b"last")
+last = producer.send(b"last", properties={"origin": "ops"}, partition_key="pk-1")
 status, body = http("GET", TOPIC_PATH + "/lastMessageId")
 check("last_message_id", status == 200 and body["ledgerId"] == last.ledger_id()
       and body["entryId"] == last.entry_id(), body)
+status, headers, payload = read_message(TOPIC_PATH + "/examinemessage?initialPosition=latest&messagePosition=1")
+check("examine_latest", status == 200 and payload == "last"
+      and headers.get("X-Pulsar-PROPERTY-origin") == "ops"
+      and headers.get("X-Pulsar-partition-key") == "pk-1"
+      and "X-Pulsar-publish-time" in headers, (status, dict(headers), payload))
 status, body = http("GET", TOPIC_PATH + "/internalStats")
 check("internal_stats", status == 200 and body["numberOfEntries"] == total + 1
       and "ops" in body["cursors"] and body["ledgers"], body if status != 200 else body["numberOfEntries"])

@@ -16,6 +16,7 @@ mod error;
 mod health;
 mod limits;
 mod partitioned;
+mod peek;
 mod policies;
 mod schemas;
 mod subscriptions;
@@ -251,6 +252,14 @@ pub fn admin_router(state: AdminState) -> Router {
         .route(
             "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}/resetcursor/{timestamp}",
             post(subscriptions::reset_to_time),
+        )
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}/position/{position}",
+            get(peek::peek),
+        )
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/examinemessage",
+            get(peek::examine),
         )
         .route(
             "/admin/v2/persistent/{tenant}/{namespace}/{topic}/lastMessageId",

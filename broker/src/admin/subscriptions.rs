@@ -85,7 +85,7 @@ impl From<TopicError> for AdminError {
 
 /// A subscription name an admin may use: not empty, and not a cursor the
 /// broker keeps for itself.
-fn subscription_name(name: &str) -> Result<&str, AdminError> {
+pub(super) fn subscription_name(name: &str) -> Result<&str, AdminError> {
     if name.is_empty() || name == DEDUP_CURSOR || name.contains('/') {
         return Err(AdminError::BadRequest(format!(
             "invalid subscription name {name:?}"
@@ -96,7 +96,7 @@ fn subscription_name(name: &str) -> Result<&str, AdminError> {
 
 /// The topic loaded on this broker, or a redirect to the broker that
 /// serves it. A topic that does not exist is a 404 (never created here).
-async fn loaded_topic(
+pub(super) async fn loaded_topic(
     state: &AdminState,
     topic: &TopicName,
     uri: &axum::http::Uri,

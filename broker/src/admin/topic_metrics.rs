@@ -10,8 +10,9 @@
 //!
 //! Differences from Pulsar: the counters are OpenMetrics counters (samples
 //! `pulsar_in_messages_total` and so on, as Pulsar names them), and the
-//! write latency is one histogram, `pulsar_storage_write_latency_seconds`,
-//! with Pulsar's `le_*` bounds as its buckets.
+//! write latency is one histogram per namespace,
+//! `pulsar_storage_write_latency_seconds`, with Pulsar's `le_*` bounds as
+//! its buckets (per topic it would be most of a scrape with many topics).
 
 use std::collections::BTreeMap;
 
@@ -38,7 +39,6 @@ struct Figures {
     out_messages: u64,
     in_bytes: u64,
     out_bytes: u64,
-    write_latency: Option<LatencyHistogram>,
 }
 
 impl Figures {
@@ -57,7 +57,6 @@ impl Figures {
             out_messages: topic.totals.msgs_out,
             in_bytes: topic.totals.bytes_in,
             out_bytes: topic.totals.bytes_out,
-            write_latency: Some(topic.write_latency.clone()),
         }
     }
 
@@ -75,19 +74,16 @@ impl Figures {
         self.out_messages += other.out_messages;
         self.in_bytes += other.in_bytes;
         self.out_bytes += other.out_bytes;
-        self.write_latency = match (self.write_latency.take(), &other.write_latency) {
-            (None, theirs) => theirs.clone(),
-            (mine, None) => mine,
-            (Some(mut mine), Some(theirs)) => {
-                for (bucket, their) in mine.buckets.iter_mut().zip(&theirs.buckets) {
-                    bucket.1 += their.1;
-                }
-                mine.count += theirs.count;
-                mine.sum_seconds += theirs.sum_seconds;
-                Some(mine)
-            }
-        };
     }
+}
+
+/// Adds `other`'s counts into `sum` (same buckets).
+fn merge(sum: &mut LatencyHistogram, other: &LatencyHistogram) {
+    for (bucket, theirs) in sum.buckets.iter_mut().zip(&other.buckets) {
+        bucket.1 += theirs.1;
+    }
+    sum.count += other.count;
+    sum.sum_seconds += other.sum_seconds;
 }
 
 type Getter = fn(&Figures) -> f64;
@@ -196,15 +192,26 @@ pub struct TopicMetrics {
     rows: Vec<(String, Option<String>, Figures)>,
     subscriptions: Vec<SubscriptionRow>,
     topics_per_namespace: BTreeMap<String, usize>,
+    /// Write latency is summed per namespace in either mode: a histogram
+    /// per topic would be most of a scrape with many topics.
+    latency_per_namespace: BTreeMap<String, LatencyHistogram>,
 }
 
 impl TopicMetrics {
     pub fn new(cluster: &str, snapshots: &[TopicSnapshot], topic_level: bool) -> Self {
         let mut topics_per_namespace = BTreeMap::new();
+        let mut latency_per_namespace: BTreeMap<String, LatencyHistogram> = BTreeMap::new();
         for topic in snapshots {
             *topics_per_namespace
                 .entry(topic.namespace.clone())
                 .or_insert(0) += 1;
+            match latency_per_namespace.get_mut(&topic.namespace) {
+                Some(sum) => merge(sum, &topic.write_latency),
+                None => {
+                    latency_per_namespace
+                        .insert(topic.namespace.clone(), topic.write_latency.clone());
+                }
+            }
         }
         let rows = if topic_level {
             snapshots
@@ -245,6 +252,7 @@ impl TopicMetrics {
             rows,
             subscriptions,
             topics_per_namespace,
+            latency_per_namespace,
         }
     }
 
@@ -296,17 +304,15 @@ impl Collector for TopicMetrics {
             None,
             MetricType::Histogram,
         )?;
-        for (namespace, topic, figures) in &self.rows {
-            if let Some(latency) = &figures.write_latency {
-                family
-                    .encode_family(&self.labels(namespace, topic.as_deref()))?
-                    .encode_histogram::<NoLabelSet>(
-                        latency.sum_seconds,
-                        latency.count,
-                        &latency.buckets,
-                        None,
-                    )?;
-            }
+        for (namespace, latency) in &self.latency_per_namespace {
+            family
+                .encode_family(&self.labels(namespace, None))?
+                .encode_histogram::<NoLabelSet>(
+                    latency.sum_seconds,
+                    latency.count,
+                    &latency.buckets,
+                    None,
+                )?;
         }
         for (name, help, get) in SUBSCRIPTION_GAUGES {
             let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
@@ -371,7 +377,8 @@ mod tests {
             format!("pulsar_rate_in{{{labels}}} 1.5"),
             format!("pulsar_msg_backlog{{{labels}}} 3.0"),
             format!("pulsar_subscription_back_log{{{labels},subscription=\"s\"}} 3.0"),
-            format!("pulsar_storage_write_latency_seconds_count{{{labels}}} 1"),
+            r#"pulsar_storage_write_latency_seconds_count{cluster="c1",namespace="t/a"} 1"#
+                .to_string(),
             r#"pulsar_topics_count{cluster="c1",namespace="t/a"} 1"#.to_string(),
         ] {
             assert!(

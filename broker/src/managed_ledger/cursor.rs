@@ -438,6 +438,24 @@ impl ManagedCursor {
             .sum()
     }
 
+    /// The `n`-th entry not yet acknowledged (1 is the first), if stored.
+    pub fn nth_unacked(&self, n: u64) -> Option<Position> {
+        if n == 0 {
+            return None;
+        }
+        let layout = self.ctx.log().layout();
+        let lac = layout.last_confirmed_offset();
+        let state = self.state.lock();
+        let mut offset = state.acks.next_unacked(state.acks.mark_delete() + 1);
+        for _ in 1..n {
+            if offset > lac {
+                return None;
+            }
+            offset = state.acks.next_unacked(offset + 1);
+        }
+        (offset <= lac).then(|| layout.position_of(offset))
+    }
+
     /// The first entry not yet acknowledged, if any is stored.
     pub fn first_unacked(&self) -> Option<Position> {
         let layout = self.ctx.log().layout();

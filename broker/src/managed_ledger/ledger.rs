@@ -279,6 +279,23 @@ impl ManagedLedger {
         self.cursor_context.trim().retention()
     }
 
+    /// The `n`-th retained entry counted from the oldest (`from_end`
+    /// false) or from the newest (true), 1 being the first; `None` when
+    /// there are fewer.
+    pub fn nth_entry(&self, n: u64, from_end: bool) -> Option<Position> {
+        let layout = self.log.layout();
+        let (first, last) = (layout.first_offset(), layout.last_confirmed_offset());
+        let n = i64::try_from(n).ok().filter(|&n| n >= 1)?;
+        let offset = if from_end {
+            last.checked_sub(n - 1)?
+        } else {
+            first.checked_add(n - 1)?
+        };
+        (first..=last)
+            .contains(&offset)
+            .then(|| layout.position_of(offset))
+    }
+
     /// The retained ledgers, oldest first: `(ledger id, confirmed
     /// entries, confirmed bytes)`.
     pub fn ledgers(&self) -> Vec<(u64, i64, u64)> {

@@ -1,43 +1,19 @@
-//! `magnetar admin`: each verb becomes one admin REST request (redirects to
-//! a topic's owner are followed); the answer is printed as a table, or as
-//! the API's JSON with `--json`. A refused request prints the broker's
-//! reason on stderr and exits 1.
+//! `magnetar admin`: each verb becomes one admin REST request
+//! (`admin_http.rs`; redirects to a topic's owner are followed); the answer
+//! is printed as a table, or as the API's JSON with `--json`
+//! (`admin_output.rs`). A refused request prints the broker's reason on
+//! stderr and exits 1.
 
 use anyhow::{anyhow, bail, Context, Result};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::{Method, Request, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::admin_output::print_answer;
+use super::admin_http::{get, send, with, Call};
+use super::admin_output::{print_answer, print_message};
 use crate::admin_args::{
     AdminArgs, AdminNoun, BookiesVerb, BrokersVerb, ClustersVerb, NamespacesVerb, QuotaPolicy,
     QuotaType, SchemasVerb, TenantsVerb, TopicsVerb,
 };
-
-/// Redirects followed per request (a topic's owner answers directly).
-const MAX_REDIRECTS: usize = 3;
-
-/// One request: method, path below the admin URL, optional JSON body.
-struct Call {
-    method: Method,
-    path: String,
-    body: Option<Value>,
-}
-
-fn get(path: String) -> Call {
-    Call {
-        method: Method::GET,
-        path,
-        body: None,
-    }
-}
-
-fn with(method: Method, path: String, body: Option<Value>) -> Call {
-    Call { method, path, body }
-}
 
 /// `persistent://t/ns/topic`, `t/ns/topic` or `topic` → `t/ns/topic`,
 /// with the topic part percent-encoded.
@@ -312,6 +288,15 @@ fn topic_call(verb: TopicsVerb) -> Result<Call> {
             with(Method::DELETE, t(&topic)? + "/partitions" + force(f), None)
         }
         V::PartitionedStats { topic } => get(t(&topic)? + "/partitioned-stats"),
+        V::PeekMessages { .. } => bail!("peek-messages makes one request per message"),
+        V::ExamineMessage {
+            topic,
+            initial_position,
+            message_position,
+        } => get(format!(
+            "{}/examinemessage?initialPosition={initial_position}&messagePosition={message_position}",
+            t(&topic)?
+        )),
     })
 }
 
@@ -366,67 +351,35 @@ fn call(noun: AdminNoun) -> Result<Call> {
     })
 }
 
-/// Sends `call`, following redirects; the final status and body.
-async fn send(base: &str, call: &Call) -> Result<(StatusCode, Bytes)> {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let body = match &call.body {
-        Some(value) => Bytes::from(serde_json::to_vec(value)?),
-        None => Bytes::new(),
-    };
-    let mut url = format!("{}{}", base.trim_end_matches('/'), call.path);
-    for _ in 0..=MAX_REDIRECTS {
-        let request = Request::builder()
-            .method(call.method.clone())
-            .uri(&url)
-            .header("content-type", "application/json")
-            .body(Full::new(body.clone()))
-            .with_context(|| format!("bad URL {url:?}"))?;
-        let response = client
-            .request(request)
-            .await
-            .with_context(|| format!("{} {url}", call.method))?;
-        let status = response.status();
-        if status.is_redirection() {
-            if let Some(location) = response.headers().get("location") {
-                url = location.to_str().context("redirect location")?.to_string();
-                continue;
-            }
-        }
-        let bytes = response.into_body().collect().await?.to_bytes();
-        return Ok((status, bytes));
-    }
-    bail!("{} {url}: more than {MAX_REDIRECTS} redirects", call.method)
-}
-
 pub async fn run(args: AdminArgs) -> Result<()> {
-    let call = call(args.noun)?;
-    let (status, body) = send(&args.url, &call).await?;
-    let value: Option<Value> = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        Some(
-            serde_json::from_slice(&body)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned())),
-        )
-    };
-    if !status.is_success() {
-        let reason = value
-            .as_ref()
-            .and_then(|v| v.get("reason"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
-        eprintln!(
-            "error: {} {}: {reason}",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("")
+    if let AdminNoun::Topics(TopicsVerb::PeekMessages {
+        topic,
+        subscription,
+        count,
+    }) = &args.noun
+    {
+        let base = format!(
+            "/admin/v2/persistent/{}/subscription/{}",
+            topic_path(topic)?,
+            encode(subscription)
         );
-        std::process::exit(1);
+        for n in 1..=*count {
+            let answer = send(&args.url, &get(format!("{base}/position/{n}"))).await?;
+            if answer.status == StatusCode::NOT_FOUND && n > 1 {
+                break; // fewer messages than asked for
+            }
+            print_message(&answer.success()?, args.json)?;
+        }
+        return Ok(());
     }
-    if let Some(value) = value {
-        print_answer(&value, args.json)?;
+    let answer = send(&args.url, &call(args.noun)?).await?.success()?;
+    if answer.header("x-pulsar-message-id").is_some() {
+        print_message(&answer, args.json)
+    } else if let Some(value) = answer.json() {
+        print_answer(&value, args.json)
+    } else {
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
 //! How `magnetar admin` prints an answer: JSON as the API sent it with
 //! `--json`; otherwise a list one item per line, and an object as a
 //! two-column table of its leaves, named by their dotted paths
-//! (`subscriptions.orders.msgBacklog  12`).
+//! (`subscriptions.orders.msgBacklog  12`). A message (peek, examine)
+//! prints its headers, then its payload.
 
 use anyhow::Result;
-use serde_json::Value;
+use serde_json::{json, Map, Value};
+
+use super::admin_http::Answer;
 
 pub fn print_answer(value: &Value, json: bool) -> Result<()> {
     if json {
@@ -14,6 +17,40 @@ pub fn print_answer(value: &Value, json: bool) -> Result<()> {
     for line in table(value) {
         println!("{line}");
     }
+    Ok(())
+}
+
+/// A message read by peek or examine: its `X-Pulsar-*` headers, then its
+/// payload as text (or hex when it is not UTF-8); with `--json` one object
+/// `{"headers": {...}, "payload": "..."}`.
+pub fn print_message(answer: &Answer, json: bool) -> Result<()> {
+    let headers: Vec<(&str, &str)> = answer
+        .headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.strip_prefix("x-pulsar-")?, value.as_str())))
+        .collect();
+    let payload = match std::str::from_utf8(&answer.body) {
+        Ok(text) => text.to_string(),
+        Err(_) => answer.body.iter().map(|b| format!("{b:02x}")).collect(),
+    };
+    if json {
+        let map: Map<String, Value> = headers
+            .iter()
+            .map(|(name, value)| (name.to_string(), Value::String(value.to_string())))
+            .collect();
+        println!("{}", json!({"headers": map, "payload": payload}));
+        return Ok(());
+    }
+    let width = headers
+        .iter()
+        .map(|(name, _)| name.len())
+        .max()
+        .unwrap_or(0);
+    for (name, value) in headers {
+        println!("{name:<width$}  {value}");
+    }
+    println!("{payload}");
+    println!();
     Ok(())
 }
 

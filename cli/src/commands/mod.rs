@@ -1,6 +1,7 @@
 //! One module per subcommand; [`run`] dispatches.
 
 mod admin;
+mod admin_http;
 mod admin_output;
 mod bookie;
 mod broker;
