@@ -572,11 +572,30 @@ pub struct ProduceArgs {
     #[command(flatten)]
     pub client: ClientArgs,
     /// Message payloads; each is sent `--count` times.
-    #[arg(short, long = "message", required = true)]
+    #[arg(short, long = "message", required_unless_present = "file")]
     pub messages: Vec<String>,
+    /// A file whose whole content is one more message.
+    #[arg(short, long)]
+    pub file: Option<PathBuf>,
     /// Times each message is sent.
     #[arg(short = 'n', long, default_value_t = 1)]
     pub count: u64,
+    /// The messages' key (routes them to a partition and a Key_Shared consumer).
+    #[arg(short, long)]
+    pub key: Option<String>,
+    /// A property `name=value` on every message; repeat for more.
+    #[arg(short, long = "property", value_parser = parse_property)]
+    pub properties: Vec<(String, String)>,
+    /// At most this many messages per second (0: as fast as receipts allow).
+    #[arg(short, long, default_value_t = 0)]
+    pub rate: u64,
+}
+
+fn parse_property(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err(format!("a property is name=value, not {text:?}")),
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -592,12 +611,18 @@ pub struct ConsumeArgs {
     /// Stop after this many messages (0 = run until interrupted).
     #[arg(short = 'n', long, default_value_t = 0)]
     pub count: u64,
+    /// One JSON object per message (id, key, properties, publish time,
+    /// payload) instead of the payload alone.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum SubscriptionKind {
     Exclusive,
     Shared,
+    Failover,
+    KeyShared,
 }
 
 #[derive(Debug, Subcommand)]
