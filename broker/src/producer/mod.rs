@@ -57,6 +57,9 @@ struct PendingPublish {
     sequence_id: u64,
     highest_sequence_id: u64,
     added: BoxFuture<'static, Result<Published, PublishFailed>>,
+    /// When the publish was handed to the ledger (its write latency ends
+    /// at the receipt).
+    started: Instant,
     /// Released when the receipt is sent: the connection's publish bound.
     _permit: OwnedSemaphorePermit,
 }
@@ -102,7 +105,7 @@ impl Producer {
         dedup: Arc<DedupSwitch>,
     ) -> Arc<Self> {
         let (pending, pending_rx) = mpsc::unbounded_channel();
-        tokio::spawn(send_receipts(id, out.clone(), pending_rx));
+        tokio::spawn(send_receipts(id, out.clone(), traffic.clone(), pending_rx));
         Arc::new(Producer {
             id,
             name,
@@ -179,16 +182,17 @@ impl Producer {
         chunk_before_last: bool,
         permit: OwnedSemaphorePermit,
     ) {
+        let started = Instant::now();
         let dedup = self.dedup.current().filter(|_| !chunk_before_last);
         let added = match dedup {
             None => {
                 self.count_in(messages, body.len() as u64);
                 let added = self.ledger.add_entry(body);
-                let (traffic, started) = (self.traffic.clone(), Instant::now());
                 async move {
-                    let added = added.await;
-                    traffic.record_write(started.elapsed());
-                    added.map(Published::Stored).map_err(PublishFailed::Storage)
+                    added
+                        .await
+                        .map(Published::Stored)
+                        .map_err(PublishFailed::Storage)
                 }
                 .boxed()
             }
@@ -204,11 +208,8 @@ impl Producer {
                     DedupOutcome::Added(added) => {
                         self.count_in(messages, bytes);
                         let stopped = self.ledger.name().to_string();
-                        let (traffic, started) = (self.traffic.clone(), Instant::now());
                         async move {
-                            let added = added.await;
-                            traffic.record_write(started.elapsed());
-                            match added {
+                            match added.await {
                                 Ok(result) => result
                                     .map(Published::Stored)
                                     .map_err(PublishFailed::Storage),
@@ -232,6 +233,7 @@ impl Producer {
             sequence_id,
             highest_sequence_id,
             added,
+            started,
             _permit: permit,
         };
         if self.pending.send(publish).is_err() {
@@ -264,13 +266,17 @@ impl Producer {
 async fn send_receipts(
     producer_id: u64,
     out: Outbound,
+    traffic: Arc<TopicTraffic>,
     mut pending: mpsc::UnboundedReceiver<PendingPublish>,
 ) {
     while let Some(publish) = pending.recv().await {
         match publish.added.await {
             Ok(published) => {
                 let message_id = match published {
-                    Published::Stored(position) => message_id(position),
+                    Published::Stored(position) => {
+                        traffic.record_write(publish.started.elapsed());
+                        message_id(position)
+                    }
                     Published::Duplicate => duplicate_message_id(),
                 };
                 out.send(CommandSendReceipt {
