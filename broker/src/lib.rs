@@ -6,7 +6,8 @@
 //! imports one below it or on its own line):
 //!
 //! 1. [`metrics`]: the process-wide Prometheus registry and its metrics;
-//!    [`traffic`]: a topic's message counters, which feed them.
+//!    [`traffic`]: a topic's message counters, which feed them. [`fault`]:
+//!    deliberate faults for the test suite (feature `fault-injection`).
 //! 2. [`managed_ledger`]: the durable log behind every topic, and its
 //!    cursors. [`namespace`]: topic names, namespaces, bundles, policies and
 //!    bundle ownership in the metadata store.
@@ -28,6 +29,7 @@
 //!     namespace service, cluster membership, protocol service and admin
 //!     HTTP.
 
+pub mod fault;
 pub mod metrics;
 pub mod traffic;
 

@@ -155,30 +155,38 @@ async fn flow_for_unknown_consumer_closes_the_connection() {
 }
 
 #[tokio::test]
-async fn unknown_ids_with_request_ids_get_errors() {
+async fn unknown_ids_with_request_ids_get_answers() {
     let broker = start_broker().await;
     let mut client = RawClient::connect(broker.local_addr()).await;
     client
-        .send(CommandCloseConsumer {
+        .send(CommandConsumerStats {
             consumer_id: 42,
-            request_id: 5,
+            request_id: 4,
         })
         .await;
     let error = client.recv_command().await.error.expect("ERROR");
     assert_eq!(
         (error.request_id, error.error),
-        (5, ServerError::ConsumerNotFound as i32)
+        (4, ServerError::ConsumerNotFound as i32)
     );
-    client
-        .send(CommandCloseProducer {
+    // Closing is idempotent, as in Pulsar: an unknown id closes fine.
+    let closes: [BaseCommand; 2] = [
+        CommandCloseConsumer {
+            consumer_id: 42,
+            request_id: 5,
+        }
+        .into(),
+        CommandCloseProducer {
             producer_id: 42,
             request_id: 6,
-        })
-        .await;
-    assert_eq!(
-        client.recv_command().await.error.expect("ERROR").request_id,
-        6
-    );
+        }
+        .into(),
+    ];
+    for (close, request_id) in closes.into_iter().zip([5, 6]) {
+        client.send(close).await;
+        let answer = client.recv_command().await;
+        assert_eq!(answer.success.map(|s| s.request_id), Some(request_id));
+    }
     // The connection is still usable.
     client.send(CommandPing {}).await;
     assert!(client.recv_command().await.pong.is_some());

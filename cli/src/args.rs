@@ -59,6 +59,10 @@ pub enum Command {
     /// Administration over the admin REST API, with pulsar-admin's nouns
     /// and verbs (`magnetar admin topics stats my-topic`).
     Admin(crate::admin_args::AdminArgs),
+    /// Checks a running cluster's promises: produces and consumes stamped
+    /// messages on every subscription type, then reports anything
+    /// acknowledged and lost, reordered, duplicated or never produced.
+    Verify(crate::verify_args::VerifyArgs),
     /// Prints a shell completion script (`magnetar completions bash`).
     Completions {
         #[arg(value_enum)]

@@ -5,13 +5,15 @@
 //! prints one readiness line on stdout (see [`ready`]) once it is serving.
 //!
 //! Modules import one way: [`config_file`] and [`ready`] stand alone,
-//! [`args`] (the clap tree) uses `config_file`, and [`commands`] uses both.
+//! [`args`] (the clap tree) uses `config_file` and the argument modules
+//! ([`admin_args`], [`verify_args`]), and [`commands`] uses all of them.
 
 mod admin_args;
 mod args;
 mod commands;
 mod config_file;
 mod ready;
+mod verify_args;
 
 use clap::Parser;
 
@@ -43,9 +45,10 @@ fn runs_on_one_thread(command: &args::Command) -> bool {
 
 fn init_tracing(format: args::LogFormat) {
     use tracing_subscriber::EnvFilter;
-    const DEFAULT_LOG_FILTER: &str = "warn,magnetar=info,magnetar_proto=info,magnetar_metadata=info,magnetar_bookie=info,magnetar_broker=info,magnetar_proxy=info";
+    const DEFAULT_LOG_FILTER: &str = "warn,magnetar=info,magnetar_proto=info,magnetar_metadata=info,magnetar_bookie=info,magnetar_broker=info,magnetar_proxy=info,pulsar=error";
     // Our crates at info, dependencies (openraft's state dumps among them)
-    // at warn; `RUST_LOG` replaces this.
+    // at warn, the `pulsar` client crate (which warns on every normal
+    // connect) at error; `RUST_LOG` replaces this.
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = tracing_subscriber::fmt()

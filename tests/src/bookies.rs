@@ -19,6 +19,7 @@ use magnetar_metadata::MetadataStore;
 use tempfile::TempDir;
 
 use crate::process::MagnetarProcess;
+use crate::small_disk::SmallDisk;
 
 /// How long a bookie may take to become ready (includes journal replay).
 pub const BOOKIE_START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -30,15 +31,26 @@ pub struct BookieProcess {
     metadata_url: String,
     /// Kept across restarts; deleted on drop (after the process is killed).
     data_dir: TempDir,
+    /// The small disk `data_dir` lives on, if any; unmounted last.
+    disk: Option<SmallDisk>,
 }
 
 impl BookieProcess {
     /// Starts a bookie on `127.0.0.1:0` with a fresh data directory.
     pub async fn start(metadata_url: &str) -> Result<BookieProcess> {
-        let data_dir = tempfile::Builder::new()
-            .prefix("magnetar-bookie-")
-            .tempdir()
-            .context("create bookie data dir")?;
+        BookieProcess::start_on(metadata_url, None).await
+    }
+
+    /// As [`BookieProcess::start`], with the data directory on `disk` when
+    /// one is given (a disk a test can fill up).
+    pub async fn start_on(metadata_url: &str, disk: Option<SmallDisk>) -> Result<BookieProcess> {
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("magnetar-bookie-");
+        let data_dir = match &disk {
+            Some(disk) => builder.tempdir_in(disk.path()),
+            None => builder.tempdir(),
+        }
+        .context("create bookie data dir")?;
         let process = spawn_bookie(metadata_url, data_dir.path(), "127.0.0.1:0").await?;
         let id = process.ready.addr("grpc")?.to_string();
         Ok(BookieProcess {
@@ -46,7 +58,13 @@ impl BookieProcess {
             id,
             metadata_url: metadata_url.to_string(),
             data_dir,
+            disk,
         })
+    }
+
+    /// The small disk the data directory lives on, if any.
+    pub fn disk(&self) -> Option<&SmallDisk> {
+        self.disk.as_ref()
     }
 
     /// `host:port` of the bookie's HTTP server (`/health`, `/metrics`).
@@ -78,6 +96,23 @@ impl BookieProcess {
             Some(mut process) => process.kill9(),
             None => Ok(()),
         }
+    }
+
+    /// SIGSTOP: a zombie that holds its port and its session's lease
+    /// until the session TTL expires.
+    pub fn pause(&self) -> Result<()> {
+        self.process
+            .as_ref()
+            .context("the bookie is not running")?
+            .signal("-STOP")
+    }
+
+    /// SIGCONT of a paused bookie.
+    pub fn resume(&self) -> Result<()> {
+        self.process
+            .as_ref()
+            .context("the bookie is not running")?
+            .signal("-CONT")
     }
 
     /// Kills the process if it runs, then starts it again on the same port
@@ -168,6 +203,16 @@ impl BookieCluster {
                 _guard: Box::new(guard),
             },
         }
+    }
+
+    /// Starts one more bookie with its data on a tmpfs of `size_mb` MiB
+    /// (needs root, see [`SmallDisk`]) and returns its id.
+    pub async fn add_bookie_on_small_disk(&mut self, size_mb: u64) -> Result<String> {
+        let disk = SmallDisk::mount(size_mb)?;
+        let bookie = BookieProcess::start_on(&self.metadata_url, Some(disk)).await?;
+        let id = bookie.id().to_string();
+        self.bookies.push(bookie);
+        Ok(id)
     }
 
     /// Starts one more bookie and returns its id.

@@ -16,6 +16,7 @@ use anyhow::{ensure, Context, Result};
 
 use crate::bookies::BookieCluster;
 use crate::broker::{BrokerProcess, Quorum};
+use crate::process::MagnetarProcess;
 use crate::raft::RaftGroup;
 use crate::wait::blocking;
 
@@ -35,6 +36,8 @@ pub const SHORT_TIMINGS: [&str; 6] = [
     "--shedding-interval-ms",
     "5000",
 ];
+/// How long a proxy may take to become ready.
+pub const PROXY_START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a broker may take to exit after SIGTERM (it unloads its bundles).
 pub const TERMINATE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -85,8 +88,9 @@ impl BrokerCluster {
         BrokerCluster::with_bookies(bookies, brokers, extra_args).await
     }
 
-    /// Starts `brokers` brokers at the same time on `bookies`' metadata.
-    async fn with_bookies(
+    /// Starts `brokers` brokers at the same time on `bookies`' metadata
+    /// (a bookie cluster the caller built, e.g. on small disks).
+    pub async fn with_bookies(
         bookies: BookieCluster,
         brokers: usize,
         extra_args: &[&str],
@@ -109,6 +113,23 @@ impl BrokerCluster {
             bookies,
             shared_args: extra_args.iter().map(|arg| arg.to_string()).collect(),
         })
+    }
+
+    /// Starts a `magnetar proxy` in front of this cluster's brokers, on
+    /// ephemeral ports.
+    pub fn start_proxy(&self) -> Result<MagnetarProcess> {
+        MagnetarProcess::start(
+            &[
+                "proxy",
+                "--metadata",
+                self.metadata_url(),
+                "--pulsar-port",
+                "0",
+                "--http-port",
+                "0",
+            ],
+            PROXY_START_TIMEOUT,
+        )
     }
 
     /// Starts one more broker with the shared flags; returns its index.

@@ -4,8 +4,9 @@
 //! finds the Python interpreter that has `pulsar-client`, runs its scripts
 //! (one-shot, or a produce stream that runs while a test breaks things, see
 //! [`stream`] and [`topic_stream`]), measures availability around a fault
-//! ([`probe`]), checks what the bookies hold ([`verify`]), and cleans up
-//! what it started.
+//! ([`probe`]), checks what the bookies hold ([`verify`]), injects seeded
+//! faults ([`faults`]) while `magnetar verify` runs ([`verify_command`]),
+//! and cleans up what it started.
 //!
 //! Processes announce readiness by printing one line to stdout:
 //! `magnetar ready <role> <key>=<addr> ...` (see `cli/src/ready.rs`). The
@@ -18,16 +19,20 @@ pub mod broker;
 pub mod cluster;
 pub mod cluster_admin;
 pub mod compose;
+pub mod faults;
 pub mod http;
+pub mod partition;
 pub mod placement;
 pub mod probe;
 pub mod process;
 pub mod python;
 pub mod raft;
+pub mod small_disk;
 pub mod standalone;
 pub mod stream;
 pub mod topic_stream;
 pub mod verify;
+pub mod verify_command;
 pub mod wait;
 
 pub use bookies::{BookieCluster, BookieProcess};

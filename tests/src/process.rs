@@ -153,6 +153,22 @@ impl MagnetarProcess {
         self.child.as_ref().map(Child::id)
     }
 
+    /// Sends `signal` (`-STOP`, `-CONT`, …) to the process with kill(1).
+    pub fn signal(&self, signal: &str) -> Result<()> {
+        let pid = self
+            .pid()
+            .context("the process is not running")?
+            .to_string();
+        let status = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .context("run kill")?;
+        if !status.success() {
+            bail!("kill {signal} {pid} failed: {status}");
+        }
+        Ok(())
+    }
+
     /// The file stderr is appended to, if the process was started with one.
     pub fn stderr_log(&self) -> Option<&Path> {
         self.stderr_log.as_deref()

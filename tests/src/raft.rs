@@ -2,7 +2,6 @@
 //! loopback: 1, 3 or 5 voters, each with its own data directory, killed
 //! (SIGKILL) on drop.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -111,17 +110,6 @@ impl RaftGroup {
 
     /// Sends `signal` (e.g. `-STOP`) to node `node`.
     pub fn signal(&self, node: usize, signal: &str) -> Result<()> {
-        let pid = self.nodes[node]
-            .pid()
-            .context("node is not running")?
-            .to_string();
-        let status = Command::new("kill")
-            .args([signal, &pid])
-            .status()
-            .context("run kill")?;
-        if !status.success() {
-            bail!("kill {signal} {pid} failed");
-        }
-        Ok(())
+        self.nodes[node].signal(signal)
     }
 }

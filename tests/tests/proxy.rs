@@ -23,22 +23,6 @@ use tokio_util::codec::Framed;
 
 const NAMESPACE: &str = "public/proxied";
 
-fn start_proxy(metadata: &str) -> MagnetarProcess {
-    MagnetarProcess::start(
-        &[
-            "proxy",
-            "--metadata",
-            metadata,
-            "--pulsar-port",
-            "0",
-            "--http-port",
-            "0",
-        ],
-        Duration::from_secs(30),
-    )
-    .expect("proxy starts")
-}
-
 fn http_addr(process: &MagnetarProcess) -> String {
     process
         .http_url()
@@ -51,7 +35,7 @@ fn http_addr(process: &MagnetarProcess) -> String {
 fn clients_reach_every_broker_through_the_proxy_and_survive_a_killed_owner() {
     run_scenario(async {
         let mut cluster = BrokerCluster::start(2, &SHORT_TIMINGS).await.unwrap();
-        let proxy = start_proxy(cluster.metadata_url());
+        let proxy = cluster.start_proxy().expect("proxy starts");
         let url = proxy.pulsar_url().unwrap();
         let admin = http_addr(&proxy);
 
@@ -159,7 +143,7 @@ async fn next(framed: &mut Framed<TcpStream, PulsarCodec>) -> BaseCommand {
 fn the_proxy_tunnels_only_to_brokers_and_answers_every_command() {
     run_scenario(async {
         let cluster = BrokerCluster::start(1, &SHORT_TIMINGS).await.unwrap();
-        let proxy = start_proxy(cluster.metadata_url());
+        let proxy = cluster.start_proxy().expect("proxy starts");
         let addr = proxy
             .pulsar_url()
             .unwrap()

@@ -305,7 +305,13 @@ impl Connection {
 
     pub(super) async fn handle_close_consumer(&mut self, request: CommandCloseConsumer) {
         let Some(slot) = self.consumers.remove(&request.consumer_id) else {
-            self.reply_consumer_not_found(request.request_id, request.consumer_id);
+            // Closing is idempotent, as in Pulsar: a client that closes
+            // twice (or after the broker closed it) gets a success.
+            tracing::debug!(
+                consumer_id = request.consumer_id,
+                "close of a consumer not open here"
+            );
+            self.out.send(commands::success(request.request_id));
             return;
         };
         slot.consumer.close();

@@ -256,14 +256,13 @@ impl Connection {
                 self.out.send(commands::success(request.request_id));
             }
             None => {
-                self.out.send(commands::error(
-                    request.request_id,
-                    ServerError::UnknownError,
-                    format!(
-                        "producer {} is not open on this connection",
-                        request.producer_id
-                    ),
-                ));
+                // Closing is idempotent, as in Pulsar: a client that closes
+                // twice (or after the broker closed it) gets a success.
+                tracing::debug!(
+                    producer_id = request.producer_id,
+                    "close of a producer not open here"
+                );
+                self.out.send(commands::success(request.request_id));
             }
         }
     }

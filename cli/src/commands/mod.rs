@@ -21,6 +21,7 @@ mod perf_timer;
 mod proxy;
 mod shutdown;
 mod standalone;
+mod verify;
 
 use anyhow::Result;
 
@@ -30,6 +31,7 @@ pub async fn run(command: Command) -> Result<()> {
     match command {
         Command::Standalone(args) => standalone::run(args).await,
         Command::Admin(args) => admin::run(args).await,
+        Command::Verify(args) => verify::run(args).await,
         Command::Completions { shell } => {
             let mut cli = <crate::args::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cli, "magnetar", &mut std::io::stdout());
