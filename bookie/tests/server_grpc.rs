@@ -255,6 +255,31 @@ async fn a_batch_is_answered_in_order_with_refusals_in_place() {
     }
 }
 
+/// A bookie that went read-only between two disk checks (an ENOSPC on a
+/// journal write does that) looks again every second, not at its next
+/// regular check, and is writable as soon as there is room.
+#[tokio::test]
+async fn a_read_only_bookie_checks_its_disk_every_second() {
+    init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn MetadataStore> = Arc::new(MemoryStore::new());
+    let probe = ManualDiskProbe::default();
+    probe.set_used_fraction(0.5);
+    let mut config = test_config(dir.path());
+    config.disk_check_interval = Duration::from_secs(3600);
+    let options = StartOptions::with_metadata(store).disk_probe(Arc::new(probe.clone()));
+    let bookie = start(config, options).await;
+    bookie.bookie().set_read_only(true);
+    assert!(
+        wait_for(Duration::from_secs(5), async || !bookie
+            .bookie()
+            .is_read_only())
+        .await,
+        "still read-only with the disk half empty"
+    );
+    bookie.shutdown().await;
+}
+
 #[tokio::test]
 async fn full_disk_makes_the_bookie_read_only_until_usage_drops() {
     init_tracing();

@@ -22,8 +22,8 @@ use crate::http::http_get;
 use crate::partition::Partition;
 use crate::wait::{blocking, poll};
 
-/// How long a bookie whose disk was freed may take to become writable
-/// (its disk check runs every 10 s).
+/// How long a bookie whose disk was freed may take to become writable (a
+/// read-only bookie checks its disk every second).
 const WRITABLE_AGAIN: Duration = Duration::from_secs(30);
 
 /// What can go wrong with one process.
@@ -280,8 +280,8 @@ async fn heal(
                 .context("the bookie is not on a small disk")?
                 .free()?;
             // The bookie notices the room at its next disk check; until then
-            // it is read-only, and with no spare bookie no new ledger can
-            // be made. Healed means writable again.
+            // it is read-only, and with no spare bookie no new ledger can be
+            // made. Healed means writable again.
             let http = bookie.http_addr()?;
             poll(WRITABLE_AGAIN, "the bookie is writable again", || {
                 let http = http.clone();

@@ -21,6 +21,7 @@ pub mod cluster_admin;
 pub mod compose;
 pub mod faults;
 pub mod http;
+pub mod lossy_fs;
 pub mod partition;
 pub mod placement;
 pub mod probe;

@@ -293,7 +293,7 @@ fn verification_fails_against_a_broker_that_acks_without_storing() {
     assert_eq!(outcome.report["passed"], false);
     let acked = outcome.number("acked");
     let subscriptions = outcome.report["subscriptions"].as_array().unwrap();
-    assert_eq!(subscriptions.len(), 4);
+    assert_eq!(subscriptions.len(), 5);
     for sub in subscriptions {
         let lost = sub["lost"].as_u64().unwrap();
         // Every 100th of the acked messages was never stored.

@@ -5,8 +5,9 @@
 //! read-only (normal adds get STATUS_READ_ONLY, reads and high-priority or
 //! recovery adds still work); below `disk_usage_low_water_mark` it becomes
 //! writable again. The gap between the two is the hysteresis that keeps a
-//! bookie hovering at the threshold from flapping. Tests inject usage with
-//! [`ManualDiskProbe`] instead of filling a disk.
+//! bookie hovering at the threshold from flapping. While read-only, the
+//! disk is checked every second, so that freed room is noticed at once.
+//! Tests inject usage with [`ManualDiskProbe`] instead of filling a disk.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -132,7 +133,14 @@ pub fn check_disk(
     }
 }
 
-/// Runs [`check_disk`] every interval until cancelled.
+/// How often a read-only bookie checks its disk (when that is sooner than
+/// the interval): a bookie whose disk filled up, or whose journal write
+/// failed with ENOSPC, is writable again within a second of room being made.
+pub const READ_ONLY_RECHECK: Duration = Duration::from_secs(1);
+
+/// Runs [`check_disk`] every interval, or every [`READ_ONLY_RECHECK`] while
+/// the bookie is read-only, until cancelled. Going read-only for any reason
+/// (an ENOSPC on a journal write among them) restarts the wait.
 pub async fn run_disk_checker(
     bookie: Arc<Bookie>,
     probe: Arc<dyn DiskUsageProbe>,
@@ -141,11 +149,21 @@ pub async fn run_disk_checker(
     status: Arc<DiskStatus>,
     cancel: CancellationToken,
 ) {
-    let mut ticker = tokio::time::interval(thresholds.interval);
+    let mut mode = bookie.watch_read_only();
     loop {
+        let wait = if bookie.is_read_only() {
+            thresholds.interval.min(READ_ONLY_RECHECK)
+        } else {
+            thresholds.interval
+        };
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = ticker.tick() => check_disk(&bookie, probe.as_ref(), &dir, &thresholds, &status),
+            changed = mode.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            _ = tokio::time::sleep(wait) => check_disk(&bookie, probe.as_ref(), &dir, &thresholds, &status),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! `magnetar verify`: checks a running cluster's promises end to end.
 //!
 //! One run: create the namespace (deduplication as asked), subscribe
-//! Exclusive, Failover, Shared and Key_Shared consumers to a new topic, let
+//! Exclusive, Failover, Shared and Key_Shared consumers to a new topic (and
+//! a late Exclusive subscription that reads only after the producers
+//! stopped, so that what was acknowledged must still be stored), let
 //! paced producers send stamped messages ([`payload`]) for the set
 //! duration, wait until every subscription has received every acknowledged
 //! message (or the drain timeout passes), then judge the recorded history
@@ -22,13 +24,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use parking_lot::Mutex;
 use pulsar::{ConnectionRetryOptions, OperationRetryOptions, Pulsar, SubType, TokioExecutor};
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use self::check::{History, SubscriptionLog, Verdict};
-use self::workload::{Outcomes, ProducePlan, Progress, SharedLog, SubscriptionPlan};
+use self::workload::{ConsumerRun, Outcomes, ProducePlan, Progress, SharedLog, SubscriptionPlan};
 use super::admin_http;
 use crate::verify_args::VerifyArgs;
 
@@ -92,6 +94,7 @@ pub async fn run(args: VerifyArgs) -> Result<()> {
     bar.set_message(format!("subscribing to {topic}"));
     let mut consumers = JoinSet::new();
     let (subscribed_tx, mut subscribed_rx) = mpsc::channel(64);
+    let (producers_done, producers_done_rx) = watch::channel(false);
     let mut expected = 0;
     for (plan, log) in plans.iter().zip(&logs) {
         for index in 0..plan.consumers {
@@ -103,9 +106,12 @@ pub async fn run(args: VerifyArgs) -> Result<()> {
                 index,
                 run,
                 log.clone(),
-                progress.clone(),
-                stop.clone(),
-                subscribed_tx.clone(),
+                ConsumerRun {
+                    progress: progress.clone(),
+                    subscribed: subscribed_tx.clone(),
+                    producers_done: producers_done_rx.clone(),
+                    stop: stop.clone(),
+                },
             ));
         }
     }
@@ -162,6 +168,7 @@ pub async fn run(args: VerifyArgs) -> Result<()> {
         }
     }
     let longest_unavailability = unavailability.lock().longest(started + duration);
+    producers_done.send_replace(true);
 
     let history = |logs: &[SharedLog]| History {
         producers: outcomes.iter().map(|o| o.lock().clone()).collect(),
@@ -230,19 +237,22 @@ pub async fn run(args: VerifyArgs) -> Result<()> {
     Ok(())
 }
 
-/// The four subscription types, Exclusive with one consumer.
+/// The four subscription types, Exclusive with one consumer, and a late
+/// Exclusive subscription that reads only after the producers stopped.
 fn subscription_plans(consumers: u32) -> Vec<SubscriptionPlan> {
     [
-        ("verify-exclusive", SubType::Exclusive, 1),
-        ("verify-failover", SubType::Failover, consumers),
-        ("verify-shared", SubType::Shared, consumers),
-        ("verify-key-shared", SubType::KeyShared, consumers),
+        ("verify-exclusive", SubType::Exclusive, 1, false),
+        ("verify-failover", SubType::Failover, consumers, false),
+        ("verify-shared", SubType::Shared, consumers, false),
+        ("verify-key-shared", SubType::KeyShared, consumers, false),
+        ("verify-late", SubType::Exclusive, 1, true),
     ]
     .into_iter()
-    .map(|(name, sub_type, consumers)| SubscriptionPlan {
+    .map(|(name, sub_type, consumers, late)| SubscriptionPlan {
         name: name.to_string(),
         sub_type,
         consumers,
+        late,
     })
     .collect()
 }

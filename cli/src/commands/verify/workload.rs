@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use pulsar::consumer::InitialPosition;
 use pulsar::producer::{self, ProducerOptions};
 use pulsar::{ConsumerOptions, Pulsar, SubType, TokioExecutor};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -173,6 +173,10 @@ pub struct SubscriptionPlan {
     pub name: String,
     pub sub_type: SubType,
     pub consumers: u32,
+    /// Subscribes at the start but reads only once the producers stopped:
+    /// every acknowledged message must then still be stored, not merely
+    /// have been delivered once.
+    pub late: bool,
 }
 
 impl SubscriptionPlan {
@@ -188,10 +192,22 @@ impl SubscriptionPlan {
 /// A subscription's log, appended to by its consumers in receive order.
 pub type SharedLog = Arc<Mutex<SubscriptionLog>>;
 
+/// What ties a consumer to the run: the counters it bumps, and when it
+/// starts and stops.
+pub struct ConsumerRun {
+    pub progress: Arc<Progress>,
+    /// Told once the first subscription succeeded.
+    pub subscribed: mpsc::Sender<()>,
+    /// Becomes true when the producers have stopped (late subscriptions
+    /// read from then on).
+    pub producers_done: watch::Receiver<bool>,
+    pub stop: CancellationToken,
+}
+
 /// One consumer of `plan`: subscribes (again after its stream ends),
-/// records each delivery in `log` and then acknowledges it, until `stop`.
-/// `subscribed` is told once the first subscription succeeded.
-#[allow(clippy::too_many_arguments)]
+/// records each delivery in `log` and then acknowledges it, until told to
+/// stop. A late plan's consumer subscribes, closes, and reads only once
+/// the producers are done.
 pub async fn consume(
     client: Pulsar<TokioExecutor>,
     topic: String,
@@ -199,10 +215,14 @@ pub async fn consume(
     index: u32,
     run: u64,
     log: SharedLog,
-    progress: Arc<Progress>,
-    stop: CancellationToken,
-    subscribed: mpsc::Sender<()>,
+    run_state: ConsumerRun,
 ) {
+    let ConsumerRun {
+        progress,
+        subscribed,
+        mut producers_done,
+        stop,
+    } = run_state;
     let mut subscribed = Some(subscribed);
     while !stop.is_cancelled() {
         let built = client
@@ -228,6 +248,15 @@ pub async fn consume(
         };
         if let Some(subscribed) = subscribed.take() {
             let _ = subscribed.send(()).await;
+            if plan.late {
+                // The subscription now holds every message from the first
+                // on; it is read only after the producers stop.
+                let _ = consumer.close().await;
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = producers_done.wait_for(|done| *done) => continue,
+                }
+            }
         }
         let mut errors_in_a_row = 0;
         loop {
