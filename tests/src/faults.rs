@@ -17,6 +17,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
+use crate::bookies::BookieProcess;
 use crate::cluster::BrokerCluster;
 use crate::http::http_get;
 use crate::partition::Partition;
@@ -197,6 +198,12 @@ fn bookie_id(cluster: &BrokerCluster, target: usize) -> Result<String> {
         .with_context(|| format!("no bookie #{target}"))
 }
 
+/// Bookie `target` of the cluster, by index.
+fn bookie(cluster: &mut BrokerCluster, target: usize) -> Result<&mut BookieProcess> {
+    let id = bookie_id(cluster, target)?;
+    cluster.bookies_mut().bookie_mut(&id)
+}
+
 /// The port of a `host:port` or `scheme://host:port` address.
 fn port_of(address: &str) -> Result<u16> {
     address
@@ -230,17 +237,11 @@ fn inject(
     match kind {
         FaultKind::KillBroker => cluster.kill9(target),
         FaultKind::PauseBroker => cluster.pause(target),
-        FaultKind::KillBookie => {
-            let id = bookie_id(cluster, target)?;
-            cluster.bookies_mut().bookie_mut(&id)?.kill9()
-        }
-        FaultKind::PauseBookie => {
-            let id = bookie_id(cluster, target)?;
-            cluster.bookies_mut().bookie_mut(&id)?.pause()
-        }
+        FaultKind::KillBookie => bookie(cluster, target)?.kill9(),
+        FaultKind::PauseBookie => bookie(cluster, target)?.pause(),
         FaultKind::FillBookieDisk => {
             let id = bookie_id(cluster, target)?;
-            let bookie = cluster.bookies_mut().bookie_mut(&id)?;
+            let bookie = bookie(cluster, target)?;
             let disk = bookie.disk().context("the bookie is not on a small disk")?;
             let filled = disk.fill()?;
             tracing::info!(bookie = %id, filled, "disk full");
@@ -264,17 +265,10 @@ async fn heal(
     match kind {
         FaultKind::KillBroker => cluster.restart(target).await,
         FaultKind::PauseBroker => cluster.resume(target),
-        FaultKind::KillBookie => {
-            let id = bookie_id(cluster, target)?;
-            cluster.bookies_mut().bookie_mut(&id)?.restart().await
-        }
-        FaultKind::PauseBookie => {
-            let id = bookie_id(cluster, target)?;
-            cluster.bookies_mut().bookie_mut(&id)?.resume()
-        }
+        FaultKind::KillBookie => bookie(cluster, target)?.restart().await,
+        FaultKind::PauseBookie => bookie(cluster, target)?.resume(),
         FaultKind::FillBookieDisk => {
-            let id = bookie_id(cluster, target)?;
-            let bookie = cluster.bookies_mut().bookie_mut(&id)?;
+            let bookie = bookie(cluster, target)?;
             bookie
                 .disk()
                 .context("the bookie is not on a small disk")?
