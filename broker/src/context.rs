@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::DispatchConfig;
 use crate::managed_ledger::ManagedLedgerConfig;
+use crate::replication::ReplicationConfig;
 use crate::topic::{TopicDefaults, TopicOwnership, TopicRegistry};
 
 /// Settings of the Pulsar protocol service.
@@ -38,6 +39,9 @@ pub struct BrokerServiceConfig {
     /// How often namespace policies are read again for the loaded topics
     /// and enforced (message TTL, backlog quotas; see `topic/limits.rs`).
     pub policy_check_interval: Duration,
+    /// A replicator with a backlog and nothing confirmed by its remote
+    /// cluster for this long is reported stalled.
+    pub replication_stall_threshold: Duration,
 }
 
 /// Default of [`BrokerServiceConfig::policy_check_interval`].
@@ -55,6 +59,18 @@ impl Default for BrokerServiceConfig {
             dispatch: DispatchConfig::default(),
             topic_defaults: TopicDefaults::default(),
             policy_check_interval: DEFAULT_POLICY_CHECK_INTERVAL,
+            replication_stall_threshold: ReplicationConfig::default().stall_threshold,
+        }
+    }
+}
+
+impl BrokerServiceConfig {
+    /// How this broker's topics replicate to other clusters.
+    pub fn replication(&self) -> ReplicationConfig {
+        ReplicationConfig {
+            local_cluster: self.cluster_name.clone(),
+            stall_threshold: self.replication_stall_threshold,
+            ..Default::default()
         }
     }
 }

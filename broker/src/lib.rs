@@ -16,6 +16,8 @@
 //!    of a connection, message ids, broker request ids, error codes.
 //! 5. [`consumer`], [`producer`]: one per `SUBSCRIBE` / `PRODUCER`.
 //! 6. [`dispatch`]: one task per subscription, cursor to consumers.
+//!    [`replication`]: one task per topic and remote cluster, cursor to
+//!    the remote cluster's broker.
 //! 7. [`topic`]: the per-topic object, subscriptions, the catalog of which
 //!    topics exist, the topic registry and the ownership check.
 //! 8. [`cluster`]: brokers together: the broker registry, load reports,
@@ -44,6 +46,7 @@ pub mod consumer;
 pub mod producer;
 
 pub mod dispatch;
+pub mod replication;
 
 pub mod topic;
 

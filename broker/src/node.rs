@@ -127,6 +127,7 @@ impl BrokerNode {
             factory,
             config.service.dispatch,
             config.service.topic_defaults,
+            config.service.replication(),
         ));
         let cluster = Cluster::new(
             config.cluster.clone(),

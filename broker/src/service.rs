@@ -74,6 +74,7 @@ impl BrokerService {
             factory,
             config.dispatch,
             config.topic_defaults,
+            config.replication(),
         ));
         Self::start_with_topics(config, topics, ownership, listener).await
     }

@@ -77,6 +77,7 @@ async fn broker(metadata: &Arc<dyn MetadataStore>, name: &str) -> Broker {
         factory,
         Default::default(),
         Default::default(),
+        Default::default(),
     ));
     let placer = Arc::new(Placer::new(PlacementConfig::default()));
     let draining = Arc::new(AtomicBool::new(false));

@@ -59,6 +59,31 @@ pub enum ClustersVerb {
     List,
     /// A cluster's service URLs.
     Get { cluster: String },
+    /// Registers a cluster (a remote one, for geo-replication).
+    Create {
+        cluster: String,
+        #[command(flatten)]
+        urls: ClusterUrls,
+    },
+    /// Changes a registered cluster's URLs.
+    Update {
+        cluster: String,
+        #[command(flatten)]
+        urls: ClusterUrls,
+    },
+    /// Removes a cluster no tenant allows.
+    Delete { cluster: String },
+}
+
+/// Where a cluster's brokers answer.
+#[derive(Debug, Args)]
+pub struct ClusterUrls {
+    /// The admin API, `http://host:port`.
+    #[arg(long)]
+    pub service_url: String,
+    /// The Pulsar protocol, `pulsar://host:port`: where replicators send.
+    #[arg(long)]
+    pub broker_service_url: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -194,6 +194,12 @@ pub struct TopicArgs {
     #[arg(long, env = "MAGNETAR_POLICY_CHECK_INTERVAL_MS", default_value_t = 30_000,
           value_parser = clap::value_parser!(u64).range(100..))]
     pub policy_check_interval_ms: u64,
+    /// A replicator with messages waiting and nothing confirmed by its
+    /// remote cluster for this long is reported stalled: an error in the
+    /// log, `stalled` in topic stats, `magnetar_replication_stalled`.
+    #[arg(long, env = "MAGNETAR_REPLICATION_STALL_THRESHOLD_MS", default_value_t = 60_000,
+          value_parser = clap::value_parser!(u64).range(100..))]
+    pub replication_stall_threshold_ms: u64,
     /// A topic's ledger is closed and a new one started after this many
     /// entries (Pulsar's `managedLedgerMaxEntriesPerLedger`). Retention and
     /// trimming work ledger by ledger.
@@ -425,6 +431,10 @@ pub struct StandaloneArgs {
     /// Where bookie and metadata data live.
     #[arg(long, env = "MAGNETAR_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// Cluster name: two standalones with different names (and ports)
+    /// are two clusters that can replicate to each other.
+    #[arg(long, env = "MAGNETAR_CLUSTER", default_value = "standalone")]
+    pub cluster: String,
     #[command(flatten)]
     pub listen: ListenArgs,
     /// Bookies to run in-process.

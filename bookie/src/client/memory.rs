@@ -298,6 +298,11 @@ impl LedgerReader for MemoryReader {
             .unwrap_or(view.lac)
     }
 
+    fn confirmed_up_to(&self, entry_id: EntryId) {
+        let mut view = self.view.lock();
+        view.lac = view.lac.max(entry_id);
+    }
+
     async fn refresh_lac(&self) -> Result<EntryId, LedgerError> {
         let (closed, lac) = {
             let state = self.state.lock();

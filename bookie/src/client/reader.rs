@@ -96,6 +96,11 @@ impl LedgerReader for QuorumLedgerReader {
         Ok(self.readable_up_to())
     }
 
+    fn confirmed_up_to(&self, entry_id: EntryId) {
+        let mut view = self.view.lock();
+        view.lac = view.lac.max(entry_id);
+    }
+
     async fn read(&self, first: EntryId, last: EntryId) -> Result<Vec<Bytes>, LedgerError> {
         let readable = self.readable_up_to();
         if last > readable {

@@ -139,6 +139,12 @@ pub trait LedgerReader: Send + Sync {
     /// Asks the bookies for the current LAC (non-fencing) and returns it.
     async fn refresh_lac(&self) -> Result<EntryId, LedgerError>;
 
+    /// The ledger's writer confirmed every entry up to `entry_id`: each is
+    /// on an ack quorum. Reads may go that far from now on, although the
+    /// bookies learn of the LAC only from later adds (after a burst of
+    /// adds and none since, they may never).
+    fn confirmed_up_to(&self, entry_id: EntryId);
+
     /// Reads entries `first..=last`, in order.
     async fn read(&self, first: EntryId, last: EntryId) -> Result<Vec<Bytes>, LedgerError>;
 }

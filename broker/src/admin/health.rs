@@ -18,6 +18,7 @@ use parking_lot::Mutex;
 
 use prometheus_client::collector::Collector;
 
+use super::replication_metrics::ReplicationMetrics;
 use super::topic_metrics::TopicMetrics;
 use super::AdminState;
 use crate::managed_ledger::{ManagedLedger, ManagedLedgerFactory, WritabilityState};
@@ -131,6 +132,11 @@ pub async fn metrics(State(state): State<AdminState>) -> Response {
     if let Some(topics) = &state.topics {
         let snapshots = topics.snapshots().await;
         collectors.push(Box::new(TopicMetrics::new(
+            &state.cluster,
+            &snapshots,
+            state.topic_level_metrics,
+        )));
+        collectors.push(Box::new(ReplicationMetrics::new(
             &state.cluster,
             &snapshots,
             state.topic_level_metrics,

@@ -18,6 +18,7 @@ mod limits;
 mod partitioned;
 mod peek;
 mod policies;
+mod replication_metrics;
 mod schemas;
 mod subscriptions;
 mod tenants;

@@ -24,8 +24,7 @@ use super::topics::{not_found_as_404, topic_name};
 use super::{AdminError, AdminState};
 use crate::managed_ledger::{now_millis, InitialPosition, ManagedCursor, Position};
 use crate::namespace::{NamespaceName, TopicName};
-use crate::producer::DEDUP_CURSOR;
-use crate::topic::{PersistentTopic, TopicError};
+use crate::topic::{is_internal_cursor, PersistentTopic, TopicError};
 
 /// Pulsar's `MessageIdImpl` as admin requests carry it: `-1:-1` is the
 /// earliest position, `Long.MAX_VALUE` the latest.
@@ -86,7 +85,7 @@ impl From<TopicError> for AdminError {
 /// A subscription name an admin may use: not empty, and not a cursor the
 /// broker keeps for itself.
 pub(super) fn subscription_name(name: &str) -> Result<&str, AdminError> {
-    if name.is_empty() || name == DEDUP_CURSOR || name.contains('/') {
+    if name.is_empty() || is_internal_cursor(name) || name.contains('/') {
         return Err(AdminError::BadRequest(format!(
             "invalid subscription name {name:?}"
         )));
@@ -156,7 +155,7 @@ pub async fn list_subscriptions(
     on_topic!(state, path, uri, |topic| {
         let mut names: Vec<String> = topic.ledger().cursor_names();
         names.extend(topic.subscription_names().await);
-        names.retain(|n| n != DEDUP_CURSOR);
+        names.retain(|n| !is_internal_cursor(n));
         names.sort();
         names.dedup();
         Ok(Json(names).into_response())
@@ -515,7 +514,7 @@ pub async fn clear_namespace_backlog(
         }
         let topic = topics.get_or_load(&topic).await?;
         for name in topic.ledger().cursor_names() {
-            if name == DEDUP_CURSOR {
+            if is_internal_cursor(&name) {
                 continue;
             }
             if let Some(cursor) = topic.ledger().cursor(&name) {

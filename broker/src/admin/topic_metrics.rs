@@ -352,6 +352,7 @@ mod tests {
             entries: msgs_in,
             write_latency: latency.histogram(),
             publishers: Vec::new(),
+            replication: Vec::new(),
             subscriptions: vec![(
                 "s".to_string(),
                 SubscriptionStats {

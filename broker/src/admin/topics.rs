@@ -15,8 +15,8 @@ use super::subscriptions::ForceQuery;
 use super::{AdminError, AdminState};
 use crate::managed_ledger::{ManagedLedgerError, StoredLedgerList, LEDGER_LIST_ROOT};
 use crate::namespace::{NamespaceName, TopicDomain, TopicName};
-use crate::producer::DEDUP_CURSOR;
-use crate::topic::{PublisherStats, SubscriptionStats};
+use crate::replication::ReplicatorSnapshot;
+use crate::topic::{is_internal_cursor, PublisherStats, SubscriptionStats};
 
 /// Pulsar's topic stats: traffic (rates per second over the last
 /// sampling interval, counters since the topic was loaded here), clients
@@ -52,6 +52,8 @@ pub struct TopicStats {
     pub missing_bookies: Vec<String>,
     /// Adds waiting for a writable ledger.
     pub held_adds: usize,
+    /// Replication to each remote cluster (Pulsar's `replication`).
+    pub replication: std::collections::BTreeMap<String, ReplicatorSnapshot>,
 }
 
 pub(super) fn topic_name(
@@ -216,7 +218,7 @@ pub(super) async fn local_topic_stats(
     let mut subscriptions: std::collections::BTreeMap<String, SubscriptionStats> = storage
         .cursors
         .into_iter()
-        .filter(|c| c.name != DEDUP_CURSOR)
+        .filter(|c| !is_internal_cursor(&c.name))
         .map(|c| {
             let stats = SubscriptionStats {
                 msg_backlog: c.backlog,
@@ -247,6 +249,7 @@ pub(super) async fn local_topic_stats(
             },
             producer_count: snapshot.publishers.len() as u64,
             publishers: snapshot.publishers,
+            replication: snapshot.replication.into_iter().collect(),
             ..stats
         };
     }

@@ -351,6 +351,16 @@ impl ManagedCursor {
         true
     }
 
+    /// Sets one property, a flag the broker keeps on a subscription (it
+    /// is stored with the next persist).
+    pub fn set_property(&self, key: &str, value: &str) {
+        let mut state = self.state.lock();
+        if state.properties.get(key).map(String::as_str) != Some(value) {
+            state.properties.insert(key.to_string(), value.to_string());
+            state.dirty |= self.durable;
+        }
+    }
+
     /// Read position := successor of mark-delete (redeliver everything unacked).
     pub fn rewind(&self) {
         let mut state = self.state.lock();

@@ -223,6 +223,33 @@ impl ManagedLedger {
         self.reads.read_entry(position).await
     }
 
+    /// Up to `max` stored entries after `after`, up to and including
+    /// `upto`, oldest first; trimmed entries are passed over.
+    pub async fn read_after(
+        &self,
+        after: Position,
+        upto: Position,
+        max: usize,
+    ) -> Result<Vec<Entry>, ManagedLedgerError> {
+        let (from, to) = {
+            let layout = self.log.layout();
+            (
+                (layout.clamped_offset_of(after) + 1).max(layout.first_offset()),
+                layout
+                    .clamped_offset_of(upto)
+                    .min(layout.last_confirmed_offset()),
+            )
+        };
+        let mut entries = Vec::new();
+        let mut offset = from;
+        while offset <= to && entries.len() < max {
+            let position = self.log.layout().position_of(offset);
+            entries.push(self.reads.read_entry(position).await?);
+            offset += 1;
+        }
+        Ok(entries)
+    }
+
     /// Persists every cursor now.
     pub async fn flush_cursors(&self) -> Result<(), ManagedLedgerError> {
         for cursor in self.cursors.snapshot() {

@@ -100,7 +100,8 @@ impl EntryReader {
             return Ok(out);
         }
         metrics::ENTRY_CACHE_MISSES.inc();
-        match self.read_from_store(ledger_id, next, last).await {
+        let confirmed = known.map_or(-1, |entries| entries - 1);
+        match self.read_from_store(ledger_id, next, last, confirmed).await {
             Ok(data) => {
                 out.extend(data.into_iter().zip(next..).map(|(data, entry_id)| Entry {
                     position: Position::new(ledger_id, entry_id),
@@ -116,13 +117,17 @@ impl EntryReader {
         }
     }
 
+    /// Reads from the bookies. `confirmed`: the last entry of the ledger
+    /// this managed ledger confirmed, readable whatever LAC the bookies know.
     async fn read_from_store(
         &self,
         ledger_id: u64,
         first: i64,
         last: i64,
+        confirmed: i64,
     ) -> Result<Vec<Bytes>, ManagedLedgerError> {
         let reader = self.reader(ledger_id).await?;
+        reader.confirmed_up_to(confirmed);
         let mut readable = reader.readable_up_to();
         if readable < last && reader.closed().is_none() {
             readable = reader.refresh_lac().await?;

@@ -161,6 +161,8 @@ pub struct TopicLimits {
     pub backlog_quotas: BacklogQuotaMap,
     pub max_producers: Option<u32>,
     pub max_consumers: Option<u32>,
+    /// The clusters the namespace lives in; topics replicate to the others.
+    pub replication_clusters: Vec<String>,
 }
 
 #[cfg(test)]

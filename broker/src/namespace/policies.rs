@@ -126,6 +126,7 @@ impl NamespacePolicies {
             backlog_quotas: self.backlog_quota_map.clone(),
             max_producers: self.max_producers_per_topic.filter(|&n| n > 0),
             max_consumers: self.max_consumers_per_topic.filter(|&n| n > 0),
+            replication_clusters: self.replication_clusters.clone(),
         }
     }
 }

@@ -238,15 +238,26 @@ fn snapshot(persisted: &HashMap<String, u64>) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The producer and highest sequence id of a stored entry.
-fn sequence_of(body: &Bytes) -> Option<(String, u64)> {
+/// The producer name, sequence id and highest sequence id a message body
+/// carries from the producer that first published it (what a replicated
+/// message is checked by).
+pub(super) fn origin_of(body: &Bytes) -> Option<(String, u64, u64)> {
     let metadata = decode_metadata(body).ok()?;
     let batch = metadata.num_messages_in_batch.unwrap_or(1).max(1) as u64;
     let highest = match metadata.highest_sequence_id {
         Some(highest) if highest > 0 => highest,
-        _ => metadata.sequence_id + batch - 1,
+        _ => metadata.sequence_id.saturating_add(batch - 1),
     };
-    Some((metadata.producer_name, highest.max(metadata.sequence_id)))
+    Some((
+        metadata.producer_name,
+        metadata.sequence_id,
+        highest.max(metadata.sequence_id),
+    ))
+}
+
+/// The producer and highest sequence id of a stored entry.
+fn sequence_of(body: &Bytes) -> Option<(String, u64)> {
+    origin_of(body).map(|(producer, _, highest)| (producer, highest))
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@
 //! topic's deduplication state: a duplicate is answered in its turn
 //! without being stored (message id `-1:-1`, as Pulsar), and a message
 //! whose original is still in flight is refused so the client resends it.
+//! A replicator from another cluster is checked by the producer name and
+//! sequence ids its messages carry from their origin.
 
 mod dedup;
 
@@ -81,6 +83,9 @@ pub struct Producer {
     /// False while a WaitForExclusive producer waits for the topic: its
     /// sends are refused.
     ready: AtomicBool,
+    /// A replicator from another cluster: deduplication checks the
+    /// original producer name and sequence ids its messages carry.
+    replicator: AtomicBool,
 }
 
 impl std::fmt::Debug for Producer {
@@ -118,6 +123,7 @@ impl Producer {
             pending,
             closed: AtomicBool::new(false),
             ready: AtomicBool::new(true),
+            replicator: AtomicBool::new(false),
         })
     }
 
@@ -161,6 +167,33 @@ impl Producer {
         self.ready.store(ready, Ordering::Release);
     }
 
+    /// Marks a producer that replicates from another cluster.
+    pub fn set_replicator(&self) {
+        self.replicator.store(true, Ordering::Release);
+    }
+
+    pub fn is_replicator(&self) -> bool {
+        self.replicator.load(Ordering::Acquire)
+    }
+
+    /// Answers a send that is handled without storing anything (a marker
+    /// from another cluster), in its turn behind the earlier receipts.
+    pub fn answer_unstored(&self, sequence_id: u64, permit: OwnedSemaphorePermit) {
+        let publish = PendingPublish {
+            sequence_id,
+            highest_sequence_id: sequence_id,
+            added: futures::future::ready(Ok(Published::Duplicate)).boxed(),
+            started: Instant::now(),
+            _permit: permit,
+        };
+        if self.pending.send(publish).is_err() {
+            tracing::warn!(
+                producer_id = self.id,
+                "receipt task is gone, dropping answer"
+            );
+        }
+    }
+
     /// The highest sequence id accepted from this producer's name, `-1`
     /// when none is known (or deduplication is off).
     pub fn last_sequence_id(&self) -> i64 {
@@ -201,13 +234,16 @@ impl Producer {
             }
             Some(dedup) => {
                 let bytes = body.len() as u64;
-                match dedup.publish(
-                    &self.ledger,
-                    &self.name,
-                    sequence_id,
-                    highest_sequence_id,
-                    body,
-                ) {
+                let origin = self
+                    .replicator
+                    .load(Ordering::Acquire)
+                    .then(|| dedup::origin_of(&body))
+                    .flatten();
+                let (name, sequence, highest) = match &origin {
+                    Some((name, sequence, highest)) => (name.as_str(), *sequence, *highest),
+                    None => (self.name.as_str(), sequence_id, highest_sequence_id),
+                };
+                match dedup.publish(&self.ledger, name, sequence, highest, body) {
                     DedupOutcome::Added(added) => {
                         self.count_in(messages, bytes);
                         let stopped = self.ledger.name().to_string();

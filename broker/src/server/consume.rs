@@ -20,8 +20,8 @@ use super::connection::{Connection, ConsumerSlot};
 use super::ConnectionError;
 use crate::consumer::{Consumer, ConsumerSpec, KeySharedSpec, SubscriptionType};
 use crate::managed_ledger::{InitialPosition, Position};
-use crate::producer::DEDUP_CURSOR;
-use crate::topic::{CursorStart, TopicError, TopicName};
+use crate::replication::REPLICATED_PROPERTY;
+use crate::topic::{is_internal_cursor, CursorStart, TopicError, TopicName};
 use crate::wire::{message_id, position};
 
 /// Longest subscription name accepted, in bytes.
@@ -95,9 +95,10 @@ impl Connection {
                 request.subscription.len()
             )));
         }
-        if request.subscription == DEDUP_CURSOR {
+        if is_internal_cursor(&request.subscription) {
             return Err(TopicError::InvalidRequest(format!(
-                "{DEDUP_CURSOR} is the broker's own cursor; pick another subscription name"
+                "{} is the broker's own cursor; pick another subscription name",
+                request.subscription
             )));
         }
         if let Some(slot) = self.consumers.get(&request.consumer_id) {
@@ -168,6 +169,12 @@ impl Connection {
             .map(|kv| (kv.key.clone(), kv.value.clone()))
             .collect();
         subscription.cursor().init_properties(properties);
+        if request.replicate_subscription_state == Some(true) && subscription.is_durable() {
+            // Its progress follows to the namespace's other clusters.
+            subscription
+                .cursor()
+                .set_property(REPLICATED_PROPERTY, "true");
+        }
         tracing::info!(
             topic = %topic_name,
             subscription = %request.subscription,

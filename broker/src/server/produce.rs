@@ -7,13 +7,17 @@ use std::sync::atomic::Ordering;
 use magnetar_proto::pulsar::api::{
     CommandCloseProducer, CommandProducer, CommandProducerSuccess, CommandSend, Schema, ServerError,
 };
-use magnetar_proto::pulsar::{commands, PayloadFrame};
+use magnetar_proto::pulsar::{commands, split_body, PayloadFrame};
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::connection::{Connection, ProducerSlot};
 use super::ConnectionError;
 use crate::producer::Producer;
+use crate::replication::{apply_frontier, is_replicator_name, FrontierUpdate, FRONTIER_MARKER};
 use crate::schema::{version_bytes, SchemaDefinition, SchemaKind};
-use crate::topic::{AccessMode, ProducerAdmission, TopicError, TopicName};
+use crate::topic::{
+    is_internal_cursor, AccessMode, PersistentTopic, ProducerAdmission, TopicError, TopicName,
+};
 use crate::wire::send_error;
 
 impl Connection {
@@ -158,6 +162,9 @@ impl Connection {
             topic.traffic().clone(),
             dedup,
         );
+        if is_replicator_name(&name) {
+            producer.set_replicator();
+        }
         let admission = topic
             .add_producer(producer.clone(), mode, request.topic_epoch)
             .await?;
@@ -220,18 +227,20 @@ impl Connection {
             return Ok(());
         }
         let metadata = frame.metadata()?;
+        if metadata.marker_type == Some(FRONTIER_MARKER) && slot.producer.is_replicator() {
+            let (producer, topic) = (slot.producer.clone(), slot.topic.clone());
+            let permit = self.publish_permit().await?;
+            self.apply_frontier(&topic, &frame.body).await;
+            producer.answer_unstored(send.sequence_id, permit);
+            return Ok(());
+        }
         let messages = metadata.num_messages_in_batch.unwrap_or(1).max(1) as u64;
         let chunk_before_last = match (metadata.chunk_id, metadata.num_chunks_from_msg) {
             (Some(chunk), Some(chunks)) => chunk.saturating_add(1) < chunks,
             _ => false,
         };
         let producer = slot.producer.clone();
-        let permit = self
-            .publish_permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| ConnectionError::WriterGone)?;
+        let permit = self.publish_permit().await?;
         if producer.is_closed() {
             // Fenced while waiting for the permit.
             return Ok(());
@@ -245,6 +254,38 @@ impl Connection {
             permit,
         );
         Ok(())
+    }
+
+    /// One of the connection's pending-publish permits; waiting for it
+    /// stops reading the socket.
+    async fn publish_permit(&self) -> Result<OwnedSemaphorePermit, ConnectionError> {
+        self.publish_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ConnectionError::WriterGone)
+    }
+
+    /// Moves this cluster's copy of a replicated subscription as another
+    /// cluster's frontier says (see `replication/subscriptions.rs`).
+    async fn apply_frontier(&self, topic: &PersistentTopic, body: &bytes::Bytes) {
+        let update = split_body(body)
+            .ok()
+            .and_then(|(_, payload)| serde_json::from_slice::<FrontierUpdate>(&payload).ok())
+            .filter(|u| !u.subscription.is_empty() && !is_internal_cursor(&u.subscription));
+        let Some(update) = update else {
+            tracing::warn!(topic = %topic.name(), "unreadable subscription frontier from a replicator");
+            return;
+        };
+        let local = &self.context.config.cluster_name;
+        match apply_frontier(topic.ledger(), &update, local).await {
+            Ok(acked) => {
+                tracing::debug!(topic = %topic.name(), subscription = %update.subscription, acked, "replicated subscription moved");
+            }
+            Err(error) => {
+                tracing::warn!(topic = %topic.name(), subscription = %update.subscription, %error, "replicated subscription could not move");
+            }
+        }
     }
 
     pub(super) fn handle_close_producer(&mut self, request: CommandCloseProducer) {

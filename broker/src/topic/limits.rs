@@ -50,10 +50,13 @@ impl PersistentTopic {
             .collect()
     }
 
-    /// Applies the namespace's limits (retention at once, the rest at the
-    /// next check).
+    /// Applies the namespace's limits (retention and replication at once,
+    /// the rest at the next check).
     pub fn set_limits(&self, limits: TopicLimits) {
         self.ledger().set_retention(retention_of(limits.retention));
+        if !self.is_closing() {
+            self.replicators().reconcile(&limits.replication_clusters);
+        }
         *self.limits_cell().lock() = limits;
     }
 

@@ -13,6 +13,9 @@ mod registry;
 mod stats;
 mod subscription;
 
+use crate::producer::DEDUP_CURSOR;
+use crate::replication::is_replicator_name;
+
 /// Topic names are parsed in one place, next to namespaces and bundles.
 pub use crate::namespace::{TopicDomain, TopicName, TopicNameError};
 pub use catalog::{TopicCatalog, TopicDefaults};
@@ -27,3 +30,9 @@ pub use stats::{
     RATE_INTERVAL,
 };
 pub use subscription::Subscription;
+
+/// Whether a cursor is the broker's own (deduplication snapshots, a
+/// replicator) rather than a subscription: never listed, never subscribed to.
+pub fn is_internal_cursor(name: &str) -> bool {
+    name == DEDUP_CURSOR || is_replicator_name(name)
+}

@@ -16,6 +16,7 @@ use crate::dispatch::DispatchConfig;
 use crate::managed_ledger::{InitialPosition, ManagedLedger, ManagedLedgerError, Position};
 use crate::namespace::TopicLimits;
 use crate::producer::{DedupSwitch, Deduplication, Producer, DEDUP_CURSOR};
+use crate::replication::{ReplicationContext, Replicators};
 use crate::traffic::TopicTraffic;
 
 use super::producers::{AccessMode, Admission, ProducerSet, Promoted};
@@ -61,11 +62,19 @@ pub struct PersistentTopic {
     dispatch: DispatchConfig,
     /// What the namespace's policies say (`limits.rs`).
     limits: parking_lot::Mutex<TopicLimits>,
+    /// One per remote cluster of the namespace's replication clusters.
+    replicators: Replicators,
 }
 
 impl PersistentTopic {
-    pub fn new(name: TopicName, ledger: Arc<ManagedLedger>, dispatch: DispatchConfig) -> Self {
+    pub fn new(
+        name: TopicName,
+        ledger: Arc<ManagedLedger>,
+        dispatch: DispatchConfig,
+        replication: Arc<ReplicationContext>,
+    ) -> Self {
         PersistentTopic {
+            replicators: Replicators::new(name.clone(), ledger.clone(), replication),
             name,
             ledger,
             producers: Arc::default(),
@@ -107,6 +116,11 @@ impl PersistentTopic {
 
     pub(super) fn limits_cell(&self) -> &parking_lot::Mutex<TopicLimits> {
         &self.limits
+    }
+
+    /// The topic's replicators, one per remote cluster.
+    pub fn replicators(&self) -> &Replicators {
+        &self.replicators
     }
 
     pub fn is_closing(&self) -> bool {
@@ -381,6 +395,9 @@ impl PersistentTopic {
         if self.closing.swap(true, Ordering::AcqRel) {
             return;
         }
+        // Stopped first, so their cursors' last positions are stored when
+        // the ledger closes.
+        self.replicators.stop_all().await;
         let producers = self.producers.lock().drain(&self.name.to_string());
         for producer in producers {
             producer.close_by_broker();

@@ -15,6 +15,7 @@ use tokio::sync::OnceCell;
 use crate::dispatch::DispatchConfig;
 use crate::managed_ledger::ManagedLedgerFactory;
 use crate::namespace::PolicyStore;
+use crate::replication::{ReplicationConfig, ReplicationContext};
 
 use super::{
     retention_of, PersistentTopic, TopicCatalog, TopicDefaults, TopicDomain, TopicError, TopicName,
@@ -30,18 +31,24 @@ pub struct TopicRegistry {
     catalog: TopicCatalog,
     topics: parking_lot::Mutex<HashMap<String, TopicSlot>>,
     dispatch: DispatchConfig,
+    replication: Arc<ReplicationContext>,
 }
 
 impl TopicRegistry {
     /// Topics follow `defaults` (auto-creation, deduplication) unless
-    /// their namespace overrides them.
+    /// their namespace overrides them, and replicate as `replication` says.
     pub fn new(
         factory: Arc<ManagedLedgerFactory>,
         dispatch: DispatchConfig,
         defaults: TopicDefaults,
+        replication: ReplicationConfig,
     ) -> Self {
         let policies = PolicyStore::new(factory.metadata().clone());
         TopicRegistry {
+            replication: Arc::new(ReplicationContext {
+                config: replication,
+                policies: policies.clone(),
+            }),
             catalog: TopicCatalog::new(policies, factory.clone(), defaults),
             factory,
             topics: parking_lot::Mutex::new(HashMap::new()),
@@ -51,6 +58,11 @@ impl TopicRegistry {
 
     pub fn factory(&self) -> &Arc<ManagedLedgerFactory> {
         &self.factory
+    }
+
+    /// How topics replicate to other clusters.
+    pub fn replication(&self) -> &ReplicationConfig {
+        &self.replication.config
     }
 
     /// Which topics exist and may be created.
@@ -80,7 +92,16 @@ impl TopicRegistry {
                     .open_with(&name.persistence_name(), retention_of(limits.retention))
                     .await?;
                 tracing::info!(topic = %name, "loaded topic");
-                let topic = PersistentTopic::new(name.clone(), ledger, self.dispatch);
+                let topic = PersistentTopic::new(
+                    name.clone(),
+                    ledger,
+                    self.dispatch,
+                    self.replication.clone(),
+                );
+                topic
+                    .replicators()
+                    .open_cursors(&limits.replication_clusters)
+                    .await?;
                 topic.set_limits(limits);
                 Ok::<_, TopicError>(Arc::new(topic))
             })

@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::consumer::Consumer;
-use crate::producer::{Producer, DEDUP_CURSOR};
+use crate::producer::Producer;
+use crate::replication::ReplicatorSnapshot;
 use crate::traffic::{Flow, LatencyHistogram, TrafficTotals};
 
-use super::{PersistentTopic, Subscription, TopicRegistry};
+use super::{is_internal_cursor, PersistentTopic, Subscription, TopicRegistry};
 
 /// How often the rates are recomputed.
 pub const RATE_INTERVAL: Duration = Duration::from_secs(5);
@@ -84,8 +85,10 @@ pub struct TopicSnapshot {
     pub entries: u64,
     pub write_latency: LatencyHistogram,
     pub publishers: Vec<PublisherStats>,
-    /// By name; the deduplication cursor is not a subscription.
+    /// By name; the broker's own cursors are not subscriptions.
     pub subscriptions: Vec<(String, SubscriptionStats)>,
+    /// Each replicator's figures, by remote cluster.
+    pub replication: Vec<(String, ReplicatorSnapshot)>,
 }
 
 impl TopicSnapshot {
@@ -175,12 +178,12 @@ impl PersistentTopic {
             .subscriptions()
             .await
             .iter()
-            .filter(|s| s.name() != DEDUP_CURSOR)
+            .filter(|s| !is_internal_cursor(s.name()))
             .map(|s| (s.name().to_string(), subscription_stats(s)))
             .collect();
         // Durable cursors no consumer has attached to since the load.
         for name in self.ledger().cursor_names() {
-            if name == DEDUP_CURSOR || subscriptions.iter().any(|(n, _)| *n == name) {
+            if is_internal_cursor(&name) || subscriptions.iter().any(|(n, _)| *n == name) {
                 continue;
             }
             if let Some(cursor) = self.ledger().cursor(&name) {
@@ -214,12 +217,14 @@ impl PersistentTopic {
             write_latency: traffic.write_latency(),
             publishers,
             subscriptions,
+            replication: self.replicators().snapshots(),
         }
     }
 
     /// Closes the sampling interval of the topic and its clients.
     pub async fn sample_rates(&self, now: Instant) {
         self.traffic().sample(now);
+        self.replicators().sample(now);
         for producer in self.producers() {
             producer.flow().sample(now);
         }

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use super::admin_http::{get, send, with, Call};
 use super::admin_output::{print_answer, print_message};
 use crate::admin_args::{
-    AdminArgs, AdminNoun, BookiesVerb, BrokersVerb, ClustersVerb, NamespacesVerb, QuotaPolicy,
-    QuotaType, SchemasVerb, TenantsVerb, TopicsVerb,
+    AdminArgs, AdminNoun, BookiesVerb, BrokersVerb, ClusterUrls, ClustersVerb, NamespacesVerb,
+    QuotaPolicy, QuotaType, SchemasVerb, TenantsVerb, TopicsVerb,
 };
 
 /// `persistent://t/ns/topic`, `t/ns/topic` or `topic` → `t/ns/topic`,
@@ -306,6 +306,21 @@ fn call(noun: AdminNoun) -> Result<Call> {
         AdminNoun::Clusters(ClustersVerb::Get { cluster }) => {
             get(format!("/admin/v2/clusters/{}", encode(&cluster)))
         }
+        AdminNoun::Clusters(ClustersVerb::Create { cluster, urls }) => with(
+            Method::PUT,
+            format!("/admin/v2/clusters/{}", encode(&cluster)),
+            Some(cluster_body(&urls)),
+        ),
+        AdminNoun::Clusters(ClustersVerb::Update { cluster, urls }) => with(
+            Method::POST,
+            format!("/admin/v2/clusters/{}", encode(&cluster)),
+            Some(cluster_body(&urls)),
+        ),
+        AdminNoun::Clusters(ClustersVerb::Delete { cluster }) => with(
+            Method::DELETE,
+            format!("/admin/v2/clusters/{}", encode(&cluster)),
+            None,
+        ),
         AdminNoun::Tenants(TenantsVerb::List) => get("/admin/v2/tenants".into()),
         AdminNoun::Tenants(TenantsVerb::Get { tenant }) => {
             get(format!("/admin/v2/tenants/{}", encode(&tenant)))
@@ -380,6 +395,11 @@ pub async fn run(args: AdminArgs) -> Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// Pulsar's `ClusterData` for a create or update.
+fn cluster_body(urls: &ClusterUrls) -> Value {
+    json!({"serviceUrl": urls.service_url, "brokerServiceUrl": urls.broker_service_url})
 }
 
 #[cfg(test)]

@@ -68,6 +68,8 @@ pub async fn start(
         schema_compatibility: listen.topics.schema_compatibility_strategy,
     };
     service.policy_check_interval = Duration::from_millis(listen.topics.policy_check_interval_ms);
+    service.replication_stall_threshold =
+        Duration::from_millis(listen.topics.replication_stall_threshold_ms);
     service.managed_ledger.max_entries_per_ledger =
         listen.topics.managed_ledger_max_entries_per_ledger;
     service.managed_ledger.min_rollover_time = Duration::from_secs(

@@ -92,7 +92,7 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
     let tolerance = BookieTolerance::from_args(0, &args.writes);
     let node = broker_node::start(
         &args.listen,
-        "standalone",
+        &args.cluster,
         quorum,
         tolerance,
         ClusterConfig::default(),
