@@ -46,6 +46,7 @@ const KNOWN_KEYS: &[&str] = &[
     "schema-compatibility-strategy",
     "expose-topic-level-metrics-in-prometheus",
     "policy-check-interval-ms",
+    "replication-stall-threshold-ms",
     "managed-ledger-max-entries-per-ledger",
     "managed-ledger-min-ledger-rollover-time-minutes",
     "wait-for-bookies-ms",
