@@ -8,10 +8,14 @@
 //! 1. [`metrics`]: the process-wide Prometheus registry and its metrics;
 //!    [`traffic`]: a topic's message counters, which feed them. [`fault`]:
 //!    deliberate faults for the test suite (feature `fault-injection`).
+//!    [`metadata_metrics`]: the metadata store wrapped to time its
+//!    operations.
 //! 2. [`managed_ledger`]: the durable log behind every topic, and its
 //!    cursors. [`namespace`]: topic names, namespaces, bundles, policies and
 //!    bundle ownership in the metadata store.
 //! 3. [`schema`]: the schema registry (versions per topic, compatibility).
+//!    [`compaction`]: topic compaction (the compacted ledger, its runs and
+//!    the compacted view readers see).
 //! 4. [`wire`]: low-level helpers for talking to a client: the sending half
 //!    of a connection, message ids, broker request ids, error codes.
 //! 5. [`consumer`], [`producer`]: one per `SUBSCRIBE` / `PRODUCER`.
@@ -32,12 +36,14 @@
 //!     HTTP.
 
 pub mod fault;
+pub mod metadata_metrics;
 pub mod metrics;
 pub mod traffic;
 
 pub mod managed_ledger;
 pub mod namespace;
 
+pub mod compaction;
 pub mod schema;
 
 pub mod wire;

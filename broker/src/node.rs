@@ -30,6 +30,7 @@ use crate::admin::{self, AdminState, StartupGate};
 use crate::cluster::{BrokerInfo, Cluster, ClusterConfig};
 use crate::context::BrokerServiceConfig;
 use crate::managed_ledger::ManagedLedgerFactory;
+use crate::metadata_metrics::MeteredStore;
 use crate::namespace::{ClusterData, NamespaceError, NamespaceService};
 use crate::service::{BrokerService, BrokerServiceError, BrokerServiceHandle};
 use crate::topic::TopicRegistry;
@@ -80,6 +81,7 @@ impl BrokerNode {
         pulsar_listener: TcpListener,
         http_listener: TcpListener,
     ) -> Result<BrokerNode, BrokerNodeError> {
+        let metadata = MeteredStore::wrap(metadata);
         let pulsar_addr = pulsar_listener.local_addr()?;
         let http_addr = http_listener.local_addr()?;
         let native_url = format!("pulsar://{}:{}", config.advertised_host, pulsar_addr.port());

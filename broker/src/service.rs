@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::context::{BrokerContext, BrokerServiceConfig};
 use crate::managed_ledger::ManagedLedgerFactory;
+use crate::metadata_metrics::MeteredStore;
 use crate::namespace::{ClusterData, NamespaceError, PolicyStore};
 use crate::server;
 use crate::topic::{LocalOwnership, TopicOwnership, TopicRegistry};
@@ -62,6 +63,7 @@ impl BrokerService {
         ownership: Arc<dyn TopicOwnership>,
         listener: TcpListener,
     ) -> Result<BrokerServiceHandle, BrokerServiceError> {
+        let metadata = MeteredStore::wrap(metadata);
         PolicyStore::new(metadata.clone())
             .bootstrap(&config.cluster_name, ClusterData::default())
             .await?;

@@ -84,7 +84,8 @@ pub fn send_error(
 /// Fencing means another broker took the topic over: the client must look it
 /// up again. Metadata failures and ledger failures keep their own codes;
 /// an unwritable topic and failed writes are `PersistenceError` (what a
-/// client retries after reconnecting; the hold before `NotWritable` paces it).
+/// client retries after reconnecting; the hold before `NotWritable` paces it);
+/// an add to a terminated topic is `TopicTerminatedError` (never retried).
 pub fn storage_server_error(error: &ManagedLedgerError) -> ServerError {
     match error {
         ManagedLedgerError::NotWritable { .. } | ManagedLedgerError::WriteFailed { .. } => {
@@ -97,6 +98,7 @@ pub fn storage_server_error(error: &ManagedLedgerError) -> ServerError {
             ServerError::MetadataError
         }
         ManagedLedgerError::InvalidName { .. } => ServerError::InvalidTopicName,
+        ManagedLedgerError::Terminated { .. } => ServerError::TopicTerminatedError,
         _ => ServerError::PersistenceError,
     }
 }
@@ -139,5 +141,10 @@ mod tests {
         assert!(storage_error_message(&failed).contains("once enough bookies are up"));
         let fenced = ManagedLedgerError::Fenced { name: "t".into() };
         assert_eq!(storage_server_error(&fenced), ServerError::ServiceNotReady);
+        let terminated = ManagedLedgerError::Terminated { name: "t".into() };
+        assert_eq!(
+            storage_server_error(&terminated),
+            ServerError::TopicTerminatedError
+        );
     }
 }

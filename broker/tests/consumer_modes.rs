@@ -456,6 +456,105 @@ async fn readers_start_where_asked_and_leave_nothing_behind() {
     broker.shutdown().await;
 }
 
+/// On a topic whose consumed ledgers were trimmed, a reader from the
+/// earliest position, or from an id in a trimmed ledger, starts at the
+/// first entry still kept; GET_LAST_MESSAGE_ID stays right.
+#[tokio::test]
+async fn readers_on_a_trimmed_topic_start_at_what_is_kept() {
+    let mut config = magnetar_broker::BrokerServiceConfig::default();
+    config.managed_ledger.max_entries_per_ledger = 2;
+    config.managed_ledger.min_rollover_time = Duration::ZERO;
+    let broker = start_broker_with(config).await;
+    let topic = topic("trimmed-reader");
+    let mut producer = RawClient::connect(broker.local_addr()).await;
+    producer.create_producer(&topic, 1).await;
+    let mut consumer = RawClient::connect(broker.local_addr()).await;
+    consumer.subscribe(&topic, "s", SubType::Exclusive, 1).await;
+    let ids = producer.publish_numbered(1, 6).await;
+    consumer.flow(1, 100).await;
+    for _ in 0..6 {
+        consumer.recv_message().await;
+    }
+    consumer
+        .send(CommandAck {
+            consumer_id: 1,
+            ack_type: command_ack::AckType::Cumulative as i32,
+            message_id: vec![ids[5].clone()],
+            ..Default::default()
+        })
+        .await;
+    let ml = magnetar_broker::topic::TopicName::parse(&topic)
+        .unwrap()
+        .persistence_name();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stats = broker.factory().storage_stats(&ml).await.unwrap();
+        if stats.ledgers <= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never trimmed: {} ledgers",
+            stats.ledgers
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let kept_from = broker
+        .topics()
+        .get(&magnetar_broker::topic::TopicName::parse(&topic).unwrap())
+        .unwrap()
+        .ledger()
+        .ledgers()
+        .first()
+        .map(|(ledger_id, _, _)| *ledger_id);
+    assert!(
+        kept_from > Some(ids[0].ledger_id),
+        "the first ledger is gone"
+    );
+    let fresh = producer.publish_and_wait(1, 6, b"m6").await;
+    let earliest = MessageIdData {
+        ledger_id: u64::MAX,
+        entry_id: u64::MAX,
+        ..Default::default()
+    };
+    let mut client = RawClient::connect(broker.local_addr()).await;
+    for (consumer_id, start) in [(11, earliest), (12, ids[0].clone())] {
+        let mut command = subscribe_command(&topic, "reader", SubType::Exclusive, consumer_id);
+        command.durable = Some(false);
+        command.start_message_id = Some(start);
+        assert!(subscribe_with(&mut client, command).await.success.is_some());
+        client.flow(consumer_id, 100).await;
+        let mut got = Vec::new();
+        loop {
+            let (message, body) = client.recv_message().await;
+            got.push((message.message_id.ledger_id, payload_of(&body)));
+            if message.message_id == fresh {
+                break;
+            }
+        }
+        let first = got[0].0;
+        assert!(
+            kept_from.is_some_and(|id| first >= id),
+            "reader {consumer_id} started in a trimmed ledger: {got:?}, kept from {kept_from:?}"
+        );
+        let payloads: Vec<_> = got.iter().map(|(_, p)| p.clone()).collect();
+        let mut sorted = payloads.clone();
+        sorted.sort();
+        assert_eq!(payloads, sorted, "in publish order");
+        let last = client.last_message_id(consumer_id).await;
+        assert_eq!(last.last_message_id.ledger_id, fresh.ledger_id);
+        assert_eq!(last.last_message_id.entry_id, fresh.entry_id);
+        client
+            .send(CommandCloseConsumer {
+                consumer_id,
+                request_id: 100 + consumer_id,
+            })
+            .await;
+        assert!(client.recv_command().await.success.is_some());
+    }
+    broker.shutdown().await;
+}
+
 #[tokio::test]
 async fn seek_by_id_and_by_time_moves_the_subscription() {
     let (broker, topic, mut producer) = broker_with_producer("seek").await;

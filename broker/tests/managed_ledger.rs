@@ -396,3 +396,71 @@ async fn a_deleted_cursor_never_fences_its_ledger() {
     cursor.flush().await.unwrap();
     assert!(ml.add_entry(payload(1)).await.is_ok(), "still writable");
 }
+
+#[tokio::test]
+async fn termination_ends_the_log_for_good_across_a_reopen() {
+    let harness = Harness::new(3, 0);
+    let ml = harness.factory().open(NAME).await.unwrap();
+    // Keeps every ledger from trimming.
+    ml.open_cursor("keep", InitialPosition::Earliest)
+        .await
+        .unwrap();
+    // Adds accepted before the terminate settle first (pipelined, and
+    // across a rollover); every later add fails.
+    let adds: Vec<_> = (0..5).map(|i| ml.add_entry(payload(i))).collect();
+    let terminated = ml.terminate().await.unwrap();
+    let mut positions = Vec::new();
+    for add in adds {
+        positions.push(add.await.unwrap());
+    }
+    assert_eq!(Some(&terminated), positions.last());
+    assert_eq!(ml.terminated_at(), Some(terminated));
+    assert!(matches!(
+        ml.add_entry(payload(9)).await,
+        Err(ManagedLedgerError::Terminated { .. })
+    ));
+    assert_eq!(ml.terminate().await.unwrap(), terminated, "idempotent");
+    ml.close().await.unwrap();
+
+    let ml = harness.factory().open(NAME).await.unwrap();
+    assert_eq!(ml.terminated_at(), Some(terminated));
+    assert_eq!(ml.last_confirmed(), Some(terminated));
+    assert_eq!(
+        ml.ledgers().last().map(|l| l.0),
+        Some(terminated.ledger_id),
+        "no new ledger after the terminated one"
+    );
+    assert!(matches!(
+        ml.add_entry(payload(10)).await,
+        Err(ManagedLedgerError::Terminated { .. })
+    ));
+    let cursor = ml
+        .open_cursor("late", InitialPosition::Earliest)
+        .await
+        .unwrap();
+    let read: Vec<Bytes> = cursor
+        .read_entries(100, 1 << 20)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.data)
+        .collect();
+    assert_eq!(read, (0..5).map(payload).collect::<Vec<_>>());
+    assert_eq!(ml.terminate().await.unwrap(), terminated);
+}
+
+#[tokio::test]
+async fn an_empty_log_terminates_before_its_first_entry() {
+    let harness = Harness::new(10, 0);
+    let ml = harness.factory().open(NAME).await.unwrap();
+    let terminated = ml.terminate().await.unwrap();
+    assert_eq!(terminated.entry_id, -1);
+    assert_eq!(ml.last_confirmed(), None);
+    ml.close().await.unwrap();
+    let ml = harness.factory().open(NAME).await.unwrap();
+    assert_eq!(ml.terminated_at(), Some(terminated));
+    assert!(matches!(
+        ml.add_entry(payload(0)).await,
+        Err(ManagedLedgerError::Terminated { .. })
+    ));
+}

@@ -302,6 +302,13 @@ pub enum TopicsVerb {
     LastMessageId { topic: String },
     /// Closes the topic on its broker; clients reconnect.
     Unload { topic: String },
+    /// Terminates the topic: no more messages, ever; prints the last message id.
+    Terminate {
+        topic: String,
+        /// A partitioned topic: terminates every partition.
+        #[arg(long)]
+        partitioned: bool,
+    },
     /// Creates a partitioned topic.
     CreatePartitionedTopic {
         topic: String,

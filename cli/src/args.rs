@@ -194,6 +194,41 @@ pub struct TopicArgs {
     #[arg(long, env = "MAGNETAR_POLICY_CHECK_INTERVAL_MS", default_value_t = 30_000,
           value_parser = clap::value_parser!(u64).range(100..))]
     pub policy_check_interval_ms: u64,
+    /// Durable subscriptions without consumers for this many minutes are
+    /// deleted, unless their namespace says otherwise (Pulsar's
+    /// `subscriptionExpirationTimeMinutes`; 0: never). Checked with the
+    /// other policies.
+    #[arg(
+        long,
+        env = "MAGNETAR_SUBSCRIPTION_EXPIRATION_TIME_MINUTES",
+        default_value_t = 0
+    )]
+    pub subscription_expiration_time_minutes: u32,
+    /// Delete topics without producers and consumers (and, by the mode,
+    /// without subscriptions or backlog) unless their namespace says
+    /// otherwise. Off by default, unlike Pulsar.
+    #[arg(
+        long,
+        env = "MAGNETAR_BROKER_DELETE_INACTIVE_TOPICS_ENABLED",
+        default_value_t = false,
+        action = clap::ArgAction::Set
+    )]
+    pub broker_delete_inactive_topics_enabled: bool,
+    /// delete_when_no_subscriptions or delete_when_subscriptions_caught_up.
+    #[arg(
+        long,
+        env = "MAGNETAR_BROKER_DELETE_INACTIVE_TOPICS_MODE",
+        default_value = "delete_when_no_subscriptions"
+    )]
+    pub broker_delete_inactive_topics_mode: magnetar_broker::namespace::InactiveTopicDeleteMode,
+    /// How long a topic must be inactive before it is deleted.
+    #[arg(
+        long,
+        env = "MAGNETAR_BROKER_DELETE_INACTIVE_TOPICS_MAX_INACTIVE_DURATION_SECONDS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub broker_delete_inactive_topics_max_inactive_duration_seconds: u32,
     /// A replicator with messages waiting and nothing confirmed by its
     /// remote cluster for this long is reported stalled: an error in the
     /// log, `stalled` in topic stats, `magnetar_replication_stalled`.

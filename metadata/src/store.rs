@@ -139,6 +139,9 @@ impl WatchTarget {
 /// new watch from the revision after the last event received.
 pub type WatchStream = BoxStream<'static, Result<WatchEvent>>;
 
+/// Keys read per page by [`MetadataStore::list_all`].
+pub const LIST_ALL_PAGE: usize = 1000;
+
 /// The metadata store contract. Object safe: used as `Arc<dyn MetadataStore>`.
 #[async_trait]
 pub trait MetadataStore: Send + Sync + 'static {
@@ -158,6 +161,26 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// starting strictly after `start_after`.
     async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize)
         -> Result<ListPage>;
+
+    /// Every key under `prefix` with its value, in key order, read in pages
+    /// of [`LIST_ALL_PAGE`]. Not one snapshot: a key written while the
+    /// pages are read may or may not be in the result. For prefixes whose
+    /// keys fit in memory; walk [`MetadataStore::list`] page by page
+    /// otherwise.
+    async fn list_all(&self, prefix: &str) -> Result<Vec<(String, Versioned)>> {
+        let mut all = Vec::new();
+        let mut start_after: Option<String> = None;
+        loop {
+            let page = self
+                .list(prefix, start_after.as_deref(), LIST_ALL_PAGE)
+                .await?;
+            all.extend(page.entries);
+            match page.next_start_after {
+                Some(next) => start_after = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
 
     /// Watches a key or prefix. With `from_revision = Some(r)` the stream
     /// starts with every change at revision `>= r` (for resuming); with

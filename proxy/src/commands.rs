@@ -98,6 +98,7 @@ pub use magnetar_proto::pulsar::commands::any_request_id;
 mod tests {
     use magnetar_proto::pulsar::api::{
         CommandGetSchema, CommandLookupTopic, CommandLookupTopicResponse, CommandProducer,
+        CommandWatchTopicList,
     };
 
     use super::*;
@@ -144,5 +145,18 @@ mod tests {
         assert_eq!(request_id(&producer), None);
         assert!(!set_request_id(&mut producer, 1));
         assert_eq!(any_request_id(&producer), Some(5));
+
+        // Topic-list watchers are not served on a lookup connection, but
+        // the request is answered (with an error), never dropped.
+        let watch: BaseCommand = CommandWatchTopicList {
+            request_id: 6,
+            watcher_id: 1,
+            namespace: "public/default".into(),
+            topics_pattern: ".*".into(),
+            topics_hash: None,
+        }
+        .into();
+        assert_eq!(request_id(&watch), None);
+        assert_eq!(any_request_id(&watch), Some(6));
     }
 }

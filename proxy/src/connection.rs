@@ -124,6 +124,11 @@ fn connected(connect: &CommandConnect, context: &ProxyContext) -> CommandConnect
         server_version: CLIENT_VERSION.to_string(),
         protocol_version: Some(connect.protocol_version.unwrap_or(0).min(PROTOCOL_VERSION)),
         max_message_size: i32::try_from(context.max_message_size).ok(),
+        // No topic-list watchers here (the updates come unasked, which a
+        // lookup connection cannot relay): clients poll
+        // GET_TOPICS_OF_NAMESPACE instead. A tunnel passes on the broker's
+        // CONNECTED, flags included.
+        feature_flags: None,
     }
 }
 

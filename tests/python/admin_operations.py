@@ -128,6 +128,9 @@ check("metric_storage_size", all(v > 0 for v in series(samples, "pulsar_storage_
 latency = series(samples, "pulsar_storage_write_latency_seconds_count", cluster="standalone", namespace=NS)
 check("metric_write_latency", latency == [N], latency)
 check("process_rss", (series(samples, "process_resident_memory_bytes") or [0])[0] > 1e6)
+metadata_gets = series(samples, "pulsar_metadata_store_ops_latency_ms_count", type="get", status="success")
+check("metadata_store_ops", bool(metadata_gets) and metadata_gets[0] > 0, metadata_gets)
+check("metadata_store_put_bytes", (series(samples, "pulsar_metadata_store_put_bytes_total") or [0])[0] > 0)
 
 # --- rates move with traffic, per producer and per consumer -------------
 live = c.subscribe(TOPIC, "live", consumer_name="live-consumer", initial_position=pulsar.InitialPosition.Earliest)

@@ -76,6 +76,32 @@ def until(predicate, timeout=20.0, interval=0.25):
         time.sleep(interval)
 
 
+class Namespace:
+    """A namespace a script works in: admin requests, and its topics' full
+    names and stats."""
+
+    def __init__(self, admin_url, name):
+        self.admin_url = admin_url
+        self.name = name
+        self.policies = "/admin/v2/namespaces/" + name + "/"
+
+    def http(self, method, path, body=None):
+        return admin_request(self.admin_url, method, path, body)
+
+    def create(self):
+        """Creates the namespace; returns the status (204 when created)."""
+        return self.http("PUT", "/admin/v2/namespaces/" + self.name)[0]
+
+    def topic(self, short):
+        return "persistent://" + self.name + "/" + short
+
+    def stats(self, short):
+        return self.http("GET", "/admin/v2/persistent/" + self.name + "/" + short + "/stats")[1]
+
+    def topics(self):
+        return self.http("GET", "/admin/v2/persistent/" + self.name)[1] or []
+
+
 class Checks:
     """Named checks: each records its detail, and a failed one its name."""
 

@@ -175,6 +175,8 @@ fn admin_commands_drive_the_api() {
     );
     let last = admin_json(&http, &["topics", "last-message-id", "acme/orders/eu"]);
     assert!(last["entryId"].as_i64().is_some_and(|e| e >= 2), "{last}");
+    let terminated = admin_json(&http, &["topics", "terminate", "acme/orders/eu"]);
+    assert_eq!(terminated, last, "terminate answers the last message id");
 
     admin(
         &http,

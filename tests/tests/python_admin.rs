@@ -50,3 +50,15 @@ fn namespace_policies_take_effect() {
         Duration::from_secs(240),
     );
 }
+
+#[test]
+fn usage_policies_take_effect() {
+    let standalone = Standalone::start_with(&["--policy-check-interval-ms", "300"]).unwrap();
+    let url = standalone.pulsar_url().unwrap();
+    let admin = standalone.http_url().unwrap();
+    run_python_ok(
+        "usage_policies.py",
+        &[&url, &admin],
+        Duration::from_secs(240),
+    );
+}

@@ -1,6 +1,6 @@
 //! Partitioned topics, auto-creation, producer access modes, chunked
-//! messages and schemas through the official Python `pulsar-client`
-//! against a real `magnetar standalone`.
+//! messages, schemas and terminated topics through the official Python
+//! `pulsar-client` against a real `magnetar standalone`.
 
 use std::time::Duration;
 
@@ -26,6 +26,18 @@ fn partitioned_topics_and_producer_access_modes() {
         &[&url, "persistent://public/default/py-chunking"],
         180,
     );
+}
+
+#[test]
+fn terminated_topics_stay_terminated_across_a_crash() {
+    let mut standalone = Standalone::start().unwrap();
+    let url = standalone.pulsar_url().unwrap();
+    let admin = standalone.http_url().unwrap();
+    run("terminate.py", &["all", &url, &admin], 180);
+    standalone.crash_and_restart().unwrap();
+    let url = standalone.pulsar_url().unwrap();
+    let admin = standalone.http_url().unwrap();
+    run("terminate.py", &["check", &url, &admin], 120);
 }
 
 #[test]

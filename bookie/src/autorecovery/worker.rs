@@ -32,7 +32,6 @@ use crate::client::LedgerClient;
 use crate::keys::{ledger_of_marker, marker_key, MARKERS_PREFIX};
 use crate::ledger::{LedgerError, LedgerId};
 
-const LIST_PAGE: usize = 500;
 /// Pause after a failure to open a session.
 const SESSION_RETRY: Duration = Duration::from_secs(1);
 /// At most one info line per ledger this often while no spare bookie exists.
@@ -157,23 +156,13 @@ impl ReplicationWorker {
     }
 
     async fn marked_ledgers(&self) -> Result<Vec<LedgerId>, MetadataError> {
-        let mut ledgers = Vec::new();
-        let mut start_after: Option<String> = None;
-        loop {
-            let page = self
-                .store
-                .list(MARKERS_PREFIX, start_after.as_deref(), LIST_PAGE)
-                .await?;
-            ledgers.extend(
-                page.entries
-                    .iter()
-                    .filter_map(|(key, _)| ledger_of_marker(key)),
-            );
-            match page.next_start_after {
-                Some(next) => start_after = Some(next),
-                None => return Ok(ledgers),
-            }
-        }
+        Ok(self
+            .store
+            .list_all(MARKERS_PREFIX)
+            .await?
+            .iter()
+            .filter_map(|(key, _)| ledger_of_marker(key))
+            .collect())
     }
 
     /// Re-replicates one locked ledger and settles its marker.

@@ -11,8 +11,6 @@ use crate::client::metadata::BookieId;
 use crate::keys::{bookie_of_available_key, BookieRegistration, AVAILABLE_BOOKIES_PREFIX};
 use crate::ledger::LedgerError;
 
-const LIST_PAGE: usize = 1000;
-
 /// One registered bookie.
 #[derive(Debug, Clone)]
 pub struct AvailableBookie {
@@ -29,31 +27,22 @@ pub async fn available_bookies(
     store: &Arc<dyn MetadataStore>,
 ) -> Result<Vec<AvailableBookie>, LedgerError> {
     let mut bookies = Vec::new();
-    let mut start_after: Option<String> = None;
-    loop {
-        let page = store
-            .list(AVAILABLE_BOOKIES_PREFIX, start_after.as_deref(), LIST_PAGE)
-            .await?;
-        for (key, versioned) in &page.entries {
-            let Some(id) = bookie_of_available_key(key) else {
-                continue;
-            };
-            match serde_json::from_slice::<BookieRegistration>(&versioned.value) {
-                Ok(registration) => bookies.push(AvailableBookie {
-                    id: id.to_string(),
-                    read_only: registration.read_only,
-                    registration_version: versioned.version,
-                }),
-                Err(error) => {
-                    tracing::warn!(key = %key, %error, "skipping unparsable bookie registration")
-                }
+    for (key, versioned) in &store.list_all(AVAILABLE_BOOKIES_PREFIX).await? {
+        let Some(id) = bookie_of_available_key(key) else {
+            continue;
+        };
+        match serde_json::from_slice::<BookieRegistration>(&versioned.value) {
+            Ok(registration) => bookies.push(AvailableBookie {
+                id: id.to_string(),
+                read_only: registration.read_only,
+                registration_version: versioned.version,
+            }),
+            Err(error) => {
+                tracing::warn!(key = %key, %error, "skipping unparsable bookie registration")
             }
         }
-        match page.next_start_after {
-            Some(next) => start_after = Some(next),
-            None => return Ok(bookies),
-        }
     }
+    Ok(bookies)
 }
 
 /// Ids of the writable bookies.

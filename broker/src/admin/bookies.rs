@@ -12,9 +12,6 @@ use serde::Serialize;
 
 use super::{AdminError, AdminState};
 
-/// Registrations read per metadata list call.
-const PAGE: usize = 1000;
-
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BookieInfo {
@@ -33,31 +30,23 @@ pub async fn list_bookies(
     State(state): State<AdminState>,
 ) -> Result<Json<BookiesClusterInfo>, AdminError> {
     let mut bookies = Vec::new();
-    let mut start_after: Option<String> = None;
-    loop {
-        let page = state
-            .metadata
-            .list(AVAILABLE_BOOKIES_PREFIX, start_after.as_deref(), PAGE)
-            .await
-            .map_err(|e| AdminError::Unavailable(e.to_string()))?;
-        for (key, value) in &page.entries {
-            let Some(bookie_id) = bookie_of_available_key(key) else {
-                continue;
-            };
-            let registration: Option<BookieRegistration> =
-                serde_json::from_slice(&value.value).ok();
-            let (read_only, free_bytes) =
-                registration.map_or((false, 0), |r| (r.read_only, r.free_bytes));
-            bookies.push(BookieInfo {
-                bookie_id: bookie_id.to_string(),
-                state: if read_only { "read-only" } else { "writable" },
-                free_bytes,
-            });
-        }
-        match page.next_start_after {
-            Some(next) => start_after = Some(next),
-            None => break,
-        }
+    let entries = state
+        .metadata
+        .list_all(AVAILABLE_BOOKIES_PREFIX)
+        .await
+        .map_err(|e| AdminError::Unavailable(e.to_string()))?;
+    for (key, value) in &entries {
+        let Some(bookie_id) = bookie_of_available_key(key) else {
+            continue;
+        };
+        let registration: Option<BookieRegistration> = serde_json::from_slice(&value.value).ok();
+        let (read_only, free_bytes) =
+            registration.map_or((false, 0), |r| (r.read_only, r.free_bytes));
+        bookies.push(BookieInfo {
+            bookie_id: bookie_id.to_string(),
+            state: if read_only { "read-only" } else { "writable" },
+            free_bytes,
+        });
     }
     Ok(Json(BookiesClusterInfo { bookies }))
 }

@@ -30,7 +30,6 @@ use crate::topic::{LookupAnswer, TopicOwnership};
 /// Longest wait of a namespace unload for the other owners.
 const NAMESPACE_UNLOAD_WAIT: Duration = Duration::from_secs(30);
 const NAMESPACE_UNLOAD_POLL: Duration = Duration::from_millis(100);
-const LIST_PAGE: usize = 1000;
 
 fn cluster(state: &AdminState) -> Result<&Arc<Cluster>, AdminError> {
     state
@@ -159,33 +158,27 @@ pub async fn owned_namespaces(
         )));
     }
     let mut owned = BTreeMap::new();
-    let mut start_after: Option<String> = None;
-    loop {
-        let page = state
-            .metadata
-            .list(OWNERSHIP_ROOT, start_after.as_deref(), LIST_PAGE)
-            .await
-            .map_err(|e| AdminError::Unavailable(e.to_string()))?;
-        for (key, stored) in &page.entries {
-            let Ok(owner) = serde_json::from_slice::<OwnershipInfo>(&stored.value) else {
-                continue;
-            };
-            if owner.broker_id == broker {
-                owned.insert(
-                    key[OWNERSHIP_ROOT.len()..].to_string(),
-                    OwnershipStatus {
-                        broker_assignment: "shared",
-                        is_controlled: false,
-                        is_active: !owner.disabled,
-                    },
-                );
-            }
-        }
-        match page.next_start_after {
-            Some(next) => start_after = Some(next),
-            None => return Ok(Json(owned)),
+    let entries = state
+        .metadata
+        .list_all(OWNERSHIP_ROOT)
+        .await
+        .map_err(|e| AdminError::Unavailable(e.to_string()))?;
+    for (key, stored) in &entries {
+        let Ok(owner) = serde_json::from_slice::<OwnershipInfo>(&stored.value) else {
+            continue;
+        };
+        if owner.broker_id == broker {
+            owned.insert(
+                key[OWNERSHIP_ROOT.len()..].to_string(),
+                OwnershipStatus {
+                    broker_assignment: "shared",
+                    is_controlled: false,
+                    is_active: !owner.disabled,
+                },
+            );
         }
     }
+    Ok(Json(owned))
 }
 
 /// `GET /admin/v2/namespaces/{tenant}/{namespace}/bundles`.

@@ -19,6 +19,9 @@ pub enum AdminError {
     /// The resource is in a state that forbids the request (Pulsar's 412).
     #[error("{0}")]
     PreconditionFailed(String),
+    /// The operation is not allowed on this kind of resource (Pulsar's 405).
+    #[error("{0}")]
+    MethodNotAllowed(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -32,6 +35,7 @@ impl AdminError {
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
             AdminError::Conflict(_) => StatusCode::CONFLICT,
             AdminError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            AdminError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AdminError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -93,6 +97,7 @@ impl From<ManagedLedgerError> for AdminError {
             ManagedLedgerError::Fenced { .. } | ManagedLedgerError::Closed { .. } => {
                 AdminError::Conflict(reason)
             }
+            ManagedLedgerError::Terminated { .. } => AdminError::PreconditionFailed(reason),
             ManagedLedgerError::Metadata(_)
             | ManagedLedgerError::Ledger(_)
             | ManagedLedgerError::WriteFailed { .. }

@@ -22,6 +22,7 @@ use super::replication_metrics::ReplicationMetrics;
 use super::topic_metrics::TopicMetrics;
 use super::AdminState;
 use crate::managed_ledger::{ManagedLedger, ManagedLedgerFactory, WritabilityState};
+use crate::metadata_metrics::MetadataStoreMetrics;
 use crate::metrics;
 use crate::namespace::TopicName;
 
@@ -142,6 +143,7 @@ pub async fn metrics(State(state): State<AdminState>) -> Response {
             state.topic_level_metrics,
         )));
     }
+    collectors.push(Box::new(MetadataStoreMetrics));
     if magnetar_bookie::metrics::has_bookie() {
         // A standalone: its bookies' metrics on the same page.
         collectors.push(Box::new(magnetar_bookie::metrics::BookieCollector));

@@ -8,6 +8,9 @@
 //! | `messageTTL` | seconds, `0` none | `null` |
 //! | `backlogQuota?backlogQuotaType=destination_storage\|message_age` | `{"limitSize": bytes, "limitTime": s, "policy": …}` | read at `backlogQuotaMap` |
 //! | `maxProducersPerTopic`, `maxConsumersPerTopic` | a count, `0` no cap | `null` |
+//! | `maxUnackedMessagesPerConsumer`, `maxUnackedMessagesPerSubscription` | a count, `0` no limit | `null` (the broker's) |
+//! | `subscriptionExpirationTime` | minutes, `0` never | `null` (the broker's) |
+//! | `inactiveTopicPolicies` | `{"inactiveTopicDeleteMode": …, "maxInactiveDurationSeconds": s, "deleteWhileInactive": b}` | `null` (the broker's) |
 //! | `replication` | cluster names (each registered) | never empty |
 //!
 //! A backlog quota larger than the retention size is refused (412), in
@@ -23,7 +26,7 @@ use super::policies::{body, read_policy, try_write_policy, NamespacePath};
 use super::{AdminError, AdminState};
 use crate::namespace::{
     check_quota_within_retention, BacklogQuota, BacklogQuotaMap, BacklogQuotaType,
-    RetentionPolicies,
+    InactiveTopicPolicies, RetentionPolicies,
 };
 
 pub async fn get_retention(
@@ -200,6 +203,59 @@ cap_handlers!(
     max_consumers_per_topic,
     "maxConsumersPerTopic"
 );
+cap_handlers!(
+    get_max_unacked_per_consumer,
+    set_max_unacked_per_consumer,
+    remove_max_unacked_per_consumer,
+    max_unacked_messages_per_consumer,
+    "maxUnackedMessagesPerConsumer"
+);
+cap_handlers!(
+    get_max_unacked_per_subscription,
+    set_max_unacked_per_subscription,
+    remove_max_unacked_per_subscription,
+    max_unacked_messages_per_subscription,
+    "maxUnackedMessagesPerSubscription"
+);
+cap_handlers!(
+    get_subscription_expiration,
+    set_subscription_expiration,
+    remove_subscription_expiration,
+    subscription_expiration_time_minutes,
+    "subscriptionExpirationTime"
+);
+
+pub async fn get_inactive_topic_policies(
+    State(state): State<AdminState>,
+    Path(path): NamespacePath,
+) -> Result<Json<Option<InactiveTopicPolicies>>, AdminError> {
+    read_policy(&state, path, |p| p.inactive_topic_policies).await
+}
+
+pub async fn set_inactive_topic_policies(
+    State(state): State<AdminState>,
+    Path(path): NamespacePath,
+    bytes: axum::body::Bytes,
+) -> Result<StatusCode, AdminError> {
+    let policies: InactiveTopicPolicies = body(&bytes, "the inactive topic policies")?;
+    policies.validate()?;
+    try_write_policy(&state, path, "inactiveTopicPolicies", |p| {
+        p.inactive_topic_policies = Some(policies);
+        Ok(())
+    })
+    .await
+}
+
+pub async fn remove_inactive_topic_policies(
+    State(state): State<AdminState>,
+    Path(path): NamespacePath,
+) -> Result<StatusCode, AdminError> {
+    try_write_policy(&state, path, "inactiveTopicPolicies", |p| {
+        p.inactive_topic_policies = None;
+        Ok(())
+    })
+    .await
+}
 
 pub async fn get_replication(
     State(state): State<AdminState>,

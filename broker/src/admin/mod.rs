@@ -1,8 +1,10 @@
 //! The admin HTTP API (axum, port 8080 by default): `/health`, `/metrics`
 //! (OpenMetrics text) and a subset of Pulsar's admin v2 REST API (clusters,
 //! tenants, namespaces, persistent topics and their stats, subscriptions
-//! (`subscriptions.rs`), partitioned topics, schemas, brokers, bundles
-//! with unload and split) and the HTTP lookup.
+//! (`subscriptions.rs`), termination (`terminate.rs`), compaction
+//! (`compaction.rs`), partitioned
+//! topics, schemas, brokers, bundles with unload and split) and the HTTP
+//! lookup.
 //!
 //! Handlers talk to the metadata store through [`PolicyStore`] and to topics
 //! through the [`ManagedLedgerFactory`]; creating a topic writes its empty
@@ -12,6 +14,7 @@
 mod bookies;
 mod broker_health;
 mod cluster;
+mod compaction;
 mod error;
 mod health;
 mod limits;
@@ -22,6 +25,7 @@ mod replication_metrics;
 mod schemas;
 mod subscriptions;
 mod tenants;
+mod terminate;
 mod topic_metrics;
 mod topics;
 
@@ -166,6 +170,40 @@ pub fn admin_router(state: AdminState) -> Router {
                 .delete(limits::remove_max_consumers),
         )
         .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/maxUnackedMessagesPerConsumer",
+            get(limits::get_max_unacked_per_consumer)
+                .post(limits::set_max_unacked_per_consumer)
+                .delete(limits::remove_max_unacked_per_consumer),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/maxUnackedMessagesPerSubscription",
+            get(limits::get_max_unacked_per_subscription)
+                .post(limits::set_max_unacked_per_subscription)
+                .delete(limits::remove_max_unacked_per_subscription),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/subscriptionExpirationTime",
+            get(limits::get_subscription_expiration)
+                .post(limits::set_subscription_expiration)
+                .delete(limits::remove_subscription_expiration),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/inactiveTopicPolicies",
+            get(limits::get_inactive_topic_policies)
+                .post(limits::set_inactive_topic_policies)
+                .delete(limits::remove_inactive_topic_policies),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/compactionThreshold",
+            get(compaction::get_threshold)
+                .post(compaction::set_threshold)
+                .delete(compaction::remove_threshold),
+        )
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/compaction",
+            get(compaction::status).put(compaction::trigger),
+        )
+        .route(
             "/admin/v2/namespaces/{tenant}/{namespace}/replication",
             get(limits::get_replication).post(limits::set_replication),
         )
@@ -269,6 +307,14 @@ pub fn admin_router(state: AdminState) -> Router {
         .route(
             "/admin/v2/persistent/{tenant}/{namespace}/{topic}/unload",
             put(subscriptions::unload_topic),
+        )
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/terminate",
+            post(terminate::terminate),
+        )
+        .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/terminate/partitions",
+            post(terminate::terminate_partitions),
         )
         .route(
             "/admin/v2/persistent/{tenant}/{namespace}/{topic}/internalStats",

@@ -473,10 +473,12 @@ pub async fn internal_stats(
             last_confirmed_entry: stats
                 .last_confirmed
                 .map_or_else(|| "-1:-1".to_string(), |p| p.to_string()),
-            state: if ledger.is_open() {
-                "LedgerOpened"
-            } else {
+            state: if !ledger.is_open() {
                 "Closed"
+            } else if ledger.is_terminated() {
+                "Terminated"
+            } else {
+                "LedgerOpened"
             },
             ledgers,
             cursors,

@@ -19,7 +19,6 @@ use crate::namespace::OwnershipInfo;
 
 pub const BROKERS_ROOT: &str = "/loadbalance/brokers/";
 pub const LEADER_KEY: &str = "/loadbalance/leader";
-const LIST_PAGE: usize = 1000;
 
 /// What a broker publishes about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,25 +136,15 @@ impl BrokerRegistry {
     /// with a warning (a newer broker may write fields we do not know).
     pub async fn brokers(&self) -> Result<BTreeMap<String, BrokerInfo>, ClusterError> {
         let mut brokers = BTreeMap::new();
-        let mut start_after: Option<String> = None;
-        loop {
-            let page = self
-                .metadata
-                .list(BROKERS_ROOT, start_after.as_deref(), LIST_PAGE)
-                .await?;
-            for (key, stored) in &page.entries {
-                match serde_json::from_slice::<BrokerInfo>(&stored.value) {
-                    Ok(info) => {
-                        brokers.insert(info.broker_id.clone(), info);
-                    }
-                    Err(error) => tracing::warn!(%key, %error, "unreadable broker record"),
+        for (key, stored) in &self.metadata.list_all(BROKERS_ROOT).await? {
+            match serde_json::from_slice::<BrokerInfo>(&stored.value) {
+                Ok(info) => {
+                    brokers.insert(info.broker_id.clone(), info);
                 }
-            }
-            match page.next_start_after {
-                Some(next) => start_after = Some(next),
-                None => return Ok(brokers),
+                Err(error) => tracing::warn!(%key, %error, "unreadable broker record"),
             }
         }
+        Ok(brokers)
     }
 
     pub async fn broker(&self, broker_id: &str) -> Result<Option<BrokerInfo>, ClusterError> {

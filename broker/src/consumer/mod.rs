@@ -3,7 +3,9 @@
 //! A consumer owns its flow-control permits and, for subscriptions that
 //! track them, the entries it was sent and has not acknowledged yet
 //! (`pending.rs`, with the unacked limit). The dispatcher decides what to send; the consumer only
-//! frames it for the client and does the accounting.
+//! frames it for the client and does the accounting. It also tells its
+//! client, once, when a terminated topic has nothing more for it
+//! (`REACHED_END_OF_TOPIC`), if the client understands that command.
 
 mod pending;
 
@@ -11,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use magnetar_proto::pulsar::api::{
-    CommandActiveConsumerChange, CommandCloseConsumer, CommandMessage,
+    CommandActiveConsumerChange, CommandCloseConsumer, CommandMessage, CommandReachedEndOfTopic,
 };
 use magnetar_proto::pulsar::{messages_in_body, Frame, PayloadFrame};
 use parking_lot::Mutex;
@@ -72,6 +74,9 @@ pub struct ConsumerSpec {
     /// Shared and Key_Shared: unacknowledged messages at which the
     /// consumer is blocked (0: no limit).
     pub max_unacked: u64,
+    /// Whether the client understands `REACHED_END_OF_TOPIC` (else it is
+    /// never sent: a client that does not would drop its connection).
+    pub end_of_topic_notice: bool,
 }
 
 /// A Key_Shared consumer's `KeySharedMeta`.
@@ -90,6 +95,13 @@ pub struct ConsumerKey {
     pub id: u64,
 }
 
+/// What waits for the client to have its SUBSCRIBE answer.
+#[derive(Debug, Default)]
+struct Deferred {
+    active: Option<bool>,
+    end_of_topic: bool,
+}
+
 /// The entry could not be sent: the client connection is gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionGone;
@@ -106,10 +118,14 @@ pub struct Consumer {
     flow: Flow,
     permits: AtomicI64,
     /// Whether the client has its SUBSCRIBE answer: an
-    /// `ACTIVE_CONSUMER_CHANGE` before it would name an unknown consumer,
-    /// so it waits in `deferred_active` until [`Consumer::ready`].
+    /// `ACTIVE_CONSUMER_CHANGE` or `REACHED_END_OF_TOPIC` before it would
+    /// name an unknown consumer, so it waits in `deferred` until
+    /// [`Consumer::ready`].
     ready: AtomicBool,
-    deferred_active: Mutex<Option<bool>>,
+    deferred: Mutex<Deferred>,
+    end_of_topic_notice: bool,
+    /// The end of the topic was reached (told at most once).
+    reached_end: AtomicBool,
     /// Sent, not yet acknowledged: position → messages in the entry.
     pending_acks: Mutex<PendingAcks>,
     closed: AtomicBool,
@@ -139,7 +155,9 @@ impl Consumer {
             out,
             permits: AtomicI64::new(0),
             ready: AtomicBool::new(false),
-            deferred_active: Mutex::new(None),
+            deferred: Mutex::new(Deferred::default()),
+            end_of_topic_notice: spec.end_of_topic_notice,
+            reached_end: AtomicBool::new(false),
             pending_acks: Mutex::new(PendingAcks::new(spec.max_unacked)),
             closed: AtomicBool::new(false),
         }
@@ -180,20 +198,46 @@ impl Consumer {
     /// Tells the client whether this consumer is the active one
     /// (`ACTIVE_CONSUMER_CHANGE`, Failover).
     pub fn notify_active(&self, is_active: bool) {
-        let mut deferred = self.deferred_active.lock();
+        let mut deferred = self.deferred.lock();
         if self.ready.load(Ordering::Acquire) {
             self.send_active(is_active);
         } else {
-            *deferred = Some(is_active);
+            deferred.active = Some(is_active);
+        }
+    }
+
+    /// The topic is terminated and this consumer's subscription has
+    /// everything: tells the client (`REACHED_END_OF_TOPIC`), once.
+    pub fn notify_end_of_topic(&self) {
+        if self.reached_end.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let mut deferred = self.deferred.lock();
+        if self.ready.load(Ordering::Acquire) {
+            self.send_end_of_topic();
+        } else {
+            deferred.end_of_topic = true;
         }
     }
 
     /// The client has its SUBSCRIBE answer: sends what was deferred.
     pub fn ready(&self) {
-        let mut deferred = self.deferred_active.lock();
+        let mut deferred = self.deferred.lock();
         self.ready.store(true, Ordering::Release);
-        if let Some(is_active) = deferred.take() {
+        if let Some(is_active) = deferred.active.take() {
             self.send_active(is_active);
+        }
+        if std::mem::take(&mut deferred.end_of_topic) {
+            self.send_end_of_topic();
+        }
+    }
+
+    fn send_end_of_topic(&self) {
+        if self.end_of_topic_notice && !self.is_closed() {
+            tracing::info!(consumer_id = self.id, subscription = %self.subscription, "end of topic reached");
+            self.out.send(CommandReachedEndOfTopic {
+                consumer_id: self.id,
+            });
         }
     }
 
@@ -349,6 +393,7 @@ pub(crate) mod testing {
                 priority_level,
                 key_shared: None,
                 max_unacked: 0,
+                end_of_topic_notice: true,
             },
             Outbound::new(cid, tx),
             Arc::default(),

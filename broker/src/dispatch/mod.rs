@@ -20,8 +20,18 @@
 //! redeliver by rewinding; Shared and Key_Shared track what each consumer
 //! holds and redeliver through the replay set (see `state.rs`,
 //! `failover.rs`, `key_shared.rs`, `delayed.rs`).
+//!
+//! A subscription that reads compacted (`compacted.rs`) takes entries
+//! from the topic's compacted ledger up to the compaction horizon, then
+//! from its cursor.
+//!
+//! On a terminated topic, each time the task goes idle (and after acks) it
+//! checks whether the subscription has everything, and then tells each
+//! consumer once (`end_of_topic.rs`).
 
+mod compacted;
 mod delayed;
+mod end_of_topic;
 mod failover;
 mod key_shared;
 mod state;
@@ -95,6 +105,8 @@ pub struct Dispatcher {
     config: DispatchConfig,
     wake: Notify,
     cancel: CancellationToken,
+    /// Set while the subscription reads the compacted view.
+    compacted: Mutex<Option<compacted::CompactedRead>>,
 }
 
 impl Dispatcher {
@@ -119,6 +131,7 @@ impl Dispatcher {
             config,
             wake: Notify::new(),
             cancel: CancellationToken::new(),
+            compacted: Mutex::new(None),
         });
         let span = tracing::info_span!("dispatcher", subscription = %dispatcher.subscription, topic = dispatcher.ledger.name());
         tokio::spawn(tracing::Instrument::instrument(
@@ -134,6 +147,24 @@ impl Dispatcher {
 
     pub fn cursor(&self) -> &Arc<ManagedCursor> {
         &self.cursor
+    }
+
+    /// Whether the subscription's consumers together are at its
+    /// unacknowledged limit.
+    pub fn is_blocked(&self) -> bool {
+        self.state.lock().blocked
+    }
+
+    /// Changes the subscription's unacknowledged limit (0: none), as a
+    /// namespace policy says; a lifted block lets dispatch go on.
+    pub fn set_max_unacked(&self, max_unacked: u64) {
+        let mut state = self.state.lock();
+        if state.max_unacked() == max_unacked {
+            return;
+        }
+        state.set_max_unacked(max_unacked);
+        drop(state);
+        self.wake.notify_one();
     }
 
     pub fn consumers(&self) -> Vec<Arc<Consumer>> {
@@ -258,8 +289,11 @@ impl Dispatcher {
         let mut state = self.state.lock();
         state.forget(positions);
         // Key_Shared: an ack may release a held key slot; any type: it
-        // may lift an unacked limit.
-        let wake = unblocked || !state.replay.is_empty() || state.update_blocked();
+        // may lift an unacked limit, or reach the end of a terminated topic.
+        let wake = unblocked
+            || !state.replay.is_empty()
+            || state.update_blocked()
+            || self.ledger.is_terminated();
         drop(state);
         if wake {
             self.wake.notify_one();
@@ -271,6 +305,9 @@ impl Dispatcher {
         self.cursor.ack_cumulative(position);
         consumer.acked_up_to(position);
         self.state.lock().forget_up_to(position);
+        if self.ledger.is_terminated() {
+            self.wake.notify_one();
+        }
     }
 
     /// `REDELIVER_UNACKNOWLEDGED_MESSAGES`. Shared and Key_Shared: the
@@ -304,6 +341,7 @@ impl Dispatcher {
             state.epoch += 1;
             state.clear();
             self.cursor.reset_to(position);
+            self.seek_compacted(position, state.epoch);
             state.consumers.clone()
         };
         for consumer in consumers {
@@ -331,7 +369,7 @@ impl Dispatcher {
                     tokio::task::yield_now().await;
                     continue;
                 }
-                Ok(Progress::Idle) => {}
+                Ok(Progress::Idle) => self.notify_if_end_reached(),
                 Err(error) => {
                     tracing::warn!(error = %error, "dispatch read failed, retrying");
                     tokio::select! {
@@ -372,6 +410,10 @@ impl Dispatcher {
             let replay = state.take_replay(budget);
             (budget, replay, state.epoch)
         };
+        if let Some(progress) = self.dispatch_compacted(budget, epoch).await {
+            // Exclusive and Failover rewind instead of replaying.
+            return Ok(progress);
+        }
         let entries = if !replay.is_empty() {
             match self.cursor.read_positions(&replay).await {
                 Ok(entries) => entries,

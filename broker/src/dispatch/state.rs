@@ -76,6 +76,17 @@ impl DispatchState {
         }
     }
 
+    pub fn max_unacked(&self) -> u64 {
+        self.max_unacked
+    }
+
+    /// A new limit; the block is decided again at once.
+    pub fn set_max_unacked(&mut self, max_unacked: u64) {
+        self.max_unacked = max_unacked;
+        self.blocked = false;
+        self.update_blocked();
+    }
+
     /// Unacknowledged messages of every consumer together.
     pub fn unacked_messages(&self) -> u64 {
         self.consumers.iter().map(|c| c.unacked_messages()).sum()
@@ -147,15 +158,22 @@ impl DispatchState {
             .sum()
     }
 
-    /// How many entries the next read should fetch: the permits divided by
-    /// the average batch size seen so far, at least one while any permit is
-    /// left, at most `max_entries`. Zero when no consumer has permits.
+    /// How many entries the next read should fetch: the permits (no more
+    /// than the subscription's unacknowledged limit leaves room for)
+    /// divided by the average batch size seen so far, at least one while
+    /// any permit is left, at most `max_entries`. Zero when no consumer has
+    /// permits.
     pub fn entries_to_read(&mut self, max_entries: usize) -> usize {
         self.update_blocked();
         if self.blocked {
             return 0;
         }
-        let permits = self.permit_budget();
+        let mut permits = self.permit_budget();
+        if self.max_unacked > 0 && !self.mode.is_single_active() {
+            // No more than the subscription's limit leaves room for.
+            let room = self.max_unacked.saturating_sub(self.unacked_messages());
+            permits = permits.min(usize::try_from(room).unwrap_or(usize::MAX));
+        }
         if permits == 0 {
             return 0;
         }

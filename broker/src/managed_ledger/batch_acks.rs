@@ -4,10 +4,15 @@
 //! a message still unacknowledged). An ack AND-s its set into the stored
 //! one; when no bit is left, the whole entry is acknowledged.
 //!
-//! Kept in memory only: after a restart or a move of the topic a partly
-//! acknowledged batch is redelivered whole (at least once, never lost).
+//! Stored with the cursor (the first [`MAX_PERSISTED_BATCH_ACKS`] entries),
+//! so after a restart or a move of the topic a partly acknowledged batch
+//! is redelivered with its acknowledged messages marked; beyond the cap it
+//! is redelivered whole (at least once, never lost).
 
 use std::collections::HashMap;
+
+/// Partly acknowledged batch entries stored with a cursor at most.
+pub const MAX_PERSISTED_BATCH_ACKS: usize = 10_000;
 
 #[derive(Debug, Default)]
 pub struct BatchAcks {
@@ -38,6 +43,25 @@ impl BatchAcks {
     /// partly acknowledged.
     pub fn remaining(&self, offset: i64) -> Option<&[i64]> {
         self.remaining.get(&offset).map(Vec::as_slice)
+    }
+
+    /// Restores what a stored cursor kept of the entry at `offset`.
+    pub fn restore(&mut self, offset: i64, remaining: Vec<i64>) {
+        if remaining.iter().any(|word| *word != 0) {
+            self.remaining.insert(offset, remaining);
+        }
+    }
+
+    /// The partly acknowledged entries, lowest offset first, at most
+    /// `limit` of them.
+    pub fn lowest(&self, limit: usize) -> Vec<(i64, Vec<i64>)> {
+        let mut offsets: Vec<i64> = self.remaining.keys().copied().collect();
+        offsets.sort_unstable();
+        offsets
+            .into_iter()
+            .take(limit)
+            .filter_map(|o| self.remaining.get(&o).map(|words| (o, words.clone())))
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -94,5 +118,26 @@ mod tests {
         assert!(acks.remaining(5).is_some());
         acks.forget(5);
         assert!(acks.is_empty());
+    }
+
+    #[test]
+    fn stored_form_round_trips_lowest_first() {
+        let mut acks = BatchAcks::default();
+        acks.apply(9, &ack_of(1, 3));
+        acks.apply(4, &ack_of(0, 2));
+        let stored = acks.lowest(10);
+        assert_eq!(stored.iter().map(|(o, _)| *o).collect::<Vec<_>>(), [4, 9]);
+        assert_eq!(acks.lowest(1).len(), 1);
+        let mut restored = BatchAcks::default();
+        for (offset, remaining) in stored {
+            restored.restore(offset, remaining);
+        }
+        assert_eq!(restored.remaining(9), acks.remaining(9));
+        assert!(
+            restored.apply(4, &ack_of(1, 2)),
+            "the last index completes it"
+        );
+        restored.restore(5, vec![0]);
+        assert_eq!(restored.remaining(5), None, "nothing left is not kept");
     }
 }

@@ -20,13 +20,13 @@ use magnetar_metadata::{Expected, MetadataError, PutOptions, Version};
 use parking_lot::Mutex;
 
 use super::ack_state::AckState;
-use super::batch_acks::BatchAcks;
+use super::batch_acks::{BatchAcks, MAX_PERSISTED_BATCH_ACKS};
 use super::config::InitialPosition;
 use super::cursor_context::CursorContext;
 use super::error::ManagedLedgerError;
 use super::layout::LedgerLayout;
 use super::position::{Entry, Position};
-use super::stored::{decode, encode, StoredCursor};
+use super::stored::{decode, encode, now_millis, StoredCursor};
 
 /// Redelivery counts stored with a cursor at most; the rest start again
 /// from zero after a restart.
@@ -47,7 +47,7 @@ pub struct ManagedCursor {
 
 struct CursorState {
     acks: AckState,
-    /// Batch entries acknowledged in part (in memory only).
+    /// Batch entries acknowledged in part (persisted, capped).
     batch_acks: BatchAcks,
     /// Redelivery counts of unacknowledged entries (persisted, capped).
     redeliveries: BTreeMap<Position, u32>,
@@ -62,6 +62,8 @@ struct CursorState {
     /// `persisted_mark_delete` past it.
     resets: u64,
     properties: BTreeMap<String, String>,
+    /// When a consumer last attached or left (Unix ms).
+    last_active: u64,
 }
 
 impl ManagedCursor {
@@ -84,6 +86,8 @@ impl ManagedCursor {
                 individually_acked: Vec::new(),
                 properties: Default::default(),
                 redeliveries: Vec::new(),
+                batch_acks: Vec::new(),
+                last_active: Some(now_millis()),
             };
             (AckState::new(mark_delete), stored)
         };
@@ -126,9 +130,22 @@ impl ManagedCursor {
         stored: StoredCursor,
         version: Version,
     ) -> Self {
-        let acks = Self::acks_from_stored(&ctx.log().layout(), &stored);
+        let layout = ctx.log().layout();
+        let acks = Self::acks_from_stored(&layout, &stored);
+        let mark_delete = acks.mark_delete();
         let cursor = Self::new(ctx, name, acks, stored.properties, Some(version));
-        cursor.state.lock().redeliveries = stored.redeliveries.into_iter().collect();
+        {
+            let mut state = cursor.state.lock();
+            state.redeliveries = stored.redeliveries.into_iter().collect();
+            for (position, remaining) in stored.batch_acks {
+                if let Some(offset) = layout.offset_of(position).filter(|o| *o > mark_delete) {
+                    state.batch_acks.restore(offset, remaining);
+                }
+            }
+            if let Some(last_active) = stored.last_active {
+                state.last_active = last_active;
+            }
+        }
         cursor
     }
 
@@ -152,6 +169,7 @@ impl ManagedCursor {
                 acks,
                 batch_acks: BatchAcks::default(),
                 redeliveries: BTreeMap::new(),
+                last_active: now_millis(),
                 dirty: version.is_none(),
                 persisted_mark_delete: if version.is_some() {
                     mark_delete
@@ -296,6 +314,16 @@ impl ManagedCursor {
         };
         let mut state = self.state.lock();
         state.read_offset = offset.max(state.acks.mark_delete() + 1);
+    }
+
+    /// Moves the read position forward to the first entry after
+    /// `position`, never back: a reader of the compacted view has had
+    /// everything up to there.
+    pub fn skip_reading_past(&self, position: Position) {
+        let next = Position::new(position.ledger_id, position.entry_id + 1);
+        let offset = self.ctx.log().layout().first_offset_at_or_after(next);
+        let mut state = self.state.lock();
+        state.read_offset = state.read_offset.max(offset);
     }
 
     /// Resets the cursor so that the next read is the first entry at or
@@ -553,7 +581,24 @@ impl ManagedCursor {
             return false;
         };
         let mut state = self.state.lock();
-        !state.acks.is_acked(offset) && state.batch_acks.apply(offset, ack_set)
+        if state.acks.is_acked(offset) {
+            return false;
+        }
+        state.dirty |= self.durable;
+        state.batch_acks.apply(offset, ack_set)
+    }
+
+    /// A consumer attached or left: the subscription is in use now.
+    pub fn touch(&self) {
+        let mut state = self.state.lock();
+        state.last_active = now_millis();
+        state.dirty |= self.durable;
+    }
+
+    /// When a consumer last attached or left (Unix ms; the cursor's load
+    /// or creation when it was stored without).
+    pub fn last_active(&self) -> u64 {
+        self.state.lock().last_active
     }
 
     /// The messages still to deliver of those `entries` that are partly
@@ -685,6 +730,13 @@ impl ManagedCursor {
                     .take(MAX_PERSISTED_REDELIVERIES)
                     .map(|(p, n)| (*p, *n))
                     .collect(),
+                batch_acks: state
+                    .batch_acks
+                    .lowest(MAX_PERSISTED_BATCH_ACKS)
+                    .into_iter()
+                    .map(|(offset, remaining)| (layout.position_of(offset), remaining))
+                    .collect(),
+                last_active: Some(state.last_active),
             };
             (stored, state.acks.mark_delete(), state.resets)
         };

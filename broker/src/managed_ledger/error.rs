@@ -22,6 +22,9 @@ pub enum ManagedLedgerError {
     /// bookies, usually). The add was not persisted; retrying later may work.
     #[error("managed ledger {name} not writable {reason}")]
     NotWritable { name: String, reason: String },
+    /// The managed ledger is terminated: it takes no more entries, ever.
+    #[error("managed ledger {name} is terminated: it takes no more entries")]
+    Terminated { name: String },
     #[error("entry {0} does not exist (not written yet or trimmed)")]
     NoSuchEntry(Position),
     #[error("managed ledger {0} does not exist")]

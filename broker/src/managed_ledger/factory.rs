@@ -9,6 +9,8 @@
 //! one (its writer task holds adds and retries creation). A previous
 //! owner's appends then fail (fenced ledger) and its next list CAS fails
 //! (version conflict), so it ends `Fenced` without losing an acknowledged add.
+//! A terminated managed ledger (the list says so) opens the same way but
+//! creates no ledger: it only serves reads.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,7 +39,6 @@ use super::stored::{
 };
 use super::writer::{ledger_options, MlWriterTask};
 
-const LIST_PAGE: usize = 1000;
 const CLAIM_ATTEMPTS: usize = 3;
 
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<ManagedLedger>>>>;
@@ -183,22 +184,26 @@ impl ManagedLedgerFactory {
         // enough bookies the managed ledger still opens (the CAS still
         // fences a previous owner); its writer task starts without a ledger
         // and creates one once bookies are back, holding adds meanwhile.
-        let writer = match self
-            .ledgers
-            .create(ledger_options(name, &self.config))
-            .await
-        {
-            Ok(writer) => {
-                list.ledgers.push(StoredLedger {
-                    ledger_id: writer.id(),
-                    entries: 0,
-                    size: 0,
-                    timestamp: now_millis(),
-                });
-                Ok(writer)
-            }
-            Err(error @ LedgerError::NotEnoughBookies { .. }) => Err(error),
-            Err(error) => return Err(error.into()),
+        // A terminated managed ledger takes no more entries: no new ledger.
+        let writer = match list.terminated_at {
+            Some(_) => Ok(None),
+            None => match self
+                .ledgers
+                .create(ledger_options(name, &self.config))
+                .await
+            {
+                Ok(writer) => {
+                    list.ledgers.push(StoredLedger {
+                        ledger_id: writer.id(),
+                        entries: 0,
+                        size: 0,
+                        timestamp: now_millis(),
+                    });
+                    Ok(Some(writer))
+                }
+                Err(error @ LedgerError::NotEnoughBookies { .. }) => Err(error),
+                Err(error) => return Err(error.into()),
+            },
         };
         let layout = LedgerLayout::from_ledgers(
             list.ledgers
@@ -207,6 +212,9 @@ impl ManagedLedgerFactory {
         );
 
         let status = Arc::new(MlStatus::new(name));
+        if let Some(position) = list.terminated_at {
+            status.set_terminated(position);
+        }
         let ledger_list = Arc::new(LedgerList::new(
             self.metadata.clone(),
             status.clone(),
@@ -214,7 +222,7 @@ impl ManagedLedgerFactory {
         ));
         let stored = ledger_list.lock().await.cas(list).await;
         if let Err(error) = stored {
-            if let Ok(writer) = &writer {
+            if let Ok(Some(writer)) = &writer {
                 let _ = self.ledgers.delete(writer.id()).await;
             }
             return Err(error);
@@ -289,7 +297,7 @@ impl ManagedLedgerFactory {
     ) -> Result<CursorSet, ManagedLedgerError> {
         let cursors = CursorSet::default();
         let prefix = cursor_prefix(name);
-        for (key, stored) in self.list_all(&prefix).await? {
+        for (key, stored) in self.metadata.list_all(&prefix).await? {
             let cursor_name = &key[prefix.len()..];
             if cursor_name.contains('/') {
                 continue; // a cursor of a managed ledger whose name extends this one
@@ -330,27 +338,12 @@ impl ManagedLedgerFactory {
         })
     }
 
-    async fn list_all(&self, prefix: &str) -> Result<Vec<(String, Versioned)>, ManagedLedgerError> {
-        let mut all = Vec::new();
-        let mut start_after: Option<String> = None;
-        loop {
-            let page = self
-                .metadata
-                .list(prefix, start_after.as_deref(), LIST_PAGE)
-                .await?;
-            all.extend(page.entries);
-            match page.next_start_after {
-                Some(next) => start_after = Some(next),
-                None => return Ok(all),
-            }
-        }
-    }
-
     /// Names of the stored managed ledgers whose name starts with `prefix`
     /// (e.g. `public/default/persistent/`), sorted.
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, ManagedLedgerError> {
         let full = format!("{LEDGER_LIST_ROOT}{prefix}");
         Ok(self
+            .metadata
             .list_all(&full)
             .await?
             .into_iter()
@@ -380,7 +373,7 @@ impl ManagedLedgerFactory {
         };
         let list: StoredLedgerList = decode(&key, &stored.value)?;
         let prefix = cursor_prefix(name);
-        for (cursor_key, _) in self.list_all(&prefix).await? {
+        for (cursor_key, _) in self.metadata.list_all(&prefix).await? {
             if !cursor_key[prefix.len()..].contains('/') {
                 self.metadata.delete(&cursor_key, Expected::Any).await?;
             }

@@ -83,6 +83,9 @@ impl ManagedLedger {
         if let Some(error) = self.status.error() {
             return futures::future::ready(Err(error)).boxed();
         }
+        if self.status.terminated().is_some() {
+            return futures::future::ready(Err(self.status.terminated_error())).boxed();
+        }
         let (reply, done) = oneshot::channel();
         if self.commands.send(MlCommand::Add { data, reply }).is_err() {
             return futures::future::ready(Err(self.status.stopped())).boxed();
@@ -105,6 +108,33 @@ impl ManagedLedger {
     /// Changes whenever an add is confirmed; tailing readers wait on it.
     pub fn watch_last_confirmed(&self) -> watch::Receiver<Option<Position>> {
         self.log.watch_last_confirmed()
+    }
+
+    /// Terminates the log: adds accepted before settle first, every later
+    /// add fails with `Terminated`, and the position of the last entry
+    /// (`(L, -1)` when there is none) is stored with the ledger list, so it
+    /// holds across restarts. Terminating again returns the same position.
+    pub async fn terminate(&self) -> Result<Position, ManagedLedgerError> {
+        if let Some(position) = self.status.terminated() {
+            return Ok(position);
+        }
+        if let Some(error) = self.status.error() {
+            return Err(error);
+        }
+        let (reply, done) = oneshot::channel();
+        if self.commands.send(MlCommand::Terminate { reply }).is_err() {
+            return Err(self.status.stopped());
+        }
+        done.await.unwrap_or_else(|_| Err(self.status.stopped()))
+    }
+
+    /// The last entry for good, once terminated.
+    pub fn terminated_at(&self) -> Option<Position> {
+        self.status.terminated()
+    }
+
+    pub fn is_terminated(&self) -> bool {
+        self.status.terminated().is_some()
     }
 
     pub fn is_open(&self) -> bool {

@@ -29,8 +29,9 @@
 //! 6. `cursor_context`, `cursor`, `cursor_set`: durable cursors.
 //! 7. `condition_log`, `writability`, `write_state`, `monitor`: the writer
 //!    task's states, held adds, retry backoff and rate-limited reporting.
-//! 8. `writer`, `rollover`, `no_writer`: the writer task (appends, rollover,
-//!    holding adds while no ledger is writable, close).
+//! 8. `writer`, `rollover`, `no_writer`, `terminate`: the writer task
+//!    (appends, rollover, holding adds while no ledger is writable,
+//!    termination, close).
 //! 9. `maintenance`: the task that flushes cursors, trims and evicts.
 //! 10. `ledger`: the [`ManagedLedger`] handle.
 //! 11. `factory`, then `stats`: opening, listing, deleting, storage stats.
@@ -58,6 +59,7 @@ mod rollover;
 mod stats;
 mod status;
 mod stored;
+mod terminate;
 mod writability;
 mod write_state;
 mod writer;

@@ -72,7 +72,7 @@ impl ManagedLedgerFactory {
         let (entries, size_bytes) = layout.totals();
         let prefix = cursor_prefix(name);
         let mut cursors = Vec::new();
-        for (cursor_key, value) in self.metadata().list(&prefix, None, 10_000).await?.entries {
+        for (cursor_key, value) in self.metadata().list_all(&prefix).await? {
             let cursor_name = &cursor_key[prefix.len()..];
             if cursor_name.contains('/') {
                 continue;

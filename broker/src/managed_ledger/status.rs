@@ -2,12 +2,15 @@
 //! took it over) or closed, and the shutdown signal of its background tasks.
 //! Every other piece of the managed ledger asks here before it acts, and
 //! reports here when it finds itself fenced. It also carries the latest
-//! [`Writability`] the writer task published.
+//! [`Writability`] the writer task published, and the terminated position
+//! once the managed ledger is terminated (set by the writer task, or at
+//! open from the stored list; never cleared).
 
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::error::ManagedLedgerError;
+use super::position::Position;
 use super::writability::Writability;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +25,7 @@ pub(crate) struct MlStatus {
     status: Mutex<Status>,
     shutdown: CancellationToken,
     writability: Mutex<Writability>,
+    terminated: Mutex<Option<Position>>,
 }
 
 impl MlStatus {
@@ -31,6 +35,23 @@ impl MlStatus {
             status: Mutex::new(Status::Open),
             shutdown: CancellationToken::new(),
             writability: Mutex::new(Writability::default()),
+            terminated: Mutex::new(None),
+        }
+    }
+
+    /// The last entry for good, once terminated.
+    pub fn terminated(&self) -> Option<Position> {
+        *self.terminated.lock()
+    }
+
+    /// Records the termination (after it was stored, or as loaded).
+    pub fn set_terminated(&self, position: Position) {
+        self.terminated.lock().get_or_insert(position);
+    }
+
+    pub fn terminated_error(&self) -> ManagedLedgerError {
+        ManagedLedgerError::Terminated {
+            name: self.name.clone(),
         }
     }
 

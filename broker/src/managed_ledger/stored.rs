@@ -34,6 +34,11 @@ pub struct StoredLedgerList {
     pub ledgers: Vec<StoredLedger>,
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+    /// Set once the managed ledger is terminated: its last entry for good
+    /// (`(L, -1)` when it held none). Absent in lists stored before
+    /// termination existed, which load as not terminated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminated_at: Option<Position>,
 }
 
 /// A cursor's durable state.
@@ -50,6 +55,14 @@ pub struct StoredCursor {
     /// (Shared, Key_Shared), so dead-letter policies survive a restart.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redeliveries: Vec<(Position, u32)>,
+    /// Batch entries acknowledged in part: what is left of each, as the
+    /// protocol's `ack_set` words (capped like `redeliveries`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batch_acks: Vec<(Position, Vec<i64>)>,
+    /// When a consumer last attached or left (Unix ms): how long the
+    /// subscription has gone unused, for its expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_active: Option<u64>,
 }
 
 pub fn ledger_list_key(ml_name: &str) -> String {
@@ -122,13 +135,34 @@ mod tests {
             individually_acked: vec![(Position::new(4, 12), Position::new(5, 1))],
             properties: BTreeMap::new(),
             redeliveries: vec![(Position::new(4, 11), 3)],
+            batch_acks: vec![(Position::new(4, 13), vec![0b1010])],
+            last_active: Some(1_700_000_000_000),
         };
         let bytes = encode(&cursor);
         assert_eq!(decode::<StoredCursor>("k", &bytes).unwrap(), cursor);
+        // Cursors stored before these fields existed still load.
+        let old: StoredCursor =
+            decode("k", br#"{"mark_delete":{"ledger_id":4,"entry_id":10}}"#).unwrap();
+        assert!(old.batch_acks.is_empty() && old.last_active.is_none());
         assert!(matches!(
             decode::<StoredCursor>("k", b"{"),
             Err(ManagedLedgerError::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn ledger_lists_without_termination_load_and_terminated_ones_round_trip() {
+        let old =
+            br#"{"ledgers":[{"ledger_id":3,"entries":5,"size":50,"timestamp":1}],"properties":{}}"#;
+        let list: StoredLedgerList = decode("k", old).unwrap();
+        assert_eq!(list.terminated_at, None);
+        assert!(!String::from_utf8_lossy(&encode(&list)).contains("terminated_at"));
+        let terminated = StoredLedgerList {
+            terminated_at: Some(Position::new(3, 4)),
+            ..list
+        };
+        let bytes = encode(&terminated);
+        assert_eq!(decode::<StoredLedgerList>("k", &bytes).unwrap(), terminated);
     }
 
     #[test]

@@ -28,7 +28,8 @@
 //! ledger first, in order; one held past `unwritable_add_timeout` fails with
 //! `NotWritable`. Failed adds are not resubmitted: resubmission could
 //! duplicate entries that recovery later finds on the bookies, and the
-//! client retry path already exists. Rollover is in `rollover`.
+//! client retry path already exists. Rollover is in `rollover`;
+//! termination (no add lands after the terminated position) in `terminate`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -58,6 +59,7 @@ pub(crate) use super::rollover::ledger_options;
 pub(crate) enum MlCommand {
     Add { data: Bytes, reply: Reply<Position> },
     Close { reply: Reply<()> },
+    Terminate { reply: Reply<Position> },
 }
 
 /// An add handed to the current ledger writer and not yet settled.
@@ -128,7 +130,8 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 
 impl MlWriterTask {
     /// The writer task of an opened managed ledger: `writer` is its new
-    /// current ledger, or why none could be created (then it starts in `NoWriter`).
+    /// current ledger, `None` for a terminated managed ledger (which writes
+    /// nothing more), or why none could be created (then it starts in `NoWriter`).
     pub fn new(
         status: Arc<MlStatus>,
         config: ManagedLedgerConfig,
@@ -136,7 +139,7 @@ impl MlWriterTask {
         cache: Arc<EntryCache>,
         list: Arc<LedgerList>,
         log: LogPublisher,
-        writer: Result<Arc<dyn LedgerWriter>, LedgerError>,
+        writer: Result<Option<Arc<dyn LedgerWriter>>, LedgerError>,
     ) -> Self {
         let mut task = MlWriterTask {
             monitor: WriteMonitor::new(status.clone()),
@@ -161,7 +164,7 @@ impl MlWriterTask {
             inflight: VecDeque::new(),
         };
         match writer {
-            Ok(writer) => task.writer = Some(writer),
+            Ok(writer) => task.writer = writer,
             Err(source) => {
                 task.monitor.create_failed();
                 task.probe_armed = matches!(source, LedgerError::NotEnoughBookies { .. });
@@ -187,6 +190,9 @@ impl MlWriterTask {
                     Some(MlCommand::Close { reply }) => {
                         let _ = reply.send(self.close().await);
                         break;
+                    }
+                    Some(MlCommand::Terminate { reply }) => {
+                        let _ = reply.send(self.terminate().await);
                     }
                     None => {
                         self.drain().await;
@@ -249,6 +255,10 @@ impl MlWriterTask {
     async fn add(&mut self, data: Bytes, reply: Reply<Position>) {
         if let Some(error) = self.status.error() {
             let _ = reply.send(Err(error));
+            return;
+        }
+        if self.status.terminated().is_some() {
+            let _ = reply.send(Err(self.status.terminated_error()));
             return;
         }
         if self.writer.is_some() && self.current_ledger_is_full() {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::expiry::InactiveTopicPolicies;
 use super::NamespaceError;
 
 /// How long and how much consumed data is kept (Pulsar's
@@ -163,6 +164,14 @@ pub struct TopicLimits {
     pub max_consumers: Option<u32>,
     /// The clusters the namespace lives in; topics replicate to the others.
     pub replication_clusters: Vec<String>,
+    /// `None`: the broker's setting; 0: no limit.
+    pub max_unacked_per_consumer: Option<u64>,
+    pub max_unacked_per_subscription: Option<u64>,
+    /// `None`: the broker's setting (see [`super::ExpiryLimits`]).
+    pub subscription_expiration_minutes: Option<u32>,
+    pub inactive_topics: Option<InactiveTopicPolicies>,
+    /// Compact once this many bytes are not compacted yet (`None`, 0: never).
+    pub compaction_threshold: Option<u64>,
 }
 
 #[cfg(test)]

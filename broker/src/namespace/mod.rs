@@ -1,11 +1,12 @@
 //! Namespaces: topic names, bundles (topic → hash range), namespace
 //! policies (`limits.rs`: retention, TTL, backlog quotas, producer and
-//! consumer caps), partitioned topics and auto-creation rules, the bootstrap of the default resources, and bundle ownership
+//! consumer caps; `expiry.rs`: inactive topics and subscriptions), partitioned topics and auto-creation rules, the bootstrap of the default resources, and bundle ownership
 //! bound to the broker's metadata session.
 
 mod bundles;
 mod compatibility;
 mod error;
+mod expiry;
 mod lifecycle;
 mod limits;
 mod ownership;
@@ -16,6 +17,7 @@ mod topic_name;
 pub use bundles::{topic_hash, BundleRange, BundlesData, NamespaceBundles, DEFAULT_BUNDLE_COUNT};
 pub use compatibility::CompatibilityStrategy;
 pub use error::NamespaceError;
+pub use expiry::{ExpiryDefaults, ExpiryLimits, InactiveTopicDeleteMode, InactiveTopicPolicies};
 pub use limits::{
     check_quota_within_retention, BacklogQuota, BacklogQuotaMap, BacklogQuotaPolicy,
     BacklogQuotaType, RetentionPolicies, TopicLimits,

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bundles::{BundleRange, BundlesData, NamespaceBundles, DEFAULT_BUNDLE_COUNT};
 use super::compatibility::CompatibilityStrategy;
+use super::expiry::InactiveTopicPolicies;
 use super::limits::{BacklogQuotaMap, RetentionPolicies, TopicLimits};
 use super::partitioned::AutoTopicCreation;
 use super::topic_name::{is_valid_segment, DEFAULT_NAMESPACE, DEFAULT_TENANT};
@@ -27,8 +28,6 @@ pub const CLUSTERS_ROOT: &str = "/admin/clusters/";
 pub const TENANTS_ROOT: &str = "/admin/tenants/";
 pub const POLICIES_ROOT: &str = "/admin/policies/";
 pub const DEFAULT_CLUSTER: &str = "standalone";
-
-const LIST_PAGE: usize = 1000;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -96,6 +95,44 @@ pub struct NamespacePolicies {
         skip_serializing_if = "Option::is_none"
     )]
     pub max_consumers_per_topic: Option<u32>,
+    /// Unacknowledged messages at which a consumer, or a subscription's
+    /// consumers together, get nothing more (`None`: the broker's; 0: no
+    /// limit).
+    #[serde(
+        default,
+        rename = "max_unacked_messages_per_consumer",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_unacked_messages_per_consumer: Option<u32>,
+    #[serde(
+        default,
+        rename = "max_unacked_messages_per_subscription",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_unacked_messages_per_subscription: Option<u32>,
+    /// Subscriptions without consumers for this long are deleted (`None`:
+    /// the broker's; 0: never).
+    #[serde(
+        default,
+        rename = "subscription_expiration_time_minutes",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub subscription_expiration_time_minutes: Option<u32>,
+    /// Whether topics without clients are deleted (`None`: the broker's).
+    #[serde(
+        default,
+        rename = "inactive_topic_policies",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub inactive_topic_policies: Option<InactiveTopicPolicies>,
+    /// Bytes not yet compacted at which a topic is compacted (`None`, 0:
+    /// never); Pulsar's field name.
+    #[serde(
+        default,
+        rename = "compaction_threshold",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub compaction_threshold: Option<i64>,
 }
 
 impl NamespacePolicies {
@@ -111,6 +148,11 @@ impl NamespacePolicies {
             backlog_quota_map: BacklogQuotaMap::new(),
             max_producers_per_topic: None,
             max_consumers_per_topic: None,
+            max_unacked_messages_per_consumer: None,
+            max_unacked_messages_per_subscription: None,
+            subscription_expiration_time_minutes: None,
+            inactive_topic_policies: None,
+            compaction_threshold: None,
         })
     }
 
@@ -127,6 +169,14 @@ impl NamespacePolicies {
             max_producers: self.max_producers_per_topic.filter(|&n| n > 0),
             max_consumers: self.max_consumers_per_topic.filter(|&n| n > 0),
             replication_clusters: self.replication_clusters.clone(),
+            max_unacked_per_consumer: self.max_unacked_messages_per_consumer.map(u64::from),
+            max_unacked_per_subscription: self.max_unacked_messages_per_subscription.map(u64::from),
+            subscription_expiration_minutes: self.subscription_expiration_time_minutes,
+            inactive_topics: self.inactive_topic_policies,
+            compaction_threshold: self
+                .compaction_threshold
+                .and_then(|t| u64::try_from(t).ok())
+                .filter(|&t| t > 0),
         }
     }
 }
@@ -336,25 +386,15 @@ impl PolicyStore {
 
     /// Direct children names under `prefix` (deeper keys are skipped).
     pub(super) async fn child_names(&self, prefix: &str) -> Result<Vec<String>, NamespaceError> {
-        let mut names = Vec::new();
-        let mut start_after: Option<String> = None;
-        loop {
-            let page = self
-                .metadata
-                .list(prefix, start_after.as_deref(), LIST_PAGE)
-                .await?;
-            names.extend(
-                page.entries
-                    .iter()
-                    .map(|(k, _)| &k[prefix.len()..])
-                    .filter(|n| !n.contains('/'))
-                    .map(String::from),
-            );
-            match page.next_start_after {
-                Some(next) => start_after = Some(next),
-                None => return Ok(names),
-            }
-        }
+        Ok(self
+            .metadata
+            .list_all(prefix)
+            .await?
+            .iter()
+            .map(|(k, _)| &k[prefix.len()..])
+            .filter(|n| !n.contains('/'))
+            .map(String::from)
+            .collect())
     }
 }
 

@@ -10,7 +10,7 @@
 //! violation ([`ConnectionError`]), two keepalive periods without traffic,
 //! or broker shutdown. On the way out every producer and consumer of the
 //! connection is detached, so a consumer's unacknowledged messages go back
-//! to its subscription.
+//! to its subscription, and its topic-list watchers are stopped.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,6 +28,7 @@ use tokio::time::Instant;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 
+use super::topic_watcher::TopicWatchers;
 use super::ConnectionError;
 use crate::consumer::Consumer;
 use crate::context::BrokerContext;
@@ -57,8 +58,12 @@ pub(super) struct Connection {
     pub out: Outbound,
     /// Negotiated protocol version; `None` until CONNECT.
     pub protocol_version: Option<i32>,
+    /// Whether the client understands REACHED_END_OF_TOPIC (set at CONNECT).
+    pub end_of_topic_notices: bool,
     pub producers: HashMap<u64, ProducerSlot>,
     pub consumers: HashMap<u64, ConsumerSlot>,
+    /// Topic-list watchers (WATCH_TOPIC_LIST) by watcher id.
+    pub topic_watchers: TopicWatchers,
     /// Bounds publishes awaiting their receipt.
     pub publish_permits: Arc<Semaphore>,
 }
@@ -85,8 +90,10 @@ pub(crate) async fn run(context: Arc<BrokerContext>, stream: TcpStream, cid: u64
         cid,
         out: Outbound::new(cid, frames),
         protocol_version: None,
+        end_of_topic_notices: false,
         producers: HashMap::new(),
         consumers: HashMap::new(),
+        topic_watchers: TopicWatchers::default(),
     };
     tracing::debug!("connection accepted");
     match connection.read_loop(&mut reader, &writer_done).await {
@@ -167,6 +174,16 @@ impl Connection {
                         .get_topics_of_namespace
                         .clone()
                         .ok_or_else(missing)?,
+                )
+                .await
+            }
+            Type::WatchTopicList => {
+                self.handle_watch_topic_list(command.watch_topic_list.clone().ok_or_else(missing)?)
+                    .await
+            }
+            Type::WatchTopicListClose => {
+                self.handle_watch_topic_list_close(
+                    command.watch_topic_list_close.ok_or_else(missing)?,
                 )
                 .await
             }
@@ -254,6 +271,7 @@ impl Connection {
 
     /// Detaches everything this connection created (disconnect).
     async fn detach_all(&mut self) {
+        self.topic_watchers.stop_all().await;
         for (_, slot) in self.producers.drain() {
             slot.producer.close();
             slot.topic.remove_producer(&slot.producer);

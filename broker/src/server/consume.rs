@@ -146,6 +146,21 @@ impl Connection {
         } else {
             CursorStart::Durable(initial)
         };
+        let read_compacted = request.read_compacted == Some(true);
+        if read_compacted && !mode.is_single_active() {
+            return Err(TopicError::InvalidRequest(format!(
+                "read_compacted is only allowed on Exclusive and Failover subscriptions, not {}",
+                mode.as_str()
+            )));
+        }
+        // Where a compacted read restarts while nothing the topic holds
+        // is acknowledged: a reader's start, or the beginning for a
+        // subscription at Earliest.
+        let compacted_start = match start {
+            CursorStart::Reader(position) => Some(position),
+            CursorStart::Durable(InitialPosition::Earliest) => Some(Position::before_ledger(0)),
+            CursorStart::Durable(InitialPosition::Latest) => None,
+        };
         let consumer_name = request.consumer_name.clone().unwrap_or_default();
         let consumer = Arc::new(Consumer::new(
             ConsumerSpec {
@@ -155,7 +170,11 @@ impl Connection {
                 priority_level: request.priority_level.unwrap_or(0),
                 key_shared: (mode == SubscriptionType::KeyShared)
                     .then(|| key_shared_spec(request.key_shared_meta.as_ref())),
-                max_unacked: self.context.config.dispatch.max_unacked_per_consumer,
+                max_unacked: topic
+                    .limits()
+                    .max_unacked_per_consumer
+                    .unwrap_or(self.context.config.dispatch.max_unacked_per_consumer),
+                end_of_topic_notice: self.end_of_topic_notices,
             },
             self.out.clone(),
             topic.traffic().clone(),
@@ -169,6 +188,10 @@ impl Connection {
             .map(|kv| (kv.key.clone(), kv.value.clone()))
             .collect();
         subscription.cursor().init_properties(properties);
+        subscription.dispatcher().read_compacted(
+            read_compacted.then(|| topic.compaction().view().clone()),
+            compacted_start,
+        );
         if request.replicate_subscription_state == Some(true) && subscription.is_durable() {
             // Its progress follows to the namespace's other clusters.
             subscription
@@ -375,14 +398,29 @@ impl Connection {
     }
 
     /// The topic's last entry and the subscription's mark-delete position;
-    /// ledger and entry -1 when the topic holds no entry.
+    /// ledger and entry -1 when the topic holds no entry. A consumer that
+    /// reads compacted, on a topic with nothing after the compaction
+    /// horizon, gets the compacted view's last message instead (its last
+    /// entry may have been compacted out).
     pub(super) fn handle_get_last_message_id(&self, request: CommandGetLastMessageId) {
         let Some(slot) = self.consumers.get(&request.consumer_id) else {
             self.reply_consumer_not_found(request.request_id, request.consumer_id);
             return;
         };
         let mark_delete = slot.subscription.cursor().mark_delete_position();
-        let last = match slot.topic.ledger().last_confirmed() {
+        let mut last_entry = slot.topic.ledger().last_confirmed();
+        let compacted = slot
+            .subscription
+            .dispatcher()
+            .compacted_view()
+            .and_then(|view| view.current());
+        if let Some(compacted) = compacted {
+            let info = compacted.info();
+            if last_entry.is_none_or(|last| last <= info.horizon) {
+                last_entry = info.last;
+            }
+        }
+        let last = match last_entry {
             Some(last) if last.entry_id >= 0 => message_id(last),
             _ => MessageIdData {
                 ledger_id: u64::MAX,

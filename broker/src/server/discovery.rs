@@ -1,6 +1,7 @@
 //! Discovery commands: LOOKUP, PARTITIONED_METADATA, GET_TOPICS_OF_NAMESPACE
 //! and GET_SCHEMA.
 
+use magnetar_proto::pulsar::api::command_get_topics_of_namespace::Mode;
 use magnetar_proto::pulsar::api::command_lookup_topic_response::LookupType;
 use magnetar_proto::pulsar::api::command_partitioned_topic_metadata_response::LookupType as MetadataLookupType;
 use magnetar_proto::pulsar::api::{
@@ -11,6 +12,7 @@ use magnetar_proto::pulsar::api::{
 };
 
 use super::connection::Connection;
+use super::topic_list::{topics_hash, topics_of_ledgers, TopicPattern};
 use crate::schema::{parse_version, version_bytes};
 use crate::topic::{LookupAnswer, TopicError, TopicName};
 use crate::wire::storage_server_error;
@@ -105,23 +107,42 @@ impl Connection {
         self.out.send(response);
     }
 
-    /// Lists the namespace's persistent topics from the stored managed ledgers.
+    /// Lists the namespace's persistent topics from the stored managed
+    /// ledgers, filtered by the request's pattern when it has a usable one
+    /// (else the whole list, `filtered=false`, for the client to filter),
+    /// with the list's hash; no topics and `changed=false` when the
+    /// client's hash is current.
     pub(super) async fn handle_topics_of_namespace(&self, request: CommandGetTopicsOfNamespace) {
         tracing::debug!(namespace = %request.namespace, request_id = request.request_id, "GET_TOPICS_OF_NAMESPACE");
         let prefix = format!("{}/persistent/", request.namespace.trim_end_matches('/'));
-        match self.context.topics.factory().list(&prefix).await {
+        // There are no non-persistent topics; ALL lists the persistent ones.
+        let listed = match request.mode() {
+            Mode::NonPersistent => Ok(Vec::new()),
+            Mode::Persistent | Mode::All => self.context.topics.factory().list(&prefix).await,
+        };
+        match listed {
             Ok(names) => {
-                let topics = names
-                    .iter()
-                    .filter_map(|name| TopicName::from_persistence_name(name).ok())
-                    .map(|topic| topic.to_string())
-                    .collect();
+                let all = topics_of_ledgers(&names);
+                let pattern = request.topics_pattern.as_deref().and_then(|pattern| {
+                    TopicPattern::compile(pattern)
+                        .inspect_err(|error| {
+                            tracing::debug!(error = %error, "answering the topic list unfiltered");
+                        })
+                        .ok()
+                });
+                let filtered = pattern.is_some();
+                let topics = match pattern {
+                    Some(pattern) => pattern.filter(all),
+                    None => all,
+                };
+                let hash = topics_hash(&topics);
+                let changed = request.topics_hash.as_deref() != Some(hash.as_str());
                 self.out.send(CommandGetTopicsOfNamespaceResponse {
                     request_id: request.request_id,
-                    topics,
-                    filtered: Some(false),
-                    topics_hash: None,
-                    changed: Some(true),
+                    topics: if changed { topics } else { Vec::new() },
+                    filtered: Some(filtered),
+                    topics_hash: Some(hash),
+                    changed: Some(changed),
                 });
             }
             Err(error) => {

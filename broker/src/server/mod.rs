@@ -2,8 +2,11 @@
 //! connection.
 //!
 //! - [`connection`]: framing, the read loop, keepalive and the writer task.
-//! - `session`, `discovery`, `produce`, `consume`: command handlers, one
-//!   file per group of commands, all methods of the connection.
+//! - `session`, `discovery`, `produce`, `consume`, `topic_watcher`:
+//!   command handlers, one file per group of commands, all methods of the
+//!   connection.
+//! - `topic_list`: pattern filtering and hashing of topic lists, shared by
+//!   GET_TOPICS_OF_NAMESPACE and the topic-list watchers.
 
 mod connection;
 mod consume;
@@ -11,6 +14,8 @@ mod discovery;
 mod error;
 mod produce;
 mod session;
+mod topic_list;
+mod topic_watcher;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

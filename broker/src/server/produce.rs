@@ -112,6 +112,9 @@ impl Connection {
             return Err(TopicError::NotOwned(topic_name.to_string()));
         }
         let topic = self.context.topics.get_or_load(&topic_name).await?;
+        if topic.ledger().is_terminated() {
+            return Err(TopicError::Terminated(topic_name.to_string()));
+        }
         let schema_version = match &request.schema {
             Some(schema) => Some(
                 self.context
@@ -198,7 +201,10 @@ impl Connection {
                 producer_id: send.producer_id,
             });
         };
-        if slot.producer.is_closed() {
+        // A producer closed because its topic was terminated still gets an
+        // answer, in turn behind its earlier receipts: `TopicTerminatedError`.
+        let ledger = slot.topic.ledger().clone();
+        if slot.producer.is_closed() && !ledger.is_terminated() {
             // Closed by the broker: the client resends after reconnecting.
             tracing::debug!(
                 producer_id = send.producer_id,
@@ -241,7 +247,7 @@ impl Connection {
         };
         let producer = slot.producer.clone();
         let permit = self.publish_permit().await?;
-        if producer.is_closed() {
+        if producer.is_closed() && !ledger.is_terminated() {
             // Fenced while waiting for the permit.
             return Ok(());
         }

@@ -17,7 +17,9 @@
 use std::sync::Arc;
 
 use crate::managed_ledger::ManagedLedgerFactory;
-use crate::namespace::{AutoTopicCreation, CompatibilityStrategy, NamespaceError, PolicyStore};
+use crate::namespace::{
+    AutoTopicCreation, CompatibilityStrategy, ExpiryDefaults, NamespaceError, PolicyStore,
+};
 use crate::schema::SchemaRegistry;
 
 use super::{TopicError, TopicName};
@@ -32,6 +34,8 @@ pub struct TopicDefaults {
     /// How new schema versions are checked (Pulsar's
     /// `schemaCompatibilityStrategy`, FULL).
     pub schema_compatibility: CompatibilityStrategy,
+    /// Subscription expiry and inactive-topic deletion (off by default).
+    pub expiry: ExpiryDefaults,
 }
 
 pub struct TopicCatalog {
@@ -71,6 +75,11 @@ impl TopicCatalog {
         Ok(policies
             .deduplication_enabled
             .unwrap_or(self.defaults.deduplication))
+    }
+
+    /// The broker's defaults for what namespaces do not set.
+    pub fn defaults(&self) -> &TopicDefaults {
+        &self.defaults
     }
 
     pub fn policies(&self) -> &PolicyStore {

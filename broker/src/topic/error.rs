@@ -75,6 +75,9 @@ pub enum TopicError {
     /// instead of restarting with every reconnect.
     #[error("topic {topic} is not writable: {reason}")]
     NotWritable { topic: String, reason: String },
+    /// The topic was terminated: it takes no more messages, ever.
+    #[error("topic {0} was already terminated")]
+    Terminated(String),
 }
 
 impl From<JoinError> for TopicError {
@@ -105,6 +108,7 @@ impl TopicError {
                 ServerError::ProducerBlockedQuotaExceededException
             }
             TopicError::ProducerFenced(_) => ServerError::ProducerFenced,
+            TopicError::Terminated(_) => ServerError::TopicTerminatedError,
             TopicError::ConsumerBusy { .. }
             | TopicError::SubscriptionBusy { .. }
             | TopicError::SubscriptionTypeMismatch { .. } => ServerError::ConsumerBusy,

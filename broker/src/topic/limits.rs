@@ -8,12 +8,14 @@
 //! acknowledges them) and acts on an exceeded backlog quota: producers are
 //! disconnected (their reconnect is refused until the backlog shrinks), or
 //! with `consumer_backlog_eviction` the slowest subscriptions skip their
-//! oldest messages.
+//! oldest messages. The same pass applies the expiry policies
+//! (`expiry.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use crate::compaction::COMPACTION_CURSOR;
 use crate::managed_ledger::{now_millis, ManagedCursor, Retention};
 use crate::namespace::{
     BacklogQuota, BacklogQuotaPolicy, BacklogQuotaType, RetentionPolicies, TopicLimits,
@@ -40,12 +42,13 @@ pub struct QuotaBreach {
 }
 
 impl PersistentTopic {
-    /// The durable subscriptions' cursors (not the deduplication cursor).
+    /// The durable subscriptions' cursors (not the deduplication or the
+    /// compaction cursor).
     fn subscription_cursors(&self) -> Vec<Arc<ManagedCursor>> {
         self.ledger()
             .cursor_names()
             .into_iter()
-            .filter(|name| name != DEDUP_CURSOR)
+            .filter(|name| name != DEDUP_CURSOR && name != COMPACTION_CURSOR)
             .filter_map(|name| self.ledger().cursor(&name))
             .collect()
     }
@@ -157,8 +160,15 @@ impl PersistentTopic {
             .map(|metadata| metadata.publish_time)
     }
 
-    /// Expires messages past the TTL and acts on an exceeded quota.
+    /// Applies the unacknowledged limit to the subscriptions, expires
+    /// unused subscriptions and messages past the TTL, and acts on an
+    /// exceeded quota.
     pub async fn enforce_limits(&self) {
+        let max_unacked = self.max_unacked_per_subscription();
+        for subscription in self.subscriptions().await {
+            subscription.dispatcher().set_max_unacked(max_unacked);
+        }
+        self.expire_subscriptions().await;
         let limits = self.limits();
         if let Some(ttl) = limits.message_ttl {
             self.expire_older_than(ttl).await;
@@ -260,6 +270,8 @@ impl TopicRegistry {
                 topic.set_limits(limits.clone());
             }
             topic.enforce_limits().await;
+            topic.compact_if_over_threshold();
+            self.delete_if_inactive(&topic).await;
         }
     }
 }

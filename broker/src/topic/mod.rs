@@ -1,10 +1,14 @@
 //! Topics: the per-topic object (managed ledger, producers,
 //! subscriptions), the catalog of which topics exist or may be created,
-//! the registry of loaded topics, their stats and the ownership check
-//! that decides which topics this broker may serve.
+//! the registry of loaded topics, their stats, the namespace policies
+//! they enforce (`limits.rs`, `expiry.rs`), termination (`terminate.rs`),
+//! compaction (`compaction.rs`)
+//! and the ownership check that decides which topics this broker may serve.
 
 mod catalog;
+mod compaction;
 mod error;
+mod expiry;
 mod limits;
 pub mod ownership;
 mod persistent;
@@ -12,7 +16,9 @@ mod producers;
 mod registry;
 mod stats;
 mod subscription;
+mod terminate;
 
+use crate::compaction::COMPACTION_CURSOR;
 use crate::producer::DEDUP_CURSOR;
 use crate::replication::is_replicator_name;
 
@@ -32,7 +38,7 @@ pub use stats::{
 pub use subscription::Subscription;
 
 /// Whether a cursor is the broker's own (deduplication snapshots, a
-/// replicator) rather than a subscription: never listed, never subscribed to.
+/// replicator, compaction) rather than a subscription: never listed, never subscribed to.
 pub fn is_internal_cursor(name: &str) -> bool {
-    name == DEDUP_CURSOR || is_replicator_name(name)
+    name == DEDUP_CURSOR || name == COMPACTION_CURSOR || is_replicator_name(name)
 }

@@ -8,13 +8,16 @@
 //! older one than the topic's is fenced for good.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::compaction::TopicCompaction;
 use crate::consumer::{Consumer, SubscriptionType};
 use crate::dispatch::DispatchConfig;
-use crate::managed_ledger::{InitialPosition, ManagedLedger, ManagedLedgerError, Position};
-use crate::namespace::TopicLimits;
+use crate::managed_ledger::{
+    now_millis, InitialPosition, ManagedLedger, ManagedLedgerError, Position,
+};
+use crate::namespace::{ExpiryDefaults, TopicLimits};
 use crate::producer::{DedupSwitch, Deduplication, Producer, DEDUP_CURSOR};
 use crate::replication::{ReplicationContext, Replicators};
 use crate::traffic::TopicTraffic;
@@ -64,6 +67,12 @@ pub struct PersistentTopic {
     limits: parking_lot::Mutex<TopicLimits>,
     /// One per remote cluster of the namespace's replication clusters.
     replicators: Replicators,
+    /// The broker's expiry settings, for namespaces without their own.
+    expiry_defaults: ExpiryDefaults,
+    /// When a producer or consumer last attached or left (Unix ms).
+    last_used: AtomicU64,
+    /// Compaction runs and the compacted view (`compaction.rs`).
+    compaction: Arc<TopicCompaction>,
 }
 
 impl PersistentTopic {
@@ -71,7 +80,9 @@ impl PersistentTopic {
         name: TopicName,
         ledger: Arc<ManagedLedger>,
         dispatch: DispatchConfig,
+        expiry_defaults: ExpiryDefaults,
         replication: Arc<ReplicationContext>,
+        compaction: Arc<TopicCompaction>,
     ) -> Self {
         PersistentTopic {
             replicators: Replicators::new(name.clone(), ledger.clone(), replication),
@@ -86,7 +97,15 @@ impl PersistentTopic {
             traffic: Arc::default(),
             dispatch,
             limits: parking_lot::Mutex::new(TopicLimits::default()),
+            expiry_defaults,
+            last_used: AtomicU64::new(now_millis()),
+            compaction,
         }
+    }
+
+    /// Compaction runs and the compacted view.
+    pub fn compaction(&self) -> &Arc<TopicCompaction> {
+        &self.compaction
     }
 
     pub fn name(&self) -> &TopicName {
@@ -116,6 +135,22 @@ impl PersistentTopic {
 
     pub(super) fn limits_cell(&self) -> &parking_lot::Mutex<TopicLimits> {
         &self.limits
+    }
+
+    pub(super) fn expiry_defaults(&self) -> &ExpiryDefaults {
+        &self.expiry_defaults
+    }
+
+    pub(super) fn last_used(&self) -> &AtomicU64 {
+        &self.last_used
+    }
+
+    /// The subscription's unacknowledged limit: the namespace's, else the
+    /// broker's (0: none).
+    pub(super) fn max_unacked_per_subscription(&self) -> u64 {
+        self.limits()
+            .max_unacked_per_subscription
+            .unwrap_or(self.dispatch.max_unacked_per_subscription)
     }
 
     /// The topic's replicators, one per remote cluster.
@@ -167,7 +202,9 @@ impl PersistentTopic {
         requested_epoch: Option<u64>,
     ) -> Result<ProducerAdmission, TopicError> {
         self.check_open()?;
+        self.check_not_terminated()?;
         self.admit_producer().await?;
+        self.mark_used();
         let topic = self.name.to_string();
         if !mode.is_exclusive() {
             self.producers.lock().add(&topic, producer, mode)?;
@@ -208,9 +245,19 @@ impl PersistentTopic {
         }
     }
 
+    /// Closes every producer from the broker side (CLOSE_PRODUCER) and
+    /// forgets it; producers waiting for exclusive access are refused.
+    pub(super) fn disconnect_producers(&self) {
+        let producers = self.producers.lock().drain(&self.name.to_string());
+        for producer in producers {
+            producer.close_by_broker();
+        }
+    }
+
     /// Detaches `producer`; when it held the topic exclusively, the next
     /// waiting producer takes it with the next epoch.
     pub fn remove_producer(&self, producer: &Arc<Producer>) {
+        self.mark_used();
         let promoted = self.producers.lock().remove(producer);
         if let Some(promoted) = promoted {
             tokio::spawn(promote(
@@ -285,6 +332,11 @@ impl PersistentTopic {
             }
             return Err(error);
         }
+        entry
+            .dispatcher()
+            .set_max_unacked(self.max_unacked_per_subscription());
+        entry.cursor().touch();
+        self.mark_used();
         Ok(entry)
     }
 
@@ -297,6 +349,8 @@ impl PersistentTopic {
         cid: u64,
     ) {
         subscription.dispatcher().remove_consumer(consumer_id, cid);
+        subscription.cursor().touch();
+        self.mark_used();
         if subscription.is_durable() || subscription.consumers().iter().any(|c| !c.is_closed()) {
             return;
         }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use tokio::sync::OnceCell;
 
+use crate::compaction::TopicCompaction;
 use crate::dispatch::DispatchConfig;
 use crate::managed_ledger::ManagedLedgerFactory;
 use crate::namespace::PolicyStore;
@@ -92,11 +93,19 @@ impl TopicRegistry {
                     .open_with(&name.persistence_name(), retention_of(limits.retention))
                     .await?;
                 tracing::info!(topic = %name, "loaded topic");
+                let compaction = TopicCompaction::open(
+                    ledger.clone(),
+                    self.factory.ledger_store().clone(),
+                    self.factory.config(),
+                )
+                .await;
                 let topic = PersistentTopic::new(
                     name.clone(),
                     ledger,
                     self.dispatch,
+                    self.catalog.defaults().expiry,
                     self.replication.clone(),
+                    compaction,
                 );
                 topic
                     .replicators()
@@ -162,7 +171,7 @@ impl TopicRegistry {
         self.unload_matching(|_| true).await
     }
 
-    fn forget(&self, key: &str, topic: &Arc<PersistentTopic>) {
+    pub(super) fn forget(&self, key: &str, topic: &Arc<PersistentTopic>) {
         let mut topics = self.topics.lock();
         let same = topics
             .get(key)

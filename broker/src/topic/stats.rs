@@ -5,6 +5,7 @@
 //! Also the rate sampler that closes every loaded topic's sampling
 //! interval.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -67,6 +68,8 @@ pub struct SubscriptionStats {
     pub is_durable: bool,
     pub mark_delete_position: String,
     pub individually_acked_ranges: usize,
+    /// The properties given when the subscription was created.
+    pub subscription_properties: BTreeMap<String, String>,
     pub consumers: Vec<ConsumerStats>,
 }
 
@@ -159,11 +162,13 @@ pub fn subscription_stats(subscription: &Subscription) -> SubscriptionStats {
         bytes_out_counter: consumers.iter().map(|c| c.bytes_out_counter).sum(),
         msg_backlog: cursor.backlog(),
         unacked_messages: consumers.iter().map(|c| c.unacked_messages).sum(),
-        blocked_subscription_on_unacked_msgs: !consumers.is_empty()
-            && consumers.iter().all(|c| c.blocked_consumer_on_unacked_msgs),
+        blocked_subscription_on_unacked_msgs: dispatcher.is_blocked()
+            || (!consumers.is_empty()
+                && consumers.iter().all(|c| c.blocked_consumer_on_unacked_msgs)),
         is_durable: subscription.is_durable(),
         mark_delete_position: cursor.mark_delete_position().to_string(),
         individually_acked_ranges: cursor.acked_range_count(),
+        subscription_properties: cursor.properties(),
         consumers,
     }
 }
@@ -192,6 +197,7 @@ impl PersistentTopic {
                     is_durable: true,
                     mark_delete_position: cursor.mark_delete_position().to_string(),
                     individually_acked_ranges: cursor.acked_range_count(),
+                    subscription_properties: cursor.properties(),
                     ..Default::default()
                 };
                 subscriptions.push((name, stats));

@@ -1,6 +1,7 @@
 //! Shared harness of the broker integration tests: an in-process broker on
-//! an ephemeral port over in-memory metadata and ledgers, and a raw-frame
-//! client for tests that need to see (or break) individual frames.
+//! an ephemeral port over in-memory metadata and ledgers (with its admin API
+//! when a test needs it: [`AdminNode`]), and a raw-frame client for tests
+//! that need to see (or break) individual frames.
 
 #![allow(dead_code)]
 
@@ -11,14 +12,17 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use magnetar_bookie::testing::MemoryLedgerStore;
+use magnetar_broker::admin::{self, AdminState};
 use magnetar_broker::{BrokerService, BrokerServiceConfig, BrokerServiceHandle};
 use magnetar_metadata::MemoryStore;
 use magnetar_proto::pulsar::api::command_subscribe::{InitialPosition, SubType};
 use magnetar_proto::pulsar::api::*;
 use magnetar_proto::pulsar::{encode_body, Frame, PayloadFrame, PulsarCodec};
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
 
 /// Upper bound on any single wait in these tests.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -356,5 +360,64 @@ pub fn topic(test: &str) -> String {
     format!(
         "persistent://public/default/{test}-{}",
         rand::random::<u32>()
+    )
+}
+
+/// A broker and its admin API over the given stores.
+pub struct AdminNode {
+    pub broker: BrokerServiceHandle,
+    pub admin: SocketAddr,
+    stop_admin: CancellationToken,
+}
+
+impl AdminNode {
+    pub async fn start(metadata: &Arc<MemoryStore>, ledgers: &Arc<MemoryLedgerStore>) -> AdminNode {
+        let broker = start_broker_over(BrokerServiceConfig::default(), metadata, ledgers).await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin = listener.local_addr().unwrap();
+        let mut state = AdminState::new(metadata.clone(), broker.factory().clone(), "standalone");
+        state.topics = Some(broker.topics().clone());
+        let stop_admin = CancellationToken::new();
+        tokio::spawn(admin::serve(
+            listener,
+            state,
+            stop_admin.clone().cancelled_owned(),
+        ));
+        AdminNode {
+            broker,
+            admin,
+            stop_admin,
+        }
+    }
+
+    pub async fn stop(self) {
+        self.stop_admin.cancel();
+        self.broker.shutdown().await;
+    }
+
+    /// One admin request: the status and the JSON body (`null` if none).
+    pub async fn http(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
+        http_json(self.admin, method, path, body).await
+    }
+}
+
+/// One HTTP/1.0 request with a JSON body: the status and the JSON answer
+/// (`null` when empty or not JSON).
+pub async fn http_json(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, Value) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(WAIT, stream.read_to_string(&mut response))
+        .await
+        .expect("response in time")
+        .unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (
+        status_code(head),
+        serde_json::from_str(body).unwrap_or(Value::Null),
     )
 }

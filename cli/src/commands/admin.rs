@@ -273,6 +273,11 @@ fn topic_call(verb: TopicsVerb) -> Result<Call> {
         ),
         V::LastMessageId { topic } => get(t(&topic)? + "/lastMessageId"),
         V::Unload { topic } => with(Method::PUT, t(&topic)? + "/unload", None),
+        V::Terminate { topic, partitioned } => with(
+            Method::POST,
+            t(&topic)? + if partitioned { "/terminate/partitions" } else { "/terminate" },
+            None,
+        ),
         V::CreatePartitionedTopic { topic, partitions } => with(
             Method::PUT,
             t(&topic)? + "/partitions",

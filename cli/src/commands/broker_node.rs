@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use magnetar_bookie::{LedgerOptions, LedgerStore};
 use magnetar_broker::cluster::ClusterConfig;
 use magnetar_broker::dispatch::DispatchConfig;
-use magnetar_broker::namespace::AutoTopicCreation;
+use magnetar_broker::namespace::{AutoTopicCreation, ExpiryDefaults, InactiveTopicPolicies};
 use magnetar_broker::node::{BrokerNode, BrokerNodeConfig};
 use magnetar_broker::topic::TopicDefaults;
 use magnetar_broker::BrokerServiceConfig;
@@ -66,6 +66,25 @@ pub async fn start(
         },
         deduplication: listen.topics.broker_deduplication_enabled,
         schema_compatibility: listen.topics.schema_compatibility_strategy,
+        expiry: ExpiryDefaults {
+            subscription_expiration: (listen.topics.subscription_expiration_time_minutes > 0).then(
+                || {
+                    Duration::from_secs(
+                        u64::from(listen.topics.subscription_expiration_time_minutes) * 60,
+                    )
+                },
+            ),
+            inactive_topics: InactiveTopicPolicies {
+                inactive_topic_delete_mode: listen.topics.broker_delete_inactive_topics_mode,
+                max_inactive_duration_seconds: i32::try_from(
+                    listen
+                        .topics
+                        .broker_delete_inactive_topics_max_inactive_duration_seconds,
+                )
+                .unwrap_or(i32::MAX),
+                delete_while_inactive: listen.topics.broker_delete_inactive_topics_enabled,
+            },
+        },
     };
     service.policy_check_interval = Duration::from_millis(listen.topics.policy_check_interval_ms);
     service.replication_stall_threshold =

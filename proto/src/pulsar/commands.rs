@@ -65,6 +65,10 @@ into_base_command! {
     CommandGetOrCreateSchemaResponse => GetOrCreateSchemaResponse, get_or_create_schema_response;
     CommandTcClientConnectRequest => TcClientConnectRequest, tc_client_connect_request;
     CommandTcClientConnectResponse => TcClientConnectResponse, tc_client_connect_response;
+    CommandWatchTopicList => WatchTopicList, watch_topic_list;
+    CommandWatchTopicListSuccess => WatchTopicListSuccess, watch_topic_list_success;
+    CommandWatchTopicUpdate => WatchTopicUpdate, watch_topic_update;
+    CommandWatchTopicListClose => WatchTopicListClose, watch_topic_list_close;
 }
 
 /// Builds a `CommandError` envelope.
@@ -112,5 +116,35 @@ pub fn any_request_id(command: &BaseCommand) -> Option<u64> {
         .or_else(|| c.get_last_message_id.as_ref().map(|x| x.request_id))
         .or_else(|| c.consumer_stats.as_ref().map(|x| x.request_id))
         .or_else(|| c.tc_client_connect_request.as_ref().map(|x| x.request_id))
+        .or_else(|| c.watch_topic_list.as_ref().map(|x| x.request_id))
+        .or_else(|| c.watch_topic_list_close.as_ref().map(|x| x.request_id))
         .or_else(|| c.ack.as_ref().and_then(|x| x.request_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_requests_carry_their_request_id() {
+        let watch: BaseCommand = CommandWatchTopicList {
+            request_id: 4,
+            watcher_id: 1,
+            namespace: "public/default".into(),
+            topics_pattern: ".*".into(),
+            topics_hash: None,
+        }
+        .into();
+        assert_eq!(command_type(&watch), Some(Type::WatchTopicList));
+        assert_eq!(any_request_id(&watch), Some(4));
+        let close: BaseCommand = CommandWatchTopicListClose {
+            request_id: 5,
+            watcher_id: 1,
+        }
+        .into();
+        assert_eq!(command_type(&close), Some(Type::WatchTopicListClose));
+        assert_eq!(any_request_id(&close), Some(5));
+        let update: BaseCommand = CommandWatchTopicUpdate::default().into();
+        assert_eq!(any_request_id(&update), None);
+    }
 }

@@ -186,6 +186,19 @@ pub async fn list_paginates_within_prefix(store: Arc<dyn MetadataStore>) {
         .unwrap();
     assert_eq!(tail.entries.len(), 1);
     assert_eq!(tail.next_start_after, None);
+
+    // `list_all` walks the same pages (2,500 keys: three of them).
+    let all: Vec<String> = store
+        .list_all(prefix)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    assert_eq!(
+        all, inside,
+        "list_all: every key under the prefix, in order"
+    );
 }
 
 pub async fn limits_and_key_validation(store: Arc<dyn MetadataStore>) {
