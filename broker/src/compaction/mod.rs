@@ -3,6 +3,7 @@
 //! (`read_compacted`) read that ledger up to the horizon it covers, then
 //! the topic's own entries after it.
 //!
+//! - `codec`: decompression of compressed batches.
 //! - `select`: the pure step (latest per key, tombstones, batches).
 //! - `stored`: the compacted entries' header (the original position) and
 //!   the managed-ledger property naming the current compacted ledger.
@@ -12,6 +13,7 @@
 //!
 //! Modules import in that order. See docs/topics.md, "Compaction".
 
+mod codec;
 mod compactor;
 mod error;
 mod select;

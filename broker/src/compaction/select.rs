@@ -11,8 +11,10 @@
 //! survivors (same outer metadata, fewer messages), nothing when none
 //! survives. Messages without a key, tombstones and markers never survive.
 //!
-//! A compressed batch cannot be looked into here: it is kept whole and
-//! neither sets nor clears a key. Chunked messages are not compacted
+//! A compressed batch is decompressed (`codec.rs`) and looked into like
+//! any other; one rebuilt with fewer messages is written uncompressed. One
+//! that does not decompress is kept whole and neither sets nor clears a
+//! key (logged). Chunked messages are not compacted
 //! (each chunk would count as a message of its own): their entries are
 //! dropped, as keyless ones.
 
@@ -23,6 +25,7 @@ use magnetar_proto::pulsar::api::{CompressionType, MessageMetadata, SingleMessag
 use magnetar_proto::pulsar::{decode_metadata, encode_body, split_body};
 use prost::Message as _;
 
+use super::codec::decompress;
 use super::error::CompactionError;
 use crate::managed_ledger::Position;
 
@@ -44,7 +47,8 @@ enum Parsed {
         batched: bool,
         messages: Vec<Message>,
     },
-    /// Kept whole, never looked into (a compressed batch).
+    /// Kept whole, never looked into (a compressed batch that does not
+    /// decompress).
     Opaque,
     /// Never kept (markers, chunks).
     Dropped,
@@ -52,8 +56,8 @@ enum Parsed {
 
 fn parse(position: Position, body: &Bytes) -> Result<Parsed, CompactionError> {
     let malformed = |source| CompactionError::Malformed { position, source };
-    let metadata = decode_metadata(body).map_err(malformed)?;
-    let (_, payload) = split_body(body).map_err(malformed)?;
+    let mut metadata = decode_metadata(body).map_err(malformed)?;
+    let (_, mut payload) = split_body(body).map_err(malformed)?;
     if metadata.marker_type.is_some() || metadata.num_chunks_from_msg.is_some_and(|n| n > 1) {
         return Ok(Parsed::Dropped);
     }
@@ -78,7 +82,19 @@ fn parse(position: Position, body: &Bytes) -> Result<Parsed, CompactionError> {
         });
     };
     if compressed {
-        return Ok(Parsed::Opaque);
+        let kind = metadata.compression.unwrap_or_default();
+        match decompress(kind, metadata.uncompressed_size, &payload) {
+            Ok(plain) => {
+                payload = plain;
+                // A batch rebuilt from it is written uncompressed.
+                metadata.compression = None;
+                metadata.uncompressed_size = None;
+            }
+            Err(reason) => {
+                tracing::warn!(%position, reason, "compressed batch kept whole: it does not decompress");
+                return Ok(Parsed::Opaque);
+            }
+        }
     }
     let bad = |reason| CompactionError::MalformedBatch { position, reason };
     let mut messages = Vec::with_capacity(count.max(0) as usize);
@@ -360,8 +376,45 @@ pub(crate) mod tests {
         );
     }
 
+    /// `batch`, its payload compressed with zstd.
+    fn zstd_batch(messages: &[(Option<&str>, &[u8])]) -> Bytes {
+        let plain = batch(messages);
+        let mut metadata = decode_metadata(&plain).unwrap();
+        let (_, payload) = split_body(&plain).unwrap();
+        metadata.compression = Some(CompressionType::Zstd as i32);
+        metadata.uncompressed_size = Some(payload.len() as u32);
+        encode_body(&metadata, &zstd::bulk::compress(&payload, 3).unwrap())
+    }
+
     #[test]
-    fn compressed_batches_are_kept_whole_and_markers_dropped() {
+    fn compressed_batches_are_looked_into_and_rebuilt_uncompressed() {
+        let first = zstd_batch(&[(Some("a"), b"1"), (Some("b"), b"1"), (Some("c"), b"1")]);
+        let second = zstd_batch(&[(Some("a"), b"2"), (Some("c"), b"")]);
+        let mut latest = Latest::default();
+        latest.observe(Position::new(1, 0), &first).unwrap();
+        latest.observe(Position::new(1, 1), &second).unwrap();
+        assert_eq!(latest.len(), 2, "a and b have values, c was deleted");
+        let kept = retain(&latest, Position::new(1, 0), &first)
+            .unwrap()
+            .unwrap();
+        let metadata = decode_metadata(&kept).unwrap();
+        assert_eq!(metadata.compression, None);
+        assert_eq!(metadata.uncompressed_size, None);
+        assert_eq!(
+            messages_of(&kept),
+            vec![(Some("b".to_string()), Bytes::from_static(b"1"))]
+        );
+        let kept = retain(&latest, Position::new(1, 1), &second)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            messages_of(&kept),
+            vec![(Some("a".to_string()), Bytes::from_static(b"2"))]
+        );
+    }
+
+    #[test]
+    fn undecodable_compressed_batches_are_kept_whole_and_markers_dropped() {
         let mut metadata = metadata();
         metadata.num_messages_in_batch = Some(2);
         metadata.compression = Some(CompressionType::Lz4 as i32);
