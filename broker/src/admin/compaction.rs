@@ -15,15 +15,11 @@
 //! there (`307`).
 
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bytes::Bytes;
-use http_body_util::Empty;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
+use super::peers::{peer_client, send};
 use super::policies::{body, read_policy, try_write_policy, NamespacePath};
 use super::subscriptions::loaded_topic;
 use super::topics::topic_name;
@@ -106,19 +102,11 @@ pub async fn trigger(
 async fn trigger_elsewhere(location: Option<String>) -> Result<(), AdminError> {
     let location = location
         .ok_or_else(|| AdminError::Internal("a redirect without a location".to_string()))?;
-    let unavailable = |reason: String| AdminError::Unavailable(format!("{location}: {reason}"));
-    let peers: Client<HttpConnector, Empty<Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
-    let request = hyper::Request::put(location.as_str())
-        .body(Empty::new())
-        .map_err(|e| unavailable(e.to_string()))?;
-    let response = peers
-        .request(request)
-        .await
-        .map_err(|e| unavailable(e.to_string()))?;
-    match response.status() {
-        status if status.is_success() || status == StatusCode::CONFLICT => Ok(()),
-        status => Err(unavailable(status.to_string())),
+    let (status, _) = send(&peer_client(), Method::PUT, &location).await?;
+    if status.is_success() || status == StatusCode::CONFLICT {
+        Ok(())
+    } else {
+        Err(AdminError::Unavailable(format!("{location}: {status}")))
     }
 }
 

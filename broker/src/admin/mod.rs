@@ -20,6 +20,7 @@ mod health;
 mod limits;
 mod partitioned;
 mod peek;
+mod peers;
 mod policies;
 mod replication_metrics;
 mod schemas;

@@ -15,17 +15,14 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{OriginalUri, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 
 use super::cluster::{redirect_to_topic_owner, topic_owner_url};
+use super::peers::{peer_client, peer_json, PeerClient};
 use super::topics::{create_ledger_list, local_topic_stats, topic_name, TopicStats};
 use super::{AdminError, AdminState};
 use crate::managed_ledger::ManagedLedgerError;
@@ -270,7 +267,7 @@ pub async fn partitioned_stats(
     };
     // One client for the whole request: its connections to the owners are
     // reused from partition to partition.
-    let peers: PeerClient = Client::builder(TokioExecutor::new()).build_http();
+    let peers = peer_client();
     for index in 0..metadata.partitions {
         let partition = topic.partition(index);
         let stats = match topic_owner_url(&state, &partition).await? {
@@ -303,9 +300,6 @@ pub async fn partitioned_stats(
     Ok(Json(total))
 }
 
-/// An HTTP client to other brokers' admin APIs.
-type PeerClient = Client<HttpConnector, Empty<Bytes>>;
-
 /// A partition's stats from the broker that serves it.
 async fn remote_stats(
     peers: &PeerClient,
@@ -317,26 +311,7 @@ async fn remote_stats(
         partition.namespace(),
         url_encode(partition.local_name()).replace('+', "%20")
     );
-    let unavailable = |reason: String| AdminError::Unavailable(format!("{url}: {reason}"));
-    let uri: hyper::Uri = url.parse().map_err(|e| unavailable(format!("{e}")))?;
-    let response = peers
-        .get(uri)
-        .await
-        .map_err(|e| unavailable(e.to_string()))?;
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| unavailable(e.to_string()))?
-        .to_bytes();
-    if !status.is_success() {
-        return Err(unavailable(format!(
-            "{status}: {}",
-            String::from_utf8_lossy(&body)
-        )));
-    }
-    serde_json::from_slice(&body).map_err(|e| unavailable(format!("bad stats: {e}")))
+    peer_json(peers, Method::GET, &url, "stats").await
 }
 
 /// A partitioned topic's name: not itself a partition.

@@ -13,24 +13,17 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::header;
+use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
+use super::peers::{peer_client, peer_json, PeerClient};
 use super::subscriptions::{loaded_topic, MessageIdBody};
 use super::topics::topic_name;
 use super::{AdminError, AdminState};
 use crate::managed_ledger::Position;
 use crate::namespace::{url_encode, TopicName};
 use crate::topic::PersistentTopic;
-
-/// An HTTP client to other brokers' admin APIs.
-type PeerClient = Client<HttpConnector, Empty<Bytes>>;
 
 /// `POST /admin/v2/persistent/{tenant}/{namespace}/{topic}/terminate`.
 pub async fn terminate(
@@ -73,7 +66,7 @@ pub async fn terminate_partitions(
             "partitioned topic {topic} not found"
         )));
     }
-    let peers: PeerClient = Client::builder(TokioExecutor::new()).build_http();
+    let peers = peer_client();
     let mut ids = BTreeMap::new();
     for index in 0..partitions {
         let partition = topic.partition(index);
@@ -136,26 +129,5 @@ async fn terminate_elsewhere(
     peers: &PeerClient,
     location: String,
 ) -> Result<MessageIdBody, AdminError> {
-    let unavailable = |reason: String| AdminError::Unavailable(format!("{location}: {reason}"));
-    let request = hyper::Request::post(location.as_str())
-        .body(Empty::new())
-        .map_err(|e| unavailable(e.to_string()))?;
-    let response = peers
-        .request(request)
-        .await
-        .map_err(|e| unavailable(e.to_string()))?;
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| unavailable(e.to_string()))?
-        .to_bytes();
-    if !status.is_success() {
-        return Err(unavailable(format!(
-            "{status}: {}",
-            String::from_utf8_lossy(&body)
-        )));
-    }
-    serde_json::from_slice(&body).map_err(|e| unavailable(format!("bad message id: {e}")))
+    peer_json(peers, Method::POST, &location, "message id").await
 }
