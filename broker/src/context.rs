@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dispatch::DispatchConfig;
 use crate::managed_ledger::ManagedLedgerConfig;
 use crate::replication::ReplicationConfig;
+use crate::security::{AuthenticationConfig, AuthorizationConfig, Security};
 use crate::topic::{TopicDefaults, TopicOwnership, TopicRegistry};
 
 /// Settings of the Pulsar protocol service.
@@ -42,6 +43,10 @@ pub struct BrokerServiceConfig {
     /// A replicator with a backlog and nothing confirmed by its remote
     /// cluster for this long is reported stalled.
     pub replication_stall_threshold: Duration,
+    /// Who clients are (off by default).
+    pub authentication: AuthenticationConfig,
+    /// What roles may do (off by default).
+    pub authorization: AuthorizationConfig,
 }
 
 /// Default of [`BrokerServiceConfig::policy_check_interval`].
@@ -60,6 +65,8 @@ impl Default for BrokerServiceConfig {
             topic_defaults: TopicDefaults::default(),
             policy_check_interval: DEFAULT_POLICY_CHECK_INTERVAL,
             replication_stall_threshold: ReplicationConfig::default().stall_threshold,
+            authentication: AuthenticationConfig::default(),
+            authorization: AuthorizationConfig::default(),
         }
     }
 }
@@ -88,6 +95,8 @@ pub(crate) struct BrokerContext {
     pub next_producer_name: AtomicU64,
     pub next_connection_id: AtomicU64,
     pub shutdown: CancellationToken,
+    /// Authentication and authorization of clients.
+    pub security: Arc<Security>,
 }
 
 impl BrokerContext {
@@ -96,8 +105,10 @@ impl BrokerContext {
         service_url: String,
         topics: Arc<TopicRegistry>,
         ownership: Arc<dyn TopicOwnership>,
+        security: Arc<Security>,
     ) -> Self {
         BrokerContext {
+            security,
             config,
             service_url,
             topics,

@@ -15,7 +15,8 @@
 //!    bundle ownership in the metadata store.
 //! 3. [`schema`]: the schema registry (versions per topic, compatibility).
 //!    [`compaction`]: topic compaction (the compacted ledger, its runs and
-//!    the compacted view readers see).
+//!    the compacted view readers see). [`security`]: TLS, authentication
+//!    providers and authorization (which reads namespace policies).
 //! 4. [`wire`]: low-level helpers for talking to a client: the sending half
 //!    of a connection, message ids, broker request ids, error codes.
 //! 5. [`consumer`], [`producer`]: one per `SUBSCRIBE` / `PRODUCER`.
@@ -45,6 +46,7 @@ pub mod namespace;
 
 pub mod compaction;
 pub mod schema;
+pub mod security;
 
 pub mod wire;
 

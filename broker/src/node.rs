@@ -5,8 +5,8 @@
 //! Start order: metadata session → namespace service (bundle ownership
 //! bound to the session) → bootstrap of the default cluster, tenant and
 //! namespace → cluster parts → Pulsar protocol service → cluster membership
-//! (registration, reports, leader campaign) → HTTP → the startup wait for
-//! bookies. Shutdown drains first: bundles are unloaded one by one so
+//! (registration, reports, leader campaign) → TLS listeners, if configured
+//! → HTTP (and HTTPS) → the startup wait for bookies. Shutdown drains first: bundles are unloaded one by one so
 //! clients move to other brokers, then the rest stops in reverse.
 //!
 //! Startup wait: a broker started before its bookies would open topics that
@@ -32,6 +32,7 @@ use crate::context::BrokerServiceConfig;
 use crate::managed_ledger::ManagedLedgerFactory;
 use crate::metadata_metrics::MeteredStore;
 use crate::namespace::{ClusterData, NamespaceError, NamespaceService};
+use crate::security::{SecurityError, TlsAcceptor, TlsListener, TlsSettings};
 use crate::service::{BrokerService, BrokerServiceError, BrokerServiceHandle};
 use crate::topic::TopicRegistry;
 
@@ -49,6 +50,22 @@ pub struct BrokerNodeConfig {
     pub bookie_wait: Duration,
     /// `pulsar_*` metrics per topic (else summed per namespace).
     pub topic_level_metrics: bool,
+    /// Certificates for `pulsar+ssl://` and HTTPS; `None` serves plain
+    /// text only.
+    pub tls: Option<TlsSettings>,
+}
+
+/// The sockets a broker node serves, bound by the caller.
+pub struct BrokerListeners {
+    /// `pulsar://` (6650 by default).
+    pub pulsar: TcpListener,
+    /// The admin API over HTTP (8080 by default).
+    pub http: TcpListener,
+    /// `pulsar+ssl://` (6651 by default); served when TLS is configured.
+    pub pulsar_tls: Option<TcpListener>,
+    /// The admin API over HTTPS (8443 by default); served when TLS is
+    /// configured.
+    pub https: Option<TcpListener>,
 }
 
 #[derive(Debug, Error)]
@@ -61,6 +78,10 @@ pub enum BrokerNodeError {
     Bootstrap(NamespaceError),
     #[error(transparent)]
     Service(#[from] BrokerServiceError),
+    #[error("tls: {0}")]
+    Tls(#[from] SecurityError),
+    #[error("a tls listener was given without tls settings")]
+    TlsNotConfigured,
 }
 
 /// A running broker node.
@@ -69,7 +90,10 @@ pub struct BrokerNode {
     cluster: Arc<Cluster>,
     pulsar_addr: SocketAddr,
     http_addr: SocketAddr,
-    http_task: tokio::task::JoinHandle<()>,
+    pulsar_tls_addr: Option<SocketAddr>,
+    https_addr: Option<SocketAddr>,
+    /// The admin API over HTTP and HTTPS, and the certificate reloader.
+    http_tasks: Vec<tokio::task::JoinHandle<()>>,
     http_stop: tokio_util::sync::CancellationToken,
 }
 
@@ -78,14 +102,41 @@ impl BrokerNode {
         mut config: BrokerNodeConfig,
         metadata: Arc<dyn MetadataStore>,
         ledgers: Arc<dyn LedgerStore>,
-        pulsar_listener: TcpListener,
-        http_listener: TcpListener,
+        listeners: BrokerListeners,
     ) -> Result<BrokerNode, BrokerNodeError> {
+        let BrokerListeners {
+            pulsar: pulsar_listener,
+            http: http_listener,
+            pulsar_tls,
+            https,
+        } = listeners;
+        let tls = match (&config.tls, pulsar_tls.is_some() || https.is_some()) {
+            (Some(settings), _) => Some(TlsAcceptor::new(settings.clone())?),
+            (None, true) => return Err(BrokerNodeError::TlsNotConfigured),
+            (None, false) => None,
+        };
         let metadata = MeteredStore::wrap(metadata);
         let pulsar_addr = pulsar_listener.local_addr()?;
         let http_addr = http_listener.local_addr()?;
-        let native_url = format!("pulsar://{}:{}", config.advertised_host, pulsar_addr.port());
-        let http_url = format!("http://{}:{}", config.advertised_host, http_addr.port());
+        let host = config.advertised_host.clone();
+        let native_url = format!("pulsar://{host}:{}", pulsar_addr.port());
+        let http_url = format!("http://{host}:{}", http_addr.port());
+        let pulsar_tls_addr = pulsar_tls
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?;
+        let https_addr = https.as_ref().map(TcpListener::local_addr).transpose()?;
+        let native_url_tls = match &pulsar_tls {
+            Some(listener) => Some(format!(
+                "pulsar+ssl://{host}:{}",
+                listener.local_addr()?.port()
+            )),
+            None => None,
+        };
+        let http_url_tls = match &https {
+            Some(listener) => Some(format!("https://{host}:{}", listener.local_addr()?.port())),
+            None => None,
+        };
         let broker_id = format!("{}:{}", config.advertised_host, http_addr.port());
         config.service.advertised_service_url = Some(native_url.clone());
 
@@ -96,6 +147,8 @@ impl BrokerNode {
             broker_id,
             service_url: native_url.clone(),
             web_service_url: http_url.clone(),
+            service_url_tls: native_url_tls,
+            web_service_url_tls: http_url_tls,
             advertised_listeners: config.advertised_listeners.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             start_timestamp: SystemTime::now()
@@ -140,7 +193,7 @@ impl BrokerNode {
         let cluster_name = config.service.cluster_name.clone();
         let schema_compatibility = config.service.topic_defaults.schema_compatibility;
         let needed_bookies = config.service.managed_ledger.ensemble_size as usize;
-        let service = BrokerService::start_with_topics(
+        let mut service = BrokerService::start_with_topics(
             config.service,
             Arc::clone(&topics),
             cluster.ownership().clone(),
@@ -150,19 +203,40 @@ impl BrokerNode {
         cluster.join(session);
 
         let http_stop = tokio_util::sync::CancellationToken::new();
+        if let (Some(acceptor), Some(listener)) = (&tls, pulsar_tls) {
+            service.serve_tls(listener, acceptor.clone());
+        }
         let mut admin = AdminState::new(metadata, Arc::clone(service.factory()), &cluster_name);
+        admin.security = Arc::clone(service.security());
         let startup = StartupGate::default();
         admin.startup = startup.clone();
         admin.membership = Some(Arc::clone(&cluster));
         admin.topics = Some(Arc::clone(&topics));
         admin.topic_level_metrics = config.topic_level_metrics;
         admin.schema_compatibility = schema_compatibility;
+        let mut http_tasks = Vec::new();
+        if let Some(acceptor) = &tls {
+            http_tasks.push(acceptor.spawn_reloader(http_stop.clone()));
+        }
+        if let (Some(settings), Some(listener)) = (&config.tls, https) {
+            // HTTPS negotiates `http/1.1` by ALPN; its reloader is its own.
+            let acceptor = TlsAcceptor::for_http(settings.clone())?;
+            http_tasks.push(acceptor.spawn_reloader(http_stop.clone()));
+            let listener = TlsListener::new(listener, acceptor);
+            let (admin, stop) = (admin.clone(), http_stop.clone());
+            http_tasks.push(tokio::spawn(async move {
+                if let Err(error) = admin::serve_tls(listener, admin, stop.cancelled_owned()).await
+                {
+                    tracing::error!(%error, "admin https server stopped");
+                }
+            }));
+        }
         let stop = http_stop.clone();
-        let http_task = tokio::spawn(async move {
+        http_tasks.push(tokio::spawn(async move {
             if let Err(error) = admin::serve(http_listener, admin, stop.cancelled_owned()).await {
                 tracing::error!(%error, "admin http server stopped");
             }
-        });
+        }));
         wait_for_bookies(
             ledgers.as_ref(),
             needed_bookies,
@@ -175,7 +249,9 @@ impl BrokerNode {
             cluster,
             pulsar_addr,
             http_addr,
-            http_task,
+            pulsar_tls_addr,
+            https_addr,
+            http_tasks,
             http_stop,
         })
     }
@@ -199,6 +275,16 @@ impl BrokerNode {
         self.http_addr
     }
 
+    /// The `pulsar+ssl://` listener's address, when TLS is served.
+    pub fn pulsar_tls_addr(&self) -> Option<SocketAddr> {
+        self.pulsar_tls_addr
+    }
+
+    /// The HTTPS listener's address, when TLS is served.
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        self.https_addr
+    }
+
     /// Stops serving: takes no new bundle and resigns leadership, unloads
     /// every owned bundle gracefully (clients move to other brokers), closes
     /// the protocol service, leaves the cluster, then stops HTTP.
@@ -209,7 +295,9 @@ impl BrokerNode {
         self.service.shutdown().await;
         self.cluster.leave().await;
         self.http_stop.cancel();
-        let _ = self.http_task.await;
+        for task in self.http_tasks {
+            let _ = task.await;
+        }
     }
 }
 

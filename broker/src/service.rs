@@ -19,6 +19,7 @@ use crate::context::{BrokerContext, BrokerServiceConfig};
 use crate::managed_ledger::ManagedLedgerFactory;
 use crate::metadata_metrics::MeteredStore;
 use crate::namespace::{ClusterData, NamespaceError, PolicyStore};
+use crate::security::{Authenticator, Authorizer, Security, SecurityError, TlsAcceptor};
 use crate::server;
 use crate::topic::{LocalOwnership, TopicOwnership, TopicRegistry};
 
@@ -28,6 +29,8 @@ pub enum BrokerServiceError {
     Listener(#[from] std::io::Error),
     #[error("creating the default namespace: {0}")]
     Bootstrap(#[from] NamespaceError),
+    #[error("security settings: {0}")]
+    Security(#[from] SecurityError),
 }
 
 /// The Pulsar protocol service.
@@ -37,7 +40,8 @@ pub struct BrokerService;
 pub struct BrokerServiceHandle {
     local_addr: SocketAddr,
     context: Arc<BrokerContext>,
-    task: JoinHandle<()>,
+    /// The accept loops: plain text, then TLS if served.
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl BrokerService {
@@ -93,13 +97,24 @@ impl BrokerService {
         let service_url = service_url(&config, &listener)?;
         topics.start_rate_sampler();
         topics.start_policy_task(config.policy_check_interval);
-        let context = Arc::new(BrokerContext::new(config, service_url, topics, ownership));
+        let policies = PolicyStore::new(Arc::clone(topics.factory().metadata()));
+        let security = Arc::new(Security {
+            authn: Authenticator::new(&config.authentication)?,
+            authz: Authorizer::new(&config.authorization, policies),
+        });
+        let context = Arc::new(BrokerContext::new(
+            config,
+            service_url,
+            topics,
+            ownership,
+            security,
+        ));
         tracing::info!(addr = %local_addr, service_url = %context.service_url, "pulsar protocol service listening");
         let task = tokio::spawn(server::serve(listener, context.clone()));
         Ok(BrokerServiceHandle {
             local_addr,
             context,
-            task,
+            tasks: vec![task],
         })
     }
 
@@ -123,6 +138,23 @@ impl BrokerServiceHandle {
         self.local_addr
     }
 
+    /// Also serves `pulsar+ssl://` on `listener`, with the same topics and
+    /// security, until shutdown.
+    pub fn serve_tls(&mut self, listener: TcpListener, acceptor: TlsAcceptor) {
+        if let Ok(address) = listener.local_addr() {
+            tracing::info!(%address, "pulsar protocol service listening for tls");
+        }
+        let context = Arc::clone(&self.context);
+        self.tasks
+            .push(tokio::spawn(server::serve_tls(listener, acceptor, context)));
+    }
+
+    /// The authentication and authorization clients go through (shared
+    /// with the admin API).
+    pub fn security(&self) -> &Arc<Security> {
+        &self.context.security
+    }
+
     /// `pulsar://host:port` as given to clients.
     pub fn service_url(&self) -> &str {
         &self.context.service_url
@@ -140,8 +172,10 @@ impl BrokerServiceHandle {
     /// Stops accepting, closes connections, unloads every topic.
     pub async fn shutdown(self) {
         self.context.shutdown.cancel();
-        if let Err(error) = self.task.await {
-            tracing::warn!(error = %error, "listener task failed");
+        for task in self.tasks {
+            if let Err(error) = task.await {
+                tracing::warn!(error = %error, "listener task failed");
+            }
         }
         let unloaded = self.context.topics.close_all().await;
         tracing::info!(topics = unloaded, "pulsar protocol service stopped");

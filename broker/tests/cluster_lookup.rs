@@ -51,6 +51,8 @@ async fn broker(metadata: &Arc<dyn MetadataStore>, name: &str) -> Broker {
         broker_id: id.clone(),
         service_url: format!("pulsar://{name}:6650"),
         web_service_url: format!("http://{name}:8080"),
+        service_url_tls: None,
+        web_service_url_tls: None,
         advertised_listeners: listeners,
         version: "test".into(),
         start_timestamp: 0,
@@ -107,6 +109,7 @@ async fn broker(metadata: &Arc<dyn MetadataStore>, name: &str) -> Broker {
 fn target(name: &str) -> BrokerTarget {
     BrokerTarget {
         service_url: format!("pulsar://{name}:6650"),
+        service_url_tls: None,
         http_url: format!("http://{name}:8080"),
     }
 }
@@ -165,6 +168,7 @@ async fn lookups_connect_redirect_and_never_loop() {
             .unwrap(),
         LookupAnswer::Connect(BrokerTarget {
             service_url: "pulsar://b.example:6650".into(),
+            service_url_tls: None,
             http_url: "http://b:8080".into()
         })
     );

@@ -18,6 +18,8 @@ pub struct AdminArgs {
     /// Print the API's JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+    #[command(flatten)]
+    pub auth: crate::client_auth_args::ClientAuthArgs,
     #[command(subcommand)]
     pub noun: AdminNoun,
 }

@@ -18,6 +18,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "MAGNETAR_CONFIG")]
     pub config: Option<PathBuf>,
 
+    /// A Pulsar `broker.conf` or `standalone.conf` whose settings become
+    /// flag defaults (keys Magnetar does not take are logged and ignored).
+    #[arg(long, global = true, env = "MAGNETAR_PULSAR_CONFIG")]
+    pub pulsar_config: Option<PathBuf>,
+
     /// Log format on stderr. Filter with RUST_LOG (default `info`).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -63,6 +68,10 @@ pub enum Command {
     /// messages on every subscription type, then reports anything
     /// acknowledged and lost, reordered, duplicated or never produced.
     Verify(crate::verify_args::VerifyArgs),
+    /// Keys and tokens for the `token` authentication provider, as
+    /// `pulsar tokens` makes them (`magnetar tokens create --subject ROLE`).
+    #[command(subcommand)]
+    Tokens(crate::tokens_args::TokensCommand),
     /// Prints a shell completion script (`magnetar completions bash`).
     Completions {
         #[arg(value_enum)]
@@ -133,6 +142,8 @@ pub struct ListenArgs {
     pub consumers: ConsumerArgs,
     #[command(flatten)]
     pub topics: TopicArgs,
+    #[command(flatten)]
+    pub security: crate::security_args::SecurityArgs,
 }
 
 /// Topic policies a namespace can override: auto-creation
@@ -614,6 +625,8 @@ pub struct ClientArgs {
     pub url: String,
     /// Topic: `persistent://tenant/ns/name` or a short name.
     pub topic: String,
+    #[command(flatten)]
+    pub auth: crate::client_auth_args::ClientAuthArgs,
 }
 
 #[derive(Debug, Clone, Args)]

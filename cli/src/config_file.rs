@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 
 /// Flag names the file may set (the flags that have an `env` fallback).
-const KNOWN_KEYS: &[&str] = &[
+pub const KNOWN_KEYS: &[&str] = &[
     "metadata",
     "data-dir",
     "bind",
@@ -76,6 +76,34 @@ const KNOWN_KEYS: &[&str] = &[
     "id",
     "peers",
     "url",
+    "broker-service-port-tls",
+    "web-service-port-tls",
+    "tls-certificate-file-path",
+    "tls-key-file-path",
+    "tls-trust-certs-file-path",
+    "tls-require-trusted-client-cert-on-connect",
+    "tls-cert-refresh-check-duration-sec",
+    "authentication-enabled",
+    "authentication-providers",
+    "anonymous-user-role",
+    "authentication-refresh-check-seconds",
+    "token-secret-key",
+    "token-public-key",
+    "token-public-alg",
+    "token-auth-claim",
+    "token-audience-claim",
+    "token-audience",
+    "basic-auth-conf",
+    "authorization-enabled",
+    "super-user-roles",
+    "auth-plugin",
+    "auth-params",
+    "auth-token",
+    "auth-token-file",
+    "tls-trust-certs-file",
+    "tls-allow-insecure",
+    "tls-cert-file",
+    "tls-key-file",
 ];
 
 /// Finds `--config FILE` (or `--config=FILE`, or `MAGNETAR_CONFIG`) and
@@ -105,7 +133,8 @@ pub fn apply_from_args(args: impl IntoIterator<Item = OsString>) -> Result<()> {
     Ok(())
 }
 
-fn env_var_for(key: &str) -> String {
+/// The environment variable of flag `key`.
+pub fn env_var_for(key: &str) -> String {
     format!("MAGNETAR_{}", key.to_ascii_uppercase().replace('-', "_"))
 }
 
@@ -154,7 +183,7 @@ mod tests {
                 let (Some(env), Some(long)) = (arg.get_env(), arg.get_long()) else {
                     continue;
                 };
-                if long == "config" {
+                if long == "config" || long == "pulsar-config" {
                     continue;
                 }
                 if !KNOWN_KEYS.contains(&long) || env.to_str() != Some(env_var_for(long).as_str()) {

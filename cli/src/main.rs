@@ -5,14 +5,19 @@
 //! prints one readiness line on stdout (see [`ready`]) once it is serving.
 //!
 //! Modules import one way: [`config_file`] and [`ready`] stand alone,
+//! [`pulsar_config`] uses `config_file`,
 //! [`args`] (the clap tree) uses `config_file` and the argument modules
 //! ([`admin_args`], [`verify_args`]), and [`commands`] uses all of them.
 
 mod admin_args;
 mod args;
+mod client_auth_args;
 mod commands;
 mod config_file;
+mod pulsar_config;
 mod ready;
+mod security_args;
+mod tokens_args;
 mod verify_args;
 
 use clap::Parser;
@@ -20,8 +25,18 @@ use clap::Parser;
 fn main() -> anyhow::Result<()> {
     // The config file only provides defaults: flags and env vars win.
     config_file::apply_from_args(std::env::args_os())?;
+    let pulsar_config = pulsar_config::apply_from_args(std::env::args_os())?;
     let cli = args::Cli::parse();
     init_tracing(cli.log_format);
+    for key in &pulsar_config.ignored {
+        tracing::warn!(%key, "ignoring a Pulsar setting that Magnetar does not take");
+    }
+    if !pulsar_config.applied.is_empty() {
+        tracing::info!(
+            keys = pulsar_config.applied.len(),
+            "applied Pulsar settings"
+        );
+    }
     let mut runtime = if runs_on_one_thread(&cli.command) {
         tokio::runtime::Builder::new_current_thread()
     } else {

@@ -59,4 +59,7 @@ pub struct VerifyArgs {
     /// Hide the progress bar (it is drawn only on a terminal anyway).
     #[arg(long)]
     pub quiet: bool,
+    /// Credentials and TLS trust for both the service and the admin URL.
+    #[command(flatten)]
+    pub auth: crate::client_auth_args::ClientAuthArgs,
 }

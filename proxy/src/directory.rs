@@ -113,6 +113,8 @@ mod tests {
             broker_id: format!("{id}:8080"),
             service_url: format!("pulsar://{id}:6650"),
             web_service_url: format!("http://{id}:8080"),
+            service_url_tls: None,
+            web_service_url_tls: None,
             advertised_listeners: [("internal".to_string(), format!("pulsar://{id}-int:6651"))]
                 .into_iter()
                 .collect(),

@@ -46,15 +46,18 @@ def report(result, ok):
     os._exit(0 if ok else 1)
 
 
-def admin_request(admin_url, method, path, body=None):
+def admin_request(admin_url, method, path, body=None, headers=None, context=None):
     """One admin API request: (status, parsed JSON body or text). A body
-    that is not a str is sent as JSON."""
+    that is not a str is sent as JSON; `headers` are added (credentials),
+    and `context` is the ssl context of an https URL."""
     data = None if body is None else (body if isinstance(body, str) else json.dumps(body)).encode()
     request = urllib.request.Request(admin_url + path, data=data, method=method)
     if data is not None:
         request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
     try:
-        with urllib.request.urlopen(request) as response:
+        with urllib.request.urlopen(request, context=context) as response:
             text = response.read().decode()
             return response.status, (json.loads(text) if text else None)
     except urllib.error.HTTPError as error:

@@ -16,6 +16,7 @@
 
 pub mod bookies;
 pub mod broker;
+pub mod certs;
 pub mod cluster;
 pub mod cluster_admin;
 pub mod compose;

@@ -3,8 +3,9 @@
 //! tenants, namespaces, persistent topics and their stats, subscriptions
 //! (`subscriptions.rs`), termination (`terminate.rs`), compaction
 //! (`compaction.rs`), partitioned
-//! topics, schemas, brokers, bundles with unload and split) and the HTTP
-//! lookup.
+//! topics, schemas, brokers, bundles with unload and split, namespace
+//! permissions (`permissions.rs`)) and the HTTP lookup. Every route sits
+//! behind `security::http`, which authenticates and authorizes.
 //!
 //! Handlers talk to the metadata store through [`PolicyStore`] and to topics
 //! through the [`ManagedLedgerFactory`]; creating a topic writes its empty
@@ -21,6 +22,7 @@ mod limits;
 mod partitioned;
 mod peek;
 mod peers;
+mod permissions;
 mod policies;
 mod replication_metrics;
 mod schemas;
@@ -45,6 +47,10 @@ pub use topics::TopicStats;
 use crate::cluster::Cluster;
 use crate::managed_ledger::ManagedLedgerFactory;
 use crate::namespace::{CompatibilityStrategy, PolicyStore};
+use crate::security::tls::TlsPeer;
+use axum::serve::Listener;
+
+use crate::security::{self, Security, TlsListener};
 use crate::topic::TopicRegistry;
 
 /// Everything the admin handlers need.
@@ -67,6 +73,8 @@ pub struct AdminState {
     pub membership: Option<Arc<Cluster>>,
     /// The broker's schema compatibility strategy (namespaces override it).
     pub schema_compatibility: CompatibilityStrategy,
+    /// Who may call what (`security::http` runs in front of every route).
+    pub security: Arc<Security>,
 }
 
 impl AdminState {
@@ -77,6 +85,7 @@ impl AdminState {
     ) -> Self {
         AdminState {
             policies: PolicyStore::new(metadata.clone()),
+            security: Arc::new(Security::open(PolicyStore::new(metadata.clone()))),
             metadata,
             managed_ledgers,
             cluster: cluster.to_string(),
@@ -90,6 +99,7 @@ impl AdminState {
 }
 
 pub fn admin_router(state: AdminState) -> Router {
+    let security = Arc::clone(&state.security);
     Router::new()
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))
@@ -118,6 +128,14 @@ pub fn admin_router(state: AdminState) -> Router {
             get(tenants::get_namespace)
                 .put(tenants::create_namespace)
                 .delete(tenants::delete_namespace),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/permissions",
+            get(permissions::get_permissions),
+        )
+        .route(
+            "/admin/v2/namespaces/{tenant}/{namespace}/permissions/{role}",
+            post(permissions::grant_permission).delete(permissions::revoke_permission),
         )
         .route(
             "/admin/v2/namespaces/{tenant}/{namespace}/autoTopicCreation",
@@ -336,7 +354,27 @@ pub fn admin_router(state: AdminState) -> Router {
             "/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitioned-stats",
             get(partitioned::partitioned_stats),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            security,
+            security::http::require_access,
+        ))
         .with_state(state)
+}
+
+/// Serves the admin API over HTTPS until `shutdown` resolves; the client
+/// certificate's common name reaches `security::http` as connect info.
+pub async fn serve_tls(
+    listener: TlsListener,
+    state: AdminState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    tracing::info!(address = %listener.local_addr()?, "admin api listening for https");
+    axum::serve(
+        listener,
+        admin_router(state).into_make_service_with_connect_info::<TlsPeer>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Serves the admin API on `listener` until `shutdown` resolves.

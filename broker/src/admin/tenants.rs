@@ -148,6 +148,9 @@ pub async fn get_namespace(
 struct CreateNamespaceBody {
     num_bundles: Option<u32>,
     bundles: Option<crate::namespace::BundlesData>,
+    /// Permissions as Pulsar's full policies body carries them.
+    #[serde(rename = "auth_policies")]
+    auth_policies: Option<crate::namespace::AuthPolicies>,
 }
 
 pub async fn create_namespace(
@@ -165,6 +168,7 @@ pub async fn create_namespace(
         (None, count) => NamespacePolicies::with_bundles(count.unwrap_or(DEFAULT_BUNDLE_COUNT))?,
     };
     policies.replication_clusters = vec![state.cluster.clone()];
+    policies.auth_policies = request.auth_policies.unwrap_or_default();
     state.policies.create_namespace(&name, &policies).await?;
     tracing::info!(namespace = %name, "created namespace");
     Ok(StatusCode::NO_CONTENT)

@@ -237,6 +237,12 @@ fn target(owner: &OwnershipInfo, listener: Option<&str>) -> Result<BrokerTarget,
             })?;
     Ok(BrokerTarget {
         service_url: service_url.to_string(),
+        // Named listeners carry one URL each; the TLS one is the default
+        // listener's.
+        service_url_tls: match listener {
+            None | Some("") => owner.native_url_tls.clone(),
+            Some(_) => None,
+        },
         http_url: owner.http_url.clone(),
     })
 }

@@ -29,6 +29,12 @@ pub struct BrokerInfo {
     pub service_url: String,
     /// `http://host:port`.
     pub web_service_url: String,
+    /// `pulsar+ssl://host:port`, when the broker serves TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_url_tls: Option<String>,
+    /// `https://host:port`, when the broker serves TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_service_url_tls: Option<String>,
     #[serde(default)]
     pub advertised_listeners: BTreeMap<String, String>,
     pub version: String,
@@ -50,6 +56,7 @@ impl BrokerInfo {
     pub fn ownership(&self) -> OwnershipInfo {
         OwnershipInfo {
             native_url: self.service_url.clone(),
+            native_url_tls: self.service_url_tls.clone(),
             http_url: self.web_service_url.clone(),
             disabled: false,
             broker_id: self.broker_id.clone(),
@@ -70,6 +77,8 @@ pub(crate) mod fixtures {
             broker_id: id.to_string(),
             service_url: format!("pulsar://{id}"),
             web_service_url: format!("http://{id}"),
+            service_url_tls: None,
+            web_service_url_tls: None,
             advertised_listeners: BTreeMap::new(),
             version: "test".into(),
             start_timestamp: 0,

@@ -1,6 +1,7 @@
 //! Namespaces: topic names, bundles (topic → hash range), namespace
 //! policies (`limits.rs`: retention, TTL, backlog quotas, producer and
-//! consumer caps; `expiry.rs`: inactive topics and subscriptions), partitioned topics and auto-creation rules, the bootstrap of the default resources, and bundle ownership
+//! consumer caps; `expiry.rs`: inactive topics and subscriptions;
+//! `permissions.rs`: roles and their actions), partitioned topics and auto-creation rules, the bootstrap of the default resources, and bundle ownership
 //! bound to the broker's metadata session.
 
 mod bundles;
@@ -11,6 +12,7 @@ mod lifecycle;
 mod limits;
 mod ownership;
 mod partitioned;
+mod permissions;
 mod policies;
 mod topic_name;
 
@@ -27,6 +29,7 @@ pub use partitioned::{
     check_partitions, AutoTopicCreation, PartitionedTopicMetadata, TopicType, MAX_PARTITIONS,
     PARTITIONED_TOPICS_ROOT,
 };
+pub use permissions::{AuthAction, AuthPolicies};
 pub use policies::{
     ClusterData, NamespacePolicies, PolicyStore, TenantInfo, CLUSTERS_ROOT, DEFAULT_CLUSTER,
     POLICIES_ROOT, TENANTS_ROOT,

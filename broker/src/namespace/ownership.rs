@@ -35,6 +35,9 @@ pub const OWNERSHIP_ROOT: &str = "/namespace/";
 pub struct OwnershipInfo {
     /// `pulsar://host:port` of the owner's binary protocol listener.
     pub native_url: String,
+    /// `pulsar+ssl://host:port`, when the owner serves TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native_url_tls: Option<String>,
     /// `http://host:port` of the owner's admin listener.
     pub http_url: String,
     /// Set while the bundle is being unloaded.

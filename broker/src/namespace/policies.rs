@@ -21,6 +21,7 @@ use super::compatibility::CompatibilityStrategy;
 use super::expiry::InactiveTopicPolicies;
 use super::limits::{BacklogQuotaMap, RetentionPolicies, TopicLimits};
 use super::partitioned::AutoTopicCreation;
+use super::permissions::AuthPolicies;
 use super::topic_name::{is_valid_segment, DEFAULT_NAMESPACE, DEFAULT_TENANT};
 use super::{NamespaceError, NamespaceName, TopicNameError};
 
@@ -133,6 +134,13 @@ pub struct NamespacePolicies {
         skip_serializing_if = "Option::is_none"
     )]
     pub compaction_threshold: Option<i64>,
+    /// Roles and what each may do (Pulsar's `auth_policies`).
+    #[serde(
+        default,
+        rename = "auth_policies",
+        skip_serializing_if = "AuthPolicies::is_empty"
+    )]
+    pub auth_policies: AuthPolicies,
 }
 
 impl NamespacePolicies {
@@ -153,6 +161,7 @@ impl NamespacePolicies {
             subscription_expiration_time_minutes: None,
             inactive_topic_policies: None,
             compaction_threshold: None,
+            auth_policies: AuthPolicies::default(),
         })
     }
 

@@ -20,14 +20,14 @@ use futures::{SinkExt, StreamExt};
 use magnetar_proto::pulsar::api::base_command::Type;
 use magnetar_proto::pulsar::api::{BaseCommand, CommandPing, CommandPong, ServerError};
 use magnetar_proto::pulsar::{commands, Frame, PulsarCodec};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 
+use super::auth::ConnectionAuth;
 use super::topic_watcher::TopicWatchers;
 use super::ConnectionError;
 use crate::consumer::Consumer;
@@ -66,14 +66,59 @@ pub(super) struct Connection {
     pub topic_watchers: TopicWatchers,
     /// Bounds publishes awaiting their receipt.
     pub publish_permits: Arc<Semaphore>,
+    /// Who the client is, and the state of a credential refresh.
+    pub auth: ConnectionAuth,
 }
 
+/// Serves a plain-text connection.
 pub(crate) async fn run(context: Arc<BrokerContext>, stream: TcpStream, cid: u64) {
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(error = %error, "could not set TCP_NODELAY");
     }
-    let codec = PulsarCodec::with_max_message_size(context.config.max_message_size);
     let (read_half, write_half) = stream.into_split();
+    serve(
+        context,
+        read_half,
+        write_half,
+        cid,
+        ConnectionAuth::default(),
+    )
+    .await
+}
+
+/// Serves a connection whose TLS handshake is done; `common_name` is the
+/// client certificate's, for the `tls` authentication provider.
+pub(crate) async fn run_tls(
+    context: Arc<BrokerContext>,
+    stream: tokio_rustls::server::TlsStream<TcpStream>,
+    cid: u64,
+    common_name: Option<String>,
+) {
+    if let Err(error) = stream.get_ref().0.set_nodelay(true) {
+        tracing::debug!(error = %error, "could not set TCP_NODELAY");
+    }
+    let (read_half, write_half) = tokio::io::split(stream);
+    serve(
+        context,
+        read_half,
+        write_half,
+        cid,
+        ConnectionAuth::with_certificate(common_name),
+    )
+    .await
+}
+
+async fn serve<R, W>(
+    context: Arc<BrokerContext>,
+    read_half: R,
+    write_half: W,
+    cid: u64,
+    auth: ConnectionAuth,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let codec = PulsarCodec::with_max_message_size(context.config.max_message_size);
     let mut reader = FramedRead::new(read_half, codec.clone());
     let (frames, frames_rx) = mpsc::unbounded_channel();
     let writer_done = CancellationToken::new();
@@ -94,6 +139,7 @@ pub(crate) async fn run(context: Arc<BrokerContext>, stream: TcpStream, cid: u64
         producers: HashMap::new(),
         consumers: HashMap::new(),
         topic_watchers: TopicWatchers::default(),
+        auth,
     };
     tracing::debug!("connection accepted");
     match connection.read_loop(&mut reader, &writer_done).await {
@@ -108,13 +154,15 @@ pub(crate) async fn run(context: Arc<BrokerContext>, stream: TcpStream, cid: u64
 }
 
 impl Connection {
-    async fn read_loop(
+    async fn read_loop<R: AsyncRead + Unpin>(
         &mut self,
-        reader: &mut FramedRead<OwnedReadHalf, PulsarCodec>,
+        reader: &mut FramedRead<R, PulsarCodec>,
         writer_done: &CancellationToken,
     ) -> Result<(), ConnectionError> {
         let interval = self.context.config.keepalive_interval;
         let mut keepalive = tokio::time::interval_at(Instant::now() + interval, interval);
+        let refresh = self.context.security.authn.refresh_check_interval();
+        let mut auth_check = tokio::time::interval_at(Instant::now() + refresh, refresh);
         let mut last_heard = Instant::now();
         loop {
             tokio::select! {
@@ -137,6 +185,7 @@ impl Connection {
                         self.out.send(CommandPing {});
                     }
                 }
+                _ = auth_check.tick() => self.check_credentials()?,
             }
         }
     }
@@ -242,7 +291,7 @@ impl Connection {
             Type::TcClientConnectRequest => self
                 .handle_tc_client_connect(command.tc_client_connect_request.ok_or_else(missing)?),
             Type::AuthResponse => {
-                tracing::debug!("ignoring AUTH_RESPONSE: authentication is not enabled")
+                self.handle_auth_response(command.auth_response.clone().ok_or_else(missing)?)?
             }
             other => self.ignore(other, &command),
         }
@@ -287,8 +336,8 @@ impl Connection {
 
 /// Writes queued frames until asked to stop, then flushes what is queued
 /// and shuts the socket down.
-async fn write_frames(
-    mut writer: FramedWrite<OwnedWriteHalf, PulsarCodec>,
+async fn write_frames<W: AsyncWrite + Unpin>(
+    mut writer: FramedWrite<W, PulsarCodec>,
     mut frames: mpsc::UnboundedReceiver<Frame>,
     close: CancellationToken,
     done: CancellationToken,
@@ -327,8 +376,8 @@ async fn write_frames(
 
 /// Writes one frame; a frame too large to encode is dropped with a log line
 /// instead of ending the connection.
-async fn feed(
-    writer: &mut FramedWrite<OwnedWriteHalf, PulsarCodec>,
+async fn feed<W: AsyncWrite + Unpin>(
+    writer: &mut FramedWrite<W, PulsarCodec>,
     frame: Frame,
 ) -> Result<(), magnetar_proto::pulsar::FrameError> {
     match writer.feed(frame).await {

@@ -21,6 +21,7 @@ use super::ConnectionError;
 use crate::consumer::{Consumer, ConsumerSpec, KeySharedSpec, SubscriptionType};
 use crate::managed_ledger::{InitialPosition, Position};
 use crate::replication::REPLICATED_PROPERTY;
+use crate::security::TopicOperation;
 use crate::topic::{is_internal_cursor, CursorStart, TopicError, TopicName};
 use crate::wire::{message_id, position};
 
@@ -82,6 +83,8 @@ impl Connection {
 
     async fn create_consumer(&mut self, request: &CommandSubscribe) -> Result<(), TopicError> {
         let topic_name = TopicName::parse(&request.topic)?;
+        self.authorize_namespace(topic_name.namespace(), TopicOperation::Consume)
+            .await?;
         let mode = match SubType::try_from(request.sub_type) {
             Ok(SubType::Exclusive) => SubscriptionType::Exclusive,
             Ok(SubType::Shared) => SubscriptionType::Shared,

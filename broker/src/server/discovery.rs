@@ -11,9 +11,13 @@ use magnetar_proto::pulsar::api::{
     CommandPartitionedTopicMetadataResponse, KeyValue, Schema, ServerError,
 };
 
+use magnetar_proto::pulsar::commands;
+
 use super::connection::Connection;
 use super::topic_list::{topics_hash, topics_of_ledgers, TopicPattern};
+use crate::namespace::NamespaceName;
 use crate::schema::{parse_version, version_bytes};
+use crate::security::TopicOperation;
 use crate::topic::{LookupAnswer, TopicError, TopicName};
 use crate::wire::storage_server_error;
 
@@ -28,17 +32,24 @@ impl Connection {
             .as_deref()
             .filter(|name| !name.is_empty());
         let result = match TopicName::parse(&lookup.topic) {
-            Ok(topic) => self
-                .context
-                .ownership
-                .lookup(&topic, authoritative, listener)
+            Ok(topic) => match self
+                .authorize_namespace(topic.namespace(), TopicOperation::Lookup)
                 .await
-                .map_err(TopicError::from),
+            {
+                Ok(()) => self
+                    .context
+                    .ownership
+                    .lookup(&topic, authoritative, listener)
+                    .await
+                    .map_err(TopicError::from),
+                Err(error) => Err(error.into()),
+            },
             Err(error) => Err(error.into()),
         };
         let response = match result {
             Ok(LookupAnswer::Connect(target)) => CommandLookupTopicResponse {
                 broker_service_url: Some(target.service_url),
+                broker_service_url_tls: target.service_url_tls,
                 response: Some(LookupType::Connect as i32),
                 request_id,
                 authoritative: Some(true),
@@ -49,6 +60,7 @@ impl Connection {
                 authoritative,
             }) => CommandLookupTopicResponse {
                 broker_service_url: Some(target.service_url),
+                broker_service_url_tls: target.service_url_tls,
                 response: Some(LookupType::Redirect as i32),
                 request_id,
                 authoritative: Some(authoritative),
@@ -77,13 +89,19 @@ impl Connection {
     ) {
         let create = request.metadata_auto_creation_enabled.unwrap_or(true);
         let result = match TopicName::parse(&request.topic) {
-            Ok(topic) => {
-                self.context
-                    .topics
-                    .catalog()
-                    .partitions(&topic, create)
-                    .await
-            }
+            Ok(topic) => match self
+                .authorize_namespace(topic.namespace(), TopicOperation::Lookup)
+                .await
+            {
+                Ok(()) => {
+                    self.context
+                        .topics
+                        .catalog()
+                        .partitions(&topic, create)
+                        .await
+                }
+                Err(error) => Err(error.into()),
+            },
             Err(error) => Err(error.into()),
         };
         let response = match result {
@@ -114,6 +132,20 @@ impl Connection {
     /// client's hash is current.
     pub(super) async fn handle_topics_of_namespace(&self, request: CommandGetTopicsOfNamespace) {
         tracing::debug!(namespace = %request.namespace, request_id = request.request_id, "GET_TOPICS_OF_NAMESPACE");
+        if let Ok(namespace) = NamespaceName::parse(request.namespace.trim_end_matches('/')) {
+            if let Err(error) = self
+                .authorize_namespace(&namespace, TopicOperation::Lookup)
+                .await
+            {
+                let error = TopicError::from(error);
+                self.out.send(commands::error(
+                    request.request_id,
+                    error.server_error(),
+                    error.to_string(),
+                ));
+                return;
+            }
+        }
         let prefix = format!("{}/persistent/", request.namespace.trim_end_matches('/'));
         // There are no non-persistent topics; ALL lists the persistent ones.
         let listed = match request.mode() {
@@ -147,7 +179,7 @@ impl Connection {
             }
             Err(error) => {
                 tracing::warn!(namespace = %request.namespace, error = %error, "listing topics failed");
-                self.out.send(magnetar_proto::pulsar::commands::error(
+                self.out.send(commands::error(
                     request.request_id,
                     storage_server_error(&error),
                     error.to_string(),
@@ -159,20 +191,20 @@ impl Connection {
     /// The version of the client's schema, registered if it is new and
     /// compatible.
     pub(super) async fn handle_get_or_create_schema(&self, request: CommandGetOrCreateSchema) {
-        let result = match (TopicName::parse(&request.topic), &request.schema) {
-            (Ok(topic), schema) => match super::produce::definition(schema) {
-                Ok(definition) => self
-                    .context
-                    .topics
-                    .catalog()
-                    .schemas()
-                    .get_or_create(&topic, &definition)
-                    .await
-                    .map_err(TopicError::from),
-                Err(error) => Err(error),
-            },
-            (Err(error), _) => Err(error.into()),
-        };
+        let result: Result<_, TopicError> = async {
+            let topic = TopicName::parse(&request.topic)?;
+            self.authorize_namespace(topic.namespace(), TopicOperation::Produce)
+                .await?;
+            let definition = super::produce::definition(&request.schema)?;
+            Ok(self
+                .context
+                .topics
+                .catalog()
+                .schemas()
+                .get_or_create(&topic, &definition)
+                .await?)
+        }
+        .await;
         let response = match result {
             Ok(version) => CommandGetOrCreateSchemaResponse {
                 request_id: request.request_id,
@@ -195,20 +227,22 @@ impl Connection {
 
     /// A version of the topic's schema: the one named, else the latest.
     pub(super) async fn handle_get_schema(&self, request: CommandGetSchema) {
-        let found = match TopicName::parse(&request.topic) {
-            Ok(topic) => {
-                let schemas = self.context.topics.catalog().schemas();
+        let found: Result<_, TopicError> = async {
+            let topic = TopicName::parse(&request.topic)?;
+            self.authorize_namespace(topic.namespace(), TopicOperation::Lookup)
+                .await?;
+            let schemas = self.context.topics.catalog().schemas();
+            Ok(
                 match request.schema_version.as_deref().filter(|v| !v.is_empty()) {
                     Some(bytes) => match parse_version(bytes) {
-                        Some(version) => schemas.version(&topic, version).await,
-                        None => Ok(None),
+                        Some(version) => schemas.version(&topic, version).await?,
+                        None => None,
                     },
-                    None => schemas.latest(&topic).await,
-                }
-                .map_err(TopicError::from)
-            }
-            Err(error) => Err(error.into()),
-        };
+                    None => schemas.latest(&topic).await?,
+                },
+            )
+        }
+        .await;
         let response = match found {
             Ok(Some(stored)) => {
                 let definition = stored.definition();

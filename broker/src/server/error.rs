@@ -32,4 +32,8 @@ pub enum ConnectionError {
     KeepaliveTimeout(std::time::Duration),
     #[error("writer stopped")]
     WriterGone,
+    #[error("{0}")]
+    Authentication(crate::security::SecurityError),
+    #[error("the client did not answer the credential challenge in time")]
+    ChallengeTimeout,
 }

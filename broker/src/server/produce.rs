@@ -15,6 +15,7 @@ use super::ConnectionError;
 use crate::producer::Producer;
 use crate::replication::{apply_frontier, is_replicator_name, FrontierUpdate, FRONTIER_MARKER};
 use crate::schema::{version_bytes, SchemaDefinition, SchemaKind};
+use crate::security::TopicOperation;
 use crate::topic::{
     is_internal_cursor, AccessMode, PersistentTopic, ProducerAdmission, TopicError, TopicName,
 };
@@ -94,6 +95,8 @@ impl Connection {
 
     async fn create_producer(&mut self, request: &CommandProducer) -> Result<Created, TopicError> {
         let topic_name = TopicName::parse(&request.topic)?;
+        self.authorize_namespace(topic_name.namespace(), TopicOperation::Produce)
+            .await?;
         let mode = AccessMode::from_wire(request.producer_access_mode)?;
         if let Some(slot) = self.producers.get(&request.producer_id) {
             if !slot.producer.is_closed() && slot.topic.name() == &topic_name {

@@ -10,7 +10,7 @@ use super::connection::Connection;
 use super::ConnectionError;
 
 /// Reported to clients in CONNECTED.
-const SERVER_VERSION: &str = concat!("magnetar-", env!("CARGO_PKG_VERSION"));
+pub(super) const SERVER_VERSION: &str = concat!("magnetar-", env!("CARGO_PKG_VERSION"));
 
 /// The first protocol version with REACHED_END_OF_TOPIC.
 const END_OF_TOPIC_VERSION: i32 = 9;
@@ -25,9 +25,9 @@ fn understands_end_of_topic(client_version: &str, protocol_version: i32) -> bool
 }
 
 impl Connection {
-    /// Answers CONNECTED with the lower of the client's and our protocol
-    /// version, advertising topic-list watchers. No authentication is
-    /// performed.
+    /// Authenticates the client (`auth.rs`), then answers CONNECTED with
+    /// the lower of the client's and our protocol version, advertising
+    /// topic-list watchers.
     pub(super) fn handle_connect(
         &mut self,
         connect: CommandConnect,
@@ -37,6 +37,7 @@ impl Connection {
         }
         let client_version = connect.protocol_version.unwrap_or(0);
         let version = client_version.clamp(0, PROTOCOL_VERSION);
+        self.authenticate_connect(&connect)?;
         self.protocol_version = Some(version);
         self.end_of_topic_notices = understands_end_of_topic(&connect.client_version, version);
         tracing::debug!(client = %connect.client_version, client_protocol = client_version, protocol = version, "client connected");

@@ -34,6 +34,7 @@ use super::connection::Connection;
 use super::topic_list::{topics_of_ledgers, SetDiff, TopicPattern, TopicSet};
 use crate::managed_ledger::{ManagedLedgerError, ManagedLedgerFactory, LEDGER_LIST_ROOT};
 use crate::namespace::NamespaceName;
+use crate::security::TopicOperation;
 use crate::wire::{storage_server_error, Outbound};
 
 /// First wait before a failed watch is resumed; doubled up to [`RETRY_MAX`].
@@ -112,6 +113,14 @@ impl Connection {
                 return;
             }
         };
+        if let Err(error) = self
+            .authorize_namespace(&namespace, TopicOperation::Lookup)
+            .await
+        {
+            self.out
+                .send(refuse(ServerError::AuthorizationError, error.to_string()));
+            return;
+        }
         let factory = self.context.topics.factory().clone();
         let prefix = format!("{namespace}/persistent/");
         let (revision, topics) = match snapshot(&factory, &prefix).await {

@@ -10,6 +10,7 @@ use crate::dispatch::{JoinError, KeySharedError};
 use crate::managed_ledger::ManagedLedgerError;
 use crate::namespace::NamespaceError;
 use crate::schema::SchemaError;
+use crate::security::SecurityError;
 use crate::wire::storage_server_error;
 
 #[derive(Debug, Error)]
@@ -78,6 +79,9 @@ pub enum TopicError {
     /// The topic was terminated: it takes no more messages, ever.
     #[error("topic {0} was already terminated")]
     Terminated(String),
+    /// The client's role may not do this.
+    #[error(transparent)]
+    Security(#[from] SecurityError),
 }
 
 impl From<JoinError> for TopicError {
@@ -131,6 +135,14 @@ impl TopicError {
             TopicError::InvalidRequest(_) => ServerError::NotAllowedError,
             TopicError::Ownership(error) => error.server_error(),
             TopicError::Storage(error) => storage_server_error(error),
+            TopicError::Security(error) => match error {
+                SecurityError::Authorization { .. } => ServerError::AuthorizationError,
+                SecurityError::Authentication(_) | SecurityError::UnknownMethod(_) => {
+                    ServerError::AuthenticationError
+                }
+                SecurityError::Metadata(_) => ServerError::MetadataError,
+                SecurityError::Config { .. } => ServerError::UnknownError,
+            },
         }
     }
 }

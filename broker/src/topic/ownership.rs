@@ -48,6 +48,8 @@ impl OwnershipError {
 pub struct BrokerTarget {
     /// `pulsar://host:port` for the listener the client asked for.
     pub service_url: String,
+    /// `pulsar+ssl://host:port` of the same broker, when it serves TLS.
+    pub service_url_tls: Option<String>,
     /// `http://host:port` of the broker's admin API (empty when unknown).
     pub http_url: String,
 }
@@ -105,6 +107,7 @@ impl TopicOwnership for LocalOwnership {
     ) -> Result<LookupAnswer, OwnershipError> {
         Ok(LookupAnswer::Connect(BrokerTarget {
             service_url: self.service_url.clone(),
+            service_url_tls: None,
             http_url: String::new(),
         }))
     }

@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::admin_http::{get, send, with, Call};
+use super::admin_http::{get, send_as, with, Call};
 use super::admin_output::{print_answer, print_message};
 use crate::admin_args::{
     AdminArgs, AdminNoun, BookiesVerb, BrokersVerb, ClusterUrls, ClustersVerb, NamespacesVerb,
@@ -372,6 +372,8 @@ fn call(noun: AdminNoun) -> Result<Call> {
 }
 
 pub async fn run(args: AdminArgs) -> Result<()> {
+    let authorization = args.auth.http_authorization_header()?;
+    let authorization = authorization.as_deref();
     if let AdminNoun::Topics(TopicsVerb::PeekMessages {
         topic,
         subscription,
@@ -384,7 +386,8 @@ pub async fn run(args: AdminArgs) -> Result<()> {
             encode(subscription)
         );
         for n in 1..=*count {
-            let answer = send(&args.url, &get(format!("{base}/position/{n}"))).await?;
+            let position = get(format!("{base}/position/{n}"));
+            let answer = send_as(&args.url, authorization, &position).await?;
             if answer.status == StatusCode::NOT_FOUND && n > 1 {
                 break; // fewer messages than asked for
             }
@@ -392,7 +395,9 @@ pub async fn run(args: AdminArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let answer = send(&args.url, &call(args.noun)?).await?.success()?;
+    let answer = send_as(&args.url, authorization, &call(args.noun)?)
+        .await?
+        .success()?;
     if answer.header("x-pulsar-message-id").is_some() {
         print_message(&answer, args.json)
     } else if let Some(value) = answer.json() {

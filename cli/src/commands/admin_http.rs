@@ -81,8 +81,9 @@ impl Answer {
     }
 }
 
-/// Sends `call` to the admin API at `base`, following redirects.
-pub async fn send(base: &str, call: &Call) -> Result<Answer> {
+/// Sends `call` to the admin API at `base`, following redirects, with an
+/// `Authorization` header (`Bearer …`, `Basic …`) when given.
+pub async fn send_as(base: &str, authorization: Option<&str>, call: &Call) -> Result<Answer> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let body = match &call.body {
         Some(value) => Bytes::from(serde_json::to_vec(value)?),
@@ -90,10 +91,14 @@ pub async fn send(base: &str, call: &Call) -> Result<Answer> {
     };
     let mut url = format!("{}{}", base.trim_end_matches('/'), call.path);
     for _ in 0..=MAX_REDIRECTS {
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(call.method.clone())
             .uri(&url)
-            .header("content-type", "application/json")
+            .header("content-type", "application/json");
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        let request = request
             .body(Full::new(body.clone()))
             .with_context(|| format!("bad URL {url:?}"))?;
         let response = client

@@ -28,10 +28,7 @@ pub async fn run(args: BrokerArgs) -> Result<()> {
         ledgers,
     )
     .await?;
-    ready::announce(
-        "broker",
-        &[("pulsar", node.pulsar_addr()), ("http", node.http_addr())],
-    );
+    ready::announce("broker", &super::node_addresses(&node));
     shutdown.cancelled().await;
     node.shutdown().await;
     Ok(())

@@ -9,7 +9,7 @@ use magnetar_bookie::{LedgerOptions, LedgerStore};
 use magnetar_broker::cluster::ClusterConfig;
 use magnetar_broker::dispatch::DispatchConfig;
 use magnetar_broker::namespace::{AutoTopicCreation, ExpiryDefaults, InactiveTopicPolicies};
-use magnetar_broker::node::{BrokerNode, BrokerNodeConfig};
+use magnetar_broker::node::{BrokerListeners, BrokerNode, BrokerNodeConfig};
 use magnetar_broker::topic::TopicDefaults;
 use magnetar_broker::BrokerServiceConfig;
 use magnetar_metadata::MetadataStore;
@@ -46,7 +46,25 @@ pub async fn start(
 ) -> Result<BrokerNode> {
     let (ensemble, write, ack) = quorum;
     LedgerOptions::validate_quorum(ensemble, write, ack)?;
-    let (pulsar_listener, http_listener) = super::bind_listeners(&listen.ports).await?;
+    let (pulsar, http) = super::bind_listeners(&listen.ports).await?;
+    let tls = listen.security.tls()?;
+    let (pulsar_tls, https) = match &tls {
+        Some(_) => {
+            let (pulsar_port, https_port) = listen.security.tls_ports();
+            let bind = |port| super::bind_one(listen.ports.bind, port, "TLS");
+            (
+                Some(bind(pulsar_port).await?),
+                Some(bind(https_port).await?),
+            )
+        }
+        None => (None, None),
+    };
+    let listeners = BrokerListeners {
+        pulsar,
+        http,
+        pulsar_tls,
+        https,
+    };
 
     let mut service = BrokerServiceConfig {
         cluster_name: cluster.to_string(),
@@ -97,6 +115,8 @@ pub async fn start(
             .managed_ledger_min_ledger_rollover_time_minutes
             .saturating_mul(60),
     );
+    service.authentication = listen.security.authentication()?;
+    service.authorization = listen.security.authorization();
     service.managed_ledger.ensemble_size = ensemble;
     service.managed_ledger.write_quorum = write;
     service.managed_ledger.ack_quorum = ack;
@@ -116,8 +136,9 @@ pub async fn start(
         cluster: cluster_config,
         bookie_wait: tolerance.wait,
         topic_level_metrics: listen.topics.expose_topic_level_metrics_in_prometheus,
+        tls,
     };
-    BrokerNode::start(config, metadata, ledgers, pulsar_listener, http_listener)
+    BrokerNode::start(config, metadata, ledgers, listeners)
         .await
         .context("start broker")
 }

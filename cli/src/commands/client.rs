@@ -9,14 +9,17 @@ use futures::TryStreamExt;
 use pulsar::consumer::InitialPosition;
 use pulsar::{producer, ConsumerOptions, Pulsar, SubType, TokioExecutor};
 
-use crate::args::{ConsumeArgs, ProduceArgs, SubscriptionKind};
+use crate::args::{ClientArgs, ConsumeArgs, ProduceArgs, SubscriptionKind};
 
-pub async fn connect(url: &str) -> Result<Pulsar<TokioExecutor>> {
-    Pulsar::builder(url, TokioExecutor)
-        .with_outbound_channel_size(10_000)
+/// A client of `client.url`, with its credentials and TLS trust.
+pub async fn connect(client: &ClientArgs) -> Result<Pulsar<TokioExecutor>> {
+    let builder = Pulsar::builder(&client.url, TokioExecutor).with_outbound_channel_size(10_000);
+    client
+        .auth
+        .apply_to_pulsar_builder(builder)?
         .build()
         .await
-        .with_context(|| format!("connect to {url}"))
+        .with_context(|| format!("connect to {}", client.url))
 }
 
 pub async fn produce(args: ProduceArgs) -> Result<()> {
@@ -29,7 +32,7 @@ pub async fn produce(args: ProduceArgs) -> Result<()> {
         payloads.push(std::fs::read(path).with_context(|| format!("read {}", path.display()))?);
     }
     let properties: HashMap<String, String> = args.properties.iter().cloned().collect();
-    let client = connect(&args.client.url).await?;
+    let client = connect(&args.client).await?;
     let mut producer = client
         .producer()
         .with_topic(&args.client.topic)
@@ -66,7 +69,7 @@ pub async fn produce(args: ProduceArgs) -> Result<()> {
 }
 
 pub async fn consume(args: ConsumeArgs) -> Result<()> {
-    let client = connect(&args.client.url).await?;
+    let client = connect(&args.client).await?;
     let sub_type = match args.kind {
         SubscriptionKind::Exclusive => SubType::Exclusive,
         SubscriptionKind::Shared => SubType::Shared,

@@ -21,6 +21,7 @@ mod perf_timer;
 mod proxy;
 mod shutdown;
 mod standalone;
+mod tokens;
 mod verify;
 
 use anyhow::Result;
@@ -32,6 +33,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Standalone(args) => standalone::run(args).await,
         Command::Admin(args) => admin::run(args).await,
         Command::Verify(args) => verify::run(args).await,
+        Command::Tokens(command) => tokens::run(command),
         Command::Completions { shell } => {
             let mut cli = <crate::args::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cli, "magnetar", &mut std::io::stdout());
@@ -76,6 +78,33 @@ pub async fn metadata_connect(
 }
 
 /// Binds a server's Pulsar and HTTP listeners, in that order.
+/// The addresses a broker node announces in its ready line.
+pub fn node_addresses(
+    node: &magnetar_broker::node::BrokerNode,
+) -> Vec<(&'static str, std::net::SocketAddr)> {
+    let mut addresses = vec![("pulsar", node.pulsar_addr()), ("http", node.http_addr())];
+    if let Some(addr) = node.pulsar_tls_addr() {
+        addresses.push(("pulsar_tls", addr));
+    }
+    if let Some(addr) = node.https_addr() {
+        addresses.push(("https", addr));
+    }
+    addresses
+}
+
+/// Binds one listener on `bind:port`; `what` names it in errors.
+pub async fn bind_one(
+    bind: std::net::IpAddr,
+    port: u16,
+    what: &str,
+) -> Result<tokio::net::TcpListener> {
+    use anyhow::Context;
+    let addr = std::net::SocketAddr::new(bind, port);
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("bind {what} port {addr}"))
+}
+
 pub async fn bind_listeners(
     ports: &BindArgs,
 ) -> Result<(tokio::net::TcpListener, tokio::net::TcpListener)> {

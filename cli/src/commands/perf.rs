@@ -26,7 +26,7 @@ use super::perf_report::{
 use crate::args::{PerfConsumeArgs, PerfProduceArgs, PerfSubscriptionType};
 
 pub async fn produce(args: PerfProduceArgs) -> Result<()> {
-    let client = connect(&args.client.url).await?;
+    let client = connect(&args.client).await?;
     let options = ProducerOptions {
         batch_size: args.batching.then_some(args.batch_max_messages),
         batch_byte_size: args.batching.then_some(128 * 1024),
@@ -73,7 +73,7 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
 }
 
 pub async fn consume(args: PerfConsumeArgs) -> Result<()> {
-    let client = connect(&args.client.url).await?;
+    let client = connect(&args.client).await?;
     let sub_type = match args.subscription_type {
         PerfSubscriptionType::Exclusive => SubType::Exclusive,
         PerfSubscriptionType::Shared => SubType::Shared,

@@ -64,7 +64,9 @@ struct OpenBatch {
 }
 
 pub async fn produce(args: PerfProduceArgs) -> Result<()> {
-    let mut connection = connect_producer(&args.client.url, &args.client.topic).await?;
+    let auth = args.client.auth.authentication()?;
+    let mut connection =
+        connect_producer(&args.client.url, &args.client.topic, auth.as_ref()).await?;
     let size = args.size.max(8);
     let batch_limit = if args.batching {
         usize::try_from(args.batch_max_messages)
@@ -281,8 +283,8 @@ async fn handle_reply(
 }
 
 /// CONNECT, LOOKUP (following redirects) and PRODUCER.
-async fn connect_producer(url: &str, topic: &str) -> Result<Connection> {
-    let mut connection = connect_to_owner(url, topic).await?;
+async fn connect_producer(url: &str, topic: &str, auth: Option<&Auth>) -> Result<Connection> {
+    let mut connection = connect_to_owner(url, topic, auth).await?;
     let reply = request(
         &mut connection,
         CommandProducer {
@@ -300,16 +302,23 @@ async fn connect_producer(url: &str, topic: &str) -> Result<Connection> {
     Ok(connection)
 }
 
+/// An authentication method and its data, sent in CONNECT.
+pub(super) type Auth = (String, Vec<u8>);
+
 /// CONNECT and LOOKUP, following redirects and proxies: a connection to
 /// the broker that owns `topic`.
-pub(super) async fn connect_to_owner(url: &str, topic: &str) -> Result<Connection> {
+pub(super) async fn connect_to_owner(
+    url: &str,
+    topic: &str,
+    auth: Option<&Auth>,
+) -> Result<Connection> {
     let service = service_address(url)?;
     let mut address = service.clone();
     // Set when a proxy answered the lookup: connect to it, naming the broker.
     let mut proxy_to: Option<String> = None;
     let mut authoritative = false;
     for _ in 0..5 {
-        let mut connection = open(&address, proxy_to.as_deref()).await?;
+        let mut connection = open(&address, proxy_to.as_deref(), auth).await?;
         let reply = request(
             &mut connection,
             CommandLookupTopic {
@@ -361,7 +370,7 @@ pub(super) async fn connect_to_owner(url: &str, topic: &str) -> Result<Connectio
 
 /// Connects and shakes hands; `proxy_to` names the broker a proxy at
 /// `address` should relay the connection to.
-async fn open(address: &str, proxy_to: Option<&str>) -> Result<Connection> {
+async fn open(address: &str, proxy_to: Option<&str>, auth: Option<&Auth>) -> Result<Connection> {
     let stream = TcpStream::connect(address)
         .await
         .with_context(|| format!("connect to {address}"))?;
@@ -373,6 +382,8 @@ async fn open(address: &str, proxy_to: Option<&str>) -> Result<Connection> {
             client_version: "magnetar-perf".into(),
             protocol_version: Some(PROTOCOL_VERSION),
             proxy_to_broker_url: proxy_to.map(str::to_string),
+            auth_method_name: auth.map(|(name, _)| name.clone()),
+            auth_data: auth.map(|(_, data)| bytes::Bytes::from(data.clone())),
             ..Default::default()
         }
         .into(),

@@ -98,7 +98,8 @@ pub async fn consume(args: PerfConsumeArgs) -> Result<()> {
 
 async fn subscribe(args: &PerfConsumeArgs, sub_type: SubType, index: u32) -> Result<Connection> {
     let topic = &args.client.topic;
-    let mut connection = connect_to_owner(&args.client.url, topic).await?;
+    let auth = args.client.auth.authentication()?;
+    let mut connection = connect_to_owner(&args.client.url, topic, auth.as_ref()).await?;
     let initial = if args.earliest {
         InitialPosition::Earliest
     } else {

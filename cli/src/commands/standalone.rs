@@ -103,10 +103,7 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
     if let Some(session) = node.session_id() {
         write_durably(&session_file, &session.to_string())?;
     }
-    ready::announce(
-        "standalone",
-        &[("pulsar", node.pulsar_addr()), ("http", node.http_addr())],
-    );
+    ready::announce("standalone", &super::node_addresses(&node));
 
     shutdown.cancelled().await;
     node.shutdown().await;

@@ -74,7 +74,9 @@ pub async fn run(args: VerifyArgs) -> Result<()> {
             .clone()
             .unwrap_or_else(|| format!("verify-{run}"))
     );
-    prepare_namespace(&args.admin_url, &namespace, args.dedup).await?;
+    let authorization = args.auth.http_authorization_header()?;
+    let authorization = authorization.as_deref();
+    prepare_namespace(&args.admin_url, authorization, &namespace, args.dedup).await?;
     let client = connect(&args).await?;
 
     let progress = Arc::new(Progress::default());
@@ -191,7 +193,7 @@ pub async fn run(args: VerifyArgs) -> Result<()> {
         if delivered != last_delivered.0 {
             last_delivered = (delivered, Instant::now());
         } else if last_delivered.1.elapsed() >= DRAIN_QUIET
-            && backlog_is_empty(&args.admin_url, &topic).await
+            && backlog_is_empty(&args.admin_url, authorization, &topic).await
         {
             // Nothing arrives and the broker has nothing left to deliver:
             // what is missing now is missing for good.
@@ -258,10 +260,16 @@ fn subscription_plans(consumers: u32) -> Vec<SubscriptionPlan> {
 }
 
 /// Creates the namespace when missing and sets its deduplication.
-async fn prepare_namespace(admin_url: &str, namespace: &str, dedup: bool) -> Result<()> {
+async fn prepare_namespace(
+    admin_url: &str,
+    authorization: Option<&str>,
+    namespace: &str,
+    dedup: bool,
+) -> Result<()> {
     let path = format!("/admin/v2/namespaces/{namespace}");
-    let created = admin_http::send(
+    let created = admin_http::send_as(
         admin_url,
+        authorization,
         &admin_http::with(Method::PUT, path.clone(), None),
     )
     .await
@@ -278,7 +286,7 @@ async fn prepare_namespace(admin_url: &str, namespace: &str, dedup: bool) -> Res
         format!("{path}/deduplication"),
         Some(serde_json::Value::Bool(dedup)),
     );
-    let set = admin_http::send(admin_url, &call).await?;
+    let set = admin_http::send_as(admin_url, authorization, &call).await?;
     if !set.status.is_success() {
         bail!(
             "set deduplication of {namespace}: {} {}",
@@ -291,9 +299,10 @@ async fn prepare_namespace(admin_url: &str, namespace: &str, dedup: bool) -> Res
 
 /// Whether the broker reports no backlog on any of the topic's
 /// subscriptions (`false` when it cannot be asked).
-async fn backlog_is_empty(admin_url: &str, topic: &str) -> bool {
+async fn backlog_is_empty(admin_url: &str, authorization: Option<&str>, topic: &str) -> bool {
     let path = topic.replacen("persistent://", "/admin/v2/persistent/", 1) + "/stats";
-    let Ok(answer) = admin_http::send(admin_url, &admin_http::get(path)).await else {
+    let call = admin_http::get(path);
+    let Ok(answer) = admin_http::send_as(admin_url, authorization, &call).await else {
         return false;
     };
     let Some(stats) = answer.json().filter(|_| answer.status.is_success()) else {
@@ -310,7 +319,7 @@ async fn backlog_is_empty(admin_url: &str, topic: &str) -> bool {
 /// A client that keeps reconnecting through broker restarts, and whose
 /// sends time out after `--send-timeout-secs`.
 async fn connect(args: &VerifyArgs) -> Result<Pulsar<TokioExecutor>> {
-    Pulsar::builder(&args.url, TokioExecutor)
+    let builder = Pulsar::builder(&args.url, TokioExecutor)
         .with_connection_retry_options(ConnectionRetryOptions {
             min_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(1),
@@ -324,7 +333,9 @@ async fn connect(args: &VerifyArgs) -> Result<Pulsar<TokioExecutor>> {
             retry_delay: Duration::from_millis(250),
             max_retries: None,
         })
-        .with_outbound_channel_size(10_000)
+        .with_outbound_channel_size(10_000);
+    args.auth
+        .apply_to_pulsar_builder(builder)?
         .build()
         .await
         .with_context(|| format!("connect to {}", args.url))
