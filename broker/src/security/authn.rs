@@ -60,9 +60,13 @@ impl FromStr for ProviderKind {
     }
 }
 
+/// Default of [`AuthenticationConfig::refresh_check_interval`] (Pulsar's
+/// `authenticationRefreshCheckSeconds`).
+pub const DEFAULT_REFRESH_CHECK_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Authentication settings (Pulsar's `authenticationEnabled`,
 /// `authenticationProviders`, `anonymousUserRole` and the providers' keys).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AuthenticationConfig {
     pub enabled: bool,
     pub providers: Vec<ProviderKind>,
@@ -74,6 +78,19 @@ pub struct AuthenticationConfig {
     /// How often live connections are checked for expired credentials
     /// (Pulsar's `authenticationRefreshCheckSeconds`).
     pub refresh_check_interval: Duration,
+}
+
+impl Default for AuthenticationConfig {
+    fn default() -> Self {
+        AuthenticationConfig {
+            enabled: false,
+            providers: Vec::new(),
+            token: TokenSettings::default(),
+            basic_htpasswd: None,
+            anonymous_role: None,
+            refresh_check_interval: DEFAULT_REFRESH_CHECK_INTERVAL,
+        }
+    }
 }
 
 /// The configured providers.
@@ -103,7 +120,10 @@ impl Authenticator {
     /// first that cannot be used.
     pub fn new(config: &AuthenticationConfig) -> Result<Self, SecurityError> {
         let mut authenticator = Authenticator::disabled();
-        authenticator.refresh_check_interval = config.refresh_check_interval;
+        // A zero period would stop the connections' timers from working.
+        if !config.refresh_check_interval.is_zero() {
+            authenticator.refresh_check_interval = config.refresh_check_interval;
+        }
         if !config.enabled {
             return Ok(authenticator);
         }
@@ -140,7 +160,7 @@ impl Authenticator {
             basic: None,
             tls: false,
             anonymous_role: None,
-            refresh_check_interval: Duration::from_secs(60),
+            refresh_check_interval: DEFAULT_REFRESH_CHECK_INTERVAL,
         }
     }
 
@@ -223,6 +243,23 @@ mod tests {
             providers,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_zero_refresh_period_keeps_the_default() {
+        let config = AuthenticationConfig {
+            refresh_check_interval: Duration::ZERO,
+            ..Default::default()
+        };
+        let auth = Authenticator::new(&config).unwrap();
+        assert_eq!(
+            auth.refresh_check_interval(),
+            DEFAULT_REFRESH_CHECK_INTERVAL
+        );
+        assert_eq!(
+            AuthenticationConfig::default().refresh_check_interval,
+            DEFAULT_REFRESH_CHECK_INTERVAL
+        );
     }
 
     #[test]
