@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dispatch::DispatchConfig;
 use crate::managed_ledger::ManagedLedgerConfig;
 use crate::replication::ReplicationConfig;
+use crate::security::credentials::ClientCredential;
 use crate::security::{AuthenticationConfig, AuthorizationConfig, Security};
 use crate::topic::{TopicDefaults, TopicOwnership, TopicRegistry};
 
@@ -47,6 +48,11 @@ pub struct BrokerServiceConfig {
     pub authentication: AuthenticationConfig,
     /// What roles may do (off by default).
     pub authorization: AuthorizationConfig,
+    /// What this broker presents where it is a client: to other brokers
+    /// (admin requests for partitions they serve) and to remote clusters
+    /// (replication). Pulsar's `brokerClientAuthenticationPlugin` and
+    /// `brokerClientAuthenticationParameters`. `None`: nothing.
+    pub broker_client: Option<ClientCredential>,
 }
 
 /// Default of [`BrokerServiceConfig::policy_check_interval`].
@@ -67,6 +73,7 @@ impl Default for BrokerServiceConfig {
             replication_stall_threshold: ReplicationConfig::default().stall_threshold,
             authentication: AuthenticationConfig::default(),
             authorization: AuthorizationConfig::default(),
+            broker_client: None,
         }
     }
 }
@@ -77,6 +84,7 @@ impl BrokerServiceConfig {
         ReplicationConfig {
             local_cluster: self.cluster_name.clone(),
             stall_threshold: self.replication_stall_threshold,
+            broker_client: self.broker_client.clone(),
             ..Default::default()
         }
     }

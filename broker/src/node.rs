@@ -166,6 +166,7 @@ impl BrokerNode {
         let cluster_data = ClusterData {
             service_url: http_url,
             broker_service_url: native_url,
+            ..ClusterData::default()
         };
         namespaces
             .policies()

@@ -19,7 +19,7 @@ use crate::context::{BrokerContext, BrokerServiceConfig};
 use crate::managed_ledger::ManagedLedgerFactory;
 use crate::metadata_metrics::MeteredStore;
 use crate::namespace::{ClusterData, NamespaceError, PolicyStore};
-use crate::security::{Authenticator, Authorizer, Security, SecurityError, TlsAcceptor};
+use crate::security::{Security, SecurityError, TlsAcceptor};
 use crate::server;
 use crate::topic::{LocalOwnership, TopicOwnership, TopicRegistry};
 
@@ -98,10 +98,12 @@ impl BrokerService {
         topics.start_rate_sampler();
         topics.start_policy_task(config.policy_check_interval);
         let policies = PolicyStore::new(Arc::clone(topics.factory().metadata()));
-        let security = Arc::new(Security {
-            authn: Authenticator::new(&config.authentication)?,
-            authz: Authorizer::new(&config.authorization, policies),
-        });
+        let security = Arc::new(Security::from_config(
+            &config.authentication,
+            &config.authorization,
+            config.broker_client.clone(),
+            policies,
+        )?);
         let context = Arc::new(BrokerContext::new(
             config,
             service_url,

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::internal_tls_args::{BookieClientTlsArgs, BookieServerTlsArgs, MetadataTlsArgs};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "magnetar",
@@ -37,6 +39,9 @@ pub enum LogFormat {
     Json,
 }
 
+// Parsed once per process and matched once: the size of its largest
+// variant (a broker's flags) costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Broker, bookies and metadata store in one process, with no config.
@@ -84,6 +89,8 @@ pub struct ProxyArgs {
     /// Metadata store URL of the cluster whose brokers the proxy serves.
     #[arg(long, env = "MAGNETAR_METADATA")]
     pub metadata: String,
+    #[command(flatten)]
+    pub metadata_tls: MetadataTlsArgs,
     /// The HTTP port serves the proxy's health and metrics, and forwards
     /// the admin API to the brokers.
     #[command(flatten)]
@@ -94,6 +101,9 @@ pub struct ProxyArgs {
     /// Largest message a client may send, in bytes (as the brokers' setting).
     #[arg(long, env = "MAGNETAR_MAX_MESSAGE_SIZE", default_value_t = 5 * 1024 * 1024)]
     pub max_message_size: usize,
+    /// What the proxy's own lookup connections present to the brokers.
+    #[command(flatten)]
+    pub broker_client: crate::security_args::BrokerClientArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -499,6 +509,10 @@ pub struct BrokerArgs {
     /// Metadata store URL: etcd://host:port[,host:port][/prefix] or raft://host:port[,...][/prefix].
     #[arg(long, env = "MAGNETAR_METADATA")]
     pub metadata: String,
+    #[command(flatten)]
+    pub metadata_tls: MetadataTlsArgs,
+    #[command(flatten)]
+    pub bookie_tls: BookieClientTlsArgs,
     /// Cluster name.
     #[arg(long, env = "MAGNETAR_CLUSTER", default_value = "standalone")]
     pub cluster: String,
@@ -558,6 +572,13 @@ pub struct BookieArgs {
     /// Metadata store URL (see `magnetar broker --help`).
     #[arg(long, env = "MAGNETAR_METADATA")]
     pub metadata: String,
+    #[command(flatten)]
+    pub metadata_tls: MetadataTlsArgs,
+    #[command(flatten)]
+    pub tls: BookieServerTlsArgs,
+    /// TLS of auto-recovery's ledger client towards the other bookies.
+    #[command(flatten)]
+    pub client_tls: BookieClientTlsArgs,
     /// Journal, entry logs and index.
     #[arg(long, env = "MAGNETAR_DATA_DIR")]
     pub data_dir: PathBuf,
@@ -706,6 +727,10 @@ pub struct PerfLedgerArgs {
     /// Metadata store URL (`etcd://…` or `raft://…`) the bookies registered in.
     #[arg(long, env = "MAGNETAR_METADATA")]
     pub metadata: String,
+    #[command(flatten)]
+    pub metadata_tls: MetadataTlsArgs,
+    #[command(flatten)]
+    pub bookie_tls: BookieClientTlsArgs,
     /// Bookies per ledger (E).
     #[arg(long, default_value_t = 3)]
     pub ensemble_size: u32,
@@ -734,6 +759,8 @@ pub struct PerfMetadataArgs {
     /// Metadata store URL (`etcd://…` or `raft://…`).
     #[arg(long, env = "MAGNETAR_METADATA")]
     pub metadata: String,
+    #[command(flatten)]
+    pub metadata_tls: MetadataTlsArgs,
     /// Concurrent CAS clients.
     #[arg(long, default_value_t = 16)]
     pub clients: usize,

@@ -5,16 +5,15 @@
 //! the wire: an authentication method and data for the binary protocol's
 //! `CONNECT`, or an HTTP `Authorization` header for the admin API.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context, Result};
-use base64::Engine;
+use anyhow::{bail, Context, Result};
 use clap::Args;
+use magnetar_broker::security::credentials::ClientCredential;
 use pulsar::{PulsarBuilder, TokioExecutor};
-
-/// Pulsar's class names for the two plugins, accepted for `--auth-plugin`.
-const TOKEN_CLASS: &str = "org.apache.pulsar.client.impl.auth.AuthenticationToken";
-const BASIC_CLASS: &str = "org.apache.pulsar.client.impl.auth.AuthenticationBasic";
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Credentials and TLS trust of a client, as Pulsar's clients take them.
 /// Its `Debug` output leaves out the token and the parameters.
@@ -70,46 +69,22 @@ impl std::fmt::Debug for ClientAuthArgs {
     }
 }
 
-/// A credential resolved from the flags.
-#[derive(Clone, PartialEq, Eq)]
-enum Credential {
-    Token(String),
-    Basic { user: String, password: String },
-}
-
-impl std::fmt::Debug for Credential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Credential::Token(_) => f.write_str("Token(..)"),
-            Credential::Basic { user, .. } => write!(f, "Basic({user:?}, ..)"),
-        }
-    }
-}
-
 impl ClientAuthArgs {
     /// The authentication method and data for the binary protocol's
     /// `CONNECT`: `("token", TOKEN)` or `("basic", b"user:password")`;
     /// `None` without credentials.
     pub fn authentication(&self) -> Result<Option<(String, Vec<u8>)>> {
-        Ok(self.credential()?.map(|credential| match credential {
-            Credential::Token(token) => ("token".to_string(), token.into_bytes()),
-            Credential::Basic { user, password } => (
-                "basic".to_string(),
-                format!("{user}:{password}").into_bytes(),
-            ),
-        }))
+        Ok(self
+            .credential()?
+            .map(|credential| credential.connect_auth()))
     }
 
     /// The HTTP `Authorization` header value: `Bearer TOKEN` or
     /// `Basic base64(user:password)`; `None` without credentials.
     pub fn http_authorization_header(&self) -> Result<Option<String>> {
-        Ok(self.credential()?.map(|credential| match credential {
-            Credential::Token(token) => format!("Bearer {token}"),
-            Credential::Basic { user, password } => format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-            ),
-        }))
+        Ok(self
+            .credential()?
+            .map(|credential| credential.authorization_header()))
     }
 
     /// Sets the credentials and the TLS trust on a `pulsar` client builder.
@@ -138,20 +113,65 @@ impl ClientAuthArgs {
         Ok(builder)
     }
 
+    /// rustls settings for `pulsar+ssl://` from `--tls-trust-certs-file`
+    /// and the optional client certificate; `None` without a trust file.
+    /// `--tls-allow-insecure` is refused here: this client always verifies.
+    pub fn rustls_client_config(&self) -> Result<Option<Arc<rustls::ClientConfig>>> {
+        let Some(trust) = &self.tls_trust_certs_file else {
+            return Ok(None);
+        };
+        if self.tls_allow_insecure {
+            bail!("--tls-allow-insecure: this client always verifies the server; give the CA with --tls-trust-certs-file");
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        for certificate in CertificateDer::pem_file_iter(trust)
+            .with_context(|| format!("read trusted certificates {}", trust.display()))?
+        {
+            let certificate = certificate
+                .with_context(|| format!("parse trusted certificates {}", trust.display()))?;
+            roots
+                .add(certificate)
+                .with_context(|| format!("a certificate of {} is unusable", trust.display()))?;
+        }
+        let provider = magnetar_broker::security::tls::ring_provider();
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .context("TLS protocol versions")?
+            .with_root_certificates(roots);
+        let config = match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(cert), Some(key)) => {
+                let chain = CertificateDer::pem_file_iter(cert)
+                    .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                    .with_context(|| format!("read client certificate {}", cert.display()))?;
+                let key = PrivateKeyDer::from_pem_file(key)
+                    .with_context(|| format!("read client key {}", key.display()))?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .context("client certificate and key")?
+            }
+            _ => builder.with_no_client_auth(),
+        };
+        Ok(Some(Arc::new(config)))
+    }
+
     /// The credential the flags name: `--auth-plugin` with
     /// `--auth-params` first, then `--auth-token`, then `--auth-token-file`.
-    fn credential(&self) -> Result<Option<Credential>> {
+    fn credential(&self) -> Result<Option<ClientCredential>> {
         if let Some(plugin) = non_blank(&self.auth_plugin) {
             let params = non_blank(&self.auth_params).unwrap_or("");
-            return plugin_credential(plugin, params).map(Some);
+            return ClientCredential::from_plugin(plugin, params)
+                .map(Some)
+                .context("--auth-plugin/--auth-params");
         }
         if self.auth_params.is_some() {
             bail!("--auth-params needs --auth-plugin (token or basic)");
         }
         match (non_blank(&self.auth_token), &self.auth_token_file) {
             (Some(_), Some(_)) => bail!("give --auth-token or --auth-token-file, not both"),
-            (Some(token), None) => Ok(Some(Credential::Token(token.to_string()))),
-            (None, Some(path)) => read_token_file(path).map(|token| Some(Credential::Token(token))),
+            (Some(token), None) => Ok(Some(ClientCredential::Token(token.to_string()))),
+            (None, Some(path)) => Ok(Some(
+                ClientCredential::token_file(path).context("--auth-token-file")?,
+            )),
             (None, None) => Ok(None),
         }
     }
@@ -161,83 +181,12 @@ fn non_blank(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-/// The credential of `--auth-plugin PLUGIN --auth-params PARAMS`.
-fn plugin_credential(plugin: &str, params: &str) -> Result<Credential> {
-    match plugin {
-        "token" | TOKEN_CLASS => token_params(params).map(Credential::Token),
-        "basic" | BASIC_CLASS => basic_params(params),
-        other => bail!("unknown --auth-plugin {other:?}: use token or basic"),
-    }
-}
-
-/// The token plugin's parameters: `token:TOKEN`, `file:PATH` (or
-/// `file:///PATH`), `{"token":"TOKEN"}`, or the token itself.
-fn token_params(params: &str) -> Result<String> {
-    let token = if let Some(token) = params.strip_prefix("token:") {
-        token.trim().to_string()
-    } else if let Some(path) = params.strip_prefix("file:") {
-        let path = path.strip_prefix("//").unwrap_or(path);
-        read_token_file(Path::new(path))?
-    } else if params.starts_with('{') {
-        let json: serde_json::Value = serde_json::from_str(params)
-            .map_err(|_| anyhow!("--auth-params for token is not valid JSON"))?;
-        json["token"]
-            .as_str()
-            .ok_or_else(|| anyhow!("--auth-params for token has no \"token\" field"))?
-            .trim()
-            .to_string()
-    } else {
-        params.to_string()
-    };
-    if token.is_empty() {
-        bail!("--auth-params for token names no token");
-    }
-    Ok(token)
-}
-
-/// The basic plugin's parameters: `{"userId":"u","password":"p"}`,
-/// `userId:u,password:p`, or `u:p`.
-fn basic_params(params: &str) -> Result<Credential> {
-    let (user, password) = if params.starts_with('{') {
-        let json: serde_json::Value = serde_json::from_str(params)
-            .map_err(|_| anyhow!("--auth-params for basic is not valid JSON"))?;
-        let field = |name: &str| {
-            json[name]
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(|| anyhow!("--auth-params for basic has no {name:?} field"))
-        };
-        (field("userId")?, field("password")?)
-    } else if let Some(rest) = params.strip_prefix("userId:") {
-        let (user, password) = rest
-            .split_once(",password:")
-            .ok_or_else(|| anyhow!("--auth-params for basic: userId:USER,password:PASSWORD"))?;
-        (user.to_string(), password.to_string())
-    } else {
-        let (user, password) = params.split_once(':').ok_or_else(|| {
-            anyhow!("--auth-params for basic: {{\"userId\":\"USER\",\"password\":\"PASSWORD\"}}")
-        })?;
-        (user.to_string(), password.to_string())
-    };
-    if user.is_empty() || user.contains(':') {
-        bail!("--auth-params for basic: the user name must be non-empty and have no ':'");
-    }
-    Ok(Credential::Basic { user, password })
-}
-
-fn read_token_file(path: &Path) -> Result<String> {
-    let token = std::fs::read_to_string(path)
-        .with_context(|| format!("read token file {}", path.display()))?;
-    let token = token.trim();
-    if token.is_empty() {
-        bail!("token file {} is empty", path.display());
-    }
-    Ok(token.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use magnetar_broker::security::credentials::{
+        BASIC_PLUGIN_CLASS as BASIC_CLASS, TOKEN_PLUGIN_CLASS as TOKEN_CLASS,
+    };
 
     fn args(plugin: Option<&str>, params: Option<&str>) -> ClientAuthArgs {
         ClientAuthArgs {

@@ -7,13 +7,15 @@
 //! Modules import one way: [`config_file`] and [`ready`] stand alone,
 //! [`pulsar_config`] uses `config_file`,
 //! [`args`] (the clap tree) uses `config_file` and the argument modules
-//! ([`admin_args`], [`verify_args`]), and [`commands`] uses all of them.
+//! ([`admin_args`], [`verify_args`], [`internal_tls_args`]), and
+//! [`commands`] uses all of them.
 
 mod admin_args;
 mod args;
 mod client_auth_args;
 mod commands;
 mod config_file;
+mod internal_tls_args;
 mod pulsar_config;
 mod ready;
 mod security_args;

@@ -27,11 +27,21 @@ const RENAMED: &[(&str, &str)] = &[
     ("managedLedgerDefaultWriteQuorum", "write-quorum"),
     ("managedLedgerDefaultAckQuorum", "ack-quorum"),
     ("defaultNumPartitions", "default-num-partitions"),
+    (
+        "bookkeeperTLSTrustCertsFilePath",
+        "bookkeeper-tls-trust-certs-file-path",
+    ),
+    (
+        "bookkeeperTLSCertificateFilePath",
+        "bookkeeper-tls-certificate-file-path",
+    ),
+    ("bookkeeperTLSKeyFilePath", "bookkeeper-tls-key-file-path"),
 ];
 
 /// Pulsar's provider and plugin class names that need no flag: the
 /// authorization provider is always Pulsar's default one here.
-const ACCEPTED_AS_IS: &[&str] = &["authorizationProvider"];
+/// `bookkeeperTLSClientAuthentication` is implied by a client certificate.
+const ACCEPTED_AS_IS: &[&str] = &["authorizationProvider", "bookkeeperTLSClientAuthentication"];
 
 /// What applying the file did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -151,6 +161,8 @@ basicAuthConf=file:///certs/htpasswd
 authorizationProvider=org.apache.pulsar.broker.authorization.PulsarAuthorizationProvider
 zooKeeperSessionTimeoutMillis=30000
 brokerClientTlsEnabled=
+bookkeeperTLSClientAuthentication=true
+bookkeeperTLSTrustCertsFilePath=/certs/ca.pem
 ";
         let (defaults, applied) = translate(conf);
         let get = |name: &str| {
@@ -178,7 +190,11 @@ brokerClientTlsEnabled=
             applied.ignored,
             vec!["zooKeeperSessionTimeoutMillis".to_string()]
         );
-        assert_eq!(applied.applied.len(), 12);
+        assert_eq!(
+            get("MAGNETAR_BOOKKEEPER_TLS_TRUST_CERTS_FILE_PATH"),
+            Some("/certs/ca.pem")
+        );
+        assert_eq!(applied.applied.len(), 13);
     }
 
     #[test]

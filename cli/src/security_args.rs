@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use magnetar_broker::security::authn::ProviderKind;
+use magnetar_broker::security::credentials::ClientCredential;
 use magnetar_broker::security::token::TokenSettings;
 use magnetar_broker::security::{AuthenticationConfig, AuthorizationConfig, TlsSettings};
 
@@ -92,6 +93,9 @@ pub struct SecurityArgs {
     /// Roles that may do everything, comma separated.
     #[arg(long, env = "MAGNETAR_SUPER_USER_ROLES", value_delimiter = ',')]
     pub super_user_roles: Vec<String>,
+
+    #[command(flatten)]
+    pub broker_client: BrokerClientArgs,
 }
 
 impl SecurityArgs {
@@ -157,5 +161,47 @@ impl SecurityArgs {
                 .filter(|role| !role.is_empty())
                 .collect(),
         }
+    }
+}
+
+/// What a broker (or the proxy) presents where it is itself a client of
+/// brokers: other brokers' admin APIs, remote clusters, lookups.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BrokerClientArgs {
+    /// `token` or `basic` (or Pulsar's client class names).
+    #[arg(long, env = "MAGNETAR_BROKER_CLIENT_AUTHENTICATION_PLUGIN")]
+    pub broker_client_authentication_plugin: Option<String>,
+    /// The plugin's parameters (`token:TOKEN`, `file:///path`, or
+    /// `{"userId":"u","password":"p"}`).
+    #[arg(
+        long,
+        env = "MAGNETAR_BROKER_CLIENT_AUTHENTICATION_PARAMETERS",
+        hide_env_values = true
+    )]
+    pub broker_client_authentication_parameters: Option<String>,
+}
+
+impl BrokerClientArgs {
+    /// The credential, when a plugin is configured.
+    pub fn credential(&self) -> Result<Option<ClientCredential>> {
+        let plugin = self
+            .broker_client_authentication_plugin
+            .as_deref()
+            .map(str::trim)
+            .filter(|plugin| !plugin.is_empty());
+        let Some(plugin) = plugin else {
+            anyhow::ensure!(
+                self.broker_client_authentication_parameters.is_none(),
+                "--broker-client-authentication-parameters needs --broker-client-authentication-plugin"
+            );
+            return Ok(None);
+        };
+        let params = self
+            .broker_client_authentication_parameters
+            .as_deref()
+            .unwrap_or("");
+        ClientCredential::from_plugin(plugin, params)
+            .map(Some)
+            .context("--broker-client-authentication-plugin/-parameters")
     }
 }

@@ -28,6 +28,7 @@ use bytes::Bytes;
 use etcd_client::{
     Client, Compare, CompareOp, ConnectOptions, GetOptions, Txn, TxnOp, WatchOptions,
 };
+use magnetar_proto::grpc_tls::GrpcClientTls;
 
 use crate::error::MetadataError;
 use crate::prefix::KeyPrefix;
@@ -38,12 +39,17 @@ use crate::store::{
 use crate::validate::{prefix_end, validate_key, validate_value, DEFAULT_MAX_VALUE_BYTES};
 
 /// Tunables of an [`EtcdStore`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct EtcdOptions {
     /// Upper bound on every unary call (and on connecting).
     pub operation_timeout: Duration,
     /// Largest value accepted by `put`.
     pub max_value_bytes: usize,
+    /// Speak TLS to etcd (`https://` endpoints) with this trust and,
+    /// for etcd's `--client-cert-auth`, this client certificate. `None`:
+    /// plain text, unless an endpoint is given as `https://…`, which then
+    /// fails for want of a trusted CA.
+    pub tls: Option<GrpcClientTls>,
 }
 
 impl Default for EtcdOptions {
@@ -51,6 +57,7 @@ impl Default for EtcdOptions {
         EtcdOptions {
             operation_timeout: Duration::from_secs(5),
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
+            tls: None,
         }
     }
 }
@@ -72,28 +79,41 @@ impl EtcdStore {
         prefix: Option<&str>,
         options: EtcdOptions,
     ) -> Result<Self> {
+        let scheme = if options.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let urls: Vec<String> = endpoints
             .iter()
             .map(|endpoint| {
                 if endpoint.contains("://") {
                     endpoint.clone()
                 } else {
-                    format!("http://{endpoint}")
+                    format!("{scheme}://{endpoint}")
                 }
             })
             .collect();
-        let connect_options = ConnectOptions::new()
+        let mut connect_options = ConnectOptions::new()
             .with_connect_timeout(options.operation_timeout)
             .with_timeout(options.operation_timeout)
             .with_keep_alive(Duration::from_secs(5), options.operation_timeout)
             .with_keep_alive_while_idle(true);
+        if let Some(tls) = &options.tls {
+            connect_options = connect_options.with_tls(tls.client_config());
+        }
         let client = with_timeout(
             options.operation_timeout,
             Client::connect(urls, Some(connect_options)),
         )
         .await?;
         let prefix = KeyPrefix::new(prefix);
-        tracing::debug!(endpoints = ?endpoints, prefix = prefix.as_str(), "connected to etcd");
+        tracing::debug!(
+            endpoints = ?endpoints,
+            prefix = prefix.as_str(),
+            tls = options.tls.is_some(),
+            "connected to etcd"
+        );
         Ok(EtcdStore {
             client,
             prefix,

@@ -13,6 +13,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use magnetar_proto::grpc_tls::GrpcClientTls;
+
 use crate::error::MetadataError;
 use crate::etcd::{EtcdOptions, EtcdStore};
 use crate::memory::MemoryStore;
@@ -22,10 +24,32 @@ use crate::store::{MetadataStore, Result};
 
 /// Opens the store `url` names, with default options.
 pub async fn connect(url: &MetadataUrl) -> Result<Arc<dyn MetadataStore>> {
+    connect_with_tls(url, None).await
+}
+
+/// Opens the store `url` names; with `tls`, over TLS. Only etcd speaks TLS
+/// here: asking for it with another backend is an error rather than a
+/// silent plain-text connection.
+pub async fn connect_with_tls(
+    url: &MetadataUrl,
+    tls: Option<GrpcClientTls>,
+) -> Result<Arc<dyn MetadataStore>> {
+    if tls.is_some() && !matches!(url, MetadataUrl::Etcd { .. }) {
+        return Err(MetadataError::InvalidUrl {
+            url: url.to_string(),
+            reason: "TLS to the metadata store is supported for etcd:// only".to_string(),
+        });
+    }
     match url {
-        MetadataUrl::Etcd { endpoints, prefix } => Ok(Arc::new(
-            EtcdStore::connect(endpoints, prefix.as_deref(), EtcdOptions::default()).await?,
-        )),
+        MetadataUrl::Etcd { endpoints, prefix } => {
+            let options = EtcdOptions {
+                tls,
+                ..EtcdOptions::default()
+            };
+            Ok(Arc::new(
+                EtcdStore::connect(endpoints, prefix.as_deref(), options).await?,
+            ))
+        }
         MetadataUrl::Memory => Ok(Arc::new(MemoryStore::new())),
         MetadataUrl::Raft { endpoints, prefix } => {
             let client: Arc<dyn MetadataStore> =

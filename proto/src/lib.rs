@@ -1,10 +1,11 @@
 //! Magnetar's wire formats.
 //!
 //! - [`bookie`]: the internal gRPC service between ledger clients and bookies.
+//! - [`grpc_tls`]: TLS settings of the internal gRPC links, from PEM files.
 //! - [`metadata`]: the Raft metadata nodes' gRPC service.
 //! - [`pulsar`]: the Pulsar binary protocol spoken by clients and brokers.
 //!
-//! The three are independent of each other: none imports another.
+//! The wire formats are independent of each other: none imports another.
 
 /// The bookie gRPC service (`proto/bookie.proto`).
 pub mod bookie {
@@ -21,4 +22,5 @@ pub mod metadata {
     tonic::include_proto!("magnetar.metadata.v1");
 }
 
+pub mod grpc_tls;
 pub mod pulsar;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use magnetar_broker::cluster::BrokerRegistry;
+use magnetar_broker::security::credentials::ClientCredential;
 use magnetar_metadata::MetadataStore;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -32,6 +33,10 @@ pub struct ProxyConfig {
     pub max_redirects: usize,
     /// Largest message accepted on a client connection's handshake frames.
     pub max_message_size: usize,
+    /// What the proxy's own connections (lookups, partition metadata,
+    /// topic lists) present to brokers with authentication on. Tunnelled
+    /// client connections carry the client's own `CONNECT` instead.
+    pub broker_client: Option<ClientCredential>,
 }
 
 impl Default for ProxyConfig {
@@ -43,6 +48,7 @@ impl Default for ProxyConfig {
             dead_broker_timeout: Duration::from_secs(10),
             max_redirects: 5,
             max_message_size: magnetar_proto::pulsar::DEFAULT_MAX_MESSAGE_SIZE,
+            broker_client: None,
         }
     }
 }
@@ -72,7 +78,7 @@ impl ProxyNode {
             connect_timeout: config.connect_timeout,
             dead_after: config.dead_broker_timeout,
         };
-        let pool = UpstreamPool::new(dialer, config.request_timeout);
+        let pool = UpstreamPool::new(dialer, config.request_timeout, config.broker_client.clone());
         let context = Arc::new(ProxyContext {
             lookups: LookupService::new(directory.clone(), pool, config.max_redirects),
             dialer,

@@ -21,6 +21,8 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::Framed;
 
+use magnetar_broker::security::credentials::ClientCredential;
+
 use crate::commands::{response_id, set_request_id};
 use crate::error::ProxyError;
 
@@ -78,11 +80,15 @@ impl Upstream {
         address: &str,
         dialer: Dialer,
         timeout: Duration,
+        credential: Option<&ClientCredential>,
     ) -> Result<Self, ProxyError> {
         let mut framed = Framed::new(dialer.dial(address).await?, PulsarCodec::default());
+        let auth = credential.map(ClientCredential::connect_auth);
         let connect: BaseCommand = CommandConnect {
             client_version: CLIENT_VERSION.to_string(),
             protocol_version: Some(PROTOCOL_VERSION),
+            auth_method_name: auth.as_ref().map(|(method, _)| method.clone()),
+            auth_data: auth.map(|(_, data)| data.into()),
             ..Default::default()
         }
         .into();
@@ -209,15 +215,23 @@ pub struct UpstreamPool {
     connections: Mutex<HashMap<String, Upstream>>,
     dialer: Dialer,
     timeout: Duration,
+    /// What the proxy presents in its own `CONNECT` (`None`: nothing).
+    credential: Option<ClientCredential>,
 }
 
 impl UpstreamPool {
-    /// `timeout` bounds each handshake and call.
-    pub fn new(dialer: Dialer, timeout: Duration) -> Arc<Self> {
+    /// `timeout` bounds each handshake and call; `credential` is what the
+    /// proxy's own connections present to the brokers.
+    pub fn new(
+        dialer: Dialer,
+        timeout: Duration,
+        credential: Option<ClientCredential>,
+    ) -> Arc<Self> {
         Arc::new(UpstreamPool {
             connections: Mutex::new(HashMap::new()),
             dialer,
             timeout,
+            credential,
         })
     }
 
@@ -225,7 +239,8 @@ impl UpstreamPool {
         if let Some(open) = self.live(address) {
             return Ok(open);
         }
-        let opened = Upstream::connect(address, self.dialer, self.timeout).await?;
+        let opened =
+            Upstream::connect(address, self.dialer, self.timeout, self.credential.as_ref()).await?;
         let mut connections = self.connections.lock();
         match connections.get(address) {
             Some(open) if !open.is_closed() => Ok(open.clone()),

@@ -16,8 +16,10 @@ use anyhow::{anyhow, bail, Context, Result};
 use magnetar_metadata::testing::EtcdServer;
 use magnetar_metadata::url::MetadataUrl;
 use magnetar_metadata::MetadataStore;
+use magnetar_proto::grpc_tls::GrpcClientTls;
 use tempfile::TempDir;
 
+use crate::internal_tls::InternalTls;
 use crate::process::MagnetarProcess;
 use crate::small_disk::SmallDisk;
 
@@ -29,6 +31,8 @@ pub struct BookieProcess {
     process: Option<MagnetarProcess>,
     id: String,
     metadata_url: String,
+    /// Flags beyond the metadata URL, data directory and ports (TLS).
+    extra_args: Vec<String>,
     /// Kept across restarts; deleted on drop (after the process is killed).
     data_dir: TempDir,
     /// The small disk `data_dir` lives on, if any; unmounted last.
@@ -44,6 +48,15 @@ impl BookieProcess {
     /// As [`BookieProcess::start`], with the data directory on `disk` when
     /// one is given (a disk a test can fill up).
     pub async fn start_on(metadata_url: &str, disk: Option<SmallDisk>) -> Result<BookieProcess> {
+        BookieProcess::start_with(metadata_url, disk, Vec::new()).await
+    }
+
+    /// As [`BookieProcess::start_on`], with `extra_args` on every start.
+    pub async fn start_with(
+        metadata_url: &str,
+        disk: Option<SmallDisk>,
+        extra_args: Vec<String>,
+    ) -> Result<BookieProcess> {
         let mut builder = tempfile::Builder::new();
         builder.prefix("magnetar-bookie-");
         let data_dir = match &disk {
@@ -51,12 +64,14 @@ impl BookieProcess {
             None => builder.tempdir(),
         }
         .context("create bookie data dir")?;
-        let process = spawn_bookie(metadata_url, data_dir.path(), "127.0.0.1:0").await?;
+        let process =
+            spawn_bookie(metadata_url, data_dir.path(), "127.0.0.1:0", &extra_args).await?;
         let id = process.ready.addr("grpc")?.to_string();
         Ok(BookieProcess {
             process: Some(process),
             id,
             metadata_url: metadata_url.to_string(),
+            extra_args,
             data_dir,
             disk,
         })
@@ -119,7 +134,13 @@ impl BookieProcess {
     /// and data directory (the journal is replayed on start).
     pub async fn restart(&mut self) -> Result<()> {
         self.kill9()?;
-        let process = spawn_bookie(&self.metadata_url, self.data_dir.path(), &self.id).await?;
+        let process = spawn_bookie(
+            &self.metadata_url,
+            self.data_dir.path(),
+            &self.id,
+            &self.extra_args,
+        )
+        .await?;
         let addr = process.ready.addr("grpc")?;
         if addr != self.id {
             bail!("bookie {} came back as {addr}", self.id);
@@ -133,8 +154,9 @@ async fn spawn_bookie(
     metadata_url: &str,
     data_dir: &Path,
     listen: &str,
+    extra_args: &[String],
 ) -> Result<MagnetarProcess> {
-    let args: Vec<String> = [
+    let mut args: Vec<String> = [
         "bookie",
         "--metadata",
         metadata_url,
@@ -148,6 +170,7 @@ async fn spawn_bookie(
     .iter()
     .map(|arg| arg.to_string())
     .collect();
+    args.extend_from_slice(extra_args);
     // Waiting for the ready line blocks; keep it off the async workers.
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -171,6 +194,10 @@ pub struct BookieCluster {
     // Declared before `service`: bookies are killed first on drop.
     bookies: Vec<BookieProcess>,
     metadata_url: String,
+    /// Flags of every bookie started here beyond the defaults (TLS).
+    bookie_args: Vec<String>,
+    /// TLS of this harness's own metadata clients (`None`: plain text).
+    metadata_tls: Option<GrpcClientTls>,
     service: MetadataService,
 }
 
@@ -184,11 +211,31 @@ impl BookieCluster {
         let mut cluster = BookieCluster {
             bookies: Vec::with_capacity(count),
             metadata_url,
+            bookie_args: Vec::new(),
+            metadata_tls: None,
             service: MetadataService::Etcd(etcd),
         };
         for _ in 0..count {
             cluster.add_bookie().await?;
         }
+        Ok(cluster)
+    }
+
+    /// As [`BookieCluster::start`] with every link on TLS: etcd serves
+    /// mutual TLS only, and each bookie serves gRPC over TLS, requires a
+    /// client certificate, and reaches etcd and the other bookies over TLS.
+    pub async fn start_tls(count: usize, tls: &InternalTls) -> Result<BookieCluster> {
+        let etcd = EtcdServer::start_tls(tls.etcd_files())
+            .await
+            .context("start etcd on TLS")?;
+        let mut cluster = BookieCluster {
+            bookies: Vec::with_capacity(count),
+            metadata_url: etcd.url(None).to_string(),
+            bookie_args: tls.bookie_args(),
+            metadata_tls: etcd.client_tls(),
+            service: MetadataService::Etcd(etcd),
+        };
+        cluster.add_bookies(count).await?;
         Ok(cluster)
     }
 
@@ -199,6 +246,8 @@ impl BookieCluster {
         BookieCluster {
             bookies: Vec::new(),
             metadata_url: url.to_string(),
+            bookie_args: Vec::new(),
+            metadata_tls: None,
             service: MetadataService::External {
                 _guard: Box::new(guard),
             },
@@ -209,7 +258,9 @@ impl BookieCluster {
     /// (needs root, see [`SmallDisk`]) and returns its id.
     pub async fn add_bookie_on_small_disk(&mut self, size_mb: u64) -> Result<String> {
         let disk = SmallDisk::mount(size_mb)?;
-        let bookie = BookieProcess::start_on(&self.metadata_url, Some(disk)).await?;
+        let bookie =
+            BookieProcess::start_with(&self.metadata_url, Some(disk), self.bookie_args.clone())
+                .await?;
         let id = bookie.id().to_string();
         self.bookies.push(bookie);
         Ok(id)
@@ -217,7 +268,8 @@ impl BookieCluster {
 
     /// Starts one more bookie and returns its id.
     pub async fn add_bookie(&mut self) -> Result<String> {
-        let bookie = BookieProcess::start(&self.metadata_url).await?;
+        let bookie =
+            BookieProcess::start_with(&self.metadata_url, None, self.bookie_args.clone()).await?;
         let id = bookie.id().to_string();
         self.bookies.push(bookie);
         Ok(id)
@@ -228,7 +280,8 @@ impl BookieCluster {
         let mut starting = tokio::task::JoinSet::new();
         for _ in 0..count {
             let url = self.metadata_url.clone();
-            starting.spawn(async move { BookieProcess::start(&url).await });
+            let args = self.bookie_args.clone();
+            starting.spawn(async move { BookieProcess::start_with(&url, None, args).await });
         }
         let mut ids = Vec::with_capacity(count);
         while let Some(started) = starting.join_next().await {
@@ -257,7 +310,7 @@ impl BookieCluster {
     pub async fn metadata(&self) -> Result<Arc<dyn MetadataStore>> {
         let url = MetadataUrl::parse(&self.metadata_url)
             .with_context(|| format!("parse {}", self.metadata_url))?;
-        magnetar_metadata::connect(&url)
+        magnetar_metadata::url::connect_with_tls(&url, self.metadata_tls.clone())
             .await
             .with_context(|| format!("connect to {url}"))
     }

@@ -67,6 +67,24 @@ pub fn build_images() -> Result<()> {
     Ok(())
 }
 
+/// The `secure` profile's files in `dir`, made by
+/// `deploy/make-secure-files.sh` with the binary under test.
+pub fn make_secure_files(dir: &std::path::Path) -> Result<()> {
+    let binary = magnetar_bin();
+    let out = run(
+        "bash",
+        &[
+            "deploy/make-secure-files.sh",
+            "--binary",
+            &binary.to_string_lossy(),
+            &dir.to_string_lossy(),
+        ],
+        &[],
+    )?;
+    tracing::info!(%out, "secure files made");
+    Ok(())
+}
+
 /// The size of an image in bytes.
 pub fn image_size(image: &str) -> Result<u64> {
     docker(&["image", "inspect", "--format", "{{.Size}}", image])?
@@ -89,6 +107,8 @@ struct HostPorts {
     http: u16,
     east_pulsar: u16,
     east_http: u16,
+    secure_pulsar_tls: u16,
+    secure_https: u16,
 }
 
 impl ComposeStack {
@@ -109,6 +129,8 @@ impl ComposeStack {
             http: free_port()?,
             east_pulsar: free_port()?,
             east_http: free_port()?,
+            secure_pulsar_tls: free_port()?,
+            secure_https: free_port()?,
         };
         let env = [
             ("MAGNETAR_IMAGE", TEST_IMAGE.to_string()),
@@ -120,6 +142,14 @@ impl ComposeStack {
                 ports.east_pulsar.to_string(),
             ),
             ("MAGNETAR_EAST_HOST_HTTP_PORT", ports.east_http.to_string()),
+            (
+                "MAGNETAR_SECURE_HOST_PULSAR_TLS_PORT",
+                ports.secure_pulsar_tls.to_string(),
+            ),
+            (
+                "MAGNETAR_SECURE_HOST_HTTPS_PORT",
+                ports.secure_https.to_string(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -263,6 +293,33 @@ impl ComposeStack {
         format!("127.0.0.1:{}", self.ports.east_http)
     }
 
+    /// `up -d` of the `secure` profile's broker (and so its etcd and
+    /// bookies), with the files `deploy/make-secure-files.sh` wrote into
+    /// `files`; returns once every container is healthy.
+    pub fn up_secure(&mut self, files: &std::path::Path, limit: Duration) -> Result<()> {
+        self.set_env("MAGNETAR_SECURE_DIR", &files.to_string_lossy());
+        self.compose(&[
+            "--profile",
+            "secure",
+            "up",
+            "-d",
+            "--no-recreate",
+            "secure-broker",
+        ])?;
+        self.wait_healthy(limit)
+    }
+
+    /// `pulsar+ssl://localhost:PORT` of the secure broker (its certificate
+    /// names `localhost`).
+    pub fn secure_pulsar_url(&self) -> String {
+        format!("pulsar+ssl://localhost:{}", self.ports.secure_pulsar_tls)
+    }
+
+    /// `https://localhost:PORT` of the secure broker's admin API.
+    pub fn secure_https_url(&self) -> String {
+        format!("https://localhost:{}", self.ports.secure_https)
+    }
+
     /// The last lines of every service's log, for failure messages.
     pub fn logs(&self) -> String {
         self.compose(&["logs", "--no-color", "--tail", "40"])
@@ -281,11 +338,13 @@ impl ComposeStack {
         Ok(out.lines().map(str::to_string).collect())
     }
 
-    /// `down -v`: containers, network and volumes, of both clusters.
+    /// `down -v`: containers, network and volumes, of every cluster.
     pub fn down(&self) -> Result<()> {
         let args = [
             "--profile",
             "geo",
+            "--profile",
+            "secure",
             "down",
             "-v",
             "--remove-orphans",

@@ -6,7 +6,8 @@
 //! [`stream`] and [`topic_stream`]), measures availability around a fault
 //! ([`probe`]), checks what the bookies hold ([`verify`]), injects seeded
 //! faults ([`faults`]) while `magnetar verify` runs ([`verify_command`]),
-//! and cleans up what it started.
+//! runs clusters whose internal links use TLS ([`internal_tls`]), and
+//! cleans up what it started.
 //!
 //! Processes announce readiness by printing one line to stdout:
 //! `magnetar ready <role> <key>=<addr> ...` (see `cli/src/ready.rs`). The
@@ -22,6 +23,7 @@ pub mod cluster_admin;
 pub mod compose;
 pub mod faults;
 pub mod http;
+pub mod internal_tls;
 pub mod lossy_fs;
 pub mod partition;
 pub mod placement;

@@ -3,14 +3,19 @@
 //! proxy, 10,000 messages from the host through the official Python client
 //! while a bookie is stopped, a client inside the compose network, brokers
 //! scaled from 2 to 3 without touching the bookies, a broker killed, a
-//! broker cut off from the network and reconnected, and `down -v`.
+//! broker cut off from the network and reconnected, the `geo` profile's
+//! second cluster, the `secure` profile (TLS on every link, tokens and
+//! authorization, from the host over `pulsar+ssl://` and HTTPS), and
+//! `down -v`.
 //!
 //! One stack for the whole file: the steps run in order in one test.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use magnetar_tests::compose::{build_images, docker, image_size, ComposeStack, TEST_IMAGE};
+use magnetar_tests::compose::{
+    build_images, docker, image_size, make_secure_files, ComposeStack, TEST_IMAGE,
+};
 use magnetar_tests::http::{http_get, http_put};
 use magnetar_tests::topic_stream::TopicStream;
 use magnetar_tests::{produce_consume, run_python_json};
@@ -78,6 +83,13 @@ fn scenario(stack: &mut ComposeStack) -> Result<()> {
     // The geo profile: a second cluster beside the first, on its own ports.
     second_cluster_serves_on_its_own(stack)?;
 
+    // The secure profile: TLS on every link, tokens and authorization.
+    let secure_files = tempfile::Builder::new()
+        .prefix("magnetar-secure-")
+        .tempdir()
+        .context("secure files directory")?;
+    secured_cluster_round_trip(stack, secure_files.path())?;
+
     // 8. Down with volumes.
     stack.down()?;
     ensure!(
@@ -89,6 +101,30 @@ fn scenario(stack: &mut ComposeStack) -> Result<()> {
         "volumes left after down -v: {:?}",
         stack.volumes()?
     );
+    Ok(())
+}
+
+/// `deploy/make-secure-files.sh` as the docs give it, then the secured
+/// cluster from the host: produce and consume over `pulsar+ssl://` with a
+/// token, refused without one, and HTTPS admin (secure_round_trip.py).
+fn secured_cluster_round_trip(stack: &mut ComposeStack, files: &std::path::Path) -> Result<()> {
+    make_secure_files(files)?;
+    stack.up_secure(files, UP_LIMIT)?;
+    let ca = files.join("ca.pem");
+    let token = files.join("admin.token");
+    let args = [
+        stack.secure_pulsar_url(),
+        stack.secure_https_url(),
+        ca.to_string_lossy().into_owned(),
+        token.to_string_lossy().into_owned(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run_python_json("secure_round_trip.py", &args, Duration::from_secs(120))?;
+    ensure!(
+        out["failures"].as_array().is_some_and(Vec::is_empty),
+        "secure profile checks failed: {out}"
+    );
+    tracing::info!(checks = %out["checks"], "secure profile");
     Ok(())
 }
 

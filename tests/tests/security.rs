@@ -138,6 +138,37 @@ fn tls_tokens_basic_auth_and_the_role_matrix() -> Result<()> {
         &[&config_file.to_string_lossy()],
         Duration::from_secs(300),
     );
+
+    // `magnetar admin` over HTTPS with the CA and a token file.
+    let admin_token = d.join("admin.token");
+    let admin_value = token_map["admin"].as_str().context("admin token")?;
+    std::fs::write(&admin_token, admin_value)?;
+    let https = format!("https://{}", ready.addr("https")?);
+    let ca_file = ca.cert_file.to_string_lossy().into_owned();
+    let admin = |extra: &[&str]| -> Result<std::process::Output> {
+        let mut command = Command::new(magnetar_bin());
+        command.args(["admin", "--url", &https, "--tls-trust-certs-file", &ca_file]);
+        command.args(extra).args(["tenants", "list"]);
+        Ok(command.output()?)
+    };
+    let listed = admin(&["--auth-token-file", &admin_token.to_string_lossy()])?;
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    ensure!(
+        listed.status.success() && stdout.contains("acme"),
+        "admin with a token over HTTPS: {listed:?}"
+    );
+    // Without a token the client is the anonymous role, which may not
+    // list tenants.
+    let refused = admin(&[])?;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    ensure!(
+        !refused.status.success() && stderr.contains("403") && stderr.contains("anonymous"),
+        "admin without a token: {refused:?}"
+    );
+    ensure!(
+        !stderr.contains(admin_value),
+        "a refusal repeated the token"
+    );
     Ok(())
 }
 
@@ -173,6 +204,11 @@ fn unusable_security_settings_stop_the_start() -> Result<()> {
     ensure!(
         refused.is_err(),
         "an unreadable token key must stop the start"
+    );
+    let refused = Standalone::start_with(&["--authorization-enabled", "true"]);
+    ensure!(
+        refused.is_err(),
+        "authorization without authentication must stop the start"
     );
     Ok(())
 }

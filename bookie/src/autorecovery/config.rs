@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use magnetar_proto::grpc_tls::GrpcClientTls;
+
 /// Settings of auto-recovery.
 #[derive(Debug, Clone)]
 pub struct AutoRecoveryConfig {
@@ -24,6 +26,9 @@ pub struct AutoRecoveryConfig {
     pub retry_interval: Duration,
     /// Entries copied concurrently while re-replicating a fragment. Default 64.
     pub copy_parallelism: usize,
+    /// TLS of the worker's ledger client towards the other bookies
+    /// (`None`: plain text), as the brokers' ledger clients use it.
+    pub client_tls: Option<GrpcClientTls>,
 }
 
 impl Default for AutoRecoveryConfig {
@@ -34,6 +39,7 @@ impl Default for AutoRecoveryConfig {
             periodic_check_interval: Duration::from_secs(60 * 60),
             retry_interval: Duration::from_secs(5),
             copy_parallelism: 64,
+            client_tls: None,
         }
     }
 }

@@ -72,7 +72,11 @@ pub fn spawn(
         config.clone(),
         session_ttl,
     );
-    let client = LedgerClient::new(store, ClientConfig::default());
+    let client_config = ClientConfig {
+        tls: config.client_tls.clone(),
+        ..ClientConfig::default()
+    };
+    let client = LedgerClient::new(store, client_config);
     let worker = worker::ReplicationWorker::new(client, node_id.to_string(), config, session_ttl);
     vec![
         tokio::spawn(auditor.run(cancel.clone())),

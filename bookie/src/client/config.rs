@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use magnetar_proto::grpc_tls::GrpcClientTls;
+
 /// Largest payload accepted by `append` (bookies refuse larger bodies with TOO_LARGE).
 pub const DEFAULT_MAX_ENTRY_SIZE: usize = 5 * 1024 * 1024;
 
@@ -41,6 +43,9 @@ pub struct ClientConfig {
     /// First wait before a writer retries filling a hole of its current
     /// ensemble; it doubles up to ten times this.
     pub hole_fill_interval: Duration,
+    /// TLS towards the bookies (`https://`), or plain text when `None`.
+    /// Every bookie of the cluster must then serve TLS.
+    pub tls: Option<GrpcClientTls>,
 }
 
 impl Default for ClientConfig {
@@ -57,6 +62,7 @@ impl Default for ClientConfig {
             delayed_ensemble_change: true,
             bookie_quarantine: Duration::from_secs(60),
             hole_fill_interval: Duration::from_secs(1),
+            tls: None,
         }
     }
 }

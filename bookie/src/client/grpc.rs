@@ -72,7 +72,9 @@ impl BookieConnector for GrpcConnector {
 /// by itself; the add stream is reopened by the connection task as needed.
 pub struct GrpcBookie {
     bookie_id: String,
-    client: Option<BookieClient<Channel>>,
+    /// Why there is no client: an id that is no address, or TLS settings
+    /// tonic refused.
+    client: Result<BookieClient<Channel>, String>,
     adds: mpsc::Sender<(AddRequest, AddStreamReply)>,
     next_request_id: AtomicU64,
 }
@@ -80,21 +82,12 @@ pub struct GrpcBookie {
 impl GrpcBookie {
     fn new(bookie_id: &str, config: &ClientConfig) -> Self {
         let (adds, queued) = mpsc::channel(ADD_QUEUE_DEPTH);
-        let client = Endpoint::from_shared(format!("http://{bookie_id}"))
-            .ok()
-            .map(|endpoint| {
-                let channel = endpoint
-                    .connect_timeout(config.connect_timeout)
-                    .tcp_nodelay(true)
-                    .http2_keep_alive_interval(config.keepalive_interval)
-                    .keep_alive_timeout(config.keepalive_timeout)
-                    .keep_alive_while_idle(true)
-                    .connect_lazy();
-                BookieClient::new(channel)
-                    .max_decoding_message_size(MAX_MESSAGE_SIZE)
-                    .max_encoding_message_size(MAX_MESSAGE_SIZE)
-            });
-        if let Some(client) = client.clone() {
+        let client = connect_lazy(bookie_id, config).map(|channel| {
+            BookieClient::new(channel)
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE)
+        });
+        if let Ok(client) = client.clone() {
             tokio::spawn(run_add_connection(bookie_id.to_string(), client, queued));
         }
         GrpcBookie {
@@ -106,10 +99,12 @@ impl GrpcBookie {
     }
 
     fn client(&self) -> Result<BookieClient<Channel>, TransportError> {
-        self.client.clone().ok_or_else(|| TransportError::Connect {
-            bookie: self.bookie_id.clone(),
-            reason: "bookie id is not a valid address".to_string(),
-        })
+        self.client
+            .clone()
+            .map_err(|reason| TransportError::Connect {
+                bookie: self.bookie_id.clone(),
+                reason,
+            })
     }
 
     fn rpc_error(&self, status: tonic::Status) -> TransportError {
@@ -119,6 +114,32 @@ impl GrpcBookie {
             message: status.message().to_string(),
         }
     }
+}
+
+/// A lazily connecting channel to `bookie_id` (`host:port`): `https://`
+/// with the configured trust and client certificate when the ledger client
+/// has TLS settings, `http://` otherwise.
+fn connect_lazy(bookie_id: &str, config: &ClientConfig) -> Result<Channel, String> {
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let endpoint = Endpoint::from_shared(format!("{scheme}://{bookie_id}"))
+        .map_err(|_| "bookie id is not a valid address".to_string())?;
+    let endpoint = match &config.tls {
+        Some(tls) => endpoint
+            .tls_config(tls.client_config())
+            .map_err(|error| format!("TLS settings refused: {error}"))?,
+        None => endpoint,
+    };
+    Ok(endpoint
+        .connect_timeout(config.connect_timeout)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(config.keepalive_interval)
+        .keep_alive_timeout(config.keepalive_timeout)
+        .keep_alive_while_idle(true)
+        .connect_lazy())
 }
 
 #[async_trait]

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use magnetar_metadata::MetadataStore;
 use magnetar_proto::bookie::bookie_server::BookieServer as BookieGrpcServer;
+use magnetar_proto::grpc_tls::GrpcServerTls;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -50,6 +51,9 @@ pub struct StartOptions {
     /// (needs a metadata store). Default `None`; `magnetar bookie` turns it
     /// on unless `--autorecovery=false`.
     pub autorecovery: Option<AutoRecoveryConfig>,
+    /// Serve gRPC over TLS with these files (`None`: plain text). Ledger
+    /// clients then need matching [`crate::client::ClientConfig::tls`].
+    pub tls: Option<GrpcServerTls>,
 }
 
 impl StartOptions {
@@ -58,6 +62,7 @@ impl StartOptions {
             metadata: Some(metadata),
             disk_probe: Arc::new(StatvfsProbe),
             autorecovery: None,
+            tls: None,
         }
     }
 
@@ -66,6 +71,7 @@ impl StartOptions {
             metadata: None,
             disk_probe: Arc::new(StatvfsProbe),
             autorecovery: None,
+            tls: None,
         }
     }
 
@@ -77,6 +83,12 @@ impl StartOptions {
     /// Runs auto-recovery in this process (`None`: not).
     pub fn autorecovery(mut self, config: Option<AutoRecoveryConfig>) -> Self {
         self.autorecovery = config;
+        self
+    }
+
+    /// Serves gRPC over TLS (`None`: plain text).
+    pub fn tls(mut self, tls: Option<GrpcServerTls>) -> Self {
+        self.tls = tls;
         self
     }
 }
@@ -131,6 +143,14 @@ impl RunningBookie {
             .advertised_address
             .clone()
             .unwrap_or_else(|| local_addr.to_string());
+        // TLS settings are checked before storage opens, so a bad file
+        // fails the start at once rather than after a journal replay.
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = &options.tls {
+            server = server
+                .tls_config(tls.server_config())
+                .map_err(|error| StartError::Config(format!("TLS settings refused: {error}")))?;
+        }
         if let Some(metadata) = &options.metadata {
             verify_or_create_cookie(&config, &bookie_id, metadata).await?;
         }
@@ -200,7 +220,7 @@ impl RunningBookie {
             .max_encoding_message_size(max_message);
         let shutdown = cancel.clone().cancelled_owned();
         let server = tokio::spawn(
-            tonic::transport::Server::builder()
+            server
                 .add_service(grpc)
                 // No Nagle: adds are small and latency-bound; a delayed segment
                 // costs tens of milliseconds per round trip.
@@ -209,7 +229,12 @@ impl RunningBookie {
                     shutdown,
                 ),
         );
-        tracing::info!(bookie_id = %bookie_id, addr = %local_addr, "bookie serving");
+        tracing::info!(
+            bookie_id = %bookie_id,
+            addr = %local_addr,
+            tls = options.tls.is_some(),
+            "bookie serving"
+        );
         let status: Arc<dyn StatusSource> = Arc::new(RunningStatus {
             bookie: bookie.clone(),
             disk: disk_status.clone(),

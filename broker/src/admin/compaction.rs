@@ -90,7 +90,7 @@ pub async fn trigger(
                     .get(header::LOCATION)
                     .and_then(|value| value.to_str().ok())
                     .map(str::to_string);
-                trigger_elsewhere(location).await?
+                trigger_elsewhere(&state, location).await?
             }
         }
     }
@@ -99,10 +99,10 @@ pub async fn trigger(
 }
 
 /// Starts compaction on the broker a redirect names.
-async fn trigger_elsewhere(location: Option<String>) -> Result<(), AdminError> {
+async fn trigger_elsewhere(state: &AdminState, location: Option<String>) -> Result<(), AdminError> {
     let location = location
         .ok_or_else(|| AdminError::Internal("a redirect without a location".to_string()))?;
-    let (status, _) = send(&peer_client(), Method::PUT, &location).await?;
+    let (status, _) = send(&peer_client(&state.security), Method::PUT, &location).await?;
     if status.is_success() || status == StatusCode::CONFLICT {
         Ok(())
     } else {

@@ -267,7 +267,7 @@ pub async fn partitioned_stats(
     };
     // One client for the whole request: its connections to the owners are
     // reused from partition to partition.
-    let peers = peer_client();
+    let peers = peer_client(&state.security);
     for index in 0..metadata.partitions {
         let partition = topic.partition(index);
         let stats = match topic_owner_url(&state, &partition).await? {

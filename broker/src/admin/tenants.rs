@@ -16,6 +16,7 @@ use crate::namespace::{
     ClusterData, NamespaceError, NamespaceName, NamespacePolicies, TenantInfo, TopicName,
     DEFAULT_BUNDLE_COUNT,
 };
+use crate::security::credentials::ClientCredential;
 
 pub async fn list_clusters(
     State(state): State<AdminState>,
@@ -23,21 +24,43 @@ pub async fn list_clusters(
     Ok(Json(state.policies.clusters().await?))
 }
 
+/// `GET /admin/v2/clusters/{cluster}`. The replication credential's
+/// parameters are never shown: they hold a secret.
 pub async fn get_cluster(
     State(state): State<AdminState>,
     Path(cluster): Path<String>,
 ) -> Result<Json<ClusterData>, AdminError> {
-    Ok(Json(state.policies.cluster(&cluster).await?))
+    let mut data = state.policies.cluster(&cluster).await?;
+    data.authentication_parameters = None;
+    Ok(Json(data))
+}
+
+/// Refuses cluster data whose replication credential cannot be used.
+fn check_credential(data: &ClusterData) -> Result<(), AdminError> {
+    match &data.authentication_plugin {
+        Some(plugin) => ClientCredential::from_plugin(
+            plugin,
+            data.authentication_parameters.as_deref().unwrap_or(""),
+        )
+        .map(drop)
+        .map_err(|error| AdminError::BadRequest(error.to_string())),
+        None if data.authentication_parameters.is_some() => Err(AdminError::BadRequest(
+            "authenticationParameters needs authenticationPlugin".into(),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// `PUT /admin/v2/clusters/{cluster}`: registers a cluster, body
-/// `{serviceUrl, brokerServiceUrl}`.
+/// `{serviceUrl, brokerServiceUrl}`, optionally with the credential that
+/// replicators present there (`authenticationPlugin`, `authenticationParameters`).
 pub async fn create_cluster(
     State(state): State<AdminState>,
     Path(cluster): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<StatusCode, AdminError> {
     let data: ClusterData = parse_optional_json(&body)?.unwrap_or_default();
+    check_credential(&data)?;
     state.policies.create_cluster(&cluster, &data).await?;
     tracing::info!(%cluster, "created cluster");
     Ok(StatusCode::NO_CONTENT)
@@ -51,6 +74,7 @@ pub async fn update_cluster(
 ) -> Result<StatusCode, AdminError> {
     let data: ClusterData = parse_optional_json(&body)?
         .ok_or_else(|| AdminError::BadRequest("the body must be the cluster's data".into()))?;
+    check_credential(&data)?;
     state.policies.update_cluster(&cluster, &data).await?;
     tracing::info!(%cluster, "updated cluster");
     Ok(StatusCode::NO_CONTENT)

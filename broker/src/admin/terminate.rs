@@ -66,7 +66,7 @@ pub async fn terminate_partitions(
             "partitioned topic {topic} not found"
         )));
     }
-    let peers = peer_client();
+    let peers = peer_client(&state.security);
     let mut ids = BTreeMap::new();
     for index in 0..partitions {
         let partition = topic.partition(index);

@@ -237,11 +237,13 @@ fn target(owner: &OwnershipInfo, listener: Option<&str>) -> Result<BrokerTarget,
             })?;
     Ok(BrokerTarget {
         service_url: service_url.to_string(),
-        // Named listeners carry one URL each; the TLS one is the default
-        // listener's.
+        // Named listeners carry one URL each: a `pulsar+ssl://` one is
+        // also the TLS URL, which is what TLS clients read.
         service_url_tls: match listener {
             None | Some("") => owner.native_url_tls.clone(),
-            Some(_) => None,
+            Some(_) => service_url
+                .starts_with("pulsar+ssl://")
+                .then(|| service_url.to_string()),
         },
         http_url: owner.http_url.clone(),
     })

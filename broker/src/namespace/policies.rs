@@ -35,6 +35,14 @@ pub const DEFAULT_CLUSTER: &str = "standalone";
 pub struct ClusterData {
     pub service_url: String,
     pub broker_service_url: String,
+    /// What replicators present to this cluster's brokers: a client
+    /// plugin (`token`, `basic`, or Pulsar's class names) and its
+    /// parameters, as Pulsar's cluster data carries them. Unset: the
+    /// broker's own client credential, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authentication_plugin: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authentication_parameters: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,6 +19,9 @@ pub enum ReplicationError {
         "cluster {0} has no broker service URL (set brokerServiceUrl with the clusters admin API)"
     )]
     NoServiceUrl(String),
+    /// The remote cluster's registered credential cannot be used.
+    #[error("the credential for the remote cluster: {0}")]
+    Credential(String),
     #[error("bad broker service URL {0:?}")]
     BadServiceUrl(String),
     #[error("cannot connect to {address}: {reason}")]

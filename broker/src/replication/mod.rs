@@ -41,6 +41,7 @@ use replicator::{ReplicatorTask, StopReason};
 
 use crate::managed_ledger::{InitialPosition, ManagedLedger, ManagedLedgerError};
 use crate::namespace::{PolicyStore, TopicName};
+use crate::security::credentials::ClientCredential;
 
 /// The prefix of replicator cursors and producers (Pulsar's
 /// `replicatorPrefix`).
@@ -72,6 +73,10 @@ pub struct ReplicationConfig {
     /// stalled: logged as an error and flagged in stats and metrics.
     pub stall_threshold: Duration,
     pub timeouts: RemoteTimeouts,
+    /// What replicators present to a remote cluster whose registration
+    /// names no credential of its own (`authenticationPlugin` and
+    /// `authenticationParameters` of the cluster data).
+    pub broker_client: Option<ClientCredential>,
 }
 
 impl Default for ReplicationConfig {
@@ -80,6 +85,7 @@ impl Default for ReplicationConfig {
             local_cluster: crate::namespace::DEFAULT_CLUSTER.to_string(),
             stall_threshold: Duration::from_secs(60),
             timeouts: RemoteTimeouts::default(),
+            broker_client: None,
         }
     }
 }

@@ -25,6 +25,7 @@ use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 use super::error::ReplicationError;
+use crate::security::credentials::ClientCredential;
 
 /// What the replicator calls itself in `CONNECT`.
 const CLIENT_VERSION: &str = concat!("magnetar-replicator ", env!("CARGO_PKG_VERSION"));
@@ -69,6 +70,7 @@ impl RemoteProducer {
     /// the remote must match.
     pub async fn open(
         service_url: &str,
+        credential: Option<&ClientCredential>,
         topic: &str,
         partitioned: Option<(&str, u32)>,
         producer_name: &str,
@@ -77,7 +79,7 @@ impl RemoteProducer {
         let mut url = service_url.to_string();
         let mut authoritative = false;
         for _ in 0..MAX_REDIRECTS {
-            let mut remote = Self::connect(&url, timeouts).await?;
+            let mut remote = Self::connect(&url, credential, timeouts).await?;
             let answer = remote
                 .request(
                     CommandLookupTopic {
@@ -130,7 +132,11 @@ impl RemoteProducer {
         })
     }
 
-    async fn connect(url: &str, timeouts: RemoteTimeouts) -> Result<Self, ReplicationError> {
+    async fn connect(
+        url: &str,
+        credential: Option<&ClientCredential>,
+        timeouts: RemoteTimeouts,
+    ) -> Result<Self, ReplicationError> {
         let address = service_address(url)
             .ok_or_else(|| ReplicationError::BadServiceUrl(url.to_string()))?
             .to_string();
@@ -149,11 +155,14 @@ impl RemoteProducer {
             framed: Framed::new(stream, PulsarCodec::default()),
             address,
         };
+        let auth = credential.map(ClientCredential::connect_auth);
         let answer = remote
             .request(
                 CommandConnect {
                     client_version: CLIENT_VERSION.to_string(),
                     protocol_version: Some(PROTOCOL_VERSION),
+                    auth_method_name: auth.as_ref().map(|(method, _)| method.clone()),
+                    auth_data: auth.map(|(_, data)| data.into()),
                     ..Default::default()
                 }
                 .into(),
@@ -336,6 +345,64 @@ impl RemoteProducer {
                 step,
                 message: format!("unexpected answer of type {}", answer.r#type),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use magnetar_proto::pulsar::api::CommandConnected;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// Accepts one connection, answers its CONNECT, and returns the CONNECT.
+    async fn one_connect(listener: TcpListener) -> CommandConnect {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut framed = Framed::new(stream, PulsarCodec::default());
+        let connect = framed
+            .next()
+            .await
+            .unwrap()
+            .unwrap()
+            .into_command()
+            .connect
+            .expect("the first command is CONNECT");
+        let connected = CommandConnected {
+            server_version: "test".into(),
+            protocol_version: Some(PROTOCOL_VERSION),
+            ..Default::default()
+        };
+        framed.send(Frame::Command(connected.into())).await.unwrap();
+        connect
+    }
+
+    #[tokio::test]
+    async fn connect_presents_the_credential_and_nothing_without_one() {
+        for credential in [
+            Some(ClientCredential::Token("a.b.c".into())),
+            Some(ClientCredential::Basic {
+                user: "replicator".into(),
+                password: "pw".into(),
+            }),
+            None,
+        ] {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("pulsar://{}", listener.local_addr().unwrap());
+            let server = tokio::spawn(one_connect(listener));
+            RemoteProducer::connect(&url, credential.as_ref(), RemoteTimeouts::default())
+                .await
+                .unwrap();
+            let connect = server.await.unwrap();
+            let expected = credential.as_ref().map(ClientCredential::connect_auth);
+            assert_eq!(
+                connect
+                    .auth_method_name
+                    .clone()
+                    .zip(connect.auth_data.clone().map(|data| data.to_vec())),
+                expected,
+                "{credential:?}"
+            );
         }
     }
 }

@@ -37,6 +37,7 @@ use crate::managed_ledger::{
     now_millis, Entry, InitialPosition, ManagedCursor, ManagedLedger, Position,
 };
 use crate::namespace::{PolicyStore, TopicName};
+use crate::security::credentials::ClientCredential;
 
 /// Sends in flight to the remote at most.
 pub const WINDOW: usize = 1000;
@@ -166,8 +167,19 @@ impl ReplicatorTask {
             }
             None => None,
         };
+        let credential = match &cluster.authentication_plugin {
+            Some(plugin) => Some(
+                ClientCredential::from_plugin(
+                    plugin,
+                    cluster.authentication_parameters.as_deref().unwrap_or(""),
+                )
+                .map_err(|error| ReplicationError::Credential(error.to_string()))?,
+            ),
+            None => self.config.broker_client.clone(),
+        };
         let mut remote = RemoteProducer::open(
             &cluster.broker_service_url,
+            credential.as_ref(),
             &self.topic.to_string(),
             partitioned.as_ref().map(|(base, n)| (base.as_str(), *n)),
             &producer_name(&self.config.local_cluster, &self.remote),

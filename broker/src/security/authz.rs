@@ -206,6 +206,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn authorization_without_authentication_is_refused() {
+        let off = crate::security::AuthenticationConfig::default();
+        let error = crate::security::Security::from_config(&off, &enabled(), None, store().await)
+            .err()
+            .expect("refused");
+        assert!(
+            error.to_string().contains("needs authentication"),
+            "{error}"
+        );
+        let plain = crate::security::Security::from_config(
+            &off,
+            &AuthorizationConfig::default(),
+            None,
+            store().await,
+        );
+        assert!(plain.is_ok());
+    }
+
+    #[tokio::test]
     async fn the_role_matrix_holds() {
         let authz = Authorizer::new(&enabled(), store().await);
         let ns = NamespaceName::new("acme", "orders").unwrap();

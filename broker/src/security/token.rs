@@ -311,15 +311,13 @@ fn random_bytes(len: usize) -> Vec<u8> {
 /// ES256 a P-256 key and ES384 a P-384 key.
 pub fn generate_key_pair(algorithm: &str) -> Result<(Vec<u8>, Vec<u8>), SecurityError> {
     let alg = parse_algorithm(algorithm).ok_or_else(|| unknown_algorithm(algorithm))?;
-    match key_type_for(alg) {
-        Some(KeyType::Rsa) => crypto::rsa(2048),
-        Some(KeyType::EcP256) => crypto::p256(),
-        Some(KeyType::EcP384) => crypto::p384(),
-        None => Err(SecurityError::config(
+    let key_type = key_type_for(alg).ok_or_else(|| {
+        SecurityError::config(
             "signature algorithm",
             format!("{algorithm} uses a secret key, not a key pair"),
-        )),
-    }
+        )
+    })?;
+    crypto::generate(key_type)
 }
 
 /// Signs a token for `subject` with `algorithm`, expiring at
@@ -400,6 +398,8 @@ pub fn decode_unverified(token: &str) -> Result<(Value, Value), SecurityError> {
 /// Key pairs, generated and checked with the RustCrypto crates that
 /// jsonwebtoken verifies with.
 mod crypto {
+    use p256::elliptic_curve::{self as ecc, CurveArithmetic, Generate, SecretKey};
+    use pkcs8::{EncodePrivateKey, EncodePublicKey};
     use rsa::rand_core::{TryCryptoRng, TryRng};
 
     use super::keys::{KeyType, PublicKey};
@@ -450,55 +450,52 @@ mod crypto {
         }
     }
 
+    /// The size of the RSA keys made, as `pulsar tokens create-key-pair`.
+    const RSA_BITS: usize = 2048;
+
+    /// A new key pair of `key_type`: the private key as PKCS#8 DER and the
+    /// public key as X.509 `SubjectPublicKeyInfo` DER.
+    pub(super) fn generate(key_type: KeyType) -> Result<(Vec<u8>, Vec<u8>), SecurityError> {
+        match key_type {
+            KeyType::Rsa => {
+                let private =
+                    rsa::PrivateKey::new(&mut OsRandom, RSA_BITS).map_err(generating(key_type))?;
+                encode_pair(&private, &private.to_public_key())
+            }
+            KeyType::EcP256 => generate_ec::<p256::NistP256>(key_type),
+            KeyType::EcP384 => generate_ec::<p384::NistP384>(key_type),
+        }
+    }
+
+    /// A new key pair on curve `C`, of `key_type`.
+    fn generate_ec<C: CurveArithmetic>(
+        key_type: KeyType,
+    ) -> Result<(Vec<u8>, Vec<u8>), SecurityError>
+    where
+        SecretKey<C>: Generate + EncodePrivateKey,
+        ecc::PublicKey<C>: EncodePublicKey,
+    {
+        let secret =
+            SecretKey::<C>::try_generate_from_rng(&mut OsRandom).map_err(generating(key_type))?;
+        encode_pair(&secret, &secret.public_key())
+    }
+
+    fn generating<E: std::fmt::Display>(key_type: KeyType) -> impl FnOnce(E) -> SecurityError {
+        move |error| SecurityError::config(format!("generating {key_type}"), error)
+    }
+
+    /// The DER of a key pair: PKCS#8 and X.509 `SubjectPublicKeyInfo`.
+    fn encode_pair(
+        private: &impl EncodePrivateKey,
+        public: &impl EncodePublicKey,
+    ) -> Result<(Vec<u8>, Vec<u8>), SecurityError> {
+        let private = private.to_pkcs8_der().map_err(encoding_error)?;
+        let public = public.to_public_key_der().map_err(encoding_error)?;
+        Ok((private.as_bytes().to_vec(), public.as_bytes().to_vec()))
+    }
+
     fn encoding_error(error: impl std::fmt::Display) -> SecurityError {
         SecurityError::config("encoding the key pair", error)
-    }
-
-    pub(super) fn rsa(bits: usize) -> Result<(Vec<u8>, Vec<u8>), SecurityError> {
-        use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey};
-        let private = rsa::PrivateKey::new(&mut OsRandom, bits)
-            .map_err(|error| SecurityError::config("generating an RSA key", error))?;
-        let private_der = private.to_pkcs8_der().map_err(encoding_error)?;
-        let public_der = private
-            .to_public_key()
-            .to_public_key_der()
-            .map_err(encoding_error)?;
-        Ok((
-            private_der.as_bytes().to_vec(),
-            public_der.as_bytes().to_vec(),
-        ))
-    }
-
-    pub(super) fn p256() -> Result<(Vec<u8>, Vec<u8>), SecurityError> {
-        use p256::elliptic_curve::Generate;
-        use p256::pkcs8::{EncodePrivateKey, EncodePublicKey};
-        let secret = p256::SecretKey::try_generate_from_rng(&mut OsRandom)
-            .map_err(|error| SecurityError::config("generating a P-256 key", error))?;
-        let private_der = secret.to_pkcs8_der().map_err(encoding_error)?;
-        let public_der = secret
-            .public_key()
-            .to_public_key_der()
-            .map_err(encoding_error)?;
-        Ok((
-            private_der.as_bytes().to_vec(),
-            public_der.as_bytes().to_vec(),
-        ))
-    }
-
-    pub(super) fn p384() -> Result<(Vec<u8>, Vec<u8>), SecurityError> {
-        use p384::elliptic_curve::Generate;
-        use p384::pkcs8::{EncodePrivateKey, EncodePublicKey};
-        let secret = p384::SecretKey::try_generate_from_rng(&mut OsRandom)
-            .map_err(|error| SecurityError::config("generating a P-384 key", error))?;
-        let private_der = secret.to_pkcs8_der().map_err(encoding_error)?;
-        let public_der = secret
-            .public_key()
-            .to_public_key_der()
-            .map_err(encoding_error)?;
-        Ok((
-            private_der.as_bytes().to_vec(),
-            public_der.as_bytes().to_vec(),
-        ))
     }
 }
 

@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::admin_http::{get, send_as, with, Call};
+use super::admin_http::{get, send_as, with, AdminAccess, Call};
 use super::admin_output::{print_answer, print_message};
 use crate::admin_args::{
     AdminArgs, AdminNoun, BookiesVerb, BrokersVerb, ClusterUrls, ClustersVerb, NamespacesVerb,
@@ -372,8 +372,7 @@ fn call(noun: AdminNoun) -> Result<Call> {
 }
 
 pub async fn run(args: AdminArgs) -> Result<()> {
-    let authorization = args.auth.http_authorization_header()?;
-    let authorization = authorization.as_deref();
+    let access = AdminAccess::from_args(&args.auth)?;
     if let AdminNoun::Topics(TopicsVerb::PeekMessages {
         topic,
         subscription,
@@ -387,7 +386,7 @@ pub async fn run(args: AdminArgs) -> Result<()> {
         );
         for n in 1..=*count {
             let position = get(format!("{base}/position/{n}"));
-            let answer = send_as(&args.url, authorization, &position).await?;
+            let answer = send_as(&args.url, &access, &position).await?;
             if answer.status == StatusCode::NOT_FOUND && n > 1 {
                 break; // fewer messages than asked for
             }
@@ -395,7 +394,7 @@ pub async fn run(args: AdminArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let answer = send_as(&args.url, authorization, &call(args.noun)?)
+    let answer = send_as(&args.url, &access, &call(args.noun)?)
         .await?
         .success()?;
     if answer.header("x-pulsar-message-id").is_some() {

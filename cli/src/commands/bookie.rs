@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use magnetar_bookie::autorecovery::AutoRecoveryConfig;
 use magnetar_bookie::node::{RunningBookie, StartOptions};
 use magnetar_bookie::server::BookieConfig;
+use magnetar_proto::grpc_tls::GrpcClientTls;
 use tokio::net::TcpListener;
 
 use super::{metadata_connect, shutdown};
@@ -27,19 +28,26 @@ pub fn apply_journal_args(config: &mut BookieConfig, journal: &JournalArgs) {
 }
 
 /// The auto-recovery settings the flags ask for (`None` when disabled).
-fn autorecovery_config(args: &AutoRecoveryArgs) -> Option<AutoRecoveryConfig> {
+fn autorecovery_config(
+    args: &AutoRecoveryArgs,
+    client_tls: Option<GrpcClientTls>,
+) -> Option<AutoRecoveryConfig> {
     args.autorecovery.then(|| AutoRecoveryConfig {
         lost_bookie_recovery_delay: Duration::from_millis(args.lost_bookie_recovery_delay_ms),
         open_ledger_rereplication_grace: Duration::from_millis(
             args.open_ledger_rereplication_grace_ms,
         ),
+        client_tls,
         ..AutoRecoveryConfig::default()
     })
 }
 
 pub async fn run(args: BookieArgs) -> Result<()> {
     let shutdown = shutdown::on_signal();
-    let metadata = metadata_connect(&args.metadata).await?;
+    // TLS files are read before anything starts, so a bad one fails fast.
+    let server_tls = args.tls.load()?;
+    let client_tls = args.client_tls.load()?;
+    let metadata = metadata_connect(&args.metadata, &args.metadata_tls).await?;
     let listen: SocketAddr = tokio::net::lookup_host(&args.listen)
         .await
         .with_context(|| format!("resolve --listen {}", args.listen))?
@@ -56,8 +64,9 @@ pub async fn run(args: BookieArgs) -> Result<()> {
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("bind {listen}"))?;
-    let options =
-        StartOptions::with_metadata(metadata).autorecovery(autorecovery_config(&args.autorecovery));
+    let options = StartOptions::with_metadata(metadata)
+        .autorecovery(autorecovery_config(&args.autorecovery, client_tls))
+        .tls(server_tls);
     let bookie = RunningBookie::start(config, listener, options)
         .await
         .context("start bookie")?;

@@ -13,11 +13,12 @@ use crate::ready;
 
 pub async fn run(args: BrokerArgs) -> Result<()> {
     let shutdown = shutdown::on_signal();
-    let metadata = metadata_connect(&args.metadata).await?;
-    let ledgers = Arc::new(LedgerClient::new(
-        Arc::clone(&metadata),
-        args.writes.client_config(args.listen.max_message_size),
-    ));
+    let metadata = metadata_connect(&args.metadata, &args.metadata_tls).await?;
+    let client_config = magnetar_bookie::client::ClientConfig {
+        tls: args.bookie_tls.load()?,
+        ..args.writes.client_config(args.listen.max_message_size)
+    };
+    let ledgers = Arc::new(LedgerClient::new(Arc::clone(&metadata), client_config));
     let node = broker_node::start(
         &args.listen,
         &args.cluster,

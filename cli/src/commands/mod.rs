@@ -15,6 +15,7 @@ mod perf_disk;
 mod perf_ledger;
 mod perf_metadata;
 mod perf_raw;
+mod perf_raw_conn;
 mod perf_raw_consume;
 mod perf_report;
 mod perf_timer;
@@ -65,14 +66,16 @@ pub async fn run(command: Command) -> Result<()> {
     }
 }
 
-/// Parses a metadata URL and connects to the store it names.
+/// Parses a metadata URL and connects to the store it names, over TLS
+/// when `tls` flags are given.
 pub async fn metadata_connect(
     url: &str,
+    tls: &crate::internal_tls_args::MetadataTlsArgs,
 ) -> Result<std::sync::Arc<dyn magnetar_metadata::MetadataStore>> {
     use anyhow::Context;
     let parsed = magnetar_metadata::url::MetadataUrl::parse(url)
         .with_context(|| format!("parse metadata URL {url:?}"))?;
-    magnetar_metadata::url::connect(&parsed)
+    magnetar_metadata::url::connect_with_tls(&parsed, tls.load()?)
         .await
         .with_context(|| format!("connect to metadata store {url}"))
 }

@@ -18,8 +18,12 @@ use super::perf_report::{LatencyReport, PacedPipeline};
 use crate::args::PerfLedgerArgs;
 
 pub async fn run(args: PerfLedgerArgs) -> Result<()> {
-    let metadata = metadata_connect(&args.metadata).await?;
-    let client = LedgerClient::new(metadata, ClientConfig::default());
+    let metadata = metadata_connect(&args.metadata, &args.metadata_tls).await?;
+    let config = ClientConfig {
+        tls: args.bookie_tls.load()?,
+        ..ClientConfig::default()
+    };
+    let client = LedgerClient::new(metadata, config);
     let ledger = client
         .create(LedgerOptions {
             ensemble_size: args.ensemble_size,

@@ -22,7 +22,7 @@ use super::perf_report::{new_histogram, now_micros};
 use crate::args::PerfMetadataArgs;
 
 pub async fn run(args: PerfMetadataArgs) -> Result<()> {
-    let store = metadata_connect(&args.metadata).await?;
+    let store = metadata_connect(&args.metadata, &args.metadata_tls).await?;
     let prefix = format!("/perf/{}", now_micros());
     cas_puts(&store, &prefix, &args).await?;
     watch_fan_out(&store, &prefix, &args).await?;

@@ -21,18 +21,16 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use bytes::{BufMut, BytesMut};
 use futures::{SinkExt, StreamExt};
 use magnetar_proto::pulsar::api::{
-    base_command, command_lookup_topic_response, BaseCommand, CommandConnect, CommandLookupTopic,
     CommandPong, CommandProducer, CommandSend, MessageMetadata, SingleMessageMetadata,
 };
-use magnetar_proto::pulsar::{encode_body, Frame, PayloadFrame, PulsarCodec};
+use magnetar_proto::pulsar::{encode_body, Frame, PayloadFrame};
 use prost::Message as _;
-use tokio::net::TcpStream;
-use tokio_util::codec::Framed;
 
+use super::perf_raw_conn::{connect_to_owner, request, Connection, RawClient};
 use super::perf_report::{now_micros, LatencyReport};
 use super::perf_timer::PreciseTimer;
 use crate::args::PerfProduceArgs;
@@ -43,9 +41,6 @@ const BATCH_MAX_BYTES: usize = 128 * 1024;
 /// default `batchingMaxPublishDelay`).
 const BATCH_MAX_DELAY: Duration = Duration::from_millis(1);
 const PRODUCER_ID: u64 = 1;
-const PROTOCOL_VERSION: i32 = 19;
-
-pub(super) type Connection = Framed<TcpStream, PulsarCodec>;
 
 /// A `SEND` waiting for its receipt.
 struct InFlight {
@@ -64,9 +59,8 @@ struct OpenBatch {
 }
 
 pub async fn produce(args: PerfProduceArgs) -> Result<()> {
-    let auth = args.client.auth.authentication()?;
-    let mut connection =
-        connect_producer(&args.client.url, &args.client.topic, auth.as_ref()).await?;
+    let client = RawClient::from_args(&args.client.auth)?;
+    let mut connection = connect_producer(&args.client.url, &args.client.topic, &client).await?;
     let size = args.size.max(8);
     let batch_limit = if args.batching {
         usize::try_from(args.batch_max_messages)
@@ -283,8 +277,8 @@ async fn handle_reply(
 }
 
 /// CONNECT, LOOKUP (following redirects) and PRODUCER.
-async fn connect_producer(url: &str, topic: &str, auth: Option<&Auth>) -> Result<Connection> {
-    let mut connection = connect_to_owner(url, topic, auth).await?;
+async fn connect_producer(url: &str, topic: &str, client: &RawClient) -> Result<Connection> {
+    let mut connection = connect_to_owner(url, topic, client).await?;
     let reply = request(
         &mut connection,
         CommandProducer {
@@ -300,131 +294,4 @@ async fn connect_producer(url: &str, topic: &str, auth: Option<&Auth>) -> Result
         bail!("could not create a producer on {topic}: {reply:?}");
     }
     Ok(connection)
-}
-
-/// An authentication method and its data, sent in CONNECT.
-pub(super) type Auth = (String, Vec<u8>);
-
-/// CONNECT and LOOKUP, following redirects and proxies: a connection to
-/// the broker that owns `topic`.
-pub(super) async fn connect_to_owner(
-    url: &str,
-    topic: &str,
-    auth: Option<&Auth>,
-) -> Result<Connection> {
-    let service = service_address(url)?;
-    let mut address = service.clone();
-    // Set when a proxy answered the lookup: connect to it, naming the broker.
-    let mut proxy_to: Option<String> = None;
-    let mut authoritative = false;
-    for _ in 0..5 {
-        let mut connection = open(&address, proxy_to.as_deref(), auth).await?;
-        let reply = request(
-            &mut connection,
-            CommandLookupTopic {
-                topic: topic.to_string(),
-                request_id: 1,
-                authoritative: Some(authoritative),
-                ..Default::default()
-            }
-            .into(),
-        )
-        .await?;
-        let Some(lookup) = reply.lookup_topic_response.clone() else {
-            bail!("unexpected reply to LOOKUP: {reply:?}");
-        };
-        let redirect =
-            lookup.response == Some(command_lookup_topic_response::LookupType::Redirect as i32);
-        if lookup.response == Some(command_lookup_topic_response::LookupType::Failed as i32) {
-            bail!(
-                "lookup of {topic} failed: {:?} {:?}",
-                lookup.error,
-                lookup.message
-            );
-        }
-        let target = lookup
-            .broker_service_url
-            .as_deref()
-            .map(service_address)
-            .transpose()?;
-        if lookup.proxy_through_service_url.unwrap_or(false) && proxy_to.is_none() {
-            // A proxy: the producer's connection goes through it to the owner.
-            proxy_to = Some(target.ok_or_else(|| anyhow!("proxy lookup named no broker"))?);
-            address = service.clone();
-            continue;
-        }
-        match target {
-            Some(target) if proxy_to.is_none() && (target != address || redirect) => {
-                address = target;
-                // A redirect says whether the next broker must take the
-                // bundle without asking the leader again.
-                authoritative = redirect && lookup.authoritative.unwrap_or(false);
-                continue;
-            }
-            _ => {}
-        }
-        return Ok(connection);
-    }
-    bail!("too many lookup redirects for {topic}")
-}
-
-/// Connects and shakes hands; `proxy_to` names the broker a proxy at
-/// `address` should relay the connection to.
-async fn open(address: &str, proxy_to: Option<&str>, auth: Option<&Auth>) -> Result<Connection> {
-    let stream = TcpStream::connect(address)
-        .await
-        .with_context(|| format!("connect to {address}"))?;
-    stream.set_nodelay(true).context("set TCP_NODELAY")?;
-    let mut connection = Framed::new(stream, PulsarCodec::default());
-    let reply = request(
-        &mut connection,
-        CommandConnect {
-            client_version: "magnetar-perf".into(),
-            protocol_version: Some(PROTOCOL_VERSION),
-            proxy_to_broker_url: proxy_to.map(str::to_string),
-            auth_method_name: auth.map(|(name, _)| name.clone()),
-            auth_data: auth.map(|(_, data)| bytes::Bytes::from(data.clone())),
-            ..Default::default()
-        }
-        .into(),
-    )
-    .await?;
-    if reply.connected.is_none() {
-        bail!("broker refused CONNECT: {reply:?}");
-    }
-    Ok(connection)
-}
-
-/// Sends a command and returns the first reply that is not a PING.
-pub(super) async fn request(
-    connection: &mut Connection,
-    command: BaseCommand,
-) -> Result<BaseCommand> {
-    connection
-        .send(Frame::Command(command))
-        .await
-        .context("send to broker")?;
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(30), connection.next())
-            .await
-            .context("broker did not answer within 30 s")?
-            .ok_or_else(|| anyhow!("broker closed the connection"))?
-            .context("read from broker")?;
-        let reply = frame.command().clone();
-        if reply.r#type == base_command::Type::Ping as i32 {
-            connection
-                .send(Frame::Command(CommandPong::default().into()))
-                .await
-                .context("answer ping")?;
-            continue;
-        }
-        return Ok(reply);
-    }
-}
-
-/// `pulsar://host:port` → `host:port`.
-fn service_address(url: &str) -> Result<String> {
-    magnetar_proto::pulsar::service_address(url)
-        .map(str::to_string)
-        .ok_or_else(|| anyhow!("service URL {url:?} is not pulsar://host:port"))
 }

@@ -23,7 +23,7 @@ use magnetar_proto::pulsar::{decode_metadata, Frame, PayloadFrame};
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use super::perf_raw::{connect_to_owner, request, Connection};
+use super::perf_raw_conn::{connect_to_owner, request, Connection, RawClient};
 use super::perf_report::{every_second, new_histogram, now_micros, print_summary};
 use crate::args::{PerfConsumeArgs, PerfSubscriptionType};
 
@@ -98,8 +98,8 @@ pub async fn consume(args: PerfConsumeArgs) -> Result<()> {
 
 async fn subscribe(args: &PerfConsumeArgs, sub_type: SubType, index: u32) -> Result<Connection> {
     let topic = &args.client.topic;
-    let auth = args.client.auth.authentication()?;
-    let mut connection = connect_to_owner(&args.client.url, topic, auth.as_ref()).await?;
+    let client = RawClient::from_args(&args.client.auth)?;
+    let mut connection = connect_to_owner(&args.client.url, topic, &client).await?;
     let initial = if args.earliest {
         InitialPosition::Earliest
     } else {

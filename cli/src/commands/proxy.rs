@@ -12,11 +12,12 @@ use crate::ready;
 
 pub async fn run(args: ProxyArgs) -> Result<()> {
     let shutdown = shutdown::on_signal();
-    let metadata = metadata_connect(&args.metadata).await?;
+    let metadata = metadata_connect(&args.metadata, &args.metadata_tls).await?;
     let (pulsar, http) = bind_listeners(&args.ports).await?;
     let config = ProxyConfig {
         request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
         max_message_size: args.max_message_size,
+        broker_client: args.broker_client.credential()?,
         ..ProxyConfig::default()
     };
     let node = ProxyNode::start(config, metadata, pulsar, http).context("start proxy")?;

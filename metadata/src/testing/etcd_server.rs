@@ -4,13 +4,16 @@
 //! 0 and releasing it (retrying if another process grabs a port first),
 //! keeps its data in a temporary directory, and is killed on drop. `stop`
 //! and `restart` (same data and ports) let tests exercise reconnects.
+//! [`EtcdServer::start_tls`] serves clients over mutual TLS only.
 
 use std::fs::File;
 use std::io;
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use magnetar_proto::grpc_tls::{GrpcClientTls, TlsFileError};
 use tempfile::TempDir;
 
 use crate::etcd::{EtcdOptions, EtcdStore};
@@ -27,12 +30,46 @@ pub struct EtcdServer {
     data_dir: TempDir,
     client_port: u16,
     peer_port: u16,
+    tls: Option<EtcdTlsFiles>,
+}
+
+/// PEM files of an etcd that serves clients over mutual TLS: its own
+/// certificate, the CA that client certificates must chain to (which also
+/// signed the server's), and a client certificate for the test's own calls.
+#[derive(Debug, Clone)]
+pub struct EtcdTlsFiles {
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+    pub trusted_ca: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+}
+
+impl EtcdTlsFiles {
+    /// Client settings that trust the CA and present the client certificate.
+    pub fn client_tls(&self) -> Result<GrpcClientTls, TlsFileError> {
+        GrpcClientTls::load(
+            &self.trusted_ca,
+            Some(&self.client_cert),
+            Some(&self.client_key),
+        )
+    }
 }
 
 impl EtcdServer {
     /// Starts etcd (binary `etcd` on the PATH, or `$ETCD_BIN`) and waits
     /// until it serves requests.
     pub async fn start() -> io::Result<EtcdServer> {
+        EtcdServer::start_with(None).await
+    }
+
+    /// As [`EtcdServer::start`], serving clients over TLS only and
+    /// requiring client certificates signed by `files.trusted_ca`.
+    pub async fn start_tls(files: EtcdTlsFiles) -> io::Result<EtcdServer> {
+        EtcdServer::start_with(Some(files)).await
+    }
+
+    async fn start_with(tls: Option<EtcdTlsFiles>) -> io::Result<EtcdServer> {
         let mut last_error = None;
         for _ in 0..START_ATTEMPTS {
             let data_dir = fast_temp_dir()?;
@@ -42,6 +79,7 @@ impl EtcdServer {
                 data_dir,
                 client_port,
                 peer_port,
+                tls: tls.clone(),
             };
             match server.launch_and_wait().await {
                 Ok(()) => return Ok(server),
@@ -67,13 +105,29 @@ impl EtcdServer {
         }
     }
 
-    /// A store client under `prefix`.
+    /// A store client under `prefix`; over TLS with the test client
+    /// certificate when this etcd serves TLS and `options` bring none.
     pub async fn store(
         &self,
         prefix: Option<&str>,
-        options: EtcdOptions,
+        mut options: EtcdOptions,
     ) -> crate::store::Result<EtcdStore> {
+        if options.tls.is_none() {
+            options.tls = self.client_tls();
+        }
         EtcdStore::connect(&self.endpoints(), prefix, options).await
+    }
+
+    /// The TLS settings of a client of this etcd (`None` for plain text).
+    pub fn client_tls(&self) -> Option<GrpcClientTls> {
+        let files = self.tls.as_ref()?;
+        match files.client_tls() {
+            Ok(tls) => Some(tls),
+            Err(error) => {
+                tracing::warn!(%error, "etcd test client TLS files unusable");
+                None
+            }
+        }
     }
 
     /// Kills etcd, keeping its data and ports for [`EtcdServer::restart`].
@@ -92,13 +146,22 @@ impl EtcdServer {
 
     async fn launch_and_wait(&mut self) -> io::Result<()> {
         let binary = std::env::var("ETCD_BIN").unwrap_or_else(|_| "etcd".to_string());
-        let client_url = format!("http://127.0.0.1:{}", self.client_port);
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let client_url = format!("{scheme}://127.0.0.1:{}", self.client_port);
         let peer_url = format!("http://127.0.0.1:{}", self.peer_port);
         let log = File::options()
             .create(true)
             .append(true)
             .open(self.data_dir.path().join("etcd.log"))?;
-        let child = Command::new(&binary)
+        let mut command = Command::new(&binary);
+        if let Some(files) = &self.tls {
+            command
+                .arg(format!("--cert-file={}", files.server_cert.display()))
+                .arg(format!("--key-file={}", files.server_key.display()))
+                .arg(format!("--trusted-ca-file={}", files.trusted_ca.display()))
+                .arg("--client-cert-auth");
+        }
+        let child = command
             .arg("--name=test")
             .arg(format!(
                 "--data-dir={}",
@@ -138,7 +201,7 @@ impl EtcdServer {
                     )));
                 }
             }
-            if let Ok(store) = self.store(None, options).await {
+            if let Ok(store) = self.store(None, options.clone()).await {
                 if store.current_revision().await.is_ok() {
                     return Ok(());
                 }

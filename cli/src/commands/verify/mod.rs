@@ -74,9 +74,8 @@ pub async fn run(args: VerifyArgs) -> Result<()> {
             .clone()
             .unwrap_or_else(|| format!("verify-{run}"))
     );
-    let authorization = args.auth.http_authorization_header()?;
-    let authorization = authorization.as_deref();
-    prepare_namespace(&args.admin_url, authorization, &namespace, args.dedup).await?;
+    let access = admin_http::AdminAccess::from_args(&args.auth)?;
+    prepare_namespace(&args.admin_url, &access, &namespace, args.dedup).await?;
     let client = connect(&args).await?;
 
     let progress = Arc::new(Progress::default());
@@ -193,7 +192,7 @@ pub async fn run(args: VerifyArgs) -> Result<()> {
         if delivered != last_delivered.0 {
             last_delivered = (delivered, Instant::now());
         } else if last_delivered.1.elapsed() >= DRAIN_QUIET
-            && backlog_is_empty(&args.admin_url, authorization, &topic).await
+            && backlog_is_empty(&args.admin_url, &access, &topic).await
         {
             // Nothing arrives and the broker has nothing left to deliver:
             // what is missing now is missing for good.
@@ -262,14 +261,14 @@ fn subscription_plans(consumers: u32) -> Vec<SubscriptionPlan> {
 /// Creates the namespace when missing and sets its deduplication.
 async fn prepare_namespace(
     admin_url: &str,
-    authorization: Option<&str>,
+    access: &admin_http::AdminAccess,
     namespace: &str,
     dedup: bool,
 ) -> Result<()> {
     let path = format!("/admin/v2/namespaces/{namespace}");
     let created = admin_http::send_as(
         admin_url,
-        authorization,
+        access,
         &admin_http::with(Method::PUT, path.clone(), None),
     )
     .await
@@ -286,7 +285,7 @@ async fn prepare_namespace(
         format!("{path}/deduplication"),
         Some(serde_json::Value::Bool(dedup)),
     );
-    let set = admin_http::send_as(admin_url, authorization, &call).await?;
+    let set = admin_http::send_as(admin_url, access, &call).await?;
     if !set.status.is_success() {
         bail!(
             "set deduplication of {namespace}: {} {}",
@@ -299,10 +298,10 @@ async fn prepare_namespace(
 
 /// Whether the broker reports no backlog on any of the topic's
 /// subscriptions (`false` when it cannot be asked).
-async fn backlog_is_empty(admin_url: &str, authorization: Option<&str>, topic: &str) -> bool {
+async fn backlog_is_empty(admin_url: &str, access: &admin_http::AdminAccess, topic: &str) -> bool {
     let path = topic.replacen("persistent://", "/admin/v2/persistent/", 1) + "/stats";
     let call = admin_http::get(path);
-    let Ok(answer) = admin_http::send_as(admin_url, authorization, &call).await else {
+    let Ok(answer) = admin_http::send_as(admin_url, access, &call).await else {
         return false;
     };
     let Some(stats) = answer.json().filter(|_| answer.status.is_success()) else {
