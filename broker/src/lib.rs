@@ -32,7 +32,9 @@
 //! 10. [`server`]: the listener and per-connection protocol handling.
 //! 11. [`service`]: [`BrokerService`], which builds the context and runs the
 //!     server. [`admin`]: the HTTP admin API, `/health` and `/metrics`.
-//! 12. [`node`]: one broker process wired together: metadata session,
+//! 12. [`console`]: the web console at `/ui`, a client of the admin API
+//!     served beside it.
+//! 13. [`node`]: one broker process wired together: metadata session,
 //!     namespace service, cluster membership, protocol service and admin
 //!     HTTP.
 
@@ -66,6 +68,8 @@ pub mod server;
 
 pub mod admin;
 pub mod service;
+
+pub mod console;
 
 pub mod node;
 

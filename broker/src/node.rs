@@ -26,8 +26,9 @@ use magnetar_metadata::{MetadataError, MetadataStore};
 use thiserror::Error;
 use tokio::net::TcpListener;
 
-use crate::admin::{self, AdminState, StartupGate};
+use crate::admin::{AdminState, StartupGate};
 use crate::cluster::{BrokerInfo, Cluster, ClusterConfig};
+use crate::console;
 use crate::context::BrokerServiceConfig;
 use crate::managed_ledger::ManagedLedgerFactory;
 use crate::metadata_metrics::MeteredStore;
@@ -226,7 +227,8 @@ impl BrokerNode {
             let listener = TlsListener::new(listener, acceptor);
             let (admin, stop) = (admin.clone(), http_stop.clone());
             http_tasks.push(tokio::spawn(async move {
-                if let Err(error) = admin::serve_tls(listener, admin, stop.cancelled_owned()).await
+                if let Err(error) =
+                    console::serve_tls(listener, admin, stop.cancelled_owned()).await
                 {
                     tracing::error!(%error, "admin https server stopped");
                 }
@@ -234,7 +236,7 @@ impl BrokerNode {
         }
         let stop = http_stop.clone();
         http_tasks.push(tokio::spawn(async move {
-            if let Err(error) = admin::serve(http_listener, admin, stop.cancelled_owned()).await {
+            if let Err(error) = console::serve(http_listener, admin, stop.cancelled_owned()).await {
                 tracing::error!(%error, "admin http server stopped");
             }
         }));

@@ -42,7 +42,7 @@ pub mod wait;
 pub use bookies::{BookieCluster, BookieProcess};
 pub use broker::{BrokerProcess, StartingBroker};
 pub use cluster::{BrokerCluster, BrokerState};
-pub use process::{magnetar_bin, MagnetarProcess, ReadyLine, StartingProcess};
+pub use process::{magnetar_bin, run_magnetar, MagnetarProcess, ReadyLine, StartingProcess};
 pub use python::{produce_consume, python, run_python, run_python_json, run_python_ok};
 pub use raft::RaftGroup;
 pub use standalone::Standalone;

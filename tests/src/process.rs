@@ -27,6 +27,22 @@ pub fn magnetar_bin() -> PathBuf {
     profile_dir.join("magnetar")
 }
 
+/// Runs `magnetar ARGS` to its end (a one-shot command such as `tokens`)
+/// and returns its stdout, trimmed; fails with its stderr otherwise.
+pub fn run_magnetar(args: &[&str]) -> Result<String> {
+    let output = Command::new(magnetar_bin())
+        .args(args)
+        .output()
+        .with_context(|| format!("run magnetar {args:?}"))?;
+    if !output.status.success() {
+        bail!(
+            "magnetar {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8(output.stdout)?.trim().to_string())
+}
+
 /// The parsed readiness line of a process.
 #[derive(Debug, Clone)]
 pub struct ReadyLine {

@@ -11,21 +11,13 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use magnetar_tests::certs::TestCa;
-use magnetar_tests::{magnetar_bin, run_python_ok, Standalone};
+use magnetar_tests::{magnetar_bin, run_magnetar, run_python_ok, Standalone};
 
 /// Runs `magnetar tokens ARGS` and returns its stdout, trimmed.
 fn tokens(args: &[&str]) -> Result<String> {
-    let output = Command::new(magnetar_bin())
-        .arg("tokens")
-        .args(args)
-        .output()
-        .context("run magnetar tokens")?;
-    ensure!(
-        output.status.success(),
-        "magnetar tokens {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(String::from_utf8(output.stdout)?.trim().to_string())
+    let mut all = vec!["tokens"];
+    all.extend_from_slice(args);
+    run_magnetar(&all)
 }
 
 fn token(subject: &str, key: &Path, extra: &[&str]) -> Result<String> {

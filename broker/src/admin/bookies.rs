@@ -1,12 +1,16 @@
 //! `GET /admin/v2/bookies/all`: the bookies registered in the metadata
 //! store, Pulsar's `{"bookies": [{"bookieId": …}]}` with each bookie's
-//! state (`writable` or `read-only`) and free disk bytes as its
-//! registration last said.
+//! state (`writable` or `read-only`), free disk bytes as its
+//! registration last said, and how many ledgers have entries on it (from
+//! the ledgers' metadata: one scan of the ledger list per request).
 
 use axum::extract::State;
 use axum::Json;
+use std::collections::HashMap;
+
+use magnetar_bookie::client::LedgerMetadata;
 use magnetar_bookie::keys::{
-    bookie_of_available_key, BookieRegistration, AVAILABLE_BOOKIES_PREFIX,
+    bookie_of_available_key, BookieRegistration, AVAILABLE_BOOKIES_PREFIX, LEDGERS_PREFIX,
 };
 use serde::Serialize;
 
@@ -19,6 +23,8 @@ pub struct BookieInfo {
     /// `writable` or `read-only`.
     pub state: &'static str,
     pub free_bytes: u64,
+    /// Ledgers with at least one segment on this bookie.
+    pub ledger_count: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -29,6 +35,7 @@ pub struct BookiesClusterInfo {
 pub async fn list_bookies(
     State(state): State<AdminState>,
 ) -> Result<Json<BookiesClusterInfo>, AdminError> {
+    let ledger_counts = ledgers_per_bookie(&state).await?;
     let mut bookies = Vec::new();
     let entries = state
         .metadata
@@ -46,7 +53,35 @@ pub async fn list_bookies(
             bookie_id: bookie_id.to_string(),
             state: if read_only { "read-only" } else { "writable" },
             free_bytes,
+            ledger_count: ledger_counts.get(bookie_id).copied().unwrap_or(0),
         });
     }
     Ok(Json(BookiesClusterInfo { bookies }))
+}
+
+/// How many ledgers have a segment on each bookie; ledgers whose metadata
+/// cannot be read are skipped.
+async fn ledgers_per_bookie(state: &AdminState) -> Result<HashMap<String, u64>, AdminError> {
+    let ledgers = state
+        .metadata
+        .list_all(LEDGERS_PREFIX)
+        .await
+        .map_err(|e| AdminError::Unavailable(e.to_string()))?;
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    for (key, value) in &ledgers {
+        let Ok(metadata) = LedgerMetadata::parse(key, &value.value) else {
+            continue;
+        };
+        let mut on: Vec<&String> = metadata
+            .segments
+            .iter()
+            .flat_map(|segment| segment.ensemble.iter())
+            .collect();
+        on.sort();
+        on.dedup();
+        for bookie in on {
+            *counts.entry(bookie.clone()).or_default() += 1;
+        }
+    }
+    Ok(counts)
 }

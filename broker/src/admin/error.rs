@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use magnetar_metadata::MetadataError;
 
 use crate::managed_ledger::ManagedLedgerError;
 use crate::namespace::{NamespaceError, TopicNameError};
@@ -63,6 +64,10 @@ impl From<NamespaceError> for AdminError {
             | NamespaceError::InvalidBundles(_)
             | NamespaceError::InvalidPartitions(_)
             | NamespaceError::InvalidPolicy(_) => AdminError::BadRequest(reason),
+            // A key the store refuses comes from a name in the request.
+            NamespaceError::Metadata(MetadataError::InvalidKey { .. }) => {
+                AdminError::BadRequest(reason)
+            }
             NamespaceError::PolicyConflict(_) => AdminError::PreconditionFailed(reason),
             NamespaceError::TenantNotFound(_)
             | NamespaceError::NamespaceNotFound(_)
@@ -93,7 +98,10 @@ impl From<ManagedLedgerError> for AdminError {
             ManagedLedgerError::NoSuchManagedLedger(_)
             | ManagedLedgerError::NoSuchCursor(_)
             | ManagedLedgerError::NoSuchEntry(_) => AdminError::NotFound(reason),
-            ManagedLedgerError::InvalidName { .. } => AdminError::BadRequest(reason),
+            ManagedLedgerError::InvalidName { .. }
+            | ManagedLedgerError::Metadata(MetadataError::InvalidKey { .. }) => {
+                AdminError::BadRequest(reason)
+            }
             ManagedLedgerError::Fenced { .. } | ManagedLedgerError::Closed { .. } => {
                 AdminError::Conflict(reason)
             }

@@ -4,7 +4,10 @@
 //! (`subscriptions.rs`), termination (`terminate.rs`), compaction
 //! (`compaction.rs`), partitioned
 //! topics, schemas, brokers, bundles with unload and split, namespace
-//! permissions (`permissions.rs`)) and the HTTP lookup. Every route sits
+//! permissions (`permissions.rs`)) and the HTTP lookup. Magnetar's own
+//! additions feed the console: broker loads, load-manager decisions and
+//! the metadata store's health (`broker_load.rs`), and each topic's recent
+//! history (`rate_history.rs`). Every route sits
 //! behind `security::http`, which authenticates and authorizes.
 //!
 //! Handlers talk to the metadata store through [`PolicyStore`] and to topics
@@ -14,6 +17,7 @@
 
 mod bookies;
 mod broker_health;
+mod broker_load;
 mod cluster;
 mod compaction;
 mod error;
@@ -24,6 +28,7 @@ mod peek;
 mod peers;
 mod permissions;
 mod policies;
+mod rate_history;
 mod replication_metrics;
 mod schemas;
 mod subscriptions;
@@ -40,6 +45,7 @@ use axum::Router;
 use magnetar_metadata::MetadataStore;
 use tokio::net::TcpListener;
 
+pub use broker_load::MetadataHealth;
 pub use error::AdminError;
 pub use health::StartupGate;
 pub use topics::TopicStats;
@@ -47,10 +53,7 @@ pub use topics::TopicStats;
 use crate::cluster::Cluster;
 use crate::managed_ledger::ManagedLedgerFactory;
 use crate::namespace::{CompatibilityStrategy, PolicyStore};
-use crate::security::tls::TlsPeer;
-use axum::serve::Listener;
-
-use crate::security::{self, Security, TlsListener};
+use crate::security::{self, Security};
 use crate::topic::TopicRegistry;
 
 /// Everything the admin handlers need.
@@ -255,6 +258,18 @@ pub fn admin_router(state: AdminState) -> Router {
         .route("/admin/v2/bookies/all", get(bookies::list_bookies))
         .route("/admin/v2/brokers/health", get(broker_health::broker_health))
         .route(
+            "/admin/v2/brokers/loadManagerDecisions",
+            get(broker_load::load_manager_decisions),
+        )
+        .route(
+            "/admin/v2/brokers/metadataHealth",
+            get(broker_load::metadata_health),
+        )
+        .route(
+            "/admin/v2/brokers/{cluster}/loadReports",
+            get(broker_load::load_reports),
+        )
+        .route(
             "/admin/v2/brokers/leaderBroker",
             get(cluster::leader_broker),
         )
@@ -336,6 +351,10 @@ pub fn admin_router(state: AdminState) -> Router {
             post(terminate::terminate_partitions),
         )
         .route(
+            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/rateHistory",
+            get(rate_history::rate_history),
+        )
+        .route(
             "/admin/v2/persistent/{tenant}/{namespace}/{topic}/internalStats",
             get(subscriptions::internal_stats),
         )
@@ -359,22 +378,6 @@ pub fn admin_router(state: AdminState) -> Router {
             security::http::require_access,
         ))
         .with_state(state)
-}
-
-/// Serves the admin API over HTTPS until `shutdown` resolves; the client
-/// certificate's common name reaches `security::http` as connect info.
-pub async fn serve_tls(
-    listener: TlsListener,
-    state: AdminState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    tracing::info!(address = %listener.local_addr()?, "admin api listening for https");
-    axum::serve(
-        listener,
-        admin_router(state).into_make_service_with_connect_info::<TlsPeer>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }
 
 /// Serves the admin API on `listener` until `shutdown` resolves.

@@ -2,7 +2,8 @@
 //! reads the brokers' reports, plans moves ([`super::shedding`]) and
 //! splits ([`super::split`]), files each as a request to the bundle's
 //! owner ([`super::requests`]), and tells the placer where a moved bundle
-//! should go. Decisions are logged with their reason and counted.
+//! should go. Decisions are logged with their reason, counted, and kept
+//! for the console ([`super::decisions`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,12 +11,14 @@ use std::time::{Duration, Instant};
 
 use magnetar_metadata::SessionId;
 
+use super::decisions::{self, Decision};
 use super::placement::Placer;
 use super::registry::BrokerRegistry;
 use super::requests::{self, BundleRequest, RequestKind};
 use super::shedding::{self, SheddingConfig};
 use super::split::{self, SplitConfig};
 use super::ClusterError;
+use crate::managed_ledger::now_millis;
 use crate::metrics;
 use crate::namespace::{BundleRef, PolicyStore};
 
@@ -96,6 +99,15 @@ impl LoadManager {
                     self.moved_at.insert(planned.bundle.clone(), now);
                     metrics::LB_SHED_DECISIONS.inc();
                     tracing::info!(bundle = %planned.bundle, from = %planned.from, to = %planned.to, reason = %planned.reason, "shedding bundle");
+                    self.remember(Decision {
+                        time_millis: now_millis(),
+                        kind: "unload".into(),
+                        bundle: planned.bundle.clone(),
+                        from: planned.from.clone(),
+                        to: Some(planned.to.clone()),
+                        reason: planned.reason.clone(),
+                    })
+                    .await;
                 }
             }
         }
@@ -124,8 +136,25 @@ impl LoadManager {
             if requests::file(self.registry.metadata().as_ref(), &request, session).await? {
                 metrics::LB_SPLIT_DECISIONS.inc();
                 tracing::info!(bundle = %planned.bundle, owner = %planned.owner, reason = %planned.reason, "splitting bundle");
+                self.remember(Decision {
+                    time_millis: now_millis(),
+                    kind: "split".into(),
+                    bundle: planned.bundle.clone(),
+                    from: planned.owner.clone(),
+                    to: None,
+                    reason: planned.reason.clone(),
+                })
+                .await;
             }
         }
         Ok(())
+    }
+
+    /// Adds a decision to the list every broker reads; a failure is logged
+    /// (the decision itself stands).
+    async fn remember(&self, decision: Decision) {
+        if let Err(error) = decisions::record(self.registry.metadata().as_ref(), decision).await {
+            tracing::warn!(%error, "could not record a load manager decision");
+        }
     }
 }

@@ -8,6 +8,7 @@
 //!   pure functions of the reports;
 //! - [`control`]: what an owner does to its bundles (graceful unload, split);
 //! - [`requests`]: how the leader asks an owner to unload or split;
+//! - [`decisions`]: the load manager's recent decisions, for everyone to read;
 //! - [`leader`]: the load manager the elected leader runs;
 //! - [`liveness`]: fast failover: ending the session of a broker whose
 //!   process is gone;
@@ -19,6 +20,7 @@
 //! [`Cluster`] handle wires them for the node and the admin API.
 
 pub mod control;
+pub mod decisions;
 pub mod leader;
 pub mod liveness;
 pub mod load;

@@ -10,6 +10,14 @@ pub const DEFAULT_TENANT: &str = "public";
 pub const DEFAULT_NAMESPACE: &str = "default";
 const PARTITION_SUFFIX: &str = "-partition-";
 
+/// The longest local topic name, in bytes: with the namespace and the
+/// store's prefixes, a topic's metadata keys stay within what the
+/// metadata store accepts (names are not a place for payloads).
+pub const MAX_LOCAL_NAME_BYTES: usize = 255;
+
+/// The longest tenant, namespace or cluster name.
+pub const MAX_SEGMENT_CHARS: usize = 100;
+
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum TopicNameError {
     #[error("invalid topic name {name:?}: {reason}")]
@@ -56,14 +64,10 @@ impl NamespaceName {
             reason,
         };
         if !is_valid_segment(tenant) {
-            return Err(invalid(
-                "tenant must be non-empty and use only [A-Za-z0-9-_=:.]",
-            ));
+            return Err(invalid("tenant must be 1 to 100 of [A-Za-z0-9-_=:.]"));
         }
         if !is_valid_segment(namespace) {
-            return Err(invalid(
-                "namespace must be non-empty and use only [A-Za-z0-9-_=:.]",
-            ));
+            return Err(invalid("namespace must be 1 to 100 of [A-Za-z0-9-_=:.]"));
         }
         Ok(NamespaceName {
             tenant: tenant.to_string(),
@@ -100,6 +104,7 @@ impl fmt::Display for NamespaceName {
 /// Pulsar's rule for tenant, namespace and cluster names.
 pub fn is_valid_segment(s: &str) -> bool {
     !s.is_empty()
+        && s.len() <= MAX_SEGMENT_CHARS
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_=:.".contains(c))
 }
@@ -156,6 +161,12 @@ impl TopicName {
             return Err(TopicNameError::InvalidTopic {
                 name: local.to_string(),
                 reason: "local name must be non-empty, without '/' or control characters",
+            });
+        }
+        if local.len() > MAX_LOCAL_NAME_BYTES {
+            return Err(TopicNameError::InvalidTopic {
+                name: local.chars().take(64).collect::<String>() + "…",
+                reason: "local name is longer than 255 bytes",
             });
         }
         Ok(TopicName {
@@ -335,6 +346,11 @@ mod tests {
         }
         assert!(NamespaceName::parse("nope").is_err());
         assert!(NamespaceName::parse("a/b c").is_err());
+        let long = "x".repeat(MAX_LOCAL_NAME_BYTES + 1);
+        assert!(TopicName::parse(&format!("a/b/{long}")).is_err());
+        assert!(TopicName::parse(&format!("a/b/{}", &long[1..])).is_ok());
+        let long_segment = "t".repeat(MAX_SEGMENT_CHARS + 1);
+        assert!(NamespaceName::parse(&format!("{long_segment}/b")).is_err());
     }
 
     #[test]

@@ -2,13 +2,15 @@
 //! subscriptions), the catalog of which topics exist or may be created,
 //! the registry of loaded topics, their stats, the namespace policies
 //! they enforce (`limits.rs`, `expiry.rs`), termination (`terminate.rs`),
-//! compaction (`compaction.rs`)
+//! compaction (`compaction.rs`), the recent history the console plots
+//! (`history.rs`)
 //! and the ownership check that decides which topics this broker may serve.
 
 mod catalog;
 mod compaction;
 mod error;
 mod expiry;
+mod history;
 mod limits;
 pub mod ownership;
 mod persistent;
@@ -26,6 +28,9 @@ use crate::replication::is_replicator_name;
 pub use crate::namespace::{TopicDomain, TopicName, TopicNameError};
 pub use catalog::{TopicCatalog, TopicDefaults};
 pub use error::TopicError;
+pub use history::{
+    RateHistory, SubscriptionHistory, TopicHistory, HISTORY_INTERVAL, HISTORY_POINTS,
+};
 pub use limits::{retention_of, QuotaBreach};
 pub use ownership::{BrokerTarget, LocalOwnership, LookupAnswer, OwnershipError, TopicOwnership};
 pub use persistent::{CursorStart, PersistentTopic, ProducerAdmission, TOPIC_EPOCH_PROPERTY};

@@ -22,6 +22,7 @@ use crate::producer::{DedupSwitch, Deduplication, Producer, DEDUP_CURSOR};
 use crate::replication::{ReplicationContext, Replicators};
 use crate::traffic::TopicTraffic;
 
+use super::history::TopicHistory;
 use super::producers::{AccessMode, Admission, ProducerSet, Promoted};
 use super::{Subscription, TopicError, TopicName};
 
@@ -73,6 +74,8 @@ pub struct PersistentTopic {
     last_used: AtomicU64,
     /// Compaction runs and the compacted view (`compaction.rs`).
     compaction: Arc<TopicCompaction>,
+    /// The last 15 minutes of rates and backlogs (`history.rs`).
+    history: parking_lot::Mutex<TopicHistory>,
 }
 
 impl PersistentTopic {
@@ -100,7 +103,13 @@ impl PersistentTopic {
             expiry_defaults,
             last_used: AtomicU64::new(now_millis()),
             compaction,
+            history: parking_lot::Mutex::default(),
         }
+    }
+
+    /// The last 15 minutes of rates and backlogs, for the console.
+    pub fn history(&self) -> &parking_lot::Mutex<TopicHistory> {
+        &self.history
     }
 
     /// Compaction runs and the compacted view.

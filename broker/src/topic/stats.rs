@@ -3,7 +3,7 @@
 //! shape of Pulsar's topic stats (camelCase names, rates per second).
 //! The admin API serves these; the `pulsar_*` metrics are made from them.
 //! Also the rate sampler that closes every loaded topic's sampling
-//! interval.
+//! interval and records its history.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
@@ -16,10 +16,14 @@ use crate::producer::Producer;
 use crate::replication::ReplicatorSnapshot;
 use crate::traffic::{Flow, LatencyHistogram, TrafficTotals};
 
+use super::history::HISTORY_INTERVAL;
 use super::{is_internal_cursor, PersistentTopic, Subscription, TopicRegistry};
 
 /// How often the rates are recomputed.
 pub const RATE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Every how many rate intervals a point of history is taken.
+const HISTORY_EVERY: u64 = HISTORY_INTERVAL.as_secs() / RATE_INTERVAL.as_secs();
 
 /// A producer, as `publishers[]` of topic stats.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -253,12 +257,14 @@ impl TopicRegistry {
         snapshots
     }
 
-    /// Recomputes the rates of every loaded topic each [`RATE_INTERVAL`]
-    /// until the registry is dropped.
+    /// Recomputes the rates of every loaded topic each [`RATE_INTERVAL`],
+    /// and takes a point of history each [`HISTORY_INTERVAL`], until the
+    /// registry is dropped.
     pub fn start_rate_sampler(self: &Arc<Self>) {
         let registry: Weak<TopicRegistry> = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(RATE_INTERVAL);
+            let mut ticks_since_start: u64 = 0;
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
@@ -266,8 +272,14 @@ impl TopicRegistry {
                     return;
                 };
                 let now = Instant::now();
+                ticks_since_start += 1;
+                let record_history = ticks_since_start.is_multiple_of(HISTORY_EVERY);
+                let now_millis = crate::managed_ledger::now_millis();
                 for topic in registry.loaded() {
                     topic.sample_rates(now).await;
+                    if record_history {
+                        topic.record_history(now_millis).await;
+                    }
                 }
             }
         });
