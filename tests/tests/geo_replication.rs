@@ -403,6 +403,18 @@ fn a_remote_cluster_killed_and_kept_down_misses_nothing() {
         1.0,
         "the stall is not in /metrics"
     );
+    // The console flags it on the namespace's page, per remote cluster.
+    let page = http_get(&east.http_addr(), "/ui/namespaces/geo/outage")
+        .expect("console page")
+        .body;
+    let card = page
+        .split("Geo-replication")
+        .nth(1)
+        .expect("a geo-replication card on the namespace page");
+    assert!(
+        card.contains("west") && card.contains(">stalled<") && card.contains("payments"),
+        "the console does not show the stall: {card}"
+    );
     thread::sleep(Duration::from_secs(3));
     let produced = producer.join().expect("producer thread");
     assert_eq!(produced["acked"], COUNT as u64, "{produced}");

@@ -12,6 +12,7 @@
 //! - [`layout`]: the page shell and formatting; [`plot`]: SVG line plots;
 //! - [`cluster_page`], [`tenant_pages`], [`namespace_page`],
 //!   [`topic_page`], [`subscription_page`]: one module per page;
+//!   [`replication_view`]: a namespace's geo-replication per remote cluster;
 //! - [`actions`], [`policy_actions`], [`subscription_actions`]: the forms'
 //!   posts, each one admin request, then back to the page with a notice or
 //!   the API's reason.
@@ -23,6 +24,7 @@ mod layout;
 mod namespace_page;
 mod plot;
 mod policy_actions;
+mod replication_view;
 mod session;
 mod subscription_actions;
 mod subscription_page;

@@ -2,7 +2,8 @@
 //! policies as the admin API stores them (retention, TTL, backlog quotas,
 //! deduplication, replication clusters, permissions and the rest), its
 //! bundles, its topics (filtered and paged, so that ten thousand topics
-//! render quickly), and the forms that change them.
+//! render quickly), its geo-replication per remote cluster
+//! (`replication_view.rs`), and the forms that change them.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -11,6 +12,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::layout::{destructive, enc, page, respond, Flash};
+use super::replication_view;
 use super::session::{handle, Visitor};
 use super::tenant_pages::short;
 use super::ConsoleState;
@@ -67,6 +69,17 @@ pub async fn namespace(
         .get(caller, &format!("/admin/v2/persistent/{base}/partitioned"))
         .await
         .unwrap_or_default();
+    let replication_clusters = policies["replicationClusters"]
+        .as_array()
+        .map_or(0, Vec::len);
+    let replication = replication_view::card(
+        &state.api,
+        caller,
+        (&tenant, &namespace),
+        replication_clusters,
+        &topics,
+    )
+    .await;
     topics.extend(partitioned);
     let mut names: Vec<&str> = topics.iter().map(|t| short(t)).collect();
     names.sort_unstable();
@@ -140,6 +153,7 @@ pub async fn namespace(
                 }
             }
         }
+        (replication)
         div.card #policies {
             h2 { "Policies" }
             p.muted { "As stored; a policy not listed follows the broker's default." }
