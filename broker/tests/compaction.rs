@@ -4,7 +4,8 @@
 //! and keyless messages gone, batches cut down to their survivors) under
 //! the original message ids, then the messages after the horizon; a
 //! broker restarted over the same stores still has the compacted view; a
-//! second compaction replaces the first (and deletes its ledger). Also
+//! second compaction replaces the first (and deletes its ledger), and
+//! deleting the topic deletes the compacted ledger too. Also
 //! the admin API's answers and the refusal of `read_compacted` on Shared.
 
 mod common;
@@ -312,6 +313,28 @@ async fn compacted_reads_survive_a_restart_and_a_second_compaction_replaces_the_
         }
     }
     assert_eq!(seen, vec![ids[7], ids[8], ids[9], ids[11]]);
+
+    // Deleting the topic deletes its compacted ledger too.
+    drop((durable, reader, producer));
+    let (status, reply) = node
+        .http(
+            "DELETE",
+            &format!(
+                "/admin/v2/persistent/{}?force=true",
+                &topic["persistent://".len()..]
+            ),
+            "",
+        )
+        .await;
+    assert_eq!(status, 204, "{reply}");
+    assert!(
+        ledgers
+            .open(second.ledger_id, Bytes::new(), OpenMode::NoRecovery)
+            .await
+            .is_err(),
+        "the compacted ledger {} outlived its topic",
+        second.ledger_id
+    );
     node.stop().await;
 }
 

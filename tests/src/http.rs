@@ -40,6 +40,12 @@ pub fn http_get(addr: &str, path: &str) -> Result<HttpResponse> {
     request(addr, "GET", path, None, GET_TIMEOUT)
 }
 
+/// `POST http://{addr}{path}` with a JSON `body` (may be empty).
+/// Redirects are returned, not followed.
+pub fn http_post(addr: &str, path: &str, body: &str) -> Result<HttpResponse> {
+    request(addr, "POST", path, Some(body), PUT_TIMEOUT)
+}
+
 /// `PUT http://{addr}{path}` with a JSON `body` (may be empty). A 307 or
 /// 308 is followed: the same PUT goes to the `Location` it names, at most
 /// 5 times. Returns the first response that is not a redirect.

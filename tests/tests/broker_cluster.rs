@@ -9,16 +9,19 @@
 //!    in two contiguous parts that both serve; after kill -9 of the leader
 //!    another live broker leads within the session timeout + 10 s and a
 //!    bundle of the dead leader serves again.
+//! 2. One namespace clearBacklog sent to one broker empties the backlogs of
+//!    topics that every broker serves.
 //!
 //! A 3 s session and load reports every second; every wait is bounded.
 
 use std::time::{Duration, Instant};
 
 use magnetar_tests::cluster::{SHORT_SESSION, SHORT_TIMINGS};
+use magnetar_tests::http::http_post;
 use magnetar_tests::placement::{bundle_of_key, parse_bundle, topic_in_bundle};
 use magnetar_tests::stream::consume_seqs;
 use magnetar_tests::wait::{blocking, poll, run_scenario};
-use magnetar_tests::{run_python_json, BrokerCluster};
+use magnetar_tests::{run_magnetar, run_python_json, BrokerCluster};
 
 const SPREAD_NS: &str = "public/spread";
 
@@ -41,6 +44,7 @@ fn bundles_spread_redirect_unload_split_and_leader_failover() {
             .await
             .expect("etcd, 3 bookies and 3 brokers");
         spread_over_every_broker(&cluster);
+        clear_backlog_everywhere(&cluster);
         let topic = redirect_and_unload(&cluster);
         split(&cluster, &topic).await;
         leader_failover(&mut cluster).await;
@@ -67,6 +71,53 @@ fn spread_over_every_broker(cluster: &BrokerCluster) {
         assert!(
             owners.values().any(|&owner| owner == i),
             "broker {i} owns no bundle of {SPREAD_NS}: {owners:?}"
+        );
+    }
+}
+
+/// Messages left on the `spread` subscription of a topic of each broker;
+/// one `clearBacklog` through broker 0 empties them all (the other owners'
+/// bundles are cleared by requests that broker 0 sends them).
+fn clear_backlog_everywhere(cluster: &BrokerCluster) {
+    let mut picked: Vec<(usize, String)> = Vec::new();
+    for i in 0..100 {
+        let topic = format!("persistent://{SPREAD_NS}/spread-{i}");
+        let owner = cluster.owner_index(&topic).expect("lookup");
+        if picked.iter().all(|(known, _)| *known != owner) {
+            picked.push((owner, topic));
+        }
+    }
+    assert_eq!(picked.len(), 3, "topics of every broker: {picked:?}");
+    let url = cluster.pulsar_url(0).expect("pulsar url");
+    let backlog = |owner: usize, topic: &str| -> u64 {
+        let local = topic.rsplit('/').next().expect("local name");
+        let path = format!("/admin/v2/persistent/{SPREAD_NS}/{local}/stats");
+        let stats = cluster.broker(owner).get(&path).expect("stats");
+        assert_eq!(stats.status, 200, "{}", stats.body);
+        let stats: serde_json::Value = serde_json::from_str(&stats.body).expect("stats json");
+        stats["subscriptions"]["spread"]["msgBacklog"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no spread backlog in {stats}"))
+    };
+    for (owner, topic) in &picked {
+        run_magnetar(&["produce", "--url", &url, topic, "-m", "left", "-n", "3"])
+            .unwrap_or_else(|error| panic!("produce to {topic}: {error:#}"));
+        let before = backlog(*owner, topic);
+        assert!(before >= 3, "{topic} on broker {owner}: backlog {before}");
+    }
+    let via = cluster.broker_id(0).expect("broker 0");
+    let answer = http_post(
+        &via,
+        &format!("/admin/v2/namespaces/{SPREAD_NS}/clearBacklog"),
+        "",
+    )
+    .expect("clearBacklog");
+    assert_eq!(answer.status, 204, "{}", answer.body);
+    for (owner, topic) in &picked {
+        assert_eq!(
+            backlog(*owner, topic),
+            0,
+            "{topic} on broker {owner} after clearBacklog"
         );
     }
 }

@@ -13,10 +13,12 @@ use magnetar_bookie::keys::{
     bookie_of_available_key, BookieRegistration, AVAILABLE_BOOKIES_PREFIX, LEDGERS_PREFIX,
 };
 use serde::Serialize;
+use utoipa::ToSchema;
 
+use super::openapi::ErrorBody;
 use super::{AdminError, AdminState};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BookieInfo {
     pub bookie_id: String,
@@ -27,11 +29,16 @@ pub struct BookieInfo {
     pub ledger_count: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BookiesClusterInfo {
     pub bookies: Vec<BookieInfo>,
 }
 
+#[utoipa::path(get, path = "/admin/v2/bookies/all", tag = "bookies",
+    responses(
+        (status = 200, description = "The registered bookies, their state, free space and ledger count", body = BookiesClusterInfo),
+        (status = 503, description = "The metadata store cannot be read", body = ErrorBody),
+    ))]
 pub async fn list_bookies(
     State(state): State<AdminState>,
 ) -> Result<Json<BookiesClusterInfo>, AdminError> {

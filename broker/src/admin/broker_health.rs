@@ -66,6 +66,11 @@ async fn round_trip(state: &AdminState) -> Result<(), String> {
     Ok(())
 }
 
+#[utoipa::path(get, path = "/admin/v2/brokers/health", tag = "brokers",
+    responses(
+        (status = 200, description = "`ok`: an entry was written, read back and acknowledged", body = String, content_type = "text/plain"),
+        (status = 503, description = "The step that failed, or the timeout", body = String, content_type = "text/plain"),
+    ))]
 pub async fn broker_health(State(state): State<AdminState>) -> (StatusCode, String) {
     match tokio::time::timeout(HEALTH_CHECK_TIMEOUT, round_trip(&state)).await {
         Ok(Ok(())) => (StatusCode::OK, "ok".to_string()),

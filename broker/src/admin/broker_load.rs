@@ -14,7 +14,9 @@ use std::time::Instant;
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::openapi::{ClusterPath, ErrorBody};
 use super::{AdminError, AdminState};
 use crate::cluster::decisions::{self, Decision};
 use crate::cluster::registry::BrokerInfo;
@@ -28,6 +30,12 @@ fn membership(state: &AdminState) -> Result<&std::sync::Arc<Cluster>, AdminError
 }
 
 /// `GET /admin/v2/brokers/{cluster}/loadReports`.
+#[utoipa::path(get, path = "/admin/v2/brokers/{cluster}/loadReports", tag = "brokers", params(ClusterPath),
+    responses(
+        (status = 200, description = "Every live broker's record and last load report, by broker id", body = BTreeMap<String, BrokerInfo>),
+        (status = 404, description = "Not part of a cluster, or not this broker's cluster", body = ErrorBody),
+        (status = 503, description = "The registry cannot be read", body = ErrorBody),
+    ))]
 pub async fn load_reports(
     State(state): State<AdminState>,
     Path(name): Path<String>,
@@ -47,6 +55,11 @@ pub async fn load_reports(
 }
 
 /// `GET /admin/v2/brokers/loadManagerDecisions`.
+#[utoipa::path(get, path = "/admin/v2/brokers/loadManagerDecisions", tag = "brokers",
+    responses(
+        (status = 200, description = "The load manager's recent decisions, oldest first", body = Vec<Decision>),
+        (status = 503, description = "The metadata store cannot be read", body = ErrorBody),
+    ))]
 pub async fn load_manager_decisions(
     State(state): State<AdminState>,
 ) -> Result<Json<Vec<Decision>>, AdminError> {
@@ -57,7 +70,7 @@ pub async fn load_manager_decisions(
 }
 
 /// The answer of `metadataHealth`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MetadataHealth {
     pub healthy: bool,
@@ -70,6 +83,8 @@ pub struct MetadataHealth {
 
 /// `GET /admin/v2/brokers/metadataHealth`: always 200; the body says
 /// whether the store answered.
+#[utoipa::path(get, path = "/admin/v2/brokers/metadataHealth", tag = "brokers",
+    responses((status = 200, description = "Whether the store answered, and how fast", body = MetadataHealth)))]
 pub async fn metadata_health(State(state): State<AdminState>) -> Json<MetadataHealth> {
     let started = Instant::now();
     let result = state.metadata.get(decisions::DECISIONS_KEY).await;

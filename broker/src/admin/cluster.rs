@@ -17,7 +17,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
+use super::openapi::{BundlePath, ClusterPath, ErrorBody, NamespacePath, TopicPath};
 use super::{AdminError, AdminState};
 use crate::cluster::requests::{self, BundleRequest, RequestKind};
 use crate::cluster::{Cluster, LeaderInfo};
@@ -39,7 +41,7 @@ fn cluster(state: &AdminState) -> Result<&Arc<Cluster>, AdminError> {
 }
 
 /// Pulsar's `LookupData`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LookupData {
     pub broker_url: String,
@@ -49,15 +51,30 @@ pub struct LookupData {
     pub native_url: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct LookupQuery {
+    /// Set by a broker that redirected here: this broker decides.
     #[serde(default)]
     authoritative: bool,
+    /// The advertised listener whose addresses the answer gives.
     listener_name: Option<String>,
 }
 
 /// `GET /lookup/v2/topic/{domain}/{tenant}/{namespace}/{topic}`.
+#[utoipa::path(get, path = "/lookup/v2/topic/{domain}/{tenant}/{namespace}/{topic}", tag = "lookup",
+    params(
+        ("domain" = String, Path, description = "`persistent` or `non-persistent`"),
+        TopicPath,
+        LookupQuery,
+    ),
+    responses(
+        (status = 200, description = "The broker that serves the topic", body = LookupData),
+        (status = 307, description = "Another broker decides: the same lookup there"),
+        (status = 400, description = "Bad domain or name", body = ErrorBody),
+        (status = 503, description = "Not part of a cluster, or the lookup failed", body = ErrorBody),
+    ))]
 pub async fn lookup(
     State(state): State<AdminState>,
     Path((domain, tenant, namespace, topic)): Path<(String, String, String, String)>,
@@ -109,6 +126,12 @@ fn redirect(location: &str) -> Response {
 }
 
 /// `GET /admin/v2/brokers/{cluster}`: ids of the live brokers.
+#[utoipa::path(get, path = "/admin/v2/brokers/{cluster}", tag = "brokers", params(ClusterPath),
+    responses(
+        (status = 200, description = "The live brokers' ids, `host:port`", body = Vec<String>),
+        (status = 404, description = "Not this broker's cluster", body = ErrorBody),
+        (status = 503, description = "Not part of a cluster, or the registry cannot be read", body = ErrorBody),
+    ))]
 pub async fn list_brokers(
     State(state): State<AdminState>,
     Path(name): Path<String>,
@@ -124,6 +147,12 @@ pub async fn list_brokers(
 }
 
 /// `GET /admin/v2/brokers/leaderBroker`.
+#[utoipa::path(get, path = "/admin/v2/brokers/leaderBroker", tag = "brokers",
+    responses(
+        (status = 200, description = "The load-manager leader", body = LeaderInfo),
+        (status = 404, description = "No leader is elected", body = ErrorBody),
+        (status = 503, description = "Not part of a cluster, or the registry cannot be read", body = ErrorBody),
+    ))]
 pub async fn leader_broker(
     State(state): State<AdminState>,
 ) -> Result<Json<LeaderInfo>, AdminError> {
@@ -138,7 +167,7 @@ pub async fn leader_broker(
 }
 
 /// Pulsar's `NamespaceOwnershipStatus`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OwnershipStatus {
     pub broker_assignment: &'static str,
     pub is_controlled: bool,
@@ -147,11 +176,21 @@ pub struct OwnershipStatus {
 
 /// `GET /admin/v2/brokers/{cluster}/{broker}/ownedNamespaces`: the
 /// bundles `broker` owns, by `tenant/ns/range`.
+#[utoipa::path(get, path = "/admin/v2/brokers/{cluster}/{broker}/ownedNamespaces", tag = "brokers",
+    params(
+        ClusterPath,
+        ("broker" = String, Path, description = "The broker's id, `host:port`"),
+    ),
+    responses(
+        (status = 200, description = "The broker's bundles, by `tenant/namespace/range`", body = BTreeMap<String, OwnershipStatus>),
+        (status = 404, description = "Not this broker's cluster, or no such broker", body = ErrorBody),
+        (status = 503, description = "Not part of a cluster, or the metadata store cannot be read", body = ErrorBody),
+    ))]
 pub async fn owned_namespaces(
     State(state): State<AdminState>,
     Path((name, broker)): Path<(String, String)>,
 ) -> Result<Json<BTreeMap<String, OwnershipStatus>>, AdminError> {
-    cluster(&state)?;
+    let cluster = cluster(&state)?;
     if name != state.cluster {
         return Err(AdminError::NotFound(format!(
             "cluster {name} is not this cluster"
@@ -178,10 +217,27 @@ pub async fn owned_namespaces(
             );
         }
     }
+    // A broker that left may still hold bundles until its session ends;
+    // one that holds none and is not registered is unknown.
+    if owned.is_empty() {
+        let brokers = cluster.registry().brokers().await.map_err(unavailable)?;
+        if !brokers.contains_key(&broker) {
+            return Err(AdminError::NotFound(format!(
+                "no broker {broker} in {name}"
+            )));
+        }
+    }
     Ok(Json(owned))
 }
 
 /// `GET /admin/v2/namespaces/{tenant}/{namespace}/bundles`.
+#[utoipa::path(get, path = "/admin/v2/namespaces/{tenant}/{namespace}/bundles", tag = "namespaces",
+    params(NamespacePath),
+    responses(
+        (status = 200, description = "The namespace's bundle boundaries", body = BundlesData),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+    ))]
 pub async fn bundles(
     State(state): State<AdminState>,
     Path((tenant, namespace)): Path<(String, String)>,
@@ -196,7 +252,11 @@ pub async fn bundles(
     ))
 }
 
-fn bundle_ref(tenant: &str, namespace: &str, bundle: &str) -> Result<BundleRef, AdminError> {
+pub(super) fn bundle_ref(
+    tenant: &str,
+    namespace: &str,
+    bundle: &str,
+) -> Result<BundleRef, AdminError> {
     Ok(BundleRef {
         namespace: NamespaceName::new(tenant, namespace)?,
         range: BundleRange::parse(bundle)
@@ -205,7 +265,7 @@ fn bundle_ref(tenant: &str, namespace: &str, bundle: &str) -> Result<BundleRef, 
 }
 
 /// Where a bundle operation must run.
-enum Route {
+pub(super) enum Route {
     /// This broker owns the bundle.
     Here,
     /// Another broker owns it: this redirect sends the request there.
@@ -215,7 +275,7 @@ enum Route {
 }
 
 /// Routes an operation on `bundle` by its owner record.
-async fn route(
+pub(super) async fn route(
     cluster: &Cluster,
     bundle: &BundleRef,
     uri: &axum::http::Uri,
@@ -298,6 +358,14 @@ pub async fn topic_owner_url(
     state: &AdminState,
     topic: &TopicName,
 ) -> Result<Option<String>, AdminError> {
+    Ok(remote_topic_owner(state, topic).await?.map(|(url, _)| url))
+}
+
+/// [`topic_owner_url`] with the topic's bundle.
+pub(super) async fn remote_topic_owner(
+    state: &AdminState,
+    topic: &TopicName,
+) -> Result<Option<(String, BundleRef)>, AdminError> {
     let Some(cluster) = state.membership.as_ref() else {
         return Ok(None);
     };
@@ -310,7 +378,7 @@ pub async fn topic_owner_url(
         .owner(&bundle)
         .await?
         .filter(|owner| owner.broker_id != cluster.broker_id())
-        .map(|owner| owner.http_url))
+        .map(|owner| (owner.http_url, bundle)))
 }
 
 /// What a bundle endpoint does.
@@ -359,6 +427,16 @@ async fn bundle_operation(
 }
 
 /// `PUT /admin/v2/namespaces/{tenant}/{namespace}/{bundle}/unload`.
+#[utoipa::path(put, path = "/admin/v2/namespaces/{tenant}/{namespace}/{bundle}/unload", tag = "namespaces",
+    params(BundlePath),
+    responses(
+        (status = 204, description = "Unloaded, or owned by no broker"),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name or bundle", body = ErrorBody),
+        (status = 404, description = "No such namespace or bundle", body = ErrorBody),
+        (status = 409, description = "This broker lost the bundle meanwhile", body = ErrorBody),
+        (status = 503, description = "Not part of a cluster, or the bundle is in transition", body = ErrorBody),
+    ))]
 pub async fn unload_bundle(
     State(state): State<AdminState>,
     Path(path): Path<(String, String, String)>,
@@ -368,6 +446,16 @@ pub async fn unload_bundle(
 }
 
 /// `PUT /admin/v2/namespaces/{tenant}/{namespace}/{bundle}/split`.
+#[utoipa::path(put, path = "/admin/v2/namespaces/{tenant}/{namespace}/{bundle}/split", tag = "namespaces",
+    params(BundlePath),
+    responses(
+        (status = 204, description = "Split in two"),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name, or a bundle too small to split", body = ErrorBody),
+        (status = 404, description = "No such namespace or bundle", body = ErrorBody),
+        (status = 409, description = "This broker lost the bundle, or the bundles changed meanwhile", body = ErrorBody),
+        (status = 503, description = "Not part of a cluster, or the bundle is in transition", body = ErrorBody),
+    ))]
 pub async fn split_bundle(
     State(state): State<AdminState>,
     Path(path): Path<(String, String, String)>,
@@ -377,6 +465,15 @@ pub async fn split_bundle(
 }
 
 /// `PUT /admin/v2/namespaces/{tenant}/{namespace}/unload`: every bundle.
+#[utoipa::path(put, path = "/admin/v2/namespaces/{tenant}/{namespace}/unload", tag = "namespaces",
+    params(NamespacePath),
+    responses(
+        (status = 204, description = "Every owned bundle was unloaded"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "This broker lost a bundle meanwhile", body = ErrorBody),
+        (status = 503, description = "Not part of a cluster, no metadata session, or another owner did not unload in time", body = ErrorBody),
+    ))]
 pub async fn unload_namespace(
     State(state): State<AdminState>,
     Path((tenant, namespace)): Path<(String, String)>,

@@ -19,7 +19,8 @@ use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::peers::{peer_client, send};
+use super::openapi::{ErrorBody, NamespacePath as NamespaceParams, TopicPath as TopicParams};
+use super::peers::{peer_client, send, PeerClient};
 use super::policies::{body, read_policy, try_write_policy, NamespacePath};
 use super::subscriptions::loaded_topic;
 use super::topics::topic_name;
@@ -52,6 +53,16 @@ async fn partitions_of(state: &AdminState, topic: &TopicName) -> Result<u32, Adm
 }
 
 /// `PUT /admin/v2/persistent/{tenant}/{namespace}/{topic}/compaction`.
+#[utoipa::path(put, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/compaction", tag = "topics",
+    params(TopicParams),
+    responses(
+        (status = 204, description = "Started; on a partitioned topic's base name, on every partition"),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such topic", body = ErrorBody),
+        (status = 409, description = "Compaction already in progress", body = ErrorBody),
+        (status = 503, description = "No broker serves the topic yet, this broker serves no topics, or a partition's broker failed", body = ErrorBody),
+    ))]
 pub async fn trigger(
     State(state): State<AdminState>,
     Path((tenant, namespace, name)): TopicPath,
@@ -69,6 +80,9 @@ pub async fn trigger(
             }
         };
     }
+    // One client for the whole request: its connections to the owners are
+    // reused from partition to partition.
+    let peers = peer_client(&state.security);
     for index in 0..partitions {
         let partition = topic.partition(index);
         let path = format!(
@@ -90,7 +104,7 @@ pub async fn trigger(
                     .get(header::LOCATION)
                     .and_then(|value| value.to_str().ok())
                     .map(str::to_string);
-                trigger_elsewhere(&state, location).await?
+                trigger_elsewhere(&peers, location).await?
             }
         }
     }
@@ -99,10 +113,10 @@ pub async fn trigger(
 }
 
 /// Starts compaction on the broker a redirect names.
-async fn trigger_elsewhere(state: &AdminState, location: Option<String>) -> Result<(), AdminError> {
+async fn trigger_elsewhere(peers: &PeerClient, location: Option<String>) -> Result<(), AdminError> {
     let location = location
         .ok_or_else(|| AdminError::Internal("a redirect without a location".to_string()))?;
-    let (status, _) = send(&peer_client(&state.security), Method::PUT, &location).await?;
+    let (status, _) = send(peers, Method::PUT, &location).await?;
     if status.is_success() || status == StatusCode::CONFLICT {
         Ok(())
     } else {
@@ -111,6 +125,16 @@ async fn trigger_elsewhere(state: &AdminState, location: Option<String>) -> Resu
 }
 
 /// `GET /admin/v2/persistent/{tenant}/{namespace}/{topic}/compaction`.
+#[utoipa::path(get, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/compaction", tag = "topics",
+    params(TopicParams),
+    responses(
+        (status = 200, description = "The last run's status: `NOT_RUN`, `RUNNING`, `SUCCESS` or `ERROR`", body = CompactionStatus),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such topic", body = ErrorBody),
+        (status = 405, description = "A partitioned topic's base name: ask each partition", body = ErrorBody),
+        (status = 503, description = "No broker serves the topic yet, or this broker serves no topics", body = ErrorBody),
+    ))]
 pub async fn status(
     State(state): State<AdminState>,
     Path((tenant, namespace, name)): TopicPath,
@@ -132,6 +156,12 @@ pub async fn status(
     }
 }
 
+#[utoipa::path(get, path = "/admin/v2/namespaces/{tenant}/{namespace}/compactionThreshold", tag = "policies", params(NamespaceParams),
+    responses(
+        (status = 200, description = "Bytes not yet compacted at which a topic is compacted (0: never); null: unset", body = Option<i64>),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+    ))]
 pub async fn get_threshold(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -139,6 +169,14 @@ pub async fn get_threshold(
     read_policy(&state, path, |p| p.compaction_threshold).await
 }
 
+#[utoipa::path(post, path = "/admin/v2/namespaces/{tenant}/{namespace}/compactionThreshold", tag = "policies", params(NamespaceParams),
+    request_body(content = i64, description = "Bytes not yet compacted at which a topic is compacted; 0: never"),
+    responses(
+        (status = 204, description = "Set"),
+        (status = 400, description = "Bad name or body, or a negative threshold", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+    ))]
 pub async fn set_threshold(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -157,6 +195,13 @@ pub async fn set_threshold(
     .await
 }
 
+#[utoipa::path(delete, path = "/admin/v2/namespaces/{tenant}/{namespace}/compactionThreshold", tag = "policies", params(NamespaceParams),
+    responses(
+        (status = 204, description = "Removed: topics are not compacted by size"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+    ))]
 pub async fn remove_threshold(
     State(state): State<AdminState>,
     Path(path): NamespacePath,

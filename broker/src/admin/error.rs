@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use magnetar_metadata::MetadataError;
 
+use super::openapi::ErrorBody;
 use crate::managed_ledger::ManagedLedgerError;
 use crate::namespace::{NamespaceError, TopicNameError};
 
@@ -50,7 +51,9 @@ impl IntoResponse for AdminError {
         }
         (
             self.status(),
-            Json(serde_json::json!({ "reason": self.to_string() })),
+            Json(ErrorBody {
+                reason: self.to_string(),
+            }),
         )
             .into_response()
     }

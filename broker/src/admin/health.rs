@@ -79,6 +79,11 @@ fn listed(factory: &ManagedLedgerFactory, state: WritabilityState, label: &str) 
 }
 
 /// Readiness; see the module doc.
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses(
+        (status = 200, description = "`ok`, then a line per under-replicated topic", body = String, content_type = "text/plain"),
+        (status = 503, description = "Why the broker is not ready, a line per reason", body = String, content_type = "text/plain"),
+    ))]
 pub async fn health(State(state): State<AdminState>) -> (StatusCode, String) {
     let probe = tokio::time::timeout(HEALTH_PROBE_TIMEOUT, state.metadata.current_revision()).await;
     match probe {
@@ -127,6 +132,11 @@ fn lines(lines: Vec<String>) -> String {
 }
 
 /// Every broker metric in the OpenMetrics text format.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses(
+        (status = 200, description = "The broker's, the process's and the topics' metrics (OpenMetrics 1.0 text)", body = String, content_type = "application/openmetrics-text"),
+        (status = 500, description = "The metrics could not be rendered"),
+    ))]
 pub async fn metrics(State(state): State<AdminState>) -> Response {
     update_scrape_gauges(&state.managed_ledgers).await;
     let mut collectors: Vec<Box<dyn Collector>> = Vec::new();

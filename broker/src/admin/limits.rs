@@ -21,7 +21,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
+use super::openapi::{ErrorBody, NamespacePath as NamespaceParams};
 use super::policies::{body, read_policy, try_write_policy, NamespacePath};
 use super::{AdminError, AdminState};
 use crate::namespace::{
@@ -29,6 +31,12 @@ use crate::namespace::{
     InactiveTopicPolicies, RetentionPolicies,
 };
 
+#[utoipa::path(get, path = "/admin/v2/namespaces/{tenant}/{namespace}/retention", tag = "policies", params(NamespaceParams),
+    responses(
+        (status = 200, description = "Minutes and megabytes of consumed messages kept (-1: no limit); null: the broker's, which keeps nothing", body = Option<RetentionPolicies>),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+    ))]
 pub async fn get_retention(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -36,6 +44,15 @@ pub async fn get_retention(
     read_policy(&state, path, |p| p.retention_policies).await
 }
 
+#[utoipa::path(post, path = "/admin/v2/namespaces/{tenant}/{namespace}/retention", tag = "policies", params(NamespaceParams),
+    request_body = RetentionPolicies,
+    responses(
+        (status = 204, description = "Set"),
+        (status = 400, description = "Bad name or body, a limit below -1, or only one limit zero", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+        (status = 412, description = "The backlog quota is larger than this retention size", body = ErrorBody),
+    ))]
 pub async fn set_retention(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -51,6 +68,13 @@ pub async fn set_retention(
     .await
 }
 
+#[utoipa::path(delete, path = "/admin/v2/namespaces/{tenant}/{namespace}/retention", tag = "policies", params(NamespaceParams),
+    responses(
+        (status = 204, description = "Removed: nothing consumed is kept"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+    ))]
 pub async fn remove_retention(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -62,6 +86,12 @@ pub async fn remove_retention(
     .await
 }
 
+#[utoipa::path(get, path = "/admin/v2/namespaces/{tenant}/{namespace}/messageTTL", tag = "policies", params(NamespaceParams),
+    responses(
+        (status = 200, description = "Seconds after which messages leave every backlog (0: never); null: unset", body = Option<u32>),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+    ))]
 pub async fn get_message_ttl(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -76,6 +106,14 @@ fn non_negative(bytes: &[u8], what: &str) -> Result<u32, AdminError> {
         .map_err(|_| AdminError::BadRequest(format!("{what} must be between 0 and {}", u32::MAX)))
 }
 
+#[utoipa::path(post, path = "/admin/v2/namespaces/{tenant}/{namespace}/messageTTL", tag = "policies", params(NamespaceParams),
+    request_body(content = u32, description = "Seconds; 0: messages never expire"),
+    responses(
+        (status = 204, description = "Set"),
+        (status = 400, description = "Bad name, or not a number from 0 to 4294967295", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+    ))]
 pub async fn set_message_ttl(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -89,6 +127,13 @@ pub async fn set_message_ttl(
     .await
 }
 
+#[utoipa::path(delete, path = "/admin/v2/namespaces/{tenant}/{namespace}/messageTTL", tag = "policies", params(NamespaceParams),
+    responses(
+        (status = 204, description = "Removed: messages never expire"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+    ))]
 pub async fn remove_message_ttl(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -100,9 +145,12 @@ pub async fn remove_message_ttl(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct QuotaQuery {
+    /// Which quota: `destination_storage` (the default) or `message_age`.
+    #[param(inline, value_type = Option<BacklogQuotaType>)]
     backlog_quota_type: Option<String>,
 }
 
@@ -114,6 +162,12 @@ fn quota_type(query: &QuotaQuery) -> Result<BacklogQuotaType, AdminError> {
 }
 
 /// `GET backlogQuotaMap`: the quotas by type.
+#[utoipa::path(get, path = "/admin/v2/namespaces/{tenant}/{namespace}/backlogQuotaMap", tag = "policies", params(NamespaceParams),
+    responses(
+        (status = 200, description = "The quotas by type (`destination_storage`, `message_age`)", body = std::collections::BTreeMap<BacklogQuotaType, BacklogQuota>),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+    ))]
 pub async fn get_backlog_quotas(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -121,6 +175,15 @@ pub async fn get_backlog_quotas(
     read_policy(&state, path, |p| p.backlog_quota_map).await
 }
 
+#[utoipa::path(post, path = "/admin/v2/namespaces/{tenant}/{namespace}/backlogQuota", tag = "policies", params(NamespaceParams, QuotaQuery),
+    request_body = BacklogQuota,
+    responses(
+        (status = 204, description = "Set"),
+        (status = 400, description = "Bad name, type or body, or a negative limit for the type", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+        (status = 412, description = "The quota is larger than the retention size", body = ErrorBody),
+    ))]
 pub async fn set_backlog_quota(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -140,6 +203,13 @@ pub async fn set_backlog_quota(
     .await
 }
 
+#[utoipa::path(delete, path = "/admin/v2/namespaces/{tenant}/{namespace}/backlogQuota", tag = "policies", params(NamespaceParams, QuotaQuery),
+    responses(
+        (status = 204, description = "Removed, or there was none of this type"),
+        (status = 400, description = "Bad name or type", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+    ))]
 pub async fn remove_backlog_quota(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -155,7 +225,16 @@ pub async fn remove_backlog_quota(
 
 /// Get, set and remove of a cap on producers or consumers per topic.
 macro_rules! cap_handlers {
-    ($get:ident, $set:ident, $remove:ident, $field:ident, $name:literal) => {
+    (
+        $get:ident, $set:ident, $remove:ident, $field:ident, $name:literal,
+        $path:tt, $shown:tt, $value:tt, $removed:tt
+    ) => {
+        #[utoipa::path(get, path = $path, tag = "policies", params(NamespaceParams),
+            responses(
+                (status = 200, description = $shown, body = Option<u32>),
+                (status = 400, description = "Bad name", body = ErrorBody),
+                (status = 404, description = "No such namespace", body = ErrorBody),
+            ))]
         pub async fn $get(
             State(state): State<AdminState>,
             Path(path): NamespacePath,
@@ -163,6 +242,14 @@ macro_rules! cap_handlers {
             read_policy(&state, path, |p| p.$field).await
         }
 
+        #[utoipa::path(post, path = $path, tag = "policies", params(NamespaceParams),
+            request_body(content = u32, description = $value),
+            responses(
+                (status = 204, description = "Set"),
+                (status = 400, description = "Bad name, or not a number from 0 to 4294967295", body = ErrorBody),
+                (status = 404, description = "No such namespace", body = ErrorBody),
+                (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+            ))]
         pub async fn $set(
             State(state): State<AdminState>,
             Path(path): NamespacePath,
@@ -176,6 +263,13 @@ macro_rules! cap_handlers {
             .await
         }
 
+        #[utoipa::path(delete, path = $path, tag = "policies", params(NamespaceParams),
+            responses(
+                (status = 204, description = $removed),
+                (status = 400, description = "Bad name", body = ErrorBody),
+                (status = 404, description = "No such namespace", body = ErrorBody),
+                (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+            ))]
         pub async fn $remove(
             State(state): State<AdminState>,
             Path(path): NamespacePath,
@@ -194,37 +288,63 @@ cap_handlers!(
     set_max_producers,
     remove_max_producers,
     max_producers_per_topic,
-    "maxProducersPerTopic"
+    "maxProducersPerTopic",
+    "/admin/v2/namespaces/{tenant}/{namespace}/maxProducersPerTopic",
+    "Producers a topic takes at most (0: no cap); null: unset",
+    "Producers a topic takes at most; 0: no cap",
+    "Removed: no cap"
 );
 cap_handlers!(
     get_max_consumers,
     set_max_consumers,
     remove_max_consumers,
     max_consumers_per_topic,
-    "maxConsumersPerTopic"
+    "maxConsumersPerTopic",
+    "/admin/v2/namespaces/{tenant}/{namespace}/maxConsumersPerTopic",
+    "Consumers a topic takes at most (0: no cap); null: unset",
+    "Consumers a topic takes at most; 0: no cap",
+    "Removed: no cap"
 );
 cap_handlers!(
     get_max_unacked_per_consumer,
     set_max_unacked_per_consumer,
     remove_max_unacked_per_consumer,
     max_unacked_messages_per_consumer,
-    "maxUnackedMessagesPerConsumer"
+    "maxUnackedMessagesPerConsumer",
+    "/admin/v2/namespaces/{tenant}/{namespace}/maxUnackedMessagesPerConsumer",
+    "Unacknowledged messages at which a consumer gets no more (0: no limit); null: the broker's",
+    "Unacknowledged messages at which a consumer gets no more; 0: no limit",
+    "Removed: the broker's setting applies"
 );
 cap_handlers!(
     get_max_unacked_per_subscription,
     set_max_unacked_per_subscription,
     remove_max_unacked_per_subscription,
     max_unacked_messages_per_subscription,
-    "maxUnackedMessagesPerSubscription"
+    "maxUnackedMessagesPerSubscription",
+    "/admin/v2/namespaces/{tenant}/{namespace}/maxUnackedMessagesPerSubscription",
+    "Unacknowledged messages at which a subscription's consumers together get no more (0: no limit); null: the broker's",
+    "Unacknowledged messages at which a subscription's consumers together get no more; 0: no limit",
+    "Removed: the broker's setting applies"
 );
 cap_handlers!(
     get_subscription_expiration,
     set_subscription_expiration,
     remove_subscription_expiration,
     subscription_expiration_time_minutes,
-    "subscriptionExpirationTime"
+    "subscriptionExpirationTime",
+    "/admin/v2/namespaces/{tenant}/{namespace}/subscriptionExpirationTime",
+    "Minutes without consumers after which a subscription is deleted (0: never); null: the broker's",
+    "Minutes without consumers after which a subscription is deleted; 0: never",
+    "Removed: the broker's setting applies"
 );
 
+#[utoipa::path(get, path = "/admin/v2/namespaces/{tenant}/{namespace}/inactiveTopicPolicies", tag = "policies", params(NamespaceParams),
+    responses(
+        (status = 200, description = "Whether and when topics without clients are deleted; null: the broker's", body = Option<InactiveTopicPolicies>),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+    ))]
 pub async fn get_inactive_topic_policies(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -232,6 +352,14 @@ pub async fn get_inactive_topic_policies(
     read_policy(&state, path, |p| p.inactive_topic_policies).await
 }
 
+#[utoipa::path(post, path = "/admin/v2/namespaces/{tenant}/{namespace}/inactiveTopicPolicies", tag = "policies", params(NamespaceParams),
+    request_body = InactiveTopicPolicies,
+    responses(
+        (status = 204, description = "Set"),
+        (status = 400, description = "Bad name or body, or deleteWhileInactive without a duration of 1 s or more", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+    ))]
 pub async fn set_inactive_topic_policies(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -246,6 +374,13 @@ pub async fn set_inactive_topic_policies(
     .await
 }
 
+#[utoipa::path(delete, path = "/admin/v2/namespaces/{tenant}/{namespace}/inactiveTopicPolicies", tag = "policies", params(NamespaceParams),
+    responses(
+        (status = 204, description = "Removed: the broker's setting applies"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+    ))]
 pub async fn remove_inactive_topic_policies(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -257,6 +392,12 @@ pub async fn remove_inactive_topic_policies(
     .await
 }
 
+#[utoipa::path(get, path = "/admin/v2/namespaces/{tenant}/{namespace}/replication", tag = "policies", params(NamespaceParams),
+    responses(
+        (status = 200, description = "The clusters the namespace lives in", body = Vec<String>),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+    ))]
 pub async fn get_replication(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -266,6 +407,14 @@ pub async fn get_replication(
 
 /// `POST replication`: the clusters the namespace lives in; each must be
 /// registered.
+#[utoipa::path(post, path = "/admin/v2/namespaces/{tenant}/{namespace}/replication", tag = "policies", params(NamespaceParams),
+    request_body(content = Vec<String>, description = "Cluster names, at least one, each registered"),
+    responses(
+        (status = 204, description = "Set"),
+        (status = 400, description = "Bad name or body, or no cluster", body = ErrorBody),
+        (status = 404, description = "No such namespace or cluster", body = ErrorBody),
+        (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+    ))]
 pub async fn set_replication(
     State(state): State<AdminState>,
     Path(path): NamespacePath,

@@ -8,13 +8,16 @@
 //! additions feed the console: broker loads, load-manager decisions and
 //! the metadata store's health (`broker_load.rs`), and each topic's recent
 //! history (`rate_history.rs`). Every route sits
-//! behind `security::http`, which authenticates and authorizes.
+//! behind `security::http`, which authenticates and authorizes, and every
+//! route is described in the OpenAPI document at `/admin/v2/openapi.json`
+//! (`openapi.rs`), generated from the handlers themselves.
 //!
 //! Handlers talk to the metadata store through [`PolicyStore`] and to topics
 //! through the [`ManagedLedgerFactory`]; creating a topic writes its empty
 //! ledger list, so it needs no bundle ownership. Traffic and clients of
 //! topics come from the [`TopicRegistry`] of topics loaded here.
 
+mod backlog;
 mod bookies;
 mod broker_health;
 mod broker_load;
@@ -23,6 +26,7 @@ mod compaction;
 mod error;
 mod health;
 mod limits;
+mod openapi;
 mod partitioned;
 mod peek;
 mod peers;
@@ -40,14 +44,18 @@ mod topics;
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::routing::{get, post, put};
-use axum::Router;
+use axum::routing::get;
+use axum::{Json, Router};
 use magnetar_metadata::MetadataStore;
 use tokio::net::TcpListener;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use broker_load::MetadataHealth;
 pub use error::AdminError;
 pub use health::StartupGate;
+pub use openapi::ErrorBody;
 pub use topics::TopicStats;
 
 use crate::cluster::Cluster;
@@ -101,277 +109,172 @@ impl AdminState {
     }
 }
 
+/// Every route of the admin API with its description: each handler carries
+/// its `#[utoipa::path]`, so the router and the OpenAPI document are built
+/// from the same place.
+fn documented_routes() -> OpenApiRouter<AdminState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(health::metrics))
+        .routes(routes!(tenants::list_clusters))
+        .routes(routes!(
+            tenants::get_cluster,
+            tenants::create_cluster,
+            tenants::update_cluster,
+            tenants::delete_cluster
+        ))
+        .routes(routes!(tenants::list_tenants))
+        .routes(routes!(
+            tenants::get_tenant,
+            tenants::create_tenant,
+            tenants::update_tenant,
+            tenants::delete_tenant
+        ))
+        .routes(routes!(tenants::list_namespaces))
+        .routes(routes!(
+            tenants::get_namespace,
+            tenants::create_namespace,
+            tenants::delete_namespace
+        ))
+        .routes(routes!(permissions::get_permissions))
+        .routes(routes!(
+            permissions::grant_permission,
+            permissions::revoke_permission
+        ))
+        .routes(routes!(
+            policies::get_auto_topic_creation,
+            policies::set_auto_topic_creation,
+            policies::remove_auto_topic_creation
+        ))
+        .routes(routes!(
+            policies::get_deduplication,
+            policies::set_deduplication,
+            policies::remove_deduplication
+        ))
+        .routes(routes!(
+            policies::get_strategy,
+            policies::set_strategy,
+            policies::remove_strategy
+        ))
+        .routes(routes!(
+            limits::get_retention,
+            limits::set_retention,
+            limits::remove_retention
+        ))
+        .routes(routes!(
+            limits::get_message_ttl,
+            limits::set_message_ttl,
+            limits::remove_message_ttl
+        ))
+        .routes(routes!(
+            limits::set_backlog_quota,
+            limits::remove_backlog_quota
+        ))
+        .routes(routes!(limits::get_backlog_quotas))
+        .routes(routes!(
+            limits::get_max_producers,
+            limits::set_max_producers,
+            limits::remove_max_producers
+        ))
+        .routes(routes!(
+            limits::get_max_consumers,
+            limits::set_max_consumers,
+            limits::remove_max_consumers
+        ))
+        .routes(routes!(
+            limits::get_max_unacked_per_consumer,
+            limits::set_max_unacked_per_consumer,
+            limits::remove_max_unacked_per_consumer
+        ))
+        .routes(routes!(
+            limits::get_max_unacked_per_subscription,
+            limits::set_max_unacked_per_subscription,
+            limits::remove_max_unacked_per_subscription
+        ))
+        .routes(routes!(
+            limits::get_subscription_expiration,
+            limits::set_subscription_expiration,
+            limits::remove_subscription_expiration
+        ))
+        .routes(routes!(
+            limits::get_inactive_topic_policies,
+            limits::set_inactive_topic_policies,
+            limits::remove_inactive_topic_policies
+        ))
+        .routes(routes!(
+            compaction::get_threshold,
+            compaction::set_threshold,
+            compaction::remove_threshold
+        ))
+        .routes(routes!(compaction::status, compaction::trigger))
+        .routes(routes!(limits::get_replication, limits::set_replication))
+        .routes(routes!(
+            schemas::get_schema,
+            schemas::post_schema,
+            schemas::delete_schema
+        ))
+        .routes(routes!(schemas::get_schema_version))
+        .routes(routes!(cluster::bundles))
+        .routes(routes!(cluster::unload_namespace))
+        .routes(routes!(cluster::unload_bundle))
+        .routes(routes!(cluster::split_bundle))
+        .routes(routes!(bookies::list_bookies))
+        .routes(routes!(broker_health::broker_health))
+        .routes(routes!(broker_load::load_manager_decisions))
+        .routes(routes!(broker_load::metadata_health))
+        .routes(routes!(broker_load::load_reports))
+        .routes(routes!(cluster::leader_broker))
+        .routes(routes!(cluster::list_brokers))
+        .routes(routes!(cluster::owned_namespaces))
+        .routes(routes!(cluster::lookup))
+        .routes(routes!(topics::list_topics))
+        .routes(routes!(topics::create_topic, topics::delete_topic))
+        .routes(routes!(topics::topic_stats))
+        .routes(routes!(backlog::clear_namespace_backlog))
+        .routes(routes!(backlog::clear_bundle_backlog))
+        .routes(routes!(subscriptions::list_subscriptions))
+        .routes(routes!(
+            subscriptions::create_subscription,
+            subscriptions::delete_subscription
+        ))
+        .routes(routes!(subscriptions::skip_all))
+        .routes(routes!(subscriptions::skip))
+        .routes(routes!(subscriptions::expire_messages))
+        .routes(routes!(subscriptions::reset_to_message_id))
+        .routes(routes!(subscriptions::reset_to_time))
+        .routes(routes!(peek::peek))
+        .routes(routes!(peek::examine))
+        .routes(routes!(subscriptions::last_message_id))
+        .routes(routes!(subscriptions::unload_topic))
+        .routes(routes!(terminate::terminate))
+        .routes(routes!(terminate::terminate_partitions))
+        .routes(routes!(rate_history::rate_history))
+        .routes(routes!(subscriptions::internal_stats))
+        .routes(routes!(partitioned::list_partitioned))
+        .routes(routes!(
+            partitioned::get_partitioned,
+            partitioned::create_partitioned,
+            partitioned::update_partitioned,
+            partitioned::delete_partitioned
+        ))
+        .routes(routes!(partitioned::partitioned_stats))
+}
+
+/// The admin API's OpenAPI description, as `/admin/v2/openapi.json` serves it.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    documented_routes().into_openapi()
+}
+
 pub fn admin_router(state: AdminState) -> Router {
     let security = Arc::clone(&state.security);
-    Router::new()
-        .route("/health", get(health::health))
-        .route("/metrics", get(health::metrics))
-        .route("/admin/v2/clusters", get(tenants::list_clusters))
+    let (routes, document) = documented_routes().split_for_parts();
+    routes
         .route(
-            "/admin/v2/clusters/{cluster}",
-            get(tenants::get_cluster)
-                .put(tenants::create_cluster)
-                .post(tenants::update_cluster)
-                .delete(tenants::delete_cluster),
-        )
-        .route("/admin/v2/tenants", get(tenants::list_tenants))
-        .route(
-            "/admin/v2/tenants/{tenant}",
-            get(tenants::get_tenant)
-                .put(tenants::create_tenant)
-                .post(tenants::update_tenant)
-                .delete(tenants::delete_tenant),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}",
-            get(tenants::list_namespaces),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}",
-            get(tenants::get_namespace)
-                .put(tenants::create_namespace)
-                .delete(tenants::delete_namespace),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/permissions",
-            get(permissions::get_permissions),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/permissions/{role}",
-            post(permissions::grant_permission).delete(permissions::revoke_permission),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/autoTopicCreation",
-            get(policies::get_auto_topic_creation)
-                .post(policies::set_auto_topic_creation)
-                .delete(policies::remove_auto_topic_creation),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/deduplication",
-            get(policies::get_deduplication)
-                .post(policies::set_deduplication)
-                .delete(policies::remove_deduplication),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/schemaCompatibilityStrategy",
-            get(policies::get_strategy)
-                .put(policies::set_strategy)
-                .post(policies::set_strategy)
-                .delete(policies::remove_strategy),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/retention",
-            get(limits::get_retention)
-                .post(limits::set_retention)
-                .delete(limits::remove_retention),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/messageTTL",
-            get(limits::get_message_ttl)
-                .post(limits::set_message_ttl)
-                .delete(limits::remove_message_ttl),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/backlogQuota",
-            post(limits::set_backlog_quota).delete(limits::remove_backlog_quota),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/backlogQuotaMap",
-            get(limits::get_backlog_quotas),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/maxProducersPerTopic",
-            get(limits::get_max_producers)
-                .post(limits::set_max_producers)
-                .delete(limits::remove_max_producers),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/maxConsumersPerTopic",
-            get(limits::get_max_consumers)
-                .post(limits::set_max_consumers)
-                .delete(limits::remove_max_consumers),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/maxUnackedMessagesPerConsumer",
-            get(limits::get_max_unacked_per_consumer)
-                .post(limits::set_max_unacked_per_consumer)
-                .delete(limits::remove_max_unacked_per_consumer),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/maxUnackedMessagesPerSubscription",
-            get(limits::get_max_unacked_per_subscription)
-                .post(limits::set_max_unacked_per_subscription)
-                .delete(limits::remove_max_unacked_per_subscription),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/subscriptionExpirationTime",
-            get(limits::get_subscription_expiration)
-                .post(limits::set_subscription_expiration)
-                .delete(limits::remove_subscription_expiration),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/inactiveTopicPolicies",
-            get(limits::get_inactive_topic_policies)
-                .post(limits::set_inactive_topic_policies)
-                .delete(limits::remove_inactive_topic_policies),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/compactionThreshold",
-            get(compaction::get_threshold)
-                .post(compaction::set_threshold)
-                .delete(compaction::remove_threshold),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/compaction",
-            get(compaction::status).put(compaction::trigger),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/replication",
-            get(limits::get_replication).post(limits::set_replication),
-        )
-        .route(
-            "/admin/v2/schemas/{tenant}/{namespace}/{topic}/schema",
-            get(schemas::get_schema)
-                .post(schemas::post_schema)
-                .delete(schemas::delete_schema),
-        )
-        .route(
-            "/admin/v2/schemas/{tenant}/{namespace}/{topic}/schema/{version}",
-            get(schemas::get_schema_version),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/bundles",
-            get(cluster::bundles),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/unload",
-            put(cluster::unload_namespace),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/{bundle}/unload",
-            put(cluster::unload_bundle),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/{bundle}/split",
-            put(cluster::split_bundle),
-        )
-        .route("/admin/v2/bookies/all", get(bookies::list_bookies))
-        .route("/admin/v2/brokers/health", get(broker_health::broker_health))
-        .route(
-            "/admin/v2/brokers/loadManagerDecisions",
-            get(broker_load::load_manager_decisions),
-        )
-        .route(
-            "/admin/v2/brokers/metadataHealth",
-            get(broker_load::metadata_health),
-        )
-        .route(
-            "/admin/v2/brokers/{cluster}/loadReports",
-            get(broker_load::load_reports),
-        )
-        .route(
-            "/admin/v2/brokers/leaderBroker",
-            get(cluster::leader_broker),
-        )
-        .route("/admin/v2/brokers/{cluster}", get(cluster::list_brokers))
-        .route(
-            "/admin/v2/brokers/{cluster}/{broker}/ownedNamespaces",
-            get(cluster::owned_namespaces),
-        )
-        .route(
-            "/lookup/v2/topic/{domain}/{tenant}/{namespace}/{topic}",
-            get(cluster::lookup),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}",
-            get(topics::list_topics),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}",
-            put(topics::create_topic).delete(topics::delete_topic),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/stats",
-            get(topics::topic_stats),
-        )
-        .route(
-            "/admin/v2/namespaces/{tenant}/{namespace}/clearBacklog",
-            post(subscriptions::clear_namespace_backlog),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscriptions",
-            get(subscriptions::list_subscriptions),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}",
-            put(subscriptions::create_subscription).delete(subscriptions::delete_subscription),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}/skip_all",
-            post(subscriptions::skip_all),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}/skip/{count}",
-            post(subscriptions::skip),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}/expireMessages/{seconds}",
-            post(subscriptions::expire_messages),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}/resetcursor",
-            post(subscriptions::reset_to_message_id),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}/resetcursor/{timestamp}",
-            post(subscriptions::reset_to_time),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}/position/{position}",
-            get(peek::peek),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/examinemessage",
-            get(peek::examine),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/lastMessageId",
-            get(subscriptions::last_message_id),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/unload",
-            put(subscriptions::unload_topic),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/terminate",
-            post(terminate::terminate),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/terminate/partitions",
-            post(terminate::terminate_partitions),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/rateHistory",
-            get(rate_history::rate_history),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/internalStats",
-            get(subscriptions::internal_stats),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/partitioned",
-            get(partitioned::list_partitioned),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions",
-            get(partitioned::get_partitioned)
-                .put(partitioned::create_partitioned)
-                .post(partitioned::update_partitioned)
-                .delete(partitioned::delete_partitioned),
-        )
-        .route(
-            "/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitioned-stats",
-            get(partitioned::partitioned_stats),
+            "/admin/v2/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { Json(document) }
+            }),
         )
         .layer(axum::middleware::from_fn_with_state(
             security,

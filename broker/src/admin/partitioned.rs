@@ -20,8 +20,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::cluster::{redirect_to_topic_owner, topic_owner_url};
+use super::openapi::{ErrorBody, NamespacePath, TopicPath};
 use super::peers::{peer_client, peer_json, PeerClient};
 use super::topics::{create_ledger_list, local_topic_stats, topic_name, TopicStats};
 use super::{AdminError, AdminState};
@@ -33,6 +35,15 @@ use crate::namespace::{
 /// `PUT /admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions`,
 /// body: the partition count. 409 when the topic exists (partitioned or
 /// not).
+#[utoipa::path(put, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions", tag = "partitioned",
+    params(TopicPath),
+    request_body(content = u32, content_type = "application/json", description = "The number of partitions, 1 to 10000"),
+    responses(
+        (status = 204, description = "Created, with its partitions"),
+        (status = 400, description = "Bad name or count, or the name is a partition's", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "The topic exists, partitioned or not", body = ErrorBody),
+    ))]
 pub async fn create_partitioned(
     State(state): State<AdminState>,
     Path((tenant, namespace, topic)): Path<(String, String, String)>,
@@ -60,6 +71,15 @@ pub async fn create_partitioned(
 }
 
 /// `POST …/partitions`, body: the new, larger count.
+#[utoipa::path(post, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions", tag = "partitioned",
+    params(TopicPath),
+    request_body(content = u32, content_type = "application/json", description = "The new number of partitions: more than now, at most 10000"),
+    responses(
+        (status = 204, description = "Grown, with its new partitions"),
+        (status = 400, description = "Bad name, or a count that is not larger", body = ErrorBody),
+        (status = 404, description = "No such partitioned topic", body = ErrorBody),
+        (status = 409, description = "The count changed meanwhile", body = ErrorBody),
+    ))]
 pub async fn update_partitioned(
     State(state): State<AdminState>,
     Path((tenant, namespace, topic)): Path<(String, String, String)>,
@@ -78,6 +98,13 @@ pub async fn update_partitioned(
 
 /// `GET …/partitions`: `{"partitions": N}`; 0 for a non-partitioned topic,
 /// 404 for a topic that does not exist.
+#[utoipa::path(get, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions", tag = "partitioned",
+    params(TopicPath),
+    responses(
+        (status = 200, description = "Its number of partitions; 0 for a non-partitioned topic", body = PartitionedTopicMetadata),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace or topic", body = ErrorBody),
+    ))]
 pub async fn get_partitioned(
     State(state): State<AdminState>,
     Path((tenant, namespace, topic)): Path<(String, String, String)>,
@@ -97,8 +124,9 @@ pub async fn get_partitioned(
     Err(AdminError::NotFound(format!("topic {topic} not found")))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteQuery {
     /// Close the partitions' producers and consumers instead of refusing.
     force: bool,
@@ -111,6 +139,15 @@ pub struct DeleteQuery {
 /// goes on (`307`) and, the count being gone, the next broker deletes the
 /// partitions that are left (refusing in turn, without `force`, when one of
 /// its partitions is busy: those partitions stay until a forced delete).
+#[utoipa::path(delete, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions", tag = "partitioned",
+    params(TopicPath, DeleteQuery),
+    responses(
+        (status = 204, description = "Deleted, with every partition"),
+        (status = 307, description = "Partitions are served by another broker: the same path there, which deletes those"),
+        (status = 400, description = "Bad name, or the name is a partition's", body = ErrorBody),
+        (status = 404, description = "No such partitioned topic", body = ErrorBody),
+        (status = 412, description = "A partition has producers or consumers and force is not set", body = ErrorBody),
+    ))]
 pub async fn delete_partitioned(
     State(state): State<AdminState>,
     Path((tenant, namespace, topic)): Path<(String, String, String)>,
@@ -196,6 +233,13 @@ async fn remaining_partitions(
 }
 
 /// `GET /admin/v2/persistent/{tenant}/{namespace}/partitioned`.
+#[utoipa::path(get, path = "/admin/v2/persistent/{tenant}/{namespace}/partitioned", tag = "partitioned",
+    params(NamespacePath),
+    responses(
+        (status = 200, description = "The partitioned topics' full names", body = Vec<String>),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+    ))]
 pub async fn list_partitioned(
     State(state): State<AdminState>,
     Path((tenant, namespace)): Path<(String, String)>,
@@ -206,14 +250,14 @@ pub async fn list_partitioned(
 }
 
 /// A subscription summed over the partitions.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PartitionedSubscriptionStats {
     pub msg_backlog: u64,
 }
 
 /// Pulsar's `PartitionedTopicStats`: the sums, and each partition's stats.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PartitionedTopicStats {
     pub metadata: PartitionedTopicMetadata,
@@ -225,14 +269,18 @@ pub struct PartitionedTopicStats {
     pub storage_size: u64,
     pub entries: u64,
     pub subscriptions: BTreeMap<String, PartitionedSubscriptionStats>,
+    /// Each partition's stats by its full name (left out with `perPartition=false`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub partitions: BTreeMap<String, TopicStats>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct StatsQuery {
+    /// Include each partition's stats.
     #[serde(default = "yes")]
+    #[param(default = true)]
     per_partition: bool,
 }
 
@@ -242,6 +290,14 @@ fn yes() -> bool {
 
 /// `GET …/partitioned-stats[?perPartition=false]`: every partition's stats
 /// from the broker that serves it, summed.
+#[utoipa::path(get, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/partitioned-stats", tag = "partitioned",
+    params(TopicPath, StatsQuery),
+    responses(
+        (status = 200, description = "The partitions' stats summed, and each one's", body = PartitionedTopicStats),
+        (status = 400, description = "Bad name, or the name is a partition's", body = ErrorBody),
+        (status = 404, description = "No such partitioned topic", body = ErrorBody),
+        (status = 503, description = "The broker of a partition failed to answer", body = ErrorBody),
+    ))]
 pub async fn partitioned_stats(
     State(state): State<AdminState>,
     Path((tenant, namespace, topic)): Path<(String, String, String)>,

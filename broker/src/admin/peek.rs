@@ -21,7 +21,9 @@ use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat};
 use magnetar_proto::pulsar::{decode_metadata, split_body};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
+use super::openapi::{ErrorBody, SubscriptionPath, TopicPath};
 use super::subscriptions::{loaded_topic, subscription_name};
 use super::topics::topic_name;
 use super::{AdminError, AdminState};
@@ -114,6 +116,30 @@ fn position_number(text: &str) -> Result<u64, AdminError> {
 }
 
 /// `GET …/subscription/{sub}/position/{n}`.
+#[utoipa::path(get, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}/position/{position}", tag = "subscriptions",
+    params(SubscriptionPath,
+        ("position" = u64, Path, minimum = 1, description = "Which message the subscription has not acknowledged: 1 is the next")),
+    responses(
+        (status = 200, description = "The message's stored payload (a batch's whole); its metadata in `X-Pulsar-*` headers, and each property `k` in `X-Pulsar-PROPERTY-k`",
+            body = Vec<u8>, content_type = "application/octet-stream",
+            headers(
+                ("X-Pulsar-Message-ID" = String, description = "Its position, `ledger:entry`"),
+                ("X-Pulsar-publish-time" = String, description = "When it was published (RFC 3339)"),
+                ("X-Pulsar-event-time" = String, description = "Its event time (RFC 3339), when set"),
+                ("X-Pulsar-producer-name" = String, description = "The producer that published it"),
+                ("X-Pulsar-sequence-id" = u64, description = "The producer's sequence id"),
+                ("X-Pulsar-num-batch-message" = u32, description = "Messages in the batch, for a batch"),
+                ("X-Pulsar-batch-size" = u64, description = "The batch payload's size in bytes, for a batch"),
+                ("X-Pulsar-partition-key" = String, description = "Its key, when set"),
+                ("X-Pulsar-replicated-from" = String, description = "The cluster it was replicated from, if any"),
+                ("X-Pulsar-schema-version" = String, description = "Its schema version, in hex, when set"),
+            )),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name or position", body = ErrorBody),
+        (status = 404, description = "No such topic or subscription, or fewer messages to deliver", body = ErrorBody),
+        (status = 500, description = "The stored entry is unreadable", body = ErrorBody),
+        (status = 503, description = "No broker serves the topic yet, or this broker serves no topics", body = ErrorBody),
+    ))]
 pub async fn peek(
     State(state): State<AdminState>,
     Path((tenant, namespace, name, subscription, n)): Path<(
@@ -144,12 +170,17 @@ pub async fn peek(
     message_response(&topic, position).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct ExamineQuery {
+    /// Count from the oldest stored message (`earliest`) or the newest (`latest`).
     #[serde(default = "latest")]
+    #[param(default = "latest", pattern = "^(earliest|latest)$")]
     initial_position: String,
+    /// Which message: 1 is the oldest, or the newest.
     #[serde(default = "first")]
+    #[param(value_type = u64, minimum = 1, default = 1)]
     message_position: String,
 }
 
@@ -162,6 +193,29 @@ fn first() -> String {
 }
 
 /// `GET …/{topic}/examinemessage`.
+#[utoipa::path(get, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/examinemessage", tag = "topics",
+    params(TopicPath, ExamineQuery),
+    responses(
+        (status = 200, description = "The message's stored payload (a batch's whole); its metadata in `X-Pulsar-*` headers, and each property `k` in `X-Pulsar-PROPERTY-k`",
+            body = Vec<u8>, content_type = "application/octet-stream",
+            headers(
+                ("X-Pulsar-Message-ID" = String, description = "Its position, `ledger:entry`"),
+                ("X-Pulsar-publish-time" = String, description = "When it was published (RFC 3339)"),
+                ("X-Pulsar-event-time" = String, description = "Its event time (RFC 3339), when set"),
+                ("X-Pulsar-producer-name" = String, description = "The producer that published it"),
+                ("X-Pulsar-sequence-id" = u64, description = "The producer's sequence id"),
+                ("X-Pulsar-num-batch-message" = u32, description = "Messages in the batch, for a batch"),
+                ("X-Pulsar-batch-size" = u64, description = "The batch payload's size in bytes, for a batch"),
+                ("X-Pulsar-partition-key" = String, description = "Its key, when set"),
+                ("X-Pulsar-replicated-from" = String, description = "The cluster it was replicated from, if any"),
+                ("X-Pulsar-schema-version" = String, description = "Its schema version, in hex, when set"),
+            )),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name, initialPosition or messagePosition", body = ErrorBody),
+        (status = 404, description = "No such topic, or it holds fewer messages", body = ErrorBody),
+        (status = 500, description = "The stored entry is unreadable", body = ErrorBody),
+        (status = 503, description = "No broker serves the topic yet, or this broker serves no topics", body = ErrorBody),
+    ))]
 pub async fn examine(
     State(state): State<AdminState>,
     Path((tenant, namespace, name)): Path<(String, String, String)>,

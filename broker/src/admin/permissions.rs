@@ -15,6 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 
+use super::openapi::{ErrorBody, NamespacePath as NamespaceParams};
 use super::policies::{body, read_policy, try_write_policy, NamespacePath};
 use super::{AdminError, AdminState};
 use crate::namespace::AuthAction;
@@ -22,6 +23,13 @@ use crate::namespace::AuthAction;
 /// Longest role name accepted.
 const MAX_ROLE_LEN: usize = 256;
 
+#[utoipa::path(get, path = "/admin/v2/namespaces/{tenant}/{namespace}/permissions", tag = "namespaces",
+    params(NamespaceParams),
+    responses(
+        (status = 200, description = "Each role and the actions granted to it", body = BTreeMap<String, BTreeSet<AuthAction>>),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+    ))]
 pub async fn get_permissions(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -29,6 +37,15 @@ pub async fn get_permissions(
     read_policy(&state, path, |p| p.auth_policies.namespace_auth).await
 }
 
+#[utoipa::path(post, path = "/admin/v2/namespaces/{tenant}/{namespace}/permissions/{role}", tag = "namespaces",
+    params(NamespaceParams, ("role" = String, Path, description = "The role: 1 to 256 characters, no control characters")),
+    request_body(content = BTreeSet<AuthAction>, description = "The actions the role may take from then on, e.g. `[\"produce\", \"consume\"]`"),
+    responses(
+        (status = 204, description = "Granted: the role has exactly these actions"),
+        (status = 400, description = "Bad name, role or actions", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+    ))]
 pub async fn grant_permission(
     State(state): State<AdminState>,
     Path((tenant, namespace, role)): Path<(String, String, String)>,
@@ -44,6 +61,14 @@ pub async fn grant_permission(
     .await
 }
 
+#[utoipa::path(delete, path = "/admin/v2/namespaces/{tenant}/{namespace}/permissions/{role}", tag = "namespaces",
+    params(NamespaceParams, ("role" = String, Path, description = "The role: 1 to 256 characters, no control characters")),
+    responses(
+        (status = 204, description = "Revoked, or the role had nothing"),
+        (status = 400, description = "Bad name or role", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+    ))]
 pub async fn revoke_permission(
     State(state): State<AdminState>,
     Path((tenant, namespace, role)): Path<(String, String, String)>,

@@ -16,6 +16,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::de::DeserializeOwned;
 
+use super::openapi::{ErrorBody, NamespacePath as NamespaceParams};
 use super::tenants::parse_optional_json;
 use super::{AdminError, AdminState};
 use crate::namespace::{
@@ -83,6 +84,12 @@ pub(super) fn body<T: DeserializeOwned>(bytes: &[u8], expected: &str) -> Result<
         .ok_or_else(|| AdminError::BadRequest(format!("the body must be {expected}")))
 }
 
+#[utoipa::path(get, path = "/admin/v2/namespaces/{tenant}/{namespace}/autoTopicCreation", tag = "policies", params(NamespaceParams),
+    responses(
+        (status = 200, description = "The namespace's rules; null: the broker's", body = Option<AutoTopicCreation>),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+    ))]
 pub async fn get_auto_topic_creation(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -90,6 +97,14 @@ pub async fn get_auto_topic_creation(
     read_policy(&state, path, |p| p.auto_topic_creation_override).await
 }
 
+#[utoipa::path(post, path = "/admin/v2/namespaces/{tenant}/{namespace}/autoTopicCreation", tag = "policies", params(NamespaceParams),
+    request_body = AutoTopicCreation,
+    responses(
+        (status = 204, description = "Set"),
+        (status = 400, description = "Bad name or body, or rules that contradict each other", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+    ))]
 pub async fn set_auto_topic_creation(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -103,6 +118,13 @@ pub async fn set_auto_topic_creation(
     .await
 }
 
+#[utoipa::path(delete, path = "/admin/v2/namespaces/{tenant}/{namespace}/autoTopicCreation", tag = "policies", params(NamespaceParams),
+    responses(
+        (status = 204, description = "Removed: the broker's setting applies"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+    ))]
 pub async fn remove_auto_topic_creation(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -113,6 +135,12 @@ pub async fn remove_auto_topic_creation(
     .await
 }
 
+#[utoipa::path(get, path = "/admin/v2/namespaces/{tenant}/{namespace}/deduplication", tag = "policies", params(NamespaceParams),
+    responses(
+        (status = 200, description = "Whether deduplication is on; null: the broker's setting", body = Option<bool>),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+    ))]
 pub async fn get_deduplication(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -121,6 +149,14 @@ pub async fn get_deduplication(
 }
 
 /// Takes effect for producers created from then on.
+#[utoipa::path(post, path = "/admin/v2/namespaces/{tenant}/{namespace}/deduplication", tag = "policies", params(NamespaceParams),
+    request_body(content = bool, description = "`true` or `false`"),
+    responses(
+        (status = 204, description = "Set"),
+        (status = 400, description = "Bad name or body", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+    ))]
 pub async fn set_deduplication(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -133,6 +169,13 @@ pub async fn set_deduplication(
     .await
 }
 
+#[utoipa::path(delete, path = "/admin/v2/namespaces/{tenant}/{namespace}/deduplication", tag = "policies", params(NamespaceParams),
+    responses(
+        (status = 204, description = "Removed: the broker's setting applies"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+    ))]
 pub async fn remove_deduplication(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -144,6 +187,12 @@ pub async fn remove_deduplication(
 }
 
 /// The namespace's strategy, `"UNDEFINED"` when it follows the broker.
+#[utoipa::path(get, path = "/admin/v2/namespaces/{tenant}/{namespace}/schemaCompatibilityStrategy", tag = "policies", params(NamespaceParams),
+    responses(
+        (status = 200, description = "A strategy name such as `FULL`, or `UNDEFINED`", body = String),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+    ))]
 pub async fn get_strategy(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -155,6 +204,14 @@ pub async fn get_strategy(
     .await
 }
 
+#[utoipa::path(method(put, post), path = "/admin/v2/namespaces/{tenant}/{namespace}/schemaCompatibilityStrategy", tag = "policies", params(NamespaceParams),
+    request_body(content = String, description = "A strategy name as a JSON string (`\"BACKWARD\"`, any case); `UNDEFINED` follows the broker"),
+    responses(
+        (status = 204, description = "Set"),
+        (status = 400, description = "Bad name or body, or an unknown strategy", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+    ))]
 pub async fn set_strategy(
     State(state): State<AdminState>,
     Path(path): NamespacePath,
@@ -175,6 +232,13 @@ pub async fn set_strategy(
     .await
 }
 
+#[utoipa::path(delete, path = "/admin/v2/namespaces/{tenant}/{namespace}/schemaCompatibilityStrategy", tag = "policies", params(NamespaceParams),
+    responses(
+        (status = 204, description = "Removed: the broker's strategy applies"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "A concurrent change won: retry", body = ErrorBody),
+    ))]
 pub async fn remove_strategy(
     State(state): State<AdminState>,
     Path(path): NamespacePath,

@@ -9,9 +9,20 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::cluster::redirect_to_topic_owner;
+use super::openapi::{ErrorBody, TopicPath};
 use super::topics::topic_name;
 use super::{AdminError, AdminState};
+use crate::topic::RateHistory;
 
+/// The topic's recent history, as the broker that serves it recorded it.
+#[utoipa::path(get, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/rateHistory", tag = "topics",
+    params(TopicPath),
+    responses(
+        (status = 200, description = "The last 15 minutes of rates, storage size and backlogs; empty series when the topic is loaded nowhere", body = RateHistory),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such topic", body = ErrorBody),
+    ))]
 pub async fn rate_history(
     State(state): State<AdminState>,
     Path((tenant, namespace, topic)): Path<(String, String, String)>,

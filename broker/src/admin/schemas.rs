@@ -13,36 +13,43 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::openapi::{ErrorBody, TopicPath};
 use super::topics::topic_name;
 use super::{AdminError, AdminState};
 use crate::namespace::TopicName;
 use crate::schema::{SchemaDefinition, SchemaError, SchemaKind, SchemaRegistry, StoredSchema};
 
 /// Pulsar's `GetSchemaResponse`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SchemaResponse {
     pub version: u64,
     #[serde(rename = "type")]
     pub kind: SchemaKind,
+    /// When the version was registered, in milliseconds since the epoch.
     pub timestamp: u64,
+    /// The definition as text: empty for the primitive types,
+    /// `{"key": …, "value": …}` for KEY_VALUE.
     pub data: String,
     pub properties: BTreeMap<String, String>,
 }
 
 /// Pulsar's `PostSchemaPayload`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostSchemaPayload {
     #[serde(rename = "type")]
     kind: SchemaKind,
+    /// The definition as text: empty for the primitive types,
+    /// `{"key": …, "value": …}` for KEY_VALUE.
     #[serde(default)]
     schema: String,
     #[serde(default)]
     properties: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct VersionResponse {
     pub version: u64,
 }
@@ -61,6 +68,12 @@ async fn schema_topic(
 }
 
 /// `GET /admin/v2/schemas/{tenant}/{ns}/{topic}/schema`: the latest version.
+#[utoipa::path(get, path = "/admin/v2/schemas/{tenant}/{namespace}/{topic}/schema", tag = "schemas", params(TopicPath),
+    responses(
+        (status = 200, description = "The topic's latest schema", body = SchemaResponse),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace, or the topic has no schema", body = ErrorBody),
+    ))]
 pub async fn get_schema(
     State(state): State<AdminState>,
     Path(path): Path<(String, String, String)>,
@@ -74,6 +87,13 @@ pub async fn get_schema(
 }
 
 /// `GET …/schema/{version}`.
+#[utoipa::path(get, path = "/admin/v2/schemas/{tenant}/{namespace}/{topic}/schema/{version}", tag = "schemas",
+    params(TopicPath, ("version" = u64, Path, description = "The schema version")),
+    responses(
+        (status = 200, description = "That version of the topic's schema", body = SchemaResponse),
+        (status = 400, description = "Bad name or version", body = ErrorBody),
+        (status = 404, description = "No such namespace, or the topic has no such version", body = ErrorBody),
+    ))]
 pub async fn get_schema_version(
     State(state): State<AdminState>,
     Path((tenant, namespace, topic, version)): Path<(String, String, String, String)>,
@@ -93,6 +113,14 @@ pub async fn get_schema_version(
 
 /// `POST …/schema`: registers the schema (or finds the identical
 /// version); 409 when the namespace's strategy refuses it.
+#[utoipa::path(post, path = "/admin/v2/schemas/{tenant}/{namespace}/{topic}/schema", tag = "schemas", params(TopicPath),
+    request_body = PostSchemaPayload,
+    responses(
+        (status = 200, description = "The schema's version: new, or the identical one registered before", body = VersionResponse),
+        (status = 400, description = "Bad name, payload or definition", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "The compatibility strategy refuses it, or concurrent changes: retry", body = ErrorBody),
+    ))]
 pub async fn post_schema(
     State(state): State<AdminState>,
     Path(path): Path<(String, String, String)>,
@@ -111,6 +139,13 @@ pub async fn post_schema(
 }
 
 /// `DELETE …/schema`: the topic has no schema from then on.
+#[utoipa::path(delete, path = "/admin/v2/schemas/{tenant}/{namespace}/{topic}/schema", tag = "schemas", params(TopicPath),
+    responses(
+        (status = 200, description = "The version that records the deletion", body = VersionResponse),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace, or the topic has no schema", body = ErrorBody),
+        (status = 409, description = "Concurrent changes: retry", body = ErrorBody),
+    ))]
 pub async fn delete_schema(
     State(state): State<AdminState>,
     Path(path): Path<(String, String, String)>,

@@ -1,8 +1,8 @@
 //! Subscription and per-topic operations of the admin v2 API, as Pulsar
 //! has them: list, create at a position, delete, skip N, skip all
 //! (clear the backlog), reset the cursor to a time or a message id,
-//! expire messages by age; the last message id, unload, internal stats;
-//! and the namespace's `clearBacklog`.
+//! expire messages by age; the last message id, unload and internal stats.
+//! (The namespace's and bundle's `clearBacklog` are in `backlog.rs`.)
 //!
 //! Each runs on the broker that serves the topic: others redirect there
 //! (`307`), and an unowned topic is placed first, as a lookup would. The
@@ -18,22 +18,29 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::cluster::serve_topic_here;
+use super::openapi::{ErrorBody, SubscriptionPath, TopicPath};
 use super::topics::{not_found_as_404, topic_name};
 use super::{AdminError, AdminState};
 use crate::managed_ledger::{now_millis, InitialPosition, ManagedCursor, Position};
-use crate::namespace::{NamespaceName, TopicName};
+use crate::namespace::TopicName;
 use crate::topic::{is_internal_cursor, PersistentTopic, TopicError};
 
 /// Pulsar's `MessageIdImpl` as admin requests carry it: `-1:-1` is the
 /// earliest position, `Long.MAX_VALUE` the latest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageIdBody {
+    /// The ledger; `-1` for the earliest position, `9223372036854775807`
+    /// (`Long.MAX_VALUE`) for the latest.
     pub ledger_id: i64,
+    /// The entry within the ledger.
     pub entry_id: i64,
+    /// The partition; `-1` (the default) for a non-partitioned topic.
     #[serde(default = "no_partition")]
+    #[schema(default = -1)]
     pub partition_index: i32,
 }
 
@@ -147,6 +154,15 @@ fn cursor(topic: &PersistentTopic, name: &str) -> Result<Arc<ManagedCursor>, Adm
 }
 
 /// `GET …/{topic}/subscriptions`: the names of the topic's subscriptions.
+#[utoipa::path(get, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscriptions", tag = "subscriptions",
+    params(TopicPath),
+    responses(
+        (status = 200, description = "The subscriptions' names, sorted", body = Vec<String>),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such topic", body = ErrorBody),
+        (status = 503, description = "No broker serves the topic yet, or this broker serves no topics", body = ErrorBody),
+    ))]
 pub async fn list_subscriptions(
     State(state): State<AdminState>,
     Path(path): Path<(String, String, String)>,
@@ -164,6 +180,17 @@ pub async fn list_subscriptions(
 
 /// `PUT …/{topic}/subscription/{subscription}`, body an optional message
 /// id (the latest position by default): creates a durable subscription.
+#[utoipa::path(put, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}", tag = "subscriptions",
+    params(SubscriptionPath),
+    request_body(content = Option<MessageIdBody>, description = "Where it starts: its first message is the first at or after this id; empty: the latest position"),
+    responses(
+        (status = 204, description = "Created"),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name or message id", body = ErrorBody),
+        (status = 404, description = "No such topic", body = ErrorBody),
+        (status = 409, description = "The subscription exists", body = ErrorBody),
+        (status = 503, description = "No broker serves the topic yet, or this broker serves no topics", body = ErrorBody),
+    ))]
 pub async fn create_subscription(
     State(state): State<AdminState>,
     Path((tenant, namespace, name, subscription)): Path<(String, String, String, String)>,
@@ -200,14 +227,27 @@ pub async fn create_subscription(
     })
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ForceQuery {
+    /// Proceed even when it is in use or not empty: the clients attached
+    /// are closed, or the topics it holds deleted, first.
     #[serde(default)]
     pub(super) force: bool,
 }
 
 /// `DELETE …/{topic}/subscription/{subscription}[?force=true]`: refused
 /// (412) while consumers are attached, unless forced.
+#[utoipa::path(delete, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}", tag = "subscriptions",
+    params(SubscriptionPath, ForceQuery),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such topic or subscription", body = ErrorBody),
+        (status = 412, description = "Consumers are attached and force is not set", body = ErrorBody),
+        (status = 503, description = "No broker serves the topic yet, or this broker serves no topics", body = ErrorBody),
+    ))]
 pub async fn delete_subscription(
     State(state): State<AdminState>,
     Path((tenant, namespace, name, subscription)): Path<(String, String, String, String)>,
@@ -225,6 +265,15 @@ pub async fn delete_subscription(
 
 /// `POST …/subscription/{subscription}/skip_all`: acknowledges the whole
 /// backlog.
+#[utoipa::path(post, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}/skip_all", tag = "subscriptions",
+    params(SubscriptionPath),
+    responses(
+        (status = 204, description = "The backlog is acknowledged"),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such topic or subscription", body = ErrorBody),
+        (status = 503, description = "No broker serves the topic yet, or this broker serves no topics", body = ErrorBody),
+    ))]
 pub async fn skip_all(
     State(state): State<AdminState>,
     Path((tenant, namespace, name, subscription)): Path<(String, String, String, String)>,
@@ -242,6 +291,16 @@ pub async fn skip_all(
 
 /// `POST …/subscription/{subscription}/skip/{count}`: acknowledges the
 /// next `count` entries not yet acknowledged.
+#[utoipa::path(post, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}/skip/{count}", tag = "subscriptions",
+    params(SubscriptionPath,
+        ("count" = u64, Path, description = "How many entries not yet acknowledged to skip")),
+    responses(
+        (status = 204, description = "Skipped (fewer when the backlog is shorter)"),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name or count", body = ErrorBody),
+        (status = 404, description = "No such topic or subscription", body = ErrorBody),
+        (status = 503, description = "No broker serves the topic yet, or this broker serves no topics", body = ErrorBody),
+    ))]
 pub async fn skip(
     State(state): State<AdminState>,
     Path((tenant, namespace, name, subscription, count)): Path<WithArgument>,
@@ -260,6 +319,16 @@ pub async fn skip(
 
 /// `POST …/subscription/{subscription}/expireMessages/{seconds}`:
 /// acknowledges every message published more than `seconds` ago.
+#[utoipa::path(post, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}/expireMessages/{seconds}", tag = "subscriptions",
+    params(SubscriptionPath,
+        ("seconds" = u64, Path, description = "Messages published more than this many seconds ago are acknowledged")),
+    responses(
+        (status = 204, description = "Expired"),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name or expiry time", body = ErrorBody),
+        (status = 404, description = "No such topic or subscription", body = ErrorBody),
+        (status = 503, description = "No broker serves the topic yet, or this broker serves no topics", body = ErrorBody),
+    ))]
 pub async fn expire_messages(
     State(state): State<AdminState>,
     Path((tenant, namespace, name, subscription, seconds)): Path<WithArgument>,
@@ -300,6 +369,16 @@ async fn reset(
 
 /// `POST …/subscription/{subscription}/resetcursor/{timestamp}`: to the
 /// first message published at or after `timestamp` (ms since the epoch).
+#[utoipa::path(post, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}/resetcursor/{timestamp}", tag = "subscriptions",
+    params(SubscriptionPath,
+        ("timestamp" = u64, Path, description = "Publish time, in milliseconds since the Unix epoch, of the first message to deliver again")),
+    responses(
+        (status = 204, description = "Reset; attached consumers reconnect there"),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name or timestamp", body = ErrorBody),
+        (status = 404, description = "No such topic or subscription", body = ErrorBody),
+        (status = 503, description = "No broker serves the topic yet, or this broker serves no topics", body = ErrorBody),
+    ))]
 pub async fn reset_to_time(
     State(state): State<AdminState>,
     Path((tenant, namespace, name, subscription, timestamp)): Path<WithArgument>,
@@ -316,6 +395,16 @@ pub async fn reset_to_time(
 }
 
 /// `POST …/subscription/{subscription}/resetcursor`, body a message id.
+#[utoipa::path(post, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/subscription/{subscription}/resetcursor", tag = "subscriptions",
+    params(SubscriptionPath),
+    request_body(content = MessageIdBody, description = "The first message to deliver (the first at or after this id)"),
+    responses(
+        (status = 204, description = "Reset; attached consumers reconnect there"),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name or message id", body = ErrorBody),
+        (status = 404, description = "No such topic or subscription", body = ErrorBody),
+        (status = 503, description = "No broker serves the topic yet, or this broker serves no topics", body = ErrorBody),
+    ))]
 pub async fn reset_to_message_id(
     State(state): State<AdminState>,
     Path((tenant, namespace, name, subscription)): Path<(String, String, String, String)>,
@@ -339,6 +428,15 @@ pub async fn reset_to_message_id(
 
 /// `GET …/{topic}/lastMessageId`: the last stored entry (`-1:-1` when the
 /// topic holds none).
+#[utoipa::path(get, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/lastMessageId", tag = "topics",
+    params(TopicPath),
+    responses(
+        (status = 200, description = "The last stored message's id; `-1:-1` when none", body = MessageIdBody),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such topic", body = ErrorBody),
+        (status = 503, description = "No broker serves the topic yet, or this broker serves no topics", body = ErrorBody),
+    ))]
 pub async fn last_message_id(
     State(state): State<AdminState>,
     Path(path): Path<(String, String, String)>,
@@ -363,6 +461,15 @@ pub async fn last_message_id(
 
 /// `PUT …/{topic}/unload`: closes the topic here; clients reconnect and
 /// it loads again on the broker their lookup picks.
+#[utoipa::path(put, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/unload", tag = "topics",
+    params(TopicPath),
+    responses(
+        (status = 204, description = "Unloaded"),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such topic", body = ErrorBody),
+        (status = 503, description = "No broker serves the topic yet", body = ErrorBody),
+    ))]
 pub async fn unload_topic(
     State(state): State<AdminState>,
     Path((tenant, namespace, name)): Path<(String, String, String)>,
@@ -384,7 +491,7 @@ pub async fn unload_topic(
 }
 
 /// A ledger in internal stats.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerInternalStats {
     pub ledger_id: u64,
@@ -393,7 +500,7 @@ pub struct LedgerInternalStats {
 }
 
 /// A cursor in internal stats.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CursorInternalStats {
     pub mark_delete_position: String,
@@ -406,7 +513,7 @@ pub struct CursorInternalStats {
 }
 
 /// Pulsar's `PersistentTopicInternalStats`, for the fields Magnetar has.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TopicInternalStats {
     pub number_of_entries: u64,
@@ -430,6 +537,15 @@ fn deleted_ranges(ranges: &[(Position, Position)]) -> String {
 }
 
 /// `GET …/{topic}/internalStats`: ledgers and cursors.
+#[utoipa::path(get, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/internalStats", tag = "topics",
+    params(TopicPath),
+    responses(
+        (status = 200, description = "Its ledgers and cursors", body = TopicInternalStats),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such topic", body = ErrorBody),
+        (status = 503, description = "No broker serves the topic yet, or this broker serves no topics", body = ErrorBody),
+    ))]
 pub async fn internal_stats(
     State(state): State<AdminState>,
     Path(path): Path<(String, String, String)>,
@@ -485,47 +601,4 @@ pub async fn internal_stats(
         })
         .into_response())
     })
-}
-
-/// `POST /admin/v2/namespaces/{tenant}/{namespace}/clearBacklog`: every
-/// subscription of every topic of the namespace that this broker serves
-/// (or that no broker serves yet) acknowledges its backlog. Topics served
-/// by other brokers are left to them: in a cluster, call each broker.
-pub async fn clear_namespace_backlog(
-    State(state): State<AdminState>,
-    Path((tenant, namespace)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> Result<StatusCode, AdminError> {
-    let namespace = NamespaceName::new(&tenant, &namespace)?;
-    state.policies.namespace_policies(&namespace).await?;
-    let Some(topics) = &state.topics else {
-        return Ok(StatusCode::NO_CONTENT);
-    };
-    let names = state
-        .managed_ledgers
-        .list(&format!("{namespace}/persistent/"))
-        .await?;
-    let (mut cleared, mut elsewhere) = (0, 0);
-    for name in names {
-        let Ok(topic) = TopicName::from_persistence_name(&name) else {
-            continue;
-        };
-        if serve_topic_here(&state, &topic, &uri).await?.is_some() {
-            elsewhere += 1;
-            continue;
-        }
-        let topic = topics.get_or_load(&topic).await?;
-        for name in topic.ledger().cursor_names() {
-            if is_internal_cursor(&name) {
-                continue;
-            }
-            if let Some(cursor) = topic.ledger().cursor(&name) {
-                cursor.ack_before(Position::new(u64::MAX, 0));
-                cursor.flush().await?;
-            }
-        }
-        cleared += 1;
-    }
-    tracing::info!(%namespace, cleared, elsewhere, "backlog cleared (admin)");
-    Ok(StatusCode::NO_CONTENT)
 }

@@ -7,8 +7,10 @@ use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::cluster::serve_topic_here;
+use super::openapi::{ClusterPath, ErrorBody, NamespacePath, TenantPath};
 use super::subscriptions::ForceQuery;
 use super::topics::delete_here;
 use super::{AdminError, AdminState};
@@ -18,6 +20,8 @@ use crate::namespace::{
 };
 use crate::security::credentials::ClientCredential;
 
+#[utoipa::path(get, path = "/admin/v2/clusters", tag = "clusters",
+    responses((status = 200, description = "The clusters' names", body = Vec<String>)))]
 pub async fn list_clusters(
     State(state): State<AdminState>,
 ) -> Result<Json<Vec<String>>, AdminError> {
@@ -26,6 +30,11 @@ pub async fn list_clusters(
 
 /// `GET /admin/v2/clusters/{cluster}`. The replication credential's
 /// parameters are never shown: they hold a secret.
+#[utoipa::path(get, path = "/admin/v2/clusters/{cluster}", tag = "clusters", params(ClusterPath),
+    responses(
+        (status = 200, description = "The cluster's URLs", body = ClusterData),
+        (status = 404, description = "No such cluster", body = ErrorBody),
+    ))]
 pub async fn get_cluster(
     State(state): State<AdminState>,
     Path(cluster): Path<String>,
@@ -54,6 +63,13 @@ fn check_credential(data: &ClusterData) -> Result<(), AdminError> {
 /// `PUT /admin/v2/clusters/{cluster}`: registers a cluster, body
 /// `{serviceUrl, brokerServiceUrl}`, optionally with the credential that
 /// replicators present there (`authenticationPlugin`, `authenticationParameters`).
+#[utoipa::path(put, path = "/admin/v2/clusters/{cluster}", tag = "clusters", params(ClusterPath),
+    request_body(content = Option<ClusterData>, description = "Its URLs and replication credential; empty for none"),
+    responses(
+        (status = 204, description = "Registered"),
+        (status = 400, description = "Bad name, body or credential", body = ErrorBody),
+        (status = 409, description = "The cluster exists", body = ErrorBody),
+    ))]
 pub async fn create_cluster(
     State(state): State<AdminState>,
     Path(cluster): Path<String>,
@@ -67,6 +83,13 @@ pub async fn create_cluster(
 }
 
 /// `POST /admin/v2/clusters/{cluster}`: replaces its URLs.
+#[utoipa::path(post, path = "/admin/v2/clusters/{cluster}", tag = "clusters", params(ClusterPath),
+    request_body = ClusterData,
+    responses(
+        (status = 204, description = "Updated"),
+        (status = 400, description = "Bad body or credential", body = ErrorBody),
+        (status = 404, description = "No such cluster", body = ErrorBody),
+    ))]
 pub async fn update_cluster(
     State(state): State<AdminState>,
     Path(cluster): Path<String>,
@@ -82,6 +105,12 @@ pub async fn update_cluster(
 
 /// `DELETE /admin/v2/clusters/{cluster}`: refused (412) while a tenant
 /// allows it, and for the cluster this broker serves.
+#[utoipa::path(delete, path = "/admin/v2/clusters/{cluster}", tag = "clusters", params(ClusterPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such cluster", body = ErrorBody),
+        (status = 412, description = "A tenant allows it, or this broker serves it", body = ErrorBody),
+    ))]
 pub async fn delete_cluster(
     State(state): State<AdminState>,
     Path(cluster): Path<String>,
@@ -96,12 +125,19 @@ pub async fn delete_cluster(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/admin/v2/tenants", tag = "tenants",
+    responses((status = 200, description = "The tenants' names", body = Vec<String>)))]
 pub async fn list_tenants(
     State(state): State<AdminState>,
 ) -> Result<Json<Vec<String>>, AdminError> {
     Ok(Json(state.policies.tenants().await?))
 }
 
+#[utoipa::path(get, path = "/admin/v2/tenants/{tenant}", tag = "tenants", params(TenantPath),
+    responses(
+        (status = 200, description = "Admin roles and allowed clusters", body = TenantInfo),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+    ))]
 pub async fn get_tenant(
     State(state): State<AdminState>,
     Path(tenant): Path<String>,
@@ -111,6 +147,14 @@ pub async fn get_tenant(
 
 /// `PUT /admin/v2/tenants/{tenant}`; an empty body means default settings
 /// (allowed in this cluster).
+#[utoipa::path(put, path = "/admin/v2/tenants/{tenant}", tag = "tenants", params(TenantPath),
+    request_body(content = Option<TenantInfo>, description = "Admin roles and allowed clusters; empty: this cluster"),
+    responses(
+        (status = 204, description = "Created"),
+        (status = 400, description = "Bad name or body", body = ErrorBody),
+        (status = 404, description = "An allowed cluster is unknown", body = ErrorBody),
+        (status = 409, description = "The tenant exists", body = ErrorBody),
+    ))]
 pub async fn create_tenant(
     State(state): State<AdminState>,
     Path(tenant): Path<String>,
@@ -128,6 +172,13 @@ pub async fn create_tenant(
 
 /// `POST /admin/v2/tenants/{tenant}`: replaces admin roles and allowed
 /// clusters (each registered).
+#[utoipa::path(post, path = "/admin/v2/tenants/{tenant}", tag = "tenants", params(TenantPath),
+    request_body = TenantInfo,
+    responses(
+        (status = 204, description = "Updated"),
+        (status = 400, description = "Bad body", body = ErrorBody),
+        (status = 404, description = "No such tenant or cluster", body = ErrorBody),
+    ))]
 pub async fn update_tenant(
     State(state): State<AdminState>,
     Path(tenant): Path<String>,
@@ -142,6 +193,12 @@ pub async fn update_tenant(
 
 /// `DELETE /admin/v2/tenants/{tenant}`: refused (409) while it has
 /// namespaces.
+#[utoipa::path(delete, path = "/admin/v2/tenants/{tenant}", tag = "tenants", params(TenantPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+        (status = 409, description = "It still has namespaces", body = ErrorBody),
+    ))]
 pub async fn delete_tenant(
     State(state): State<AdminState>,
     Path(tenant): Path<String>,
@@ -151,6 +208,11 @@ pub async fn delete_tenant(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/admin/v2/namespaces/{tenant}", tag = "namespaces", params(TenantPath),
+    responses(
+        (status = 200, description = "The namespaces as `tenant/namespace`", body = Vec<String>),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+    ))]
 pub async fn list_namespaces(
     State(state): State<AdminState>,
     Path(tenant): Path<String>,
@@ -158,6 +220,12 @@ pub async fn list_namespaces(
     Ok(Json(state.policies.namespaces(&tenant).await?))
 }
 
+#[utoipa::path(get, path = "/admin/v2/namespaces/{tenant}/{namespace}", tag = "namespaces", params(NamespacePath),
+    responses(
+        (status = 200, description = "Every stored policy", body = NamespacePolicies),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+    ))]
 pub async fn get_namespace(
     State(state): State<AdminState>,
     Path((tenant, namespace)): Path<(String, String)>,
@@ -167,9 +235,9 @@ pub async fn get_namespace(
 }
 
 /// Optional body of a namespace creation: `{"numBundles": N}` or full policies.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", default)]
-struct CreateNamespaceBody {
+pub(super) struct CreateNamespaceBody {
     num_bundles: Option<u32>,
     bundles: Option<crate::namespace::BundlesData>,
     /// Permissions as Pulsar's full policies body carries them.
@@ -177,6 +245,14 @@ struct CreateNamespaceBody {
     auth_policies: Option<crate::namespace::AuthPolicies>,
 }
 
+#[utoipa::path(put, path = "/admin/v2/namespaces/{tenant}/{namespace}", tag = "namespaces", params(NamespacePath),
+    request_body(content = Option<CreateNamespaceBody>, description = "A bundle count or bundles; empty: the default count"),
+    responses(
+        (status = 204, description = "Created"),
+        (status = 400, description = "Bad name or bundles", body = ErrorBody),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+        (status = 409, description = "The namespace exists", body = ErrorBody),
+    ))]
 pub async fn create_namespace(
     State(state): State<AdminState>,
     Path((tenant, namespace)): Path<(String, String)>,
@@ -202,6 +278,14 @@ pub async fn create_namespace(
 /// refused (409) while it has topics, unless forced: then its topics and
 /// partitioned topics are deleted first (412 for a topic another broker
 /// serves: delete it there, or unload the namespace, first).
+#[utoipa::path(delete, path = "/admin/v2/namespaces/{tenant}/{namespace}", tag = "namespaces",
+    params(NamespacePath, ForceQuery),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "It still has topics and force is not set", body = ErrorBody),
+        (status = 412, description = "Another broker serves one of its topics", body = ErrorBody),
+    ))]
 pub async fn delete_namespace(
     State(state): State<AdminState>,
     Path((tenant, namespace)): Path<(String, String)>,

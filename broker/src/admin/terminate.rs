@@ -17,6 +17,7 @@ use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use super::openapi::{ErrorBody, TopicPath};
 use super::peers::{peer_client, peer_json, PeerClient};
 use super::subscriptions::{loaded_topic, MessageIdBody};
 use super::topics::topic_name;
@@ -26,6 +27,16 @@ use crate::namespace::{url_encode, TopicName};
 use crate::topic::PersistentTopic;
 
 /// `POST /admin/v2/persistent/{tenant}/{namespace}/{topic}/terminate`.
+#[utoipa::path(post, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/terminate", tag = "topics",
+    params(TopicPath),
+    responses(
+        (status = 200, description = "Terminated (or already): the last message's id, `-1:-1` when none", body = MessageIdBody),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such topic", body = ErrorBody),
+        (status = 405, description = "A partitioned topic: terminate its partitions", body = ErrorBody),
+        (status = 503, description = "No broker serves the topic yet, or it is closing", body = ErrorBody),
+    ))]
 pub async fn terminate(
     State(state): State<AdminState>,
     Path((tenant, namespace, name)): Path<(String, String, String)>,
@@ -51,6 +62,14 @@ pub async fn terminate(
 }
 
 /// `POST /admin/v2/persistent/{tenant}/{namespace}/{topic}/terminate/partitions`.
+#[utoipa::path(post, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/terminate/partitions", tag = "partitioned",
+    params(TopicPath),
+    responses(
+        (status = 200, description = "Every partition terminated: each one's last message id, by partition index", body = BTreeMap<u32, MessageIdBody>),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such partitioned topic, or a partition does not exist", body = ErrorBody),
+        (status = 503, description = "A partition is not served yet, or its broker failed", body = ErrorBody),
+    ))]
 pub async fn terminate_partitions(
     State(state): State<AdminState>,
     Path((tenant, namespace, name)): Path<(String, String, String)>,

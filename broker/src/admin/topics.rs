@@ -9,10 +9,13 @@ use axum::Json;
 use bytes::Bytes;
 use magnetar_metadata::{Expected, MetadataError, PutOptions};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::cluster::redirect_to_topic_owner;
+use super::openapi::{ErrorBody, NamespacePath, TopicPath};
 use super::subscriptions::ForceQuery;
 use super::{AdminError, AdminState};
+use crate::compaction::compacted_ledgers;
 use crate::managed_ledger::{ManagedLedgerError, StoredLedgerList, LEDGER_LIST_ROOT};
 use crate::namespace::{NamespaceName, TopicDomain, TopicName};
 use crate::replication::ReplicatorSnapshot;
@@ -22,7 +25,7 @@ use crate::topic::{is_internal_cursor, PublisherStats, SubscriptionStats};
 /// sampling interval, counters since the topic was loaded here), clients
 /// and storage. Traffic and clients come from the broker that has the
 /// topic loaded; elsewhere they are zero and empty.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TopicStats {
     pub msg_rate_in: f64,
@@ -67,6 +70,13 @@ pub(super) fn topic_name(
 }
 
 /// `GET /admin/v2/persistent/{tenant}/{namespace}`: full names of the topics.
+#[utoipa::path(get, path = "/admin/v2/persistent/{tenant}/{namespace}", tag = "topics",
+    params(NamespacePath),
+    responses(
+        (status = 200, description = "The topics' full names, `persistent://tenant/namespace/topic`", body = Vec<String>),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+    ))]
 pub async fn list_topics(
     State(state): State<AdminState>,
     Path((tenant, namespace)): Path<(String, String)>,
@@ -86,6 +96,14 @@ pub async fn list_topics(
 /// `PUT /admin/v2/persistent/{tenant}/{namespace}/{topic}`: creates a
 /// non-partitioned topic by storing its empty ledger list. Refused (409)
 /// when it exists or is a partitioned topic.
+#[utoipa::path(put, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}", tag = "topics",
+    params(TopicPath),
+    responses(
+        (status = 204, description = "Created"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such namespace", body = ErrorBody),
+        (status = 409, description = "The topic exists, or is a partitioned topic", body = ErrorBody),
+    ))]
 pub async fn create_topic(
     State(state): State<AdminState>,
     Path((tenant, namespace, topic)): Path<(String, String, String)>,
@@ -145,6 +163,15 @@ pub(super) fn not_found_as_404(topic: &TopicName, error: ManagedLedgerError) -> 
 /// Deletes the topic on the broker that serves it (others redirect there).
 /// Refused (412) while producers or consumers are attached, unless forced:
 /// they are closed first.
+#[utoipa::path(delete, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}", tag = "topics",
+    params(TopicPath, ForceQuery),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such topic", body = ErrorBody),
+        (status = 412, description = "Producers or consumers are attached and force is not set", body = ErrorBody),
+    ))]
 pub async fn delete_topic(
     State(state): State<AdminState>,
     Path((tenant, namespace, topic)): Path<(String, String, String)>,
@@ -174,7 +201,7 @@ pub(super) async fn delete_here(state: &AdminState, topic: &TopicName) -> Result
     }
     state
         .managed_ledgers
-        .delete(&topic.persistence_name())
+        .delete_with(&topic.persistence_name(), compacted_ledgers)
         .await
         .map_err(|e| not_found_as_404(topic, e))?;
     tracing::info!(topic = %topic, "deleted topic");
@@ -183,6 +210,14 @@ pub(super) async fn delete_here(state: &AdminState, topic: &TopicName) -> Result
 
 /// `GET /admin/v2/persistent/{tenant}/{namespace}/{topic}/stats`.
 /// Stats from the broker that serves the topic (others redirect there).
+#[utoipa::path(get, path = "/admin/v2/persistent/{tenant}/{namespace}/{topic}/stats", tag = "topics",
+    params(TopicPath),
+    responses(
+        (status = 200, description = "Traffic, clients, subscriptions and storage", body = TopicStats),
+        (status = 307, description = "Served by another broker: the same path there"),
+        (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 404, description = "No such topic", body = ErrorBody),
+    ))]
 pub async fn topic_stats(
     State(state): State<AdminState>,
     Path((tenant, namespace, topic)): Path<(String, String, String)>,

@@ -7,6 +7,7 @@
 use bytes::Bytes;
 use magnetar_metadata::{MetadataStore, PutOptions};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::ClusterError;
 
@@ -17,7 +18,7 @@ pub const DECISIONS_KEY: &str = "/loadbalance/decisions";
 pub const DECISIONS_KEPT: usize = 50;
 
 /// One decision of the load manager.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Decision {
     /// When it was taken (Unix ms).

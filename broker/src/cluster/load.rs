@@ -11,13 +11,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::namespace::{BundleRef, NamespaceBundles, NamespaceName, NamespaceService};
 use crate::topic::TopicRegistry;
 use crate::traffic::TrafficTotals;
 
 /// Load of one bundle over the last report interval.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BundleLoad {
     pub topics: u64,
@@ -41,7 +42,7 @@ impl BundleLoad {
 }
 
 /// A broker's load (Pulsar's `LocalBrokerData`, in our own terms).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadReport {
     /// This process's CPU use as a percentage of all cores.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use magnetar_metadata::{Expected, MetadataError, MetadataStore, PutOptions, SessionId};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::load::LoadReport;
 use super::ClusterError;
@@ -21,7 +22,7 @@ pub const BROKERS_ROOT: &str = "/loadbalance/brokers/";
 pub const LEADER_KEY: &str = "/loadbalance/leader";
 
 /// What a broker publishes about itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BrokerInfo {
     pub broker_id: String,
@@ -46,6 +47,7 @@ pub struct BrokerInfo {
     /// The metadata session holding this record and the broker's bundles
     /// (0 when unknown): a peer that finds the broker dead ends it.
     #[serde(default)]
+    #[schema(value_type = i64)]
     pub session: SessionId,
     #[serde(default)]
     pub load: LoadReport,
@@ -97,7 +99,7 @@ pub(crate) mod fixtures {
 }
 
 /// The leader's record under [`LEADER_KEY`] (Pulsar's `LeaderBroker`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LeaderInfo {
     pub broker_id: String,

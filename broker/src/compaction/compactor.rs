@@ -20,6 +20,7 @@ use futures::future::BoxFuture;
 use magnetar_bookie::{EntryId, LedgerError, LedgerOptions, LedgerStore};
 use parking_lot::Mutex;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::error::CompactionError;
 use super::select::{retain, Latest};
@@ -36,7 +37,7 @@ const READ_BATCH: usize = 100;
 const WRITE_WINDOW: usize = 256;
 
 /// Pulsar's `LongRunningProcessStatus`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CompactionStatus {
     /// `NOT_RUN`, `RUNNING`, `SUCCESS` or `ERROR`.

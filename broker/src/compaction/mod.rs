@@ -23,5 +23,7 @@ mod view;
 pub use compactor::{CompactionStatus, TopicCompaction, COMPACTION_CURSOR};
 pub use error::CompactionError;
 pub use select::{retain, Latest};
-pub use stored::{decode_entry, encode_entry, CompactedLedgerInfo, COMPACTED_LEDGER_PROPERTY};
+pub use stored::{
+    compacted_ledgers, decode_entry, encode_entry, CompactedLedgerInfo, COMPACTED_LEDGER_PROPERTY,
+};
 pub use view::{CompactedLedger, CompactedView};

@@ -12,6 +12,8 @@
 //! ledger `L` holds `N` entries, covers the topic up to and including
 //! `horizon`, and its last entry is the message at `last`.
 
+use std::collections::BTreeMap;
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +23,22 @@ use crate::managed_ledger::Position;
 /// The managed-ledger property naming the compacted ledger (Pulsar keeps
 /// the same fact as the `__compaction` cursor's `CompactedTopicLedger`).
 pub const COMPACTED_LEDGER_PROPERTY: &str = "CompactedTopicLedger";
+
+/// The compacted ledger that a managed ledger's `properties` name, if
+/// any: the ledger to delete with the topic
+/// ([`crate::managed_ledger::ManagedLedgerFactory::delete_with`]).
+pub fn compacted_ledgers(properties: &BTreeMap<String, String>) -> Vec<u64> {
+    let Some(value) = properties.get(COMPACTED_LEDGER_PROPERTY) else {
+        return Vec::new();
+    };
+    match CompactedLedgerInfo::decode(value) {
+        Ok(info) => vec![info.ledger_id],
+        Err(error) => {
+            tracing::warn!(%error, "unreadable compacted ledger property: that ledger is left behind");
+            Vec::new()
+        }
+    }
+}
 
 const MAGIC: &[u8; 4] = b"MCE1";
 const HEADER_LEN: usize = 4 + 8 + 8;

@@ -12,7 +12,7 @@
 //! A terminated managed ledger (the list says so) opens the same way but
 //! creates no ledger: it only serves reads.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use magnetar_bookie::{LedgerError, LedgerStore, OpenMode};
@@ -359,6 +359,19 @@ impl ManagedLedgerFactory {
     /// Deletes the managed ledger: closes it if open here, removes its
     /// cursors and its list (metadata first), then deletes its ledgers.
     pub async fn delete(&self, name: &str) -> Result<(), ManagedLedgerError> {
+        self.delete_with(name, |_| Vec::new()).await
+    }
+
+    /// [`Self::delete`], and also the ledgers outside the list that the
+    /// managed ledger's user keeps and names in its properties (a topic's
+    /// compacted ledger): `owned` reads their ids from the properties as
+    /// they were stored last. They are deleted with the list's ledgers,
+    /// after the metadata is gone.
+    pub async fn delete_with(
+        &self,
+        name: &str,
+        owned: impl FnOnce(&BTreeMap<String, String>) -> Vec<u64>,
+    ) -> Result<(), ManagedLedgerError> {
         validate_name(name, true)?;
         let slot = self.slot(name);
         let mut guard = slot.lock().await;
@@ -381,10 +394,11 @@ impl ManagedLedgerFactory {
         self.metadata
             .delete(&key, Expected::Version(stored.version))
             .await?;
-        for ledger in list.ledgers {
-            self.cache.evict_ledger(ledger.ledger_id);
-            if let Err(e) = self.ledgers.delete(ledger.ledger_id).await {
-                tracing::warn!(managed_ledger = name, ledger_id = ledger.ledger_id, error = %e, "could not delete ledger");
+        let listed = list.ledgers.iter().map(|ledger| ledger.ledger_id);
+        for ledger_id in listed.chain(owned(&list.properties)) {
+            self.cache.evict_ledger(ledger_id);
+            if let Err(e) = self.ledgers.delete(ledger_id).await {
+                tracing::warn!(managed_ledger = name, ledger_id, error = %e, "could not delete ledger");
             }
         }
         tracing::info!(managed_ledger = name, "deleted managed ledger");

@@ -7,6 +7,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{NamespaceError, TopicName};
 
@@ -51,7 +52,7 @@ impl fmt::Display for BundleRange {
 }
 
 /// Bundle boundaries as stored in namespace policies (hex strings, like Pulsar).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BundlesData {
     pub boundaries: Vec<String>,

@@ -8,12 +8,13 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::NamespaceError;
 
 /// Which topics without clients count as inactive (Pulsar's
 /// `InactiveTopicDeleteMode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InactiveTopicDeleteMode {
     /// Only a topic with no subscription at all.
@@ -45,7 +46,7 @@ impl std::str::FromStr for InactiveTopicDeleteMode {
 
 /// Whether and when topics without clients are deleted (Pulsar's
 /// `InactiveTopicPolicies`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InactiveTopicPolicies {
     #[serde(default)]

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::expiry::InactiveTopicPolicies;
 use super::NamespaceError;
@@ -15,7 +16,7 @@ use super::NamespaceError;
 /// How long and how much consumed data is kept (Pulsar's
 /// `RetentionPolicies`): `-1` is no limit, `0` keeps nothing. A consumed
 /// ledger is deleted once it is past either limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RetentionPolicies {
     pub retention_time_in_minutes: i32,
@@ -56,7 +57,7 @@ impl RetentionPolicies {
 }
 
 /// What a backlog quota limits (Pulsar's `BacklogQuotaType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BacklogQuotaType {
     /// The bytes of the slowest subscription's backlog.
@@ -78,7 +79,7 @@ impl BacklogQuotaType {
 }
 
 /// What happens when a backlog quota is exceeded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BacklogQuotaPolicy {
     /// New producers wait (the client retries) until the backlog shrinks.
@@ -91,7 +92,7 @@ pub enum BacklogQuotaPolicy {
 
 /// A backlog quota (Pulsar's `BacklogQuota`): `limitSize` in bytes,
 /// `limitTime` in seconds; `-1` is no limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BacklogQuota {
     #[serde(default = "no_limit")]

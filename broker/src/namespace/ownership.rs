@@ -21,6 +21,7 @@ use bytes::Bytes;
 use magnetar_metadata::{Expected, MetadataError, MetadataStore, PutOptions, SessionId};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::bundles::BundleRange;
 use super::policies::PolicyStore;
@@ -30,7 +31,7 @@ use crate::metrics;
 pub const OWNERSHIP_ROOT: &str = "/namespace/";
 
 /// An owner record (Pulsar's `NamespaceEphemeralData`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnershipInfo {
     /// `pulsar://host:port` of the owner's binary protocol listener.

@@ -14,6 +14,7 @@
 use bytes::Bytes;
 use magnetar_metadata::{Expected, MetadataError, PutOptions};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::policies::PolicyStore;
 use super::topic_name::url_encode;
@@ -26,13 +27,13 @@ pub const PARTITIONED_TOPICS_ROOT: &str = "/admin/partitioned-topics/";
 pub const MAX_PARTITIONS: u32 = 10_000;
 
 /// Pulsar's `PartitionedTopicMetadata`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PartitionedTopicMetadata {
     pub partitions: u32,
 }
 
 /// The kind of topic created on first use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, ToSchema)]
 pub enum TopicType {
     #[default]
     #[serde(rename = "non-partitioned")]
@@ -57,7 +58,7 @@ impl std::str::FromStr for TopicType {
 
 /// Auto-creation of topics (Pulsar's `AutoTopicCreationOverride`, also the
 /// broker's `allowAutoTopicCreation*` and `defaultNumPartitions` settings).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AutoTopicCreation {
     pub allow_auto_topic_creation: bool,

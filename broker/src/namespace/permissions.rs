@@ -9,11 +9,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::NamespaceError;
 
 /// An action a role may be granted (Pulsar's `AuthAction`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthAction {
     Produce,
@@ -64,7 +67,7 @@ impl FromStr for AuthAction {
 
 /// Pulsar's `auth_policies` object. Only `namespace_auth` is enforced;
 /// the other two are kept so that bodies written for Pulsar round-trip.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct AuthPolicies {
     /// Role → actions on every topic of the namespace.

@@ -15,11 +15,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 use magnetar_metadata::{Expected, MetadataError, MetadataStore, PutOptions};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::bundles::{BundleRange, BundlesData, NamespaceBundles, DEFAULT_BUNDLE_COUNT};
 use super::compatibility::CompatibilityStrategy;
 use super::expiry::InactiveTopicPolicies;
-use super::limits::{BacklogQuotaMap, RetentionPolicies, TopicLimits};
+use super::limits::{
+    BacklogQuota, BacklogQuotaMap, BacklogQuotaType, RetentionPolicies, TopicLimits,
+};
 use super::partitioned::AutoTopicCreation;
 use super::permissions::AuthPolicies;
 use super::topic_name::{is_valid_segment, DEFAULT_NAMESPACE, DEFAULT_TENANT};
@@ -30,7 +33,7 @@ pub const TENANTS_ROOT: &str = "/admin/tenants/";
 pub const POLICIES_ROOT: &str = "/admin/policies/";
 pub const DEFAULT_CLUSTER: &str = "standalone";
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ClusterData {
     pub service_url: String,
@@ -42,17 +45,18 @@ pub struct ClusterData {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authentication_plugin: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(write_only)]
     pub authentication_parameters: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TenantInfo {
     pub admin_roles: Vec<String>,
     pub allowed_clusters: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NamespacePolicies {
     pub bundles: BundlesData,
@@ -91,6 +95,7 @@ pub struct NamespacePolicies {
         rename = "backlog_quota_map",
         skip_serializing_if = "BacklogQuotaMap::is_empty"
     )]
+    #[schema(value_type = std::collections::BTreeMap<BacklogQuotaType, BacklogQuota>)]
     pub backlog_quota_map: BacklogQuotaMap,
     #[serde(
         default,

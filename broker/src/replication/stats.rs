@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::managed_ledger::now_millis;
 use crate::traffic::Flow;
@@ -33,7 +34,7 @@ pub struct ReplicatorStats {
 }
 
 /// Pulsar's `ReplicatorStats`, plus Magnetar's stall flag.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ReplicatorSnapshot {
     pub msg_rate_out: f64,

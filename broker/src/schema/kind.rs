@@ -6,9 +6,10 @@ use std::fmt;
 
 use magnetar_proto::pulsar::api::schema::Type as WireType;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// A schema's type. `None` is a schema-less (bytes) topic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SchemaKind {
     None,

@@ -7,7 +7,8 @@
 //! anonymous role, if configured.
 //!
 //! What each path needs (Pulsar's rules, simplified):
-//! - `/health`, `/metrics`: nothing;
+//! - `/health`, `/metrics` and the API description `/admin/v2/openapi.json`:
+//!   nothing;
 //! - clusters: reading needs any authenticated role, changing needs a
 //!   superuser; tenants (list, create, update, delete), brokers and bookies:
 //!   a superuser; reading one tenant: its admins;
@@ -154,7 +155,7 @@ fn required_access(method: &Method, path: &str) -> Access {
     let read = *method == Method::GET || *method == Method::HEAD;
     let owned = |s: &str| s.to_string();
     match segments.as_slice() {
-        ["health"] | ["metrics"] => Access::Open,
+        ["health"] | ["metrics"] | ["admin", "v2", "openapi.json"] => Access::Open,
         ["lookup", "v2", "topic", _domain, tenant, namespace, _topic] => Access::Topic {
             tenant: owned(tenant),
             namespace: owned(namespace),
@@ -195,6 +196,7 @@ mod tests {
         let cases = [
             (&get, "/health", Access::Open),
             (&get, "/metrics", Access::Open),
+            (&get, "/admin/v2/openapi.json", Access::Open),
             (&get, "/admin/v2/clusters", Access::Authenticated),
             (&put, "/admin/v2/clusters/c2", Access::Superuser),
             (&get, "/admin/v2/tenants", Access::Superuser),

@@ -12,6 +12,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use crate::compaction::compacted_ledgers;
 use crate::managed_ledger::now_millis;
 use crate::namespace::{ExpiryLimits, InactiveTopicDeleteMode};
 use crate::producer::DEDUP_CURSOR;
@@ -142,7 +143,11 @@ impl TopicRegistry {
         if topic.ledger().last_confirmed() != before || !topic.subscriptions_allow(mode) {
             tracing::info!(topic = %name, "inactive topic was used while closing: unloaded, kept");
         } else {
-            match self.factory().delete(&name.persistence_name()).await {
+            let deleted = self
+                .factory()
+                .delete_with(&name.persistence_name(), compacted_ledgers)
+                .await;
+            match deleted {
                 Ok(()) => tracing::info!(topic = %name, "deleted inactive topic"),
                 Err(error) => {
                     tracing::warn!(topic = %name, %error, "deleting an inactive topic failed")

@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{is_internal_cursor, PersistentTopic};
 
@@ -160,7 +161,7 @@ impl TopicHistory {
 /// `GET …/{topic}/rateHistory`: each series holds one value per
 /// `intervalSeconds`, oldest first, the last taken at `endMillis`. A series
 /// shorter than another started later.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RateHistory {
     pub interval_seconds: u64,
@@ -174,7 +175,7 @@ pub struct RateHistory {
     pub subscriptions: std::collections::BTreeMap<String, SubscriptionHistory>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SubscriptionHistory {
     pub backlog: Vec<f32>,

@@ -10,6 +10,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::consumer::Consumer;
 use crate::producer::Producer;
@@ -26,7 +27,7 @@ pub const RATE_INTERVAL: Duration = Duration::from_secs(5);
 const HISTORY_EVERY: u64 = HISTORY_INTERVAL.as_secs() / RATE_INTERVAL.as_secs();
 
 /// A producer, as `publishers[]` of topic stats.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PublisherStats {
     pub producer_id: u64,
@@ -39,7 +40,7 @@ pub struct PublisherStats {
 }
 
 /// A consumer, as `consumers[]` of a subscription's stats.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConsumerStats {
     pub consumer_name: String,
@@ -54,7 +55,7 @@ pub struct ConsumerStats {
 
 /// A subscription's stats. Rates and consumers are those of the broker
 /// that has the topic loaded (zero and empty elsewhere).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionStats {
     /// `Exclusive`, `Shared`, `Failover` or `Key_Shared`; `null` when no

@@ -1,7 +1,8 @@
 //! The raw load generators' connection to a broker: TCP or TLS
 //! (`pulsar+ssl://`, with the trust and client certificate of the client
 //! flags), `CONNECT` with the client's credential, and `LOOKUP` that follows
-//! redirects and proxies to the topic's owner.
+//! redirects and proxies to the topic's owner and asks again while the
+//! broker answers "not now".
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use futures::{SinkExt, StreamExt};
 use magnetar_proto::pulsar::api::{
     base_command, command_lookup_topic_response, BaseCommand, CommandConnect, CommandLookupTopic,
-    CommandPong,
+    CommandPong, ServerError,
 };
 use magnetar_proto::pulsar::{Frame, PulsarCodec};
 use rustls_pki_types::ServerName;
@@ -45,13 +46,43 @@ impl RawClient {
     }
 }
 
+/// How long a lookup keeps asking again when the broker says "not now"
+/// (`ServiceNotReady`, `TooManyRequests`: a bundle being split, moved or
+/// placed), as the official clients do within their operation timeout.
+const LOOKUP_RETRY_FOR: Duration = Duration::from_secs(20);
+const LOOKUP_RETRY_PAUSE: Duration = Duration::from_millis(200);
+
 /// CONNECT and LOOKUP, following redirects and proxies: a connection to
-/// the broker that owns `topic`.
+/// the broker that owns `topic`. Lookups refused for the moment are asked
+/// again from the service URL, for up to [`LOOKUP_RETRY_FOR`].
 pub(super) async fn connect_to_owner(
     url: &str,
     topic: &str,
     client: &RawClient,
 ) -> Result<Connection> {
+    let deadline = tokio::time::Instant::now() + LOOKUP_RETRY_FOR;
+    loop {
+        match lookup_owner(url, topic, client).await? {
+            Ok(connection) => return Ok(connection),
+            Err(refusal) if tokio::time::Instant::now() < deadline => {
+                tracing::debug!(%topic, %refusal, "lookup refused for now; asking again");
+                tokio::time::sleep(LOOKUP_RETRY_PAUSE).await;
+            }
+            Err(refusal) => bail!(
+                "lookup of {topic} still refused after {}s: {refusal}",
+                LOOKUP_RETRY_FOR.as_secs()
+            ),
+        }
+    }
+}
+
+/// One pass of [`connect_to_owner`]: the connection, or (inner `Err`) the
+/// reason of a refusal worth asking again.
+async fn lookup_owner(
+    url: &str,
+    topic: &str,
+    client: &RawClient,
+) -> Result<std::result::Result<Connection, String>> {
     let service = service_address(url)?;
     let tls = url.starts_with("pulsar+ssl://");
     let mut address = service.clone();
@@ -77,6 +108,11 @@ pub(super) async fn connect_to_owner(
         let redirect =
             lookup.response == Some(command_lookup_topic_response::LookupType::Redirect as i32);
         if lookup.response == Some(command_lookup_topic_response::LookupType::Failed as i32) {
+            let retryable = [ServerError::ServiceNotReady, ServerError::TooManyRequests]
+                .map(|error| Some(error as i32));
+            if retryable.contains(&lookup.error) {
+                return Ok(Err(format!("{:?} {:?}", lookup.error, lookup.message)));
+            }
             bail!(
                 "lookup of {topic} failed: {:?} {:?}",
                 lookup.error,
@@ -105,7 +141,7 @@ pub(super) async fn connect_to_owner(
             }
             _ => {}
         }
-        return Ok(connection);
+        return Ok(Ok(connection));
     }
     bail!("too many lookup redirects for {topic}")
 }
