@@ -1,11 +1,13 @@
 //! Deduplication over raw frames: a resent sequence id is answered without
 //! being stored, PRODUCER_SUCCESS carries the last stored sequence id, and
 //! both survive a restart of the broker, from the snapshot in the
-//! `pulsar.dedup` cursor plus a replay of the entries after it.
+//! `pulsar.dedup` cursor plus a replay of the entries after it. A topic
+//! that goes quiet is snapshotted after the snapshot interval.
 
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::{
     error_code, producer_success, publish_frame, start_broker_over, topic, RawClient, WAIT,
@@ -168,6 +170,57 @@ async fn recovery_reads_the_snapshot_then_replays_the_tail() {
         publish(&mut client, [0, SNAPSHOT_INTERVAL + 7, total - 1, total]).await,
         vec![false, false, false, true]
     );
+    broker.shutdown().await;
+}
+
+/// The stored `pulsar.dedup` cursor of `topic`.
+async fn dedup_cursor(metadata: &MemoryStore, topic: &str) -> Option<StoredCursor> {
+    let name = TopicName::parse(topic).unwrap().persistence_name();
+    let stored = metadata
+        .get(&format!("{CURSOR_ROOT}{name}/pulsar.dedup"))
+        .await
+        .unwrap()?;
+    Some(serde_json::from_slice(&stored.value).unwrap())
+}
+
+#[tokio::test]
+async fn a_quiet_topic_is_snapshotted_after_the_interval() {
+    let metadata = Arc::new(MemoryStore::new());
+    let ledgers = Arc::new(MemoryLedgerStore::new());
+    let mut config = BrokerServiceConfig::default();
+    config.topic_defaults.deduplication = true;
+    config.topic_defaults.deduplication_snapshot_interval = Some(Duration::from_millis(300));
+    let broker = start_broker_over(config, &metadata, &ledgers).await;
+    let topic = topic("dedup-quiet");
+    let mut client = RawClient::connect(broker.local_addr()).await;
+    raw_producer(&mut client, &topic).await;
+    // Far fewer entries than the count interval: only the quiet snapshots.
+    assert_eq!(publish(&mut client, 0..5).await, vec![true; 5]);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let snapshot = loop {
+        let cursor = dedup_cursor(&metadata, &topic).await;
+        if let Some(cursor) = cursor.filter(|c| c.properties.contains_key("raw")) {
+            break cursor;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no snapshot within {WAIT:?} of the last message"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        snapshot.properties.get("raw").map(String::as_str),
+        Some("4")
+    );
+    // The snapshot sits on the last entry: a reload replays nothing and
+    // still knows the producer.
+    assert_eq!(snapshot.mark_delete.entry_id, 4, "{snapshot:?}");
+    drop(client);
+    broker.shutdown().await;
+    let broker = start(&metadata, &ledgers).await;
+    let mut client = RawClient::connect(broker.local_addr()).await;
+    assert_eq!(raw_producer(&mut client, &topic).await, 4);
+    assert_eq!(publish(&mut client, [4, 5]).await, vec![false, true]);
     broker.shutdown().await;
 }
 

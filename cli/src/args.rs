@@ -190,6 +190,16 @@ pub struct TopicArgs {
         action = clap::ArgAction::Set
     )]
     pub broker_deduplication_enabled: bool,
+    /// Seconds without a new message after which a deduplicating topic
+    /// that took messages since its last snapshot is snapshotted, so that
+    /// its next load replays nothing (besides the snapshot every 1,000
+    /// entries); 0: only those.
+    #[arg(
+        long,
+        env = "MAGNETAR_BROKER_DEDUPLICATION_SNAPSHOT_INTERVAL_SECONDS",
+        default_value_t = 120
+    )]
+    pub broker_deduplication_snapshot_interval_seconds: u64,
     /// How a new schema version is checked against a topic's versions,
     /// unless its namespace says otherwise: ALWAYS_COMPATIBLE,
     /// ALWAYS_INCOMPATIBLE, BACKWARD, FORWARD, FULL or a _TRANSITIVE form.

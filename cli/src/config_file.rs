@@ -43,6 +43,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "allow-auto-topic-creation-type",
     "default-num-partitions",
     "broker-deduplication-enabled",
+    "broker-deduplication-snapshot-interval-seconds",
     "schema-compatibility-strategy",
     "expose-topic-level-metrics-in-prometheus",
     "policy-check-interval-ms",

@@ -15,7 +15,9 @@
 //! snapshots the map: the durable cursor [`DEDUP_CURSOR`] is moved to that
 //! entry with the map as its properties (one persist stores both). As the
 //! recorder has seen every entry up to the snapshot, the map matches the
-//! position exactly.
+//! position exactly. A topic that goes quiet with entries since its last
+//! snapshot is snapshotted once the quiet lasts the snapshot interval, so
+//! that its next load replays nothing.
 //!
 //! Recovery, before any producer is admitted: the map from the cursor's
 //! properties, then every entry after its mark-delete position replayed
@@ -28,6 +30,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use magnetar_proto::pulsar::decode_metadata;
@@ -94,8 +97,13 @@ pub struct Deduplication {
 
 impl Deduplication {
     /// Opens the snapshot cursor, rebuilds the maps (snapshot, then replay
-    /// of the entries after it) and starts the recorder.
-    pub async fn recover(ledger: &Arc<ManagedLedger>) -> Result<Self, ManagedLedgerError> {
+    /// of the entries after it) and starts the recorder, which also
+    /// snapshots after `snapshot_interval` without a new entry (`None`:
+    /// only by entry count).
+    pub async fn recover(
+        ledger: &Arc<ManagedLedger>,
+        snapshot_interval: Option<Duration>,
+    ) -> Result<Self, ManagedLedgerError> {
         let cursor = ledger
             .open_cursor(DEDUP_CURSOR, InitialPosition::Latest)
             .await?;
@@ -133,7 +141,7 @@ impl Deduplication {
             persisted,
         }));
         let (recorder, records) = mpsc::unbounded_channel();
-        tokio::spawn(record(maps.clone(), cursor, records));
+        tokio::spawn(record(maps.clone(), cursor, records, snapshot_interval));
         Ok(Deduplication { maps, recorder })
     }
 
@@ -187,14 +195,35 @@ impl Deduplication {
     }
 }
 
-/// Awaits adds in position order, updates `persisted` and snapshots.
+/// Awaits adds in position order, updates `persisted` and snapshots: every
+/// [`SNAPSHOT_INTERVAL`] entries, and after `snapshot_interval` without a
+/// new entry when any came since the last snapshot.
 async fn record(
     maps: Arc<parking_lot::Mutex<Maps>>,
     cursor: Arc<ManagedCursor>,
     mut records: mpsc::UnboundedReceiver<Recorded>,
+    snapshot_interval: Option<Duration>,
 ) {
     let mut since_snapshot = 0u64;
-    while let Some(record) = records.recv().await {
+    let mut last_stored: Option<Position> = None;
+    loop {
+        let next = match (snapshot_interval, last_stored) {
+            (Some(quiet), Some(position)) if since_snapshot > 0 => {
+                match tokio::time::timeout(quiet, records.recv()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        since_snapshot = 0;
+                        let snapshot = snapshot(&maps.lock().persisted);
+                        cursor.mark_delete_with_properties(position, snapshot);
+                        continue;
+                    }
+                }
+            }
+            _ => records.recv().await,
+        };
+        let Some(record) = next else {
+            break;
+        };
         let result = record.added.await;
         {
             let mut maps = maps.lock();
@@ -205,6 +234,7 @@ async fn record(
                         .entry(record.producer)
                         .or_insert(record.highest);
                     *stored = (*stored).max(record.highest);
+                    last_stored = Some(*position);
                     since_snapshot += 1;
                     if since_snapshot >= SNAPSHOT_INTERVAL {
                         since_snapshot = 0;

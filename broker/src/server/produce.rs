@@ -158,7 +158,12 @@ impl Connection {
             .catalog()
             .deduplication(&topic_name)
             .await?;
-        let dedup = topic.deduplication(enabled).await?;
+        let snapshot_interval = self
+            .context
+            .config
+            .topic_defaults
+            .deduplication_snapshot_interval;
+        let dedup = topic.deduplication(enabled, snapshot_interval).await?;
         let producer = Producer::new(
             request.producer_id,
             name.clone(),

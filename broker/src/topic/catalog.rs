@@ -31,6 +31,11 @@ pub struct TopicDefaults {
     pub auto_topic_creation: AutoTopicCreation,
     /// Message deduplication (Pulsar's `brokerDeduplicationEnabled`, off).
     pub deduplication: bool,
+    /// A deduplicating topic that took messages since its last snapshot
+    /// and none for this long is snapshotted (Pulsar's
+    /// `brokerDeduplicationSnapshotIntervalSeconds`); `None`: only every
+    /// [`crate::producer::SNAPSHOT_INTERVAL`] entries.
+    pub deduplication_snapshot_interval: Option<std::time::Duration>,
     /// How new schema versions are checked (Pulsar's
     /// `schemaCompatibilityStrategy`, FULL).
     pub schema_compatibility: CompatibilityStrategy,

@@ -182,11 +182,16 @@ impl PersistentTopic {
     /// Turns deduplication on (recovering its state the first time) or off
     /// (dropping the state and its cursor), for every producer of the
     /// topic, and returns the switch a new producer shares.
-    pub async fn deduplication(&self, enabled: bool) -> Result<Arc<DedupSwitch>, TopicError> {
+    /// `snapshot_interval`: see [`Deduplication::recover`].
+    pub async fn deduplication(
+        &self,
+        enabled: bool,
+        snapshot_interval: Option<std::time::Duration>,
+    ) -> Result<Arc<DedupSwitch>, TopicError> {
         let _changes = self.dedup_changes.lock().await;
         match (enabled, self.dedup.current().is_some()) {
             (true, false) => {
-                let state = Deduplication::recover(&self.ledger).await?;
+                let state = Deduplication::recover(&self.ledger, snapshot_interval).await?;
                 self.dedup.set(Some(Arc::new(state)));
             }
             (false, true) => {

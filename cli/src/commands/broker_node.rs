@@ -83,6 +83,11 @@ pub async fn start(
             default_num_partitions: Some(listen.topics.default_num_partitions),
         },
         deduplication: listen.topics.broker_deduplication_enabled,
+        deduplication_snapshot_interval: (listen
+            .topics
+            .broker_deduplication_snapshot_interval_seconds
+            > 0)
+        .then(|| Duration::from_secs(listen.topics.broker_deduplication_snapshot_interval_seconds)),
         schema_compatibility: listen.topics.schema_compatibility_strategy,
         expiry: ExpiryDefaults {
             subscription_expiration: (listen.topics.subscription_expiration_time_minutes > 0).then(
