@@ -20,6 +20,7 @@ use magnetar_proto::grpc_tls::GrpcClientTls;
 use tempfile::TempDir;
 
 use crate::internal_tls::InternalTls;
+use crate::lossy_fs::LossyDisk;
 use crate::process::MagnetarProcess;
 use crate::small_disk::SmallDisk;
 
@@ -35,7 +36,11 @@ pub struct BookieProcess {
     extra_args: Vec<String>,
     /// Kept across restarts; deleted on drop (after the process is killed).
     data_dir: TempDir,
-    /// The small disk `data_dir` lives on, if any; unmounted last.
+    /// The lossy filesystem `data_dir` lives on, if any, so that the
+    /// bookie can lose its power; unmounted after `data_dir` is deleted.
+    lossy: Option<LossyDisk>,
+    /// The small disk `data_dir` (or the lossy filesystem's backing
+    /// directory) lives on, if any; unmounted last.
     disk: Option<SmallDisk>,
 }
 
@@ -57,11 +62,30 @@ impl BookieProcess {
         disk: Option<SmallDisk>,
         extra_args: Vec<String>,
     ) -> Result<BookieProcess> {
+        BookieProcess::start_with_disks(metadata_url, disk, false, extra_args).await
+    }
+
+    /// As [`BookieProcess::start_with`]; with `lossy`, the data directory
+    /// is on a [`LossyDisk`] (over `disk` when there is one), so that
+    /// [`BookieProcess::power_loss`] can drop what it has not fsynced.
+    pub async fn start_with_disks(
+        metadata_url: &str,
+        disk: Option<SmallDisk>,
+        lossy: bool,
+        extra_args: Vec<String>,
+    ) -> Result<BookieProcess> {
+        let lossy = if lossy {
+            let over = disk.as_ref().map(SmallDisk::path);
+            Some(LossyDisk::mount_over(over).context("mount a lossy disk")?)
+        } else {
+            None
+        };
         let mut builder = tempfile::Builder::new();
         builder.prefix("magnetar-bookie-");
-        let data_dir = match &disk {
-            Some(disk) => builder.tempdir_in(disk.path()),
-            None => builder.tempdir(),
+        let data_dir = match (&lossy, &disk) {
+            (Some(lossy), _) => builder.tempdir_in(lossy.path()),
+            (None, Some(disk)) => builder.tempdir_in(disk.path()),
+            (None, None) => builder.tempdir(),
         }
         .context("create bookie data dir")?;
         let process =
@@ -73,6 +97,7 @@ impl BookieProcess {
             metadata_url: metadata_url.to_string(),
             extra_args,
             data_dir,
+            lossy,
             disk,
         })
     }
@@ -111,6 +136,17 @@ impl BookieProcess {
             Some(mut process) => process.kill9(),
             None => Ok(()),
         }
+    }
+
+    /// Power loss: kill -9, then every write to the data directory not
+    /// yet fsynced is dropped. Returns how many overwritten bytes were put
+    /// back. [`BookieProcess::restart`] brings the bookie back.
+    pub fn power_loss(&mut self) -> Result<u64> {
+        self.kill9()?;
+        self.lossy
+            .as_mut()
+            .context("the bookie is not on a lossy disk")?
+            .power_loss()
     }
 
     /// SIGSTOP: a zombie that holds its port and its session's lease
@@ -254,13 +290,21 @@ impl BookieCluster {
         }
     }
 
-    /// Starts one more bookie with its data on a tmpfs of `size_mb` MiB
-    /// (needs root, see [`SmallDisk`]) and returns its id.
-    pub async fn add_bookie_on_small_disk(&mut self, size_mb: u64) -> Result<String> {
-        let disk = SmallDisk::mount(size_mb)?;
-        let bookie =
-            BookieProcess::start_with(&self.metadata_url, Some(disk), self.bookie_args.clone())
-                .await?;
+    /// Starts one more bookie on a small disk of `size_mb` (when given),
+    /// and on a lossy disk (with `lossy`), and returns its id.
+    pub async fn add_bookie_on_disks(
+        &mut self,
+        size_mb: Option<u64>,
+        lossy: bool,
+    ) -> Result<String> {
+        let disk = size_mb.map(SmallDisk::mount).transpose()?;
+        let bookie = BookieProcess::start_with_disks(
+            &self.metadata_url,
+            disk,
+            lossy,
+            self.bookie_args.clone(),
+        )
+        .await?;
         let id = bookie.id().to_string();
         self.bookies.push(bookie);
         Ok(id)
@@ -301,6 +345,14 @@ impl BookieCluster {
     /// The etcd of a cluster started with [`BookieCluster::start`].
     pub fn etcd(&self) -> Option<&EtcdServer> {
         match &self.service {
+            MetadataService::Etcd(etcd) => Some(etcd),
+            MetadataService::External { .. } => None,
+        }
+    }
+
+    /// As [`BookieCluster::etcd`], to stop, restart or pause it.
+    pub fn etcd_mut(&mut self) -> Option<&mut EtcdServer> {
+        match &mut self.service {
             MetadataService::Etcd(etcd) => Some(etcd),
             MetadataService::External { .. } => None,
         }

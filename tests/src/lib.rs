@@ -5,7 +5,9 @@
 //! (one-shot, or a produce stream that runs while a test breaks things, see
 //! [`stream`] and [`topic_stream`]), measures availability around a fault
 //! ([`probe`]), checks what the bookies hold ([`verify`]), injects seeded
-//! faults ([`faults`]) while `magnetar verify` runs ([`verify_command`]),
+//! faults ([`faults`]: processes killed, paused or losing power, disks
+//! filled, ports or single links cut, see [`partition`] and [`net_group`])
+//! while `magnetar verify` runs ([`verify_command`]),
 //! runs clusters whose internal links use TLS ([`internal_tls`]), and
 //! cleans up what it started.
 //!
@@ -25,6 +27,7 @@ pub mod faults;
 pub mod http;
 pub mod internal_tls;
 pub mod lossy_fs;
+pub mod net_group;
 pub mod partition;
 pub mod placement;
 pub mod probe;

@@ -629,8 +629,21 @@ impl Filesystem for LossyFs {
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        // A large disk, half free: no test here is about a full disk.
-        reply.statfs(1 << 28, 1 << 27, 1 << 27, 1 << 20, 1 << 19, 4096, 255, 4096);
+        // The backing filesystem's figures, so that a full disk under the
+        // backing directory shows as full here too.
+        match rustix::fs::statvfs(&self.root) {
+            Ok(stat) => reply.statfs(
+                stat.f_blocks,
+                stat.f_bfree,
+                stat.f_bavail,
+                stat.f_files,
+                stat.f_ffree,
+                u32::try_from(stat.f_bsize).unwrap_or(4096),
+                u32::try_from(stat.f_namemax).unwrap_or(255),
+                u32::try_from(stat.f_frsize).unwrap_or(4096),
+            ),
+            Err(error) => reply.error(errno(error.into())),
+        }
     }
 
     fn access(&self, _req: &Request, _ino: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {
@@ -693,9 +706,19 @@ impl LossyDisk {
 
     /// Mounts a new, empty lossy filesystem on a temporary directory.
     pub fn mount() -> Result<LossyDisk> {
-        let backing = tempfile::Builder::new()
-            .prefix("magnetar-lossy-backing-")
-            .tempdir()?;
+        LossyDisk::mount_over(None)
+    }
+
+    /// As [`LossyDisk::mount`], with the backing directory (where the bytes
+    /// really are) under `parent` when given: on a small disk, say, so that
+    /// filling that disk fills this one too.
+    pub fn mount_over(parent: Option<&Path>) -> Result<LossyDisk> {
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("magnetar-lossy-backing-");
+        let backing = match parent {
+            Some(parent) => builder.tempdir_in(parent),
+            None => builder.tempdir(),
+        }?;
         let mount = tempfile::Builder::new()
             .prefix("magnetar-lossy-")
             .tempdir()?;

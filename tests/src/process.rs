@@ -1,6 +1,7 @@
 //! Spawning and supervising `magnetar` child processes: waiting for the
 //! ready line (now or later), stderr to the terminal or to a log file,
-//! SIGTERM with a deadline and SIGKILL.
+//! SIGTERM with a deadline and SIGKILL. Each child runs in a control
+//! group of its own when a test asked for them ([`crate::net_group`]).
 
 use std::collections::HashMap;
 use std::fs::OpenOptions;
@@ -11,6 +12,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+
+use crate::net_group;
 
 /// Path of the `magnetar` binary: `$MAGNETAR_BIN`, else the one cargo built
 /// next to this test executable (`target/<profile>/magnetar`).
@@ -106,7 +109,7 @@ impl StartingProcess {
             }),
             Err(_) => {
                 let _ = child.kill();
-                let status = child.wait().ok();
+                let status = reap(&mut child);
                 bail!(
                     "magnetar {:?} not ready within {timeout:?} (exit status: {status:?})",
                     self.args
@@ -120,9 +123,17 @@ impl Drop for StartingProcess {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
-            let _ = child.wait();
+            reap(&mut child);
         }
     }
+}
+
+/// Waits for a child that was killed or has exited, and removes its
+/// control group.
+fn reap(child: &mut Child) -> Option<ExitStatus> {
+    let status = child.wait().ok();
+    net_group::remove(child.id());
+    status
 }
 
 impl MagnetarProcess {
@@ -203,6 +214,7 @@ impl MagnetarProcess {
         if let Some(mut child) = self.child.take() {
             child.kill().context("kill -9")?;
             child.wait().context("reap killed process")?;
+            net_group::remove(child.id());
         }
         Ok(())
     }
@@ -218,17 +230,18 @@ impl MagnetarProcess {
             .context("run kill -TERM")?;
         if !sent.success() {
             let _ = child.kill();
-            let _ = child.wait();
+            reap(&mut child);
             bail!("kill -TERM {pid} failed: {sent}");
         }
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = child.try_wait().context("wait for the process")? {
+                net_group::remove(child.id());
                 return Ok(status);
             }
             if Instant::now() >= deadline {
                 let _ = child.kill();
-                let _ = child.wait();
+                reap(&mut child);
                 bail!(
                     "magnetar {:?} still running {timeout:?} after SIGTERM",
                     self.args
@@ -271,7 +284,7 @@ fn spawn_child(
             bin.display()
         );
     }
-    let mut command = Command::new(&bin);
+    let mut command = net_group::command(&bin);
     command
         .args(args)
         .env(

@@ -1,19 +1,27 @@
-//! The fault harness: `magnetar verify` drives a cluster (etcd or one Raft
-//! metadata node, three bookies, two brokers, clients through a `magnetar
-//! proxy`) while a seeded schedule kills, restarts, pauses, resumes and
-//! partitions brokers and bookies and fills a bookie's disk. Every run must
-//! end with nothing acknowledged lost, nothing reordered and, with
-//! deduplication on, nothing stored twice.
+//! The fault harness: `magnetar verify` drives a cluster (etcd and three
+//! brokers, or one Raft metadata node and two brokers; three bookies;
+//! clients through a `magnetar proxy`) while a seeded schedule kills,
+//! restarts, pauses and resumes brokers, bookies and etcd, partitions a
+//! broker or a bookie from everyone, cuts the link between a broker and one
+//! bookie, the metadata store or another broker, and fills a bookie's
+//! disk, or makes a bookie lose its power (a kill -9 that also drops every
+//! write not yet fsynced). Every run must end with nothing acknowledged lost, nothing
+//! reordered and, with deduplication on, nothing stored twice.
 //!
 //! - CI runs one seed per fault kind and one mixing all kinds on etcd, and
 //!   one mixing all kinds on Raft. Bookies run on small tmpfs disks when
 //!   the tests run as root, so that a fault can fill one up; partitions
-//!   need iptables. A fault kind that cannot be injected here is left out.
-//! - `MAGNETAR_FAULT_SEEDS=7,8,9` runs those seeds (all kinds) instead: a
+//!   need iptables, and cut links a cgroup2 mount as well; with root and
+//!   `/dev/fuse`, bookies run on lossy disks (over the small ones), so that
+//!   one can lose its power. A fault kind that cannot be injected here is
+//!   left out.
+//! - `MAGNETAR_FAULT_SEEDS=7,8,9` runs those seeds (all kinds, or those
+//!   named in `MAGNETAR_FAULT_KINDS=KillMetadata,PauseBroker`) instead: a
 //!   failing run prints its seed, and this replays its schedule.
 //! - `MAGNETAR_SOAK_SECS=3600` keeps running fresh seeds that long.
 //!
-//! A second test proves the checker has teeth: a broker built with the
+//! A second test shows a cut link parts two processes and nothing else.
+//! A third proves the checker has teeth: a broker built with the
 //! `fault-injection` feature and told to acknowledge every 100th message
 //! without storing it fails verification, where a sound one passes.
 
@@ -23,13 +31,18 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use magnetar_broker::fault::ACK_WITHOUT_STORE_EVERY;
 use magnetar_tests::cluster::{CLUSTER_BOOKIES, SHORT_TIMINGS};
 use magnetar_tests::faults::{FaultKind, FaultSchedule};
-use magnetar_tests::partition::Partition;
+use magnetar_tests::http::http_get;
+use magnetar_tests::lossy_fs::LossyDisk;
+use magnetar_tests::net_group;
+use magnetar_tests::partition::{LinkEnd, Partition};
 use magnetar_tests::small_disk::SmallDisk;
 use magnetar_tests::verify_command::{VerifyCommand, VerifyOutcome};
-use magnetar_tests::wait::{blocking, run_scenario};
+use magnetar_tests::wait::{blocking, poll, run_scenario};
 use magnetar_tests::{BookieCluster, BrokerCluster, RaftGroup, Standalone};
 
-const BROKERS: usize = 2;
+/// Brokers on etcd, and on the Raft metadata node.
+const BROKERS: usize = 3;
+const RAFT_BROKERS: usize = 2;
 /// `magnetar verify`'s default namespace.
 const VERIFY_NAMESPACE: &str = "public/verify";
 /// How long each run's producers send; faults start within it.
@@ -37,7 +50,7 @@ const PRODUCE_SECS: u64 = 12;
 /// How long a whole `magnetar verify` run may take, drain included.
 const VERIFY_TIMEOUT: Duration = Duration::from_secs(240);
 /// The CI runs: one per fault kind, then all kinds mixed.
-const CI_RUNS: [(u64, &[FaultKind]); 8] = [
+const CI_RUNS: [(u64, &[FaultKind]); 14] = [
     (11, &[FaultKind::KillBroker]),
     (12, &[FaultKind::PauseBroker]),
     (13, &[FaultKind::KillBookie]),
@@ -45,6 +58,12 @@ const CI_RUNS: [(u64, &[FaultKind]); 8] = [
     (16, &[FaultKind::FillBookieDisk]),
     (17, &[FaultKind::IsolateBroker]),
     (18, &[FaultKind::IsolateBookie]),
+    (22, &[FaultKind::KillMetadata]),
+    (23, &[FaultKind::PauseMetadata]),
+    (24, &[FaultKind::CutBrokerFromBookie]),
+    (25, &[FaultKind::CutBrokerFromMetadata]),
+    (26, &[FaultKind::CutBrokerFromBroker]),
+    (27, &[FaultKind::PowerLossBookie]),
     (15, &FaultKind::ALL),
 ];
 /// On the Raft metadata store: one run mixing all kinds.
@@ -94,9 +113,19 @@ enum Metadata {
     Raft,
 }
 
+impl Metadata {
+    fn brokers(self) -> usize {
+        match self {
+            Metadata::Etcd => BROKERS,
+            Metadata::Raft => RAFT_BROKERS,
+        }
+    }
+}
+
 /// Starts the metadata store, three bookies (on small disks when this
-/// process may mount them) and the brokers.
-async fn start_cluster(metadata: Metadata, small_disks: bool) -> BrokerCluster {
+/// process may mount them, on lossy disks when it may mount FUSE) and the
+/// brokers.
+async fn start_cluster(metadata: Metadata, small_disks: bool, lossy_disks: bool) -> BrokerCluster {
     let mut bookies = match metadata {
         Metadata::Etcd => BookieCluster::start(0).await.unwrap(),
         Metadata::Raft => {
@@ -107,29 +136,37 @@ async fn start_cluster(metadata: Metadata, small_disks: bool) -> BrokerCluster {
         }
     };
     for _ in 0..CLUSTER_BOOKIES {
-        if small_disks {
-            bookies
-                .add_bookie_on_small_disk(BOOKIE_DISK_MB)
-                .await
-                .unwrap();
-        } else {
-            bookies.add_bookie().await.unwrap();
-        }
+        bookies
+            .add_bookie_on_disks(small_disks.then_some(BOOKIE_DISK_MB), lossy_disks)
+            .await
+            .unwrap();
     }
-    BrokerCluster::with_bookies(bookies, BROKERS, &SHORT_TIMINGS)
+    BrokerCluster::with_bookies(bookies, metadata.brokers(), &SHORT_TIMINGS)
         .await
         .unwrap()
 }
 
-/// The runs asked for: `MAGNETAR_FAULT_SEEDS` (all kinds mixed), else
+/// The runs asked for: `MAGNETAR_FAULT_SEEDS` (the kinds of `MAGNETAR_FAULT_KINDS`, else all mixed), else
 /// `default`; then fresh seeds while `MAGNETAR_SOAK_SECS` lasts.
 fn planned_runs(default: &[(u64, &[FaultKind])]) -> (Vec<(u64, Vec<FaultKind>)>, Option<Instant>) {
+    let kinds = match std::env::var("MAGNETAR_FAULT_KINDS") {
+        Ok(names) => names
+            .split(',')
+            .map(|name| {
+                FaultKind::ALL
+                    .into_iter()
+                    .find(|kind| format!("{kind:?}").eq_ignore_ascii_case(name.trim()))
+                    .unwrap_or_else(|| panic!("no fault kind {name}: {:?}", FaultKind::ALL))
+            })
+            .collect(),
+        Err(_) => FaultKind::ALL.to_vec(),
+    };
     let runs = match std::env::var("MAGNETAR_FAULT_SEEDS") {
         Ok(seeds) => seeds
             .split(',')
             .map(|s| {
                 let seed = s.trim().parse().expect("seeds are numbers");
-                (seed, FaultKind::ALL.to_vec())
+                (seed, kinds.clone())
             })
             .collect(),
         Err(_) => default.iter().map(|(s, k)| (*s, k.to_vec())).collect(),
@@ -152,7 +189,17 @@ async fn run_schedules(metadata: Metadata, default: &[(u64, &[FaultKind])]) {
     if !partitions {
         eprintln!("iptables cannot be used: no partitions");
     }
-    let mut cluster = start_cluster(metadata, small_disks).await;
+    // Before the first process starts: a process's connections are told
+    // apart by the control group it was started in.
+    let links = partitions && net_group::enable();
+    if partitions && !links {
+        eprintln!("no writable cgroup2 mount: no cut links");
+    }
+    let lossy_disks = LossyDisk::available();
+    if !lossy_disks {
+        eprintln!("no FUSE: no bookie power loss");
+    }
+    let mut cluster = start_cluster(metadata, small_disks, lossy_disks).await;
     let proxy = cluster.start_proxy().expect("proxy starts");
     let url = proxy.pulsar_url().unwrap();
     let admin = proxy.http_url().unwrap();
@@ -171,6 +218,9 @@ async fn run_schedules(metadata: Metadata, default: &[(u64, &[FaultKind])]) {
         kinds.retain(|kind| match kind {
             FaultKind::FillBookieDisk => small_disks,
             FaultKind::IsolateBroker | FaultKind::IsolateBookie => partitions,
+            kind if kind.cuts_a_link() => links,
+            kind if kind.on_etcd() => matches!(metadata, Metadata::Etcd),
+            FaultKind::PowerLossBookie => lossy_disks,
             _ => true,
         });
         if kinds.is_empty() {
@@ -180,7 +230,7 @@ async fn run_schedules(metadata: Metadata, default: &[(u64, &[FaultKind])]) {
             seed,
             Duration::from_secs(PRODUCE_SECS - 2),
             &kinds,
-            BROKERS,
+            metadata.brokers(),
             CLUSTER_BOOKIES,
         );
         eprintln!("fault run: {schedule}");
@@ -311,4 +361,74 @@ fn verification_fails_against_a_broker_that_acks_without_storing() {
     assert!(outcome
         .stdout
         .contains("acknowledged messages never delivered"));
+}
+
+/// A cut link parts two processes and nothing else: a broker cut from the
+/// metadata store loses its session (its open connection to etcd is cut
+/// too, not only new ones), while the test still reaches both the broker
+/// and etcd; once healed, the broker opens a new session.
+#[test]
+fn a_cut_link_parts_two_processes_only() {
+    if !Partition::available() || !net_group::enable() {
+        eprintln!("needs iptables and a writable cgroup2 mount: skipped");
+        return;
+    }
+    run_scenario(async {
+        let cluster = BrokerCluster::start(1, &SHORT_TIMINGS).await.unwrap();
+        let broker = cluster.broker(0);
+        let pid = broker.process.pid().unwrap();
+        let group = net_group::group_of(pid).expect("the broker runs in a group of its own");
+        let ports = |url: &str| -> u16 { url.rsplit(':').next().unwrap().parse().unwrap() };
+        let broker_end = LinkEnd {
+            group: Some(group),
+            ports: vec![
+                ports(&broker.pulsar_url().unwrap()),
+                ports(&broker.http_addr().unwrap()),
+            ],
+        };
+        let etcd = cluster.bookies().etcd().expect("an etcd of its own");
+        let etcd_port: u16 = ports(&etcd.endpoints()[0]);
+        let etcd_end = LinkEnd {
+            group: None,
+            ports: vec![etcd_port],
+        };
+        let expired = |cluster: &BrokerCluster| {
+            cluster
+                .broker(0)
+                .log()
+                .matching(&["metadata session presumed expired"])
+                .len()
+        };
+        assert_eq!(expired(&cluster), 0);
+
+        let mut cut = Partition::cut_link(&broker_end, &etcd_end).unwrap();
+        poll(
+            Duration::from_secs(20),
+            "the cut broker's session expires",
+            || {
+                let seen = expired(&cluster);
+                async move { Ok((seen > 0).then_some(())) }
+            },
+        )
+        .await;
+        // Everyone else still reaches both ends.
+        let metrics = blocking(|| http_get(&cluster.broker(0).http_addr()?, "/metrics")).unwrap();
+        assert_eq!(metrics.status, 200, "the test reaches the cut broker");
+        let store = cluster.bookies().metadata().await.unwrap();
+        store
+            .get("/link-cut-probe")
+            .await
+            .expect("the test reaches etcd while the broker cannot");
+
+        cut.heal().unwrap();
+        poll(Duration::from_secs(30), "a new session once healed", || {
+            let renewed = cluster
+                .broker(0)
+                .log()
+                .matching(&["opened a new metadata session"])
+                .len();
+            async move { Ok((renewed > 0).then_some(())) }
+        })
+        .await;
+    });
 }

@@ -100,8 +100,17 @@ async fn run(
             topics = closed,
             "metadata session expired: closed every topic, opening a new session"
         );
+        let stale = session;
         session = reopen(&member, &stop).await?;
         tracing::info!(session = session.id(), "opened a new metadata session");
+        // The old session is presumed expired, yet the store may still hold
+        // it: etcd restores leases after a restart with a fresh TTL. Every
+        // key it owned is given up already, so revoke it now rather than
+        // leave its bundles "in transition" for one more TTL.
+        let stale_id = stale.id();
+        if let Err(error) = stale.close().await {
+            tracing::info!(session = stale_id, %error, "revoking the old session failed; it expires by itself");
+        }
     }
 }
 

@@ -17,6 +17,12 @@
 //!
 //! Latency is measured per message, from the moment it joins a batch (or is
 //! sent, unbatched) until the receipt of its batch arrives.
+//!
+//! Like the official clients, it survives the broker closing its producer
+//! (`CLOSE_PRODUCER`, sent when the topic's bundle is split, unloaded or
+//! moved) or the connection: it looks the topic up again, creates the
+//! producer anew and resends every send still without a receipt, in order,
+//! with the same sequence ids. The wait counts in those messages' latency.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -42,9 +48,15 @@ const BATCH_MAX_BYTES: usize = 128 * 1024;
 const BATCH_MAX_DELAY: Duration = Duration::from_millis(1);
 const PRODUCER_ID: u64 = 1;
 
+/// How long the producer keeps trying to get its topic back after the
+/// broker closed it, as a client does within its operation timeout.
+const RECONNECT_FOR: Duration = Duration::from_secs(30);
+
 /// A `SEND` waiting for its receipt.
 struct InFlight {
     sequence_id: u64,
+    /// The frame as sent, to send again on a new connection.
+    frame: Frame,
     /// When each of its messages was created.
     created: Vec<Instant>,
 }
@@ -146,19 +158,38 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
         } else if producing && pending_messages + batch.created.len() < args.max_pending {
             wake = now;
         }
+        // `None`: nothing yet; `Some(None)`: the broker closed the connection.
         let frame = if wake <= now {
-            futures::FutureExt::now_or_never(connection.next()).flatten()
+            futures::FutureExt::now_or_never(connection.next())
         } else {
             tokio::select! {
-                frame = connection.next() => frame,
+                frame = connection.next() => Some(frame),
                 _ = timer.sleep_until(wake) => None,
             }
         };
-        if let Some(frame) = frame {
-            let frame = frame.context("read from broker")?;
-            for message_created in handle_reply(&mut connection, frame, &mut in_flight).await? {
-                report.record(message_created.elapsed());
-                pending_messages -= 1;
+        let reply = match frame {
+            Some(Some(frame)) => {
+                let frame = frame.context("read from broker")?;
+                Some(handle_reply(&mut connection, frame, &mut in_flight).await?)
+            }
+            Some(None) => Some(Reply::Closed("the broker closed the connection".into())),
+            None => None,
+        };
+        if let Some(reply) = reply {
+            match reply {
+                Reply::Confirmed(confirmed) => {
+                    for message_created in confirmed {
+                        report.record(message_created.elapsed());
+                        pending_messages -= 1;
+                    }
+                }
+                Reply::Closed(reason) => {
+                    tracing::info!(%reason, in_flight = in_flight.len(), "producer closed; reconnecting");
+                    connection =
+                        reconnect(&args.client.url, &args.client.topic, &client, &in_flight)
+                            .await?;
+                }
+                Reply::Other => {}
             }
         } else if !producing && Instant::now() >= end + Duration::from_secs(30) {
             bail!(
@@ -229,27 +260,45 @@ async fn send_batch(
         send.into(),
         encode_body(&metadata, &body),
     ));
-    connection.send(frame).await.context("send to broker")?;
+    connection
+        .send(frame.clone())
+        .await
+        .context("send to broker")?;
     Ok(InFlight {
         sequence_id,
+        frame,
         created,
     })
 }
 
-/// Handles one broker frame; returns the creation times of the messages a
-/// receipt confirmed.
+/// What one broker frame meant for the producer.
+enum Reply {
+    /// A receipt: the creation times of the messages it confirmed.
+    Confirmed(Vec<Instant>),
+    /// The producer or its connection is gone, for the reason given.
+    Closed(String),
+    /// Nothing for the producer (a ping answered, say).
+    Other,
+}
+
+/// Handles one broker frame.
 async fn handle_reply(
     connection: &mut Connection,
     frame: Frame,
     in_flight: &mut VecDeque<InFlight>,
-) -> Result<Vec<Instant>> {
-    let command = frame.command().clone();
+) -> Result<Reply> {
+    let command = frame.into_command();
     if command.ping.is_some() {
         connection
             .send(Frame::Command(CommandPong::default().into()))
             .await
             .context("answer ping")?;
-        return Ok(Vec::new());
+        return Ok(Reply::Other);
+    }
+    if let Some(close) = command.close_producer {
+        if close.producer_id == PRODUCER_ID {
+            return Ok(Reply::Closed("CLOSE_PRODUCER".into()));
+        }
     }
     if let Some(error) = command.send_error {
         bail!(
@@ -260,10 +309,10 @@ async fn handle_reply(
         );
     }
     let Some(receipt) = command.send_receipt else {
-        return Ok(Vec::new());
+        return Ok(Reply::Other);
     };
     match in_flight.pop_front() {
-        Some(sent) if sent.sequence_id == receipt.sequence_id => Ok(sent.created),
+        Some(sent) if sent.sequence_id == receipt.sequence_id => Ok(Reply::Confirmed(sent.created)),
         Some(sent) => bail!(
             "receipt for sequence id {} while {} was the oldest in flight",
             receipt.sequence_id,
@@ -274,6 +323,40 @@ async fn handle_reply(
             receipt.sequence_id
         ),
     }
+}
+
+/// Gets the producer back after the broker closed it: looks the topic up
+/// and creates the producer again until [`RECONNECT_FOR`] has passed, then
+/// resends what is in flight, oldest first.
+async fn reconnect(
+    url: &str,
+    topic: &str,
+    client: &RawClient,
+    in_flight: &VecDeque<InFlight>,
+) -> Result<Connection> {
+    let deadline = Instant::now() + RECONNECT_FOR;
+    let mut connection = loop {
+        match connect_producer(url, topic, client).await {
+            Ok(connection) => break connection,
+            Err(error) if Instant::now() < deadline => {
+                tracing::debug!(%topic, error = %format!("{error:#}"), "producer not back yet");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(error) => {
+                return Err(error.context(format!(
+                    "producer of {topic} not back {} s after the broker closed it",
+                    RECONNECT_FOR.as_secs()
+                )))
+            }
+        }
+    };
+    for sent in in_flight {
+        connection
+            .send(sent.frame.clone())
+            .await
+            .context("resend to broker")?;
+    }
+    Ok(connection)
 }
 
 /// CONNECT, LOOKUP (following redirects) and PRODUCER.

@@ -130,6 +130,11 @@ impl EtcdServer {
         }
     }
 
+    /// The process id of the running etcd (to pause it, say).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Kills etcd, keeping its data and ports for [`EtcdServer::restart`].
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -1,7 +1,9 @@
 //! Seeded fault schedules and their injection into a [`BrokerCluster`]:
-//! kill -9 and restart, SIGSTOP and SIGCONT, and network partitions of
-//! brokers and bookies, and a bookie's disk filling up; one fault at a
-//! time, each healed before the next.
+//! kill -9 and restart, SIGSTOP and SIGCONT of brokers, bookies and the
+//! metadata store (etcd); network partitions of a broker or a bookie from
+//! everyone, and of the link between a broker and one bookie, the
+//! metadata store or another broker; and a bookie's disk filling up. One
+//! fault at a time, each healed before the next.
 //!
 //! A schedule is a pure function of its seed and its span, so a failing
 //! run is replayed by its seed. Timing is only ever a pacing choice: what
@@ -17,15 +19,12 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
-use crate::bookies::BookieProcess;
 use crate::cluster::BrokerCluster;
-use crate::http::http_get;
-use crate::partition::Partition;
-use crate::wait::{blocking, poll};
+use crate::wait::blocking;
 
-/// How long a bookie whose disk was freed may take to become writable (a
-/// read-only bookie checks its disk every second).
-const WRITABLE_AGAIN: Duration = Duration::from_secs(30);
+mod inject;
+
+use inject::{heal, inject};
 
 /// What can go wrong with one process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -46,10 +45,27 @@ pub enum FaultKind {
     IsolateBroker,
     /// A bookie's port cut off: registered, but unreachable.
     IsolateBookie,
+    /// kill -9 of etcd, restarted on its data and ports when healed.
+    KillMetadata,
+    /// SIGSTOP of etcd, SIGCONT when healed.
+    PauseMetadata,
+    /// The link between a broker and one bookie cut, both ways; each
+    /// still reaches everyone else. Needs [`crate::net_group`].
+    CutBrokerFromBookie,
+    /// The link between a broker and the metadata store cut: its session
+    /// runs out while clients, bookies and the other brokers still reach
+    /// it. Needs [`crate::net_group`].
+    CutBrokerFromMetadata,
+    /// The link between two brokers cut. Needs [`crate::net_group`].
+    CutBrokerFromBroker,
+    /// A bookie's power lost: kill -9, and every write to its disk not yet
+    /// fsynced dropped; started again when healed. Needs bookies on lossy
+    /// disks ([`crate::lossy_fs`]).
+    PowerLossBookie,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 7] = [
+    pub const ALL: [FaultKind; 13] = [
         FaultKind::KillBroker,
         FaultKind::PauseBroker,
         FaultKind::KillBookie,
@@ -57,6 +73,12 @@ impl FaultKind {
         FaultKind::FillBookieDisk,
         FaultKind::IsolateBroker,
         FaultKind::IsolateBookie,
+        FaultKind::KillMetadata,
+        FaultKind::PauseMetadata,
+        FaultKind::CutBrokerFromBookie,
+        FaultKind::CutBrokerFromMetadata,
+        FaultKind::CutBrokerFromBroker,
+        FaultKind::PowerLossBookie,
     ];
 
     pub fn name(self) -> &'static str {
@@ -68,14 +90,52 @@ impl FaultKind {
             FaultKind::FillBookieDisk => "full bookie disk",
             FaultKind::IsolateBroker => "partitioned broker",
             FaultKind::IsolateBookie => "partitioned bookie",
+            FaultKind::KillMetadata => "kill -9 etcd",
+            FaultKind::PauseMetadata => "SIGSTOP etcd",
+            FaultKind::CutBrokerFromBookie => "broker cut from a bookie",
+            FaultKind::CutBrokerFromMetadata => "broker cut from metadata",
+            FaultKind::CutBrokerFromBroker => "broker cut from a broker",
+            FaultKind::PowerLossBookie => "bookie power loss",
         }
     }
 
+    /// Whether the fault's target is a broker (else a bookie, or the one
+    /// metadata store).
     fn on_broker(self) -> bool {
         matches!(
             self,
-            FaultKind::KillBroker | FaultKind::PauseBroker | FaultKind::IsolateBroker
+            FaultKind::KillBroker
+                | FaultKind::PauseBroker
+                | FaultKind::IsolateBroker
+                | FaultKind::CutBrokerFromBookie
+                | FaultKind::CutBrokerFromMetadata
+                | FaultKind::CutBrokerFromBroker
         )
+    }
+
+    /// Whether the fault hits etcd, so needs a cluster on etcd.
+    pub fn on_etcd(self) -> bool {
+        matches!(self, FaultKind::KillMetadata | FaultKind::PauseMetadata)
+    }
+
+    /// Whether the fault cuts one link, so needs [`crate::net_group`].
+    pub fn cuts_a_link(self) -> bool {
+        matches!(
+            self,
+            FaultKind::CutBrokerFromBookie
+                | FaultKind::CutBrokerFromMetadata
+                | FaultKind::CutBrokerFromBroker
+        )
+    }
+
+    /// How many processes the fault's other end is drawn from: the bookies
+    /// or the other brokers; 0 when there is no other end to choose.
+    fn peers(self, brokers: usize, bookies: usize) -> usize {
+        match self {
+            FaultKind::CutBrokerFromBookie => bookies,
+            FaultKind::CutBrokerFromBroker => brokers.saturating_sub(1),
+            _ => 0,
+        }
     }
 }
 
@@ -95,6 +155,9 @@ pub enum Target {
 pub struct Fault {
     pub kind: FaultKind,
     pub target: Target,
+    /// The other end of a cut link: a bookie's index, or a draw among the
+    /// brokers other than the target (0 is the first broker after it).
+    pub peer: usize,
     pub at: Duration,
     pub hold: Duration,
 }
@@ -129,9 +192,16 @@ impl FaultSchedule {
             } else {
                 Target::Index(index)
             };
+            let peers = kind.peers(brokers, bookies);
+            let peer = if peers > 0 {
+                rng.gen_range(0..peers)
+            } else {
+                0
+            };
             let fault = Fault {
                 kind,
                 target,
+                peer,
                 at,
                 hold: Duration::from_millis(rng.gen_range(1_000..5_000)),
             };
@@ -157,7 +227,7 @@ impl FaultSchedule {
                 Target::Index(index) => index,
                 Target::TopicOwner => blocking(|| cluster.owner_index(topic)).unwrap_or(0),
             };
-            let partition = inject(cluster, fault.kind, target)
+            let partition = inject(cluster, fault.kind, target, fault.peer)
                 .with_context(|| format!("inject {fault:?} on #{target}"))?;
             *injected.entry(fault.kind).or_insert(0) += 1;
             tokio::time::sleep(fault.hold).await;
@@ -173,10 +243,16 @@ impl fmt::Display for FaultSchedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "seed {}:", self.seed)?;
         for fault in &self.faults {
-            let target = match fault.target {
+            let mut target = match fault.target {
                 Target::Index(index) => format!("#{index}"),
                 Target::TopicOwner => "owning the topic".to_string(),
             };
+            if fault.kind.peers(usize::MAX, usize::MAX) > 0 {
+                target.push_str(&format!(" and #{}", fault.peer));
+            }
+            if fault.kind.on_etcd() {
+                target = "once".to_string();
+            }
             write!(
                 f,
                 " [{:.1}s {} {target} for {:.1}s]",
@@ -186,108 +262,6 @@ impl fmt::Display for FaultSchedule {
             )?;
         }
         Ok(())
-    }
-}
-
-fn bookie_id(cluster: &BrokerCluster, target: usize) -> Result<String> {
-    cluster
-        .bookies()
-        .ids()
-        .get(target)
-        .cloned()
-        .with_context(|| format!("no bookie #{target}"))
-}
-
-/// Bookie `target` of the cluster, by index.
-fn bookie(cluster: &mut BrokerCluster, target: usize) -> Result<&mut BookieProcess> {
-    let id = bookie_id(cluster, target)?;
-    cluster.bookies_mut().bookie_mut(&id)
-}
-
-/// The port of a `host:port` or `scheme://host:port` address.
-fn port_of(address: &str) -> Result<u16> {
-    address
-        .rsplit(':')
-        .next()
-        .and_then(|port| port.trim_end_matches('/').parse().ok())
-        .with_context(|| format!("no port in {address}"))
-}
-
-/// Injects a fault; a partition is returned to be healed later.
-fn inject(
-    cluster: &mut BrokerCluster,
-    kind: FaultKind,
-    target: usize,
-) -> Result<Option<Partition>> {
-    tracing::info!(kind = kind.name(), target, "inject");
-    match kind {
-        FaultKind::IsolateBroker => {
-            let ports = [
-                port_of(&cluster.pulsar_url(target)?)?,
-                port_of(&cluster.broker_id(target)?)?,
-            ];
-            return Partition::cut(&ports).map(Some);
-        }
-        FaultKind::IsolateBookie => {
-            let port = port_of(&bookie_id(cluster, target)?)?;
-            return Partition::cut(&[port]).map(Some);
-        }
-        _ => {}
-    }
-    match kind {
-        FaultKind::KillBroker => cluster.kill9(target),
-        FaultKind::PauseBroker => cluster.pause(target),
-        FaultKind::KillBookie => bookie(cluster, target)?.kill9(),
-        FaultKind::PauseBookie => bookie(cluster, target)?.pause(),
-        FaultKind::FillBookieDisk => {
-            let id = bookie_id(cluster, target)?;
-            let bookie = bookie(cluster, target)?;
-            let disk = bookie.disk().context("the bookie is not on a small disk")?;
-            let filled = disk.fill()?;
-            tracing::info!(bookie = %id, filled, "disk full");
-            Ok(())
-        }
-        FaultKind::IsolateBroker | FaultKind::IsolateBookie => Ok(()),
-    }
-    .map(|()| None)
-}
-
-async fn heal(
-    cluster: &mut BrokerCluster,
-    kind: FaultKind,
-    target: usize,
-    partition: Option<Partition>,
-) -> Result<()> {
-    tracing::info!(kind = kind.name(), target, "heal");
-    if let Some(mut partition) = partition {
-        return partition.heal();
-    }
-    match kind {
-        FaultKind::KillBroker => cluster.restart(target).await,
-        FaultKind::PauseBroker => cluster.resume(target),
-        FaultKind::KillBookie => bookie(cluster, target)?.restart().await,
-        FaultKind::PauseBookie => bookie(cluster, target)?.resume(),
-        FaultKind::FillBookieDisk => {
-            let bookie = bookie(cluster, target)?;
-            bookie
-                .disk()
-                .context("the bookie is not on a small disk")?
-                .free()?;
-            // The bookie notices the room at its next disk check; until then
-            // it is read-only, and with no spare bookie no new ledger can be
-            // made. Healed means writable again.
-            let http = bookie.http_addr()?;
-            poll(WRITABLE_AGAIN, "the bookie is writable again", || {
-                let http = http.clone();
-                async move {
-                    let health = blocking(|| http_get(&http, "/health"))?;
-                    Ok((health.status == 200 && health.body.trim() == "ok").then_some(()))
-                }
-            })
-            .await;
-            Ok(())
-        }
-        FaultKind::IsolateBroker | FaultKind::IsolateBookie => Ok(()),
     }
 }
 
@@ -311,7 +285,7 @@ mod tests {
 
     #[test]
     fn faults_stay_in_range_and_never_overlap() {
-        let schedule = FaultSchedule::generate(7, Duration::from_secs(120), &FaultKind::ALL, 2, 3);
+        let schedule = FaultSchedule::generate(7, Duration::from_secs(240), &FaultKind::ALL, 2, 3);
         assert!(schedule.faults.len() >= 10);
         for pair in schedule.faults.windows(2) {
             assert!(pair[0].at + pair[0].hold < pair[1].at);
@@ -322,8 +296,14 @@ mod tests {
                 Target::Index(index) => assert!(index < targets, "{fault:?}"),
                 Target::TopicOwner => assert!(fault.kind.on_broker(), "{fault:?}"),
             }
-            assert!(fault.at < Duration::from_secs(120));
+            assert!(fault.at < Duration::from_secs(240));
+            let peers = fault.kind.peers(2, 3);
+            assert!(fault.peer < peers.max(1), "{fault:?}");
         }
+        assert!(
+            schedule.faults.iter().any(|f| f.kind.cuts_a_link()),
+            "a long mixed schedule cuts some link"
+        );
         let only =
             FaultSchedule::generate(7, Duration::from_secs(60), &[FaultKind::KillBookie], 2, 3);
         assert!(only.faults.iter().all(|f| f.kind == FaultKind::KillBookie));
