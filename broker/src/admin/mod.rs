@@ -39,6 +39,7 @@ mod subscriptions;
 mod tenants;
 mod terminate;
 mod topic_metrics;
+mod topic_state;
 mod topics;
 
 use std::future::Future;
@@ -244,12 +245,12 @@ fn documented_routes() -> OpenApiRouter<AdminState> {
         .routes(routes!(subscriptions::reset_to_time))
         .routes(routes!(peek::peek))
         .routes(routes!(peek::examine))
-        .routes(routes!(subscriptions::last_message_id))
-        .routes(routes!(subscriptions::unload_topic))
+        .routes(routes!(topic_state::last_message_id))
+        .routes(routes!(topic_state::unload_topic))
         .routes(routes!(terminate::terminate))
         .routes(routes!(terminate::terminate_partitions))
         .routes(routes!(rate_history::rate_history))
-        .routes(routes!(subscriptions::internal_stats))
+        .routes(routes!(topic_state::internal_stats))
         .routes(routes!(partitioned::list_partitioned))
         .routes(routes!(
             partitioned::get_partitioned,
