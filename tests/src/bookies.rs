@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use magnetar_metadata::testing::EtcdServer;
+use magnetar_metadata::testing::{EtcdPlacement, EtcdServer};
 use magnetar_metadata::url::MetadataUrl;
 use magnetar_metadata::MetadataStore;
 use magnetar_proto::grpc_tls::GrpcClientTls;
@@ -21,6 +21,7 @@ use tempfile::TempDir;
 
 use crate::internal_tls::InternalTls;
 use crate::lossy_fs::LossyDisk;
+use crate::netns::{bind_ip, Host};
 use crate::process::MagnetarProcess;
 use crate::small_disk::SmallDisk;
 
@@ -42,10 +43,14 @@ pub struct BookieProcess {
     /// The small disk `data_dir` (or the lossy filesystem's backing
     /// directory) lives on, if any; unmounted last.
     disk: Option<SmallDisk>,
+    /// The network namespace the bookie runs in, restarts included, when
+    /// the test has a network ([`crate::netns`]).
+    host: Option<Arc<Host>>,
 }
 
 impl BookieProcess {
-    /// Starts a bookie on `127.0.0.1:0` with a fresh data directory.
+    /// Starts a bookie on port 0 of 127.0.0.1 (or of a namespace of its
+    /// own, see [`crate::netns`]) with a fresh data directory.
     pub async fn start(metadata_url: &str) -> Result<BookieProcess> {
         BookieProcess::start_on(metadata_url, None).await
     }
@@ -88,8 +93,16 @@ impl BookieProcess {
             (None, None) => builder.tempdir(),
         }
         .context("create bookie data dir")?;
-        let process =
-            spawn_bookie(metadata_url, data_dir.path(), "127.0.0.1:0", &extra_args).await?;
+        let host = Host::next()?;
+        let listen = format!("{}:0", bind_ip(host.as_ref()));
+        let process = spawn_bookie(
+            metadata_url,
+            data_dir.path(),
+            &listen,
+            &extra_args,
+            host.clone(),
+        )
+        .await?;
         let id = process.ready.addr("grpc")?.to_string();
         Ok(BookieProcess {
             process: Some(process),
@@ -99,6 +112,7 @@ impl BookieProcess {
             data_dir,
             lossy,
             disk,
+            host,
         })
     }
 
@@ -116,7 +130,7 @@ impl BookieProcess {
         Ok(process.ready.addr("http")?.to_string())
     }
 
-    /// The bookie id (`127.0.0.1:port`), which is also its gRPC address.
+    /// The bookie id (`host:port`), which is also its gRPC address.
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -175,6 +189,7 @@ impl BookieProcess {
             self.data_dir.path(),
             &self.id,
             &self.extra_args,
+            self.host.clone(),
         )
         .await?;
         let addr = process.ready.addr("grpc")?;
@@ -191,6 +206,7 @@ async fn spawn_bookie(
     data_dir: &Path,
     listen: &str,
     extra_args: &[String],
+    host: Option<Arc<Host>>,
 ) -> Result<MagnetarProcess> {
     let mut args: Vec<String> = [
         "bookie",
@@ -210,7 +226,7 @@ async fn spawn_bookie(
     // Waiting for the ready line blocks; keep it off the async workers.
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        MagnetarProcess::start(&args, BOOKIE_START_TIMEOUT)
+        MagnetarProcess::spawn_on(host, &args, None)?.wait_ready(BOOKIE_START_TIMEOUT)
     })
     .await
     .context("bookie start task")?
@@ -219,7 +235,7 @@ async fn spawn_bookie(
 /// What keeps the metadata service of a [`BookieCluster`] alive: its own
 /// etcd, or a service the caller started (a Raft group), dropped last.
 enum MetadataService {
-    Etcd(EtcdServer),
+    Etcd(Box<EtcdServer>),
     External {
         _guard: Box<dyn std::any::Any + Send>,
     },
@@ -235,6 +251,8 @@ pub struct BookieCluster {
     /// TLS of this harness's own metadata clients (`None`: plain text).
     metadata_tls: Option<GrpcClientTls>,
     service: MetadataService,
+    /// The network namespace of the cluster's own etcd, if any.
+    _etcd_host: Option<Arc<Host>>,
 }
 
 impl BookieCluster {
@@ -242,14 +260,26 @@ impl BookieCluster {
     /// [`BookieCluster::add_bookie`]). Each bookie prints its ready line
     /// only after it registered, so all of them are writable on return.
     pub async fn start(count: usize) -> Result<BookieCluster> {
-        let etcd = EtcdServer::start().await.context("start etcd")?;
+        // In a network namespace of its own when the test has a network.
+        let host = Host::next()?;
+        let placement = match &host {
+            Some(host) => EtcdPlacement {
+                host: bind_ip(Some(host)),
+                launcher: host.launcher(),
+            },
+            None => EtcdPlacement::default(),
+        };
+        let etcd = EtcdServer::start_placed(placement)
+            .await
+            .context("start etcd")?;
         let metadata_url = etcd.url(None).to_string();
         let mut cluster = BookieCluster {
             bookies: Vec::with_capacity(count),
             metadata_url,
             bookie_args: Vec::new(),
             metadata_tls: None,
-            service: MetadataService::Etcd(etcd),
+            service: MetadataService::Etcd(Box::new(etcd)),
+            _etcd_host: host,
         };
         for _ in 0..count {
             cluster.add_bookie().await?;
@@ -269,7 +299,8 @@ impl BookieCluster {
             metadata_url: etcd.url(None).to_string(),
             bookie_args: tls.bookie_args(),
             metadata_tls: etcd.client_tls(),
-            service: MetadataService::Etcd(etcd),
+            service: MetadataService::Etcd(Box::new(etcd)),
+            _etcd_host: None,
         };
         cluster.add_bookies(count).await?;
         Ok(cluster)
@@ -287,6 +318,7 @@ impl BookieCluster {
             service: MetadataService::External {
                 _guard: Box::new(guard),
             },
+            _etcd_host: None,
         }
     }
 
@@ -336,8 +368,8 @@ impl BookieCluster {
         Ok(ids)
     }
 
-    /// The URL the bookies were started with (`etcd://127.0.0.1:port` for
-    /// a cluster with its own etcd).
+    /// The URL the bookies were started with (`etcd://host:port` for a
+    /// cluster with its own etcd).
     pub fn metadata_url(&self) -> &str {
         &self.metadata_url
     }

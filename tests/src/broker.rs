@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use tempfile::TempDir;
 
 use crate::http::{http_get, HttpResponse};
+use crate::netns::{bind_ip, Host};
 use crate::process::{MagnetarProcess, StartingProcess};
 use crate::raft::free_port;
 
@@ -114,6 +115,7 @@ pub fn frequent_messages(lines: &[String], n: usize) -> Vec<(usize, String)> {
 
 fn broker_args(
     metadata_url: &str,
+    bind: &str,
     (ensemble, write, ack): Quorum,
     pulsar_port: u16,
     http_port: u16,
@@ -124,7 +126,7 @@ fn broker_args(
         "--metadata".into(),
         metadata_url.into(),
         "--bind".into(),
-        "127.0.0.1".into(),
+        bind.into(),
         "--pulsar-port".into(),
         pulsar_port.to_string(),
         "--http-port".into(),
@@ -148,11 +150,14 @@ impl BrokerProcess {
         extra_args: &[&str],
     ) -> Result<BrokerProcess> {
         let log = BrokerLog::new()?;
-        let args = broker_args(metadata_url, quorum, 0, 0, extra_args);
+        // In a network namespace of its own when the test has a network.
+        let host = Host::next()?;
+        let bind = bind_ip(host.as_ref()).to_string();
+        let args = broker_args(metadata_url, &bind, quorum, 0, 0, extra_args);
         let path = log.path.clone();
         let process = tokio::task::spawn_blocking(move || {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            MagnetarProcess::start_with_stderr(&args, BROKER_START_TIMEOUT, &path)
+            MagnetarProcess::spawn_on(host, &args, Some(&path))?.wait_ready(BROKER_START_TIMEOUT)
         })
         .await
         .context("broker start task")??;
@@ -168,14 +173,23 @@ impl BrokerProcess {
     ) -> Result<StartingBroker> {
         let log = BrokerLog::new()?;
         let (pulsar_port, http_port) = (free_port()?, free_port()?);
-        let args = broker_args(metadata_url, quorum, pulsar_port, http_port, extra_args);
+        let host = Host::next()?;
+        let bind = bind_ip(host.as_ref()).to_string();
+        let args = broker_args(
+            metadata_url,
+            &bind,
+            quorum,
+            pulsar_port,
+            http_port,
+            extra_args,
+        );
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let process = MagnetarProcess::spawn(&args, Some(log.path()))?;
+        let process = MagnetarProcess::spawn_on(host, &args, Some(log.path()))?;
         Ok(StartingBroker {
             process,
             log,
-            pulsar_addr: format!("127.0.0.1:{pulsar_port}"),
-            http_addr: format!("127.0.0.1:{http_port}"),
+            pulsar_addr: format!("{bind}:{pulsar_port}"),
+            http_addr: format!("{bind}:{http_port}"),
         })
     }
 

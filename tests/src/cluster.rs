@@ -1,21 +1,25 @@
-//! A multi-broker cluster on loopback: one metadata service (its own etcd,
-//! or an embedded Raft group of one voter), three bookies, and `magnetar
-//! broker` processes sharing them, each with ledgers at E=3, Qw=3, Qa=2.
+//! A multi-broker cluster on loopback (or on a test network, a network
+//! namespace per process, see [`crate::netns`]): one metadata service (its
+//! own etcd, or an embedded Raft group of one voter), three bookies, and
+//! `magnetar broker` processes sharing them, each with ledgers at E=3,
+//! Qw=3, Qa=2.
 //!
 //! This module owns the processes: starting brokers (all with the same
 //! flags, plus per-broker ones), and kill -9, SIGSTOP/SIGCONT, SIGTERM and
 //! restart of one broker by its index. A broker's id is its HTTP address
-//! (`127.0.0.1:port`). The admin queries on the cluster (lookup, ownership,
+//! (`host:port`). The admin queries on the cluster (lookup, ownership,
 //! leader, bundles) are in [`crate::cluster_admin`]. On drop the brokers are
 //! killed first, then the bookies, then the metadata service.
 
-use std::process::Command;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 
 use crate::bookies::BookieCluster;
 use crate::broker::{BrokerProcess, Quorum};
+use crate::netns::{bind_ip, Host};
 use crate::process::MagnetarProcess;
 use crate::raft::RaftGroup;
 use crate::wait::blocking;
@@ -62,6 +66,9 @@ pub struct BrokerCluster {
     members: Vec<Member>,
     bookies: BookieCluster,
     shared_args: Vec<String>,
+    /// Where the proxies started by [`BrokerCluster::start_proxy`] run,
+    /// when the test has a network.
+    proxy_hosts: Vec<Arc<Host>>,
 }
 
 impl BrokerCluster {
@@ -112,24 +119,35 @@ impl BrokerCluster {
                 .collect(),
             bookies,
             shared_args: extra_args.iter().map(|arg| arg.to_string()).collect(),
+            proxy_hosts: Vec::new(),
         })
     }
 
     /// Starts a `magnetar proxy` in front of this cluster's brokers, on
     /// ephemeral ports.
-    pub fn start_proxy(&self) -> Result<MagnetarProcess> {
-        MagnetarProcess::start(
-            &[
-                "proxy",
-                "--metadata",
-                self.metadata_url(),
-                "--pulsar-port",
-                "0",
-                "--http-port",
-                "0",
-            ],
-            PROXY_START_TIMEOUT,
-        )
+    /// It runs in a network namespace of its own when the test has a
+    /// network ([`crate::netns`]).
+    pub fn start_proxy(&mut self) -> Result<MagnetarProcess> {
+        let host = Host::next()?;
+        self.proxy_hosts.extend(host.clone());
+        let bind = bind_ip(host.as_ref()).to_string();
+        let args = [
+            "proxy",
+            "--metadata",
+            self.metadata_url(),
+            "--bind",
+            &bind,
+            "--pulsar-port",
+            "0",
+            "--http-port",
+            "0",
+        ];
+        MagnetarProcess::spawn_on(host, &args, None)?.wait_ready(PROXY_START_TIMEOUT)
+    }
+
+    /// The addresses of the proxies started on the test network.
+    pub fn proxy_ips(&self) -> Vec<Ipv4Addr> {
+        self.proxy_hosts.iter().map(|host| host.ip()).collect()
     }
 
     /// Starts one more broker with the shared flags; returns its index.
@@ -291,17 +309,10 @@ impl BrokerCluster {
 
     /// Sends `signal` (e.g. `-STOP`) to broker `i`.
     fn signal(&self, i: usize, signal: &str) -> Result<()> {
-        let pid = self.members[i]
+        self.members[i]
             .broker
             .process
-            .pid()
-            .with_context(|| format!("broker {i} is not running"))?
-            .to_string();
-        let status = Command::new("kill")
-            .args([signal, &pid])
-            .status()
-            .context("run kill")?;
-        ensure!(status.success(), "kill {signal} {pid} failed: {status}");
-        Ok(())
+            .signal(signal)
+            .with_context(|| format!("broker {i}"))
     }
 }

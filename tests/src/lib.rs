@@ -6,7 +6,8 @@
 //! [`stream`] and [`topic_stream`]), measures availability around a fault
 //! ([`probe`]), checks what the bookies hold ([`verify`]), injects seeded
 //! faults ([`faults`]: processes killed, paused or losing power, disks
-//! filled, ports or single links cut, see [`partition`] and [`net_group`])
+//! filled, servers isolated or single links cut, see [`partition`] on a
+//! test network of namespaces, [`netns`])
 //! while `magnetar verify` runs ([`verify_command`]),
 //! runs clusters whose internal links use TLS ([`internal_tls`]), and
 //! cleans up what it started.
@@ -27,7 +28,7 @@ pub mod faults;
 pub mod http;
 pub mod internal_tls;
 pub mod lossy_fs;
-pub mod net_group;
+pub mod netns;
 pub mod partition;
 pub mod placement;
 pub mod probe;

@@ -1,152 +1,114 @@
-//! Network partitions on loopback with iptables, of two shapes.
+//! Network partitions between the servers of a test network
+//! ([`crate::netns`]): iptables rules inside one server's namespace that
+//! drop traffic by address, of two shapes.
 //!
-//! - [`Partition::cut`]: every TCP segment to or from a set of listening
-//!   ports is dropped, so the processes behind those ports cannot be
-//!   reached (connections hang, new ones time out) while their own
-//!   outgoing connections, to the metadata store among others, keep
-//!   working. Cutting a broker's ports this way leaves it alive in the
-//!   metadata store, owning its bundles, but unreachable by clients, the
-//!   proxy and the other brokers; cutting a bookie's port leaves it
-//!   registered but unreachable by every ledger writer and reader.
-//! - [`Partition::cut_link`]: only the connections between two processes
-//!   are cut, both ways, and each keeps talking to everyone else: a broker
-//!   that cannot reach one bookie, or the metadata store, or another
-//!   broker. The connections a process opens are told apart by its control
-//!   group ([`crate::net_group`]); the first segment it sends on a
-//!   connection to the other's ports marks the connection (conntrack), and
-//!   every segment of a marked connection, either way, is dropped. A
-//!   connection opened before the cut is caught by the next segment its
-//!   opener sends: an acknowledgement, a keep-alive or a request.
+//! - [`Partition::isolate`]: the server reaches only the addresses it is
+//!   told to keep, and only they reach it. A broker that keeps the metadata
+//!   store and the bookies stays alive in the metadata store, owning its
+//!   bundles, while clients, the proxy and the other brokers cannot reach
+//!   it; a bookie that keeps only the metadata store stays registered but
+//!   is unreachable by every ledger writer and reader.
+//! - [`Partition::cut_link`]: only the traffic between the server and the
+//!   given peers is dropped, both ways; each keeps talking to everyone
+//!   else (a broker that cannot reach one bookie, the metadata store, or
+//!   another broker).
 //!
-//! Rules carry a comment naming this process, so that they are removed on
-//! heal, on drop, and never mistaken for another test's.
+//! Every segment is dropped, those of connections already open too, so an
+//! open connection hangs until a timeout or a keep-alive notices. The rules
+//! of one partition live in a chain of their own in the namespace, jumped
+//! to from INPUT and OUTPUT on the bridge interface, and removed on heal
+//! or drop.
 
-use std::process::Command;
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 
-/// One end of a cut link: the process's control group (`None` for a
-/// process that only accepts connections, such as etcd) and the ports it
-/// listens on.
-#[derive(Debug, Clone)]
-pub struct LinkEnd {
-    pub group: Option<String>,
-    pub ports: Vec<u16>,
-}
+use crate::netns::{Host, NAMESPACE_INTERFACE};
 
 /// Dropped traffic, until [`Partition::heal`] or drop.
 pub struct Partition {
-    /// Each rule as appended (`iptables -A <rule>`), deleted in reverse.
-    rules: Vec<Vec<String>>,
-    tag: String,
+    host: Arc<Host>,
+    chain: String,
+    /// The jumps into `chain`, as appended (`iptables -A <rule>`).
+    jumps: Vec<Vec<String>>,
+    /// Whether `chain` exists and must be flushed and deleted.
+    created: bool,
 }
 
 impl Partition {
-    /// Whether iptables can be used here (installed, and this process may
-    /// change rules).
-    pub fn available() -> bool {
-        Command::new("iptables")
-            .args(["-w", "-S", "INPUT"])
-            .output()
-            .map(|out| out.status.success())
-            .unwrap_or(false)
+    /// `host` reaches only `keep`, and only `keep` reaches it.
+    pub fn isolate(host: &Arc<Host>, keep: &[Ipv4Addr]) -> Result<Partition> {
+        let mut rules: Vec<Vec<String>> = Vec::new();
+        for ip in keep {
+            rules.push(words(&["-s", &ip.to_string(), "-j", "RETURN"]));
+            rules.push(words(&["-d", &ip.to_string(), "-j", "RETURN"]));
+        }
+        rules.push(words(&["-j", "DROP"]));
+        Partition::install(host, rules)
     }
 
-    fn new() -> Partition {
-        Partition {
-            rules: Vec::new(),
-            tag: format!("magnetar-test-{}", std::process::id()),
+    /// Drops everything between `host` and each of `peers`, both ways.
+    pub fn cut_link(host: &Arc<Host>, peers: &[Ipv4Addr]) -> Result<Partition> {
+        let mut rules: Vec<Vec<String>> = Vec::new();
+        for ip in peers {
+            rules.push(words(&["-s", &ip.to_string(), "-j", "DROP"]));
+            rules.push(words(&["-d", &ip.to_string(), "-j", "DROP"]));
         }
+        Partition::install(host, rules)
     }
 
-    /// Cuts `ports` off: segments to them and from them are dropped.
-    pub fn cut(ports: &[u16]) -> Result<Partition> {
-        let mut partition = Partition::new();
-        for port in ports {
-            for direction in ["--dport", "--sport"] {
-                let rule = [
-                    "INPUT",
-                    "-i",
-                    "lo",
-                    "-p",
-                    "tcp",
-                    direction,
-                    &port.to_string(),
-                ]
-                .map(str::to_string)
-                .to_vec();
-                partition.add(rule, "DROP")?;
-            }
-        }
-        Ok(partition)
-    }
-
-    /// Cuts the connections between `a` and `b`, whichever opened them;
-    /// both keep every other connection.
-    pub fn cut_link(a: &LinkEnd, b: &LinkEnd) -> Result<Partition> {
-        let mark = next_mark().to_string();
-        let mut partition = Partition::new();
-        for (opener, listener) in [(a, b), (b, a)] {
-            let Some(group) = &opener.group else {
-                continue;
-            };
-            if listener.ports.is_empty() {
-                continue;
-            }
-            let ports = listener
-                .ports
-                .iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
-            let rule = [
-                "OUTPUT",
-                "-o",
-                "lo",
-                "-p",
-                "tcp",
-                "-m",
-                "cgroup",
-                "--path",
-                group,
-                "-m",
-                "multiport",
-                "--dports",
-                &ports,
-            ]
-            .map(str::to_string)
-            .to_vec();
-            partition.add(rule, &format!("CONNMARK --set-mark {mark}"))?;
-        }
-        if partition.rules.is_empty() {
-            bail!("neither end of the link {a:?} / {b:?} opens connections to the other");
-        }
-        let drop = ["OUTPUT", "-o", "lo", "-m", "connmark", "--mark", &mark]
-            .map(str::to_string)
-            .to_vec();
-        partition.add(drop, "DROP")?;
-        Ok(partition)
-    }
-
-    /// Appends `rule -j target`; on failure, removes what was added.
-    fn add(&mut self, mut rule: Vec<String>, target: &str) -> Result<()> {
-        rule.extend(["-m", "comment", "--comment", &self.tag, "-j"].map(str::to_string));
-        rule.extend(target.split(' ').map(str::to_string));
-        if let Err(error) = iptables("-A", &rule) {
-            let _ = self.heal();
+    /// Creates the chain with `rules`, then jumps to it from INPUT and
+    /// OUTPUT; on failure, removes what was added.
+    fn install(host: &Arc<Host>, rules: Vec<Vec<String>>) -> Result<Partition> {
+        static NEXT: AtomicU32 = AtomicU32::new(1);
+        let mut partition = Partition {
+            host: host.clone(),
+            chain: format!("magnetar-cut-{}", NEXT.fetch_add(1, Ordering::Relaxed)),
+            jumps: Vec::new(),
+            created: false,
+        };
+        if let Err(error) = partition.try_install(rules) {
+            let _ = partition.heal();
             return Err(error);
         }
-        self.rules.push(rule);
+        Ok(partition)
+    }
+
+    fn try_install(&mut self, rules: Vec<Vec<String>>) -> Result<()> {
+        self.host
+            .iptables("-N", std::slice::from_ref(&self.chain))?;
+        self.created = true;
+        for rule in rules {
+            let mut rule = rule;
+            rule.insert(0, self.chain.clone());
+            self.host.iptables("-A", &rule)?;
+        }
+        for (chain, direction) in [("INPUT", "-i"), ("OUTPUT", "-o")] {
+            let jump = words(&[chain, direction, NAMESPACE_INTERFACE, "-j", &self.chain]);
+            self.host.iptables("-A", &jump)?;
+            self.jumps.push(jump);
+        }
         Ok(())
     }
 
     /// Removes the rules.
     pub fn heal(&mut self) -> Result<()> {
         let mut first_error = None;
-        while let Some(rule) = self.rules.pop() {
-            if let Err(error) = iptables("-D", &rule) {
+        while let Some(jump) = self.jumps.pop() {
+            if let Err(error) = self.host.iptables("-D", &jump) {
                 first_error.get_or_insert(error);
+            }
+        }
+        if std::mem::take(&mut self.created) {
+            for action in ["-F", "-X"] {
+                if let Err(error) = self
+                    .host
+                    .iptables(action, std::slice::from_ref(&self.chain))
+                {
+                    first_error.get_or_insert(error);
+                }
             }
         }
         first_error.map_or(Ok(()), Err)
@@ -159,21 +121,6 @@ impl Drop for Partition {
     }
 }
 
-/// A connection mark no other cut of this or another test process uses.
-fn next_mark() -> u32 {
-    static NEXT: AtomicU32 = AtomicU32::new(1);
-    let serial = NEXT.fetch_add(1, Ordering::Relaxed) & 0xfff;
-    0x4000_0000 | ((std::process::id() & 0x3_ffff) << 12) | serial
-}
-
-fn iptables(action: &str, rule: &[String]) -> Result<()> {
-    let status = Command::new("iptables")
-        .args(["-w", action])
-        .args(rule)
-        .status()
-        .context("run iptables")?;
-    if !status.success() {
-        bail!("iptables {action} {}: {status}", rule.join(" "));
-    }
-    Ok(())
+fn words(words: &[&str]) -> Vec<String> {
+    words.iter().map(|word| word.to_string()).collect()
 }

@@ -1,19 +1,19 @@
 //! Spawning and supervising `magnetar` child processes: waiting for the
 //! ready line (now or later), stderr to the terminal or to a log file,
-//! SIGTERM with a deadline and SIGKILL. Each child runs in a control
-//! group of its own when a test asked for them ([`crate::net_group`]).
+//! SIGTERM with a deadline and SIGKILL. A child given a [`Host`] runs in
+//! that network namespace ([`crate::netns`]), restarts included.
 
 use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::net_group;
+use crate::netns::Host;
 
 /// Path of the `magnetar` binary: `$MAGNETAR_BIN`, else the one cargo built
 /// next to this test executable (`target/<profile>/magnetar`).
@@ -44,6 +44,18 @@ pub fn run_magnetar(args: &[&str]) -> Result<String> {
         );
     }
     Ok(String::from_utf8(output.stdout)?.trim().to_string())
+}
+
+/// Sends `signal` (`-STOP`, `-CONT`, …) to process `pid` with kill(1).
+pub fn signal_pid(pid: u32, signal: &str) -> Result<()> {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .context("run kill")?;
+    if !status.success() {
+        bail!("kill {signal} {pid} failed: {status}");
+    }
+    Ok(())
 }
 
 /// The parsed readiness line of a process.
@@ -81,6 +93,7 @@ pub struct MagnetarProcess {
     pub ready: ReadyLine,
     args: Vec<String>,
     stderr_log: Option<PathBuf>,
+    host: Option<Arc<Host>>,
 }
 
 /// A `magnetar` process spawned without waiting for its ready line yet.
@@ -90,6 +103,7 @@ pub struct StartingProcess {
     ready: mpsc::Receiver<ReadyLine>,
     args: Vec<String>,
     stderr_log: Option<PathBuf>,
+    host: Option<Arc<Host>>,
 }
 
 impl StartingProcess {
@@ -106,6 +120,7 @@ impl StartingProcess {
                 ready,
                 args: std::mem::take(&mut self.args),
                 stderr_log: self.stderr_log.take(),
+                host: self.host.take(),
             }),
             Err(_) => {
                 let _ = child.kill();
@@ -128,12 +143,9 @@ impl Drop for StartingProcess {
     }
 }
 
-/// Waits for a child that was killed or has exited, and removes its
-/// control group.
+/// Waits for a child that was killed or has exited.
 fn reap(child: &mut Child) -> Option<ExitStatus> {
-    let status = child.wait().ok();
-    net_group::remove(child.id());
-    status
+    child.wait().ok()
 }
 
 impl MagnetarProcess {
@@ -156,13 +168,24 @@ impl MagnetarProcess {
     /// Starts `magnetar <args>` without waiting for its ready line; stderr
     /// goes to `stderr_log` (appended) when given.
     pub fn spawn(args: &[&str], stderr_log: Option<&Path>) -> Result<StartingProcess> {
+        MagnetarProcess::spawn_on(None, args, stderr_log)
+    }
+
+    /// As [`MagnetarProcess::spawn`], inside `host`'s network namespace
+    /// when one is given (for this start and every restart).
+    pub fn spawn_on(
+        host: Option<Arc<Host>>,
+        args: &[&str],
+        stderr_log: Option<&Path>,
+    ) -> Result<StartingProcess> {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let (child, ready) = spawn_child(&args, stderr_log)?;
+        let (child, ready) = spawn_child(&args, stderr_log, host.as_deref())?;
         Ok(StartingProcess {
             child: Some(child),
             ready,
             args,
             stderr_log: stderr_log.map(Path::to_path_buf),
+            host,
         })
     }
 
@@ -182,18 +205,7 @@ impl MagnetarProcess {
 
     /// Sends `signal` (`-STOP`, `-CONT`, …) to the process with kill(1).
     pub fn signal(&self, signal: &str) -> Result<()> {
-        let pid = self
-            .pid()
-            .context("the process is not running")?
-            .to_string();
-        let status = Command::new("kill")
-            .args([signal, &pid])
-            .status()
-            .context("run kill")?;
-        if !status.success() {
-            bail!("kill {signal} {pid} failed: {status}");
-        }
-        Ok(())
+        signal_pid(self.pid().context("the process is not running")?, signal)
     }
 
     /// The file stderr is appended to, if the process was started with one.
@@ -214,7 +226,6 @@ impl MagnetarProcess {
         if let Some(mut child) = self.child.take() {
             child.kill().context("kill -9")?;
             child.wait().context("reap killed process")?;
-            net_group::remove(child.id());
         }
         Ok(())
     }
@@ -236,7 +247,6 @@ impl MagnetarProcess {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = child.try_wait().context("wait for the process")? {
-                net_group::remove(child.id());
                 return Ok(status);
             }
             if Instant::now() >= deadline {
@@ -255,12 +265,14 @@ impl MagnetarProcess {
     /// and waits for readiness. A stderr log is appended to.
     pub fn restart(&mut self, timeout: Duration) -> Result<()> {
         self.kill9()?;
-        let (child, ready) = spawn_child(&self.args, self.stderr_log.as_deref())?;
+        let (child, ready) =
+            spawn_child(&self.args, self.stderr_log.as_deref(), self.host.as_deref())?;
         let starting = StartingProcess {
             child: Some(child),
             ready,
             args: self.args.clone(),
             stderr_log: self.stderr_log.clone(),
+            host: self.host.clone(),
         };
         *self = starting.wait_ready(timeout)?;
         Ok(())
@@ -276,6 +288,7 @@ impl Drop for MagnetarProcess {
 fn spawn_child(
     args: &[String],
     stderr_log: Option<&Path>,
+    host: Option<&Host>,
 ) -> Result<(Child, mpsc::Receiver<ReadyLine>)> {
     let bin = magnetar_bin();
     if !bin.exists() {
@@ -284,7 +297,10 @@ fn spawn_child(
             bin.display()
         );
     }
-    let mut command = net_group::command(&bin);
+    let mut command = match host {
+        Some(host) => host.command(&bin),
+        None => Command::new(&bin),
+    };
     command
         .args(args)
         .env(

@@ -1,5 +1,5 @@
 //! The embedded Raft metadata store as `magnetar metadata` processes on
-//! loopback: 1, 3 or 5 voters, each with its own data directory, killed
+//! loopback (or in network namespaces, see [`crate::netns`]): 1, 3 or 5 voters, each with its own data directory, killed
 //! (SIGKILL) on drop.
 
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use magnetar_metadata::url::{connect, MetadataUrl};
 use magnetar_metadata::MetadataStore;
 use tempfile::TempDir;
 
+use crate::netns::{bind_ip, Host};
 use crate::process::MagnetarProcess;
 
 /// How long a metadata node may take to become ready.
@@ -33,8 +34,13 @@ pub struct RaftGroup {
 impl RaftGroup {
     /// Starts `voters` metadata nodes (1, 3 or 5) on free loopback ports.
     pub fn start(voters: usize) -> Result<RaftGroup> {
-        let addrs = (0..voters)
-            .map(|_| free_port().map(|port| format!("127.0.0.1:{port}")))
+        // Each in a network namespace of its own when the test has a network.
+        let hosts = (0..voters)
+            .map(|_| Host::next())
+            .collect::<Result<Vec<_>>>()?;
+        let addrs = hosts
+            .iter()
+            .map(|host| Ok(format!("{}:{}", bind_ip(host.as_ref()), free_port()?)))
             .collect::<Result<Vec<_>>>()?;
         let peers = addrs
             .iter()
@@ -44,7 +50,7 @@ impl RaftGroup {
             .join(",");
         let mut nodes = Vec::new();
         let mut dirs = Vec::new();
-        for (i, addr) in addrs.iter().enumerate() {
+        for (i, (addr, host)) in addrs.iter().zip(hosts).enumerate() {
             let dir = tempfile::Builder::new()
                 .prefix("magnetar-raft-")
                 .tempdir()
@@ -63,7 +69,8 @@ impl RaftGroup {
                 &peers,
             ];
             nodes.push(
-                MagnetarProcess::start(&args, RAFT_START_TIMEOUT)
+                MagnetarProcess::spawn_on(host, &args, None)
+                    .and_then(|node| node.wait_ready(RAFT_START_TIMEOUT))
                     .with_context(|| format!("start metadata node {id}"))?,
             );
             dirs.push(dir);

@@ -3,24 +3,26 @@
 //! clients through a `magnetar proxy`) while a seeded schedule kills,
 //! restarts, pauses and resumes brokers, bookies and etcd, partitions a
 //! broker or a bookie from everyone, cuts the link between a broker and one
-//! bookie, the metadata store or another broker, and fills a bookie's
-//! disk, or makes a bookie lose its power (a kill -9 that also drops every
-//! write not yet fsynced). Every run must end with nothing acknowledged lost, nothing
-//! reordered and, with deduplication on, nothing stored twice.
+//! bookie, the metadata store, another broker or the proxy, or between two
+//! bookies, fills a bookie's disk, or makes a bookie lose its power (a kill
+//! -9 that also drops every write not yet fsynced). Every run must end with
+//! nothing acknowledged lost, nothing reordered and, with deduplication on,
+//! nothing stored twice.
 //!
 //! - CI runs one seed per fault kind and one mixing all kinds on etcd, and
 //!   one mixing all kinds on Raft. Bookies run on small tmpfs disks when
-//!   the tests run as root, so that a fault can fill one up; partitions
-//!   need iptables, and cut links a cgroup2 mount as well; with root and
-//!   `/dev/fuse`, bookies run on lossy disks (over the small ones), so that
-//!   one can lose its power. A fault kind that cannot be injected here is
-//!   left out.
+//!   the tests run as root, so that a fault can fill one up; with root,
+//!   `ip` and iptables, every server runs in a network namespace of its own
+//!   on a test network ([`magnetar_tests::netns`]), so that partitions and
+//!   cut links drop traffic by address; with root and `/dev/fuse`, bookies
+//!   run on lossy disks (over the small ones), so that one can lose its
+//!   power. A fault kind that cannot be injected here is left out.
 //! - `MAGNETAR_FAULT_SEEDS=7,8,9` runs those seeds (all kinds, or those
 //!   named in `MAGNETAR_FAULT_KINDS=KillMetadata,PauseBroker`) instead: a
 //!   failing run prints its seed, and this replays its schedule.
 //! - `MAGNETAR_SOAK_SECS=3600` keeps running fresh seeds that long.
 //!
-//! A second test shows a cut link parts two processes and nothing else.
+//! A second test shows a cut link parts two servers and nothing else.
 //! A third proves the checker has teeth: a broker built with the
 //! `fault-injection` feature and told to acknowledge every 100th message
 //! without storing it fails verification, where a sound one passes.
@@ -30,11 +32,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use magnetar_broker::fault::ACK_WITHOUT_STORE_EVERY;
 use magnetar_tests::cluster::{CLUSTER_BOOKIES, SHORT_TIMINGS};
-use magnetar_tests::faults::{FaultKind, FaultSchedule};
+use magnetar_tests::faults::{broker_host, metadata_ips, FaultKind, FaultSchedule};
 use magnetar_tests::http::http_get;
 use magnetar_tests::lossy_fs::LossyDisk;
-use magnetar_tests::net_group;
-use magnetar_tests::partition::{LinkEnd, Partition};
+use magnetar_tests::netns::TestNet;
+use magnetar_tests::partition::Partition;
 use magnetar_tests::small_disk::SmallDisk;
 use magnetar_tests::verify_command::{VerifyCommand, VerifyOutcome};
 use magnetar_tests::wait::{blocking, poll, run_scenario};
@@ -50,7 +52,7 @@ const PRODUCE_SECS: u64 = 12;
 /// How long a whole `magnetar verify` run may take, drain included.
 const VERIFY_TIMEOUT: Duration = Duration::from_secs(240);
 /// The CI runs: one per fault kind, then all kinds mixed.
-const CI_RUNS: [(u64, &[FaultKind]); 14] = [
+const CI_RUNS: [(u64, &[FaultKind]); 16] = [
     (11, &[FaultKind::KillBroker]),
     (12, &[FaultKind::PauseBroker]),
     (13, &[FaultKind::KillBookie]),
@@ -64,6 +66,8 @@ const CI_RUNS: [(u64, &[FaultKind]); 14] = [
     (25, &[FaultKind::CutBrokerFromMetadata]),
     (26, &[FaultKind::CutBrokerFromBroker]),
     (27, &[FaultKind::PowerLossBookie]),
+    (28, &[FaultKind::CutProxyFromBroker]),
+    (29, &[FaultKind::CutBookieFromBookie]),
     (15, &FaultKind::ALL),
 ];
 /// On the Raft metadata store: one run mixing all kinds.
@@ -185,15 +189,11 @@ async fn run_schedules(metadata: Metadata, default: &[(u64, &[FaultKind])]) {
     if !small_disks {
         eprintln!("not root: no small disks, so no full-disk faults");
     }
-    let partitions = Partition::available();
-    if !partitions {
-        eprintln!("iptables cannot be used: no partitions");
-    }
-    // Before the first process starts: a process's connections are told
-    // apart by the control group it was started in.
-    let links = partitions && net_group::enable();
-    if partitions && !links {
-        eprintln!("no writable cgroup2 mount: no cut links");
+    // Before the first process starts: each runs in a namespace of its
+    // own, so that a fault can cut it off by address.
+    let net = TestNet::enable();
+    if net.is_none() {
+        eprintln!("no test network: no partitions or cut links");
     }
     let lossy_disks = LossyDisk::available();
     if !lossy_disks {
@@ -217,8 +217,7 @@ async fn run_schedules(metadata: Metadata, default: &[(u64, &[FaultKind])]) {
         };
         kinds.retain(|kind| match kind {
             FaultKind::FillBookieDisk => small_disks,
-            FaultKind::IsolateBroker | FaultKind::IsolateBookie => partitions,
-            kind if kind.cuts_a_link() => links,
+            kind if kind.cuts_the_network() => net.is_some(),
             kind if kind.on_etcd() => matches!(metadata, Metadata::Etcd),
             FaultKind::PowerLossBookie => lossy_disks,
             _ => true,
@@ -363,35 +362,18 @@ fn verification_fails_against_a_broker_that_acks_without_storing() {
         .contains("acknowledged messages never delivered"));
 }
 
-/// A cut link parts two processes and nothing else: a broker cut from the
+/// A cut link parts two servers and nothing else: a broker cut from the
 /// metadata store loses its session (its open connection to etcd is cut
 /// too, not only new ones), while the test still reaches both the broker
 /// and etcd; once healed, the broker opens a new session.
 #[test]
-fn a_cut_link_parts_two_processes_only() {
-    if !Partition::available() || !net_group::enable() {
-        eprintln!("needs iptables and a writable cgroup2 mount: skipped");
+fn a_cut_link_parts_two_servers_only() {
+    let Some(_net) = TestNet::enable() else {
+        eprintln!("needs root, ip and iptables for a test network: skipped");
         return;
-    }
+    };
     run_scenario(async {
         let cluster = BrokerCluster::start(1, &SHORT_TIMINGS).await.unwrap();
-        let broker = cluster.broker(0);
-        let pid = broker.process.pid().unwrap();
-        let group = net_group::group_of(pid).expect("the broker runs in a group of its own");
-        let ports = |url: &str| -> u16 { url.rsplit(':').next().unwrap().parse().unwrap() };
-        let broker_end = LinkEnd {
-            group: Some(group),
-            ports: vec![
-                ports(&broker.pulsar_url().unwrap()),
-                ports(&broker.http_addr().unwrap()),
-            ],
-        };
-        let etcd = cluster.bookies().etcd().expect("an etcd of its own");
-        let etcd_port: u16 = ports(&etcd.endpoints()[0]);
-        let etcd_end = LinkEnd {
-            group: None,
-            ports: vec![etcd_port],
-        };
         let expired = |cluster: &BrokerCluster| {
             cluster
                 .broker(0)
@@ -401,7 +383,8 @@ fn a_cut_link_parts_two_processes_only() {
         };
         assert_eq!(expired(&cluster), 0);
 
-        let mut cut = Partition::cut_link(&broker_end, &etcd_end).unwrap();
+        let broker = broker_host(&cluster, 0).unwrap();
+        let mut cut = Partition::cut_link(&broker, &metadata_ips(&cluster).unwrap()).unwrap();
         poll(
             Duration::from_secs(20),
             "the cut broker's session expires",

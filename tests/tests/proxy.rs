@@ -142,7 +142,7 @@ async fn next(framed: &mut Framed<TcpStream, PulsarCodec>) -> BaseCommand {
 #[test]
 fn the_proxy_tunnels_only_to_brokers_and_answers_every_command() {
     run_scenario(async {
-        let cluster = BrokerCluster::start(1, &SHORT_TIMINGS).await.unwrap();
+        let mut cluster = BrokerCluster::start(1, &SHORT_TIMINGS).await.unwrap();
         let proxy = cluster.start_proxy().expect("proxy starts");
         let addr = proxy
             .pulsar_url()

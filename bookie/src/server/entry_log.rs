@@ -6,6 +6,13 @@
 //! only learns a location after [`EntryLogs::sync`] has fsynced the bytes,
 //! so no reader ever follows a location into unwritten data. Reads verify the
 //! record CRC and ids and refuse anything that does not match.
+//!
+//! A failed write or fsync (a full disk, an I/O error) leaves the file's
+//! bytes past its last sync unknown: part of a record may be in it. Offsets
+//! are counted here, not asked of the file, so appending on after such a
+//! failure would hand out locations that no longer match the bytes. The
+//! next append after a failure therefore starts a new file; nothing the
+//! index knows lies past the old file's last sync.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -38,6 +45,11 @@ struct CurrentLog {
     writeback: writeback::WritebackPacer,
     /// Logs rolled away from since the last sync: they need an fsync too.
     unsynced: Vec<File>,
+    /// A write or fsync of this log failed; the next append rolls.
+    failed: bool,
+    /// Test hook: the next append writes half its record, then fails.
+    #[cfg(test)]
+    fail_next_append: bool,
 }
 
 /// The set of entry log files under one directory.
@@ -81,7 +93,41 @@ impl EntryLogs {
             writer: BufWriter::with_capacity(1 << 20, file),
             writeback: writeback::WritebackPacer::default(),
             unsynced: Vec::new(),
+            failed: false,
+            #[cfg(test)]
+            fail_next_append: false,
         })
+    }
+
+    /// Makes the next log current. A failed log's buffered bytes are
+    /// dropped unwritten (nothing indexed points at them); a sound one's
+    /// are written, and it is fsynced at the next sync.
+    fn roll(&self, current: &mut CurrentLog) -> Result<(), StorageError> {
+        // A file a failed roll created but could not make durable is
+        // skipped, never reused: it may hold nothing the index knows.
+        let mut next_id = current.id + 1;
+        while entry_log_path(&self.dir, next_id).exists() {
+            next_id += 1;
+        }
+        let next = Self::create_log(&self.dir, next_id)?;
+        let old = std::mem::replace(current, next);
+        current.unsynced = old.unsynced;
+        if old.failed {
+            tracing::warn!(
+                log_id = old.id,
+                next_log_id = next_id,
+                "entry log write failed; continuing in a new log"
+            );
+            drop(old.writer.into_parts());
+            return Ok(());
+        }
+        let path = entry_log_path(&self.dir, old.id);
+        let file = old
+            .writer
+            .into_inner()
+            .map_err(|e| StorageError::io(&path, e.into_error()))?;
+        current.unsynced.push(file);
+        Ok(())
     }
 
     /// Ids of every entry log, ascending.
@@ -117,16 +163,8 @@ impl EntryLogs {
         body: &Bytes,
     ) -> Result<Location, StorageError> {
         let mut current = self.current.lock();
-        if current.offset >= self.max_file_size {
-            let next = Self::create_log(&self.dir, current.id + 1)?;
-            let old = std::mem::replace(&mut *current, next);
-            let path = entry_log_path(&self.dir, old.id);
-            let file = old
-                .writer
-                .into_inner()
-                .map_err(|e| StorageError::io(&path, e.into_error()))?;
-            current.unsynced = old.unsynced;
-            current.unsynced.push(file);
+        if current.failed || current.offset >= self.max_file_size {
+            self.roll(&mut current)?;
         }
         let record = Record::entry(ledger_id, entry_id, body.clone());
         let mut buf = BytesMut::with_capacity(record.framed_len());
@@ -137,16 +175,12 @@ impl EntryLogs {
             len: buf.len() as u32,
         };
         let path = entry_log_path(&self.dir, current.id);
-        current
-            .writer
-            .write_all(&buf)
-            .map_err(|e| StorageError::io(&path, e))?;
-        current.offset += buf.len() as u64;
-        if current.writeback.pending(current.offset) >= WRITEBACK_STEP {
-            current
-                .writer
-                .flush()
-                .map_err(|e| StorageError::io(&path, e))?;
+        let written = Self::write_record(&mut current, &buf).and_then(|()| {
+            current.offset += buf.len() as u64;
+            if current.writeback.pending(current.offset) < WRITEBACK_STEP {
+                return Ok(());
+            }
+            current.writer.flush()?;
             let CurrentLog {
                 writer,
                 writeback,
@@ -154,30 +188,57 @@ impl EntryLogs {
                 ..
             } = &mut *current;
             writeback.step(writer.get_ref(), *offset);
+            Ok(())
+        });
+        if let Err(error) = written {
+            current.failed = true;
+            return Err(StorageError::io(&path, error));
         }
         Ok(location)
     }
 
+    fn write_record(current: &mut CurrentLog, buf: &[u8]) -> io::Result<()> {
+        #[cfg(test)]
+        if std::mem::take(&mut current.fail_next_append) {
+            current.writer.write_all(&buf[..buf.len() / 2])?;
+            current.writer.flush()?;
+            return Err(io::Error::other("injected write failure"));
+        }
+        current.writer.write_all(buf)
+    }
+
+    /// Test hook: the next append writes half its record and fails, as a
+    /// write that runs out of disk space part way does.
+    #[cfg(test)]
+    pub(crate) fn fail_next_append(&self) {
+        self.current.lock().fail_next_append = true;
+    }
+
     /// Flushes buffered appends and fsyncs every log written since the last sync.
+    /// A failure leaves the current log failed: the next append rolls.
     pub fn sync(&self) -> Result<(), StorageError> {
         let mut current = self.current.lock();
-        let path = entry_log_path(&self.dir, current.id);
-        current
-            .writer
-            .flush()
-            .map_err(|e| StorageError::io(&path, e))?;
-        for file in current.unsynced.drain(..) {
-            file.sync_data()
-                .map_err(|e| StorageError::io(&self.dir, e))?;
+        if let Err(error) = Self::sync_current(&mut current) {
+            current.failed = true;
+            return Err(StorageError::io(
+                entry_log_path(&self.dir, current.id),
+                error,
+            ));
         }
-        current
-            .writer
-            .get_ref()
-            .sync_data()
-            .map_err(|e| StorageError::io(&path, e))?;
         let offset = current.offset;
         current.writeback.synced(offset);
         Ok(())
+    }
+
+    fn sync_current(current: &mut CurrentLog) -> io::Result<()> {
+        if current.failed {
+            return Err(io::Error::other("an earlier write of this log failed"));
+        }
+        current.writer.flush()?;
+        for file in current.unsynced.drain(..) {
+            file.sync_data()?;
+        }
+        current.writer.get_ref().sync_data()
     }
 
     fn reader(&self, log_id: u64) -> Result<Arc<File>, StorageError> {
@@ -242,5 +303,55 @@ impl EntryLogs {
         let path = entry_log_path(&self.dir, log_id);
         fs::remove_file(&path).map_err(|e| StorageError::io(&path, e))?;
         durable_file::sync_dir(&self.dir).map_err(|e| StorageError::io(&self.dir, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(n: u8) -> Bytes {
+        Bytes::from(vec![n; 300])
+    }
+
+    #[test]
+    fn a_failed_append_moves_to_a_new_log_and_every_location_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = EntryLogs::open(dir.path(), 1 << 30).unwrap();
+        let first = logs.append(1, 0, &body(1)).unwrap();
+        logs.sync().unwrap();
+
+        // Half of entry 1's record reaches the file, then the write fails
+        // (a disk that fills up part way); the checkpoint fails.
+        logs.fail_next_append();
+        assert!(logs.append(1, 1, &body(2)).is_err());
+        assert!(logs.sync().is_err(), "a failed log never syncs");
+
+        // The retried checkpoint appends again: in a new log, at offsets
+        // that match the bytes.
+        let retried = logs.append(1, 1, &body(2)).unwrap();
+        let next = logs.append(1, 2, &body(3)).unwrap();
+        logs.sync().unwrap();
+        assert_ne!(retried.log_id, first.log_id);
+        assert_eq!(retried.offset, 0);
+        assert_eq!(logs.read(first, 1, 0).unwrap(), body(1));
+        assert_eq!(logs.read(retried, 1, 1).unwrap(), body(2));
+        assert_eq!(logs.read(next, 1, 2).unwrap(), body(3));
+    }
+
+    #[test]
+    fn a_roll_skips_a_log_file_that_already_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = EntryLogs::open(dir.path(), 1 << 30).unwrap();
+        let current = logs.current_id();
+        // Left by a roll that created the file but failed to sync its
+        // directory.
+        File::create(entry_log_path(dir.path(), current + 1)).unwrap();
+        logs.fail_next_append();
+        assert!(logs.append(1, 0, &body(1)).is_err());
+        let location = logs.append(1, 0, &body(1)).unwrap();
+        assert_eq!(location.log_id, current + 2);
+        logs.sync().unwrap();
+        assert_eq!(logs.read(location, 1, 0).unwrap(), body(1));
     }
 }

@@ -4,11 +4,13 @@
 //! 0 and releasing it (retrying if another process grabs a port first),
 //! keeps its data in a temporary directory, and is killed on drop. `stop`
 //! and `restart` (same data and ports) let tests exercise reconnects.
-//! [`EtcdServer::start_tls`] serves clients over mutual TLS only.
+//! [`EtcdServer::start_tls`] serves clients over mutual TLS only;
+//! [`EtcdServer::start_placed`] listens on another address, started through
+//! a launcher command (a network namespace of its own, say).
 
 use std::fs::File;
 use std::io;
-use std::net::TcpListener;
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,6 +33,25 @@ pub struct EtcdServer {
     client_port: u16,
     peer_port: u16,
     tls: Option<EtcdTlsFiles>,
+    placement: EtcdPlacement,
+}
+
+/// Where a test etcd runs: the address it listens on, and the command it
+/// is started through (`["ip", "netns", "exec", "NAME"]`, say; empty for
+/// etcd itself).
+#[derive(Debug, Clone)]
+pub struct EtcdPlacement {
+    pub host: IpAddr,
+    pub launcher: Vec<String>,
+}
+
+impl Default for EtcdPlacement {
+    fn default() -> EtcdPlacement {
+        EtcdPlacement {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            launcher: Vec::new(),
+        }
+    }
 }
 
 /// PEM files of an etcd that serves clients over mutual TLS: its own
@@ -60,16 +81,25 @@ impl EtcdServer {
     /// Starts etcd (binary `etcd` on the PATH, or `$ETCD_BIN`) and waits
     /// until it serves requests.
     pub async fn start() -> io::Result<EtcdServer> {
-        EtcdServer::start_with(None).await
+        EtcdServer::start_with(None, EtcdPlacement::default()).await
+    }
+
+    /// As [`EtcdServer::start`], listening on `placement.host` and started
+    /// through `placement.launcher`.
+    pub async fn start_placed(placement: EtcdPlacement) -> io::Result<EtcdServer> {
+        EtcdServer::start_with(None, placement).await
     }
 
     /// As [`EtcdServer::start`], serving clients over TLS only and
     /// requiring client certificates signed by `files.trusted_ca`.
     pub async fn start_tls(files: EtcdTlsFiles) -> io::Result<EtcdServer> {
-        EtcdServer::start_with(Some(files)).await
+        EtcdServer::start_with(Some(files), EtcdPlacement::default()).await
     }
 
-    async fn start_with(tls: Option<EtcdTlsFiles>) -> io::Result<EtcdServer> {
+    async fn start_with(
+        tls: Option<EtcdTlsFiles>,
+        placement: EtcdPlacement,
+    ) -> io::Result<EtcdServer> {
         let mut last_error = None;
         for _ in 0..START_ATTEMPTS {
             let data_dir = fast_temp_dir()?;
@@ -80,6 +110,7 @@ impl EtcdServer {
                 client_port,
                 peer_port,
                 tls: tls.clone(),
+                placement: placement.clone(),
             };
             match server.launch_and_wait().await {
                 Ok(()) => return Ok(server),
@@ -94,10 +125,10 @@ impl EtcdServer {
 
     /// `host:port` of the client endpoint.
     pub fn endpoints(&self) -> Vec<String> {
-        vec![format!("127.0.0.1:{}", self.client_port)]
+        vec![format!("{}:{}", self.placement.host, self.client_port)]
     }
 
-    /// `etcd://127.0.0.1:port[/prefix]`.
+    /// `etcd://host:port[/prefix]`.
     pub fn url(&self, prefix: Option<&str>) -> MetadataUrl {
         MetadataUrl::Etcd {
             endpoints: self.endpoints(),
@@ -152,13 +183,21 @@ impl EtcdServer {
     async fn launch_and_wait(&mut self) -> io::Result<()> {
         let binary = std::env::var("ETCD_BIN").unwrap_or_else(|_| "etcd".to_string());
         let scheme = if self.tls.is_some() { "https" } else { "http" };
-        let client_url = format!("{scheme}://127.0.0.1:{}", self.client_port);
-        let peer_url = format!("http://127.0.0.1:{}", self.peer_port);
+        let host = self.placement.host;
+        let client_url = format!("{scheme}://{host}:{}", self.client_port);
+        let peer_url = format!("http://{host}:{}", self.peer_port);
         let log = File::options()
             .create(true)
             .append(true)
             .open(self.data_dir.path().join("etcd.log"))?;
-        let mut command = Command::new(&binary);
+        let mut command = match self.placement.launcher.split_first() {
+            Some((launcher, launcher_args)) => {
+                let mut command = Command::new(launcher);
+                command.args(launcher_args).arg(&binary);
+                command
+            }
+            None => Command::new(&binary),
+        };
         if let Some(files) = &self.tls {
             command
                 .arg(format!("--cert-file={}", files.server_cert.display()))

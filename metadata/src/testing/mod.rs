@@ -9,7 +9,7 @@ mod etcd_server;
 use std::any::Any;
 use std::sync::Arc;
 
-pub use etcd_server::{EtcdServer, EtcdTlsFiles};
+pub use etcd_server::{EtcdPlacement, EtcdServer, EtcdTlsFiles};
 
 use crate::store::MetadataStore;
 

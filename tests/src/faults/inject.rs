@@ -1,7 +1,9 @@
 //! Injecting one fault into a [`BrokerCluster`] and healing it: signals
-//! and restarts of processes, partitions and cut links, a full disk and a
-//! power loss.
+//! and restarts of processes, partitions and cut links (by address, on the
+//! test network of [`crate::netns`]), a full disk and a power loss.
 
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -11,8 +13,9 @@ use crate::bookies::BookieProcess;
 use crate::cluster::BrokerCluster;
 use crate::faults::FaultKind;
 use crate::http::http_get;
-use crate::net_group;
-use crate::partition::{LinkEnd, Partition};
+use crate::netns::Host;
+use crate::partition::Partition;
+use crate::process::signal_pid;
 use crate::wait::{blocking, poll};
 
 /// How long a bookie whose disk was freed may take to become writable (a
@@ -34,42 +37,41 @@ fn bookie(cluster: &mut BrokerCluster, target: usize) -> Result<&mut BookieProce
     cluster.bookies_mut().bookie_mut(&id)
 }
 
-/// The port of a `host:port` or `scheme://host:port` address.
-fn port_of(address: &str) -> Result<u16> {
-    address
-        .rsplit(':')
-        .next()
-        .and_then(|port| port.trim_end_matches('/').parse().ok())
-        .with_context(|| format!("no port in {address}"))
+/// The address of a `host:port` or `scheme://host:port` server.
+fn ip_of(address: &str) -> Result<Ipv4Addr> {
+    let host_port = address.split_once("://").map_or(address, |(_, rest)| rest);
+    let host = host_port
+        .rsplit_once(':')
+        .map_or(host_port, |(host, _)| host);
+    host.parse()
+        .with_context(|| format!("no IPv4 address in {address}"))
 }
 
-/// Broker `index` as one end of a link: its control group and ports.
-fn broker_end(cluster: &BrokerCluster, index: usize) -> Result<LinkEnd> {
-    let pid = cluster
-        .broker(index)
-        .process
-        .pid()
-        .with_context(|| format!("broker {index} is not running"))?;
-    let group = net_group::group_of(pid).with_context(|| {
-        format!("broker {index} (pid {pid}) has no control group: net_group::enable() first")
-    })?;
-    Ok(LinkEnd {
-        group: Some(group),
-        ports: vec![
-            port_of(&cluster.pulsar_url(index)?)?,
-            port_of(&cluster.broker_id(index)?)?,
-        ],
+/// The network namespace of the server at `address`.
+fn host_of(address: &str) -> Result<Arc<Host>> {
+    let ip = ip_of(address)?;
+    Host::at(IpAddr::V4(ip)).with_context(|| {
+        format!("{address} is not on a test network: netns::TestNet::enable() first")
     })
 }
 
-/// The metadata store as one end of a link: every port its URL names
+/// The address of broker `index`.
+pub fn broker_ip(cluster: &BrokerCluster, index: usize) -> Result<Ipv4Addr> {
+    ip_of(&cluster.broker_id(index)?)
+}
+
+/// The addresses of the metadata store: every host its URL names
 /// (`etcd://host:port,host:port/prefix`, `raft://host:port,...`).
-fn metadata_end(cluster: &BrokerCluster) -> Result<LinkEnd> {
+pub fn metadata_ips(cluster: &BrokerCluster) -> Result<Vec<Ipv4Addr>> {
     let url = cluster.metadata_url();
     let hosts = url.split_once("://").map_or(url, |(_, rest)| rest);
     let hosts = hosts.split('/').next().unwrap_or(hosts);
-    let ports = hosts.split(',').map(port_of).collect::<Result<Vec<_>>>()?;
-    Ok(LinkEnd { group: None, ports })
+    hosts.split(',').map(ip_of).collect()
+}
+
+/// Broker `index`'s namespace, to cut inside.
+pub fn broker_host(cluster: &BrokerCluster, index: usize) -> Result<Arc<Host>> {
+    host_of(&cluster.broker_id(index)?)
 }
 
 /// The cluster's etcd, for the faults that hit it.
@@ -81,13 +83,7 @@ fn etcd(cluster: &mut BrokerCluster) -> Result<&mut EtcdServer> {
 }
 
 fn signal_etcd(cluster: &mut BrokerCluster, signal: &str) -> Result<()> {
-    let pid = etcd(cluster)?.pid().context("etcd is not running")?;
-    let status = std::process::Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()
-        .context("run kill")?;
-    anyhow::ensure!(status.success(), "kill {signal} {pid}: {status}");
-    Ok(())
+    signal_pid(etcd(cluster)?.pid().context("etcd is not running")?, signal)
 }
 
 /// Injects a fault; a partition is returned to be healed later.
@@ -100,32 +96,51 @@ pub(super) fn inject(
     tracing::info!(kind = kind.name(), target, peer, "inject");
     match kind {
         FaultKind::CutBrokerFromBookie => {
-            let bookie = LinkEnd {
-                group: None,
-                ports: vec![port_of(&bookie_id(cluster, peer)?)?],
-            };
-            return Partition::cut_link(&broker_end(cluster, target)?, &bookie).map(Some);
+            let bookie = ip_of(&bookie_id(cluster, peer)?)?;
+            return Partition::cut_link(&broker_host(cluster, target)?, &[bookie]).map(Some);
         }
         FaultKind::CutBrokerFromMetadata => {
-            let metadata = metadata_end(cluster)?;
-            return Partition::cut_link(&broker_end(cluster, target)?, &metadata).map(Some);
+            let metadata = metadata_ips(cluster)?;
+            return Partition::cut_link(&broker_host(cluster, target)?, &metadata).map(Some);
         }
         FaultKind::CutBrokerFromBroker => {
             let other = (target + 1 + peer) % cluster.len().max(1);
             anyhow::ensure!(other != target, "one broker cannot be cut from itself");
-            let (a, b) = (broker_end(cluster, target)?, broker_end(cluster, other)?);
-            return Partition::cut_link(&a, &b).map(Some);
+            let other = broker_ip(cluster, other)?;
+            return Partition::cut_link(&broker_host(cluster, target)?, &[other]).map(Some);
+        }
+        FaultKind::CutProxyFromBroker => {
+            let proxies = cluster.proxy_ips();
+            anyhow::ensure!(
+                !proxies.is_empty(),
+                "the cluster has no proxy on a test network"
+            );
+            return Partition::cut_link(&broker_host(cluster, target)?, &proxies).map(Some);
+        }
+        FaultKind::CutBookieFromBookie => {
+            let bookies = cluster.bookies().ids().len();
+            let other = (target + 1 + peer) % bookies.max(1);
+            anyhow::ensure!(other != target, "one bookie cannot be cut from itself");
+            let other = ip_of(&bookie_id(cluster, other)?)?;
+            let host = host_of(&bookie_id(cluster, target)?)?;
+            return Partition::cut_link(&host, &[other]).map(Some);
         }
         FaultKind::IsolateBroker => {
-            let ports = [
-                port_of(&cluster.pulsar_url(target)?)?,
-                port_of(&cluster.broker_id(target)?)?,
-            ];
-            return Partition::cut(&ports).map(Some);
+            // It keeps its session and its bookies: alive and owning its
+            // bundles, but out of reach of clients, the proxy and the
+            // other brokers.
+            let mut keep = metadata_ips(cluster)?;
+            for id in cluster.bookies().ids() {
+                keep.push(ip_of(&id)?);
+            }
+            return Partition::isolate(&broker_host(cluster, target)?, &keep).map(Some);
         }
         FaultKind::IsolateBookie => {
-            let port = port_of(&bookie_id(cluster, target)?)?;
-            return Partition::cut(&[port]).map(Some);
+            // Registered (it keeps its session), but out of reach of every
+            // ledger writer and reader.
+            let keep = metadata_ips(cluster)?;
+            let host = host_of(&bookie_id(cluster, target)?)?;
+            return Partition::isolate(&host, &keep).map(Some);
         }
         _ => {}
     }
@@ -156,7 +171,9 @@ pub(super) fn inject(
         | FaultKind::IsolateBookie
         | FaultKind::CutBrokerFromBookie
         | FaultKind::CutBrokerFromMetadata
-        | FaultKind::CutBrokerFromBroker => Ok(()),
+        | FaultKind::CutBrokerFromBroker
+        | FaultKind::CutProxyFromBroker
+        | FaultKind::CutBookieFromBookie => Ok(()),
     }
     .map(|()| None)
 }
@@ -203,6 +220,8 @@ pub(super) async fn heal(
         | FaultKind::IsolateBookie
         | FaultKind::CutBrokerFromBookie
         | FaultKind::CutBrokerFromMetadata
-        | FaultKind::CutBrokerFromBroker => Ok(()),
+        | FaultKind::CutBrokerFromBroker
+        | FaultKind::CutProxyFromBroker
+        | FaultKind::CutBookieFromBookie => Ok(()),
     }
 }

@@ -2,8 +2,10 @@
 //! kill -9 and restart, SIGSTOP and SIGCONT of brokers, bookies and the
 //! metadata store (etcd); network partitions of a broker or a bookie from
 //! everyone, and of the link between a broker and one bookie, the
-//! metadata store or another broker; and a bookie's disk filling up. One
-//! fault at a time, each healed before the next.
+//! metadata store, another broker or the proxy, or between two bookies
+//! (on the test network of [`crate::netns`]); a bookie's disk filling up;
+//! and a bookie's power lost. One fault at a time, each healed before the
+//! next.
 //!
 //! A schedule is a pure function of its seed and its span, so a failing
 //! run is replayed by its seed. Timing is only ever a pacing choice: what
@@ -24,6 +26,7 @@ use crate::wait::blocking;
 
 mod inject;
 
+pub use inject::{broker_host, broker_ip, metadata_ips};
 use inject::{heal, inject};
 
 /// What can go wrong with one process.
@@ -40,32 +43,40 @@ pub enum FaultKind {
     /// A bookie's disk filled to the last byte, freed when healed. Needs
     /// bookies on small disks ([`crate::small_disk`]).
     FillBookieDisk,
-    /// A broker's ports cut off ([`crate::partition`]): alive, in the
-    /// metadata store and owning its bundles, but unreachable.
+    /// A broker that reaches only the metadata store and the bookies
+    /// ([`crate::partition`]): alive, in the metadata store and owning its
+    /// bundles, but out of reach of clients, the proxy and other brokers.
     IsolateBroker,
-    /// A bookie's port cut off: registered, but unreachable.
+    /// A bookie that reaches only the metadata store: registered, but
+    /// unreachable.
     IsolateBookie,
     /// kill -9 of etcd, restarted on its data and ports when healed.
     KillMetadata,
     /// SIGSTOP of etcd, SIGCONT when healed.
     PauseMetadata,
     /// The link between a broker and one bookie cut, both ways; each
-    /// still reaches everyone else. Needs [`crate::net_group`].
+    /// still reaches everyone else.
     CutBrokerFromBookie,
     /// The link between a broker and the metadata store cut: its session
     /// runs out while clients, bookies and the other brokers still reach
-    /// it. Needs [`crate::net_group`].
+    /// it.
     CutBrokerFromMetadata,
-    /// The link between two brokers cut. Needs [`crate::net_group`].
+    /// The link between two brokers cut.
     CutBrokerFromBroker,
     /// A bookie's power lost: kill -9, and every write to its disk not yet
     /// fsynced dropped; started again when healed. Needs bookies on lossy
     /// disks ([`crate::lossy_fs`]).
     PowerLossBookie,
+    /// The link between a broker and the proxy cut: the proxy's clients
+    /// lose that broker's topics while it serves everyone else.
+    CutProxyFromBroker,
+    /// The link between two bookies cut (what recovery and re-replication
+    /// read from the other bookies).
+    CutBookieFromBookie,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 13] = [
+    pub const ALL: [FaultKind; 15] = [
         FaultKind::KillBroker,
         FaultKind::PauseBroker,
         FaultKind::KillBookie,
@@ -79,6 +90,8 @@ impl FaultKind {
         FaultKind::CutBrokerFromMetadata,
         FaultKind::CutBrokerFromBroker,
         FaultKind::PowerLossBookie,
+        FaultKind::CutProxyFromBroker,
+        FaultKind::CutBookieFromBookie,
     ];
 
     pub fn name(self) -> &'static str {
@@ -96,6 +109,8 @@ impl FaultKind {
             FaultKind::CutBrokerFromMetadata => "broker cut from metadata",
             FaultKind::CutBrokerFromBroker => "broker cut from a broker",
             FaultKind::PowerLossBookie => "bookie power loss",
+            FaultKind::CutProxyFromBroker => "broker cut from the proxy",
+            FaultKind::CutBookieFromBookie => "bookie cut from a bookie",
         }
     }
 
@@ -110,6 +125,7 @@ impl FaultKind {
                 | FaultKind::CutBrokerFromBookie
                 | FaultKind::CutBrokerFromMetadata
                 | FaultKind::CutBrokerFromBroker
+                | FaultKind::CutProxyFromBroker
         )
     }
 
@@ -118,13 +134,18 @@ impl FaultKind {
         matches!(self, FaultKind::KillMetadata | FaultKind::PauseMetadata)
     }
 
-    /// Whether the fault cuts one link, so needs [`crate::net_group`].
-    pub fn cuts_a_link(self) -> bool {
+    /// Whether the fault cuts the network (a test network of
+    /// [`crate::netns`] needed).
+    pub fn cuts_the_network(self) -> bool {
         matches!(
             self,
-            FaultKind::CutBrokerFromBookie
+            FaultKind::IsolateBroker
+                | FaultKind::IsolateBookie
+                | FaultKind::CutBrokerFromBookie
                 | FaultKind::CutBrokerFromMetadata
                 | FaultKind::CutBrokerFromBroker
+                | FaultKind::CutProxyFromBroker
+                | FaultKind::CutBookieFromBookie
         )
     }
 
@@ -134,6 +155,7 @@ impl FaultKind {
         match self {
             FaultKind::CutBrokerFromBookie => bookies,
             FaultKind::CutBrokerFromBroker => brokers.saturating_sub(1),
+            FaultKind::CutBookieFromBookie => bookies.saturating_sub(1),
             _ => 0,
         }
     }
@@ -301,7 +323,7 @@ mod tests {
             assert!(fault.peer < peers.max(1), "{fault:?}");
         }
         assert!(
-            schedule.faults.iter().any(|f| f.kind.cuts_a_link()),
+            schedule.faults.iter().any(|f| f.kind.peers(2, 3) > 0),
             "a long mixed schedule cuts some link"
         );
         let only =
