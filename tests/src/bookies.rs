@@ -23,6 +23,7 @@ use crate::internal_tls::InternalTls;
 use crate::lossy_fs::LossyDisk;
 use crate::netns::{bind_ip, Host};
 use crate::process::MagnetarProcess;
+use crate::raft::RaftGroup;
 use crate::small_disk::SmallDisk;
 
 /// How long a bookie may take to become ready (includes journal replay).
@@ -387,6 +388,15 @@ impl BookieCluster {
         match &mut self.service {
             MetadataService::Etcd(etcd) => Some(etcd),
             MetadataService::External { .. } => None,
+        }
+    }
+
+    /// The Raft group a cluster was built on with
+    /// [`BookieCluster::with_metadata`], to kill, restart or pause a node.
+    pub fn raft_mut(&mut self) -> Option<&mut RaftGroup> {
+        match &mut self.service {
+            MetadataService::External { _guard } => _guard.downcast_mut::<RaftGroup>(),
+            MetadataService::Etcd(_) => None,
         }
     }
 

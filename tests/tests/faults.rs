@@ -1,16 +1,18 @@
 //! The fault harness: `magnetar verify` drives a cluster (etcd and three
 //! brokers, or one Raft metadata node and two brokers; three bookies;
 //! clients through a `magnetar proxy`) while a seeded schedule kills,
-//! restarts, pauses and resumes brokers, bookies and etcd, partitions a
-//! broker or a bookie from everyone, cuts the link between a broker and one
-//! bookie, the metadata store, another broker or the proxy, or between two
-//! bookies, fills a bookie's disk, or makes a bookie lose its power (a kill
-//! -9 that also drops every write not yet fsynced). Every run must end with
-//! nothing acknowledged lost, nothing reordered and, with deduplication on,
-//! nothing stored twice.
+//! restarts, pauses and resumes brokers, bookies and the metadata store
+//! (etcd, or the Raft node), partitions a broker or a bookie from everyone,
+//! cuts the link between a broker and one bookie, the metadata store,
+//! another broker or the proxy, or between two bookies, fills a bookie's
+//! disk, or makes a bookie lose its power (a kill -9 that also drops every
+//! write not yet fsynced). Every run must end with nothing acknowledged
+//! lost, nothing reordered and, with deduplication on, nothing stored
+//! twice.
 //!
 //! - CI runs one seed per fault kind and one mixing all kinds on etcd, and
-//!   one mixing all kinds on Raft. Bookies run on small tmpfs disks when
+//!   on Raft one that kills its node, one that pauses it and one mixing
+//!   all kinds. Bookies run on small tmpfs disks when
 //!   the tests run as root, so that a fault can fill one up; with root,
 //!   `ip` and iptables, every server runs in a network namespace of its own
 //!   on a test network ([`magnetar_tests::netns`]), so that partitions and
@@ -70,8 +72,13 @@ const CI_RUNS: [(u64, &[FaultKind]); 16] = [
     (29, &[FaultKind::CutBookieFromBookie]),
     (15, &FaultKind::ALL),
 ];
-/// On the Raft metadata store: one run mixing all kinds.
-const CI_RAFT_RUNS: [(u64, &[FaultKind]); 1] = [(21, &FaultKind::ALL)];
+/// On the Raft metadata store: its node killed, its node paused, then one
+/// run mixing all kinds.
+const CI_RAFT_RUNS: [(u64, &[FaultKind]); 3] = [
+    (30, &[FaultKind::KillMetadata]),
+    (31, &[FaultKind::PauseMetadata]),
+    (21, &FaultKind::ALL),
+];
 /// Each bookie's disk (a tmpfs), room for two preallocated journal files
 /// and the rest of its data.
 const BOOKIE_DISK_MB: u64 = 320;
@@ -218,7 +225,6 @@ async fn run_schedules(metadata: Metadata, default: &[(u64, &[FaultKind])]) {
         kinds.retain(|kind| match kind {
             FaultKind::FillBookieDisk => small_disks,
             kind if kind.cuts_the_network() => net.is_some(),
-            kind if kind.on_etcd() => matches!(metadata, Metadata::Etcd),
             FaultKind::PowerLossBookie => lossy_disks,
             _ => true,
         });

@@ -15,7 +15,8 @@ use crate::faults::FaultKind;
 use crate::http::http_get;
 use crate::netns::Host;
 use crate::partition::Partition;
-use crate::process::signal_pid;
+use crate::process::{signal_pid, MagnetarProcess};
+use crate::raft::RAFT_START_TIMEOUT;
 use crate::wait::{blocking, poll};
 
 /// How long a bookie whose disk was freed may take to become writable (a
@@ -74,16 +75,35 @@ pub fn broker_host(cluster: &BrokerCluster, index: usize) -> Result<Arc<Host>> {
     host_of(&cluster.broker_id(index)?)
 }
 
-/// The cluster's etcd, for the faults that hit it.
-fn etcd(cluster: &mut BrokerCluster) -> Result<&mut EtcdServer> {
-    cluster
-        .bookies_mut()
-        .etcd_mut()
-        .context("the cluster's metadata store is not an etcd of its own")
+/// The cluster's own metadata server, for the faults that hit it: its
+/// etcd, or the one node of its Raft group.
+enum MetadataServer<'a> {
+    Etcd(&'a mut EtcdServer),
+    Raft(&'a mut MagnetarProcess),
 }
 
-fn signal_etcd(cluster: &mut BrokerCluster, signal: &str) -> Result<()> {
-    signal_pid(etcd(cluster)?.pid().context("etcd is not running")?, signal)
+fn metadata_server(cluster: &mut BrokerCluster) -> Result<MetadataServer<'_>> {
+    let bookies = cluster.bookies_mut();
+    if bookies.etcd().is_some() {
+        return bookies
+            .etcd_mut()
+            .map(MetadataServer::Etcd)
+            .context("no etcd");
+    }
+    bookies
+        .raft_mut()
+        .and_then(|group| group.nodes.first_mut())
+        .map(MetadataServer::Raft)
+        .context("the cluster's metadata store is neither an etcd nor a Raft group of its own")
+}
+
+fn signal_metadata(cluster: &mut BrokerCluster, signal: &str) -> Result<()> {
+    match metadata_server(cluster)? {
+        MetadataServer::Etcd(etcd) => {
+            signal_pid(etcd.pid().context("etcd is not running")?, signal)
+        }
+        MetadataServer::Raft(node) => node.signal(signal),
+    }
 }
 
 /// Injects a fault; a partition is returned to be healed later.
@@ -157,16 +177,19 @@ pub(super) fn inject(
             tracing::info!(bookie = %id, filled, "disk full");
             Ok(())
         }
-        FaultKind::KillMetadata => {
-            etcd(cluster)?.stop();
-            Ok(())
-        }
+        FaultKind::KillMetadata => match metadata_server(cluster)? {
+            MetadataServer::Etcd(etcd) => {
+                etcd.stop();
+                Ok(())
+            }
+            MetadataServer::Raft(node) => node.kill9(),
+        },
         FaultKind::PowerLossBookie => {
             let restored = bookie(cluster, target)?.power_loss()?;
             tracing::info!(bookie = target, restored, "power lost");
             Ok(())
         }
-        FaultKind::PauseMetadata => signal_etcd(cluster, "-STOP"),
+        FaultKind::PauseMetadata => signal_metadata(cluster, "-STOP"),
         FaultKind::IsolateBroker
         | FaultKind::IsolateBookie
         | FaultKind::CutBrokerFromBookie
@@ -213,8 +236,14 @@ pub(super) async fn heal(
             .await;
             Ok(())
         }
-        FaultKind::KillMetadata => etcd(cluster)?.restart().await.context("restart etcd"),
-        FaultKind::PauseMetadata => signal_etcd(cluster, "-CONT"),
+        FaultKind::KillMetadata => match metadata_server(cluster)? {
+            MetadataServer::Etcd(etcd) => etcd.restart().await.context("restart etcd"),
+            MetadataServer::Raft(node) => {
+                tokio::task::block_in_place(|| node.restart(RAFT_START_TIMEOUT))
+                    .context("restart the metadata node")
+            }
+        },
+        FaultKind::PauseMetadata => signal_metadata(cluster, "-CONT"),
         FaultKind::PowerLossBookie => bookie(cluster, target)?.restart().await,
         FaultKind::IsolateBroker
         | FaultKind::IsolateBookie

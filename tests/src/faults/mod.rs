@@ -1,6 +1,6 @@
 //! Seeded fault schedules and their injection into a [`BrokerCluster`]:
 //! kill -9 and restart, SIGSTOP and SIGCONT of brokers, bookies and the
-//! metadata store (etcd); network partitions of a broker or a bookie from
+//! metadata store (etcd, or a Raft node); network partitions of a broker or a bookie from
 //! everyone, and of the link between a broker and one bookie, the
 //! metadata store, another broker or the proxy, or between two bookies
 //! (on the test network of [`crate::netns`]); a bookie's disk filling up;
@@ -50,9 +50,10 @@ pub enum FaultKind {
     /// A bookie that reaches only the metadata store: registered, but
     /// unreachable.
     IsolateBookie,
-    /// kill -9 of etcd, restarted on its data and ports when healed.
+    /// kill -9 of the metadata store (etcd, or the one node of a Raft
+    /// group), restarted on its data and ports when healed.
     KillMetadata,
-    /// SIGSTOP of etcd, SIGCONT when healed.
+    /// SIGSTOP of the metadata store, SIGCONT when healed.
     PauseMetadata,
     /// The link between a broker and one bookie cut, both ways; each
     /// still reaches everyone else.
@@ -103,8 +104,8 @@ impl FaultKind {
             FaultKind::FillBookieDisk => "full bookie disk",
             FaultKind::IsolateBroker => "partitioned broker",
             FaultKind::IsolateBookie => "partitioned bookie",
-            FaultKind::KillMetadata => "kill -9 etcd",
-            FaultKind::PauseMetadata => "SIGSTOP etcd",
+            FaultKind::KillMetadata => "kill -9 metadata",
+            FaultKind::PauseMetadata => "SIGSTOP metadata",
             FaultKind::CutBrokerFromBookie => "broker cut from a bookie",
             FaultKind::CutBrokerFromMetadata => "broker cut from metadata",
             FaultKind::CutBrokerFromBroker => "broker cut from a broker",
@@ -129,8 +130,8 @@ impl FaultKind {
         )
     }
 
-    /// Whether the fault hits etcd, so needs a cluster on etcd.
-    pub fn on_etcd(self) -> bool {
+    /// Whether the fault hits the one metadata store (no target to draw).
+    pub fn on_metadata(self) -> bool {
         matches!(self, FaultKind::KillMetadata | FaultKind::PauseMetadata)
     }
 
@@ -272,7 +273,7 @@ impl fmt::Display for FaultSchedule {
             if fault.kind.peers(usize::MAX, usize::MAX) > 0 {
                 target.push_str(&format!(" and #{}", fault.peer));
             }
-            if fault.kind.on_etcd() {
+            if fault.kind.on_metadata() {
                 target = "once".to_string();
             }
             write!(
