@@ -1,6 +1,7 @@
 //! A bookie's metrics: journal fsync latency and group sizes, add and read
-//! counts and latency (histograms), and at each scrape the bookie's
-//! ledgers, disk use and read-only state. Rendered in the OpenMetrics text
+//! counts and latency, time adds waited for write cache room (histograms),
+//! and at each scrape the bookie's ledgers, disk use, read-only state,
+//! write cache bytes and index memory. Rendered in the OpenMetrics text
 //! format by [`render`], which a bookie serves on its HTTP port
 //! (`node::http`) and a standalone adds to the broker's `/metrics`.
 //!
@@ -45,6 +46,8 @@ pub static JOURNAL_GROUP_BYTES: LazyLock<Histogram> = LazyLock::new(|| {
 pub static ADD_SECONDS: LazyLock<Histogram> = LazyLock::new(latency_histogram);
 /// Entry reads served.
 pub static READ_SECONDS: LazyLock<Histogram> = LazyLock::new(latency_histogram);
+/// Time adds (or add batches) waited for room in a full write cache.
+pub static WRITE_CACHE_THROTTLE_SECONDS: LazyLock<Histogram> = LazyLock::new(latency_histogram);
 /// Adds made durable.
 pub static ADDS: LazyLock<Counter> = LazyLock::new(Counter::default);
 /// Entry reads answered (found or not).
@@ -56,6 +59,12 @@ pub fn record_adds(elapsed: Duration, adds: u64) {
     for _ in 0..adds {
         ADD_SECONDS.observe(elapsed.as_secs_f64());
     }
+}
+
+/// Records that an add (or an add batch) waited `elapsed` for write cache
+/// room.
+pub fn record_write_cache_throttle(elapsed: Duration) {
+    WRITE_CACHE_THROTTLE_SECONDS.observe(elapsed.as_secs_f64());
 }
 
 /// Records one entry read that took `elapsed`.
@@ -71,6 +80,10 @@ pub struct BookieStatus {
     pub disk_used_bytes: u64,
     pub disk_total_bytes: u64,
     pub read_only: bool,
+    /// Bytes of entries in the write cache, both halves.
+    pub write_cache_bytes: u64,
+    /// Bytes the RocksDB index holds in memory (memtables, block cache).
+    pub index_memory_bytes: u64,
 }
 
 /// Tells a scrape a running bookie's state.
@@ -109,7 +122,7 @@ impl Collector for StatusGauges {
         if statuses.is_empty() {
             return Ok(());
         }
-        let gauges: [(&str, &str, u64); 4] = [
+        let gauges: [(&str, &str, u64); 6] = [
             (
                 "magnetar_bookie_ledgers",
                 "Ledgers stored on the bookie.",
@@ -130,6 +143,16 @@ impl Collector for StatusGauges {
                 "1 while a bookie takes no new ledgers or adds (disk full), 0 while writable.",
                 statuses.iter().filter(|s| s.read_only).count() as u64,
             ),
+            (
+                "magnetar_bookie_write_cache_bytes",
+                "Bytes of entries in the write cache, awaiting or in a checkpoint.",
+                statuses.iter().map(|s| s.write_cache_bytes).sum(),
+            ),
+            (
+                "magnetar_bookie_index_memory_bytes",
+                "Bytes the RocksDB index holds in memory: memtables and block cache.",
+                statuses.iter().map(|s| s.index_memory_bytes).sum(),
+            ),
         ];
         for (name, help, value) in gauges {
             encoder
@@ -148,7 +171,7 @@ pub struct BookieCollector;
 impl Collector for BookieCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         use prometheus_client::encoding::EncodeMetric;
-        let histograms: [(&str, &str, &Histogram); 4] = [
+        let histograms: [(&str, &str, &Histogram); 5] = [
             (
                 "magnetar_bookie_journal_sync_seconds",
                 "Time of each journal fsync.",
@@ -168,6 +191,11 @@ impl Collector for BookieCollector {
                 "magnetar_bookie_read_seconds",
                 "Time to serve an entry read.",
                 &READ_SECONDS,
+            ),
+            (
+                "magnetar_bookie_write_cache_throttle_seconds",
+                "Time an add waited for room in a full write cache.",
+                &WRITE_CACHE_THROTTLE_SECONDS,
             ),
         ];
         for (name, help, histogram) in histograms {
@@ -217,6 +245,8 @@ mod tests {
             disk_used_bytes: 10,
             disk_total_bytes: 100,
             read_only: true,
+            write_cache_bytes: 4096,
+            index_memory_bytes: 2048,
         }));
         register_status(&source);
         let text = render().unwrap();
@@ -226,6 +256,7 @@ mod tests {
             "# TYPE magnetar_bookie_adds counter\n",
             "\nmagnetar_bookie_ledgers 7\n",
             "\nmagnetar_bookie_read_only 1\n",
+            "\nmagnetar_bookie_write_cache_bytes 4096\n",
         ] {
             assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
         }

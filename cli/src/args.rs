@@ -154,6 +154,8 @@ pub struct ListenArgs {
     pub topics: TopicArgs,
     #[command(flatten)]
     pub security: crate::security_args::SecurityArgs,
+    #[command(flatten)]
+    pub memory: crate::memory_args::MemoryArgs,
 }
 
 /// Topic policies a namespace can override: auto-creation
@@ -607,6 +609,8 @@ pub struct BookieArgs {
     pub http_port: Option<u16>,
     #[command(flatten)]
     pub journal: JournalArgs,
+    #[command(flatten)]
+    pub memory: crate::memory_args::MemoryArgs,
     #[command(flatten)]
     pub autorecovery: AutoRecoveryArgs,
 }

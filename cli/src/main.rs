@@ -4,18 +4,21 @@
 //! tracing and hands over to a command in [`commands`]. Each server command
 //! prints one readiness line on stdout (see [`ready`]) once it is serving.
 //!
-//! Modules import one way: [`config_file`] and [`ready`] stand alone,
+//! Modules import one way: [`allocator`] (the global allocator),
+//! [`config_file`] and [`ready`] stand alone,
 //! [`pulsar_config`] uses `config_file`,
 //! [`args`] (the clap tree) uses `config_file` and the argument modules
-//! ([`admin_args`], [`verify_args`], [`internal_tls_args`]), and
+//! ([`admin_args`], [`verify_args`], [`internal_tls_args`], [`memory_args`]), and
 //! [`commands`] uses all of them.
 
 mod admin_args;
+mod allocator;
 mod args;
 mod client_auth_args;
 mod commands;
 mod config_file;
 mod internal_tls_args;
+mod memory_args;
 mod pulsar_config;
 mod ready;
 mod security_args;
@@ -30,6 +33,7 @@ fn main() -> anyhow::Result<()> {
     let pulsar_config = pulsar_config::apply_from_args(std::env::args_os())?;
     let cli = args::Cli::parse();
     init_tracing(cli.log_format);
+    allocator::configure();
     for key in &pulsar_config.ignored {
         tracing::warn!(%key, "ignoring a Pulsar setting that Magnetar does not take");
     }

@@ -23,9 +23,9 @@ import time
 import urllib.request
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from common import admin_request, client, report, until
@@ -41,6 +41,20 @@ def browser():
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver_path = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
     return webdriver.Chrome(service=Service(driver_path), options=options)
+
+
+def replaced(old):
+    """Whether `old` (an element of the page before a navigation) is gone.
+    Selenium's staleness_of only counts a stale-element error; Chromium may
+    instead answer that the node no longer belongs to the document, which
+    means the same."""
+    def check(_driver):
+        try:
+            old.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+    return check
 
 
 class Console:
@@ -78,8 +92,16 @@ class Console:
         """Clicks a submit button and waits for the next page."""
         old = self.driver.find_element(By.TAG_NAME, "html")
         element.click()
-        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(old))
+        WebDriverWait(self.driver, 30).until(replaced(old))
+        self.loaded()
         self.check_log(where)
+
+    def loaded(self):
+        """Waits until the page that replaced the old one has loaded: the
+        old page goes stale as soon as the navigation starts, before the
+        new body is there."""
+        WebDriverWait(self.driver, 30).until(
+            lambda d: d.execute_script("return document.readyState") == "complete")
 
     def fill(self, form_action, values):
         """Fills the form posting to `form_action` and submits it."""

@@ -30,6 +30,8 @@ impl StatusSource for RunningStatus {
             disk_used_bytes: disk.total_bytes.saturating_sub(disk.free_bytes),
             disk_total_bytes: disk.total_bytes,
             read_only: self.bookie.is_read_only(),
+            write_cache_bytes: self.bookie.write_cache_total_bytes() as u64,
+            index_memory_bytes: self.bookie.index_memory_bytes() as u64,
         }
     }
 }

@@ -65,6 +65,20 @@ pub async fn serve_add_stream(
 /// as one request, and returns the future of the batch's answers.
 async fn admit_batch(bookie: &Arc<Bookie>, batch: AddBatch) -> Answer {
     let received = Instant::now();
+    if let Err(err) = bookie.wait_for_write_cache_room().await {
+        tracing::debug!(adds = batch.adds.len(), error = %err, "add batch refused");
+        let (status, message) = (err.status() as i32, err.to_string());
+        let answers = batch
+            .adds
+            .iter()
+            .map(|add| AddResponse {
+                status,
+                message: message.clone(),
+                ..add_response(add.request_id, add.ledger_id, add.entry_id, Ok(()))
+            })
+            .collect();
+        return Box::pin(std::future::ready(answers));
+    }
     let mut records = Vec::with_capacity(batch.adds.len());
     // Each add's answer, and whether it waits for the journal (admitted) or
     // is already final (refused).

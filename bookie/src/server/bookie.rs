@@ -151,9 +151,35 @@ impl Bookie {
         request: AddRequest,
     ) -> Result<AdmittedAdds, BookieError> {
         let received = Instant::now();
+        self.wait_for_write_cache_room().await?;
         let mut records = Vec::with_capacity(2);
         self.admit_add(request, &mut records)?;
         self.journal_records(records, received).await
+    }
+
+    /// Holds adds back while the write cache is full, so that memory stays
+    /// bounded when adds come faster than checkpoints write them out (see
+    /// [`super::write_cache::WriteCache::wait_for_room`]); an add that waited
+    /// `write_cache_max_throttle` in vain is refused as too many requests,
+    /// and the client retries it or moves to another bookie.
+    pub async fn wait_for_write_cache_room(&self) -> Result<(), BookieError> {
+        let waited = self.storage.cache.wait_for_room().await;
+        let elapsed = match waited {
+            Ok(elapsed) => elapsed,
+            Err(full) => full.waited,
+        };
+        if !elapsed.is_zero() {
+            crate::metrics::record_write_cache_throttle(elapsed);
+        }
+        waited?;
+        Ok(())
+    }
+
+    /// Resolves when an add found the write cache's active half full (at
+    /// once if one did since the last call): the checkpoint loop waits on
+    /// it besides its interval.
+    pub async fn checkpoint_wanted(&self) {
+        self.storage.cache.flush_wanted().await
     }
 
     /// How long adds take inside this bookie (see [`AddLatencyStats`]).
@@ -336,8 +362,18 @@ impl Bookie {
         Ok(())
     }
 
-    /// Bytes waiting in the write cache.
+    /// Bytes in the write cache's active half (not yet being flushed).
     pub fn write_cache_bytes(&self) -> usize {
         self.storage.cache.active_bytes()
+    }
+
+    /// Bytes in the write cache, both halves.
+    pub fn write_cache_total_bytes(&self) -> usize {
+        self.storage.cache.total_bytes()
+    }
+
+    /// Bytes the RocksDB index holds in memory (memtables, block cache).
+    pub fn index_memory_bytes(&self) -> usize {
+        self.storage.index.memory_bytes()
     }
 }

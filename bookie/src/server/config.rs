@@ -48,9 +48,16 @@ pub struct BookieConfig {
     pub entry_log_max_file_size: u64,
     /// The write cache is flushed to entry logs this often. Default 5 s.
     pub flush_interval: Duration,
-    /// A flush starts early when the write cache holds this many bytes.
-    /// Default 64 MiB.
+    /// A flush starts early when the write cache's active half holds this
+    /// many bytes; adds wait while both halves (the active one and the one
+    /// being flushed) hold twice this. Default 64 MiB.
     pub write_cache_max_bytes: usize,
+    /// Longest an add waits for room in a full write cache before it is
+    /// refused as too many requests. Default 10 s.
+    pub write_cache_max_throttle: Duration,
+    /// Memory of the RocksDB index: memtables and block cache. Default
+    /// 32 MiB and 16 MiB.
+    pub index_memory: IndexMemory,
     /// Largest accepted entry body (frame included). Default 5 MiB + 64 KiB.
     pub max_entry_size: usize,
     /// How often disk usage is checked. Default 10 s.
@@ -69,6 +76,26 @@ pub struct BookieConfig {
     pub session_ttl: Duration,
 }
 
+/// How much memory the index may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexMemory {
+    /// Memtables of all column families together: when they reach this,
+    /// RocksDB flushes the largest.
+    pub memtable_bytes: usize,
+    /// The block cache of reads.
+    pub block_cache_bytes: usize,
+}
+
+impl Default for IndexMemory {
+    /// 32 MiB of memtables and 16 MiB of block cache.
+    fn default() -> Self {
+        IndexMemory {
+            memtable_bytes: 32 << 20,
+            block_cache_bytes: 16 << 20,
+        }
+    }
+}
+
 impl BookieConfig {
     /// Defaults for a bookie storing under `data_dir`.
     pub fn for_dir(data_dir: impl Into<PathBuf>) -> Self {
@@ -85,6 +112,8 @@ impl BookieConfig {
             entry_log_max_file_size: 1024 * 1024 * 1024,
             flush_interval: Duration::from_secs(5),
             write_cache_max_bytes: 64 * 1024 * 1024,
+            write_cache_max_throttle: Duration::from_secs(10),
+            index_memory: IndexMemory::default(),
             max_entry_size: DEFAULT_MAX_PAYLOAD + ENTRY_SIZE_SLACK,
             disk_check_interval: Duration::from_secs(10),
             disk_usage_threshold: 0.95,

@@ -3,12 +3,20 @@
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use magnetar_metadata::MetadataError;
 use magnetar_proto::bookie::StatusCode;
 use thiserror::Error;
 
 use super::record::RecordError;
+
+/// An add waited `waited` for room and a flush did not make any.
+#[derive(Debug, Clone, Copy, Error)]
+#[error("write cache full for {waited:?}: checkpoints fall behind the adds")]
+pub struct WriteCacheFull {
+    pub waited: Duration,
+}
 
 /// Why an add, read or fence was refused or failed. Every variant maps to one
 /// [`StatusCode`] the client branches on.
@@ -28,6 +36,8 @@ pub enum BookieError {
     Fenced(u64),
     #[error("bookie is read-only")]
     ReadOnly,
+    #[error(transparent)]
+    WriteCacheFull(#[from] WriteCacheFull),
     #[error("storage error: {0}")]
     Storage(#[from] StorageError),
     #[error("journal error: {0}")]
@@ -46,6 +56,7 @@ impl BookieError {
             BookieError::TooLarge { .. } => StatusCode::StatusTooLarge,
             BookieError::Unauthorized(_) => StatusCode::StatusUnauthorized,
             BookieError::Fenced(_) => StatusCode::StatusFenced,
+            BookieError::WriteCacheFull(_) => StatusCode::StatusTooManyRequests,
             BookieError::ReadOnly | BookieError::Journal(JournalError::NoSpace) => {
                 StatusCode::StatusReadOnly
             }

@@ -7,12 +7,19 @@
 //!
 //! Every write batch is committed with `sync = true`: the checkpoint mark may
 //! only advance once the index is durable.
+//!
+//! Its memory is bounded by [`IndexMemory`]: the memtables of both column
+//! families share one write buffer manager, and reads one block cache.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use rocksdb::{ColumnFamily, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, IteratorMode, Options, WriteBatch, WriteBufferManager,
+    WriteOptions, DB,
+};
 
+use super::config::IndexMemory;
 use super::error::StorageError;
 use super::ledger_state::BookieLedgerState;
 
@@ -68,11 +75,21 @@ const INCREMENTAL_SYNC_BYTES: u64 = 1024 * 1024;
 /// The bookie's RocksDB index.
 pub struct LedgerIndex {
     db: DB,
+    memtables: WriteBufferManager,
+    block_cache: Cache,
 }
 
 impl LedgerIndex {
-    pub fn open(path: &Path) -> Result<Self, StorageError> {
+    pub fn open(path: &Path, memory: IndexMemory) -> Result<Self, StorageError> {
+        let memtables = WriteBufferManager::new_write_buffer_manager(memory.memtable_bytes, false);
+        let block_cache = Cache::new_lru_cache(memory.block_cache_bytes);
         let mut options = Options::default();
+        options.set_write_buffer_manager(&memtables);
+        // Two column families with up to two memtables each share the bound.
+        options.set_write_buffer_size((memory.memtable_bytes / 4).max(1 << 20));
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&block_cache);
+        options.set_block_based_table_factory(&table);
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         // Write memtable flushes and compactions back in 1 MiB steps, not
@@ -81,7 +98,16 @@ impl LedgerIndex {
         // synced on every commit, so it needs no such setting.)
         options.set_bytes_per_sync(INCREMENTAL_SYNC_BYTES);
         let db = DB::open_cf(&options, path, [LOCATIONS, LEDGERS])?;
-        Ok(LedgerIndex { db })
+        Ok(LedgerIndex {
+            db,
+            memtables,
+            block_cache,
+        })
+    }
+
+    /// Bytes the index holds in memory: memtables and block cache.
+    pub fn memory_bytes(&self) -> usize {
+        self.memtables.get_usage() + self.block_cache.get_usage()
     }
 
     fn cf(&self, name: &str) -> &ColumnFamily {
@@ -188,7 +214,7 @@ mod tests {
     fn locations_and_states_survive_reopen_and_ledger_delete_removes_them() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let index = LedgerIndex::open(dir.path()).unwrap();
+            let index = LedgerIndex::open(dir.path(), IndexMemory::default()).unwrap();
             let mut batch = index.batch();
             for entry in 0..3 {
                 index.put_location(
@@ -221,7 +247,7 @@ mod tests {
             index.put_ledger(&mut batch, 5, &state);
             index.commit(batch).unwrap();
         }
-        let index = LedgerIndex::open(dir.path()).unwrap();
+        let index = LedgerIndex::open(dir.path(), IndexMemory::default()).unwrap();
         assert_eq!(
             index.location(5, 2).unwrap(),
             Some(Location {

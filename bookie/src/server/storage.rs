@@ -56,14 +56,17 @@ impl LedgerStorage {
         for dir in [config.journal_dir(), config.entry_log_dir()] {
             durable_file::create_dir_durably(&dir).map_err(|e| StorageError::io(&dir, e))?;
         }
-        let index = LedgerIndex::open(&config.index_dir())?;
+        let index = LedgerIndex::open(&config.index_dir(), config.index_memory)?;
         let ledgers = LedgerTable::from_loaded(index.load_ledgers()?);
         let logs = EntryLogs::open(&config.entry_log_dir(), config.entry_log_max_file_size)?;
         let checkpoint_path = config.checkpoint_path();
         let mark =
             read_mark(&checkpoint_path).map_err(|e| StorageError::io(&checkpoint_path, e))?;
         Ok(LedgerStorage {
-            cache: WriteCache::default(),
+            cache: WriteCache::new(
+                config.write_cache_max_bytes,
+                config.write_cache_max_throttle,
+            ),
             ledgers,
             index,
             logs,

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use super::position::Position;
+use crate::metrics;
 
 const EVICTION_WATERMARK_PERCENT: usize = 90;
 
@@ -61,6 +62,7 @@ impl EntryCache {
                 }
             }
         }
+        metrics::ENTRY_CACHE_BYTES.set(inner.bytes as i64);
     }
 
     pub fn get(&self, position: Position) -> Option<Bytes> {
@@ -87,6 +89,7 @@ impl EntryCache {
             let CacheInner { entries, order, .. } = &mut *inner;
             order.retain(|p| entries.contains_key(p));
         }
+        metrics::ENTRY_CACHE_BYTES.set(inner.bytes as i64);
     }
 
     /// Removes every entry of `ledger_id`.

@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 
 use super::{metadata_connect, shutdown};
 use crate::args::{AutoRecoveryArgs, BookieArgs, JournalArgs};
+use crate::memory_args::{MemoryPools, MemoryRoles};
 use crate::ready;
 
 /// Applies the journal flags to a bookie config.
@@ -25,6 +26,12 @@ pub fn apply_journal_args(config: &mut BookieConfig, journal: &JournalArgs) {
     config.flush_interval = Duration::from_millis(journal.flush_interval_ms.max(1));
     config.disk_usage_threshold = journal.disk_usage_threshold;
     config.disk_usage_low_water_mark = (journal.disk_usage_threshold - 0.05).max(0.0);
+}
+
+/// Sizes a bookie's write cache and index from the memory budget's pools.
+pub fn apply_memory_pools(config: &mut BookieConfig, pools: &MemoryPools) {
+    config.write_cache_max_bytes = pools.write_cache_half_bytes;
+    config.index_memory = pools.index;
 }
 
 /// The auto-recovery settings the flags ask for (`None` when disabled).
@@ -58,6 +65,9 @@ pub async fn run(args: BookieArgs) -> Result<()> {
     config.advertised_address = args.advertised_address.clone();
     config.session_ttl = Duration::from_millis(args.session_ttl_ms);
     apply_journal_args(&mut config, &args.journal);
+    let mut memory = args.memory.clone();
+    memory.roles = MemoryRoles::Bookie;
+    apply_memory_pools(&mut config, &memory.pools());
     if !config.journal_sync {
         tracing::warn!("journal fsync is off: acknowledged entries can be lost on a crash");
     }

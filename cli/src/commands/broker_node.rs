@@ -123,6 +123,7 @@ pub async fn start(
     service.authentication = listen.security.authentication()?;
     service.authorization = listen.security.authorization();
     service.broker_client = listen.security.broker_client.credential()?;
+    service.managed_ledger.cache_size_bytes = listen.memory.pools().entry_cache_bytes;
     service.managed_ledger.ensemble_size = ensemble;
     service.managed_ledger.write_quorum = write;
     service.managed_ledger.ack_quorum = ack;

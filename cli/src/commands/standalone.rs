@@ -25,10 +25,11 @@ use magnetar_metadata::durable_file;
 use magnetar_metadata::raft::EmbeddedRaft;
 use tokio::net::TcpListener;
 
-use super::bookie::apply_journal_args;
+use super::bookie::{apply_journal_args, apply_memory_pools};
 use super::broker_node::BookieTolerance;
 use super::{broker_node, shutdown};
 use crate::args::StandaloneArgs;
+use crate::memory_args::MemoryRoles;
 use crate::ready;
 
 pub async fn run(args: StandaloneArgs) -> Result<()> {
@@ -49,6 +50,16 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
         .await
         .context("open embedded metadata store")?;
 
+    let mut listen = args.listen.clone();
+    listen.memory.roles = MemoryRoles::Standalone {
+        bookies: args.bookies,
+    };
+    let pools = listen.memory.pools();
+    tracing::info!(
+        budget_mb = listen.memory.memory_budget_mb,
+        ?pools,
+        "memory pools"
+    );
     let mut bookies = Vec::new();
     for index in 0..args.bookies {
         let dir = args.data_dir.join(format!("bookie-{index}"));
@@ -56,6 +67,7 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
         let mut config = BookieConfig::for_dir(&dir);
         config.listen = listener.local_addr()?;
         apply_journal_args(&mut config, &args.journal);
+        apply_memory_pools(&mut config, &pools);
         let bookie = RunningBookie::start(
             config,
             listener,
@@ -91,7 +103,7 @@ pub async fn run(args: StandaloneArgs) -> Result<()> {
     // The bookies above are registered already: no startup wait.
     let tolerance = BookieTolerance::from_args(0, &args.writes);
     let node = broker_node::start(
-        &args.listen,
+        &listen,
         &args.cluster,
         quorum,
         tolerance,

@@ -11,15 +11,16 @@
 //! one relaxed atomic add; there are no labels.
 //!
 //! A scrape also renders collectors made for it ([`render_with`]): the
-//! process's CPU, memory and file descriptors ([`ProcessMetrics`], the
-//! usual `process_*` names) and, from the admin side, the topics' `pulsar_*`
-//! series.
+//! process's CPU, memory, file descriptors and allocator ([`process`]) and,
+//! from the admin side, the topics' `pulsar_*` series.
+
+pub mod process;
 
 use std::sync::LazyLock;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{text, DescriptorEncoder, NoLabelSet};
-use prometheus_client::metrics::{counter, gauge, MetricType};
+use prometheus_client::encoding::text;
+use prometheus_client::metrics::{counter, gauge};
 use prometheus_client::registry::Registry;
 
 /// `Content-Type` of [`render`]'s output.
@@ -131,6 +132,8 @@ broker_metrics! {
     Counter ENTRY_CACHE_HITS = "magnetar_broker_entry_cache_hits", "Entry reads served from memory";
     Counter ENTRY_CACHE_MISSES = "magnetar_broker_entry_cache_misses",
         "Entry reads that went to the ledger store";
+    Gauge ENTRY_CACHE_BYTES = "magnetar_broker_entry_cache_bytes",
+        "Payload bytes held by the entry cache of recently added entries";
     Gauge TOPICS_LOADED = "magnetar_broker_topics_loaded", "Topics currently loaded";
     Gauge PRODUCERS = "magnetar_broker_producers", "Connected producers";
     Gauge CONSUMERS = "magnetar_broker_consumers", "Connected consumers";
@@ -168,85 +171,14 @@ pub fn render_with(collectors: Vec<Box<dyn Collector>>) -> Result<String, std::f
     // it is cheap, and the collectors hold this scrape's data.
     let mut registry = Registry::default();
     register_all(&mut registry);
-    registry.register_collector(Box::new(ProcessMetrics));
+    registry.register_collector(Box::new(process::ProcessMetrics));
+    registry.register_collector(Box::new(process::AllocatorMetrics));
     for collector in collectors {
         registry.register_collector(collector);
     }
     let mut out = String::new();
     text::encode(&mut out, &registry)?;
     Ok(out)
-}
-
-/// `process_cpu_seconds_total`, `process_resident_memory_bytes` and
-/// `process_open_fds`, read from `/proc/self` at each scrape (absent where
-/// there is no `/proc`).
-#[derive(Debug)]
-pub struct ProcessMetrics;
-
-/// What `/proc/self` says about this process.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct ProcessSample {
-    cpu_seconds: f64,
-    resident_bytes: u64,
-    open_fds: u64,
-}
-
-/// CPU time (user plus system) from the text of `/proc/self/stat`.
-fn cpu_seconds(stat: &str, ticks_per_second: u64) -> Option<f64> {
-    // The command name may hold spaces; the fields after it do not.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line, so 12 and 13
-    // after the name (which is field 2).
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) as f64 / ticks_per_second.max(1) as f64)
-}
-
-fn process_sample() -> Option<ProcessSample> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let cpu_seconds = cpu_seconds(&stat, rustix::param::clock_ticks_per_second())?;
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let resident_pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    let open_fds = std::fs::read_dir("/proc/self/fd").ok()?.count() as u64;
-    Some(ProcessSample {
-        cpu_seconds,
-        resident_bytes: resident_pages * rustix::param::page_size() as u64,
-        open_fds,
-    })
-}
-
-impl Collector for ProcessMetrics {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let Some(sample) = process_sample() else {
-            return Ok(());
-        };
-        encoder
-            .encode_descriptor(
-                "process_cpu_seconds",
-                "Total user and system CPU time spent in seconds.",
-                None,
-                MetricType::Counter,
-            )?
-            .encode_counter::<NoLabelSet, _, f64>(&sample.cpu_seconds, None)?;
-        encoder
-            .encode_descriptor(
-                "process_resident_memory_bytes",
-                "Resident memory size in bytes.",
-                None,
-                MetricType::Gauge,
-            )?
-            .encode_gauge(&sample.resident_bytes)?;
-        encoder
-            .encode_descriptor(
-                "process_open_fds",
-                "Number of open file descriptors.",
-                None,
-                MetricType::Gauge,
-            )?
-            .encode_gauge(&sample.open_fds)?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -277,25 +209,6 @@ mod tests {
             .find_map(|line| line.strip_prefix("magnetar_broker_entry_cache_hits_total "))
             .and_then(|value| value.parse::<u64>().ok());
         assert!(hits.is_some_and(|hits| hits >= 2), "{text}");
-    }
-
-    #[test]
-    fn process_metrics_are_rendered_from_proc() {
-        let text = render().unwrap();
-        let rss = text
-            .lines()
-            .find_map(|line| line.strip_prefix("process_resident_memory_bytes "))
-            .and_then(|value| value.parse::<u64>().ok());
-        assert!(rss.is_some_and(|rss| rss > 1 << 20), "{text}");
-        assert!(text.contains("\nprocess_cpu_seconds_total "), "{text}");
-        assert!(text.contains("\nprocess_open_fds "), "{text}");
-    }
-
-    #[test]
-    fn cpu_time_is_read_after_a_command_name_with_spaces() {
-        let stat = "42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 1 0 0";
-        assert_eq!(cpu_seconds(stat, 100), Some(3.0));
-        assert_eq!(cpu_seconds("42 (x) S 1", 100), None);
     }
 
     #[test]
