@@ -30,6 +30,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "journal-sync",
     "journal-preallocate",
     "flush-interval-ms",
+    "memory-budget-mb",
     "disk-usage-threshold",
     "session-ttl-ms",
     "autorecovery",
