@@ -7,6 +7,7 @@
 //! [`LocalOwnership`] owns everything and serves protocol-level tests.
 
 use async_trait::async_trait;
+use magnetar_metadata::MetadataError;
 use magnetar_proto::pulsar::api::ServerError;
 use thiserror::Error;
 
@@ -28,7 +29,7 @@ pub enum OwnershipError {
     #[error("{0}")]
     NamespaceNotFound(String),
     #[error("metadata store: {0}")]
-    Metadata(#[from] magnetar_metadata::MetadataError),
+    Metadata(#[from] MetadataError),
 }
 
 impl OwnershipError {
@@ -38,6 +39,13 @@ impl OwnershipError {
             | OwnershipError::Unavailable { .. }
             | OwnershipError::UnknownListener { .. } => ServerError::ServiceNotReady,
             OwnershipError::NamespaceNotFound(_) => ServerError::TopicNotFound,
+            // The store is down or this broker's session just ended: both
+            // pass, so the client is told to look the topic up again.
+            // Clients give up on `MetadataError` (a subscribe refused so
+            // during an etcd restart left its consumer closed for good).
+            OwnershipError::Metadata(
+                MetadataError::Unavailable(_) | MetadataError::SessionExpired(_),
+            ) => ServerError::ServiceNotReady,
             OwnershipError::Metadata(_) => ServerError::MetadataError,
         }
     }
@@ -114,5 +122,23 @@ impl TopicOwnership for LocalOwnership {
 
     async fn owns(&self, _topic: &TopicName) -> Result<bool, OwnershipError> {
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_passing_metadata_outage_asks_the_client_to_retry() {
+        let unavailable = OwnershipError::Metadata(MetadataError::Unavailable("down".into()));
+        assert_eq!(unavailable.server_error(), ServerError::ServiceNotReady);
+        let expired = OwnershipError::Metadata(MetadataError::SessionExpired(7));
+        assert_eq!(expired.server_error(), ServerError::ServiceNotReady);
+        let invalid = OwnershipError::Metadata(MetadataError::InvalidKey {
+            key: "k".into(),
+            reason: "bad",
+        });
+        assert_eq!(invalid.server_error(), ServerError::MetadataError);
     }
 }
