@@ -9,6 +9,7 @@
 //! per-connection limit on pending publishes, messages by consumer permits.
 
 use magnetar_bookie::LedgerError;
+use magnetar_metadata::MetadataError;
 use magnetar_proto::pulsar::api::{BaseCommand, CommandSendError, MessageIdData, ServerError};
 use magnetar_proto::pulsar::Frame;
 use tokio::sync::mpsc;
@@ -81,6 +82,21 @@ pub fn send_error(
     }
 }
 
+/// A metadata store that is down, or a session that just ended, passes: the
+/// client is told to look the topic up again (`ServiceNotReady`), which
+/// every official client retries. Clients give up on `MetadataError`, so it
+/// is kept for what a retry cannot mend (a bad key, corrupt data); a
+/// subscribe refused with it during an etcd restart once left its consumer
+/// closed for good.
+pub fn metadata_server_error(error: &MetadataError) -> ServerError {
+    match error {
+        MetadataError::Unavailable(_)
+        | MetadataError::SessionExpired(_)
+        | MetadataError::ShuttingDown => ServerError::ServiceNotReady,
+        _ => ServerError::MetadataError,
+    }
+}
+
 /// Fencing means another broker took the topic over: the client must look it
 /// up again. Metadata failures and ledger failures keep their own codes;
 /// an unwritable topic and failed writes are `PersistenceError` (what a
@@ -94,9 +110,8 @@ pub fn storage_server_error(error: &ManagedLedgerError) -> ServerError {
         ManagedLedgerError::Fenced { .. } | ManagedLedgerError::Closed { .. } => {
             ServerError::ServiceNotReady
         }
-        ManagedLedgerError::Metadata(_) | ManagedLedgerError::Corrupt { .. } => {
-            ServerError::MetadataError
-        }
+        ManagedLedgerError::Metadata(error) => metadata_server_error(error),
+        ManagedLedgerError::Corrupt { .. } => ServerError::MetadataError,
         ManagedLedgerError::InvalidName { .. } => ServerError::InvalidTopicName,
         ManagedLedgerError::Terminated { .. } => ServerError::TopicTerminatedError,
         _ => ServerError::PersistenceError,
@@ -146,5 +161,23 @@ mod tests {
             storage_server_error(&terminated),
             ServerError::TopicTerminatedError
         );
+    }
+
+    #[test]
+    fn a_metadata_outage_in_a_write_asks_the_client_to_retry() {
+        let down = ManagedLedgerError::Metadata(MetadataError::Unavailable("etcd down".into()));
+        assert_eq!(storage_server_error(&down), ServerError::ServiceNotReady);
+        let expired = MetadataError::SessionExpired(3);
+        assert_eq!(
+            metadata_server_error(&expired),
+            ServerError::ServiceNotReady
+        );
+        let corrupt = MetadataError::Corrupt {
+            key: "/managed-ledgers/t".into(),
+            reason: "not json".into(),
+        };
+        assert_eq!(metadata_server_error(&corrupt), ServerError::MetadataError);
+        let stale = ManagedLedgerError::Metadata(MetadataError::BadVersion { key: "k".into() });
+        assert_eq!(storage_server_error(&stale), ServerError::MetadataError);
     }
 }

@@ -130,13 +130,15 @@ async fn run_writer(
             command = commands.recv(), if !handle_dropped => match command {
                 Some(QuorumWriterCommand::Append { payload, reply }) => core.push_payload(payload, reply),
                 Some(QuorumWriterCommand::Close { reply }) => {
-                    let _ = reply.send(close_ledger(&mut core).await);
+                    let _ = reply.send(Box::pin(close_ledger(&mut core)).await);
                     return;
                 }
                 None => handle_dropped = true,
             },
             outcome = core.next_outcome() => core.handle_outcome(outcome).await,
-            _ = sleep_until_some(fill_due) => core.fill_holes().await,
+            // Boxed: rare, and the task's future (allocated for every open
+            // ledger) stays the size of its common path.
+            _ = sleep_until_some(fill_due) => Box::pin(core.fill_holes()).await,
         }
     }
 }

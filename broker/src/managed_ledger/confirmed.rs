@@ -40,7 +40,9 @@ impl ConfirmedLog {
         let last_confirmed = last_confirmed_of(&layout);
         let log = Arc::new(ConfirmedLog {
             layout: RwLock::new(layout),
-            tail: Mutex::new(VecDeque::with_capacity(TAIL_ENTRIES)),
+            // Grows with the adds (to TAIL_ENTRIES): an idle topic holds only
+            // the entries it has had.
+            tail: Mutex::new(VecDeque::new()),
             last_confirmed: watch::channel(last_confirmed).0,
         });
         let publisher = LogPublisher { log: log.clone() };

@@ -188,14 +188,14 @@ impl MlWriterTask {
                 command = commands.recv() => match command {
                     Some(MlCommand::Add { data, reply }) => self.add(data, reply).await,
                     Some(MlCommand::Close { reply }) => {
-                        let _ = reply.send(self.close().await);
+                        let _ = reply.send(Box::pin(self.close()).await);
                         break;
                     }
                     Some(MlCommand::Terminate { reply }) => {
-                        let _ = reply.send(self.terminate().await);
+                        let _ = reply.send(Box::pin(self.terminate()).await);
                     }
                     None => {
-                        self.drain().await;
+                        Box::pin(self.drain()).await;
                         break;
                     }
                 },
@@ -237,11 +237,13 @@ impl MlWriterTask {
         if let WriterState::NoWriter { next_try, .. } = self.state {
             self.expire_held(now);
             if self.inflight.is_empty() {
-                self.close_failed_writer().await;
+                // Rare paths are boxed: the task's future (allocated for
+                // every open topic) stays the size of its common path.
+                Box::pin(self.close_failed_writer()).await;
                 if self.status.get() == Status::Open
-                    && (now >= next_try || self.bookies_back(now).await)
+                    && (now >= next_try || Box::pin(self.bookies_back(now)).await)
                 {
-                    self.retry_create().await;
+                    Box::pin(self.retry_create()).await;
                 }
             }
         }
@@ -262,7 +264,7 @@ impl MlWriterTask {
             return;
         }
         if self.writer.is_some() && self.current_ledger_is_full() {
-            self.roll_over_if_possible().await;
+            Box::pin(self.roll_over_if_possible()).await;
             if let Some(error) = self.status.error() {
                 let _ = reply.send(Err(error));
                 return;

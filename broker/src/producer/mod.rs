@@ -21,6 +21,7 @@ mod dedup;
 
 pub use dedup::{DedupOutcome, DedupSwitch, Deduplication, DEDUP_CURSOR, SNAPSHOT_INTERVAL};
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -54,16 +55,28 @@ enum PublishFailed {
     InFlight,
 }
 
-/// One message (or batch) waiting for its add to become durable.
-struct PendingPublish {
+/// What the receipt of one message (or batch) needs besides its outcome.
+struct ReceiptFor {
     sequence_id: u64,
     highest_sequence_id: u64,
-    added: BoxFuture<'static, Result<Published, PublishFailed>>,
     /// When the publish was handed to the ledger (its write latency ends
     /// at the receipt).
     started: Instant,
     /// Released when the receipt is sent: the connection's publish bound.
     _permit: OwnedSemaphorePermit,
+}
+
+/// One message (or batch) waiting for its add to become durable: the add
+/// and its receipt's fields in one allocation, so the receipt queue holds a
+/// pointer per publish (an idle producer's queue keeps one block of 32
+/// slots, which is 512 bytes of pointers rather than 2 KB of publishes).
+type PendingPublish = BoxFuture<'static, (ReceiptFor, Result<Published, PublishFailed>)>;
+
+fn pending<F>(receipt: ReceiptFor, added: F) -> PendingPublish
+where
+    F: Future<Output = Result<Published, PublishFailed>> + Send + 'static,
+{
+    async move { (receipt, added.await) }.boxed()
 }
 
 /// A producer attached to a topic.
@@ -179,13 +192,13 @@ impl Producer {
     /// Answers a send that is handled without storing anything (a marker
     /// from another cluster), in its turn behind the earlier receipts.
     pub fn answer_unstored(&self, sequence_id: u64, permit: OwnedSemaphorePermit) {
-        let publish = PendingPublish {
+        let receipt = ReceiptFor {
             sequence_id,
             highest_sequence_id: sequence_id,
-            added: futures::future::ready(Ok(Published::Duplicate)).boxed(),
             started: Instant::now(),
             _permit: permit,
         };
+        let publish = pending(receipt, futures::future::ready(Ok(Published::Duplicate)));
         if self.pending.send(publish).is_err() {
             tracing::warn!(
                 producer_id = self.id,
@@ -215,22 +228,26 @@ impl Producer {
         chunk_before_last: bool,
         permit: OwnedSemaphorePermit,
     ) {
-        let started = Instant::now();
+        let receipt = ReceiptFor {
+            sequence_id,
+            highest_sequence_id,
+            started: Instant::now(),
+            _permit: permit,
+        };
         let dedup = self.dedup.current().filter(|_| !chunk_before_last);
-        let added = match dedup {
+        let publish = match dedup {
             _ if crate::fault::ack_without_storing() => {
-                futures::future::ready(Ok(Published::Duplicate)).boxed()
+                pending(receipt, futures::future::ready(Ok(Published::Duplicate)))
             }
             None => {
                 self.count_in(messages, body.len() as u64);
                 let added = self.ledger.add_entry(body);
-                async move {
+                pending(receipt, async move {
                     added
                         .await
                         .map(Published::Stored)
                         .map_err(PublishFailed::Storage)
-                }
-                .boxed()
+                })
             }
             Some(dedup) => {
                 let bytes = body.len() as u64;
@@ -247,7 +264,7 @@ impl Producer {
                     DedupOutcome::Added(added) => {
                         self.count_in(messages, bytes);
                         let stopped = self.ledger.name().to_string();
-                        async move {
+                        pending(receipt, async move {
                             match added.await {
                                 Ok(result) => result
                                     .map(Published::Stored)
@@ -256,24 +273,17 @@ impl Producer {
                                     name: stopped,
                                 })),
                             }
-                        }
-                        .boxed()
+                        })
                     }
                     DedupOutcome::Duplicate => {
-                        futures::future::ready(Ok(Published::Duplicate)).boxed()
+                        pending(receipt, futures::future::ready(Ok(Published::Duplicate)))
                     }
-                    DedupOutcome::InFlight => {
-                        futures::future::ready(Err(PublishFailed::InFlight)).boxed()
-                    }
+                    DedupOutcome::InFlight => pending(
+                        receipt,
+                        futures::future::ready(Err(PublishFailed::InFlight)),
+                    ),
                 }
             }
-        };
-        let publish = PendingPublish {
-            sequence_id,
-            highest_sequence_id,
-            added,
-            started,
-            _permit: permit,
         };
         if self.pending.send(publish).is_err() {
             tracing::warn!(
@@ -309,7 +319,8 @@ async fn send_receipts(
     mut pending: mpsc::UnboundedReceiver<PendingPublish>,
 ) {
     while let Some(publish) = pending.recv().await {
-        match publish.added.await {
+        let (publish, outcome) = publish.await;
+        match outcome {
             Ok(published) => {
                 let message_id = match published {
                     Published::Stored(position) => {

@@ -11,7 +11,7 @@ use crate::managed_ledger::ManagedLedgerError;
 use crate::namespace::NamespaceError;
 use crate::schema::SchemaError;
 use crate::security::SecurityError;
-use crate::wire::storage_server_error;
+use crate::wire::{metadata_server_error, storage_server_error};
 
 #[derive(Debug, Error)]
 pub enum TopicError {
@@ -118,16 +118,20 @@ impl TopicError {
             | TopicError::SubscriptionTypeMismatch { .. } => ServerError::ConsumerBusy,
             TopicError::SubscriptionNotFound(_) => ServerError::SubscriptionNotFound,
             TopicError::TopicNotFound(_) => ServerError::TopicNotFound,
-            TopicError::Namespace(NamespaceError::Metadata(_) | NamespaceError::SessionLost) => {
-                ServerError::MetadataError
-            }
+            TopicError::Namespace(NamespaceError::Metadata(error)) => metadata_server_error(error),
+            TopicError::Namespace(NamespaceError::SessionLost) => ServerError::ServiceNotReady,
             TopicError::Namespace(_) => ServerError::UnknownError,
             TopicError::Schema(error) => match error {
                 SchemaError::Invalid(_) | SchemaError::Incompatible(_) => {
                     ServerError::IncompatibleSchema
                 }
                 SchemaError::Conflict(_) => ServerError::ServiceNotReady,
-                SchemaError::Metadata(_) | SchemaError::Namespace(_) => ServerError::MetadataError,
+                SchemaError::Metadata(error) => metadata_server_error(error),
+                SchemaError::Namespace(NamespaceError::Metadata(error)) => {
+                    metadata_server_error(error)
+                }
+                SchemaError::Namespace(NamespaceError::SessionLost) => ServerError::ServiceNotReady,
+                SchemaError::Namespace(_) => ServerError::MetadataError,
                 SchemaError::Corrupt { .. } => ServerError::UnknownError,
             },
             TopicError::NotSupported(_) => ServerError::NotAllowedError,

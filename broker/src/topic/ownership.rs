@@ -12,6 +12,7 @@ use magnetar_proto::pulsar::api::ServerError;
 use thiserror::Error;
 
 use super::TopicName;
+use crate::wire::metadata_server_error;
 
 #[derive(Debug, Error)]
 pub enum OwnershipError {
@@ -39,14 +40,7 @@ impl OwnershipError {
             | OwnershipError::Unavailable { .. }
             | OwnershipError::UnknownListener { .. } => ServerError::ServiceNotReady,
             OwnershipError::NamespaceNotFound(_) => ServerError::TopicNotFound,
-            // The store is down or this broker's session just ended: both
-            // pass, so the client is told to look the topic up again.
-            // Clients give up on `MetadataError` (a subscribe refused so
-            // during an etcd restart left its consumer closed for good).
-            OwnershipError::Metadata(
-                MetadataError::Unavailable(_) | MetadataError::SessionExpired(_),
-            ) => ServerError::ServiceNotReady,
-            OwnershipError::Metadata(_) => ServerError::MetadataError,
+            OwnershipError::Metadata(error) => metadata_server_error(error),
         }
     }
 }

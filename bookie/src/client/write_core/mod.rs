@@ -300,7 +300,8 @@ impl WriterCore {
             Ok(response) => response.status(),
             Err(error) => {
                 let reason = error.to_string();
-                return self.handle_bookie_failure(outcome.index, &reason).await;
+                // Boxed: rare, and kept out of the writer task's future.
+                return Box::pin(self.handle_bookie_failure(outcome.index, &reason)).await;
             }
         };
         let ledger_id = self.ledger_id;
@@ -324,8 +325,7 @@ impl WriterCore {
                 });
             }
             other => {
-                self.handle_bookie_failure(outcome.index, &format!("{other:?}"))
-                    .await
+                Box::pin(self.handle_bookie_failure(outcome.index, &format!("{other:?}"))).await
             }
         }
     }
