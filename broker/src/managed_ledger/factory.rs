@@ -15,10 +15,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use futures::channel::mpsc;
 use magnetar_bookie::{LedgerError, LedgerStore, OpenMode};
 use magnetar_metadata::{Expected, MetadataError, MetadataStore, PutOptions, Version, Versioned};
 use parking_lot::Mutex;
-use tokio::sync::mpsc;
 
 use super::config::{ManagedLedgerConfig, Retention};
 use super::confirmed::ConfirmedLog;
@@ -255,7 +255,9 @@ impl ManagedLedgerFactory {
         ));
         let cursors = Arc::new(self.load_cursors(name, &cursor_context).await?);
 
-        let (commands, command_rx) = mpsc::unbounded_channel();
+        // Not tokio's channel: it allocates 32 slots up front for every
+        // open topic (see `QuorumLedgerWriter::spawn`).
+        let (commands, command_rx) = mpsc::unbounded();
         let writer_task = MlWriterTask::new(
             status.clone(),
             self.config.clone(),

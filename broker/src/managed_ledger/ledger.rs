@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::channel::mpsc;
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use super::config::{InitialPosition, Retention};
 use super::confirmed::ConfirmedLog;
@@ -87,7 +88,11 @@ impl ManagedLedger {
             return futures::future::ready(Err(self.status.terminated_error())).boxed();
         }
         let (reply, done) = oneshot::channel();
-        if self.commands.send(MlCommand::Add { data, reply }).is_err() {
+        if self
+            .commands
+            .unbounded_send(MlCommand::Add { data, reply })
+            .is_err()
+        {
             return futures::future::ready(Err(self.status.stopped())).boxed();
         }
         let status = self.status.clone();
@@ -122,7 +127,11 @@ impl ManagedLedger {
             return Err(error);
         }
         let (reply, done) = oneshot::channel();
-        if self.commands.send(MlCommand::Terminate { reply }).is_err() {
+        if self
+            .commands
+            .unbounded_send(MlCommand::Terminate { reply })
+            .is_err()
+        {
             return Err(self.status.stopped());
         }
         done.await.unwrap_or_else(|_| Err(self.status.stopped()))
@@ -293,7 +302,11 @@ impl ManagedLedger {
     /// Idempotent; on a fenced ledger it only stops the tasks.
     pub async fn close(&self) -> Result<(), ManagedLedgerError> {
         let (reply, done) = oneshot::channel();
-        let writer_result = if self.commands.send(MlCommand::Close { reply }).is_ok() {
+        let writer_result = if self
+            .commands
+            .unbounded_send(MlCommand::Close { reply })
+            .is_ok()
+        {
             done.await.unwrap_or(Ok(()))
         } else {
             Ok(())

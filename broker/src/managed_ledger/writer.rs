@@ -36,10 +36,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::channel::mpsc;
 use futures::future::BoxFuture;
+use futures::StreamExt;
 use magnetar_bookie::{EntryId, LedgerError, LedgerStore, LedgerWriter};
 use rand::Rng;
-use tokio::sync::mpsc;
+use tokio::task::coop;
 use tokio::time::Instant;
 
 use super::config::ManagedLedgerConfig;
@@ -185,7 +187,9 @@ impl MlWriterTask {
                 Some((result, add)) = next_settled(&mut self.inflight), if !self.inflight.is_empty() => {
                     self.complete(result, add)
                 }
-                command = commands.recv() => match command {
+                // Spends task budget as a tokio channel would (a futures
+                // channel does not), so a long queue cannot hog the worker.
+                command = coop::cooperative(commands.next()) => match command {
                     Some(MlCommand::Add { data, reply }) => self.add(data, reply).await,
                     Some(MlCommand::Close { reply }) => {
                         let _ = reply.send(Box::pin(self.close()).await);

@@ -16,7 +16,9 @@
 //! messages per second on this machine.
 //!
 //! Latency is measured per message, from the moment it joins a batch (or is
-//! sent, unbatched) until the receipt of its batch arrives.
+//! sent, unbatched) until the receipt of its batch arrives; with `--rate`,
+//! from the moment it was due, so that a late sender or a full window of
+//! messages in flight counts in the latency (no coordinated omission).
 //!
 //! Like the official clients, it survives the broker closing its producer
 //! (`CLOSE_PRODUCER`, sent when the topic's bundle is split, unloaded or
@@ -99,15 +101,19 @@ pub async fn produce(args: PerfProduceArgs) -> Result<()> {
         let producing = now < end;
         // Add every message that is due and fits under the pending limit.
         while producing && pending_messages + batch.created.len() < args.max_pending {
-            if let Some(interval) = interval {
-                if start + interval.mul_f64(created as f64) > now {
-                    break;
-                }
+            // A paced message counts from when it was due, so a late
+            // loop or a full window shows in its latency.
+            let due = match interval {
+                Some(interval) => start + interval.mul_f64(created as f64),
+                None => now,
+            };
+            if due > now {
+                break;
             }
             if batch.created.is_empty() {
                 batch.flush_at = Some(flush_deadline(last_batch_sent, now));
             }
-            add_message(&mut batch, size, args.batching);
+            add_message(&mut batch, size, args.batching, due);
             created += 1;
             bytes += size as u64;
             if batch.created.len() >= batch_limit || batch.body.len() >= BATCH_MAX_BYTES {
@@ -212,10 +218,12 @@ fn flush_deadline(last_batch_sent: Option<Instant>, now: Instant) -> Instant {
     }
 }
 
-/// Appends one message (first 8 bytes: creation time in µs) to the batch.
-fn add_message(batch: &mut OpenBatch, size: usize, batching: bool) {
+/// Appends one message due at `due` to the batch; its first 8 bytes are
+/// that time in µs since the Unix epoch.
+fn add_message(batch: &mut OpenBatch, size: usize, batching: bool, due: Instant) {
     let mut payload = vec![0u8; size];
-    payload[..8].copy_from_slice(&now_micros().to_be_bytes());
+    let late = u64::try_from(due.elapsed().as_micros()).unwrap_or(u64::MAX);
+    payload[..8].copy_from_slice(&now_micros().saturating_sub(late).to_be_bytes());
     if batching {
         let single = SingleMessageMetadata {
             payload_size: i32::try_from(size).unwrap_or(i32::MAX),
@@ -225,7 +233,7 @@ fn add_message(batch: &mut OpenBatch, size: usize, batching: bool) {
         single.encode(&mut batch.body).ok();
     }
     batch.body.put_slice(&payload);
-    batch.created.push(Instant::now());
+    batch.created.push(due);
 }
 
 /// Sends the open batch as one `SEND`. With `batched`, the body is in the

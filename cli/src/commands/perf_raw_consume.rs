@@ -6,7 +6,10 @@
 //! keeps up to [`PERMITS`] messages of flow-control permits outstanding
 //! (topping them up once half are used, as the clients do) and acknowledges
 //! every entry individually, [`ACK_BATCH`] ids per ACK command. End-to-end
-//! latency is taken per entry from its `publish_time` (milliseconds).
+//! latency is taken per entry: for a single message, from the send time
+//! stamped in its first 8 bytes (microseconds since the Unix epoch, as
+//! `perf produce` writes); for a batch, from its `publish_time`
+//! (milliseconds).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -16,11 +19,13 @@ use anyhow::{bail, Context, Result};
 use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use magnetar_proto::pulsar::api::command_subscribe::{InitialPosition, SubType};
+use magnetar_proto::pulsar::api::MessageMetadata;
 use magnetar_proto::pulsar::api::{
     command_ack, BaseCommand, CommandAck, CommandFlow, CommandPong, CommandSubscribe, MessageIdData,
 };
-use magnetar_proto::pulsar::{decode_metadata, Frame, PayloadFrame};
+use magnetar_proto::pulsar::{split_body, Frame, PayloadFrame};
 use parking_lot::Mutex;
+use prost::Message as _;
 use tokio_util::sync::CancellationToken;
 
 use super::perf_raw_conn::{connect_to_owner, request, Connection, RawClient};
@@ -151,6 +156,19 @@ async fn send(connection: &mut Connection, command: BaseCommand) -> Result<()> {
         .context("send to broker")
 }
 
+/// Microseconds from a message's send time to now (see the module doc).
+fn waited_micros(metadata: &MessageMetadata, payload: &[u8]) -> u64 {
+    let now = now_micros();
+    match payload.get(..8) {
+        Some(stamp) if metadata.num_messages_in_batch.is_none() => {
+            let mut sent = [0u8; 8];
+            sent.copy_from_slice(stamp);
+            now.saturating_sub(u64::from_be_bytes(sent))
+        }
+        _ => (now / 1000).saturating_sub(metadata.publish_time) * 1000,
+    }
+}
+
 /// One consumer's loop: receive, count, acknowledge and top permits up
 /// until `end` or until the run has its messages.
 async fn receive(mut connection: Connection, end: Instant, shared: Arc<Shared>) -> Result<()> {
@@ -170,13 +188,13 @@ async fn receive(mut connection: Connection, end: Instant, shared: Arc<Shared>) 
                 let Some(message) = command.message else {
                     continue;
                 };
-                let metadata = decode_metadata(&body).context("message metadata")?;
+                let (metadata, payload) = split_body(&body).context("message body")?;
+                let metadata = MessageMetadata::decode(metadata).context("message metadata")?;
                 let messages = metadata.num_messages_in_batch.unwrap_or(1).max(1) as u32;
-                let waited = (now_micros() / 1000).saturating_sub(metadata.publish_time);
                 shared
                     .latency
                     .lock()
-                    .saturating_record((waited * 1000).max(1));
+                    .saturating_record(waited_micros(&metadata, &payload).max(1));
                 shared.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
                 let total = shared
                     .count
