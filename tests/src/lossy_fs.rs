@@ -772,7 +772,7 @@ impl LossyDisk {
     /// Returns how many bytes of overwritten data were put back.
     pub fn power_loss(&mut self) -> Result<u64> {
         if let Some(session) = self.session.take() {
-            session.umount_and_join().context("unmount")?;
+            unmount(session)?;
         }
         let restored = self
             .changes
@@ -781,6 +781,20 @@ impl LossyDisk {
             .context("roll the files back")?;
         self.attach()?;
         Ok(restored)
+    }
+}
+
+/// Unmounts and waits for the session's thread. The kernel ends a FUSE
+/// connection on unmount with ENODEV, or with ECONNABORTED when it tore the
+/// connection down first; either way the filesystem is gone, and the
+/// thread's read of the dead connection says no more than that.
+fn unmount(session: BackgroundSession) -> Result<()> {
+    match session.umount_and_join() {
+        Err(error) if error.raw_os_error() == Some(libc::ECONNABORTED) => {
+            tracing::debug!(%error, "FUSE session ended with the aborted connection");
+            Ok(())
+        }
+        outcome => outcome.context("unmount"),
     }
 }
 
