@@ -26,16 +26,20 @@ pub struct Plan {
 
 /// Produce for the plan's duration and print the produce summary.
 pub async fn produce(target: &dyn Target, plan: &Plan) -> Result<()> {
-    let (sent, bytes, elapsed, latency) = run_producer(target, plan).await?;
-    print_summary("produce", sent, bytes, elapsed, &latency);
-    Ok(())
+    produce_and_report(target, plan).await.map(drop)
+}
+
+/// Runs the producer and prints its summary; returns how many it sent.
+async fn produce_and_report(target: &dyn Target, plan: &Plan) -> Result<u64> {
+    let (sent, elapsed, latency) = run_producer(target, plan).await?;
+    print_summary("produce", sent, sent * plan.size as u64, elapsed, &latency);
+    Ok(sent)
 }
 
 /// Produce with a consumer beside it; print both summaries, the consumer's
 /// latency from each message's intended send time to its receipt.
 pub async fn end_to_end(target: &dyn Target, plan: &Plan) -> Result<()> {
     let mut consumer = target.consumer().await?;
-    let size = plan.size;
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(None::<u64>);
     let consuming = tokio::spawn(async move {
         let mut latency = new_histogram()?;
@@ -63,14 +67,7 @@ pub async fn end_to_end(target: &dyn Target, plan: &Plan) -> Result<()> {
         }
         anyhow::Ok((count, bytes, start.elapsed(), latency))
     });
-    let (sent, _, _, produce_latency) = run_producer(target, plan).await?;
-    print_summary(
-        "produce",
-        sent,
-        sent * size as u64,
-        plan.duration,
-        &produce_latency,
-    );
+    let sent = produce_and_report(target, plan).await?;
     stop_tx.send_replace(Some(sent));
     let (count, bytes, elapsed, latency) = tokio::time::timeout(DRAIN_FOR, consuming)
         .await
@@ -84,14 +81,11 @@ pub async fn end_to_end(target: &dyn Target, plan: &Plan) -> Result<()> {
 }
 
 /// Sends for `plan.duration`, paced or not, with at most `plan.window`
-/// unconfirmed; returns messages, bytes, elapsed time and latencies.
+/// unconfirmed; returns messages, elapsed time and latencies.
 ///
 /// The window is polled right after each send is added, so every send
 /// reaches the client at once and in order.
-async fn run_producer(
-    target: &dyn Target,
-    plan: &Plan,
-) -> Result<(u64, u64, Duration, Histogram<u64>)> {
+async fn run_producer(target: &dyn Target, plan: &Plan) -> Result<(u64, Duration, Histogram<u64>)> {
     let mut latency = new_histogram()?;
     let mut window = FuturesOrdered::new();
     let interval = (plan.rate > 0).then(|| Duration::from_secs_f64(1.0 / plan.rate as f64));
@@ -130,7 +124,7 @@ async fn run_producer(
     while let Some(outcome) = window.next().await {
         settle(outcome, &mut latency)?;
     }
-    Ok((sent, sent * plan.size as u64, start.elapsed(), latency))
+    Ok((sent, start.elapsed(), latency))
 }
 
 /// Ticks at `start + i * interval` until `end`, from a thread of its own
