@@ -1,20 +1,67 @@
 //! Compiles the internal gRPC services. The Pulsar protocol messages are
 //! compiled without services (they travel in Pulsar frames, not gRPC).
+//!
+//! `BaseCommand` holds one optional field per command and prost lays every
+//! optional message out inline, so unboxed the envelope is about 4 KB and
+//! each move of a frame (codec, channels, dispatch) copies all of it. Each
+//! sub-command field is therefore boxed: the envelope shrinks to a pointer
+//! per command and a frame costs one small allocation for the command it
+//! actually carries.
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+use std::error::Error;
+use std::fs;
+
+const PULSAR_PROTO: &str = "proto/PulsarApi.proto";
+
+fn main() -> Result<(), Box<dyn Error>> {
     let grpc_protos = ["proto/bookie.proto", "proto/metadata.proto"];
-    let pulsar_protos = ["proto/PulsarApi.proto"];
-    for proto in grpc_protos.iter().chain(pulsar_protos.iter()) {
+    for proto in grpc_protos.iter().chain([&PULSAR_PROTO]) {
         println!("cargo:rerun-if-changed={proto}");
     }
     tonic_prost_build::configure()
         .bytes(".")
         .compile_protos(&grpc_protos, &["proto"])?;
     // Messages only: no client or server stubs for the Pulsar protocol.
-    tonic_prost_build::configure()
+    let mut pulsar = tonic_prost_build::configure()
         .build_client(false)
         .build_server(false)
-        .bytes(".")
-        .compile_protos(&pulsar_protos, &["proto"])?;
+        .bytes(".");
+    for field in base_command_fields(&fs::read_to_string(PULSAR_PROTO)?)? {
+        pulsar = pulsar.boxed(format!(".pulsar.proto.BaseCommand.{field}"));
+    }
+    pulsar.compile_protos(&[PULSAR_PROTO], &["proto"])?;
     Ok(())
+}
+
+/// The names of `BaseCommand`'s sub-command fields: every field of the
+/// message whose type is a `Command*` message. Read from the schema so that
+/// a command added there is boxed without a second list to keep in step.
+fn base_command_fields(schema: &str) -> Result<Vec<String>, Box<dyn Error>> {
+    let body = schema
+        .split_once("message BaseCommand {")
+        .ok_or("PulsarApi.proto has no BaseCommand")?
+        .1;
+    let mut fields = Vec::new();
+    let mut depth = 1;
+    for line in body.lines() {
+        let line = line.trim();
+        depth += line.matches('{').count();
+        depth -= line.matches('}').count();
+        if depth == 0 {
+            break;
+        }
+        // `optional CommandSend send = 6;` at the message's own level.
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if depth == 1
+            && words.len() >= 3
+            && words[0] == "optional"
+            && words[1].starts_with("Command")
+        {
+            fields.push(words[2].to_string());
+        }
+    }
+    if fields.is_empty() {
+        return Err("BaseCommand has no sub-command fields".into());
+    }
+    Ok(fields)
 }

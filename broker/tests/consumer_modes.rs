@@ -53,7 +53,7 @@ async fn subscribe_with(client: &mut RawClient, command: CommandSubscribe) -> Ba
 async fn next_active_change(client: &mut RawClient) -> CommandActiveConsumerChange {
     loop {
         if let Some(change) = client.recv_command().await.active_consumer_change {
-            return change;
+            return *change;
         }
     }
 }
@@ -63,7 +63,7 @@ async fn next_message(client: &mut RawClient) -> (CommandMessage, bytes::Bytes) 
     loop {
         match client.recv().await {
             Frame::Payload(PayloadFrame { command, body, .. }) => {
-                return (command.message.expect("MESSAGE"), body)
+                return (*command.message.expect("MESSAGE"), body)
             }
             Frame::Command(command) => assert!(
                 command.active_consumer_change.is_some(),
@@ -137,7 +137,7 @@ async fn cumulative_ack(
             ..Default::default()
         })
         .await;
-    client
+    *client
         .recv_command()
         .await
         .ack_response

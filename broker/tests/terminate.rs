@@ -90,6 +90,7 @@ async fn expect_end_of_topic(client: &mut RawClient) {
     let reply = client.recv_command().await;
     let end = reply
         .reached_end_of_topic
+        .clone()
         .unwrap_or_else(|| panic!("expected REACHED_END_OF_TOPIC, got {reply:?}"));
     assert_eq!(end.consumer_id, 1);
     assert!(client.try_recv(QUIET).await.is_none(), "told only once");

@@ -163,7 +163,7 @@ async fn topics_of_namespace(
         .clone()
         .unwrap_or_else(|| panic!("expected GET_TOPICS_OF_NAMESPACE_RESPONSE, got {reply:?}"));
     assert_eq!(response.request_id, request_id);
-    response
+    *response
 }
 
 fn sorted(mut topics: Vec<String>) -> Vec<String> {
@@ -192,7 +192,7 @@ async fn watch(
 
 async fn next_update(client: &mut RawClient) -> CommandWatchTopicUpdate {
     let reply = client.recv_command().await;
-    reply
+    *reply
         .watch_topic_update
         .clone()
         .unwrap_or_else(|| panic!("expected WATCH_TOPIC_UPDATE, got {reply:?}"))

@@ -106,7 +106,7 @@ async fn handle(stream: TcpStream, context: &Arc<ProxyContext>) -> Result<(), Pr
         let directory = context.lookups.directory().clone();
         return crate::tunnel::splice(
             framed,
-            connect,
+            *connect,
             &directory,
             context.dialer,
             context.handshake_timeout,

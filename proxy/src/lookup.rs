@@ -65,7 +65,7 @@ impl LookupService {
     pub async fn answer(&self, command: BaseCommand) -> Answer {
         match command_type(&command) {
             Some(Type::Lookup) => match command.lookup_topic {
-                Some(lookup) => Answer::Reply(Box::new(self.lookup(lookup).await.into())),
+                Some(lookup) => Answer::Reply(Box::new(self.lookup(*lookup).await.into())),
                 None => Answer::Close("LOOKUP without its body".into()),
             },
             Some(Type::PartitionedMetadata | Type::GetTopicsOfNamespace | Type::GetSchema) => {
@@ -156,7 +156,7 @@ impl LookupService {
                     self.directory.by_service_address(&address).await?;
                     authoritative = answer.authoritative.unwrap_or(false);
                 }
-                _ => return Ok(Resolved::Failed(answer)),
+                _ => return Ok(Resolved::Failed(*answer)),
             }
         }
         Err(ProxyError::TooManyRedirects(request.topic))

@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
 
 fn decode_all(data: &[u8]) {
     let _ = decode_entry(&Bytes::copy_from_slice(data));
-    let _ = decode_record(data);
+    let _ = decode_record(&Bytes::copy_from_slice(data));
     scan_as_file(data);
 }
 

@@ -21,7 +21,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use magnetar_metadata::durable_file;
 use parking_lot::{Mutex, RwLock};
 
@@ -167,16 +167,15 @@ impl EntryLogs {
             self.roll(&mut current)?;
         }
         let record = Record::entry(ledger_id, entry_id, body.clone());
-        let mut buf = BytesMut::with_capacity(record.framed_len());
-        record.encode_into(&mut buf);
+        let len = record.framed_len();
         let location = Location {
             log_id: current.id,
             offset: current.offset,
-            len: buf.len() as u32,
+            len: len as u32,
         };
         let path = entry_log_path(&self.dir, current.id);
-        let written = Self::write_record(&mut current, &buf).and_then(|()| {
-            current.offset += buf.len() as u64;
+        let written = Self::write_record(&mut current, &record).and_then(|()| {
+            current.offset += len as u64;
             if current.writeback.pending(current.offset) < WRITEBACK_STEP {
                 return Ok(());
             }
@@ -197,14 +196,20 @@ impl EntryLogs {
         Ok(location)
     }
 
-    fn write_record(current: &mut CurrentLog, buf: &[u8]) -> io::Result<()> {
+    /// Writes the record's framing and then its data into the buffered
+    /// writer, so the data is copied once, into the writer's buffer.
+    fn write_record(current: &mut CurrentLog, record: &Record) -> io::Result<()> {
         #[cfg(test)]
         if std::mem::take(&mut current.fail_next_append) {
-            current.writer.write_all(&buf[..buf.len() / 2])?;
+            current.writer.write_all(&record.header())?;
+            current
+                .writer
+                .write_all(&record.data[..record.data.len() / 2])?;
             current.writer.flush()?;
             return Err(io::Error::other("injected write failure"));
         }
-        current.writer.write_all(buf)
+        current.writer.write_all(&record.header())?;
+        current.writer.write_all(&record.data)
     }
 
     /// Test hook: the next append writes half its record and fails, as a
@@ -270,11 +275,12 @@ impl EntryLogs {
         let mut buf = vec![0u8; location.len as usize];
         file.read_exact_at(&mut buf, location.offset)
             .map_err(|e| StorageError::io(&path, e))?;
-        let record = decode_record(&buf).map_err(|source| StorageError::BadRecord {
-            path: path.clone(),
-            offset: location.offset,
-            source,
-        })?;
+        let record =
+            decode_record(&Bytes::from(buf)).map_err(|source| StorageError::BadRecord {
+                path: path.clone(),
+                offset: location.offset,
+                source,
+            })?;
         if record.ledger_id != ledger_id || record.entry_id != entry_id {
             return Err(StorageError::Corrupt {
                 path,

@@ -112,24 +112,37 @@ impl Record {
         RECORD_HEADER_LEN + self.data.len()
     }
 
-    /// Appends the framed record to `buf`.
-    pub fn encode_into(&self, buf: &mut BytesMut) {
+    /// The record's framing, to be followed by its data: `[body length]
+    /// [CRC32C of the body][kind][ledger id][entry id]`, the CRC covering
+    /// the fixed fields and the data. Writing the two parts one after the
+    /// other spares a copy of the data into one buffer.
+    pub fn header(&self) -> [u8; RECORD_HEADER_LEN] {
+        let mut header = [0u8; RECORD_HEADER_LEN];
         let body_len = BODY_FIXED_LEN + self.data.len();
-        buf.reserve(8 + body_len);
-        buf.put_u32(body_len as u32);
-        let crc_at = buf.len();
-        buf.put_u32(0);
-        let body_at = buf.len();
-        buf.put_u8(self.kind as u8);
-        buf.put_u64(self.ledger_id);
-        buf.put_i64(self.entry_id);
-        buf.put_slice(&self.data);
-        let crc = crc32c::crc32c(&buf[body_at..]);
-        buf[crc_at..crc_at + 4].copy_from_slice(&crc.to_be_bytes());
+        header[0..4].copy_from_slice(&(body_len as u32).to_be_bytes());
+        header[8] = self.kind as u8;
+        header[9..17].copy_from_slice(&self.ledger_id.to_be_bytes());
+        header[17..25].copy_from_slice(&self.entry_id.to_be_bytes());
+        let crc = crc32c::crc32c_append(crc32c::crc32c(&header[8..]), &self.data);
+        header[4..8].copy_from_slice(&crc.to_be_bytes());
+        header
     }
 
-    /// Decodes the CRC-covered part of a record.
-    fn decode_body(body: &[u8], stored_crc: u32) -> Result<Record, RecordError> {
+    /// Appends the framed record to `buf`.
+    pub fn encode_into(&self, buf: &mut BytesMut) {
+        buf.reserve(self.framed_len());
+        buf.put_slice(&self.header());
+        buf.put_slice(&self.data);
+    }
+
+    /// Checks the CRC-covered part of a record and reads its fixed fields
+    /// into a record whose data is `data`, the caller's handle on
+    /// `body[BODY_FIXED_LEN..]`.
+    fn decode_body(
+        body: &[u8],
+        stored_crc: u32,
+        data: impl FnOnce() -> Bytes,
+    ) -> Result<Record, RecordError> {
         if body.len() < BODY_FIXED_LEN {
             return Err(RecordError::ShortBody(body.len()));
         }
@@ -147,14 +160,15 @@ impl Record {
             kind,
             ledger_id,
             entry_id,
-            data: Bytes::copy_from_slice(&body[BODY_FIXED_LEN..]),
+            data: data(),
         })
     }
 }
 
 /// Decodes one record from the start of `buf` (an in-memory read of a
-/// single record, e.g. an entry-log read at a known offset).
-pub fn decode_record(buf: &[u8]) -> Result<Record, RecordError> {
+/// single record, e.g. an entry-log read at a known offset). The record's
+/// data is a slice of `buf`, not a copy.
+pub fn decode_record(buf: &Bytes) -> Result<Record, RecordError> {
     if buf.len() < RECORD_HEADER_LEN {
         return Err(RecordError::ShorterThanHeader { len: buf.len() });
     }
@@ -166,7 +180,9 @@ pub fn decode_record(buf: &[u8]) -> Result<Record, RecordError> {
             len: buf.len(),
         });
     }
-    Record::decode_body(&buf[8..8 + body_len], stored_crc)
+    Record::decode_body(&buf[8..8 + body_len], stored_crc, || {
+        buf.slice(8 + BODY_FIXED_LEN..8 + body_len)
+    })
 }
 
 /// How a scan of a record file ended.
@@ -221,7 +237,9 @@ pub fn scan_records(
         if let Err(err) = reader.read_exact(&mut body) {
             break Some(RecordError::TruncatedBody(err.kind()));
         }
-        match Record::decode_body(&body, stored_crc) {
+        // The buffer is reused for the next record: the record keeps a copy.
+        let data = || Bytes::copy_from_slice(&body[BODY_FIXED_LEN..]);
+        match Record::decode_body(&body, stored_crc, data) {
             Ok(record) => {
                 visit(record, offset);
                 offset += (8 + body_len) as u64;
@@ -256,7 +274,7 @@ mod tests {
         let record = Record::entry(9, 3, Bytes::from_static(b"payload"));
         let buf = framed(std::slice::from_ref(&record));
         assert_eq!(buf.len(), record.framed_len());
-        assert_eq!(decode_record(&buf).unwrap(), record);
+        assert_eq!(decode_record(&buf.freeze()).unwrap(), record);
     }
 
     #[test]

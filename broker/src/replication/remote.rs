@@ -374,7 +374,7 @@ mod tests {
             ..Default::default()
         };
         framed.send(Frame::Command(connected.into())).await.unwrap();
-        connect
+        *connect
     }
 
     #[tokio::test]

@@ -190,108 +190,115 @@ impl Connection {
         }
     }
 
+    /// SEND, the one client command with a message body, goes straight to
+    /// [`Self::handle_send`] without copying its command; a body on any
+    /// other command is dropped.
     async fn handle_frame(&mut self, frame: Frame) -> Result<(), ConnectionError> {
-        let (command, payload) = match frame {
-            Frame::Command(command) => (command, None),
-            Frame::Payload(payload) => (payload.command.clone(), Some(payload)),
-        };
-        let kind = commands::command_type(&command)
-            .ok_or(ConnectionError::UnknownCommandType(command.r#type))?;
+        match frame {
+            Frame::Payload(mut payload)
+                if commands::command_type(&payload.command) == Some(Type::Send) =>
+            {
+                self.check_connected(Type::Send)?;
+                let send = payload
+                    .command
+                    .send
+                    .take()
+                    .ok_or(ConnectionError::MissingBody(payload.command.r#type))?;
+                self.handle_send(*send, payload).await
+            }
+            frame => self.handle_command(frame.into_command()).await,
+        }
+    }
+
+    /// Before CONNECT only CONNECT is allowed.
+    fn check_connected(&self, kind: Type) -> Result<(), ConnectionError> {
         if self.protocol_version.is_none() && kind != Type::Connect {
             return Err(ConnectionError::NotConnected(kind.as_str_name()));
         }
+        Ok(())
+    }
+
+    async fn handle_command(&mut self, command: BaseCommand) -> Result<(), ConnectionError> {
+        let kind = commands::command_type(&command)
+            .ok_or(ConnectionError::UnknownCommandType(command.r#type))?;
+        self.check_connected(kind)?;
         let missing = || ConnectionError::MissingBody(command.r#type);
         match kind {
-            Type::Connect => self.handle_connect(command.connect.clone().ok_or_else(missing)?)?,
+            Type::Connect => self.handle_connect(*command.connect.ok_or_else(missing)?)?,
             Type::Ping => {
                 self.out.send(CommandPong {});
             }
             Type::Pong => {}
             Type::Lookup => {
-                self.handle_lookup(command.lookup_topic.clone().ok_or_else(missing)?)
+                self.handle_lookup(*command.lookup_topic.ok_or_else(missing)?)
                     .await
             }
             Type::PartitionedMetadata => {
-                self.handle_partitioned_metadata(
-                    command.partition_metadata.clone().ok_or_else(missing)?,
-                )
-                .await
+                self.handle_partitioned_metadata(*command.partition_metadata.ok_or_else(missing)?)
+                    .await
             }
             Type::GetTopicsOfNamespace => {
                 self.handle_topics_of_namespace(
-                    command
-                        .get_topics_of_namespace
-                        .clone()
-                        .ok_or_else(missing)?,
+                    *command.get_topics_of_namespace.ok_or_else(missing)?,
                 )
                 .await
             }
             Type::WatchTopicList => {
-                self.handle_watch_topic_list(command.watch_topic_list.clone().ok_or_else(missing)?)
+                self.handle_watch_topic_list(*command.watch_topic_list.ok_or_else(missing)?)
                     .await
             }
             Type::WatchTopicListClose => {
                 self.handle_watch_topic_list_close(
-                    command.watch_topic_list_close.ok_or_else(missing)?,
+                    *command.watch_topic_list_close.ok_or_else(missing)?,
                 )
                 .await
             }
             Type::GetSchema => {
-                self.handle_get_schema(command.get_schema.clone().ok_or_else(missing)?)
+                self.handle_get_schema(*command.get_schema.ok_or_else(missing)?)
                     .await
             }
             Type::GetOrCreateSchema => {
-                self.handle_get_or_create_schema(
-                    command.get_or_create_schema.clone().ok_or_else(missing)?,
-                )
-                .await
+                self.handle_get_or_create_schema(*command.get_or_create_schema.ok_or_else(missing)?)
+                    .await
             }
             Type::Producer => {
-                self.handle_producer(command.producer.clone().ok_or_else(missing)?)
+                self.handle_producer(*command.producer.ok_or_else(missing)?)
                     .await
             }
-            Type::Send => {
-                let send = command.send.ok_or_else(missing)?;
-                self.handle_send(send, payload.ok_or(ConnectionError::SendWithoutPayload)?)
-                    .await?
-            }
+            Type::Send => return Err(ConnectionError::SendWithoutPayload),
             Type::CloseProducer => {
-                self.handle_close_producer(command.close_producer.ok_or_else(missing)?)
+                self.handle_close_producer(*command.close_producer.ok_or_else(missing)?)
             }
             Type::Subscribe => {
-                self.handle_subscribe(command.subscribe.clone().ok_or_else(missing)?)
+                self.handle_subscribe(*command.subscribe.ok_or_else(missing)?)
                     .await
             }
-            Type::Flow => self.handle_flow(command.flow.ok_or_else(missing)?)?,
-            Type::Ack => self.handle_ack(command.ack.clone().ok_or_else(missing)?)?,
+            Type::Flow => self.handle_flow(*command.flow.ok_or_else(missing)?)?,
+            Type::Ack => self.handle_ack(*command.ack.ok_or_else(missing)?)?,
             Type::RedeliverUnacknowledgedMessages => self.handle_redeliver(
-                command
+                *command
                     .redeliver_unacknowledged_messages
-                    .clone()
                     .ok_or_else(missing)?,
             )?,
             Type::Unsubscribe => {
-                self.handle_unsubscribe(command.unsubscribe.ok_or_else(missing)?)
+                self.handle_unsubscribe(*command.unsubscribe.ok_or_else(missing)?)
                     .await
             }
             Type::CloseConsumer => {
-                self.handle_close_consumer(command.close_consumer.ok_or_else(missing)?)
+                self.handle_close_consumer(*command.close_consumer.ok_or_else(missing)?)
                     .await
             }
-            Type::Seek => {
-                self.handle_seek(command.seek.clone().ok_or_else(missing)?)
-                    .await
-            }
+            Type::Seek => self.handle_seek(*command.seek.ok_or_else(missing)?).await,
             Type::GetLastMessageId => {
-                self.handle_get_last_message_id(command.get_last_message_id.ok_or_else(missing)?)
+                self.handle_get_last_message_id(*command.get_last_message_id.ok_or_else(missing)?)
             }
             Type::ConsumerStats => {
-                self.handle_consumer_stats(command.consumer_stats.ok_or_else(missing)?)
+                self.handle_consumer_stats(*command.consumer_stats.ok_or_else(missing)?)
             }
             Type::TcClientConnectRequest => self
-                .handle_tc_client_connect(command.tc_client_connect_request.ok_or_else(missing)?),
+                .handle_tc_client_connect(*command.tc_client_connect_request.ok_or_else(missing)?),
             Type::AuthResponse => {
-                self.handle_auth_response(command.auth_response.clone().ok_or_else(missing)?)?
+                self.handle_auth_response(*command.auth_response.ok_or_else(missing)?)?
             }
             other => self.ignore(other, &command),
         }

@@ -148,7 +148,8 @@ impl RawClient {
             ..Default::default()
         })
         .await;
-        self.recv_command()
+        *self
+            .recv_command()
             .await
             .connected
             .expect("expected CONNECTED")
@@ -225,7 +226,7 @@ impl RawClient {
         .await;
         let reply = self.recv_command().await;
         match reply.producer_success {
-            Some(success) => success,
+            Some(success) => *success,
             None => panic!("expected PRODUCER_SUCCESS, got {reply:?}"),
         }
     }
@@ -280,7 +281,8 @@ impl RawClient {
             request_id: 7000 + consumer_id,
         })
         .await;
-        self.recv_command()
+        *self
+            .recv_command()
             .await
             .get_last_message_id_response
             .expect("GET_LAST_MESSAGE_ID_RESPONSE")
@@ -319,7 +321,7 @@ impl RawClient {
     pub async fn recv_message(&mut self) -> (CommandMessage, Bytes) {
         match self.recv().await {
             Frame::Payload(PayloadFrame { command, body, .. }) => (
-                command
+                *command
                     .message
                     .unwrap_or_else(|| panic!("payload frame without MESSAGE")),
                 body,

@@ -14,7 +14,7 @@ macro_rules! into_base_command {
                 fn from(command: $command) -> Self {
                     BaseCommand {
                         r#type: Type::$variant as i32,
-                        $field: Some(command),
+                        $field: Some(Box::new(command)),
                         ..Default::default()
                     }
                 }
@@ -124,6 +124,18 @@ pub fn any_request_id(command: &BaseCommand) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pulsar::Frame;
+
+    /// `proto/build.rs` boxes every sub-command: unboxed, the envelope is
+    /// about 4 KB and every move of a frame copies it.
+    #[test]
+    fn the_envelope_stays_small() {
+        let sizes = (size_of::<BaseCommand>(), size_of::<Frame>());
+        assert!(
+            sizes.0 <= 512 && sizes.1 <= 512,
+            "BaseCommand, Frame: {sizes:?} bytes"
+        );
+    }
 
     #[test]
     fn watch_requests_carry_their_request_id() {
