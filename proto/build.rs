@@ -35,33 +35,43 @@ fn main() -> Result<(), Box<dyn Error>> {
 
 /// The names of `BaseCommand`'s sub-command fields: every field of the
 /// message whose type is a `Command*` message. Read from the schema so that
-/// a command added there is boxed without a second list to keep in step.
+/// a command added there is boxed without a second list to keep in step;
+/// there must be one per value of the nested `enum Type`, so a line this
+/// reader misses fails the build instead of leaving a command unboxed.
 fn base_command_fields(schema: &str) -> Result<Vec<String>, Box<dyn Error>> {
     let body = schema
         .split_once("message BaseCommand {")
         .ok_or("PulsarApi.proto has no BaseCommand")?
         .1;
-    let mut fields = Vec::new();
-    let mut depth = 1;
+    let (mut fields, mut types) = (Vec::new(), 0);
+    let mut depth = 1usize;
     for line in body.lines() {
-        let line = line.trim();
+        // The schema comments with `//` only.
+        let line = line.split("//").next().unwrap_or_default().trim();
         depth += line.matches('{').count();
-        depth -= line.matches('}').count();
+        depth = depth
+            .checked_sub(line.matches('}').count())
+            .ok_or("unbalanced braces in BaseCommand")?;
         if depth == 0 {
             break;
         }
-        // `optional CommandSend send = 6;` at the message's own level.
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if depth == 1
-            && words.len() >= 3
-            && words[0] == "optional"
-            && words[1].starts_with("Command")
-        {
-            fields.push(words[2].to_string());
+        let words: Vec<&str> = line
+            .split(|c: char| c.is_whitespace() || c == '=')
+            .collect();
+        let words: Vec<&str> = words.into_iter().filter(|w| !w.is_empty()).collect();
+        match (depth, words.as_slice()) {
+            // `optional CommandSend send = 6;` at the message's own level.
+            (1, ["optional", kind, name, ..]) if kind.starts_with("Command") => {
+                fields.push(name.to_string());
+            }
+            // `SEND = 6;` in the nested `enum Type`.
+            (2, [_, value]) if value.ends_with(';') => types += 1,
+            _ => {}
         }
     }
-    if fields.is_empty() {
-        return Err("BaseCommand has no sub-command fields".into());
+    if fields.is_empty() || fields.len() != types {
+        let found = fields.len();
+        return Err(format!("BaseCommand: {found} sub-command fields for {types} types").into());
     }
     Ok(fields)
 }

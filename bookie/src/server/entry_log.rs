@@ -201,10 +201,10 @@ impl EntryLogs {
     fn write_record(current: &mut CurrentLog, record: &Record) -> io::Result<()> {
         #[cfg(test)]
         if std::mem::take(&mut current.fail_next_append) {
-            current.writer.write_all(&record.header())?;
-            current
-                .writer
-                .write_all(&record.data[..record.data.len() / 2])?;
+            let (header, half) = (record.header(), record.framed_len() / 2);
+            let in_header = half.min(header.len());
+            current.writer.write_all(&header[..in_header])?;
+            current.writer.write_all(&record.data[..half - in_header])?;
             current.writer.flush()?;
             return Err(io::Error::other("injected write failure"));
         }
